@@ -1,0 +1,125 @@
+# axle -- federation node. A plain Makefile: `make`, `make test`, `make asan`,
+# `make bench`, `make demo`, `make install PREFIX=... DESTDIR=...`.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       ?= build
+CC      ?= cc
+
+PKGS     = libnghttp2 openssl lmdb libprotobuf-c libevent libevent_openssl \
+           libevent_pthreads inih jansson
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(SAN) \
+           $(WARN) -MMD -MP -I. -I$(B)/gen $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
+LDFLAGS += $(SAN)
+
+# --- sources -------------------------------------------------------------
+PROTOS     = $(wildcard proto/axle/v1/*.proto)
+PROTO_C    = $(PROTOS:proto/%.proto=$(B)/gen/%.pb-c.c)
+PROTO_H    = $(PROTOS:proto/%.proto=$(B)/gen/%.pb-c.h)
+REG_SRC    = $(wildcard registry/*.c)
+REC_SRC    = $(wildcard recourse/*.c)
+GW_MAINS   = gateway/axled.c gateway/axlectl.c gateway/loadgen.c
+GW_SRC     = $(filter-out $(GW_MAINS),$(wildcard gateway/*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst $(B)/%,%,$(1)))
+
+PROTO_O = $(call obj,$(PROTO_C))
+REG_O   = $(call obj,$(REG_SRC))
+REC_O   = $(call obj,$(REC_SRC))
+GW_O    = $(call obj,$(GW_SRC))
+
+LIBS = $(B)/libaxlegw.a $(B)/libregistry.a $(B)/librecourse.a $(B)/libaxleproto.a
+
+UNIT_SRC = $(wildcard tests/unit/*/test_*.c)
+UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+BINS = $(patsubst gateway/%.c,$(B)/%,$(wildcard $(GW_MAINS)))
+
+.PHONY: all deps test unit integration asan bench demo install clean fuzz hardening
+all: $(BINS)
+
+deps:
+	@sh .ci/deps.sh
+
+# --- generated protobuf C ------------------------------------------------
+$(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(B)/gen
+	protoc-c --proto_path=proto --c_out=$(B)/gen $<
+
+$(B)/obj/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+# --- libraries and programs ----------------------------------------------
+$(B)/libaxleproto.a: $(PROTO_O)
+$(B)/libregistry.a: $(REG_O)
+$(B)/librecourse.a: $(REC_O)
+$(B)/libaxlegw.a: $(GW_O)
+$(LIBS):
+	@mkdir -p $(B)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/%: $(B)/obj/gateway/%.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
+
+# --- tests ---------------------------------------------------------------
+# `make test` installs what is missing, builds, and runs every unit and
+# integration test; it ends with one "N passed, N failed" line.
+test:
+	@sh .ci/deps.sh
+	@$(MAKE) --no-print-directory all unit-bins
+	@sh tests/run.sh $(B)
+
+unit-bins: $(UNIT_BIN)
+
+unit: all unit-bins
+	@sh tests/run.sh $(B) unit
+
+integration: all
+	@sh tests/run.sh $(B) integration
+
+# ASan+UBSan build in its own tree, same suite.
+asan:
+	@sh .ci/deps.sh
+	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all unit-bins
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh tests/run.sh build-asan
+
+bench:
+	@sh .ci/deps.sh
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/run.sh $(B)
+
+demo:
+	@sh .ci/deps.sh
+	@$(MAKE) --no-print-directory all
+	@sh tests/demo/demo.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/share/axle/certs
+	install -m 0755 $(B)/axled $(DESTDIR)$(PREFIX)/sbin/axled
+	install -m 0755 $(B)/axlectl $(DESTDIR)$(PREFIX)/bin/axlectl
+	install -m 0755 certs/axle-* $(DESTDIR)$(PREFIX)/share/axle/certs/
+	install -m 0644 docs/axled.conf.example $(DESTDIR)$(PREFIX)/share/axle/axled.conf.example
+
+clean:
+	rm -rf build build-asan
+
+.SECONDARY:
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

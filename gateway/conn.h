@@ -1,0 +1,28 @@
+/* conn.h -- accepted connections: TLS handshake, timers, bytes to and from the HTTP/2 session. */
+#ifndef AXLE_GW_CONN_H
+#define AXLE_GW_CONN_H
+
+#include <stddef.h>
+
+struct gw_node;
+
+/*
+ * Opens the listener on cfg.listen_host:listen_port. Returns 0 or -1 with
+ * err. Connections over max_connections are closed at accept.
+ */
+int gw_conn_listen(struct gw_node *node, char *err, size_t errlen);
+
+/*
+ * Stops accepting and sends every open connection a GOAWAY; calls finish.
+ * Returns the number of connections still open.
+ */
+size_t gw_conn_drain(struct gw_node *node);
+
+/* Number of open connections, and of streams over them. */
+size_t gw_conn_count(const struct gw_node *node);
+size_t gw_conn_streams(const struct gw_node *node);
+
+/* Closes every connection at once (end of drain). */
+void gw_conn_close_all(struct gw_node *node);
+
+#endif

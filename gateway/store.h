@@ -1,0 +1,109 @@
+/* store.h -- the node's LMDB environment and its single group-committing writer. */
+#ifndef AXLE_GW_STORE_H
+#define AXLE_GW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+struct event_base;
+struct store;
+
+/* Named databases, one owning module each. Extend at the end. */
+enum store_db {
+	STORE_DB_META = 0,	/* node meta: boot count, format version */
+	STORE_DB__COUNT
+};
+
+struct store_opts {
+	size_t map_size;		/* bytes; 0 = 1 GiB */
+	unsigned batch_max;		/* requests per commit; 0 = 256 */
+};
+
+/*
+ * Runs on the writer thread inside its own nested transaction of the batch's
+ * transaction. Return 0 to keep its writes; any other value (an MDB_* code or
+ * a negative errno) aborts just this request's nested transaction, and that
+ * value is its result. Must not block or touch the event loop, and must not
+ * commit or abort txn itself. arg is the caller's. A request that succeeded
+ * still fails if its batch's commit fails (e.g. MDB_MAP_FULL when the
+ * freelist cannot be saved): under map pressure a whole batch can fail.
+ */
+typedef int (*store_write_fn)(MDB_txn *txn, struct store *st, void *arg);
+
+/*
+ * Completion, on the event loop thread (or on the writer thread if the store
+ * was opened with base == NULL). rc == 0 only after mdb_txn_commit of the
+ * batch returned 0: the change is durable. Otherwise rc is the request's own
+ * error, or the batch commit's error (MDB_MAP_FULL, EIO, ...).
+ */
+typedef void (*store_done_fn)(int rc, void *arg);
+
+/*
+ * Opens (creating) the environment in dir, runs mdb_reader_check, opens all
+ * named databases, and starts the writer thread. Never MDB_NOSYNC or
+ * MDB_NOMETASYNC. dir is created (mode 0700) if missing; a map smaller than
+ * the data already on disk is rounded up to it. Each open increments the
+ * persistent boot count. Returns 0 or an errno/MDB code with err; on error
+ * *out is NULL. MDB_VERSION_MISMATCH: the data's format is newer than ours.
+ *
+ * base may be NULL (completions on the writer thread). If not, it must have
+ * been created after evthread_use_pthreads() (the writer wakes it with
+ * event_active()), and store_close must then run on its loop thread or
+ * while the loop is not running. One store per dir per process: LMDB's
+ * POSIX locks do not survive opening the same environment twice.
+ */
+int store_open(struct store **out, struct event_base *base, const char *dir,
+    const struct store_opts *opts, char *err, size_t errlen);
+
+/*
+ * Queues a write. Returns 0 (done will be called exactly once), or ENOMEM /
+ * ESHUTDOWN (done will not be called).
+ */
+int store_submit(struct store *st, store_write_fn fn, store_done_fn done,
+    void *arg);
+
+/* Handle of a named database, valid for the store's lifetime. */
+MDB_dbi store_dbi(struct store *st, enum store_db db);
+
+/*
+ * Begins a read-only transaction (caller aborts it; keep it short). Any
+ * thread may call it, several may be open at once (MDB_NOTLS). Returns 0 or
+ * an MDB code (MDB_READERS_FULL, ...).
+ */
+int store_read_begin(struct store *st, MDB_txn **txn);
+
+/*
+ * Stops accepting (store_submit then returns ESHUTDOWN), commits what is
+ * queued, joins the writer, runs every completion not yet delivered (on the
+ * caller's thread), closes. All read transactions must be ended. NULL is a
+ * no-op.
+ */
+void store_close(struct store *st);
+
+/* Opens of this environment so far, including this one (1 on a new dir). */
+uint64_t store_boot_count(struct store *st);
+
+struct store_stats {
+	uint64_t commits;		/* batch transactions committed */
+	uint64_t commit_errors;
+	uint64_t requests;		/* requests completed */
+	uint64_t request_errors;
+	uint64_t last_batch;		/* requests in the last batch */
+	uint64_t max_batch;
+	uint64_t commit_ns_total;	/* time in mdb_txn_commit */
+	uint64_t map_size;		/* bytes */
+	uint64_t map_used;		/* bytes: (last_pgno + 1) * page size */
+};
+/* A consistent copy of the counters; any thread. */
+void store_get_stats(struct store *st, struct store_stats *out);
+
+/*
+ * Maps a store rc to a gRPC status: 0 -> OK; MDB_MAP_FULL and (+/-) ENOSPC or
+ * EDQUOT -> RESOURCE_EXHAUSTED; else UNAVAILABLE.
+ */
+int store_rc_grpc_status(int rc);
+/* Human text for an rc: MDB codes, errno or -errno. Static; never NULL. */
+const char *store_strerror(int rc);
+
+#endif

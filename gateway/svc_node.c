@@ -1,0 +1,39 @@
+/* svc_node.c -- axle.v1.Node: what a node says about itself. */
+#include <stdio.h>
+
+#include "gateway/node.h"
+#include "gateway/svc.h"
+
+void
+gw_svc_node_info(struct gw_call *call, const ProtobufCMessage *req)
+{
+	struct gw_node *node = gw_call_node(call);
+	const struct gw_identity *who = gw_call_caller(call);
+	Axle__V1__InfoResponse resp = AXLE__V1__INFO_RESPONSE__INIT;
+	Axle__V1__PeerSummary peers[GW_MAX_PEERS], *pp[GW_MAX_PEERS];
+	char addrs[GW_MAX_PEERS][GW_HOST_MAX + GW_PORT_MAX + 4];
+
+	(void)req;
+	resp.federation = node->cfg.federation;
+	resp.region = node->cfg.region;
+	resp.version = AXLE_VERSION;
+	resp.uptime_seconds = gw_node_uptime(node);
+	resp.parent = node->cfg.parent;
+	resp.caller = (char *)who->uri;
+	resp.caller_role = (char *)gw_role_name(who->role);
+	resp.boot_count = node->boot_count;
+	for (size_t i = 0; i < node->cfg.npeers; i++) {
+		const struct gw_peer *p = &node->cfg.peers[i];
+
+		axle__v1__peer_summary__init(&peers[i]);
+		snprintf(addrs[i], sizeof(addrs[i]), "%s:%s", p->host, p->port);
+		peers[i].region = (char *)p->region;
+		peers[i].address = addrs[i];
+		/* Peer links arrive with the switch; until then none is up. */
+		peers[i].state = "unlinked";
+		pp[i] = &peers[i];
+	}
+	resp.n_peers = node->cfg.npeers;
+	resp.peers = pp;
+	gw_call_reply(call, &resp.base);
+}

@@ -1,0 +1,284 @@
+#!/bin/sh
+# tests/integration/test_certs.sh -- checks the federation PKI tooling in certs/ against openssl.
+# Usage: sh tests/integration/test_certs.sh (from anywhere; $AXLE_TOP if set).
+set -u
+top=${AXLE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+C=$top/certs
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/axle-test-certs.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+show() { sed 's/^/       | /' "$tmp/out"; }
+
+check() {	# description command...: the command must succeed
+	d=$1; shift
+	if "$@" >"$tmp/out" 2>&1; then ok "$d"; else bad "$d"; show; fi
+}
+
+refuse() {	# description command...: must fail, and say why on stderr
+	d=$1; shift
+	if "$@" >/dev/null 2>"$tmp/out"; then
+		bad "$d (accepted)"
+	elif [ ! -s "$tmp/out" ]; then
+		bad "$d (failed without a message)"
+	else
+		ok "$d: $(head -n 1 "$tmp/out")"
+	fi
+}
+
+fails_with() {	# description pattern command...: fails, output matches pattern
+	d=$1 pat=$2; shift 2
+	if "$@" >"$tmp/out" 2>&1; then
+		bad "$d (succeeded)"
+	elif grep -q "$pat" "$tmp/out"; then
+		ok "$d"
+	else
+		bad "$d (no '$pat')"; show
+	fi
+}
+
+# --- predicates over certificates and keys --------------------------------
+
+uris() {	# cert: its SAN URIs, one a line
+	openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | sed 1d |
+	    tr ',' '\n' | sed -n 's/^ *URI://p'
+}
+
+uri_count_is() {	# cert n
+	[ "$(uris "$1" | wc -l | tr -d ' ')" = "$2" ] ||
+	    { echo "URIs of $1:"; uris "$1"; return 1; }
+}
+
+one_uri_is() {	# cert uri
+	uri_count_is "$1" 1 && [ "$(uris "$1")" = "$2" ] ||
+	    { echo "want $2, got: $(uris "$1")"; return 1; }
+}
+
+bc_is() {	# cert CA:FALSE|CA:TRUE: critical basicConstraints with that value
+	openssl x509 -in "$1" -noout -ext basicConstraints >"$tmp/bc" &&
+	    grep -q 'critical' "$tmp/bc" && grep -q "$2" "$tmp/bc"
+}
+
+mode_600() {
+	[ "$(ls -l "$1" | cut -c1-10)" = "-rw-------" ] || { ls -l "$1"; return 1; }
+}
+
+p256_matching() {	# key cert: the key is P-256 and is the cert's key
+	openssl pkey -in "$1" -pubout -out "$tmp/pub.pem" 2>/dev/null &&
+	    openssl pkey -pubin -in "$tmp/pub.pem" -noout -text | grep -q 'NIST CURVE: P-256' &&
+	    openssl x509 -in "$2" -noout -pubkey | cmp -s - "$tmp/pub.pem"
+}
+
+eku_is() {	# cert server|client
+	openssl x509 -in "$1" -noout -ext extendedKeyUsage >"$tmp/eku" || return 1
+	grep -q 'TLS Web Client Authentication' "$tmp/eku" || return 1
+	if [ "$2" = server ]; then
+		grep -q 'TLS Web Server Authentication' "$tmp/eku"
+	else
+		! grep -q 'TLS Web Server Authentication' "$tmp/eku"
+	fi
+}
+
+node_names() {	# cert: DNS:localhost, 127.0.0.1, ::1 beside the URI
+	openssl x509 -in "$1" -noout -ext subjectAltName >"$tmp/san" &&
+	    grep -q 'DNS:localhost' "$tmp/san" &&
+	    grep -q 'IP Address:127.0.0.1' "$tmp/san" &&
+	    grep -q 'IP Address:0:0:0:0:0:0:0:1' "$tmp/san"
+}
+
+chain_ok() {	# chain leaf ca: the chain is leaf then CA
+	[ "$(grep -c 'BEGIN CERTIFICATE' "$1")" = 2 ] &&
+	    [ "$(openssl x509 -in "$1" -noout -fingerprint -sha256)" = \
+	      "$(openssl x509 -in "$2" -noout -fingerprint -sha256)" ] &&
+	    sed '1,/END CERTIFICATE/d' "$1" | cmp -s - "$3"
+}
+
+empty_dir() { [ -z "$(ls -A "$1" 2>/dev/null)" ]; }
+
+verify() { openssl verify -CAfile "$1" "$2"; }
+verify_crl() { openssl verify -crl_check -CAfile "$1" -CRLfile "$2" "$3"; }
+verify_path() { openssl verify -crl_check -CApath "$1" "$2"; }
+
+start=$(date +%s)
+
+# --- a dev federation -------------------------------------------------------
+
+D=$tmp/dev
+fed=fame-uk
+check "axle-dev-federation makes a federation" sh "$C/axle-dev-federation" "$D"
+cp "$tmp/out" "$tmp/dev.out"
+check "nothing it prints is a key" sh -c "! grep -q 'PRIVATE KEY' '$tmp/dev.out'"
+CA=$D/ca/ca.pem
+check "CA key is mode 0600" mode_600 "$D/ca/ca.key"
+check "CA key is P-256" p256_matching "$D/ca/ca.key" "$CA"
+check "CA is CA:TRUE (critical)" bc_is "$CA" 'CA:TRUE'
+check "CA carries no URI" uri_count_is "$CA" 0
+check "CA subject names the federation" sh -c \
+    "openssl x509 -in '$CA' -noout -subject | grep -q 'O = $fed, CN = axle federation CA $fed'"
+check "CA signs with SHA-256" sh -c \
+    "openssl x509 -in '$CA' -noout -text | grep -q 'ecdsa-with-SHA256'"
+
+for r in uk uk.london uk.westyorks; do
+	R=$D/$r
+	for who in node admin member; do
+		case $who in
+		node) want=axle://$fed/node/$r eku=server ;;
+		admin) want=axle://$fed/admin/$r/admin eku=client ;;
+		member) want=axle://$fed/member/$r.hub eku=client ;;
+		esac
+		check "$r/$who: exactly one URI $want" one_uri_is "$R/$who.pem" "$want"
+		check "$r/$who: CA:FALSE (critical)" bc_is "$R/$who.pem" 'CA:FALSE'
+		check "$r/$who: key mode 0600" mode_600 "$R/$who.key"
+		check "$r/$who: P-256 key of this cert" p256_matching "$R/$who.key" "$R/$who.pem"
+		check "$r/$who: extendedKeyUsage $eku" eku_is "$R/$who.pem" $eku
+		check "$r/$who: verifies against the CA" verify "$CA" "$R/$who.pem"
+		check "$r/$who: chain is leaf + CA" chain_ok "$R/$who.chain.pem" "$R/$who.pem" "$CA"
+		check "$r/$who: verifies with the trust folder and its CRL" \
+		    verify_path "$D/trust/$fed" "$R/$who.pem"
+	done
+	check "$r/node: DNS:localhost IP:127.0.0.1 IP:::1" node_names "$R/node.pem"
+done
+check "trust folder has ca.pem, crl.pem and hash links" sh -c \
+    "cd '$D/trust/$fed' && test -f ca.pem && test -f crl.pem && ls ./*.0 ./*.r0"
+refuse "axle-dev-federation refuses to overwrite a federation" \
+    sh "$C/axle-dev-federation" "$D"
+old=$(openssl x509 -in "$CA" -noout -fingerprint -sha256)
+check "axle-dev-federation --force remakes it" sh "$C/axle-dev-federation" --force "$D"
+check "--force made a new CA" test "$old" != "$(openssl x509 -in "$CA" -noout -fingerprint -sha256)"
+check "--force: certificates are of the new CA" verify "$CA" "$D/uk.london/node.pem"
+
+# --- issuing ----------------------------------------------------------------
+
+X=$tmp/extra
+issue() { sh "$C/axle-cert-issue" "$D/ca" "$@"; }
+check "issue with folded case" issue node UK.London --out "$X" --dns node.example \
+    --ip 192.0.2.1
+check "folded case: URI in lower case" one_uri_is "$X/node-uk.london.pem" \
+    "axle://$fed/node/uk.london"
+check "given --dns/--ip replace the defaults" sh -c \
+    "openssl x509 -in '$X/node-uk.london.pem' -noout -ext subjectAltName |
+    grep -q 'DNS:node.example, IP Address:192.0.2.1\$'"
+refuse "refuses to overwrite an existing key" issue node uk.london --out "$X"
+check "--force overwrites" issue node uk.london --out "$X" --force
+check "overwritten key still 0600" mode_600 "$X/node-uk.london.key"
+
+check "--uri none" issue member uk.london.nouri --out "$X" --uri none
+check "--uri none: zero URI SANs" uri_count_is "$X/member-uk.london.nouri.pem" 0
+check "two --uri" issue member uk.london.twouri --out "$X" \
+    --uri "axle://$fed/member/uk.london.a" --uri "axle://$fed/member/uk.london.b"
+check "two --uri: two URI SANs" uri_count_is "$X/member-uk.london.twouri.pem" 2
+check "--uri of another federation" issue member uk.london.alien --out "$X" \
+    --uri axle://other/member/uk.london.alien
+check "... carries that URI" one_uri_is "$X/member-uk.london.alien.pem" \
+    axle://other/member/uk.london.alien
+check "--ca" issue node uk.london.ca --out "$X" --ca
+check "--ca: CA:TRUE leaf" bc_is "$X/node-uk.london.ca.pem" 'CA:TRUE'
+
+check "expired cert" issue member uk.london.old --out "$X" \
+    --not-before 20200101000000Z --not-after 20210101000000Z
+fails_with "expired cert fails verification" 'certificate has expired' \
+    verify "$CA" "$X/member-uk.london.old.pem"
+check "not-yet-valid cert" issue member uk.london.new --out "$X" \
+    --start 20400101000000Z --end 20410101000000Z
+fails_with "not-yet-valid cert fails verification" 'certificate is not yet valid' \
+    verify "$CA" "$X/member-uk.london.new.pem"
+
+# --- revocation -------------------------------------------------------------
+
+check "issue a cert to revoke" issue member uk.london.gone --out "$X"
+check "issue a cert to keep" issue member uk.london.kept --out "$X"
+n0=$(cat "$D/ca/crlnumber")
+check "axle-cert-revoke" sh "$C/axle-cert-revoke" "$D/ca" "$X/member-uk.london.gone.pem" \
+    keyCompromise
+check "revoke renewed the CRL" test "$(cat "$D/ca/crlnumber")" != "$n0"
+fails_with "revoked cert fails -crl_check" 'certificate revoked' \
+    verify_crl "$CA" "$D/ca/crl.pem" "$X/member-uk.london.gone.pem"
+check "other cert still passes -crl_check" \
+    verify_crl "$CA" "$D/ca/crl.pem" "$X/member-uk.london.kept.pem"
+check "trust folder still has the old CRL until axle-trust-add" \
+    verify_path "$D/trust/$fed" "$X/member-uk.london.gone.pem"
+check "axle-trust-add installs the new CRL" sh "$C/axle-trust-add" "$D/trust" "$D/ca"
+fails_with "revoked cert fails with the trust folder" 'certificate revoked' \
+    verify_path "$D/trust/$fed" "$X/member-uk.london.gone.pem"
+check "other cert passes with the trust folder" \
+    verify_path "$D/trust/$fed" "$X/member-uk.london.kept.pem"
+refuse "revoking twice is refused" sh "$C/axle-cert-revoke" "$D/ca" \
+    "$X/member-uk.london.gone.pem"
+refuse "a bad reason is refused" sh "$C/axle-cert-revoke" "$D/ca" \
+    "$X/member-uk.london.kept.pem" because
+check "axle-crl-publish" sh "$C/axle-crl-publish" "$D/ca" 2
+check "published CRL is signed by the CA and lists the revoked serial" sh -c "
+    openssl crl -in '$D/ca/crl.pem' -CAfile '$CA' -noout -text 2>&1 |
+    grep -q \"\$(openssl x509 -in '$X/member-uk.london.gone.pem' -noout -serial |
+    cut -d= -f2)\""
+check "expired certs can be revoked" sh "$C/axle-cert-revoke" "$D/ca" \
+    "$X/member-uk.london.old.pem"
+
+# --- a second federation ----------------------------------------------------
+
+O=$tmp/other
+check "axle-ca-new of a second federation" sh "$C/axle-ca-new" "$O" other-fed 30
+check "second CA key is mode 0600" mode_600 "$O/ca.key"
+refuse "axle-ca-new refuses an existing CA" sh "$C/axle-ca-new" "$O" other-fed
+check "issue from it" sh "$C/axle-cert-issue" "$O" admin uk.x --user JSmith --out "$X"
+check "admin URI names user" one_uri_is "$X/admin-uk.x-jsmith.pem" \
+    axle://other-fed/admin/uk.x/jsmith
+check "axle-trust-add of the second CA" sh "$C/axle-trust-add" "$D/trust" "$O"
+check "trust folder named from the CA" test -f "$D/trust/other-fed/ca.pem"
+check "its cert passes with its own folder" verify_path "$D/trust/other-fed" \
+    "$X/admin-uk.x-jsmith.pem"
+fails_with "its cert fails with the first federation's folder" \
+    'unable to get local issuer' verify_path "$D/trust/$fed" "$X/admin-uk.x-jsmith.pem"
+refuse "revoking a foreign cert is refused" sh "$C/axle-cert-revoke" "$D/ca" \
+    "$X/admin-uk.x-jsmith.pem"
+refuse "axle-trust-add of a folder without CRL" sh "$C/axle-trust-add" "$D/trust" "$X"
+
+# --- refused inputs ---------------------------------------------------------
+
+B=$tmp/bad
+long63=$(printf 'a%.0s' $(seq 63))
+long254=$(printf "$long63.%.0s" 1 2 3)$(printf 'b%.0s' $(seq 62))	# 254 bytes
+for f in Bad_Fed a.b -x x- "" "$long63"a "fed one"; do
+	refuse "federation '$f' refused" sh "$C/axle-ca-new" "$B/ca" "$f"
+done
+check "nothing made for refused federations" empty_dir "$B"
+for a in uk..london uk.london. .uk -uk uk.-x uk_x "uk lon" "$long63"a "$long254" "" uk/x; do
+	refuse "address '$(printf %.20s "$a")' refused" issue member "$a" --out "$B"
+done
+refuse "role 'hub' refused" issue hub uk.london --out "$B"
+refuse "admin without --user refused" issue admin uk.london --out "$B"
+refuse "--user on a node refused" issue node uk.london --user x --out "$B"
+refuse "bad --user refused" issue admin uk.london --user a/b --out "$B"
+refuse "--dns on a member refused" issue member uk.london --dns x.example --out "$B"
+refuse "--days 0 refused" issue member uk.london --days 0 --out "$B"
+refuse "--not-before alone refused" issue member uk.london \
+    --not-before 20400101000000Z --out "$B"
+refuse "--not-before after --not-after refused" issue member uk.london \
+    --not-before 20400101000000Z --not-after 20300101000000Z --out "$B"
+refuse "bad time refused" issue member uk.london --not-after 2040-01-01 --out "$B"
+refuse "URI with openssl config syntax refused" issue member uk.london \
+    --uri 'axle://$ENV::HOME' --out "$B"
+refuse "unknown option refused" issue member uk.london --frobnicate --out "$B"
+refuse "missing option value refused" issue member uk.london --out
+refuse "not a CA folder refused" sh "$C/axle-cert-issue" "$X" member uk.london --out "$B"
+check "nothing made for refused issues" empty_dir "$B"
+for cmd in axle-ca-new axle-cert-issue axle-cert-revoke axle-crl-publish \
+    axle-trust-add axle-dev-federation; do
+	check "$cmd -h prints usage" sh -c "sh '$C/$cmd' -h | grep -q '^usage: $cmd'"
+	refuse "$cmd without arguments" sh "$C/$cmd"
+done
+
+if command -v shellcheck >/dev/null 2>&1; then
+	check "shellcheck certs/" sh -c "cd '$C' && shellcheck -x -s sh lib.sh axle-*"
+else
+	echo "skip shellcheck (not installed)"
+fi
+
+secs=$(($(date +%s) - start))
+check "ran in under 30 s (${secs}s)" test "$secs" -lt 30
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
