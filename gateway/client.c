@@ -645,10 +645,19 @@ conn_up(struct gw_conn *conn)
 		conn_fail(conn, GRPC_UNAVAILABLE, conn->err);
 }
 
+/* libevent also stores SSL_get_error() codes (no library part): not TLS errors. */
+static unsigned long
+conn_tls_error(struct bufferevent *bev)
+{
+	unsigned long e = bufferevent_get_openssl_error(bev);
+
+	return ERR_GET_LIB(e) != 0 ? e : 0;
+}
+
 static void
 conn_describe_error(struct gw_conn *conn, short events, char *out, size_t len)
 {
-	unsigned long e = bufferevent_get_openssl_error(conn->bev);
+	unsigned long e = conn_tls_error(conn->bev);
 	SSL *ssl = bufferevent_openssl_get_ssl(conn->bev);
 	long vr = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 	int sockerr = EVUTIL_SOCKET_ERROR();
@@ -698,7 +707,7 @@ conn_event_cb(struct bufferevent *bev, short events, void *arg)
 	conn_describe_error(conn, events, reason, sizeof(reason));
 	/* A refused TCP connect moves on to the next address; a TLS failure does not. */
 	if (conn->state == CONN_CONNECTING && conn->ai_next != NULL &&
-	    bufferevent_get_openssl_error(bev) == 0 && !(events & BEV_EVENT_EOF)) {
+	    conn_tls_error(bev) == 0 && !(events & BEV_EVENT_EOF)) {
 		bufferevent_free(conn->bev);
 		conn->bev = NULL;
 		if (conn_try_next(conn) == 0)

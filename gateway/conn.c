@@ -159,26 +159,22 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 static void
 handshake_failed(struct gw_conn *c, short events)
 {
-	enum gw_tls_refusal why = GW_TLS_REF__COUNT;
 	unsigned long e, first = 0;
 	char buf[256] = "connection closed during handshake";
+	int counted = 0;
 
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
 		if (first == 0)
 			first = e;
 	if (first != 0) {
 		ERR_error_string_n(first, buf, sizeof(buf));
-		if (ERR_GET_REASON(first) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
-			why = GW_TLS_REF_NO_CERT;
-		else if (ERR_GET_REASON(first) == SSL_R_NO_APPLICATION_PROTOCOL)
-			why = GW_TLS_REF_ALPN;
+		/* tls.c counted these where it saw them (info and ALPN callbacks). */
+		counted = ERR_GET_REASON(first) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE ||
+		    ERR_GET_REASON(first) == SSL_R_NO_APPLICATION_PROTOCOL;
 	}
-	/* Certificate failures were counted by the verify callback already. */
-	if (SSL_get_verify_result(c->ssl) == X509_V_OK) {
-		if (why == GW_TLS_REF__COUNT)
-			why = GW_TLS_REF_OTHER;
-		gw_tls_refused[why]++;
-	}
+	/* Certificate failures were counted by the verify callback. */
+	if (!counted && SSL_get_verify_result(c->ssl) == X509_V_OK)
+		gw_tls_refused[GW_TLS_REF_OTHER]++;
 	gw_log(GW_LOG_INFO, "handshake_refused", "peer=%s events=0x%x error=\"%s\"",
 	    c->addr, events, buf);
 }

@@ -20,6 +20,7 @@
 
 #define PATH_MAX_LEN	512
 #define RST_WINDOW_S	60
+#define CTL_WINDOW_S	60
 
 struct gw_stream {
 	int32_t id;
@@ -56,6 +57,8 @@ struct gw_h2 {
 	int goaway_sent_by_us;
 	time_t rst_window;
 	uint32_t rst_sent;
+	time_t ctl_window;
+	uint32_t ctl_recv;		/* PING and SETTINGS received in ctl_window */
 	uint32_t empty_data;
 };
 
@@ -677,6 +680,18 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 			return 0;
 		}
 	}
+	if ((frame->hd.type == NGHTTP2_PING || frame->hd.type == NGHTTP2_SETTINGS) &&
+	    !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+		time_t now = time(NULL);
+
+		if (now - h2->ctl_window >= CTL_WINDOW_S) {
+			h2->ctl_window = now;
+			h2->ctl_recv = 0;
+		}
+		if (++h2->ctl_recv > h2->node->cfg.limits.max_control_frames)
+			goaway(h2, GW_GA_CONTROL_FLOOD, NGHTTP2_ENHANCE_YOUR_CALM);
+		return 0;
+	}
 	if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
@@ -769,7 +784,7 @@ gw_h2_new(struct gw_node *node, const struct gw_identity *peer,
 	h2->peer = *peer;
 	h2->out = out;
 	h2->kick = kick_ev;
-	h2->rst_window = time(NULL);
+	h2->rst_window = h2->ctl_window = time(NULL);
 	snprintf(h2->peer_addr, sizeof(h2->peer_addr), "%s", peer_addr);
 
 	if (nghttp2_session_callbacks_new(&cbs) != 0) {

@@ -6,7 +6,7 @@
 #include "gateway/tls.h"
 
 static const char *const goaway_names[GW_GA__COUNT] = {
-	"header_list", "rst_sent", "empty_data", "outbound_queue", "protocol",
+	"header_list", "rst_sent", "empty_data", "control_flood", "outbound_queue", "protocol",
 	"idle", "shutdown",
 };
 

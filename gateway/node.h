@@ -20,6 +20,7 @@ enum gw_goaway_reason {
 	GW_GA_HEADER_LIST,	/* header list over budget */
 	GW_GA_RST_SENT,		/* we reset too many of its streams (MadeYouReset) */
 	GW_GA_EMPTY_DATA,	/* empty DATA frame flood */
+	GW_GA_CONTROL_FLOOD,	/* PING / SETTINGS over max_control_frames a minute */
 	GW_GA_OUTBOUND_QUEUE,	/* it does not read what we send */
 	GW_GA_PROTOCOL,		/* nghttp2 refused its frames (incl. rapid reset, CONTINUATION, floods) */
 	GW_GA_IDLE,		/* idle timeout */

@@ -323,10 +323,10 @@ pb_walk_msg(struct pb_walk *w, const ProtobufCMessageDescriptor *desc,
 	int n;
 
 	while (off < len) {
+		/* like protobuf-c: a tag is at most 5 bytes; off counts within this message */
 		if ((n = pb_varint(p + off, len - off, 5, &tag)) <= 0)
 			return pb_fail(w, 0, "%s tag at byte %zu",
 			    n == 0 ? "truncated" : "overlong", off);
-		/* protobuf-c takes tags of at most 5 bytes too */
 		if (tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
 			return pb_fail(w, 0, "invalid field number %llu at byte %zu",
 			    (unsigned long long)(tag >> 3), off);

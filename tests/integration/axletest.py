@@ -469,6 +469,16 @@ class Node:
                            ca or self.fed.ca_pem, timeout=timeout, **kw)
         return H2Client(sock, timeout=timeout)
 
+    def metrics(self, cred, timeout=10):
+        """GET /metrics as cred: {'name{labels}': value}."""
+        c = self.connect(cred, timeout=timeout)
+        try:
+            r = c.request('GET', '/metrics', timeout=timeout)
+        finally:
+            c.close()
+        check(r.status == 200, '/metrics: %r' % r)
+        return parse_metrics(r.body.decode())
+
     def info(self, cred, timeout=10):
         """One Node.Info call on a new connection. Returns (Response, InfoResponse)."""
         c = self.connect(cred, timeout=timeout)
@@ -476,6 +486,17 @@ class Node:
             return c.info(timeout=timeout)
         finally:
             c.close()
+
+
+def parse_metrics(text):
+    """Prometheus text -> {'name{labels}': float}; comments skipped."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith('#'):
+            continue
+        key, _, val = line.rpartition(' ')
+        out[key] = float(val)
+    return out
 
 
 # --- TLS ----------------------------------------------------------------------

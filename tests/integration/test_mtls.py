@@ -2,11 +2,12 @@
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, GRPC_UNIMPLEMENTED, Node, Workspace,  # noqa: E402
                       check, check_config, grpc_stubs, main, make_ca, make_federation,
-                      refused, test, utc_stamp)
+                      refused, test, utc_stamp, wait_for)
 
 FEDNAME = 'fame-test'
 REGION = 'uk.test'
@@ -35,11 +36,25 @@ def node():
     return env()['node']
 
 
-def assert_refused(cred, what, **kw):
-    n = node()
+def assert_refused(cred, what, reason, **kw):
+    """No HTTP/2 answer is possible with cred, the node stays up, and its
+    refusal counter for reason (tls.h gw_tls_refusal names) went up by one."""
+    n, e = node(), env()
+    key = 'axle_handshakes_refused_total{reason="%s"}' % reason
+    before = n.metrics(e['member']).get(key)
+    check(before is not None, '/metrics has no %s' % key)
     why = refused(n.host, n.port, cred and cred.chain, cred and cred.key, n.fed.ca_pem, **kw)
     check(why, '%s: the node answered an HTTP/2 request; it must refuse the handshake' % what)
     check(n.alive(), 'node died after %s: %s' % (what, n.log_tail()))
+    print('   %s -> %s' % (what, why))
+    def counted():
+        m = n.metrics(e['member'])
+        return m if m.get(key, 0) > before else None
+    wait_for(counted, 3, interval=0.1, what='%s to count up' % key)
+    time.sleep(0.2)		# a second increment for the same refusal would show by now
+    after = n.metrics(e['member'])
+    check(after[key] == before + 1, '%s went from %d to %d for one refusal'
+          % (key, before, after[key]))
     return why
 
 
@@ -157,40 +172,40 @@ def unknown_method_unimplemented():
 
 @test
 def no_client_cert_refused():
-    assert_refused(None, 'no client certificate')
+    assert_refused(None, 'no client certificate', 'no_cert')
 
 
 @test
 def unknown_ca_refused():
     rogue = make_ca(env()['ws'], FEDNAME, subdir='pki-rogue')	# same name, not trusted
     c = rogue.issue('member', HUB, name='rogue-member')
-    assert_refused(c, 'cert from an untrusted CA')
+    assert_refused(c, 'cert from an untrusted CA', 'untrusted')
 
 
 @test
 def expired_refused():
     c = env()['fed'].issue('member', HUB, name='expired',
                            start=utc_stamp(-10 * 86400), end=utc_stamp(-86400))
-    assert_refused(c, 'expired cert')
+    assert_refused(c, 'expired cert', 'expired')
 
 
 @test
 def not_yet_valid_refused():
     c = env()['fed'].issue('member', HUB, name='future',
                            start=utc_stamp(86400), end=utc_stamp(10 * 86400))
-    assert_refused(c, 'not-yet-valid cert')
+    assert_refused(c, 'not-yet-valid cert', 'expired')
 
 
 @test
 def ca_as_leaf_refused():
     c = env()['fed'].issue('member', HUB, name='ca-leaf', ca=True)
-    assert_refused(c, 'CA:TRUE cert used as a leaf')
+    assert_refused(c, 'CA:TRUE cert used as a leaf', 'identity')
 
 
 @test
 def zero_uri_refused():
     c = env()['fed'].issue('member', HUB, name='no-uri', uris=[])
-    assert_refused(c, 'cert without URI SAN')
+    assert_refused(c, 'cert without URI SAN', 'identity')
 
 
 @test
@@ -198,14 +213,14 @@ def two_uris_refused():
     c = env()['fed'].issue('member', HUB, name='two-uris',
                            uris=['axle://%s/member/%s' % (FEDNAME, HUB),
                                  'axle://%s/member/%s.other' % (FEDNAME, REGION)])
-    assert_refused(c, 'cert with two URI SANs')
+    assert_refused(c, 'cert with two URI SANs', 'identity')
 
 
 @test
 def http_uri_refused():
     c = env()['fed'].issue('member', HUB, name='http-uri',
                            uris=['http://%s/member/%s' % (FEDNAME, HUB)])
-    assert_refused(c, 'cert with an http:// URI')
+    assert_refused(c, 'cert with an http:// URI', 'identity')
 
 
 def _other_federation():
@@ -224,14 +239,14 @@ def _other_federation():
 @test
 def other_federation_identity_refused():
     c = _other_federation().issue('member', 'uk.other.hub', name='other-member')
-    assert_refused(c, 'identity of another federation')
+    assert_refused(c, 'identity of another federation', 'identity')
 
 
 @test
 def other_ca_claiming_our_federation_refused():
     c = _other_federation().issue('member', HUB, name='other-claims-ours',
                                   uris=['axle://%s/member/%s' % (FEDNAME, HUB)])
-    assert_refused(c, "fame-other's CA vouching for a fame-test identity")
+    assert_refused(c, "fame-other's CA vouching for a fame-test identity", 'identity')
 
 
 @test
@@ -241,12 +256,12 @@ def still_fine_after_other_federation():
 
 @test
 def alpn_http11_refused():
-    assert_refused(env()['member'], 'ALPN http/1.1 only', alpn=('http/1.1',))
+    assert_refused(env()['member'], 'ALPN http/1.1 only', 'alpn', alpn=('http/1.1',))
 
 
 @test
 def no_alpn_refused():
-    assert_refused(env()['member'], 'no ALPN', alpn=())
+    assert_refused(env()['member'], 'no ALPN', 'alpn', alpn=())
 
 
 # --- revocation on reload -----------------------------------------------------
@@ -265,8 +280,7 @@ def revoke_on_sighup():
         fed.trust_add()
         line = n.hup()
         check('error' not in line.lower() or 'errors=0' in line, 'reload reported: %s' % line)
-        why = refused(n.host, n.port, x.chain, x.key, fed.ca_pem)
-        check(why, 'revoked cert still admitted after SIGHUP')
+        assert_refused(x, 'revoked cert after SIGHUP', 'revoked')
         r, info = a.info()
         check(info is not None, 'connection opened before revocation stopped answering: %r' % r)
     finally:
