@@ -28,7 +28,7 @@ GW_SRC     = $(filter-out $(GW_MAINS),$(wildcard gateway/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst $(B)/%,%,$(1)))
 
-PROTO_O = $(call obj,$(PROTO_C))
+PROTO_O = $(call obj,$(PROTO_C)) $(call obj,$(wildcard proto/*.c))
 REG_O   = $(call obj,$(REG_SRC))
 REC_O   = $(call obj,$(REC_SRC))
 GW_O    = $(call obj,$(GW_SRC))
@@ -116,6 +116,7 @@ install: all
 	install -m 0755 $(B)/axled $(DESTDIR)$(PREFIX)/sbin/axled
 	install -m 0755 $(B)/axlectl $(DESTDIR)$(PREFIX)/bin/axlectl
 	install -m 0755 certs/axle-* $(DESTDIR)$(PREFIX)/share/axle/certs/
+	install -m 0644 certs/lib.sh $(DESTDIR)$(PREFIX)/share/axle/certs/lib.sh
 	install -m 0644 docs/axled.conf.example $(DESTDIR)$(PREFIX)/share/axle/axled.conf.example
 
 clean:

@@ -16,7 +16,7 @@
 #include "gateway/client.h"
 #include "gateway/config.h"
 #include "gateway/grpc_frame.h"
-#include "gateway/pb.h"
+#include "proto/pb.h"
 #include "gateway/pb_json.h"
 #include "gateway/tls.h"
 

@@ -71,6 +71,7 @@ struct gw_conn {
 	int busy;			/* inside nghttp2_session_mem_recv/send */
 	bool again;			/* a flush was asked for while busy */
 	char err[CLIENT_REASON_MAX];	/* set before a deferred failure */
+	char h2err[CLIENT_REASON_MAX];	/* nghttp2's last complaint about the server */
 };
 TAILQ_HEAD(conn_list, gw_conn);
 
@@ -440,6 +441,18 @@ on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *user)
 	return 0;
 }
 
+/* Kept to explain a connection nghttp2 ends for a protocol error. */
+static int
+on_error(nghttp2_session *h2, int code, const char *msg, size_t len,
+    void *user)
+{
+	struct gw_conn *conn = user;
+
+	snprintf(conn->h2err, sizeof(conn->h2err), "HTTP/2 protocol error "
+	    "from server: %.*s", (int)len, msg);
+	return 0;
+}
+
 /* --- the connection ---------------------------------------------------- */
 
 /*
@@ -528,7 +541,8 @@ conn_done(struct gw_conn *conn)
 	    nghttp2_session_want_write(conn->h2) ||
 	    evbuffer_get_length(bufferevent_get_output(conn->bev)) > 0)
 		return false;
-	conn_fail(conn, GRPC_UNAVAILABLE, "connection closed by server");
+	conn_fail(conn, GRPC_UNAVAILABLE, conn->h2err[0] != '\0' ? conn->h2err :
+	    "connection closed by server");
 	return true;
 }
 
@@ -594,6 +608,7 @@ conn_session_new(struct gw_conn *conn)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
 	    on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
 	if (nghttp2_session_client_new(&h2, cbs, conn) != 0)
 		h2 = NULL;
 	nghttp2_session_callbacks_del(cbs);
@@ -1068,6 +1083,8 @@ sync_run(struct gw_client *c, struct event_base *base, struct sync_state *s)
 		if (event_base_loop(base, EVLOOP_ONCE) != 0 && !s->done)
 			client_fail_all(c, GRPC_UNAVAILABLE, "event loop stopped");
 	}
+	/* Lets what the end of the call queued (RST_STREAM on a deadline) go out. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
 }
 
 int

@@ -15,7 +15,7 @@
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/node.h"
-#include "gateway/pb.h"
+#include "proto/pb.h"
 #include "gateway/rpc.h"
 
 #define PATH_MAX_LEN	512
@@ -36,6 +36,7 @@ struct gw_stream {
 	struct evbuffer *body;
 	int body_over;			/* request body over the limit */
 	int remote_done;		/* END_STREAM received */
+	int rst_after;			/* answered early: RST_STREAM(NO_ERROR) after the response */
 	struct gw_call *call;
 	/* response */
 	struct evbuffer *resp;
@@ -55,6 +56,7 @@ struct gw_h2 {
 	size_t nstreams;
 	int fatal;
 	int goaway_sent_by_us;
+	int terminated;			/* fatal GOAWAY: no new work (a shutdown GOAWAY is not) */
 	time_t rst_window;
 	uint32_t rst_sent;
 	time_t ctl_window;
@@ -91,8 +93,9 @@ mono_ms(void)
 static void
 goaway(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code)
 {
-	if (h2->goaway_sent_by_us)
+	if (h2->terminated)
 		return;
+	h2->terminated = 1;
 	h2->goaway_sent_by_us = 1;
 	h2->node->ctr.goaway[why]++;
 	gw_log(why == GW_GA_SHUTDOWN || why == GW_GA_IDLE ? GW_LOG_INFO :
@@ -206,6 +209,12 @@ stream_respond(struct gw_stream *st, const char *status, const char *ctype)
 	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = resp_read };
 
 	st->resp_started = 1;
+	/* A HEAD answer carries no content (RFC 9110 9.3.2); clients reset one that does. */
+	if (strcmp(st->method, "HEAD") == 0) {
+		evbuffer_drain(st->resp, evbuffer_get_length(st->resp));
+		return nghttp2_submit_response(st->h2->session, st->id, hdrs, 2,
+		    NULL);
+	}
 	return nghttp2_submit_response(st->h2->session, st->id, hdrs, 2, &dp);
 }
 
@@ -373,10 +382,12 @@ gw_call_finish(struct gw_call *call, int status, const char *fmt, ...)
 		} else {
 			stream_grpc_status_only(st, status, message);
 		}
-		/* Answered before the request ended: tell the client to stop sending. */
-		if (!st->remote_done)
-			nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE,
-			    st->id, NGHTTP2_NO_ERROR);
+		/*
+		 * Answered before the request ended: tell the client to stop
+		 * sending, but only once the response is out (RFC 9113 8.1);
+		 * submitting RST_STREAM now would make nghttp2 drop the response.
+		 */
+		st->rst_after = 1;
 		call_detach(call);
 		kick(h2);
 	}
@@ -698,7 +709,7 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 	if (st == NULL || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
 	st->remote_done = 1;
-	if (!h2->goaway_sent_by_us)
+	if (!h2->terminated)
 		dispatch(h2, st);
 	return 0;
 }
@@ -709,9 +720,20 @@ on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 	struct gw_h2 *h2 = ud;
 	time_t now;
 
-	(void)session;
-	if (frame->hd.type == NGHTTP2_GOAWAY && !h2->goaway_sent_by_us) {
+	if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		struct gw_stream *st = nghttp2_session_get_stream_user_data(session,
+		    frame->hd.stream_id);
+
+		if (st != NULL && st->rst_after && !st->remote_done)
+			nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE,
+			    st->id, NGHTTP2_NO_ERROR);
+		return 0;
+	}
+	if (frame->hd.type == NGHTTP2_GOAWAY && !h2->terminated &&
+	    frame->goaway.error_code != NGHTTP2_NO_ERROR) {
 		/* nghttp2 itself refused the peer: flood, rapid reset, bad frames. */
+		h2->terminated = 1;
 		h2->goaway_sent_by_us = 1;
 		h2->node->ctr.goaway[GW_GA_PROTOCOL]++;
 		gw_log(GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s error=%s",
@@ -838,7 +860,8 @@ gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
 	if (n < 0) {
 		gw_log(GW_LOG_WARN, "h2_error", "peer=%s identity=%s error=%s",
 		    h2->peer_addr, h2->peer.uri, nghttp2_strerror((int)n));
-		if (!h2->goaway_sent_by_us) {
+		if (!h2->terminated) {
+			h2->terminated = 1;
 			h2->goaway_sent_by_us = 1;
 			h2->node->ctr.goaway[GW_GA_PROTOCOL]++;
 		}

@@ -7,10 +7,8 @@ All traffic goes to 127.0.0.1; every wait has a timeout.
 """
 
 import atexit
-import errno
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -458,6 +456,11 @@ class Node:
                 if line.startswith('VmRSS:'):
                     return int(line.split()[1])
         raise TestFailure('no VmRSS for pid %d' % self.pid)
+
+    def sanitized(self):
+        """True if the running axled is an ASan build (memory bounds differ)."""
+        with open('/proc/%d/maps' % self.pid) as f:
+            return 'libasan' in f.read()
 
     def fd_count(self):
         return len(os.listdir('/proc/%d/fd' % self.pid))

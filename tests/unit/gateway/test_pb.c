@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/pb.h"
+#include "proto/pb.h"
 #include "axle/v1/axle.pb-c.h"
 #include "axle/v1/envelope.pb-c.h"
 #include "axle/v1/node.pb-c.h"

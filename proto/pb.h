@@ -1,4 +1,4 @@
-/* pb.h -- the only place that packs and unpacks protobuf: bounded in size, nesting and memory. */
+/* pb.h -- (libaxleproto) the only place that packs and unpacks protobuf: bounded in size, nesting and memory. */
 #ifndef AXLE_GW_PB_H
 #define AXLE_GW_PB_H
 

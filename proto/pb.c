@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/pb.h"
+#include "proto/pb.h"
 
 /*
  * protobuf-c trusts its input more than a node exposed to the federation
