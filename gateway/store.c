@@ -532,6 +532,29 @@ store_submit(struct store *st, store_write_fn fn, store_done_fn done,
 	return 0;
 }
 
+int
+store_write_now(struct store *st, store_write_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc != 0)
+		return rc;
+	rc = fn(txn, st, arg);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+MDB_env *
+store_env(struct store *st)
+{
+	return st->env;
+}
+
 MDB_dbi
 store_dbi(struct store *st, enum store_db db)
 {

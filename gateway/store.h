@@ -63,6 +63,17 @@ int store_open(struct store **out, struct event_base *base, const char *dir,
 int store_submit(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg);
 
+/*
+ * Runs fn in its own write transaction on the calling thread and commits it,
+ * bypassing the group-commit queue: for start-up (opening a library's named
+ * databases) before the loop runs, never on a hot path. LMDB serialises it
+ * with the writer thread. Returns fn's rc, or the commit's.
+ */
+int store_write_now(struct store *st, store_write_fn fn, void *arg);
+
+/* The environment, for libraries that open their own named databases. */
+MDB_env *store_env(struct store *st);
+
 /* Handle of a named database, valid for the store's lifetime. */
 MDB_dbi store_dbi(struct store *st, enum store_db db);
 

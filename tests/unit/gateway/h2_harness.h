@@ -25,7 +25,7 @@
 #include "gateway/identity.h"
 #include "gateway/node.h"
 
-#define H2H_MAX_STREAMS	64
+#define H2H_MAX_STREAMS	512
 #define H2H_MAX_ROUNDS	10000
 
 /* What the client saw of one stream, and the request body it sends. */
@@ -93,7 +93,11 @@ h2h_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 	if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
 		st->status = atoi(v);
 	} else if (namelen == 12 && memcmp(name, "content-type", 12) == 0) {
-		snprintf(st->ctype, sizeof(st->ctype), "%s", v);
+		size_t n = strlen(v) < sizeof(st->ctype) ? strlen(v) :
+		    sizeof(st->ctype) - 1;
+
+		memcpy(st->ctype, v, n);
+		st->ctype[n] = '\0';
 	} else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0) {
 		st->grpc_status = atoi(v);
 		st->grpc_status_in_headers = f->headers.cat == NGHTTP2_HCAT_RESPONSE;
