@@ -516,7 +516,9 @@ conn_fail(struct gw_conn *conn, int status, const char *reason)
 	struct gw_client *c = conn->c;
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
 	struct gw_call *call;
+	char why[CLIENT_REASON_MAX];
 
+	snprintf(why, sizeof(why), "%s", reason);	/* may point into conn */
 	TAILQ_CONCAT(&dead, &conn->calls, link);
 	if (c->conn == conn) {
 		c->conn = NULL;
@@ -528,7 +530,7 @@ conn_fail(struct gw_conn *conn, int status, const char *reason)
 	while ((call = TAILQ_FIRST(&dead)) != NULL) {
 		TAILQ_REMOVE(&dead, call, link);
 		call->conn = NULL;
-		call_finish(call, status, reason);
+		call_finish(call, status, why);
 		call_free(call);
 	}
 }
@@ -775,13 +777,16 @@ client_retry_cb(evutil_socket_t fd, short what, void *arg)
 	struct gw_client *c = arg;
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
 	struct gw_call *call;
+	char why[CLIENT_REASON_MAX];
 
 	if (c->conn != NULL)		/* a newer open is under way */
 		return;
+	/* Callbacks may open again and overwrite open_err. */
+	snprintf(why, sizeof(why), "%s", c->open_err);
 	TAILQ_CONCAT(&dead, &c->queue, link);
 	while ((call = TAILQ_FIRST(&dead)) != NULL) {
 		TAILQ_REMOVE(&dead, call, link);
-		call_finish(call, GRPC_UNAVAILABLE, c->open_err);
+		call_finish(call, GRPC_UNAVAILABLE, why);
 		call_free(call);
 	}
 }

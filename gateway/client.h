@@ -39,7 +39,10 @@ typedef void (*gw_client_get_cb)(void *arg, int http_status,
  * takes a reference). Connects lazily on first call and reconnects after a
  * failure. authority is the :authority / SNI name (NULL: host); the
  * :authority header is "<name>:<port>". Name resolution (getaddrinfo) is
- * blocking. Returns NULL on ENOMEM.
+ * blocking. The process must ignore SIGPIPE (OpenSSL writes to the socket).
+ * A server GOAWAY drains the connection and new calls open another; a
+ * stream refused before any response (REFUSED_STREAM) is retried once.
+ * Returns NULL on ENOMEM.
  */
 struct gw_client *gw_client_new(struct event_base *base, SSL_CTX *ctx,
     const char *host, const char *port, const char *authority);
