@@ -1,45 +1,62 @@
-/* rpc.c -- the method dispatch table: every gRPC method the node serves. */
+/* rpc.c -- the method dispatch table: every gRPC service the node serves. */
 #include <string.h>
 
 #include "gateway/rpc.h"
 #include "gateway/svc.h"
 
-/* One row per method; later services add rows here. */
-static const struct gw_rpc_method methods[] = {
-	{ "/axle.v1.Node/Info", GW_AUTHZ_ANY, &axle__v1__info_request__descriptor,
-	  gw_svc_node_info, 0 },
+/* One row per service; each service's methods live beside its handlers. */
+static const struct gw_rpc_service *const services[] = {
+	&gw_svc_node,
 };
 
-#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
-static struct gw_rpc_stats stats[NMETHODS];
+#define NSERVICES (sizeof(services) / sizeof(services[0]))
+#define MAX_METHODS 128
+
+static struct gw_rpc_stats stats[MAX_METHODS];
 
 const struct gw_rpc_method *
 gw_rpc_lookup(const char *path, size_t len, size_t *index)
 {
-	for (size_t i = 0; i < NMETHODS; i++)
-		if (strlen(methods[i].path) == len &&
-		    memcmp(methods[i].path, path, len) == 0) {
-			if (index != NULL)
-				*index = i;
-			return &methods[i];
+	size_t base = 0;
+
+	for (size_t s = 0; s < NSERVICES; s++) {
+		for (size_t i = 0; i < services[s]->n; i++) {
+			const struct gw_rpc_method *m = &services[s]->methods[i];
+
+			if (strlen(m->path) == len && memcmp(m->path, path, len) == 0) {
+				if (index != NULL)
+					*index = base + i;
+				return m;
+			}
 		}
+		base += services[s]->n;
+	}
 	return NULL;
 }
 
 size_t
 gw_rpc_count(void)
 {
-	return NMETHODS;
+	size_t n = 0;
+
+	for (size_t s = 0; s < NSERVICES; s++)
+		n += services[s]->n;
+	return n < MAX_METHODS ? n : MAX_METHODS;
 }
 
 const struct gw_rpc_method *
 gw_rpc_at(size_t i)
 {
-	return i < NMETHODS ? &methods[i] : NULL;
+	for (size_t s = 0; s < NSERVICES; s++) {
+		if (i < services[s]->n)
+			return &services[s]->methods[i];
+		i -= services[s]->n;
+	}
+	return NULL;
 }
 
 struct gw_rpc_stats *
 gw_rpc_stats_at(size_t i)
 {
-	return i < NMETHODS ? &stats[i] : NULL;
+	return i < MAX_METHODS ? &stats[i] : NULL;
 }

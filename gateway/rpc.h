@@ -28,6 +28,12 @@ struct gw_rpc_method {
 	int server_streaming;			/* may send more than one message */
 };
 
+/* A service: its methods, in svc_<service>.c. rpc.c lists every service. */
+struct gw_rpc_service {
+	const struct gw_rpc_method *methods;
+	size_t n;
+};
+
 /* Counters per method and status, for /metrics. */
 struct gw_rpc_stats {
 	uint64_t by_status[17];

@@ -1,11 +1,10 @@
-/* svc.h -- the gRPC method handlers, one file per service (svc_<service>.c). */
+/* svc.h -- the gRPC services, one file per service (svc_<service>.c). */
 #ifndef AXLE_GW_SVC_H
 #define AXLE_GW_SVC_H
 
-#include "axle/v1/node.pb-c.h"
 #include "gateway/rpc.h"
 
-/* svc_node.c */
-void gw_svc_node_info(struct gw_call *call, const ProtobufCMessage *req);
+/* svc_node.c: axle.v1.Node */
+extern const struct gw_rpc_service gw_svc_node;
 
 #endif

@@ -1,11 +1,12 @@
 /* svc_node.c -- axle.v1.Node: what a node says about itself. */
 #include <stdio.h>
 
+#include "axle/v1/node.pb-c.h"
 #include "gateway/node.h"
 #include "gateway/svc.h"
 
-void
-gw_svc_node_info(struct gw_call *call, const ProtobufCMessage *req)
+static void
+node_info(struct gw_call *call, const ProtobufCMessage *req)
 {
 	struct gw_node *node = gw_call_node(call);
 	const struct gw_identity *who = gw_call_caller(call);
@@ -37,3 +38,10 @@ gw_svc_node_info(struct gw_call *call, const ProtobufCMessage *req)
 	resp.peers = pp;
 	gw_call_reply(call, &resp.base);
 }
+
+static const struct gw_rpc_method methods[] = {
+	{ "/axle.v1.Node/Info", GW_AUTHZ_ANY, &axle__v1__info_request__descriptor,
+	  node_info, 0 },
+};
+
+const struct gw_rpc_service gw_svc_node = { methods, sizeof(methods) / sizeof(methods[0]) };
