@@ -14,6 +14,7 @@
 #include "gateway/conn.h"
 #include "gateway/log.h"
 #include "gateway/node.h"
+#include "gateway/peers.h"
 #include "gateway/store.h"
 #include "gateway/tls.h"
 
@@ -121,8 +122,14 @@ run(void)
 		return 1;
 	}
 	node.boot_count = store_boot_count(node.store);
+	if (gw_peers_start(&node, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "startup_failed", "what=peers error=\"%s\"", err);
+		store_close(node.store);
+		return 1;
+	}
 	if (gw_conn_listen(&node, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "startup_failed", "what=listen error=\"%s\"", err);
+		gw_peers_stop(&node);
 		store_close(node.store);
 		return 1;
 	}
@@ -140,6 +147,7 @@ run(void)
 
 	event_base_dispatch(node.base);
 
+	gw_peers_stop(&node);
 	/* Every acknowledged write was committed before its ack; close drains the rest. */
 	store_close(node.store);
 	node.store = NULL;

@@ -87,6 +87,7 @@ struct gw_client {
 	size_t inflight;
 	bool closing;
 	struct event *retry_ev;		/* fails the queue after a synchronous open error */
+	char *expect_uri;		/* server must prove exactly this identity (NULL: any node) */
 	char open_err[CLIENT_REASON_MAX];
 };
 
@@ -641,6 +642,14 @@ conn_up(struct gw_conn *conn)
 		conn_fail(conn, GRPC_UNAVAILABLE, reason);
 		return;
 	}
+	if (conn->c->expect_uri != NULL &&
+	    strcmp(conn->peer.uri, conn->c->expect_uri) != 0) {
+		/* Both URIs can be long; cut each so the reason always fits. */
+		snprintf(reason, sizeof(reason), "server is %.110s, expected %.110s",
+		    conn->peer.uri, conn->c->expect_uri);
+		conn_fail(conn, GRPC_UNAVAILABLE, reason);
+		return;
+	}
 	if ((conn->h2 = conn_session_new(conn)) == NULL) {
 		conn_fail(conn, GRPC_UNAVAILABLE, "HTTP/2 session: out of memory");
 		return;
@@ -1010,7 +1019,20 @@ gw_client_free(struct gw_client *c)
 	free(c->port);
 	free(c->name);
 	free(c->authority);
+	free(c->expect_uri);
 	free(c);
+}
+
+int
+gw_client_expect(struct gw_client *c, const char *uri)
+{
+	char *dup = strdup(uri);
+
+	if (dup == NULL)
+		return -1;
+	free(c->expect_uri);
+	c->expect_uri = dup;
+	return 0;
 }
 
 /* --- synchronous helpers for tools ------------------------------------- */

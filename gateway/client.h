@@ -64,6 +64,14 @@ int gw_client_call(struct gw_client *c, const char *path, const uint8_t *req,
 int gw_client_get(struct gw_client *c, const char *path, int timeout_ms,
     gw_client_get_cb cb, void *arg);
 
+/*
+ * Requires the server to prove exactly identity uri (e.g.
+ * "axle://fame-uk/node/uk.leeds") on every connection; a different one fails
+ * the calls with GRPC_UNAVAILABLE before any request is sent. Returns 0 or
+ * -1 (ENOMEM).
+ */
+int gw_client_expect(struct gw_client *c, const char *uri);
+
 /* Identity of the server, once connected (NULL before). */
 const struct gw_identity *gw_client_peer(const struct gw_client *c);
 

@@ -3,6 +3,7 @@
 
 #include "gateway/log.h"
 #include "gateway/node.h"
+#include "gateway/peers.h"
 #include "gateway/tls.h"
 
 static const char *const goaway_names[GW_GA__COUNT] = {
@@ -61,5 +62,6 @@ gw_node_reload_tls(struct gw_node *node)
 	node->server_ctx = srv;
 	node->client_ctx = cli;
 	node->ctr.reloads_ok++;
+	gw_peers_reload(node);
 	return 0;
 }

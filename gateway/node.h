@@ -12,6 +12,10 @@ struct event_base;
 struct evconnlistener;
 struct store;
 struct gw_conn;
+struct gw_peers;
+struct gw_registry;
+struct gw_recourse;
+struct gw_switch;
 
 #define AXLE_VERSION "0.1.0"
 
@@ -48,6 +52,10 @@ struct gw_node {
 	struct store *store;
 	struct evconnlistener *listener;
 	struct gw_conn *conns;		/* open connections (conn.c owns the list) */
+	struct gw_peers *peers;		/* peers.c: links to peer nodes */
+	struct gw_registry *registry;	/* svc_registry.c and mirror.c */
+	struct gw_recourse *recourse;	/* svc_recourse.c */
+	struct gw_switch *sw;		/* svc_switch.c */
 	struct timespec started;	/* CLOCK_MONOTONIC */
 	uint64_t boot_count;
 	int draining;

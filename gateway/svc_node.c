@@ -3,6 +3,7 @@
 
 #include "axle/v1/node.pb-c.h"
 #include "gateway/node.h"
+#include "gateway/peers.h"
 #include "gateway/svc.h"
 
 static void
@@ -25,13 +26,14 @@ node_info(struct gw_call *call, const ProtobufCMessage *req)
 	resp.boot_count = node->boot_count;
 	for (size_t i = 0; i < node->cfg.npeers; i++) {
 		const struct gw_peer *p = &node->cfg.peers[i];
+		const struct gw_peer_link *l = gw_peers_find(node, p->region);
 
 		axle__v1__peer_summary__init(&peers[i]);
 		snprintf(addrs[i], sizeof(addrs[i]), "%s:%s", p->host, p->port);
 		peers[i].region = (char *)p->region;
 		peers[i].address = addrs[i];
-		/* Peer links arrive with the switch; until then none is up. */
-		peers[i].state = "unlinked";
+		/* "unknown" until the first call over the link ended. */
+		peers[i].state = (char *)gw_peer_state_name(l ? l->state : GW_PEER_UNKNOWN);
 		pp[i] = &peers[i];
 	}
 	resp.n_peers = node->cfg.npeers;
