@@ -237,7 +237,7 @@ store_env_open(struct store *st, const char *dir, size_t map_size, char *err,
 		store_seterr(err, errlen, "store: env create", rc);
 		return rc;
 	}
-	if ((rc = mdb_env_set_maxdbs(st->env, STORE_DB__COUNT)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(st->env, STORE_MAX_DBS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, map_size)) != 0) {
 		store_seterr(err, errlen, "store: env setup", rc);
 		return rc;

@@ -15,6 +15,12 @@ enum store_db {
 	STORE_DB__COUNT
 };
 
+/*
+ * Named databases the environment can hold: the store's own plus those the
+ * libraries open for themselves (registry, recourse, switch queues).
+ */
+#define STORE_MAX_DBS	64
+
 struct store_opts {
 	size_t map_size;		/* bytes; 0 = 1 GiB */
 	unsigned batch_max;		/* requests per commit; 0 = 256 */

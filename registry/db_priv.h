@@ -1,0 +1,43 @@
+/* db_priv.h -- storage primitives shared by db.c, db_change.c, mirror.c and portal.c; not for use outside registry/. */
+#ifndef AXLE_REGISTRY_DB_PRIV_H
+#define AXLE_REGISTRY_DB_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+#include "registry/db.h"
+#include "registry/registrar.h"
+
+/* Key "region NUL id" of a record; buf needs REGISTRY_RECORD_KEY_MAX bytes. */
+#define REGISTRY_RECORD_KEY_MAX	(ADDR_MAX_LEN + 1 + 129)
+size_t registry_record_key(char *buf, const char *region, const char *id);
+
+/* Records REGISTRY_ESTORE with the MDB code and what failed; returns REGISTRY_ESTORE. */
+int registry_db_store_fail(struct registry_outcome *res, int mdb_rc, const char *what);
+
+/* Clears res for a new operation (res may not be NULL inside registry/). */
+void registry_outcome_reset(struct registry_outcome *res);
+
+/* Packs r and puts it at its (region, id) key. */
+int registry_db_put_record(MDB_txn *txn, const struct registry_db *db,
+    const Axle__V1__Registrar *r, struct registry_outcome *res);
+
+/*
+ * Appends an entry for the record r after a change to this node's feed:
+ * seq = head + 1, chained to the head's hash. Sets res->feed_seq.
+ */
+int registry_db_feed_append(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_change *ch, Axle__V1__FeedChange change,
+    const Axle__V1__Registrar *r, const char *detail,
+    struct registry_outcome *res);
+
+/* Unpacks a stored FeedEntry (REGISTRY_EINTEGRITY if it does not unpack). */
+int registry_db_unpack_entry(const MDB_val *v, Axle__V1__FeedEntry **out,
+    struct registry_outcome *res);
+
+/* Big-endian 8-byte seq keys. */
+void registry_be64_put(uint8_t b[8], uint64_t v);
+uint64_t registry_be64_get(const uint8_t b[8]);
+
+#endif
