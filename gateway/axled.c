@@ -13,6 +13,7 @@
 #include "gateway/config.h"
 #include "gateway/conn.h"
 #include "gateway/log.h"
+#include "gateway/module.h"
 #include "gateway/node.h"
 #include "gateway/peers.h"
 #include "gateway/store.h"
@@ -77,6 +78,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig, (void)what, (void)arg;
 	if (gw_node_reload_tls(&node) == 0)
 		gw_log(GW_LOG_INFO, "reload", "what=tls trust_dir=%s", node.cfg.trust_dir);
+	gw_modules_reload(&node);
 }
 
 /* Everything -n checks, and start-up needs: config, key modes, TLS material. */
@@ -127,8 +129,15 @@ run(void)
 		store_close(node.store);
 		return 1;
 	}
+	if (gw_modules_start(&node, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "startup_failed", "what=module error=\"%s\"", err);
+		gw_peers_stop(&node);
+		store_close(node.store);
+		return 1;
+	}
 	if (gw_conn_listen(&node, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "startup_failed", "what=listen error=\"%s\"", err);
+		gw_modules_stop(&node);
 		gw_peers_stop(&node);
 		store_close(node.store);
 		return 1;
@@ -147,6 +156,7 @@ run(void)
 
 	event_base_dispatch(node.base);
 
+	gw_modules_stop(&node);
 	gw_peers_stop(&node);
 	/* Every acknowledged write was committed before its ack; close drains the rest. */
 	store_close(node.store);

@@ -6,6 +6,7 @@
 #include "gateway/conn.h"
 #include "gateway/grpc_frame.h"
 #include "gateway/metrics.h"
+#include "gateway/module.h"
 #include "gateway/node.h"
 #include "gateway/rpc.h"
 #include "gateway/store.h"
@@ -124,4 +125,5 @@ gw_metrics_render(struct gw_node *node, struct evbuffer *out)
 	render_conns(node, out);
 	render_rpcs(out);
 	render_store(node, out);
+	gw_modules_metrics(node, out);
 }
