@@ -102,8 +102,12 @@ asan:
 
 bench:
 	@sh .ci/deps.sh
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/bench_resolve
 	@sh tests/bench/run.sh $(B)
+
+# In-process resolution rate; built for `make bench` only.
+$(B)/bench_resolve: $(B)/obj/tests/bench/bench_resolve.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 demo:
 	@sh .ci/deps.sh
@@ -118,9 +122,18 @@ install: all
 	install -m 0755 certs/axle-* $(DESTDIR)$(PREFIX)/share/axle/certs/
 	install -m 0644 certs/lib.sh $(DESTDIR)$(PREFIX)/share/axle/certs/lib.sh
 	install -m 0644 docs/axled.conf.example $(DESTDIR)$(PREFIX)/share/axle/axled.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 docs/man/axlectl.1 $(DESTDIR)$(PREFIX)/share/man/man1/axlectl.1
+	install -m 0644 docs/man/axled.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/axled.conf.5
+	install -m 0644 docs/man/axled.8 $(DESTDIR)$(PREFIX)/share/man/man8/axled.8
+	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g' docs/axled.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/axled.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/axled.service
 
 clean:
 	rm -rf build build-asan
+
+include tests/fuzz/fuzz.mk
 
 .SECONDARY:
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -20,6 +20,9 @@ static const struct {
 	const size_t *n;
 } ctl_tables[] = {
 	{ ctl_node_cmds, &ctl_node_ncmds },
+	{ ctl_recourse_cmds, &ctl_recourse_ncmds },
+	{ ctl_registry_cmds, &ctl_registry_ncmds },
+	{ ctl_switch_cmds, &ctl_switch_ncmds },
 	{ ctl_help_cmds, NULL },
 };
 #define CTL_NTABLES (sizeof(ctl_tables) / sizeof(ctl_tables[0]))

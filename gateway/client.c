@@ -88,6 +88,7 @@ struct gw_client {
 	bool closing;
 	struct event *retry_ev;		/* fails the queue after a synchronous open error */
 	char *expect_uri;		/* server must prove exactly this identity (NULL: any node) */
+	X509 *peer_cert;		/* leaf of the last verified handshake (gw_client_peer_cert) */
 	char open_err[CLIENT_REASON_MAX];
 };
 
@@ -650,6 +651,9 @@ conn_up(struct gw_conn *conn)
 		conn_fail(conn, GRPC_UNAVAILABLE, reason);
 		return;
 	}
+	/* Kept for callers that check what the server signed (feed heads). */
+	X509_free(c->peer_cert);
+	c->peer_cert = SSL_get1_peer_certificate(ssl);
 	if ((conn->h2 = conn_session_new(conn)) == NULL) {
 		conn_fail(conn, GRPC_UNAVAILABLE, "HTTP/2 session: out of memory");
 		return;
@@ -978,6 +982,12 @@ gw_client_peer(const struct gw_client *c)
 	return c->conn != NULL && c->conn->state == CONN_UP ? &c->conn->peer : NULL;
 }
 
+X509 *
+gw_client_peer_cert(const struct gw_client *c)
+{
+	return c->peer_cert;
+}
+
 size_t
 gw_client_inflight(const struct gw_client *c)
 {
@@ -1020,6 +1030,7 @@ gw_client_free(struct gw_client *c)
 	free(c->name);
 	free(c->authority);
 	free(c->expect_uri);
+	X509_free(c->peer_cert);
 	free(c);
 }
 

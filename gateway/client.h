@@ -75,6 +75,14 @@ int gw_client_expect(struct gw_client *c, const char *uri);
 /* Identity of the server, once connected (NULL before). */
 const struct gw_identity *gw_client_peer(const struct gw_client *c);
 
+/*
+ * Leaf certificate the server presented in the last handshake that passed
+ * verification and the identity check (NULL before any). Borrowed: valid
+ * until the next connection is made or the client is freed; the caller
+ * takes its own reference (X509_up_ref) to keep it longer.
+ */
+X509 *gw_client_peer_cert(const struct gw_client *c);
+
 /* Number of calls in flight (queued or started, final callback not yet made). */
 size_t gw_client_inflight(const struct gw_client *c);
 

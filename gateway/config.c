@@ -10,10 +10,13 @@
 #include <ini.h>
 
 #include "gateway/config.h"
+#include "recourse/path.h"
+#include "recourse/rc.h"
 
 #define CFG_KEYS_MAX 16
 
-enum cfg_sec { SEC_NONE, SEC_NODE, SEC_TLS, SEC_LOG, SEC_LIMITS, SEC_PEER, SEC_COUNT };
+enum cfg_sec { SEC_NONE, SEC_NODE, SEC_TLS, SEC_LOG, SEC_LIMITS, SEC_RECOURSE, SEC_REGISTRY, SEC_PEER,
+    SEC_COUNT };
 
 struct cfg_state;
 struct cfg_key;
@@ -456,11 +459,30 @@ static const struct cfg_key limits_keys[] = {
 	CFG_LIM(commit_batch_max, 1, 65536),
 };
 
+#define CFG_REC(field, lo, hi) \
+	{ #field, set_u32, offsetof(struct gw_config, recourse.field), \
+	    sizeof(uint32_t), 0, lo, hi, false }
+
+/* Order matters: cfg_check_recourse reads seen[] by index. */
+static const struct cfg_key recourse_keys[] = {
+	CFG_REC(case_deadline_ms, 100, 2592000000u),	/* 30 days */
+	CFG_REC(retry_base_ms, 10, 3600000),
+	CFG_REC(retry_cap_ms, 10, 86400000),
+	CFG_REC(escalate_timeout_ms, 100, 600000),
+};
+
+static const struct cfg_key registry_keys[] = {
+	{ "mirror_interval_ms", set_u32, offsetof(struct gw_config,
+	    registry.mirror_interval_ms), sizeof(uint32_t), 0, 50, 3600000, false },
+};
+
 static const struct cfg_key peer_keys[] = {
 	{ "address", set_hostport, offsetof(struct gw_peer, host), 0,
 	    offsetof(struct gw_peer, port), 0, 0, true },
 	{ "region", set_address, offsetof(struct gw_peer, region),
 	    sizeof(((struct gw_peer *)0)->region), 0, 0, 0, false },
+	{ "parent", set_address, offsetof(struct gw_peer, parent),
+	    sizeof(((struct gw_peer *)0)->parent), 0, 0, 0, false },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -470,6 +492,8 @@ static const struct cfg_section sections[SEC_COUNT] = {
 	[SEC_TLS] = { "tls", tls_keys, NKEYS(tls_keys) },
 	[SEC_LOG] = { "log", log_keys, NKEYS(log_keys) },
 	[SEC_LIMITS] = { "limits", limits_keys, NKEYS(limits_keys) },
+	[SEC_RECOURSE] = { "recourse", recourse_keys, NKEYS(recourse_keys) },
+	[SEC_REGISTRY] = { "registry", registry_keys, NKEYS(registry_keys) },
 	[SEC_PEER] = { "peer", peer_keys, NKEYS(peer_keys) },
 };
 
@@ -493,6 +517,13 @@ gw_config_defaults(struct gw_config *cfg)
 		.map_size_mb = 1024,
 		.commit_batch_max = 256,
 	};
+	cfg->recourse = (struct gw_recourse_cfg){
+		.case_deadline_ms = 86400000,
+		.retry_base_ms = 1000,
+		.retry_cap_ms = 600000,
+		.escalate_timeout_ms = 10000,
+	};
+	cfg->registry = (struct gw_registry_cfg){ .mirror_interval_ms = 1000 };
 }
 
 /* ---- sections --------------------------------------------------------- */
@@ -576,7 +607,7 @@ cfg_section_line(struct cfg_state *st, char *line)
 	    name[4] == ' ' || name[4] == '\t'))
 		return cfg_peer_begin(st, cfg_trim(name + 4, name + strlen(name)));
 	return cfg_fail(st, st->lineno, "unknown section [%s] (known: node, "
-	    "tls, log, limits, peer <name>)", name);
+	    "tls, log, limits, recourse, registry, peer <name>)", name);
 }
 
 /* ---- inih glue -------------------------------------------------------- */
@@ -734,6 +765,60 @@ cfg_check_parent(struct cfg_state *st)
 	    "no peers configured", names);
 }
 
+static int
+cfg_check_recourse(struct cfg_state *st)
+{
+	const struct gw_recourse_cfg *r = &st->cfg->recourse;
+
+	if (r->retry_cap_ms < r->retry_base_ms)
+		return cfg_fail(st, st->seen[SEC_RECOURSE][2] ?
+		    st->seen[SEC_RECOURSE][2] : st->seen[SEC_RECOURSE][1],
+		    "[recourse] retry_cap_ms (%u) is below retry_base_ms (%u)",
+		    r->retry_cap_ms, r->retry_base_ms);
+	return 1;
+}
+
+/* The region [node] parent (a peer's name) stands for. */
+static const char *
+cfg_parent_region(const struct gw_config *cfg)
+{
+	for (size_t i = 0; i < cfg->npeers; i++)
+		if (strcmp(cfg->peers[i].name, cfg->parent) == 0)
+			return cfg->peers[i].region;
+	return cfg->parent;
+}
+
+/*
+ * The parent chain as far as this file knows it: this node's parent and the
+ * parents peers declare (`parent =` in [peer ...]). Links are added in file
+ * order and the line reported is the one whose link first closes a cycle.
+ */
+static int
+cfg_check_chain(struct cfg_state *st)
+{
+	struct gw_config *cfg = st->cfg;
+	struct recourse_parent_link links[GW_MAX_PEERS + 1];
+	int lines[GW_MAX_PEERS + 1];
+	char why[512];
+	size_t n = 0;
+
+	links[n] = (struct recourse_parent_link){ cfg->region,
+	    cfg_parent_region(cfg) };
+	lines[n++] = st->seen[SEC_NODE][4];
+	for (size_t i = 0; i < cfg->npeers; i++)
+		if (cfg->peers[i].parent[0] != '\0') {
+			links[n] = (struct recourse_parent_link){
+			    cfg->peers[i].region, cfg->peers[i].parent };
+			lines[n++] = st->peer_seen[i][2];
+		}
+	for (size_t k = 1; k <= n; k++)
+		if (recourse_parent_chain_check(links, k, why, sizeof(why)) !=
+		    RECOURSE_OK)
+			return cfg_fail(st, lines[k - 1], "%s; the escalation "
+			    "hierarchy must be a tree", why);
+	return 1;
+}
+
 /* The absolute directory of path, for resolving relative paths in it. */
 static int
 cfg_dir(struct cfg_state *st, const char *path)
@@ -796,8 +881,9 @@ gw_config_load(const char *path, struct gw_config *cfg, char *err,
 		cfg_parse(&st);
 	fclose(st.fp);
 	free(st.buf);
-	if (!st.failed && cfg_check_required(&st) && cfg_check_peers(&st))
-		cfg_check_parent(&st);
+	if (!st.failed && cfg_check_required(&st) && cfg_check_peers(&st) &&
+	    cfg_check_parent(&st) && cfg_check_recourse(&st))
+		cfg_check_chain(&st);
 	return st.failed ? -1 : 0;
 }
 

@@ -21,7 +21,23 @@ struct gw_peer {
 	char region[ADDR_MAX_LEN + 1];	/* defaults to name */
 	char host[GW_HOST_MAX + 1];	/* from address = host:port / [v6]:port */
 	char port[GW_PORT_MAX + 1];
+	char parent[ADDR_MAX_LEN + 1];	/* the peer's own parent region, as it
+					   declares it ("" unknown): lets axled -n
+					   refuse a cycle in the parent chain */
 	int line;			/* where it was defined */
+};
+
+/* [recourse]: the escalation point (gw_recourse.c, escalate.c). */
+struct gw_recourse_cfg {
+	uint32_t case_deadline_ms;	/* open case -> parent after; default 86400000 */
+	uint32_t retry_base_ms;		/* escalation retry backoff base; default 1000 */
+	uint32_t retry_cap_ms;		/* ... and cap; default 600000 */
+	uint32_t escalate_timeout_ms;	/* one Axle.Escalate call; default 10000 */
+};
+
+/* [registry]: the register and its mirrors (gw_registry.c, mirror.c). */
+struct gw_registry_cfg {
+	uint32_t mirror_interval_ms;	/* pause between feed pulls at the head; default 1000 */
 };
 
 struct gw_limits {
@@ -53,6 +69,8 @@ struct gw_config {
 	bool tls12;				/* [tls] allow_tls12 = yes|no, default no */
 	enum gw_log_level log_level;		/* [log] level, default info */
 	struct gw_limits limits;		/* [limits] */
+	struct gw_recourse_cfg recourse;	/* [recourse] */
+	struct gw_registry_cfg registry;	/* [registry] */
 	struct gw_peer peers[GW_MAX_PEERS];	/* [peer <name>] */
 	size_t npeers;
 };

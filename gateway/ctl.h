@@ -48,6 +48,12 @@ struct ctl_cmd {
 /* Every service's commands: one table, assembled in axlectl.c. */
 extern const struct ctl_cmd ctl_node_cmds[];
 extern const size_t ctl_node_ncmds;
+extern const struct ctl_cmd ctl_recourse_cmds[];	/* ctl_recourse.c */
+extern const size_t ctl_recourse_ncmds;
+extern const struct ctl_cmd ctl_registry_cmds[];	/* ctl_registry.c */
+extern const size_t ctl_registry_ncmds;
+extern const struct ctl_cmd ctl_switch_cmds[];		/* ctl_switch.c */
+extern const size_t ctl_switch_ncmds;
 
 /* Prints "axlectl: CMD: STATUS: msg" and returns CTL_FAILED. */
 int ctl_fail(const struct ctl *ctl, const char *status, const char *msg);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -36,6 +37,11 @@ struct lg {
 	long nconns, nstreams;
 	const char *path;
 	bool get;
+	uint8_t *body;			/* --body-file: the request message (NULL: empty) */
+	size_t body_len;
+	long vary_id;			/* --vary-id: 16 bytes at this offset differ per request (-1: off) */
+	uint64_t vary_base;
+	bool post;			/* --post: a plain 200 without grpc-status counts as ok */
 	int timeout_ms;
 	uint64_t max_requests;
 	uint64_t issued, done, ok, errors;
@@ -84,8 +90,26 @@ static void
 lg_grpc_cb(void *arg, int final, int status, const char *message,
     const uint8_t *msg, size_t len)
 {
+	struct lg_slot *s = arg;
+
+	/* --post to a plain HTTP/2 server: a complete 200 response is success. */
 	if (final)
-		lg_complete(arg, status == GRPC_OK, message);
+		lg_complete(s, status == GRPC_OK || (s->lg->post &&
+		    status == GRPC_INTERNAL && message != NULL &&
+		    strcmp(message, "stream closed without grpc-status") == 0),
+		    message);
+}
+
+/* --vary-id: a fresh message id per request (else the node de-duplicates). */
+static void
+lg_vary(struct lg *lg)
+{
+	uint64_t n = lg->issued;
+
+	if (lg->vary_id < 0)
+		return;
+	memcpy(lg->body + lg->vary_id, &lg->vary_base, 8);
+	memcpy(lg->body + lg->vary_id + 8, &n, 8);
 }
 
 static void
@@ -109,11 +133,12 @@ lg_issue(struct lg_slot *s)
 	if (lg->stopping || lg->issued >= lg->max_requests)
 		return;
 	lg->issued++;
+	lg_vary(lg);
 	s->busy = true;
 	s->start_ns = lg_now_ns();
 	rc = lg->get ? gw_client_get(s->client, lg->path, lg->timeout_ms,
-	    lg_get_cb, s) : gw_client_call(s->client, lg->path, empty, 0,
-	    lg->timeout_ms, lg_grpc_cb, s);
+	    lg_get_cb, s) : gw_client_call(s->client, lg->path,
+	    lg->body ? lg->body : empty, lg->body_len, lg->timeout_ms, lg_grpc_cb, s);
 	if (rc < 0) {		/* no callback will come; count it, do not spin */
 		s->busy = false;
 		lg->lat_us[lg->done++] = 0;
@@ -182,7 +207,15 @@ lg_usage(void)
 	    "[--ca-file F]\n"
 	    "               --server host:port --conns N --streams M "
 	    "--requests R --duration-s S\n"
-	    "               [--timeout-ms T] (--grpc PATH | --get PATH)\n"
+	    "               [--timeout-ms T] (--grpc PATH [--body-file F] | "
+	    "--get PATH)\n"
+	    "--body-file: the request message for --grpc, as serialized "
+	    "protobuf bytes\n"
+	    "--vary-id OFFSET: 16 body bytes at OFFSET differ per request "
+	    "(a message id)\n"
+	    "--post PATH: as --grpc, to a plain HTTP/2 server (200 without "
+	    "grpc-status is ok)\n"
+	    "(default: an empty message).\n"
 	    "Stops after R requests or S seconds, whichever comes first, and "
 	    "prints\n"
 	    "requests=R ok=K errors=E seconds=T rps=X p50_us=A p99_us=B\n"
@@ -206,6 +239,31 @@ lg_num(const char *name, const char *s, long max, long *out)
 	return 0;
 }
 
+/* Reads a request message (at most 1 MiB) for --body-file. */
+static int
+lg_body(const char *path, struct lg *lg)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1u << 20;
+
+	if (f == NULL || (lg->body = malloc(cap)) == NULL) {
+		fprintf(stderr, "loadgen: --body-file %s: %s\n", path,
+		    f == NULL ? strerror(errno) : "out of memory");
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	lg->body_len = fread(lg->body, 1, cap, f);
+	if (ferror(f) || lg->body_len == cap) {
+		fprintf(stderr, "loadgen: --body-file %s: unreadable or over "
+		    "1 MiB\n", path);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 struct lg_args {
 	struct gw_tls_opts tls;
 	const char *ca_file, *server;
@@ -222,7 +280,9 @@ lg_parse(int argc, char **argv, struct lg_args *a, struct lg *lg)
 		{ "conns", 1, NULL, 'n' }, { "streams", 1, NULL, 'm' },
 		{ "requests", 1, NULL, 'r' }, { "duration-s", 1, NULL, 'd' },
 		{ "timeout-ms", 1, NULL, 't' }, { "grpc", 1, NULL, 'g' },
-		{ "get", 1, NULL, 'G' }, { NULL, 0, NULL, 0 },
+		{ "get", 1, NULL, 'G' }, { "body-file", 1, NULL, 'b' },
+		{ "vary-id", 1, NULL, 'v' }, { "post", 1, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
 
@@ -244,8 +304,17 @@ lg_parse(int argc, char **argv, struct lg_args *a, struct lg *lg)
 		    &a->timeout_ms); break;
 		case 'g': lg->path = optarg; lg->get = false; break;
 		case 'G': lg->path = optarg; lg->get = true; break;
+		case 'b': rc = lg_body(optarg, lg); break;
+		case 'v': rc = lg_num("vary-id", optarg, 1 << 20, &lg->vary_id); break;
+		case 'P': lg->path = optarg; lg->get = false; lg->post = true; break;
 		default: rc = -1;
 		}
+	}
+	if (rc == 0 && lg->vary_id >= 0 && (lg->body == NULL ||
+	    (size_t)lg->vary_id + 16 > lg->body_len)) {
+		fprintf(stderr, "loadgen: --vary-id: 16 bytes at %ld do not fit "
+		    "the --body-file\n", lg->vary_id);
+		rc = -1;
 	}
 	if (rc == 0 && (optind != argc || !a->tls.cert_file ||
 	    !a->tls.key_file || !a->tls.trust_dir || !a->tls.federation ||
@@ -332,11 +401,12 @@ main(int argc, char **argv)
 {
 	struct lg_args a = { .conns = 1, .streams = 1, .requests = 1000,
 	    .duration_s = 10, .timeout_ms = 10000 };
-	struct lg lg = { .base = NULL };
+	struct lg lg = { .base = NULL, .vary_id = -1 };
 	SSL_CTX *ctx;
 	int rc = 1;
 
 	signal(SIGPIPE, SIG_IGN);
+	lg.vary_base = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
 	if (lg_parse(argc, argv, &a, &lg) < 0) {
 		lg_usage();
 		return 2;
@@ -357,6 +427,7 @@ main(int argc, char **argv)
 	free(lg.clients);
 	free(lg.slots);
 	free(lg.lat_us);
+	free(lg.body);
 	if (lg.base != NULL)
 		event_base_free(lg.base);
 	SSL_CTX_free(ctx);

@@ -3,6 +3,7 @@
 
 #include "gateway/gw_recourse.h"
 #include "gateway/gw_registry.h"
+#include "gateway/gw_switch.h"
 #include "gateway/log.h"
 #include "gateway/module.h"
 
@@ -10,6 +11,7 @@
 const struct gw_module *const gw_modules[] = {
 	&gw_registry_module,
 	&gw_recourse_module,
+	&gw_switch_module,
 };
 const size_t gw_nmodules = sizeof(gw_modules) / sizeof(gw_modules[0]);
 

@@ -7,6 +7,10 @@
 /* One row per service; each service's methods live beside its handlers. */
 static const struct gw_rpc_service *const services[] = {
 	&gw_svc_node,
+	&gw_svc_registry,
+	&gw_svc_switch,
+	&gw_svc_recourse,
+	&gw_svc_axle_escalate,
 };
 
 #define NSERVICES (sizeof(services) / sizeof(services[0]))

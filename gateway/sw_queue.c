@@ -25,6 +25,7 @@ static const char seq_key[] = "seq";
 
 const char *const sw_qstore_names[SW_QS__COUNT] = {
 	"sw.msgs", "sw.outbox", "sw.mailbox", "sw.held", "sw.dedup",
+	"sw.deadlines", "sw.parties", "sw.replies",
 };
 
 /* --- small helpers --------------------------------------------------------- */
@@ -839,14 +840,15 @@ sw_queue_release(struct sw_txn *t, const char *registrar, enum sw_state to,
 int
 sw_queue_counts(struct sw_txn *t, struct sw_counts *out)
 {
-	uint64_t *dst[SW_QS__COUNT] = {
+	uint64_t *dst[] = {
 		&out->msgs, &out->outbox, &out->mailbox, &out->held, &out->dedup,
+		&out->deadlines,
 	};
 	struct sw_kv v;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	for (int s = 0; s < SW_QS__COUNT; s++)
+	for (int s = 0; s <= SW_QS_DEADLINES; s++)
 		if ((rc = t->q->ops->count(t->q->be, t->h, (enum sw_qstore)s,
 		    dst[s])) != 0)
 			return rc;

@@ -11,6 +11,7 @@
 #define SW_QID_LEN	16	/* message id bytes (SW_ID_LEN) */
 #define SW_NAME_MAX	253	/* a queue's name: peer region or mailbox (registrar id) */
 #define SW_WHERE_MAX	255	/* a record's location text (queue name, case id@node, ...) */
+#define SW_CTX_MAX	256	/* an envelope's context (SW_CONTEXT_MAX) */
 
 /*
  * Where a message is now; exactly one per message (DESIGN.md "Switch").
@@ -58,7 +59,7 @@ const char *sw_state_name(enum sw_state s);
 const char *sw_queue_strerror(int rc);
 
 /* --- the backend API (OpenSMTPD queue_backend style) ----------------------
- * Five named stores, each an ordered map of byte keys to byte values
+ * Named stores, each an ordered map of byte keys to byte values
  * (bytewise key order, shorter first on a common prefix). The queue logic
  * in sw_queue.c is written once against these operations; backends are
  * LMDB (sw_queue_lmdb.c), RAM (sw_queue_ram.c) and a fault-injecting
@@ -70,6 +71,9 @@ enum sw_qstore {
 	SW_QS_MAILBOX,		/* "sw.mailbox": registrar id NUL seq -> entry */
 	SW_QS_HELD,		/* "sw.held":    registrar id NUL seq -> entry */
 	SW_QS_DEDUP,		/* "sw.dedup":   id -> first-seen ms (8, BE) */
+	SW_QS_DEADLINES,	/* "sw.deadlines": at_ms(8, BE) kind(1) id -> "" (sw_deadline.c) */
+	SW_QS_PARTIES,		/* "sw.parties": id -> sender NUL to (sw_deadline.c) */
+	SW_QS_REPLIES,		/* "sw.replies": context NUL id -> header envelope (sw_deadline.c) */
 	SW_QS__COUNT
 };
 /* The LMDB database name of each store. */
@@ -131,9 +135,9 @@ int sw_txn_commit(struct sw_txn *t);
 void sw_txn_abort(struct sw_txn *t);
 
 /*
- * LMDB backend. Opens (creating) the five named databases in txn, a write
+ * LMDB backend. Opens (creating) the SW_QS__COUNT named databases in txn, a write
  * transaction the caller then commits (the gateway: store_write_now at
- * start-up). The env must allow 5 more named databases (mdb_env_set_maxdbs).
+ * start-up). The env must allow SW_QS__COUNT more named databases (mdb_env_set_maxdbs).
  * Returns 0 and *out (close with sw_queue_close; the env is not closed), or
  * an MDB code with a reason in err.
  */
@@ -306,6 +310,7 @@ struct sw_counts {
 	uint64_t mailbox;
 	uint64_t held;
 	uint64_t dedup;
+	uint64_t deadlines;	/* timers pending (delivery and reply deadlines) */
 };
 int sw_queue_counts(struct sw_txn *t, struct sw_counts *out);
 
@@ -325,5 +330,71 @@ struct sw_queue_stat {
  */
 int sw_queue_stats(struct sw_txn *t, enum sw_qstore which, int64_t now_ms,
     struct sw_queue_stat *out, size_t max, size_t *n);
+
+/* --- deadlines, parties and awaited replies (sw_deadline.c) ----------------
+ * A time index of the switch's deadlines, so a timer finds what is due
+ * without walking the messages; who sent a message to whom, so Status can
+ * tell a member only about its own traffic after custody ended; and the
+ * replies senders expect, by context.
+ */
+enum sw_deadline_kind {
+	SW_DL_DELIVER = 1,	/* deliver_by_ms: still undelivered here -> failure policy */
+	SW_DL_REPLY = 2,	/* reply_by_ms: no reply in context -> REPLY_OVERDUE */
+};
+
+struct sw_deadline {
+	int64_t at_ms;
+	enum sw_deadline_kind kind;
+	uint8_t id[SW_QID_LEN];
+};
+
+/* Adds (or re-adds: idempotent) a deadline. at_ms >= 0. */
+int sw_deadline_add(struct sw_txn *t, const struct sw_deadline *d);
+/* Removes a deadline; SW_Q_NOTFOUND if there was none. */
+int sw_deadline_del(struct sw_txn *t, const struct sw_deadline *d);
+/*
+ * Up to max deadlines with at_ms <= now_ms, earliest first (read-only).
+ * *n gets how many. A due deadline stays until sw_deadline_del.
+ */
+int sw_deadline_due(struct sw_txn *t, int64_t now_ms, struct sw_deadline *out,
+    size_t max, size_t *n);
+/* The earliest deadline's time in *at_ms, or SW_Q_NOTFOUND if none. */
+int sw_deadline_next(struct sw_txn *t, int64_t *at_ms);
+
+/* Who a message is from and to (address parts, folded), and its context. */
+struct sw_parties {
+	char sender[SW_WHERE_MAX + 1];
+	char to[SW_WHERE_MAX + 1];
+	char context[SW_CTX_MAX + 1];
+};
+/* Records the parties of id (overwrites). sender, to: 0..SW_WHERE_MAX bytes. */
+int sw_parties_put(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    const struct sw_parties *p);
+/* Reads them: 0, SW_Q_NOTFOUND, SW_Q_CORRUPT or a backend error. */
+int sw_parties_get(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    struct sw_parties *out);
+
+/*
+ * A reply is awaited for message id in context (0..SW_CTX_MAX bytes; ""
+ * is a context like any other): hdr[0..len) is what the switch needs when it is overdue (a packed
+ * envelope without payload). Overwrites.
+ */
+int sw_reply_expect(struct sw_txn *t, const char *context,
+    const uint8_t id[SW_QID_LEN], const uint8_t *hdr, size_t len);
+/*
+ * Calls fn for each reply awaited in context, in id order, with the id and
+ * the stored header (valid during the call only; fn must not write). fn
+ * returns true to stop. Returns 0 or an error.
+ */
+typedef bool (*sw_reply_fn)(const uint8_t id[SW_QID_LEN], const uint8_t *hdr,
+    size_t len, void *arg);
+int sw_reply_walk(struct sw_txn *t, const char *context, sw_reply_fn fn,
+    void *arg);
+/* The awaited reply's header, copied (free *hdr); SW_Q_NOTFOUND if none. */
+int sw_reply_get(struct sw_txn *t, const char *context,
+    const uint8_t id[SW_QID_LEN], uint8_t **hdr, size_t *len);
+/* The reply came (or is no longer awaited): SW_Q_NOTFOUND if it was not. */
+int sw_reply_done(struct sw_txn *t, const char *context,
+    const uint8_t id[SW_QID_LEN]);
 
 #endif

@@ -26,6 +26,7 @@ struct pb_arena {
 	ProtobufCAllocator alloc;	/* allocator_data points back here */
 	size_t budget;			/* live bytes allowed */
 	size_t used;			/* live bytes now (requested sizes) */
+	size_t peak;			/* most live at once */
 	int over_budget;		/* an allocation was refused for budget */
 	int nomem;			/* malloc itself failed */
 };
@@ -53,6 +54,8 @@ pb_arena_alloc(void *data, size_t size)
 	b->arena = a;
 	b->size = size;
 	a->used += size;
+	if (a->used > a->peak)
+		a->peak = a->used;
 	return b + 1;
 }
 
@@ -377,6 +380,18 @@ pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
 	a->alloc.allocator_data = a;
 	a->budget = PB_ALLOC_FACTOR * len + PB_BUDGET_SLACK;
 	msg = protobuf_c_message_unpack(desc, &a->alloc, len, buf);
+	/*
+	 * Redundant encodings (a singular field sent twice, overlong varints)
+	 * raise the budget without using it. Judge by the canonical size as
+	 * well (the peak, protobuf-c's scratch included), so that what a node
+	 * accepts and re-packs to relay fits the next node's budget too.
+	 */
+	if (msg != NULL && a->peak > PB_ALLOC_FACTOR *
+	    protobuf_c_message_get_packed_size(msg) + PB_BUDGET_SLACK) {
+		protobuf_c_message_free_unpacked(msg, &a->alloc);
+		msg = NULL;
+		a->over_budget = 1;
+	}
 	if (msg != NULL)
 		return msg;
 	if (a->over_budget)

@@ -2,9 +2,12 @@
 # tests/bench/run.sh -- `make bench`: axled against the reference, same run,
 # same certificates, same load generator (build/loadgen, mTLS HTTP/2).
 #   reference: nghttpx --verify-client (TLS 1.3, 1 worker) in front of nghttpd
-#   serving a 3-byte static file; axled (1 thread) answering Node.Info.
-# Prints requests/s, p50, p99 and the ratio axled/reference. Not a test: no
-# pass/fail on speed. Usage: tests/bench/run.sh BUILD_DIR
+#   serving a 3-byte static file; axled (1 thread) answering Node.Info and
+#   Registry.Resolve (a real ResolveRequest for a delegated address).
+# Then the register: in-process resolution over 1M delegations beside LMDB
+# random gets (build/bench_resolve), and mirror lag between two nodes.
+# Prints requests/s, p50, p99 and the ratios. Not a test: no pass/fail on
+# speed. Usage: tests/bench/run.sh BUILD_DIR
 set -eu
 B=$(cd "${1:-build}" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +23,7 @@ trap cleanup EXIT INT TERM
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { i=0; until /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do i=$((i+1)); [ $i -gt 50 ] && { echo "port $1 never opened"; exit 1; }; sleep 0.1; done; }
 
-"$top/certs/axle-dev-federation" "$work/pki" fame-bench uk.bench >/dev/null
+"$top/certs/axle-dev-federation" "$work/pki" fame-bench uk.bench uk.mirror >/dev/null
 P=$work/pki/uk.bench
 mkdir -p "$work/www"; printf 'ok\n' >"$work/www/small"
 
@@ -46,11 +49,12 @@ nghttpx --conf=/dev/null -f"127.0.0.1,$x_port" -b"127.0.0.1,$d_port;;proto=h2" \
     "$P/node.key" "$P/node.chain.pem" 2>>"$work/nghttpx.log" & pids="$pids $!"
 wait_port "$ax_port"; wait_port "$d_port"; wait_port "$x_port"
 
-load() {	# server path-mode path
+load() {	# server path-mode path [--body-file F]
+	srv=$1; shift
 	"$B/loadgen" --cert "$P/member.chain.pem" --key "$P/member.key" \
-	    --trust "$work/pki/trust" --federation fame-bench --server "127.0.0.1:$1" \
+	    --trust "$work/pki/trust" --federation fame-bench --server "127.0.0.1:$srv" \
 	    --conns "$CONNS" --streams "$STREAMS" --requests "$REQS" --duration-s "$SECS" \
-	    "$2" "$3"
+	    "$@"
 }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
@@ -64,3 +68,139 @@ rr=$(field "$ref" rps); ar=$(field "$axl" rps)
 awk -v a="$ar" -v r="$rr" 'BEGIN { printf "ratio axled/reference (requests/s): %.2f  (goal >= 0.60)\n", a / r }'
 h=$(load "$ax_port" --get /healthz)
 printf '%-44s %s\n' "axled GET /healthz (no gRPC)" "$h"
+
+# --- Registry.Resolve over the same mTLS, beside the same reference -------------
+ctl() { "$B/axlectl" --cert "$P/admin.pem" --key "$P/admin.key" --trust "$work/pki/trust" \
+    --federation fame-bench --server "127.0.0.1:$ax_port" "$@"; }
+ctl delegate uk.bench.lewisham lewisham --name Lewisham \
+    --cert axle://fame-bench/member/uk.bench.lewisham.hub >/dev/null
+ctl registrar activate lewisham --reason bench >/dev/null
+# ResolveRequest { address = "uk.bench.lewisham.social-care" }: field 1, length-delimited.
+/usr/bin/python3 -c 'import sys; a=b"uk.bench.lewisham.social-care"; sys.stdout.buffer.write(b"\x0a"+bytes([len(a)])+a)' >"$work/resolve.pb"
+load "$ax_port" --grpc /axle.v1.Registry/Resolve --body-file "$work/resolve.pb" >/dev/null 2>&1 || true
+res=$(load "$ax_port" --grpc /axle.v1.Registry/Resolve --body-file "$work/resolve.pb")
+printf '%-44s %s\n' "axled Registry.Resolve (gRPC, unary)" "$res"
+awk -v a="$(field "$res" rps)" -v r="$rr" 'BEGIN { printf "ratio Resolve/reference (requests/s): %.2f  (goal >= 0.60)\n", a / r }'
+
+# --- in-process resolution, beside LMDB raw random gets, same run ---------------
+if [ -x "$B/bench_resolve" ]; then
+	echo "in-process resolution (1 core), 1M delegations of 3-6 labels:"
+	"$B/bench_resolve" "${BENCH_PREFIXES:-1000000}" "${BENCH_RESOLVE_S:-3}" | sed 's/^/  /'
+fi
+
+# --- mirror lag: node uk.mirror pulls uk.bench's feed ---------------------------
+m_port=$(free_port)
+mkdir -p "$work/gen"
+(cd "$top" && /usr/bin/python3 -m grpc_tools.protoc -I proto --python_out="$work/gen" \
+    --grpc_python_out="$work/gen" proto/axle/v1/*.proto)
+LAG_MS=${BENCH_MIRROR_INTERVAL_MS:-100}
+cat >"$work/mirror.conf" <<CONF
+[node]
+federation = fame-bench
+region = uk.mirror
+listen = 127.0.0.1:$m_port
+data_dir = mdata
+[tls]
+cert = pki/uk.mirror/node.chain.pem
+key = pki/uk.mirror/node.key
+trust_dir = pki/trust
+[log]
+level = warn
+[registry]
+mirror_interval_ms = $LAG_MS
+[peer uk.bench]
+address = 127.0.0.1:$ax_port
+CONF
+"$B/axled" -c "$work/mirror.conf" 2>"$work/mirror.log" & pids="$pids $!"
+wait_port "$m_port"
+echo "mirror lag (commit on uk.bench -> visible in uk.mirror's Resolve; mirror_interval_ms=$LAG_MS):"
+/usr/bin/python3 "$top/tests/bench/mirror_lag.py" "$work/gen" "$work/pki/ca/ca.pem" \
+    "$P/admin.pem" "$P/admin.key" "$ax_port" "$work/pki/uk.mirror/member.pem" \
+    "$work/pki/uk.mirror/member.key" "$m_port" uk.bench "${BENCH_MIRROR_CHANGES:-100}" | sed 's/^/  /'
+
+# --- switch: durable Send of 1 KiB envelopes beside nghttpx relaying the same POSTs ---
+# Nodes uk.a and uk.b (peers) with registrars for their hubs. Each Send is committed
+# (group commit) with its DELIVERED receipt before the node answers; nghttpx only
+# relays the same gRPC-framed 1 KiB body to nghttpd and answers from memory.
+"$top/certs/axle-dev-federation" "$work/swpki" fame-sw uk.a uk.b >/dev/null
+S=$work/swpki
+a_port=$(free_port); b_port=$(free_port)
+for n in a b; do
+	case $n in a) me=$a_port; o=b; op=$b_port ;; *) me=$b_port; o=a; op=$a_port ;; esac
+	cat >"$work/sw$n.conf" <<CONF
+[node]
+federation = fame-sw
+region = uk.$n
+listen = 127.0.0.1:$me
+data_dir = sw$n
+[tls]
+cert = swpki/uk.$n/node.chain.pem
+key = swpki/uk.$n/node.key
+trust_dir = swpki/trust
+[log]
+level = warn
+[limits]
+map_size_mb = 8192
+commit_batch_max = ${BENCH_SW_BATCH:-4096}
+[peer uk.$o]
+address = 127.0.0.1:$op
+CONF
+	"$B/axled" -c "$work/sw$n.conf" 2>"$work/sw$n.log" & pids="$pids $!"
+done
+wait_port "$a_port"; wait_port "$b_port"
+swctl() { n=$1; shift; "$B/axlectl" --cert "$S/uk.$n/admin.pem" --key "$S/uk.$n/admin.key" \
+    --trust "$S/trust" --federation fame-sw --server "127.0.0.1:$(eval echo \$${n}_port)" "$@"; }
+for n in a b; do
+	swctl $n delegate uk.$n.hub hub-$n --name "Hub $n" --cert axle://fame-sw/member/uk.$n.hub >/dev/null
+	swctl $n registrar activate hub-$n --reason bench >/dev/null
+done
+# Envelope { message_id(16, varied per request at offset 2), sender, to, message_type,
+# content_type, payload (1 KiB) }, serialized by hand.
+/usr/bin/python3 - "$work/send.pb" <<'PY'
+import os, sys
+def f(n, b): return bytes([n << 3 | 2]) if n < 16 else bytes([(n << 3 | 2) & 0x7f | 0x80, (n << 3 | 2) >> 7])
+def v(n):
+    out = b''
+    while True:
+        out += bytes([n & 0x7f | (0x80 if n > 0x7f else 0)])
+        n >>= 7
+        if not n: return out
+def fld(n, b): return f(n, b) + v(len(b)) + b
+body = (fld(1, os.urandom(16)) + fld(2, b'uk.a.hub') + fld(3, b'uk.a.hub') + fld(5, b'bench.v1')
+        + fld(30, b'application/octet-stream') + fld(31, os.urandom(1024)))
+open(sys.argv[1], 'wb').write(body)
+PY
+swm() { curl -s --http2 --cert "$S/uk.a/admin.pem" --key "$S/uk.a/admin.key" --cacert "$S/ca/ca.pem" \
+    "https://127.0.0.1:$a_port/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+SWC=${BENCH_SW_CONNS:-16}; SWS=${BENCH_SW_STREAMS:-32}; SWSECS=${BENCH_SW_SECONDS:-6}
+swload() {	# cert-dir trust fed port args...
+	c=$1 t=$2 fd=$3 pt=$4; shift 4
+	"$B/loadgen" --cert "$c/member.chain.pem" --key "$c/member.key" --trust "$t" \
+	    --federation "$fd" --server "127.0.0.1:$pt" --conns "$SWC" --streams "$SWS" \
+	    --requests 2000000 --duration-s "$SWSECS" --body-file "$work/send.pb" "$@"
+}
+echo "switch: durable Send, 1 KiB envelopes, $SWC connections x $SWS streams, ${SWSECS}s"
+# nghttpd answers with one empty gRPC message (5 zero bytes): a well-formed body.
+printf '\000\000\000\000\000' >"$work/www/grpc0"
+swload "$P" "$work/pki/trust" fame-bench "$x_port" --post /grpc0 >/dev/null 2>&1 || true
+swload "$S/uk.a" "$S/trust" fame-sw "$a_port" --grpc /axle.v1.Switch/Send --vary-id 2 >/dev/null 2>&1 || true
+c0=$(swm axle_store_commits_total); r0=$(swm axle_store_requests_total)
+t0=$(swm axle_store_commit_seconds_total)
+sref=$(swload "$P" "$work/pki/trust" fame-bench "$x_port" --post /grpc0 || true)
+ssend=$(swload "$S/uk.a" "$S/trust" fame-sw "$a_port" --grpc /axle.v1.Switch/Send --vary-id 2 || true)
+c1=$(swm axle_store_commits_total); r1=$(swm axle_store_requests_total)
+t1=$(swm axle_store_commit_seconds_total)
+printf '%-44s %s\n' "reference nghttpx relaying 1 KiB POSTs" "$sref"
+printf '%-44s %s\n' "axled Switch.Send (durable, group commit)" "$ssend"
+awk -v a="$(field "$ssend" rps)" -v r="$(field "$sref" rps)" \
+    'BEGIN { printf "ratio Send/reference (requests/s): %.2f  (goal >= 0.50)\n", a / r }'
+awk -v c="$((c1 - c0))" -v r="$((r1 - r0))" -v m="$(swm axle_store_batch_max)" \
+    -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
+    'BEGIN { printf "group commit: %d commits for %d writes, %.1f writes per commit (max batch %s), %.1f ms per commit (fsync)\n", c, r, c ? r / c : 0, m, c ? t * 1000 / c : 0 }'
+echo "switch: one message at a time, hub -> uk.a -> uk.b -> mailbox (fetcher long-polling at uk.b):"
+mkdir -p "$work/swgen"
+(cd "$top" && /usr/bin/python3 -m grpc_tools.protoc -I proto --python_out="$work/swgen" \
+    --grpc_python_out="$work/swgen" proto/axle/v1/*.proto)
+/usr/bin/python3 "$top/tests/bench/switch_latency.py" "$work/swgen" "$S/ca/ca.pem" \
+    "$S/uk.a/member.chain.pem" "$S/uk.a/member.key" "$a_port" uk.a.hub \
+    "$S/uk.b/member.chain.pem" "$S/uk.b/member.key" "$b_port" uk.b.hub "${BENCH_SW_LATENCY_N:-300}" | sed 's/^/  /'

@@ -250,11 +250,12 @@ test_unknown_key_and_section(void **state)
 	    "listen, data_dir, parent)");
 	expect_error(BASE "[nodes]\nx = 1\n", 10,
 	    "unknown section [nodes] (known: node, tls, log, limits, "
-	    "peer <name>)");
+	    "recourse, registry, peer <name>)");
 	expect_error(BASE "[limits]\nmax_streams = 5\n", 11,
 	    "unknown key \"max_streams\" in [limits] (known: max_connections,");
 	expect_error(BASE "[peer uk.leeds]\naddress = a:1\nport = 5\n", 12,
-	    "unknown key \"port\" in [peer uk.leeds] (known: address, region)");
+	    "unknown key \"port\" in [peer uk.leeds] (known: address, region, "
+	    "parent)");
 	expect_error("federation = x\n" BASE, 1,
 	    "key \"federation\" comes before any section");
 	expect_error(BASE "[tls\n", 10, "unterminated section header");
@@ -397,6 +398,96 @@ test_parent(void **state)
 	assert_int_equal(load_text(BASE_NODE "parent = UK\n" BASE_TLS
 	    "[peer uk]\naddress = a:1\n"), 0);
 	assert_string_equal(cfg.parent, "uk");
+}
+
+static void
+test_recourse(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text(BASE), 0);
+	assert_int_equal(cfg.recourse.case_deadline_ms, 86400000);
+	assert_int_equal(cfg.recourse.retry_base_ms, 1000);
+	assert_int_equal(cfg.recourse.retry_cap_ms, 600000);
+	assert_int_equal(cfg.recourse.escalate_timeout_ms, 10000);
+	assert_int_equal(load_text(BASE "[recourse]\ncase_deadline_ms = 1500\n"
+	    "retry_base_ms = 100\nretry_cap_ms = 2000\n"
+	    "escalate_timeout_ms = 3000\n"), 0);
+	assert_int_equal(cfg.recourse.case_deadline_ms, 1500);
+	assert_int_equal(cfg.recourse.retry_base_ms, 100);
+	assert_int_equal(cfg.recourse.retry_cap_ms, 2000);
+	assert_int_equal(cfg.recourse.escalate_timeout_ms, 3000);
+	assert_int_equal(load_text(BASE "[recourse]\n"
+	    "case_deadline_ms = 2592000000\n"), 0);
+	assert_int_equal(cfg.recourse.case_deadline_ms, 2592000000u);
+	expect_error(BASE "[recourse]\ncase_deadline_ms = 99\n", 11,
+	    "[recourse] case_deadline_ms = 99: must be between 100 and "
+	    "2592000000");
+	expect_error(BASE "[recourse]\ncase_deadline_ms = 2592000001\n", 11,
+	    "must be between 100 and 2592000000");
+	expect_error(BASE "[recourse]\nretry_base_ms = 5000\n"
+	    "retry_cap_ms = 100\n", 12,
+	    "[recourse] retry_cap_ms (100) is below retry_base_ms (5000)");
+	expect_error(BASE "[recourse]\nretry_base_ms = 3600000\n", 11,
+	    "retry_cap_ms (600000) is below retry_base_ms (3600000)");
+	assert_int_equal(load_text(BASE "[recourse]\nretry_base_ms = 5000\n"
+	    "retry_cap_ms = 5000\n"), 0);
+	expect_error(BASE "[recourse]\ndeadline = 1\n", 11,
+	    "unknown key \"deadline\" in [recourse] (known: case_deadline_ms, "
+	    "retry_base_ms, retry_cap_ms, escalate_timeout_ms)");
+}
+
+static void
+test_registry(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text(BASE), 0);
+	assert_int_equal(cfg.registry.mirror_interval_ms, 1000);
+	assert_int_equal(load_text(BASE "[registry]\nmirror_interval_ms = 50\n"), 0);
+	assert_int_equal(cfg.registry.mirror_interval_ms, 50);
+	assert_int_equal(load_text(BASE "[registry]\n"
+	    "mirror_interval_ms = 3600000\n"), 0);
+	assert_int_equal(cfg.registry.mirror_interval_ms, 3600000);
+	expect_error(BASE "[registry]\nmirror_interval_ms = 49\n", 11,
+	    "[registry] mirror_interval_ms = 49: must be between 50 and 3600000");
+	expect_error(BASE "[registry]\nmirror_interval_ms = 3600001\n", 11,
+	    "must be between 50 and 3600000");
+	expect_error(BASE "[registry]\ninterval = 5\n", 11,
+	    "unknown key \"interval\" in [registry] (known: mirror_interval_ms)");
+}
+
+/* axled -n refuses a cycle in the parent chain, at the line closing it. */
+static void
+test_parent_chain(void **state)
+{
+	(void)state;
+	/* Lines: 6 parent, 7-10 tls, 11 [peer uk], 12 address, 13 parent. */
+	expect_error(BASE_NODE "parent = uk\n" BASE_TLS
+	    "[peer uk]\naddress = a:1\nparent = uk.london\n", 13,
+	    "parent chain uk.london -> uk -> uk.london is a cycle; the "
+	    "escalation hierarchy must be a tree");
+	/* Three levels: uk.london -> uk -> uk.west -> uk.london. */
+	expect_error(BASE_NODE "parent = uk\n" BASE_TLS
+	    "[peer uk]\naddress = a:1\nparent = uk.west\n"
+	    "[peer uk.west]\naddress = b:1\nparent = uk.london\n", 16,
+	    "is a cycle");
+	/* A peer naming itself; and a cycle among peers alone. */
+	expect_error(BASE "[peer uk.leeds]\naddress = a:1\n"
+	    "parent = uk.leeds\n", 12, "uk.leeds names itself");
+	expect_error(BASE "[peer a.b]\naddress = a:1\nparent = a.c\n"
+	    "[peer a.c]\naddress = b:1\nparent = a.b\n", 15,
+	    "parent chain a.b -> a.c -> a.b is a cycle");
+	/* The region a parent peer serves, not its section name, counts. */
+	expect_error(BASE_NODE "parent = top\n" BASE_TLS
+	    "[peer top]\naddress = a:1\nregion = uk\nparent = uk.london\n", 14,
+	    "uk.london -> uk -> uk.london");
+	/* A tree is fine; peers' parents are kept. */
+	assert_int_equal(load_text(BASE_NODE "parent = uk\n" BASE_TLS
+	    "[peer uk]\naddress = a:1\n"
+	    "[peer uk.london.south]\naddress = b:1\nparent = UK.London\n"), 0);
+	assert_string_equal(cfg.peers[1].parent, "uk.london");
+	assert_string_equal(cfg.peers[0].parent, "");
+	expect_error(BASE "[peer uk]\naddress = a:1\nparent = -x\n", 12,
+	    "[peer uk] parent = -x: not a valid address");
 }
 
 static void
@@ -556,6 +647,8 @@ test_example(void **state)
 	assert_memory_equal(&cfg.limits, &def.limits, sizeof(def.limits));
 	assert_int_equal(cfg.log_level, def.log_level);
 	assert_int_equal(cfg.tls12, def.tls12);
+	assert_memory_equal(&cfg.recourse, &def.recourse, sizeof(def.recourse));
+	assert_memory_equal(&cfg.registry, &def.registry, sizeof(def.registry));
 	assert_true(cfg.npeers > 0);
 	assert_string_equal(cfg.parent, cfg.peers[0].name);
 }
@@ -574,6 +667,9 @@ main(void)
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_parent),
+		cmocka_unit_test(test_recourse),
+		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_parent_chain),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_split_hostport),
 		cmocka_unit_test(test_key_file),

@@ -32,7 +32,7 @@ lmdb_open(struct fx *f)
 	char err[200];
 
 	assert_int_equal(mdb_env_create(&f->env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(f->env, 8), 0);
+	assert_int_equal(mdb_env_set_maxdbs(f->env, 16), 0);
 	assert_int_equal(mdb_env_set_mapsize(f->env, 64 << 20), 0);
 	assert_int_equal(mdb_env_open(f->env, f->dir, MDB_NOTLS, 0600), 0);
 	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);

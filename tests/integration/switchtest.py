@@ -1,0 +1,197 @@
+"""switchtest.py -- helpers for the switch's integration tests: a three-node federation
+(uk relaying between uk.london and uk.westyorks), registrars delegated and activated
+through the Registry RPCs, and hubs that send, fetch and acknowledge with grpcio."""
+
+import os
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import axletest as at  # noqa: E402
+from axletest import Node, Workspace, check, free_port, grpc_stubs, make_federation, wait_for  # noqa: E402
+
+import grpc  # noqa: E402
+
+FED = 'fame-test'
+REGIONS = ('uk', 'uk.london', 'uk.westyorks')
+# uk relays: the leaves peer only with it (so hub -> A -> B -> mailbox has a middle node).
+TOPOLOGY = {'uk': ('uk.london', 'uk.westyorks'), 'uk.london': ('uk',), 'uk.westyorks': ('uk',)}
+
+
+def _read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+class Fed:
+    """The federation, its nodes and stubs."""
+
+    def __init__(self, prefix='axle-sw-', node_extra='', limits=None):
+        self.ws = Workspace(prefix=prefix)
+        self.fed = make_federation(self.ws, FED, list(REGIONS))
+        self.stubs = grpc_stubs(self.ws)
+        self.ports = {r: free_port() for r in REGIONS}
+        self.nodes = {}
+        for r in REGIONS:
+            peers = [(p, '127.0.0.1:%d' % self.ports[p]) for p in TOPOLOGY[r]]
+            self.nodes[r] = Node(self.ws, self.fed, r, port=self.ports[r], peers=peers,
+                                 parent='uk' if r != 'uk' else None, limits=limits,
+                                 extra='\n[registry]\nmirror_interval_ms = 200\n' + node_extra)
+
+    def channel(self, region, cred):
+        creds = grpc.ssl_channel_credentials(root_certificates=_read(self.fed.ca_pem),
+                                             private_key=_read(cred.key),
+                                             certificate_chain=_read(cred.chain))
+        return grpc.secure_channel('localhost:%d' % self.nodes[region].port, creds)
+
+    def registry(self, region, method, req, cred=None):
+        with self.channel(region, cred or self.fed.admin(region)) as ch:
+            stub = self.stubs.registry_pb2_grpc.RegistryStub(ch)
+            return getattr(stub, method)(req, timeout=10)
+
+    def wait_registry(self, region, timeout=30):
+        """The registry engineer's service may come later than ours: wait for it."""
+        def up():
+            try:
+                self.registry(region, 'ListRegistrars', self.stubs.registry_pb2.ListRegistrarsRequest())
+                return True
+            except grpc.RpcError as e:
+                if e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    raise at.TestFailure('Registry service not in this build')
+                return False
+        wait_for(up, timeout, interval=0.2, what='Registry on %s' % region)
+
+    def registrar(self, region, rid, prefix, cert_uri, services=()):
+        """Delegates prefix to rid, activates it, publishes services (name, kind, address)."""
+        rp = self.stubs.registry_pb2
+        self.registry(region, 'Delegate', rp.DelegateRequest(
+            registrar_id=rid, prefix=prefix, display_name=rid, cert_identity=cert_uri))
+        self.set_status(region, rid, rp.REGISTRAR_STATUS_ACTIVE, 'onboarded')
+        for name, kind, address in services:
+            self.registry(region, 'PublishService', rp.PublishServiceRequest(
+                registrar_id=rid, service=rp.Service(name=name, kind=kind, address=address,
+                                                     message_types=['index.query'])))
+
+    def set_status(self, region, rid, status, reason):
+        rp = self.stubs.registry_pb2
+        return self.registry(region, 'SetStatus', rp.SetStatusRequest(
+            registrar_id=rid, status=status, reason=reason))
+
+    def hub(self, region, cred):
+        return Hub(self, region, cred)
+
+    def admin_switch(self, region):
+        return Hub(self, region, self.fed.admin(region))
+
+    def axlectl(self, region, *args, cred=None, check_rc=True):
+        node = self.nodes[region]
+        cred = cred or self.fed.admin(region)
+        cmd = [os.path.join(at.BUILD, 'axlectl'), '--cert', cred.chain, '--key', cred.key,
+               '--trust', self.fed.trust_dir, '--federation', FED,
+               '--server', '127.0.0.1:%d' % node.port] + list(args)
+        return at.run(cmd, timeout=30, check_rc=check_rc)
+
+    def log_tails(self, n=30):
+        for r, node in self.nodes.items():
+            print('--- %s log tail ---' % r)
+            print(node.log_tail(n))
+
+
+def new_id():
+    return uuid.uuid4().bytes
+
+
+class Hub:
+    """A member (or admin) talking to the Switch service of its node with grpcio."""
+
+    def __init__(self, fedobj, region, cred):
+        self.f = fedobj
+        self.region = region
+        self.cred = cred
+        self.pb = fedobj.stubs.envelope_pb2
+        self.spb = fedobj.stubs.switch_pb2
+        self._open()
+
+    def _open(self):
+        self.ch = self.f.channel(self.region, self.cred)
+        self.stub = self.f.stubs.switch_pb2_grpc.SwitchStub(self.ch)
+
+    def reopen(self):
+        try:
+            self.ch.close()
+        except Exception:
+            pass
+        self._open()
+
+    def close(self):
+        self.ch.close()
+
+    def envelope(self, sender, to=None, group=None, mtype='note.v1', context='', payload=b'hello',
+                 mid=None, deliver_by_ms=0, reply_by_ms=0, policy=0):
+        e = self.pb.Envelope(message_id=mid or new_id(), sender=sender, message_type=mtype,
+                             context=context, payload=payload, content_type='text/plain',
+                             deliver_by_ms=deliver_by_ms, reply_by_ms=reply_by_ms,
+                             failure_policy=policy)
+        if group is not None:
+            e.to_group.CopyFrom(group)
+        else:
+            e.to = to
+        return e
+
+    def send(self, env, timeout=10):
+        return self.stub.Send(env, timeout=timeout).receipt
+
+    def fetch(self, max_messages=100, wait_ms=0, visibility_ms=0, mailbox='', timeout=30):
+        req = self.spb.FetchRequest(mailbox=mailbox, max_messages=max_messages, wait_ms=wait_ms,
+                                    visibility_timeout_ms=visibility_ms)
+        return list(self.stub.Fetch(req, timeout=timeout))
+
+    def ack(self, ids, mailbox=''):
+        return self.stub.Ack(self.spb.AckRequest(mailbox=mailbox, message_ids=list(ids)), timeout=10)
+
+    def status(self, mid):
+        return self.stub.Status(self.spb.StatusRequest(message_id=mid), timeout=10)
+
+    def queues(self):
+        return self.stub.Queues(self.spb.QueuesRequest(), timeout=10)
+
+    def reject(self, mid, reason, mailbox=''):
+        return self.stub.Reject(self.spb.RejectRequest(mailbox=mailbox, message_id=mid,
+                                                       reason=reason), timeout=10)
+
+    # receipts are system envelopes in our own mailbox
+    def is_receipt(self, d):
+        return d.envelope.message_type == 'axle.receipt'
+
+    def receipt_of(self, d):
+        r = self.pb.Receipt()
+        r.ParseFromString(d.envelope.payload)
+        return r
+
+    def drain(self, want, timeout=30, ack=True, what='messages'):
+        """Fetches (and acks) until want(collected) is true; returns every Delivery seen."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while True:
+            batch = self.fetch(max_messages=200, wait_ms=300, visibility_ms=60000)
+            got += batch
+            if batch and ack:
+                self.ack([d.envelope.message_id for d in batch])
+            if want(got):
+                return got
+            if time.monotonic() >= deadline:
+                raise at.TestFailure('timed out waiting for %s; got %d: %s' % (
+                    what, len(got), [(d.envelope.message_type, d.envelope.message_id.hex())
+                                     for d in got][:20]))
+
+
+def receipts_for(hub, deliveries, mid):
+    """The receipt kinds (names) about message mid among deliveries."""
+    out = []
+    for d in deliveries:
+        if hub.is_receipt(d):
+            r = hub.receipt_of(d)
+            if r.message_id == mid:
+                out.append(hub.pb.ReceiptKind.Name(r.kind))
+    return out

@@ -1,0 +1,120 @@
+#!/bin/sh
+# tests/integration/test_docs.sh -- the operator docs keep up with the code: log events, metric families, RPCs, service status, links.
+# Usage: sh tests/integration/test_docs.sh (AXLE_TOP as set by tests/run.sh).
+# A failure names what to add to which page.
+set -u
+top=${AXLE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/axle-test-docs.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+op=$top/docs/operator.md
+proto_md=$top/docs/protocol.md
+
+# Every event name passed to gw_log() (the second argument, a string literal).
+events=$(cat "$top"/gateway/*.c | perl -0ne \
+    'while (/\bgw_log\(\s*[^;"]*?,\s*"([a-z0-9_]+)"/g) { print "$1\n" }' | sort -u)
+n=$(echo "$events" | grep -c .)
+missing=""
+for e in $events; do
+	grep -q "^| \`$e\` |" "$op" || missing="$missing $e"
+done
+if [ "$n" -ge 20 ] && [ -z "$missing" ]; then
+	ok "operator.md's log table has all $n events of gw_log calls"
+else
+	bad "operator.md section 9 (Logs) lacks a row for events:${missing:- (only $n events found: has gw_log changed?)}"
+fi
+
+# Every metric family the code writes: "axle_..." string literals and
+# "# TYPE axle_..." lines inside longer format strings.
+families=$( (cat "$top"/gateway/*.c | grep -o '"axle_[a-z0-9_]*' | tr -d '"'
+    cat "$top"/gateway/*.c | grep -o '# TYPE axle_[a-z0-9_]*' | sed 's/# TYPE //') |
+    sort -u)
+n=$(echo "$families" | grep -c .)
+missing=""
+for f in $families; do
+	grep -q "^| \`$f\` |" "$op" || missing="$missing $f"
+done
+if [ "$n" -ge 15 ] && [ -z "$missing" ]; then
+	ok "operator.md's metrics table has all $n families"
+else
+	bad "operator.md section 10 (Metrics) lacks a row for:${missing:- (only $n families found)}"
+fi
+
+# Every service and RPC of proto/ is in protocol.md.
+missing=""
+nrpc=0
+for p in "$top"/proto/axle/v1/*.proto; do
+	awk '/^service /{ s = $2 } /^[[:space:]]*rpc /{ sub(/\(.*/, "", $2); print s, $2 }' "$p"
+done >"$tmp/rpcs"
+while read -r svc rpc; do
+	nrpc=$((nrpc + 1))
+	grep -q "^## Service \`$svc\`" "$proto_md" || missing="$missing service:$svc"
+	grep -q "\`$rpc\`\|$svc\.$rpc" "$proto_md" || missing="$missing $svc.$rpc"
+done <"$tmp/rpcs"
+missing=$(echo "$missing" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+if [ "$nrpc" -ge 20 ] && [ -z "$(echo "$missing" | tr -d ' ')" ]; then
+	ok "protocol.md describes all $nrpc RPCs of proto/"
+else
+	bad "protocol.md lacks:$missing (found $nrpc RPCs)"
+fi
+
+# The status table matches what rpc.c serves: "**implemented**" when every
+# RPC of a service is served, "**partly implemented**" when some are, neither
+# when none is. A method is served when a file defining a gw_svc_* listed in
+# rpc.c names it ("/axle.v1.S/M", or "/axle.v1.S/" and "M" for macro tables).
+files=""
+for v in $(sed -n 's/^[[:space:]]*&\(gw_svc_[a-z_]*\),.*/\1/p' "$top/gateway/rpc.c"); do
+	files="$files $(grep -l "gw_rpc_service $v\b" "$top"/gateway/*.c)"
+done
+served_rpc() {	# service method
+	for f in $files; do
+		grep -q "\"/axle.v1.$1/$2\"" "$f" && return 0
+		grep -q "\"/axle.v1.$1/\"" "$f" && grep -q "\"$2\"" "$f" && return 0
+	done
+	return 1
+}
+wrong=""
+summary=""
+for svc in $(awk '{print $1}' "$tmp/rpcs" | sort -u); do
+	total=0 got=0
+	for m in $(awk -v s="$svc" '$1 == s {print $2}' "$tmp/rpcs"); do
+		total=$((total + 1))
+		served_rpc "$svc" "$m" && got=$((got + 1))
+	done
+	summary="$summary $svc:$got/$total"
+	row=$(grep "^| \`$svc\` |" "$proto_md" | head -n 1)
+	if [ -z "$row" ]; then
+		wrong="$wrong $svc(no status row)"
+	elif [ "$got" -eq "$total" ]; then
+		echo "$row" | grep -q '\*\*implemented\*\*' ||
+			wrong="$wrong $svc(all $total served: say **implemented**)"
+	elif [ "$got" -gt 0 ]; then
+		echo "$row" | grep -q '\*\*partly implemented\*\*' ||
+			wrong="$wrong $svc($got of $total served: say **partly implemented**)"
+	elif echo "$row" | grep -q 'implemented\*\*'; then
+		wrong="$wrong $svc(none served: do not say implemented)"
+	fi
+done
+if [ -n "$files" ] && [ -z "$wrong" ]; then
+	ok "protocol.md's status table matches rpc.c (served:$summary)"
+else
+	bad "protocol.md status table disagrees with gateway/rpc.c (served:$summary):$wrong"
+fi
+
+# Relative links between the docs resolve.
+missing=""
+for md in "$top"/docs/*.md; do
+	dir=$(dirname "$md")
+	for l in $(grep -o '](\([^)#: ]*\)[)#]' "$md" | sed 's/^](//; s/[)#]$//' | sort -u); do
+		[ -n "$l" ] && [ ! -e "$dir/$l" ] && missing="$missing $(basename "$md"):$l"
+	done
+done
+[ -z "$missing" ] && ok "relative links in docs/*.md resolve" ||
+	bad "broken links:$missing"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,156 @@
+"""test_switch_crash.py -- kill -9 under load: hubs at uk.london send N messages to a hub
+at uk.westyorks (relayed by uk) from several threads while the relaying node (uk) and the
+receiving node (uk.westyorks) -- and once the accepting node itself -- are SIGKILLed and
+restarted several times. At the end every message whose Send was acknowledged is in the
+recipient's mailbox exactly once (fetched without acknowledging, ids counted), nothing is
+delivered twice, and every outbox is empty. Bounded: N sends, K kills, every wait has a
+deadline.
+"""
+
+import os
+import random
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import axletest as at  # noqa: E402
+from axletest import check, main, test, wait_for  # noqa: E402
+from switchtest import Fed, new_id  # noqa: E402
+
+import grpc  # noqa: E402
+
+N = int(os.environ.get('AXLE_CRASH_N', '300'))
+THREADS = 8
+PACE = 6.0 * THREADS / N
+KILLS = int(os.environ.get('AXLE_CRASH_KILLS', '7'))
+LON_HUB = 'uk.london.hub'
+WY_HUB = 'uk.westyorks.hub'
+_env = {}
+
+
+def env():
+    if 'f' not in _env:
+        f = Fed(prefix='axle-swcrash-')
+        for r in ('uk.london', 'uk.westyorks'):
+            f.wait_registry(r)
+        f.registrar('uk.london', 'lon-hub', LON_HUB, 'axle://fame-test/member/' + LON_HUB)
+        f.registrar('uk.westyorks', 'wy-hub', WY_HUB, 'axle://fame-test/member/' + WY_HUB)
+        _env['f'] = f
+    return _env['f']
+
+
+class Sender(threading.Thread):
+    """Sends its share of messages; retries a failed Send with the same id until acknowledged."""
+
+    def __init__(self, f, ids, acked, lock, stop_at):
+        super().__init__(daemon=True)
+        self.f, self.ids, self.acked, self.lock, self.stop_at = f, ids, acked, lock, stop_at
+        self.errors = 0
+
+    def run(self):
+        hub = self.f.hub('uk.london', self.f.fed.member('uk.london'))
+        for i, mid in enumerate(self.ids):
+            env_ = hub.envelope(LON_HUB, to=WY_HUB, mid=mid, context='crash',
+                                payload=os.urandom(64))
+            while time.monotonic() < self.stop_at:
+                try:
+                    r = hub.send(env_, timeout=5)
+                    check(r.message_id == mid, 'receipt for another id')
+                    with self.lock:
+                        self.acked.add(mid)
+                    # Paced so that the sends span the kills (~6 s in all).
+                    time.sleep(PACE)
+                    break
+                except grpc.RpcError:
+                    self.errors += 1
+                    time.sleep(0.05)
+                    hub.reopen()
+        hub.close()
+
+
+def killer(f, stop, log):
+    """SIGKILLs uk and uk.westyorks in turn (and london once), restarting each."""
+    victims = ['uk', 'uk.westyorks'] * KILLS
+    victims = victims[:KILLS - 1] + ['uk.london']
+    seed = int(os.environ.get('AXLE_CRASH_SEED', str(int(time.time()))))
+    print('killer seed %d (AXLE_CRASH_SEED)' % seed, flush=True)
+    rnd = random.Random(seed)
+    for v in victims:
+        if stop.is_set():
+            break
+        time.sleep(rnd.uniform(0.2, 0.6))
+        node = f.nodes[v]
+        node.kill()
+        log.append(v)
+        time.sleep(rnd.uniform(0.1, 0.5))
+        node.start(timeout=20)
+
+
+def fetch_all(hub, timeout=60):
+    """Every message now in the mailbox (not acknowledged, long visibility): id -> count."""
+    counts = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = hub.fetch(max_messages=1000, wait_ms=300, visibility_ms=600000)
+        if not batch:
+            return counts
+        for d in batch:
+            if not hub.is_receipt(d):
+                counts[d.envelope.message_id] = counts.get(d.envelope.message_id, 0) + 1
+    raise at.TestFailure('mailbox did not drain in %ss' % timeout)
+
+
+@test(timeout=300)
+def acknowledged_messages_survive_kill_9_exactly_once():
+    f = env()
+    ids = [new_id() for _ in range(N)]
+    acked, lock = set(), threading.Lock()
+    stop_at = time.monotonic() + 120
+    senders = [Sender(f, ids[k::THREADS], acked, lock, stop_at) for k in range(THREADS)]
+    stop, kills = threading.Event(), []
+    k = threading.Thread(target=killer, args=(f, stop, kills), daemon=True)
+    for s in senders:
+        s.start()
+    k.start()
+    for s in senders:
+        s.join(150)
+    k.join(90)
+    stop.set()
+    for r in f.nodes.values():
+        if not r.alive():
+            r.start(timeout=20)
+    check(len(kills) >= 3, 'only %d kills happened' % len(kills))
+    check(len(acked) == N, '%d of %d sends acknowledged in time' % (len(acked), N))
+    wy = f.hub('uk.westyorks', f.fed.member('uk.westyorks'))
+    admin = f.admin_switch('uk')
+
+    def arrived():
+        q = {o.name: o.count for o in admin.queues().outboxes}
+        lq = {o.name: o.count for o in f.admin_switch('uk.london').queues().outboxes}
+        mb = [m for m in f.admin_switch('uk.westyorks').queues().mailboxes if m.name == 'wy-hub']
+        n = mb[0].count if mb else 0
+        return q.get('uk.westyorks', 0) == 0 and lq.get('uk', 0) == 0 and n >= N
+    wait_for(arrived, 90, interval=0.3, what='every message in the westyorks mailbox, outboxes empty')
+    counts = fetch_all(wy)
+    missing = [m.hex() for m in acked if m not in counts]
+    twice = [m.hex() for m, c in counts.items() if c != 1]
+    foreign = [m.hex() for m in counts if m not in set(ids)]
+    check(not missing, '%d acknowledged messages missing, e.g. %s' % (len(missing), missing[:3]))
+    check(not twice, '%d messages delivered more than once: %s' % (len(twice), twice[:3]))
+    check(not foreign, 'unexpected messages %s' % foreign[:3])
+    print('kills: %s; send retries: %d' % (' '.join(kills), sum(s.errors for s in senders)))
+    # Restarts lost no records either: Status at london says forwarded for each.
+    lon = f.hub('uk.london', f.fed.member('uk.london'))
+    for m in ids[:20]:
+        st = lon.status(m)
+        check(st.state == lon.pb.MESSAGE_STATE_FORWARDED, 'status %r' % st)
+
+
+def after_failure(name):
+    if 'f' in _env:
+        _env['f'].log_tails(40)
+
+
+if __name__ == '__main__':
+    main(after_failure)
