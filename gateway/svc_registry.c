@@ -963,28 +963,57 @@ axle_feed(struct gw_call *call, const ProtobufCMessage *m)
 	feed_answer(call, req);
 }
 
+/*
+ * Every handler needs the register and the store; a node whose module did not
+ * start (or a test harness without one) answers UNAVAILABLE, never crashes.
+ */
+static int
+reg_ready(struct gw_call *call)
+{
+	struct gw_node *node = gw_call_node(call);
+
+	if (node->registry != NULL && node->store != NULL)
+		return 1;
+	gw_call_error(call, GRPC_UNAVAILABLE, "the register is not available on this node");
+	return 0;
+}
+
+#define REG_GUARDED(fn)							\
+	static void fn##_guarded(struct gw_call *c, const ProtobufCMessage *m) \
+	{ if (reg_ready(c)) fn(c, m); }
+REG_GUARDED(reg_resolve)
+REG_GUARDED(reg_get)
+REG_GUARDED(reg_list)
+REG_GUARDED(reg_delegate)
+REG_GUARDED(reg_set_status)
+REG_GUARDED(reg_rehome)
+REG_GUARDED(reg_publish)
+REG_GUARDED(reg_withdraw)
+REG_GUARDED(portal_discover)
+REG_GUARDED(axle_feed)
+
 static const struct gw_rpc_method methods[] = {
 	{ "/axle.v1.Registry/Resolve", GW_AUTHZ_ANY,
-	  &axle__v1__resolve_request__descriptor, reg_resolve, 0 },
+	  &axle__v1__resolve_request__descriptor, reg_resolve_guarded, 0 },
 	{ "/axle.v1.Registry/GetRegistrar", GW_AUTHZ_ANY,
-	  &axle__v1__get_registrar_request__descriptor, reg_get, 0 },
+	  &axle__v1__get_registrar_request__descriptor, reg_get_guarded, 0 },
 	{ "/axle.v1.Registry/ListRegistrars", GW_AUTHZ_ANY,
-	  &axle__v1__list_registrars_request__descriptor, reg_list, 0 },
+	  &axle__v1__list_registrars_request__descriptor, reg_list_guarded, 0 },
 	{ "/axle.v1.Registry/Delegate", GW_AUTHZ_ADMIN,
-	  &axle__v1__delegate_request__descriptor, reg_delegate, 0 },
+	  &axle__v1__delegate_request__descriptor, reg_delegate_guarded, 0 },
 	{ "/axle.v1.Registry/SetStatus", GW_AUTHZ_ADMIN,
-	  &axle__v1__set_status_request__descriptor, reg_set_status, 0 },
+	  &axle__v1__set_status_request__descriptor, reg_set_status_guarded, 0 },
 	{ "/axle.v1.Registry/ReHome", GW_AUTHZ_ADMIN,
-	  &axle__v1__re_home_request__descriptor, reg_rehome, 0 },
+	  &axle__v1__re_home_request__descriptor, reg_rehome_guarded, 0 },
 	{ "/axle.v1.Registry/PublishService", GW_AUTHZ_MEMBER_OR_ADMIN,
-	  &axle__v1__publish_service_request__descriptor, reg_publish, 0 },
+	  &axle__v1__publish_service_request__descriptor, reg_publish_guarded, 0 },
 	{ "/axle.v1.Registry/WithdrawService", GW_AUTHZ_MEMBER_OR_ADMIN,
-	  &axle__v1__withdraw_service_request__descriptor, reg_withdraw, 0 },
+	  &axle__v1__withdraw_service_request__descriptor, reg_withdraw_guarded, 0 },
 	{ "/axle.v1.Portal/Discover", GW_AUTHZ_ANY,
-	  &axle__v1__discover_request__descriptor, portal_discover, 0 },
+	  &axle__v1__discover_request__descriptor, portal_discover_guarded, 0 },
 	/* Peers mirror it; this node's admins verify it (axlectl feed): checked inside. */
 	{ "/axle.v1.Axle/Feed", GW_AUTHZ_ANY,
-	  &axle__v1__feed_request__descriptor, axle_feed, 0 },
+	  &axle__v1__feed_request__descriptor, axle_feed_guarded, 0 },
 };
 
 const struct gw_rpc_service gw_svc_registry = { methods, sizeof(methods) / sizeof(methods[0]) };

@@ -43,6 +43,7 @@ fuzz-clean:
 .PHONY: fuzz-corpus
 fuzz-corpus: $(B)/tools/gen_corpus
 	mkdir -p tests/fuzz/corpus/fuzz_envelope tests/fuzz/corpus/fuzz_h2_server
+	rm -f tests/fuzz/corpus/fuzz_envelope/[0-9][0-9]_*	# numbered by type: renumbered as RPCs are added
 	$(B)/tools/gen_corpus tests/fuzz/corpus
 
 $(B)/tools/gen_corpus: $(B)/obj/tests/fuzz/gen_corpus.o $(LIBS)
