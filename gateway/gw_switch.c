@@ -298,6 +298,34 @@ sw_stop(struct gw_node *node)
 	node->sw = NULL;
 }
 
+uint64_t
+gw_switch_outbox_count(struct gw_node *node, const char *region)
+{
+	struct sw_queue_stat *st;
+	struct sw_txn t;
+	MDB_txn *txn;
+	uint64_t count = 0;
+	size_t n = 0;
+
+	if (node->sw == NULL || node->store == NULL)
+		return 0;
+	if ((st = calloc(STATS_MAX, sizeof(*st))) == NULL)
+		return 0;
+	if (store_read_begin(node->store, &txn) != 0) {
+		free(st);
+		return 0;
+	}
+	sw_txn_lmdb(node->sw->q, txn, &t);
+	if (sw_queue_stats(&t, SW_QS_OUTBOX, sw_now_ms(), st, STATS_MAX, &n) != 0)
+		n = 0;
+	for (size_t k = 0; k < n && k < STATS_MAX; k++)
+		if (strcmp(st[k].name, region) == 0)
+			count = st[k].count;
+	mdb_txn_abort(txn);
+	free(st);
+	return count;
+}
+
 /* --- metrics -------------------------------------------------------------------------- */
 
 static void

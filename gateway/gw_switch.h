@@ -45,6 +45,12 @@ int gw_switch_note_recourse_txn(struct gw_node *node, MDB_txn *txn,
     const Axle__V1__Envelope *env, const char *case_id, int64_t now_ms,
     char *err, size_t errlen);
 
+/*
+ * Messages waiting in the outbox for the peer serving region (0 if none or
+ * the switch is not running). Reads the store: for Node.Info, not per message.
+ */
+uint64_t gw_switch_outbox_count(struct gw_node *node, const char *region);
+
 /* After a commit that enqueued something: wake outbox pumps and waiting fetches. */
 void gw_switch_kick(struct gw_node *node);
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "axle/v1/node.pb-c.h"
+#include "gateway/gw_switch.h"
 #include "gateway/node.h"
 #include "gateway/peers.h"
 #include "gateway/svc.h"
@@ -34,6 +35,7 @@ node_info(struct gw_call *call, const ProtobufCMessage *req)
 		peers[i].address = addrs[i];
 		/* "unknown" until the first call over the link ended. */
 		peers[i].state = (char *)gw_peer_state_name(l ? l->state : GW_PEER_UNKNOWN);
+		peers[i].outbox = gw_switch_outbox_count(node, p->region);
 		pp[i] = &peers[i];
 	}
 	resp.n_peers = node->cfg.npeers;

@@ -196,6 +196,10 @@ def peer_down_then_back_everything_once():
         return o if o is not None and o.count == 30 and o.retry_attempt >= 1 else None
     o = wait_for(waiting, 30, interval=0.2, what='uk outbox for westyorks holding 30')
     check(o.last_error != '', 'no last error %r' % o)
+    # Node.Info tells the operator the same: the peer is down, 30 wait for it.
+    _, info = f.nodes['uk'].info(f.fed.admin('uk'))
+    peer = [p for p in info.peers if p.region == 'uk.westyorks'][0]
+    check(peer.outbox == 30 and peer.state == 'down', 'Node.Info peer %r' % peer)
     node.start()
     wy.reopen()
     got = wy.drain(lambda g: set(sent) <= set(ids(g, wy)), timeout=60, what='messages after restart')
