@@ -160,18 +160,45 @@ policy_arg(const char *s, Axle__V1__FailurePolicy *p)
 	return 0;
 }
 
-static const char send_usage[] = "send --to ADDR --from ADDR --type T "
+/* "KIND:PREFIX" of --to-group into g (kind portal|switch|index); -1 if malformed. */
+static int
+group_arg(char *s, Axle__V1__ServiceGroup *g)
+{
+	static const char *const kinds[] = { "portal", "switch", "index" };
+	static const Axle__V1__ServiceKind vals[] = {
+	    AXLE__V1__SERVICE_KIND__SERVICE_KIND_PORTAL,
+	    AXLE__V1__SERVICE_KIND__SERVICE_KIND_SWITCH,
+	    AXLE__V1__SERVICE_KIND__SERVICE_KIND_INDEX };
+	char *colon = strchr(s, ':');
+
+	if (colon == NULL || colon[1] == '\0')
+		return -1;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i]) == (size_t)(colon - s) &&
+		    strncmp(s, kinds[i], (size_t)(colon - s)) == 0) {
+			g->kind = vals[i];
+			g->prefix = colon + 1;
+			return 0;
+		}
+	return -1;
+}
+
+static const char send_usage[] = "send (--to ADDR | --to-group KIND:PREFIX) --from ADDR --type T "
     "[--context C] [--payload-file F] [--content-type CT] [--deliver-by-ms N] "
     "[--reply-by-ms N] [--policy escalate|return|discard] [--id HEX]\n"
-    "  (deadlines are milliseconds from now)";
+    "  (deadlines are milliseconds from now; --to-group sends one copy to every\n"
+    "  KIND service (portal|switch|index) under PREFIX that accepts type T)";
 
 static int
 cmd_send(struct ctl *ctl, int argc, char **argv)
 {
-	static const char *const known[] = { "--to", "--from", "--type", "--context",
-	    "--payload-file", "--content-type", "--deliver-by-ms", "--reply-by-ms",
-	    "--policy", "--id", NULL };
+	static const char *const known[] = { "--to", "--to-group", "--from", "--type",
+	    "--context", "--payload-file", "--content-type", "--deliver-by-ms",
+	    "--reply-by-ms", "--policy", "--id", NULL };
 	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
+	Axle__V1__ServiceGroup group = AXLE__V1__SERVICE_GROUP__INIT;
+	char *to = (char *)opt(argc, argv, "--to");
+	char *to_group = (char *)opt(argc, argv, "--to-group");
 	const char *s;
 	uint8_t id[SW_ID_LEN], *payload = NULL;
 	size_t plen = 0;
@@ -179,7 +206,8 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 	ProtobufCMessage *m;
 	int rc;
 
-	if (!opts_known(argc, argv, known) || opt(argc, argv, "--to") == NULL ||
+	if (!opts_known(argc, argv, known) || (to == NULL) == (to_group == NULL) ||
+	    (to_group != NULL && group_arg(to_group, &group) != 0) ||
 	    opt(argc, argv, "--from") == NULL || opt(argc, argv, "--type") == NULL ||
 	    policy_arg(opt(argc, argv, "--policy"), &e.failure_policy) != 0)
 		return usage(send_usage);
@@ -191,10 +219,17 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 	}
 	e.message_id.data = id;
 	e.message_id.len = SW_ID_LEN;
-	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
-	e.to = (char *)opt(argc, argv, "--to");
 	e.sender = (char *)opt(argc, argv, "--from");
 	e.message_type = (char *)opt(argc, argv, "--type");
+	if (to_group != NULL) {
+		/* Only services that accept this message type get a copy. */
+		group.message_type = e.message_type;
+		e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO_GROUP;
+		e.to_group = &group;
+	} else {
+		e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
+		e.to = to;
+	}
 	e.context = (char *)(opt(argc, argv, "--context") ? opt(argc, argv, "--context") : "");
 	e.content_type = (char *)(opt(argc, argv, "--content-type") ?
 	    opt(argc, argv, "--content-type") : "application/octet-stream");
@@ -255,12 +290,44 @@ delivery_print(const Axle__V1__Delivery *d)
 	printf("%zu\n", e->payload.len);
 }
 
+/* A receipt's payload decoded, or NULL if d is not a well-formed receipt; pb_free it. */
+static Axle__V1__Receipt *
+delivery_receipt(const Axle__V1__Delivery *d)
+{
+	const Axle__V1__Envelope *e = d->envelope;
+
+	if (e == NULL || e->message_type == NULL ||
+	    strcmp(e->message_type, "axle.receipt") != 0)
+		return NULL;
+	return PB_UNPACK(Axle__V1__Receipt, axle__v1__receipt, e->payload.data,
+	    e->payload.len, GW_CLIENT_MAX_MSG, NULL, 0);
+}
+
+/* Receipts are opaque payloads on the wire; show what they say, indented under the row. */
+static void
+receipt_detail_print(const Axle__V1__Receipt *r)
+{
+	const ProtobufCEnumValue *k = protobuf_c_enum_descriptor_get_value(
+	    &axle__v1__receipt_kind__descriptor, r->kind);
+	char hex[SW_ID_HEX_LEN + 1];
+
+	id_hex(&r->message_id, hex);
+	printf("    receipt %s for %s at ", k != NULL ? k->name : "?", hex);
+	ctl_put_safe(stdout, r->node != NULL && r->node[0] != '\0' ? r->node : "-");
+	if (r->case_id != NULL && r->case_id[0] != '\0') {
+		fputs(" case ", stdout);
+		ctl_put_safe(stdout, r->case_id);
+	}
+	putchar('\n');
+}
+
 static void
 fetch_cb(void *arg, int final, int status, const char *message,
     const uint8_t *msg, size_t len)
 {
 	struct fetch_state *s = arg;
 	Axle__V1__Delivery *d;
+	Axle__V1__Receipt *r;
 
 	if (final) {
 		s->done = true;
@@ -273,10 +340,21 @@ fetch_cb(void *arg, int final, int status, const char *message,
 	if (d == NULL)
 		return;
 	s->n++;
-	if (s->arr != NULL)
-		json_array_append_new(s->arr, pb_json_from_message(&d->base));
-	else
+	r = delivery_receipt(d);
+	if (s->arr != NULL) {
+		json_t *o = pb_json_from_message(&d->base);
+
+		/* The decoded receipt beside the raw payload, for scripts. */
+		if (r != NULL && json_is_object(o))
+			json_object_set_new(o, "receipt", pb_json_from_message(&r->base));
+		json_array_append_new(s->arr, o);
+	} else {
 		delivery_print(d);
+		if (r != NULL)
+			receipt_detail_print(r);
+	}
+	if (r != NULL)
+		pb_free(&r->base);
 	pb_free(&d->base);
 }
 
