@@ -58,6 +58,16 @@ rec_list(struct gw_call *call, const ProtobufCMessage *msg)
 		    "be negative");
 		return;
 	}
+	/* proto3 enums are open: an unknown filter value would silently match
+	 * nothing and look like an empty queue. */
+	if (protobuf_c_enum_descriptor_get_value(&axle__v1__case_state__descriptor,
+	    (int)req->state) == NULL ||
+	    protobuf_c_enum_descriptor_get_value(&axle__v1__case_reason__descriptor,
+	    (int)req->reason) == NULL) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "state or reason is not "
+		    "a known value");
+		return;
+	}
 	if (rec_read_begin(call, &txn) != 0)
 		return;
 	rc = recourse_case_list(node->recourse->rc, txn, &f, gw_recourse_now_ms(),

@@ -1,0 +1,64 @@
+"""authz_table.py -- the authorization rule of every gRPC method, as in gateway/svc_*.c method tables (shared by test_authz_matrix.py and test_bad_input.py)."""
+
+# gateway/identity.h enum gw_authz, as written in the svc_*.c method tables.
+ANY, ADMIN, MEMBER, NODE, MEMBER_OR_ADMIN = 'ANY', 'ADMIN', 'MEMBER', 'NODE', 'MEMBER_OR_ADMIN'
+
+RULES = {
+    # gateway/svc_node.c
+    '/axle.v1.Node/Info': ANY,
+    # gateway/svc_registry.c
+    '/axle.v1.Registry/Resolve': ANY,
+    '/axle.v1.Registry/GetRegistrar': ANY,
+    '/axle.v1.Registry/ListRegistrars': ANY,
+    '/axle.v1.Registry/Delegate': ADMIN,
+    '/axle.v1.Registry/SetStatus': ADMIN,
+    '/axle.v1.Registry/ReHome': ADMIN,
+    '/axle.v1.Registry/PublishService': MEMBER_OR_ADMIN,
+    '/axle.v1.Registry/WithdrawService': MEMBER_OR_ADMIN,
+    '/axle.v1.Portal/Discover': ANY,
+    '/axle.v1.Axle/Feed': ANY,
+    # gateway/svc_escalate.c
+    '/axle.v1.Axle/Escalate': NODE,
+    # gateway/svc_switch.c
+    '/axle.v1.Switch/Send': MEMBER_OR_ADMIN,
+    '/axle.v1.Switch/Fetch': MEMBER,
+    '/axle.v1.Switch/Ack': MEMBER,
+    '/axle.v1.Switch/Reject': MEMBER,
+    '/axle.v1.Switch/Status': MEMBER_OR_ADMIN,
+    '/axle.v1.Switch/Queues': MEMBER_OR_ADMIN,
+    '/axle.v1.Axle/Forward': NODE,
+    # gateway/svc_recourse.c (all ADMIN)
+    '/axle.v1.Recourse/List': ADMIN,
+    '/axle.v1.Recourse/Show': ADMIN,
+    '/axle.v1.Recourse/Claim': ADMIN,
+    '/axle.v1.Recourse/Release': ADMIN,
+    '/axle.v1.Recourse/Redirect': ADMIN,
+    '/axle.v1.Recourse/ReturnToSender': ADMIN,
+    '/axle.v1.Recourse/Discard': ADMIN,
+    '/axle.v1.Recourse/Escalate': ADMIN,
+    '/axle.v1.Recourse/Annotate': ADMIN,
+    '/axle.v1.Recourse/VerifyAudit': ADMIN,
+}
+
+# Which roles each rule admits (gateway/identity.c gw_authz_allows).
+ROLES = ('member_here', 'member_other', 'admin_here', 'admin_other', 'peer_node')
+ALLOWED = {
+    ANY: set(ROLES),
+    ADMIN: {'admin_here'},
+    MEMBER: {'member_here', 'member_other'},
+    NODE: {'peer_node'},
+    MEMBER_OR_ADMIN: {'member_here', 'member_other', 'admin_here'},
+}
+
+
+def served_methods(stubs):
+    """'/pkg.Service/Method' -> MethodDescriptor for every rpc in every
+    generated proto module of stubs (axletest.grpc_stubs)."""
+    out = {}
+    for name in dir(stubs):
+        if not name.endswith('_pb2') or name.endswith('_grpc_pb2'):
+            continue
+        for svc in getattr(stubs, name).DESCRIPTOR.services_by_name.values():
+            for m in svc.methods:
+                out['/%s/%s' % (svc.full_name, m.name)] = m
+    return out

@@ -1,0 +1,256 @@
+"""test_storage_faults.py -- a full LMDB map, a full disk and a stale reader: no ack without a commit, a clear error, recovery.
+
+Registry Delegate is the write driven to the limit: every acknowledged registrar
+must be readable (GetRegistrar) after a restart with more room; every refusal
+must be RESOURCE_EXHAUSTED or UNAVAILABLE with a message; the node never dies.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from axletest import (GRPC_OK, GRPC_RESOURCE_EXHAUSTED, GRPC_UNAVAILABLE, PY,  # noqa: E402
+                      Node, Workspace, check, grpc_frame, grpc_stubs, main, make_federation,
+                      test, wait_for)
+
+FEDNAME = 'fame-test'
+REGION = 'uk.test'
+_env = {}
+
+
+def env():
+    if 'error' in _env:
+        raise _env['error']
+    if 'fed' not in _env:
+        try:
+            ws = Workspace()
+            fed = make_federation(ws, FEDNAME, [REGION])
+            _env.update(ws=ws, fed=fed, stubs=grpc_stubs(ws), admin=fed.admin(REGION))
+        except BaseException as e:
+            _env['error'] = e
+            raise
+    return _env
+
+
+def delegate_req(i):
+    p = env()['stubs'].registry_pb2
+    return p.DelegateRequest(registrar_id='r%05d' % i, prefix='%s.r%05d' % (REGION, i),
+                             display_name=('Registrar %05d ' % i).ljust(190, 'x'),
+                             cert_identity='axle://%s/member/%s.r%05d' % (FEDNAME, REGION, i))
+
+
+def fill(node, limit=4000, window=32, until_refusals=20, first=0):
+    """Delegates new registrars (window calls in flight) until until_refusals
+    writes were refused. Returns (acked ids, refusals [(status, message)])."""
+    c = node.connect(env()['admin'], timeout=20)
+    acked, refused, other = [], [], []
+    i = first
+    try:
+        while i < first + limit and len(refused) < until_refusals:
+            sids = {}
+            for _ in range(window):
+                sids[c.start('POST', '/axle.v1.Registry/Delegate',
+                             [('content-type', 'application/grpc'), ('te', 'trailers')],
+                             grpc_frame(delegate_req(i).SerializeToString()))] = i
+                i += 1
+            for sid, n in sids.items():
+                r = c.finish(sid, timeout=20)
+                if r.grpc_status == GRPC_OK:
+                    acked.append(n)
+                elif r.grpc_status in (GRPC_RESOURCE_EXHAUSTED, GRPC_UNAVAILABLE):
+                    refused.append((r.grpc_status, r.grpc_message))
+                else:
+                    other.append((n, r.grpc_status, r.grpc_message))
+    finally:
+        c.close()
+    check(not other, 'unexpected answers to Delegate: %s' % other[:5])
+    check(node.alive(), 'axled died while filling: %s' % node.log_tail())
+    return acked, refused
+
+
+def check_refusals(refused, want_status):
+    check(refused, 'no write was ever refused')
+    for st, msg in refused:
+        check(st == want_status, 'refusal status %d %r, want %d' % (st, msg, want_status))
+        check(msg, 'refusal status %d without a grpc-message' % st)
+
+
+def check_present(node, acked):
+    """Every acknowledged registrar is readable, with its prefix."""
+    p = env()['stubs'].registry_pb2
+    c = node.connect(env()['admin'], timeout=20)
+    missing, sids = [], {}
+    try:
+        for n in acked:
+            sids[n] = c.start('POST', '/axle.v1.Registry/GetRegistrar',
+                              [('content-type', 'application/grpc'), ('te', 'trailers')],
+                              grpc_frame(p.GetRegistrarRequest(id='r%05d' % n).SerializeToString()))
+            if len(sids) < 64 and n != acked[-1]:
+                continue
+            rs = [(m, c.finish(sid, timeout=20)) for m, sid in sids.items()]
+            sids = {}
+            missing += check_one(p, rs)
+    finally:
+        c.close()
+    check(not missing, '%d acknowledged registrars missing after restart: %s'
+          % (len(missing), missing[:5]))
+
+
+def check_one(p, rs):
+    """[(n, Response)] -> [(n, status, message)] of those without registrar rn."""
+    missing = []
+    for n, r in rs:
+        ok = r.grpc_status == GRPC_OK and len(r.messages) == 1
+        if ok:
+            reg = p.GetRegistrarResponse.FromString(r.messages[0]).registrar
+            ok = '%s.r%05d' % (REGION, n) in list(reg.prefixes)
+        if not ok:
+            missing.append((n, r.grpc_status, r.grpc_message))
+    return missing
+
+
+def node_answers(node):
+    r, info = node.info(env()['admin'])
+    check(info is not None, 'Info failed: %r' % r)
+
+
+@test(timeout=240)
+def map_full_refuses_cleanly_and_recovers():
+    e = env()
+    n = Node(e['ws'], e['fed'], REGION, name='mapfull', limits={'map_size_mb': 1})
+    t0 = time.monotonic()
+    acked, refused = fill(n)
+    print('   fill %.1fs' % (time.monotonic() - t0))
+    print('   1 MiB map: %d acked, %d refused' % (len(acked), len(refused)))
+    check(len(acked) > 0, 'no Delegate succeeded with a 1 MiB map: %s' % refused[:3])
+    check_refusals(refused, GRPC_RESOURCE_EXHAUSTED)
+    node_answers(n)
+    check('MDB_MAP_FULL' in n.log_text(),
+          'no log line names the full map: %s' % n.log_tail())
+    n.stop()
+    n.limits['map_size_mb'] = 16
+    n.write_config()
+    n.start()
+    t0 = time.monotonic()
+    check_present(n, acked)
+    print('   check %.1fs' % (time.monotonic() - t0))
+    more, refused2 = fill(n, limit=40, window=8, until_refusals=1, first=10000)
+    check(not refused2 and len(more) == 40, 'writes after growing the map: %s' % refused2[:3])
+    n.stop()
+
+
+def mount_tmpfs(path, size):
+    os.makedirs(path, exist_ok=True)
+    cp = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=%s' % size, 'tmpfs', path],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    return cp.returncode == 0, cp.stdout
+
+
+@test(timeout=240)
+def disk_full_refuses_cleanly_and_recovers():
+    e = env()
+    mnt = e['ws'].join('tiny')
+    ok, why = mount_tmpfs(mnt, '2m')
+    if not ok:
+        print('   SKIP: cannot mount a tmpfs (%s)' % why.strip())
+        return
+    n = None
+    try:
+        n = Node(e['ws'], e['fed'], REGION, name='enospc', start=False)
+        n.data_dir = os.path.join(mnt, 'data')
+        n.write_config()
+        n.start()
+        acked, refused = fill(n)
+        print('   2 MiB tmpfs: %d acked, %d refused' % (len(acked), len(refused)))
+        check(len(acked) > 0, 'no Delegate succeeded on the tmpfs: %s' % refused[:3])
+        check(refused, 'no write was refused on a 2 MiB tmpfs')
+        for st, msg in refused:
+            check(st in (GRPC_RESOURCE_EXHAUSTED, GRPC_UNAVAILABLE) and msg,
+                  'refusal %d %r' % (st, msg))
+        log = n.log_text()
+        check('event=store_commit_failed' in log or 'No space left' in log,
+              'no log line for the failed commit: %s' % n.log_tail())
+        node_answers(n)
+        n.stop()
+        cp = subprocess.run(['mount', '-o', 'remount,size=32m', mnt],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        check(cp.returncode == 0, 'remount failed: %r' % cp.stdout)
+        n.start()
+        check_present(n, acked)
+        more, refused2 = fill(n, limit=40, window=8, until_refusals=1, first=10000)
+        check(not refused2 and len(more) == 40, 'writes after freeing space: %s' % refused2[:3])
+        n.stop()
+    finally:
+        if n is not None:
+            n.kill()
+        subprocess.run(['umount', '-l', mnt], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# Runs in a child python: opens the LMDB env at argv[1] and, with "txn",
+# begins a read transaction, says so, and kills itself with the slot held;
+# without it, holds the env open (so the node does not get the exclusive lock
+# that would silently reset the reader table) until stdin closes.
+LMDB_CHILD = r'''
+import ctypes, os, signal, sys
+lib = ctypes.CDLL('liblmdb.so.0')
+env, txn = ctypes.c_void_p(), ctypes.c_void_p()
+assert lib.mdb_env_create(ctypes.byref(env)) == 0
+lib.mdb_env_set_maxdbs(env, 64)
+rc = lib.mdb_env_open(env, sys.argv[1].encode(), 0x200000 | 0x20000, 0o600)  # NOTLS|RDONLY
+assert rc == 0, 'mdb_env_open %d' % rc
+if sys.argv[2] == 'txn':
+    rc = lib.mdb_txn_begin(env, None, 0x20000, ctypes.byref(txn))
+    assert rc == 0, 'mdb_txn_begin %d' % rc
+    print('reading', flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+print('holding', flush=True)
+sys.stdin.read()
+'''
+
+
+def lmdb_dir(data_dir):
+    for root, _, files in os.walk(data_dir):
+        if 'data.mdb' in files:
+            return root
+    raise AssertionError('no data.mdb under %s' % data_dir)
+
+
+@test(timeout=120)
+def stale_reader_cleared_at_start():
+    e = env()
+    n = Node(e['ws'], e['fed'], REGION, name='stale')
+    n.stop()
+    d = lmdb_dir(n.data_dir)
+    holder = subprocess.Popen([PY, '-c', LMDB_CHILD, d, 'hold'], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, universal_newlines=True)
+    try:
+        check(holder.stdout.readline().strip() == 'holding', 'LMDB holder did not start')
+        cp = subprocess.run([PY, '-c', LMDB_CHILD, d, 'txn'], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=20)
+        check('reading' in cp.stdout and cp.returncode == -9,
+              'reader child: rc %s %r %r' % (cp.returncode, cp.stdout, cp.stderr))
+        before = n.log_text().count('event=store_reader_check')
+        n.start()
+        import re
+
+        def cleared():
+            lines = [l for l in n.log_text().splitlines() if 'event=store_reader_check' in l]
+            return lines[before:] or None
+        lines = wait_for(cleared, 10, what='event=store_reader_check')
+        m = re.search(r'stale_readers_cleared=(\d+)', lines[0])
+        check(m and int(m.group(1)) >= 1, 'stale reader not cleared: %s' % lines[0])
+        node_answers(n)
+        n.stop()
+    finally:
+        holder.stdin.close()
+        try:
+            holder.wait(10)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+        n.kill()
+
+
+if __name__ == '__main__':
+    main()
