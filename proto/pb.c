@@ -347,6 +347,47 @@ pb_walk_msg(struct pb_walk *w, const ProtobufCMessageDescriptor *desc,
 
 /* --- public ------------------------------------------------------------------- */
 
+/*
+ * True if msg, re-packed canonically (as a relaying node sends it), decodes
+ * within the budget the next node gives those bytes. The peak of this decode
+ * decides most cases; near the budget the scratch protobuf-c needs depends on
+ * field order (unknown fields move to the end, repeated fields regroup), so
+ * there the canonical bytes are decoded once more to be sure.
+ */
+static int
+pb_fits_canonical(const ProtobufCMessage *msg, size_t peak)
+{
+	size_t clen = protobuf_c_message_get_packed_size(msg);
+	size_t cbudget = PB_ALLOC_FACTOR * clen + PB_BUDGET_SLACK;
+	struct pb_arena *a;
+	ProtobufCMessage *again;
+	uint8_t *buf;
+	int ok;
+
+	if (peak > cbudget)
+		return 0;
+	if (peak <= cbudget / 2)
+		return 1;
+	if ((buf = malloc(clen ? clen : 1)) == NULL)
+		return 0;
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		free(buf);
+		return 0;
+	}
+	protobuf_c_message_pack(msg, buf);
+	a->alloc.alloc = pb_arena_alloc;
+	a->alloc.free = pb_arena_free;
+	a->alloc.allocator_data = a;
+	a->budget = cbudget;
+	again = protobuf_c_message_unpack(msg->descriptor, &a->alloc, clen, buf);
+	ok = again != NULL;
+	if (again != NULL)
+		protobuf_c_message_free_unpacked(again, &a->alloc);
+	free(a);
+	free(buf);
+	return ok;
+}
+
 ProtobufCMessage *
 pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
     size_t len, size_t max_len, char *err, size_t errlen)
@@ -386,8 +427,7 @@ pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
 	 * well (the peak, protobuf-c's scratch included), so that what a node
 	 * accepts and re-packs to relay fits the next node's budget too.
 	 */
-	if (msg != NULL && a->peak > PB_ALLOC_FACTOR *
-	    protobuf_c_message_get_packed_size(msg) + PB_BUDGET_SLACK) {
+	if (msg != NULL && !pb_fits_canonical(msg, a->peak)) {
 		protobuf_c_message_free_unpacked(msg, &a->alloc);
 		msg = NULL;
 		a->over_budget = 1;
