@@ -1,5 +1,5 @@
 # axle -- federation node. A plain Makefile: `make`, `make test`, `make asan`,
-# `make bench`, `make demo`, `make install PREFIX=... DESTDIR=...`.
+# `make hardening`, `make bench`, `make demo`, `make install PREFIX=... DESTDIR=...`.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -99,6 +99,24 @@ asan:
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all unit-bins
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh tests/run.sh build-asan
+
+# The hardening suite (docs/security.md maps each threat to its test): hostile
+# HTTP/2 and TLS peers, mTLS negatives, authorisation, bad input, storage
+# faults, kill -9 loops, then every fuzz target. `make test` (so .ci/run) runs
+# the same tests in their bounded form and fuzzes 10 s per target; this target
+# runs the loops HARDENING_SCALE times longer and fuzzes HARDENING_FUZZ_SECONDS
+# per target.
+HARDENING_TESTS ?= test_mtls test_tls_config test_h2_robustness \
+                   test_client_hostile test_authz_matrix test_bad_input \
+                   test_storage_faults test_switch_crash
+HARDENING_SCALE ?= 4
+HARDENING_FUZZ_SECONDS ?= 600
+hardening:
+	@sh .ci/deps.sh
+	@$(MAKE) --no-print-directory all
+	@AXLE_HARDENING_SCALE=$(HARDENING_SCALE) AXLE_TESTS="$(HARDENING_TESTS)" \
+	    sh tests/run.sh $(B) integration
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(HARDENING_FUZZ_SECONDS)
 
 bench:
 	@sh .ci/deps.sh

@@ -2,6 +2,8 @@
 # tests/run.sh -- runs unit tests (cmocka binaries) and integration tests
 # (tests/integration/test_*.{sh,py}, real processes on loopback) and ends with
 # one "N passed, N failed" line. Usage: tests/run.sh BUILD_DIR [unit|integration]
+# AXLE_TESTS="name ..." runs only the integration tests with those base names
+# (e.g. "test_mtls test_bad_input"); `make hardening` uses it.
 set -u
 B=${1:-build}
 what=${2:-all}
@@ -32,7 +34,15 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
 	done
 fi
 if [ "$what" = all ] || [ "$what" = integration ]; then
+	for n in ${AXLE_TESTS:-}; do	# a misspelt name must not pass silently
+		[ -e "$top/tests/integration/$n.sh" ] || [ -e "$top/tests/integration/$n.py" ] ||
+			{ fail=$((fail + 1)); failed="$failed $n"; echo "FAIL $n -- no such integration test"; }
+	done
 	for t in $(ls "$top"/tests/integration/test_*.sh "$top"/tests/integration/test_*.py 2>/dev/null | sort); do
+		if [ -n "${AXLE_TESTS:-}" ]; then
+			base=$(basename "$t"); base=${base%.*}
+			case " $AXLE_TESTS " in *" $base "*) ;; *) continue ;; esac
+		fi
 		case $t in
 		*.py) run_one "integration/$(basename "$t")" "$PY" "$t" ;;
 		*.sh) run_one "integration/$(basename "$t")" sh "$t" ;;

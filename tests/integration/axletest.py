@@ -67,6 +67,12 @@ def wait_for(pred, timeout, interval=0.05, what='condition'):
         time.sleep(interval)
 
 
+def hardening_scale():
+    """How many times longer the bounded load and kill loops run: 1 in
+    `make test`, HARDENING_SCALE (AXLE_HARDENING_SCALE) in `make hardening`."""
+    return max(1, int(os.environ.get('AXLE_HARDENING_SCALE', '1')))
+
+
 # --- workspace ----------------------------------------------------------
 
 _workspaces = []

@@ -20,10 +20,11 @@ from switchtest import Fed, new_id  # noqa: E402
 
 import grpc  # noqa: E402
 
-N = int(os.environ.get('AXLE_CRASH_N', '300'))
+SCALE = at.hardening_scale()
+N = int(os.environ.get('AXLE_CRASH_N', str(300 * SCALE)))
 THREADS = 8
-PACE = 6.0 * THREADS / N
-KILLS = int(os.environ.get('AXLE_CRASH_KILLS', '7'))
+PACE = 6.0 * SCALE * THREADS / N    # about 6 s of sending per unit of scale
+KILLS = int(os.environ.get('AXLE_CRASH_KILLS', str(7 * SCALE)))
 LON_HUB = 'uk.london.hub'
 WY_HUB = 'uk.westyorks.hub'
 _env = {}
@@ -101,12 +102,12 @@ def fetch_all(hub, timeout=60):
     raise at.TestFailure('mailbox did not drain in %ss' % timeout)
 
 
-@test(timeout=300)
+@test(timeout=300 * SCALE)
 def acknowledged_messages_survive_kill_9_exactly_once():
     f = env()
     ids = [new_id() for _ in range(N)]
     acked, lock = set(), threading.Lock()
-    stop_at = time.monotonic() + 120
+    stop_at = time.monotonic() + 120 * SCALE
     senders = [Sender(f, ids[k::THREADS], acked, lock, stop_at) for k in range(THREADS)]
     stop, kills = threading.Event(), []
     k = threading.Thread(target=killer, args=(f, stop, kills), daemon=True)
@@ -114,8 +115,8 @@ def acknowledged_messages_survive_kill_9_exactly_once():
         s.start()
     k.start()
     for s in senders:
-        s.join(150)
-    k.join(90)
+        s.join(150 * SCALE)
+    k.join(90 * SCALE)
     stop.set()
     for r in f.nodes.values():
         if not r.alive():
