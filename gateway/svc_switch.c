@@ -69,6 +69,18 @@ member_mailbox(struct gw_call *call, const char *address, char *box,
 		    "mailbox is at the node that serves it", node->cfg.region, addr);
 		return GRPC_FAILED_PRECONDITION;
 	}
+	/*
+	 * A mailbox holds everything addressed under the registrar's whole
+	 * delegation: a certificate for a narrower prefix would read other
+	 * agencies' messages, so it is refused rather than filtered.
+	 */
+	if (!registry_address_covers(who->address, res.match.prefix)) {
+		snprintf(err, errlen, "the mailbox of registrar %s holds messages "
+		    "for all of %s; member %s covers only part of it: use a "
+		    "certificate for %s", res.match.registrar_id,
+		    res.match.prefix, who->address, res.match.prefix);
+		return GRPC_PERMISSION_DENIED;
+	}
 	snprintf(box, boxlen, "%s", res.match.registrar_id);
 	return GRPC_OK;
 }
@@ -861,14 +873,14 @@ sw_queues(struct gw_call *call, const ProtobufCMessage *req)
 	struct sw_txn t;
 	MDB_txn *txn;
 	int64_t now = sw_now_ms();
-	int rc = 0;
+	int rc = 0, st;
 
 	(void)req;
 	if (switch_down(node, call))
 		return;
-	if (who->role == GW_ROLE_MEMBER &&
-	    member_mailbox(call, "", box, sizeof(box), err, sizeof(err)) != GRPC_OK) {
-		gw_call_error(call, GRPC_FAILED_PRECONDITION, "%s", err);
+	if (who->role == GW_ROLE_MEMBER && (st = member_mailbox(call, "", box,
+	    sizeof(box), err, sizeof(err))) != GRPC_OK) {
+		gw_call_error(call, st, "%s", err);
 		return;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL ||

@@ -83,6 +83,31 @@ def local_send_fetch_ack_with_receipts():
     check(lon.fetch(wait_ms=300) == [], 'receipts made more receipts')
 
 
+@test(timeout=120)
+def narrower_member_cannot_read_the_registrar_mailbox():
+    # A certificate for part of lon-hub's delegation must not read the
+    # mailbox that holds everything addressed under all of it.
+    e = env()
+    lon = e['lon']
+    mid = lon.send(lon.envelope(LON_HUB + '.caseworker', to=LON_HUB + ':desk-2')).message_id
+    desk = e['f'].hub('uk.london', e['f'].fed.issue('member', LON_HUB + '.desk', name='member-desk'))
+    try:
+        for what, call in (('Fetch', lambda: desk.fetch(wait_ms=0)),
+                           ('Ack', lambda: desk.ack([mid])),
+                           ('Queues', desk.queues)):
+            try:
+                got = call()
+            except grpc.RpcError as err:
+                check(err.code() == grpc.StatusCode.PERMISSION_DENIED and
+                      'lon-hub' in err.details() and LON_HUB in err.details(),
+                      '%s by a narrower member: %s %r' % (what, err.code(), err.details()))
+            else:
+                raise at.TestFailure('%s by member %s.desk succeeded: %r' % (what, LON_HUB, got))
+    finally:
+        desk.close()
+    lon.drain(lambda g: mid in ids(g, lon), what='the message the narrower member could not read')
+
+
 @test(timeout=180)
 def cross_region_through_the_relay():
     e = env()
