@@ -864,6 +864,41 @@ cmd_feed(struct ctl *ctl, int argc, char **argv)
 	return CTL_USAGE;
 }
 
+/* --- mirror reset --------------------------------------------------------------- */
+
+static void
+show_reset(const ProtobufCMessage *m)
+{
+	const Axle__V1__ResetMirrorResponse *r = (const void *)m;
+
+	printf("mirror forgotten (it held up to seq %" PRIu64 "%s); mirroring "
+	    "again from seq 1: watch axle_mirror_last_seq\n", r->dropped_seq,
+	    r->was_broken ? ", and was broken" : "");
+}
+
+static int
+cmd_mirror(struct ctl *ctl, int argc, char **argv)
+{
+	struct opt o[] = { { .name = "reason" } };
+	Axle__V1__ResetMirrorRequest req = AXLE__V1__RESET_MIRROR_REQUEST__INIT;
+	ProtobufCMessage *m;
+	char *pos[1];
+	size_t np;
+
+	if (argc < 2 || strcmp(argv[1], "reset") != 0 ||
+	    parse_args(ctl->cmd, argc, argv, 2, o, 1, pos, 1, 1, &np) != 0 ||
+	    o[0].val == NULL) {
+		fprintf(stderr, "usage: axlectl mirror reset PEER_REGION --reason TEXT\n");
+		return CTL_USAGE;
+	}
+	req.region = pos[0];
+	req.reason = (char *)o[0].val;
+	if (ctl_call(ctl, "/axle.v1.Registry/ResetMirror", &req.base,
+	    &axle__v1__reset_mirror_response__descriptor, &m) != CTL_OK)
+		return CTL_FAILED;
+	return output(ctl, m, show_reset);
+}
+
 const struct ctl_cmd ctl_registry_cmds[] = {
 	{ "registrar", "add|show|list|suspend|...",
 	    "registrar records, standing, re-homing (no args: usage)",
@@ -877,5 +912,8 @@ const struct ctl_cmd ctl_registry_cmds[] = {
 	    "find services in every region (local + mirrors)", true, cmd_discover },
 	{ "feed", "show [--from SEQ] | verify",
 	    "this node's change feed; verify its chain and signed head", true, cmd_feed },
+	{ "mirror", "reset REGION --reason R",
+	    "forget a peer's broken mirror and mirror it again from seq 1", true,
+	    cmd_mirror },
 };
 const size_t ctl_registry_ncmds = sizeof(ctl_registry_cmds) / sizeof(ctl_registry_cmds[0]);

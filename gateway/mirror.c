@@ -36,6 +36,8 @@ struct mpeer {
 	uint64_t seq;				/* last entry applied */
 	uint8_t hash[REGISTRY_HASH_LEN];	/* its hash */
 	bool broken;
+	bool resetting;				/* a reset is on its way through the store */
+	unsigned gen;				/* bumped by a reset: older pulls are void */
 	bool busy;				/* a pull or its write in flight */
 	bool down;				/* the last pull failed (logged once) */
 	int64_t reached_ms;			/* a pull last reached the head (0: never) */
@@ -53,6 +55,7 @@ struct gw_mirror {
 struct pull {
 	struct gw_node *node;
 	char region[ADDR_MAX_LEN + 1];
+	unsigned gen;
 	uint8_t *msg;
 	size_t len;
 	int nmsgs;
@@ -64,6 +67,7 @@ struct mwrite {
 	struct gw_node *node;
 	struct registry_db db;
 	char region[ADDR_MAX_LEN + 1];
+	unsigned gen;
 	Axle__V1__FeedResponse *resp;
 	EVP_PKEY *pub;
 	int64_t now_ms;
@@ -92,7 +96,7 @@ schedule(struct mpeer *p, uint32_t ms)
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	p->busy = false;
-	if (!p->broken)
+	if (!p->broken && !p->resetting)
 		evtimer_add(p->timer, &tv);
 }
 
@@ -108,14 +112,27 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct mpeer *p = arg;
 
 	(void)fd, (void)what;
-	if (!p->busy && !p->broken)
+	if (!p->busy && !p->broken && !p->resetting)
 		pull_start(p);
+}
+
+/*
+ * A pull or write from before a reset ended: drop it. Once the reset is done
+ * (which pulls at once only when nothing was in flight), pull from seq 1.
+ */
+static void
+stale_done(struct mpeer *p)
+{
+	p->busy = false;
+	if (!p->resetting)
+		schedule(p, 0);
 }
 
 static void
 mark_broken(struct mpeer *p, const char *reason)
 {
 	p->broken = true;
+	p->busy = false;
 	gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64 " reason=\"%s\" "
 	    "action=\"mirror stopped; nothing of this batch was applied\"",
 	    p->region, p->seq, reason);
@@ -173,6 +190,11 @@ mwrite_done(int rc, void *arg)
 	struct mpeer *p = mirror_find(w->node, w->region);
 
 	if (p == NULL) {
+		mwrite_free(w);
+		return;
+	}
+	if (w->gen != p->gen) {		/* a reset came after it: void */
+		stale_done(p);
 		mwrite_free(w);
 		return;
 	}
@@ -256,6 +278,7 @@ pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
 	}
 	w->node = node;
 	w->db = node->registry->db;
+	w->gen = p->gen;
 	memcpy(w->region, p->region, sizeof(w->region));
 	w->resp = resp;
 	w->pub = pub;
@@ -296,6 +319,10 @@ pull_cb(void *arg, int final, int status, const char *message,
 	}
 	if ((p = mirror_find(pl->node, pl->region)) == NULL)
 		goto out;
+	if (pl->gen != p->gen) {	/* asked before a reset: void */
+		stale_done(p);
+		goto out;
+	}
 	if (status != GRPC_OK || pl->nmsgs != 1 || pl->msg == NULL) {
 		pull_failed(p, status != GRPC_OK ? status : GRPC_INTERNAL,
 		    status != GRPC_OK ? message : "not exactly one response message");
@@ -329,6 +356,7 @@ pull_start(struct mpeer *p)
 		return;
 	}
 	pl->node = node;
+	pl->gen = p->gen;
 	memcpy(pl->region, p->region, sizeof(pl->region));
 	req.region = p->region;
 	req.from_seq = p->seq + 1;
@@ -340,6 +368,121 @@ pull_start(struct mpeer *p)
 		free(pl);
 		pull_failed(p, GRPC_UNAVAILABLE, "cannot start the call");
 	}
+}
+
+/* --- reset: forget a peer's mirror, mirror it again from seq 1 ------------------- */
+
+struct mreset {
+	struct gw_node *node;
+	struct registry_db db;
+	char region[ADDR_MAX_LEN + 1];
+	char by[GW_URI_MAX + 1];
+	char reason[REGISTRY_REASON_MAX];
+	struct registry_mirror_state before;
+	gw_mirror_reset_cb *cb;
+	void *arg;
+	int lrc;
+	struct registry_outcome res;
+};
+
+static int
+mreset_fn(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct mreset *r = arg;
+
+	(void)st;
+	/* A state record that does not read is one more reason to reset. */
+	if (registry_mirror_state_get(txn, &r->db, r->region, &r->before,
+	    &r->res) != REGISTRY_OK)
+		memset(&r->before, 0, sizeof(r->before));
+	r->lrc = registry_mirror_reset(txn, &r->db, r->region, &r->res);
+	return r->lrc == REGISTRY_OK ? 0 : 1;
+}
+
+static void
+mreset_done(int rc, void *arg)
+{
+	struct mreset *r = arg;
+	struct mpeer *p = mirror_find(r->node, r->region);
+	char err[256] = "", q[2 * REGISTRY_REASON_MAX];
+
+	if (p != NULL)
+		p->resetting = false;
+	if (rc != 0 || p == NULL) {
+		snprintf(err, sizeof(err), "%s", p == NULL ? "the node is stopping" :
+		    r->lrc != REGISTRY_OK ? r->res.reason : store_strerror(rc));
+		gw_log(GW_LOG_WARN, "mirror_reset_failed", "peer=%s by=%s error=\"%s\"",
+		    r->region, r->by, err);
+		if (p != NULL && !p->busy)
+			schedule(p, 0);
+		r->cb(r->arg, p == NULL ? GRPC_UNAVAILABLE : r->lrc != REGISTRY_OK ?
+		    GRPC_INTERNAL : store_rc_grpc_status(rc), err, 0, false);
+		free(r);
+		return;
+	}
+	p->seq = 0;
+	memset(p->hash, 0, sizeof(p->hash));
+	p->broken = false;
+	p->down = false;
+	p->reached_ms = 0;
+	/* The index still holds the forgotten records: rebuild it from the store. */
+	if (gw_registry_reindex(r->node, err, sizeof(err)) != 0)
+		gw_log(GW_LOG_ERR, "mirror_reset_reindex_failed", "peer=%s error=\"%s\" "
+		    "action=\"restart the node to rebuild the index\"", r->region, err);
+	gw_log(GW_LOG_WARN, "mirror_reset", "peer=%s by=%s dropped_seq=%" PRIu64
+	    " was_broken=%d reason=%s action=\"mirroring again from seq 1\"",
+	    r->region, r->by, r->before.seq, r->before.broken,
+	    gw_log_quote(q, sizeof(q), r->reason, strlen(r->reason)));
+	if (!p->busy)
+		schedule(p, 0);
+	r->cb(r->arg, 0, NULL, r->before.seq, r->before.broken);
+	free(r);
+}
+
+int
+gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
+    const char *reason, gw_mirror_reset_cb *cb, void *arg, char *err,
+    size_t errlen)
+{
+	struct mpeer *p = mirror_find(node, region);
+	struct mreset *r;
+	int rc;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "%s is not a peer of this node: only a "
+		    "configured [peer] has a mirror", region);
+		return GRPC_NOT_FOUND;
+	}
+	if (p->resetting) {
+		snprintf(err, errlen, "a reset of %s's mirror is already under way",
+		    region);
+		return GRPC_ABORTED;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return GRPC_RESOURCE_EXHAUSTED;
+	}
+	r->node = node;
+	r->db = node->registry->db;
+	snprintf(r->region, sizeof(r->region), "%s", region);
+	snprintf(r->by, sizeof(r->by), "%s", by);
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	r->cb = cb;
+	r->arg = arg;
+	/* Stop pulling, void what is in flight: nothing of the old chain lands after. */
+	p->resetting = true;
+	p->gen++;
+	evtimer_del(p->timer);
+	if ((rc = store_submit(node->store, mreset_fn, mreset_done, r)) != 0) {
+		p->resetting = false;
+		if (!p->busy)
+			schedule(p, 0);
+		snprintf(err, errlen, "the store cannot take the reset now: %s",
+		    store_strerror(rc));
+		free(r);
+		return GRPC_UNAVAILABLE;
+	}
+	return GRPC_OK;
 }
 
 /* --- module life ----------------------------------------------------------------- */

@@ -2,7 +2,9 @@
 #ifndef AXLE_GW_MIRROR_H
 #define AXLE_GW_MIRROR_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct evbuffer;
 struct gw_node;
@@ -30,6 +32,29 @@ void gw_mirror_stop(struct gw_node *node);
  * axle_mirror_broken, each per {peer="<region>"}.
  */
 void gw_mirror_metrics(struct gw_node *node, struct evbuffer *out);
+
+/*
+ * Called once a reset ends: status GRPC_OK (0) with the seq that was held and whether
+ * the mirror was broken, or another gRPC status with err (nothing was
+ * forgotten).
+ */
+typedef void gw_mirror_reset_cb(void *arg, int status, const char *err,
+    uint64_t dropped_seq, bool was_broken);
+
+/*
+ * Forgets everything mirrored of peer region (entries, records, state) in
+ * one store write, then rebuilds the index and mirrors the peer again from
+ * seq 1, verifying its chain and signed head as always. For an admin, after
+ * the peer lost its data and began a new history (which breaks the mirror
+ * for good). Pulls in flight are voided; by and reason are logged
+ * (mirror_reset). Returns GRPC_OK (cb will be called from the loop thread),
+ * else a gRPC status with err (cb will not be called): NOT_FOUND (not a
+ * peer), ABORTED (a reset already under way), UNAVAILABLE,
+ * RESOURCE_EXHAUSTED.
+ */
+int gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
+    const char *reason, gw_mirror_reset_cb *cb, void *arg, char *err,
+    size_t errlen);
 
 /* The last seq mirrored of region (0: none, or not a peer). Loop thread. */
 unsigned long long gw_mirror_seq(struct gw_node *node, const char *region);

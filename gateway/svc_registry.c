@@ -963,6 +963,48 @@ axle_feed(struct gw_call *call, const ProtobufCMessage *m)
 	feed_answer(call, req);
 }
 
+/* --- ResetMirror (admins of this node) ------------------------------------------ */
+
+static void
+reset_mirror_done(void *arg, int status, const char *err, uint64_t dropped_seq,
+    bool was_broken)
+{
+	struct gw_call *call = arg;
+	Axle__V1__ResetMirrorResponse r = AXLE__V1__RESET_MIRROR_RESPONSE__INIT;
+
+	if (status != GRPC_OK) {
+		gw_call_error(call, status, "mirror reset failed: %s", err);
+		return;
+	}
+	r.dropped_seq = dropped_seq;
+	r.was_broken = was_broken;
+	gw_call_reply(call, &r.base);
+}
+
+static void
+reg_reset_mirror(struct gw_call *call, const ProtobufCMessage *m)
+{
+	const Axle__V1__ResetMirrorRequest *req = (const void *)m;
+	char region[ADDR_MAX_LEN + 1], why[REGISTRY_REASON_MAX + ADDR_MAX_LEN];
+	int st;
+
+	if (registry_address_parse(req->region ? req->region : "", req->region ?
+	    strlen(req->region) : 0, region, why, sizeof(why)) != 0) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "bad region: %s", why);
+		return;
+	}
+	if (req->reason == NULL || req->reason[0] == '\0' ||
+	    strlen(req->reason) >= REGISTRY_REASON_MAX) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "reason: required, at most "
+		    "%d bytes (it is logged with your identity)", REGISTRY_REASON_MAX - 1);
+		return;
+	}
+	st = gw_mirror_reset(gw_call_node(call), region, gw_call_caller(call)->uri,
+	    req->reason, reset_mirror_done, call, why, sizeof(why));
+	if (st != GRPC_OK)
+		gw_call_error(call, st, "%s", why);
+}
+
 /*
  * Every handler needs the register and the store; a node whose module did not
  * start (or a test harness without one) answers UNAVAILABLE, never crashes.
@@ -989,6 +1031,7 @@ REG_GUARDED(reg_set_status)
 REG_GUARDED(reg_rehome)
 REG_GUARDED(reg_publish)
 REG_GUARDED(reg_withdraw)
+REG_GUARDED(reg_reset_mirror)
 REG_GUARDED(portal_discover)
 REG_GUARDED(axle_feed)
 
@@ -1009,6 +1052,8 @@ static const struct gw_rpc_method methods[] = {
 	  &axle__v1__publish_service_request__descriptor, reg_publish_guarded, 0 },
 	{ "/axle.v1.Registry/WithdrawService", GW_AUTHZ_MEMBER_OR_ADMIN,
 	  &axle__v1__withdraw_service_request__descriptor, reg_withdraw_guarded, 0 },
+	{ "/axle.v1.Registry/ResetMirror", GW_AUTHZ_ADMIN,
+	  &axle__v1__reset_mirror_request__descriptor, reg_reset_mirror_guarded, 0 },
 	{ "/axle.v1.Portal/Discover", GW_AUTHZ_ANY,
 	  &axle__v1__discover_request__descriptor, portal_discover_guarded, 0 },
 	/* Peers mirror it; this node's admins verify it (axlectl feed): checked inside. */

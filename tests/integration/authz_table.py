@@ -15,6 +15,7 @@ RULES = {
     '/axle.v1.Registry/ReHome': ADMIN,
     '/axle.v1.Registry/PublishService': MEMBER_OR_ADMIN,
     '/axle.v1.Registry/WithdrawService': MEMBER_OR_ADMIN,
+    '/axle.v1.Registry/ResetMirror': ADMIN,
     '/axle.v1.Portal/Discover': ANY,
     '/axle.v1.Axle/Feed': ANY,
     # gateway/svc_escalate.c

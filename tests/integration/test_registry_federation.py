@@ -397,6 +397,46 @@ def forked_origin_stops_the_mirror():
     check(resolve('uk.westyorks', SOCIAL).registrar.id == 'lewisham-trust', 'mirror lost')
 
 
+@test
+def reset_mirror_follows_the_new_history():
+    """An admin who has checked with uk.london resets each peer's mirror of it: the
+    old history is forgotten (index included), the new one mirrored and verified."""
+    e = env()
+    expect_error(grpc.StatusCode.PERMISSION_DENIED, 'uk', 'ResetMirror',
+                 pb().ResetMirrorRequest(region='uk.london', reason='x'),
+                 cred=e['fed'].member('uk'))
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, 'uk', 'ResetMirror',
+                 pb().ResetMirrorRequest(region='uk.london', reason=''), contains=('reason',))
+    expect_error(grpc.StatusCode.NOT_FOUND, 'uk', 'ResetMirror',
+                 pb().ResetMirrorRequest(region='uk.nowhere', reason='x'),
+                 contains=('not a peer',))
+    r = call('uk', 'ResetMirror', pb().ResetMirrorRequest(
+        region='uk.london', reason='uk.london rebuilt after disk loss, ticket 42'))
+    check(r.was_broken and r.dropped_seq > 0, 'uk: %r' % r)
+    out = axlectl('uk.westyorks', 'mirror', 'reset', 'uk.london', '--reason', 'ticket 42')
+    check('mirroring again from seq 1' in out.stdout and 'was broken' in out.stdout,
+          'axlectl said %r' % out.stdout)
+    head = json.loads(axlectl('uk.london', '--json', 'feed', 'verify').stdout)['head_seq']
+    for region in ('uk', 'uk.westyorks'):
+        wait_for(lambda: metrics(region).get('axle_mirror_last_seq{peer="uk.london"}') == head,
+                 MIRROR_WAIT, interval=0.1, what='%s: mirror of uk.london at %d' % (region, head))
+        m = metrics(region)
+        check(m['axle_mirror_broken{peer="uk.london"}'] == 0, '%s still broken' % region)
+        r = resolve(region, 'uk.london.forked.x')
+        check(r.registrar.id == 'forked', '%s does not resolve the new history: %r' % (region, r))
+        r = resolve(region, SOCIAL)
+        check(r.registrar.id != 'lewisham-trust', '%s still holds the old history: %r' % (region, r))
+        log = e['nodes'][region].log_text()
+        check('event=mirror_reset peer=uk.london by=axle://%s/admin/' % FED in log,
+              '%s: no mirror_reset line naming the admin' % region)
+    # The reset is durable: a restart keeps following the new history.
+    wy = e['nodes']['uk.westyorks']
+    wy.stop()
+    wy.start()
+    check(metrics('uk.westyorks')['axle_mirror_broken{peer="uk.london"}'] == 0, 'broken again')
+    check(resolve('uk.westyorks', 'uk.london.forked.x').registrar.id == 'forked', 'lost')
+
+
 def _after_failure(name):
     for r, n in _env.get('nodes', {}).items():
         print('--- %s log tail ---\n%s' % (r, n.log_tail(25)))
