@@ -1,5 +1,6 @@
 # axle -- federation node. A plain Makefile: `make`, `make test`, `make asan`,
-# `make hardening`, `make bench`, `make demo`, `make install PREFIX=... DESTDIR=...`.
+# `make valgrind`, `make hardening`, `make bench`, `make demo`,
+# `make install PREFIX=... DESTDIR=...`.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -40,7 +41,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 BINS = $(patsubst gateway/%.c,$(B)/%,$(wildcard $(GW_MAINS)))
 
-.PHONY: all deps test unit integration asan bench demo install clean fuzz hardening
+.PHONY: all deps test unit integration asan valgrind bench demo install clean fuzz hardening
 all: $(BINS)
 
 deps:
@@ -100,15 +101,23 @@ asan:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh tests/run.sh build-asan
 
+# A plain -O1 -g tree; every unit test and every axled the integration tests
+# start runs under valgrind memcheck (tests/valgrind.sh: AXLE_WRAP, AXLE_TIME_SCALE).
+# Any memcheck error or definite leak fails the test and names the log.
+valgrind:
+	@sh .ci/deps.sh
+	@$(MAKE) --no-print-directory B=build-vg OPT="-O1 -g" all unit-bins
+	@sh tests/valgrind.sh build-vg
+
 # The hardening suite (docs/security.md maps each threat to its test): hostile
 # HTTP/2 and TLS peers, mTLS negatives, authorisation, bad input, storage
 # faults, kill -9 loops, then every fuzz target. `make test` (so .ci/run) runs
 # the same tests in their bounded form and fuzzes 10 s per target; this target
 # runs the loops HARDENING_SCALE times longer and fuzzes HARDENING_FUZZ_SECONDS
 # per target.
-HARDENING_TESTS ?= test_mtls test_tls_config test_h2_robustness \
+HARDENING_TESTS ?= test_mtls test_tls_config test_h2_robustness test_h2_hostile \
                    test_client_hostile test_authz_matrix test_bad_input \
-                   test_storage_faults test_switch_crash
+                   test_storage_faults test_storage_fiu test_switch_crash test_crash_loops
 HARDENING_SCALE ?= 4
 HARDENING_FUZZ_SECONDS ?= 600
 hardening:
@@ -149,7 +158,7 @@ install: all
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/axled.service
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-vg
 
 include tests/fuzz/fuzz.mk
 

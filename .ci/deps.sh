@@ -6,7 +6,7 @@ set -u
 PKGS="gcc make pkg-config libnghttp2-dev libssl-dev openssl liblmdb-dev lmdb-utils
 libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libevent-dev libinih-dev
 libjansson-dev python3 python3-grpcio python3-grpc-tools python3-pkg-resources python3-h2 curl
-nghttp2-proxy nghttp2-server nghttp2-client faketime procps psmisc
+nghttp2-proxy nghttp2-server nghttp2-client faketime procps psmisc fiu-utils libfiu0
 clang libclang-rt-dev man-db groff-base"
 missing=""
 for p in $PKGS; do

@@ -25,6 +25,7 @@
 static struct gw_node node;
 static struct event *drain_timer;
 static int drain_ticks;
+static int exit_status;		/* 1 after a fail-stop */
 
 static void
 usage(void)
@@ -54,22 +55,44 @@ drain_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-on_term(evutil_socket_t sig, short what, void *arg)
+start_drain(void)
 {
 	struct timeval tv = { 0, 0 };
 
-	(void)what, (void)arg;
-	if (node.draining)
-		return;
 	node.draining = 1;
-	gw_log(GW_LOG_INFO, "shutdown", "signal=%d connections=%zu", (int)sig,
-	    gw_conn_count(&node));
 	gw_conn_drain(&node);
 	drain_timer = evtimer_new(node.base, drain_tick, NULL);
 	if (drain_timer == NULL)
 		event_base_loopexit(node.base, NULL);
 	else
 		evtimer_add(drain_timer, &tv);
+}
+
+static void
+on_term(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what, (void)arg;
+	if (node.draining)
+		return;
+	gw_log(GW_LOG_INFO, "shutdown", "signal=%d connections=%zu", (int)sig,
+	    gw_conn_count(&node));
+	start_drain();
+}
+
+/*
+ * The store takes no more writes (a disk error): refusals are on their way;
+ * drain and exit 1 so that the supervisor restarts the node on its last
+ * durable commit, rather than serve on, refusing every write.
+ */
+static void
+on_store_fatal(int rc, void *arg)
+{
+	(void)arg;
+	exit_status = 1;
+	gw_log(GW_LOG_ERR, "fail_stop", "what=store rc=%d connections=%zu exit=1",
+	    rc, gw_conn_count(&node));
+	if (!node.draining)
+		start_drain();
 }
 
 static void
@@ -108,6 +131,7 @@ run(void)
 	struct store_opts so = {
 		.map_size = (size_t)node.cfg.limits.map_size_mb << 20,
 		.batch_max = node.cfg.limits.commit_batch_max,
+		.on_fatal = on_store_fatal,
 	};
 	char err[1024];
 
@@ -161,8 +185,8 @@ run(void)
 	/* Every acknowledged write was committed before its ack; close drains the rest. */
 	store_close(node.store);
 	node.store = NULL;
-	gw_log(GW_LOG_INFO, "stopped", "uptime_s=%llu",
-	    (unsigned long long)gw_node_uptime(&node));
+	gw_log(exit_status ? GW_LOG_ERR : GW_LOG_INFO, "stopped", "uptime_s=%llu "
+	    "exit=%d", (unsigned long long)gw_node_uptime(&node), exit_status);
 	event_free(sig_term);
 	event_free(sig_int);
 	event_free(sig_hup);
@@ -171,7 +195,7 @@ run(void)
 	SSL_CTX_free(node.server_ctx);
 	SSL_CTX_free(node.client_ctx);
 	event_base_free(node.base);
-	return 0;
+	return exit_status;
 }
 
 int

@@ -15,8 +15,8 @@
 
 #define CFG_KEYS_MAX 16
 
-enum cfg_sec { SEC_NONE, SEC_NODE, SEC_TLS, SEC_LOG, SEC_LIMITS, SEC_RECOURSE, SEC_REGISTRY, SEC_PEER,
-    SEC_COUNT };
+enum cfg_sec { SEC_NONE, SEC_NODE, SEC_TLS, SEC_LOG, SEC_LIMITS, SEC_RECOURSE, SEC_REGISTRY,
+    SEC_SWITCH, SEC_PEER, SEC_COUNT };
 
 struct cfg_state;
 struct cfg_key;
@@ -476,6 +476,15 @@ static const struct cfg_key registry_keys[] = {
 	    registry.mirror_interval_ms), sizeof(uint32_t), 0, 50, 3600000, false },
 };
 
+#define CFG_SW(field, lo, hi) \
+	{ #field, set_u32, offsetof(struct gw_config, sw.field), \
+	    sizeof(uint32_t), 0, lo, hi, false }
+
+static const struct cfg_key switch_keys[] = {
+	CFG_SW(hold_limit_ms, 1000, 2592000000u),	/* 30 days */
+	CFG_SW(default_visibility_ms, 100, 3600000),	/* SW_VISIBILITY_MAX_MS */
+};
+
 static const struct cfg_key peer_keys[] = {
 	{ "address", set_hostport, offsetof(struct gw_peer, host), 0,
 	    offsetof(struct gw_peer, port), 0, 0, true },
@@ -494,6 +503,7 @@ static const struct cfg_section sections[SEC_COUNT] = {
 	[SEC_LIMITS] = { "limits", limits_keys, NKEYS(limits_keys) },
 	[SEC_RECOURSE] = { "recourse", recourse_keys, NKEYS(recourse_keys) },
 	[SEC_REGISTRY] = { "registry", registry_keys, NKEYS(registry_keys) },
+	[SEC_SWITCH] = { "switch", switch_keys, NKEYS(switch_keys) },
 	[SEC_PEER] = { "peer", peer_keys, NKEYS(peer_keys) },
 };
 
@@ -524,6 +534,10 @@ gw_config_defaults(struct gw_config *cfg)
 		.escalate_timeout_ms = 10000,
 	};
 	cfg->registry = (struct gw_registry_cfg){ .mirror_interval_ms = 1000 };
+	cfg->sw = (struct gw_switch_cfg){
+		.hold_limit_ms = 259200000,
+		.default_visibility_ms = 30000,
+	};
 }
 
 /* ---- sections --------------------------------------------------------- */
@@ -607,7 +621,7 @@ cfg_section_line(struct cfg_state *st, char *line)
 	    name[4] == ' ' || name[4] == '\t'))
 		return cfg_peer_begin(st, cfg_trim(name + 4, name + strlen(name)));
 	return cfg_fail(st, st->lineno, "unknown section [%s] (known: node, "
-	    "tls, log, limits, recourse, registry, peer <name>)", name);
+	    "tls, log, limits, recourse, registry, switch, peer <name>)", name);
 }
 
 /* ---- inih glue -------------------------------------------------------- */

@@ -40,6 +40,12 @@ struct gw_registry_cfg {
 	uint32_t mirror_interval_ms;	/* pause between feed pulls at the head; default 1000 */
 };
 
+/* [switch]: message handling (sw_queue.c, sw_core.c, svc_switch.c). */
+struct gw_switch_cfg {
+	uint32_t hold_limit_ms;		/* held for a suspended registrar -> recourse after; default 259200000 (72 h) */
+	uint32_t default_visibility_ms;	/* Fetch without visibility_timeout_ms; default 30000 */
+};
+
 struct gw_limits {
 	uint32_t max_connections;	/* default 1024 */
 	uint32_t max_concurrent_streams;	/* default 100 */
@@ -71,6 +77,7 @@ struct gw_config {
 	struct gw_limits limits;		/* [limits] */
 	struct gw_recourse_cfg recourse;	/* [recourse] */
 	struct gw_registry_cfg registry;	/* [registry] */
+	struct gw_switch_cfg sw;		/* [switch] */
 	struct gw_peer peers[GW_MAX_PEERS];	/* [peer <name>] */
 	size_t npeers;
 };

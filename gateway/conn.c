@@ -67,14 +67,24 @@ conn_free(struct gw_conn *c)
 	free(c);
 }
 
-/* Frees now if nothing is left to write, else once the output drains. */
+/*
+ * Frees now if nothing is left to write, else once the output drains, or
+ * after handshake_timeout_ms: a peer that stops reading must not keep its
+ * slot (and our buffers) forever.
+ */
 static void
 conn_close_soon(struct gw_conn *c)
 {
+	struct timeval tv;
+
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		conn_free(c);
+		return;
+	}
+	ms_tv(c->node->cfg.limits.handshake_timeout_ms, &tv);
+	evtimer_add(c->timer, &tv);
 }
 
 /* Pumps frames out; returns 1 if the connection was freed. */
@@ -234,6 +244,12 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct gw_conn *c = arg;
 
 	(void)fd, (void)what;
+	if (c->closing) {
+		gw_log(GW_LOG_INFO, "conn_close", "peer=%s reason=\"output not drained\"",
+		    c->addr);
+		conn_free(c);
+		return;
+	}
 	if (c->h2 == NULL) {
 		c->node->ctr.handshake_timeouts++;
 		gw_log(GW_LOG_INFO, "handshake_timeout", "peer=%s", c->addr);
@@ -260,6 +276,38 @@ peer_name(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
 	    host, port);
 }
 
+/* The connection longest in its TLS handshake, or NULL (the list is newest first). */
+static struct gw_conn *
+oldest_handshake(struct gw_node *node)
+{
+	struct gw_conn *c, *oldest = NULL;
+
+	for (c = node->conns; c != NULL; c = c->next)
+		if (c->h2 == NULL)
+			oldest = c;
+	return oldest;
+}
+
+/*
+ * At max_connections, unauthenticated handshakes must not lock hubs out
+ * (slowloris): the oldest unfinished handshake makes room. Returns 0 if there
+ * is room now.
+ */
+static int
+conn_make_room(struct gw_node *node)
+{
+	struct gw_conn *old;
+
+	if (node->ctr.conns_open < node->cfg.limits.max_connections)
+		return 0;
+	if ((old = oldest_handshake(node)) == NULL)
+		return -1;
+	node->ctr.handshakes_evicted++;
+	gw_log(GW_LOG_INFO, "handshake_evicted", "peer=%s", old->addr);
+	conn_free(old);
+	return 0;
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int socklen, void *arg)
@@ -271,8 +319,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 	(void)l;
 	node->ctr.conns_accepted++;
-	if (node->ctr.conns_open >= node->cfg.limits.max_connections ||
-	    node->draining) {
+	if (node->draining || conn_make_room(node) != 0) {
 		node->ctr.conns_refused_limit++;
 		evutil_closesocket(fd);
 		return;

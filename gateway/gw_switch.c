@@ -229,16 +229,30 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 struct open_arg {
 	struct gw_node *node;
+	size_t backfilled;
 	char err[256];
 };
 
+/*
+ * Opens the queues with the configured hold limit, and gives messages held
+ * before there was one their hold deadline (an upgrade), in one write.
+ */
 static int
 open_queues(MDB_txn *txn, struct store *st, void *arg)
 {
 	struct open_arg *oa = arg;
+	struct sw_txn t;
+	int rc = sw_queue_lmdb_open(store_env(st), txn, &oa->node->sw->q,
+	    oa->err, sizeof(oa->err));
 
-	return sw_queue_lmdb_open(store_env(st), txn, &oa->node->sw->q, oa->err,
-	    sizeof(oa->err));
+	if (rc != 0)
+		return rc;
+	oa->node->sw->q->hold_limit_ms = oa->node->cfg.sw.hold_limit_ms;
+	sw_txn_lmdb(oa->node->sw->q, txn, &t);
+	if ((rc = sw_queue_hold_backfill(&t, SIZE_MAX, &oa->backfilled)) != 0)
+		snprintf(oa->err, sizeof(oa->err), "hold deadlines: %s",
+		    sw_queue_strerror(rc));
+	return rc;
 }
 
 static void sw_stop(struct gw_node *node);
@@ -263,6 +277,9 @@ sw_start(struct gw_node *node, char *err, size_t errlen)
 		sw_stop(node);
 		return -1;
 	}
+	if (oa.backfilled > 0)
+		gw_log(GW_LOG_INFO, "switch_hold_backfilled", "count=%zu "
+		    "hold_limit_ms=%u", oa.backfilled, node->cfg.sw.hold_limit_ms);
 	sw->tick = event_new(node->base, -1, EV_PERSIST, tick_cb, node);
 	sw->kick = event_new(node->base, -1, 0, kick_cb, node);
 	if (sw->tick == NULL || sw->kick == NULL || evtimer_add(sw->tick, &tv) != 0) {
@@ -401,8 +418,8 @@ sw_metrics(struct gw_node *node, struct evbuffer *out)
 		evbuffer_add_printf(out, "# HELP axle_switch_records Message "
 		    "records kept (any state).\n# TYPE axle_switch_records gauge\n"
 		    "axle_switch_records %llu\n", (unsigned long long)cnt.msgs);
-		evbuffer_add_printf(out, "# HELP axle_switch_deadlines Delivery "
-		    "and reply deadlines pending.\n# TYPE axle_switch_deadlines "
+		evbuffer_add_printf(out, "# HELP axle_switch_deadlines Delivery, "
+		    "reply and hold deadlines pending.\n# TYPE axle_switch_deadlines "
 		    "gauge\naxle_switch_deadlines %llu\n",
 		    (unsigned long long)cnt.deadlines);
 	}

@@ -933,11 +933,34 @@ gw_h2_shutdown(struct gw_h2 *h2)
 	    NGHTTP2_NO_ERROR, NULL, 0);
 }
 
+/*
+ * Waiting for the peer: its request is unfinished, or the answer it asked for
+ * is held back by its flow-control window. Otherwise a handler is still at
+ * work (a long poll), which the peer's silence does not end.
+ */
+static int
+stream_waits_on_peer(struct gw_h2 *h2, const struct gw_stream *st)
+{
+	int32_t win, conn_win;
+
+	if (!st->remote_done)
+		return 1;
+	if (!st->resp_started || (evbuffer_get_length(st->resp) == 0 && !st->resp_eof))
+		return 0;
+	win = nghttp2_session_get_stream_remote_window_size(h2->session, st->id);
+	conn_win = nghttp2_session_get_remote_window_size(h2->session);
+	return (conn_win < win ? conn_win : win) <= 0;
+}
+
 int
 gw_h2_idle(struct gw_h2 *h2)
 {
-	if (h2->nstreams > 0)
-		return 0;
+	/* Bytes we could not hand to the kernel: the peer stopped reading. */
+	int deaf = evbuffer_get_length(h2->out) > 0;
+
+	for (struct gw_stream *st = h2->streams; st != NULL && !deaf; st = st->next)
+		if (!stream_waits_on_peer(h2, st))
+			return 0;
 	goaway(h2, GW_GA_IDLE, NGHTTP2_NO_ERROR);
 	return 1;
 }

@@ -51,7 +51,12 @@ size_t gw_h2_streams(const struct gw_h2 *h2);
 /* Sends GOAWAY (NO_ERROR) so the peer opens no new streams; in-flight calls finish. */
 void gw_h2_shutdown(struct gw_h2 *h2);
 
-/* Idle timeout fired: GOAWAY if no stream is open; returns 1 if it did. */
+/*
+ * Idle timeout fired (nothing received for idle_timeout_ms): GOAWAY unless a
+ * stream is in the node's hands (a handler at work, an answer the peer's
+ * windows let through); streams waiting on the silent peer do not keep it
+ * open. Returns 1 if it sent GOAWAY.
+ */
 int gw_h2_idle(struct gw_h2 *h2);
 
 /* Frees the session; pending asynchronous calls are detached and freed when they end. */

@@ -51,6 +51,8 @@ render_conns(struct gw_node *node, struct evbuffer *out)
 		    gw_tls_refusal_name(r), gw_tls_refused[r]);
 	evbuffer_add_printf(out, "axle_handshakes_refused_total{reason=\"timeout\"} %" PRIu64 "\n",
 	    c->handshake_timeouts);
+	evbuffer_add_printf(out, "axle_handshakes_refused_total{reason=\"evicted\"} %" PRIu64 "\n",
+	    c->handshakes_evicted);
 	family(out, "axle_h2_goaway_total", "counter",
 	    "HTTP/2 connections ended by the node with GOAWAY, by reason.");
 	for (int r = 0; r < GW_GA__COUNT; r++)
@@ -93,6 +95,11 @@ render_store(struct gw_node *node, struct evbuffer *out)
 	    "Write requests completed.", s.requests);
 	scalar(out, "axle_store_request_errors_total", "counter",
 	    "Write requests that failed.", s.request_errors);
+	family(out, "axle_store_errors_total", "counter",
+	    "Failed group-commit begins and commits by cause.");
+	for (int e = 0; e < STORE_ERR__COUNT; e++)
+		evbuffer_add_printf(out, "axle_store_errors_total{error=\"%s\"} %"
+		    PRIu64 "\n", store_err_name((enum store_err)e), s.errors[e]);
 	scalar(out, "axle_store_batch_last", "gauge",
 	    "Requests in the last group commit.", s.last_batch);
 	scalar(out, "axle_store_batch_max", "gauge",

@@ -39,6 +39,7 @@ struct gw_counters {
 	uint64_t conns_open;
 	uint64_t handshakes_ok;
 	uint64_t handshake_timeouts;
+	uint64_t handshakes_evicted;	/* dropped at max_connections to make room */
 	uint64_t goaway[GW_GA__COUNT];
 	uint64_t http_requests;		/* plain GETs */
 	uint64_t reloads_ok, reloads_failed;

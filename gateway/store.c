@@ -49,7 +49,11 @@ struct store {
 	pthread_cond_t cond;
 	struct store_list queue;
 	int stopping;
-	struct store_stats stats;
+	struct store_stats stats;	/* stats.failed: writes refused for good */
+	int fail_rc;			/* what failed it */
+	int fatal_told;			/* on_fatal called */
+	store_fatal_fn on_fatal;
+	void *fatal_arg;
 
 	/* Completions waiting for the loop thread (only when base != NULL). */
 	struct event *done_ev;
@@ -312,6 +316,88 @@ store_run_one(struct store *st, MDB_txn *parent, struct store_req *r)
 	return mdb_txn_commit(child);
 }
 
+static enum store_err
+store_err_of(int rc)
+{
+	switch (rc) {
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+		return STORE_ERR_MAP_FULL;
+	case ENOSPC:
+	case EDQUOT:
+		return STORE_ERR_NO_SPACE;
+	case EIO:
+		return STORE_ERR_IO;
+	case MDB_PANIC:
+		return STORE_ERR_PANIC;
+	default:
+		return STORE_ERR_OTHER;
+	}
+}
+
+/*
+ * Whether the env may take more writes after a batch's begin or commit
+ * failed with rc. LMDB never overwrites a page its last durable meta page
+ * references: a failed commit is aborted, the pages it wrote are free again,
+ * and every later commit writes each page it uses in full and fdatasyncs
+ * them before it writes its meta page (O_DSYNC). So pages the kernel may
+ * have dropped after a failed fdatasync ("fsyncgate") are pages nobody
+ * references, and a refused batch leaves a sound env: on a full disk (or
+ * map, quota, memory) the node keeps serving reads and refusing writes until
+ * room returns. Any other errno is a failing device: the node stops rather
+ * than keep acknowledging on a disk that loses writes, and a restart reopens
+ * at the last durable meta page. A failed meta-page write makes LMDB answer
+ * every later begin with MDB_PANIC, whatever rc said: the probe finds that.
+ */
+static int
+store_env_sound(struct store *st, int rc)
+{
+	MDB_txn *probe;
+	int prc;
+
+	if (rc == MDB_PANIC || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+		return 0;
+	if (rc > 0 && rc != ENOSPC && rc != EDQUOT && rc != ENOMEM)
+		return 0;
+	if ((prc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &probe)) == 0)
+		mdb_txn_abort(probe);
+	return prc != MDB_PANIC;
+}
+
+/* Every request of the batch still OK gets rc. */
+static void
+store_refuse(struct store_req *batch, int rc)
+{
+	for (struct store_req *r = batch; r != NULL; r = r->next)
+		if (r->rc == 0)
+			r->rc = rc;
+}
+
+/* The batch's begin or commit (event) failed: refuse it; fail the store if the env is unsound. */
+static void
+store_batch_failed(struct store *st, struct store_req *batch,
+    const char *event, int rc, unsigned ok)
+{
+	int sound = store_env_sound(st, rc);
+
+	/* Never an ack without a commit: the batch's error is theirs. */
+	gw_log(GW_LOG_ERR, event, "rc=%d error=\"%s\" requests=%u action=%s",
+	    rc, store_strerror(rc), ok, sound ? "refused" : "fail_stop");
+	store_refuse(batch, sound ? rc : STORE_EFAILED);
+	pthread_mutex_lock(&st->mu);
+	st->stats.errors[store_err_of(rc)]++;
+	if (!sound && !st->stats.failed) {
+		st->stats.failed = 1;
+		st->fail_rc = rc;
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (!sound)
+		gw_log(GW_LOG_ERR, "store_failed", "rc=%d error=\"%s\" "
+		    "action=exit detail=\"no more writes; the node stops so that "
+		    "a restart reopens the store at its last durable commit\"",
+		    rc, store_strerror(rc));
+}
+
 static void
 store_account(struct store *st, struct store_req *batch, unsigned n,
     int committed, int commit_failed, uint64_t ns)
@@ -342,10 +428,13 @@ store_run_batch(struct store *st, struct store_req *batch, unsigned n)
 	int rc, committed = 0, failed = 0;
 	uint64_t t0, ns = 0;
 
+	if (st->stats.failed) {		/* only this thread sets it */
+		store_refuse(batch, STORE_EFAILED);
+		store_account(st, batch, n, 0, 0, 0);
+		return;
+	}
 	if ((rc = store_begin_batch(st, &txn)) != 0) {
-		gw_log(GW_LOG_ERR, "store_begin_failed", "rc=%d", rc);
-		for (r = batch; r != NULL; r = r->next)
-			r->rc = rc;
+		store_batch_failed(st, batch, "store_begin_failed", rc, n);
 		store_account(st, batch, n, 0, 1, 0);
 		return;
 	}
@@ -360,15 +449,24 @@ store_run_batch(struct store *st, struct store_req *batch, unsigned n)
 		committed = rc == 0;
 		failed = rc != 0;
 	}
-	if (failed) {
-		/* Never an ack without a commit: the batch's error is theirs. */
-		gw_log(GW_LOG_ERR, "store_commit_failed", "rc=%d requests=%u",
-		    rc, ok);
-		for (r = batch; r != NULL; r = r->next)
-			if (r->rc == 0)
-				r->rc = rc;
-	}
+	if (failed)
+		store_batch_failed(st, batch, "store_commit_failed", rc, ok);
 	store_account(st, batch, n, committed, failed, ns);
+}
+
+/* Tells on_fatal, once, after the failing batch's completions ran. */
+static void
+store_tell_fatal(struct store *st)
+{
+	int tell, rc;
+
+	pthread_mutex_lock(&st->mu);
+	tell = st->stats.failed && !st->fatal_told;
+	st->fatal_told |= tell;
+	rc = st->fail_rc;
+	pthread_mutex_unlock(&st->mu);
+	if (tell && st->on_fatal != NULL)
+		st->on_fatal(rc, st->fatal_arg);
 }
 
 static void
@@ -378,6 +476,7 @@ store_deliver(struct store *st, struct store_req *batch)
 
 	if (st->done_ev == NULL) {
 		store_run_done(batch);
+		store_tell_fatal(st);
 		return;
 	}
 	pthread_mutex_lock(&st->done_mu);
@@ -421,6 +520,7 @@ store_done_cb(evutil_socket_t fd, short what, void *arg)
 	st->done.head = st->done.tail = NULL;
 	pthread_mutex_unlock(&st->done_mu);
 	store_run_done(list);
+	store_tell_fatal(st);
 }
 
 /* --- public -------------------------------------------------------------- */
@@ -491,6 +591,10 @@ store_open(struct store **out, struct event_base *base, const char *dir,
 	}
 	st->batch_max = opts != NULL && opts->batch_max ? opts->batch_max :
 	    STORE_BATCH_DEFAULT;
+	if (opts != NULL) {
+		st->on_fatal = opts->on_fatal;
+		st->fatal_arg = opts->fatal_arg;
+	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->done_mu, NULL);
 	pthread_cond_init(&st->cond, NULL);
@@ -620,8 +724,25 @@ store_rc_grpc_status(int rc)
 }
 
 const char *
+store_err_name(enum store_err e)
+{
+	static const char *const names[STORE_ERR__COUNT] = {
+		[STORE_ERR_MAP_FULL] = "map_full",
+		[STORE_ERR_NO_SPACE] = "no_space",
+		[STORE_ERR_IO] = "io",
+		[STORE_ERR_PANIC] = "panic",
+		[STORE_ERR_OTHER] = "other",
+	};
+
+	return (unsigned)e < STORE_ERR__COUNT ? names[e] : "other";
+}
+
+const char *
 store_strerror(int rc)
 {
+	if (rc == STORE_EFAILED)
+		return "the node's storage failed: nothing was written, and the "
+		    "node is restarting; retry shortly";
 	/* LMDB's own codes sit in [MDB_KEYEXIST, MDB_LAST_ERRCODE]. */
 	if (rc < 0 && (rc < MDB_KEYEXIST || rc > MDB_LAST_ERRCODE))
 		return strerror(-rc);

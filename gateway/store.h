@@ -21,10 +21,29 @@ enum store_db {
  */
 #define STORE_MAX_DBS	64
 
+/*
+ * Called once when the store has failed for good (see store_submit's
+ * STORE_EFAILED): the caller must stop the process with a non-zero status so
+ * that the supervisor restarts it and LMDB reopens at its last durable
+ * commit. rc is the begin/commit error that failed it. On the loop thread
+ * after the failed batch's completions ran (on the writer thread if base is
+ * NULL).
+ */
+typedef void (*store_fatal_fn)(int rc, void *arg);
+
 struct store_opts {
 	size_t map_size;		/* bytes; 0 = 1 GiB */
 	unsigned batch_max;		/* requests per commit; 0 = 256 */
+	store_fatal_fn on_fatal;	/* NULL: the store just refuses writes */
+	void *fatal_arg;
 };
+
+/*
+ * The result of every write once the store has failed (an I/O error from a
+ * commit, or LMDB's MDB_PANIC): nothing is written any more. Positive and
+ * above any errno, so it collides with neither errno nor MDB codes.
+ */
+#define STORE_EFAILED	20001
 
 /*
  * Runs on the writer thread inside its own nested transaction of the batch's
@@ -34,6 +53,9 @@ struct store_opts {
  * commit or abort txn itself. arg is the caller's. A request that succeeded
  * still fails if its batch's commit fails (e.g. MDB_MAP_FULL when the
  * freelist cannot be saved): under map pressure a whole batch can fail.
+ * A failed commit fails every request of its batch: MDB_MAP_FULL, ENOSPC,
+ * EDQUOT and ENOMEM leave the store writable; any other I/O error or
+ * MDB_PANIC fails the store (STORE_EFAILED, then on_fatal).
  */
 typedef int (*store_write_fn)(MDB_txn *txn, struct store *st, void *arg);
 
@@ -64,7 +86,8 @@ int store_open(struct store **out, struct event_base *base, const char *dir,
 
 /*
  * Queues a write. Returns 0 (done will be called exactly once), or ENOMEM /
- * ESHUTDOWN (done will not be called).
+ * ESHUTDOWN (done will not be called). Once the store has failed, done gets
+ * STORE_EFAILED.
  */
 int store_submit(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg);
@@ -101,9 +124,23 @@ void store_close(struct store *st);
 /* Opens of this environment so far, including this one (1 on a new dir). */
 uint64_t store_boot_count(struct store *st);
 
+/* Why a batch's begin or commit failed, for axle_store_errors_total. */
+enum store_err {
+	STORE_ERR_MAP_FULL = 0,		/* MDB_MAP_FULL, MDB_TXN_FULL */
+	STORE_ERR_NO_SPACE,		/* ENOSPC, EDQUOT */
+	STORE_ERR_IO,			/* EIO */
+	STORE_ERR_PANIC,		/* MDB_PANIC: the env is unusable */
+	STORE_ERR_OTHER,
+	STORE_ERR__COUNT
+};
+/* Metric label of e: "map_full", "no_space", "io", "panic", "other". */
+const char *store_err_name(enum store_err e);
+
 struct store_stats {
 	uint64_t commits;		/* batch transactions committed */
 	uint64_t commit_errors;
+	uint64_t errors[STORE_ERR__COUNT];	/* failed begins and commits */
+	int failed;			/* 1: STORE_EFAILED, on_fatal called */
 	uint64_t requests;		/* requests completed */
 	uint64_t request_errors;
 	uint64_t last_batch;		/* requests in the last batch */
@@ -117,7 +154,7 @@ void store_get_stats(struct store *st, struct store_stats *out);
 
 /*
  * Maps a store rc to a gRPC status: 0 -> OK; MDB_MAP_FULL and (+/-) ENOSPC or
- * EDQUOT -> RESOURCE_EXHAUSTED; else UNAVAILABLE.
+ * EDQUOT -> RESOURCE_EXHAUSTED; else (STORE_EFAILED, EIO, ...) UNAVAILABLE.
  */
 int store_rc_grpc_status(int rc);
 /* Human text for an rc: MDB codes, errno or -errno. Static; never NULL. */

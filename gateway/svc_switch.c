@@ -405,7 +405,8 @@ sw_fetch(struct gw_call *call, const ProtobufCMessage *req)
 	w->call = call;
 	w->max = r->max_messages == 0 ? SW_FETCH_MAX_DEFAULT :
 	    r->max_messages > SW_FETCH_MAX ? SW_FETCH_MAX : r->max_messages;
-	w->vis_ms = r->visibility_timeout_ms == 0 ? SW_VISIBILITY_MS :
+	w->vis_ms = r->visibility_timeout_ms == 0 ?
+	    node->cfg.sw.default_visibility_ms :
 	    r->visibility_timeout_ms > SW_VISIBILITY_MAX_MS ? SW_VISIBILITY_MAX_MS :
 	    r->visibility_timeout_ms;
 	w->wait_ms = r->wait_ms > SW_FETCH_WAIT_MAX_MS ? SW_FETCH_WAIT_MAX_MS :
@@ -713,8 +714,9 @@ status_detail(const struct sw_record *r, const char *region, int64_t now,
 		    "acknowledgement" : "");
 		break;
 	case SW_STATE_HELD:
-		snprintf(out, len, "held at %s: registrar %s is suspended", region,
-		    r->where);
+		snprintf(out, len, "held at %s: registrar %s is suspended%s", region,
+		    r->where, r->hold_until_ms > 0 ? "; its failure policy applies "
+		    "at the hold limit" : "");
 		break;
 	case SW_STATE_FORWARDED:
 		snprintf(out, len, "handed on by %s (%s)", region, r->where);

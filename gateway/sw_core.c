@@ -21,7 +21,7 @@
 static const char *const ev_names[SW_EV__COUNT] = {
 	"accepted", "delivered", "fetched", "acked", "held", "released",
 	"returned", "discarded", "escalated", "duplicate", "forwarded",
-	"rejected", "reply_overdue", "receipts",
+	"rejected", "reply_overdue", "receipts", "hold_expired",
 };
 
 const char *
@@ -784,6 +784,96 @@ deadline_reply(struct sw_wctx *c, const struct sw_deadline *d)
 	return rc;
 }
 
+/* "3h 5m", "12m 4s", "1.5s": how long, for a person. */
+static void
+duration_text(int64_t ms, char *out, size_t len)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms >= 3600000)
+		snprintf(out, len, "%lldh %lldm", (long long)(ms / 3600000),
+		    (long long)(ms % 3600000 / 60000));
+	else if (ms >= 60000)
+		snprintf(out, len, "%lldm %llds", (long long)(ms / 60000),
+		    (long long)(ms % 60000 / 1000));
+	else
+		snprintf(out, len, "%lld.%llds", (long long)(ms / 1000),
+		    (long long)(ms % 1000 / 100));
+}
+
+/*
+ * Why a held message whose hold limit passed must now be settled: its
+ * registrar's standing gives the case reason. False when the registrar is
+ * active again or re-homed: the held sweep (gw_switch.c) releases it.
+ */
+static int
+hold_reason(struct sw_wctx *c, const char *registrar, int *reason,
+    char *standing, size_t len, bool *due)
+{
+	struct registry_outcome o = { 0 };
+	Axle__V1__Registrar *r = NULL;
+	int rc = registry_db_get(c->txn, &c->node->registry->db, NULL, registrar,
+	    &r, &o);
+	Axle__V1__RegistrarStatus st = rc == REGISTRY_OK ? r->status :
+	    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED;
+	bool successor = rc == REGISTRY_OK && r->successor_id != NULL &&
+	    r->successor_id[0] != '\0';
+
+	pb_free(r != NULL ? &r->base : NULL);
+	if (rc == REGISTRY_ESTORE)
+		return fail(c, o.mdb_rc != 0 ? o.mdb_rc : EIO, "register");
+	*due = st != AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE &&
+	    !(st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED && successor);
+	*reason = st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED ?
+	    AXLE__V1__CASE_REASON__CASE_REASON_REGISTRAR_REVOKED :
+	    AXLE__V1__CASE_REASON__CASE_REASON_REGISTRAR_SUSPENDED;
+	snprintf(standing, len, "%s", st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED ?
+	    "was revoked and not re-homed" : st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED ?
+	    "stayed suspended" : "is not in the register");
+	return 0;
+}
+
+/*
+ * The hold limit of a held message passed: if it is still in the same hold
+ * (not released, re-homed or settled since: its entry carries this very
+ * deadline), its failure policy settles it like any other failure.
+ */
+static int
+deadline_hold(struct sw_wctx *c, const struct sw_deadline *d)
+{
+	struct sw_placed out;
+	struct sw_env_view v;
+	struct sw_msg m;
+	Axle__V1__Envelope *env;
+	char detail[800], standing[64], held[32], limit[32];
+	int reason = 0, rc = sw_queue_get(&c->t, d->id, &m);
+	bool due = false;
+
+	if (rc == SW_Q_NOTFOUND || rc == SW_Q_CORRUPT)
+		return 0;
+	if (rc != 0)
+		return fail(c, rc, "hold limit");
+	if (m.rec.state != SW_STATE_HELD || m.rec.hold_until_ms != d->at_ms ||
+	    m.env == NULL || (rc = hold_reason(c, m.rec.where, &reason, standing,
+	    sizeof(standing), &due)) != 0 || !due ||
+	    (env = sw_env_unpack(m.env, m.env_len, NULL, 0)) == NULL) {
+		sw_msgs_free(&m, 1);
+		return rc;
+	}
+	duration_text(c->now - m.rec.enqueued_ms, held, sizeof(held));
+	duration_text(d->at_ms - m.rec.enqueued_ms, limit, sizeof(limit));
+	snprintf(detail, sizeof(detail), "registrar %s %s past the hold limit: "
+	    "held at %s for %s (limit %s); contact the registrar, then "
+	    "redirect or return the message", m.rec.where, standing,
+	    c->node->cfg.region, held, limit);
+	sw_msgs_free(&m, 1);
+	sw_count(c, SW_EV_HOLD_EXPIRED);
+	rc = sw_policy(c, sw_as_arrived(c, env, &v), reason, detail,
+	    SW_SETTLE_MOVE, NULL, &out);
+	pb_free(&env->base);
+	return rc;
+}
+
 int
 sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n)
 {
@@ -796,6 +886,7 @@ sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n)
 		if (rc != 0)
 			return fail(c, rc, "deadline");
 		rc = d[i].kind == SW_DL_DELIVER ? deadline_deliver(c, &d[i]) :
+		    d[i].kind == SW_DL_HOLD ? deadline_hold(c, &d[i]) :
 		    deadline_reply(c, &d[i]);
 		if (rc != 0)
 			return rc;

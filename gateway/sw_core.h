@@ -20,8 +20,7 @@ struct event;
 
 #define SW_RECEIPT_TYPE		"axle.receipt"	/* system envelopes: never get receipts */
 #define SW_RECEIPT_CT		"application/x-protobuf; messageType=axle.v1.Receipt"
-#define SW_VISIBILITY_MS	30000	/* Fetch: default visibility timeout */
-#define SW_VISIBILITY_MAX_MS	(3600 * 1000)
+#define SW_VISIBILITY_MAX_MS	(3600 * 1000)	/* Fetch; the default: [switch] default_visibility_ms */
 #define SW_FETCH_MAX_DEFAULT	100	/* Fetch: default max_messages */
 #define SW_FETCH_MAX		1000
 #define SW_FETCH_WAIT_MAX_MS	(5 * 60 * 1000)
@@ -38,7 +37,7 @@ enum sw_event {
 	SW_EV_ACCEPTED, SW_EV_DELIVERED, SW_EV_FETCHED, SW_EV_ACKED,
 	SW_EV_HELD, SW_EV_RELEASED, SW_EV_RETURNED, SW_EV_DISCARDED,
 	SW_EV_ESCALATED, SW_EV_DUPLICATE, SW_EV_FORWARDED, SW_EV_REJECTED,
-	SW_EV_REPLY_OVERDUE, SW_EV_RECEIPTS,
+	SW_EV_REPLY_OVERDUE, SW_EV_RECEIPTS, SW_EV_HOLD_EXPIRED,
 	SW_EV__COUNT
 };
 const char *sw_event_name(enum sw_event e);
@@ -157,7 +156,10 @@ void sw_touch_box(struct sw_tally *t, const char *box);
 /* Adds a tally's counters and wake-ups (loop thread, after the commit). */
 void sw_tally_apply(struct gw_node *node, const struct sw_tally *t);
 
-/* The deadlines due now: applies the failure policy / reply overdue. */
+/*
+ * The deadlines due now: applies the failure policy (delivery deadline,
+ * hold limit) or REPLY_OVERDUE. Each deadline is dropped as it is handled.
+ */
 int sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n);
 
 /* A registrar's standing changed (inside the registry's or our own write). */

@@ -31,13 +31,19 @@ dl_key(uint8_t k[DL_KEY], const struct sw_deadline *d)
 	memcpy(k + 9, d->id, SW_QID_LEN);
 }
 
+static bool
+kind_ok(unsigned kind)
+{
+	return kind == SW_DL_DELIVER || kind == SW_DL_REPLY || kind == SW_DL_HOLD;
+}
+
 static int
 dl_decode(struct sw_kv k, struct sw_deadline *d)
 {
 	const uint8_t *p = k.p;
 	uint64_t v = 0;
 
-	if (k.len != DL_KEY || (p[8] != SW_DL_DELIVER && p[8] != SW_DL_REPLY))
+	if (k.len != DL_KEY || !kind_ok(p[8]))
 		return SW_Q_CORRUPT;
 	for (int i = 0; i < 8; i++)
 		v = v << 8 | p[i];
@@ -50,8 +56,7 @@ dl_decode(struct sw_kv k, struct sw_deadline *d)
 static bool
 dl_ok(const struct sw_deadline *d)
 {
-	return d != NULL && d->at_ms >= 0 &&
-	    (d->kind == SW_DL_DELIVER || d->kind == SW_DL_REPLY);
+	return d != NULL && d->at_ms >= 0 && kind_ok((unsigned)d->kind);
 }
 
 int

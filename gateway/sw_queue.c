@@ -12,7 +12,9 @@
  * Layouts (all integers big-endian, so keys sort by number):
  *   record  = ver(1)=1 state(1) where_len(2) env_len(4) seq(8)
  *             accepted_ms(8) updated_ms(8) where env
- *   entry   = id(16) enqueued_ms(8) visible_after_ms(8) attempts(4)
+ *   entry   = id(16) enqueued_ms(8) due_ms(8) attempts(4)
+ *             (due_ms: MAILBOX visible again after, 0 not fetched;
+ *             HELD the hold deadline, 0 none; OUTBOX 0)
  *   qkey    = name NUL seq(8)     (NUL sorts first: "a" NUL.. < "a.b" NUL..)
  *   counter = sw.msgs["seq"] = last seq handed out (ids are 16 bytes: no clash)
  */
@@ -234,7 +236,7 @@ qkey_of(struct sw_kv k, const char *name, uint64_t *seq)
 
 struct entry {
 	uint8_t id[SW_QID_LEN];
-	int64_t enqueued_ms, visible_after_ms;
+	int64_t enqueued_ms, due_ms;
 	uint32_t attempts;
 };
 
@@ -243,7 +245,7 @@ entry_encode(const struct entry *e, uint8_t out[ENTRY_LEN])
 {
 	memcpy(out, e->id, SW_QID_LEN);
 	put64(out + 16, (uint64_t)e->enqueued_ms);
-	put64(out + 24, (uint64_t)e->visible_after_ms);
+	put64(out + 24, (uint64_t)e->due_ms);
 	put32(out + 32, e->attempts);
 }
 
@@ -256,7 +258,7 @@ entry_decode(struct sw_kv v, struct entry *e)
 		return SW_Q_CORRUPT;
 	memcpy(e->id, p, SW_QID_LEN);
 	e->enqueued_ms = (int64_t)get64(p + 16);
-	e->visible_after_ms = (int64_t)get64(p + 24);
+	e->due_ms = (int64_t)get64(p + 24);
 	e->attempts = get32(p + 32);
 	return 0;
 }
@@ -366,7 +368,10 @@ rec_read(struct sw_txn *t, const uint8_t id[SW_QID_LEN], struct sw_record *r,
 	if (memcmp(e.id, id, SW_QID_LEN) != 0)
 		return SW_Q_CORRUPT;
 	r->enqueued_ms = e.enqueued_ms;
-	r->visible_after_ms = e.visible_after_ms;
+	if (r->state == SW_STATE_HELD)
+		r->hold_until_ms = e.due_ms;
+	else
+		r->visible_after_ms = e.due_ms;
 	r->attempts = e.attempts;
 	return 0;
 }
@@ -384,6 +389,82 @@ rec_put(struct sw_txn *t, const struct sw_record *r, const uint8_t *env,
 	rc = bput(t, SW_QS_MSGS, kv(r->id, SW_QID_LEN), kv(b, len));
 	free(b);
 	return rc;
+}
+
+/* --- hold deadlines ----------------------------------------------------------- */
+
+/*
+ * A message enters HELD at now_ms: with a hold limit, its deadline goes
+ * into the time index and *due (for its entry) gets the time; else 0.
+ */
+static int
+hold_start(struct sw_txn *t, const uint8_t id[SW_QID_LEN], int64_t now_ms,
+    int64_t *due)
+{
+	struct sw_deadline d = { 0, SW_DL_HOLD, { 0 } };
+
+	*due = 0;
+	if (t->q->hold_limit_ms <= 0)
+		return 0;
+	d.at_ms = now_ms + t->q->hold_limit_ms;
+	memcpy(d.id, id, SW_QID_LEN);
+	*due = d.at_ms;
+	return sw_deadline_add(t, &d);
+}
+
+/* A message leaves HELD: its hold deadline (if any, and not yet run) goes. */
+static int
+hold_end(struct sw_txn *t, const uint8_t id[SW_QID_LEN], int64_t due)
+{
+	struct sw_deadline d = { due, SW_DL_HOLD, { 0 } };
+	int rc;
+
+	if (due <= 0)
+		return 0;
+	memcpy(d.id, id, SW_QID_LEN);
+	rc = sw_deadline_del(t, &d);
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
+}
+
+int
+sw_queue_hold_backfill(struct sw_txn *t, size_t max, size_t *added)
+{
+	uint8_t k[QKEY_MAX + 1], v[ENTRY_LEN];
+	struct sw_kv ko, vo, from = kv(k, 0);
+	struct entry e;
+	size_t n = 0;
+	int rc = 0;
+
+	if (added != NULL)
+		*added = 0;
+	if (t->q->hold_limit_ms <= 0)
+		return 0;
+	while (n < max && (rc = bseek(t, SW_QS_HELD, from, &ko, &vo)) == 0) {
+		if (ko.len > QKEY_MAX)
+			return SW_Q_CORRUPT;
+		if ((rc = entry_decode(vo, &e)) != 0)
+			return rc;
+		memcpy(k, ko.p, ko.len);	/* ko dies with the next write */
+		if (e.due_ms == 0) {
+			struct sw_deadline d = { e.enqueued_ms + t->q->hold_limit_ms,
+				SW_DL_HOLD, { 0 } };
+
+			memcpy(d.id, e.id, SW_QID_LEN);
+			e.due_ms = d.at_ms;
+			entry_encode(&e, v);
+			if ((rc = bput(t, SW_QS_HELD, kv(k, ko.len),
+			    kv(v, ENTRY_LEN))) != 0 ||
+			    (rc = sw_deadline_add(t, &d)) != 0)
+				return rc;
+			n++;
+		}
+		/* The next key after k: k with a 0 byte appended. */
+		k[ko.len] = 0;
+		from = kv(k, ko.len + 1);
+	}
+	if (added != NULL)
+		*added = n;
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
 }
 
 /*
@@ -412,12 +493,17 @@ move_rec(struct sw_txn *t, const struct sw_record *r, const uint8_t *env,
 	rc = 0;
 	if (sw_state_is_queue(r->state))
 		rc = entry_del(t, r->state, r->where, r->seq);
+	if (rc == 0 && r->state == SW_STATE_HELD)
+		rc = hold_end(t, r->id, r->hold_until_ms);
 	if (rc == 0 && keep) {
 		memcpy(e.id, r->id, SW_QID_LEN);
 		e.enqueued_ms = now_ms;
-		e.visible_after_ms = 0;		/* a move ends any fetch */
+		e.due_ms = 0;		/* a move ends any fetch */
 		e.attempts = r->attempts;
-		rc = entry_put(t, to, n.where, r->seq, &e);
+		if (to == SW_STATE_HELD)
+			rc = hold_start(t, r->id, now_ms, &e.due_ms);
+		if (rc == 0)
+			rc = entry_put(t, to, n.where, r->seq, &e);
 	}
 	if (rc == 0)
 		rc = bput(t, SW_QS_MSGS, kv(r->id, SW_QID_LEN), kv(b, len));
@@ -502,8 +588,11 @@ sw_queue_accept(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 		return 0;
 	memcpy(e.id, id, SW_QID_LEN);
 	e.enqueued_ms = now_ms;
-	e.visible_after_ms = 0;
+	e.due_ms = 0;
 	e.attempts = 0;
+	if (state == SW_STATE_HELD && (rc = hold_start(t, id, now_ms,
+	    &e.due_ms)) != 0)
+		return rc;
 	return entry_put(t, state, r.where, r.seq, &e);
 }
 
@@ -672,9 +761,9 @@ fetch_one(struct sw_txn *t, const char *mailbox, uint64_t seq,
 	if ((rc = q_record(t, SW_STATE_MAILBOX, mailbox, seq, e, &r,
 	    &env)) != 0 || (rc = msg_fill(m, &r, env)) != 0)
 		return rc;
-	e->visible_after_ms = now_ms + vis_ms;
+	e->due_ms = now_ms + vis_ms;
 	e->attempts++;
-	m->rec.visible_after_ms = e->visible_after_ms;
+	m->rec.visible_after_ms = e->due_ms;
 	m->rec.attempts = e->attempts;
 	if ((rc = entry_put(t, SW_STATE_MAILBOX, mailbox, seq, e)) != 0) {
 		sw_msgs_free(m, 1);
@@ -700,7 +789,7 @@ sw_queue_mailbox_fetch(struct sw_txn *t, const char *mailbox, size_t max,
 	for (; *n < max; seq++) {
 		if ((rc = q_next(t, SW_QS_MAILBOX, mailbox, &seq, &e)) != 0)
 			break;
-		if (e.attempts > 0 && e.visible_after_ms > now_ms)
+		if (e.attempts > 0 && e.due_ms > now_ms)
 			continue;
 		if ((rc = fetch_one(t, mailbox, seq, &e, now_ms, visibility_ms,
 		    &out[*n])) != 0)
@@ -860,8 +949,8 @@ sw_queue_counts(struct sw_txn *t, struct sw_counts *out)
 
 /* Adds one entry (key k, value v) to the running summary of its queue. */
 static int
-stat_add(struct sw_kv k, struct sw_kv v, int64_t now_ms, struct sw_queue_stat *out,
-    size_t max, size_t *n, char *cur)
+stat_add(struct sw_kv k, struct sw_kv v, bool mailbox, int64_t now_ms,
+    struct sw_queue_stat *out, size_t max, size_t *n, char *cur)
 {
 	const uint8_t *p = k.p;
 	struct entry e;
@@ -887,7 +976,7 @@ stat_add(struct sw_kv k, struct sw_kv v, int64_t now_ms, struct sw_queue_stat *o
 		struct sw_queue_stat *s = &out[*n - 1];
 
 		s->count++;
-		if (e.attempts > 0 && e.visible_after_ms > now_ms)
+		if (mailbox && e.attempts > 0 && e.due_ms > now_ms)
 			s->in_flight++;
 		if (e.enqueued_ms < s->oldest_ms)
 			s->oldest_ms = e.enqueued_ms;
@@ -909,7 +998,8 @@ sw_queue_stats(struct sw_txn *t, enum sw_qstore which, int64_t now_ms,
 	    which != SW_QS_HELD)
 		return SW_Q_EINVAL;
 	while ((rc = bseek(t, which, from, &ko, &vo)) == 0) {
-		if ((rc = stat_add(ko, vo, now_ms, out, max, n, cur)) != 0)
+		if ((rc = stat_add(ko, vo, which == SW_QS_MAILBOX, now_ms, out,
+		    max, n, cur)) != 0)
 			return rc;
 		if (ko.len > QKEY_MAX)
 			return SW_Q_CORRUPT;

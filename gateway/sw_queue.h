@@ -107,10 +107,16 @@ struct sw_qbackend_ops {
 	void (*destroy)(void *be);
 };
 
-/* A queue: a backend instance. */
+/*
+ * A queue: a backend instance. hold_limit_ms (0 after creation: no limit)
+ * > 0 makes every message that enters HELD get an SW_DL_HOLD deadline that
+ * far ahead, in the same transaction, and every message that leaves HELD
+ * lose it: the owner sets it once, before the first write.
+ */
 struct sw_queue {
 	const struct sw_qbackend_ops *ops;
 	void *be;
+	int64_t hold_limit_ms;
 };
 
 /* A transaction on a queue. own: begun by sw_txn_begin (commit/abort it). */
@@ -177,6 +183,7 @@ struct sw_record {
 	/* The queue entry, when sw_state_is_queue(state): */
 	int64_t enqueued_ms;		/* when it entered its present queue */
 	int64_t visible_after_ms;	/* MAILBOX: in flight until then (0: not fetched) */
+	int64_t hold_until_ms;		/* HELD: its SW_DL_HOLD deadline (0: none) */
 	uint32_t attempts;		/* MAILBOX: deliveries so far */
 	size_t env_len;			/* stored envelope bytes; 0 after custody ended */
 };
@@ -287,7 +294,10 @@ int sw_queue_move(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 /*
  * Suspension: moves up to max of registrar's mailbox entries (in flight or
  * not) to its held queue. *moved (may be NULL) gets how many; fewer than
- * max means none are left.
+ * max means none are left. Like every way into HELD (accept, move,
+ * release to a suspended successor), each gets its hold deadline (see
+ * struct sw_queue): entering HELD anew, even from another held queue,
+ * starts a new hold.
  */
 int sw_queue_hold(struct sw_txn *t, const char *registrar, size_t max,
     int64_t now_ms, size_t *moved);
@@ -303,6 +313,14 @@ int sw_queue_release(struct sw_txn *t, const char *registrar,
     enum sw_state to, const char *where, size_t max, int64_t now_ms,
     size_t *moved);
 
+/*
+ * Gives up to max held messages that have no hold deadline (held before
+ * the queue had a hold limit) one at enqueued_ms + t->q->hold_limit_ms, so
+ * an upgrade does not leave them held forever. Nothing if the queue has no
+ * limit. *added (may be NULL) gets how many.
+ */
+int sw_queue_hold_backfill(struct sw_txn *t, size_t max, size_t *added);
+
 /* Entries in each store (for metrics; O(1) on both backends). */
 struct sw_counts {
 	uint64_t msgs;		/* records, in any state */
@@ -310,7 +328,7 @@ struct sw_counts {
 	uint64_t mailbox;
 	uint64_t held;
 	uint64_t dedup;
-	uint64_t deadlines;	/* timers pending (delivery and reply deadlines) */
+	uint64_t deadlines;	/* timers pending (delivery, reply and hold deadlines) */
 };
 int sw_queue_counts(struct sw_txn *t, struct sw_counts *out);
 
@@ -340,6 +358,7 @@ int sw_queue_stats(struct sw_txn *t, enum sw_qstore which, int64_t now_ms,
 enum sw_deadline_kind {
 	SW_DL_DELIVER = 1,	/* deliver_by_ms: still undelivered here -> failure policy */
 	SW_DL_REPLY = 2,	/* reply_by_ms: no reply in context -> REPLY_OVERDUE */
+	SW_DL_HOLD = 3,		/* hold limit: still held (same hold) -> failure policy */
 };
 
 struct sw_deadline {

@@ -7,6 +7,7 @@
 # Env: DEMO_KEEP=1 leaves the federation running and prints how to poke at it and stop it;
 #      DEMO_RESULTS=DIR keeps each step's outcome (steps.txt, one "DEMO-STEP name=... ok=0|1
 #      detail=..." line per step) and axlectl's --json outputs there; DEMO_PORT=N first port.
+#      AXLE_WRAP / AXLE_TIME_SCALE as in tests/integration/axletest.py (make valgrind).
 set -eu
 B=$(cd "${1:-build}" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -66,7 +67,7 @@ b64hex() { "$PY" -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).hex(
 
 # poll SECONDS CMD...: runs CMD every 0.3 s until it succeeds; 1 if it never did.
 poll() {
-	_pn=$(($1 * 10 / 3)); shift
+	_pn=$(($1 * ${AXLE_TIME_SCALE:-1} * 10 / 3)); shift
 	while [ "$_pn" -gt 0 ]; do
 		if "$@"; then return 0; fi
 		sleep 0.3; _pn=$((_pn - 1))
@@ -101,7 +102,7 @@ sys.exit(1)' "$res/$1.json" "$2" 2>/dev/null
 # wait_for_msg NAME REGION WHO SECONDS PY-COND: fetches until has NAME PY-COND.
 wait_for_msg() {
 	cond=$5
-	_wi=$(($4 * 2)) _wn=$1 _wr=$2 _ww=$3
+	_wi=$(($4 * 2 * ${AXLE_TIME_SCALE:-1})) _wn=$1 _wr=$2 _ww=$3
 	while [ "$_wi" -gt 0 ]; do
 		fetch_into "$_wn" "$_wr" "$_ww" || true
 		has "$_wn" "$cond" && return 0
@@ -156,8 +157,8 @@ for r in $REGIONS; do
 			[ "$p" = uk ] || printf 'parent = uk\n'
 		done
 	} >"$work/$r/axled.conf"
-	(cd "$work/$r" && "$B/axled" -n -c axled.conf >/dev/null) || fail start "bad config for $r"
-	(cd "$work/$r" && exec "$B/axled" -c axled.conf 2>axled.log) &
+	(cd "$work/$r" && ${AXLE_WRAP:-} "$B/axled" -n -c axled.conf >/dev/null) || fail start "bad config for $r"
+	(cd "$work/$r" && exec ${AXLE_WRAP:-} "$B/axled" -c axled.conf 2>axled.log) &
 	pids="$pids $!"
 done
 echo "$pids" >"$res/pids"

@@ -151,7 +151,7 @@ class Server:
 
 def tool(args, timeout=20):
     return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=timeout, universal_newlines=True)
+                          timeout=timeout * at.TIME_SCALE, universal_newlines=True)
 
 
 def main():
@@ -161,8 +161,10 @@ def main():
     adm = fed.admin('uk.test')
     ident = ['--cert', adm.cert, '--key', adm.key, '--trust', fed.trust_dir,
              '--federation', 'fame-test']
-    ctl = [os.path.join(at.BUILD, 'axlectl')] + ident + [
-        '--server', '%s:%d' % (at.HOST, srv.port), '--timeout', '3000']
+    # Under AXLE_WRAP (valgrind) the tool itself is slow: its deadline scales too.
+    deadline = str(int(3000 * at.TIME_SCALE))
+    ctl = at.WRAP + [os.path.join(at.BUILD, 'axlectl')] + ident + [
+        '--server', '%s:%d' % (at.HOST, srv.port), '--timeout', deadline]
     failures = []
     passed = 0
 
@@ -194,7 +196,8 @@ def main():
         h = srv.requests[0]
         at.check(h.get(':method') == 'POST' and h.get(':path') == '/axle.v1.Node/Info', str(h))
         at.check(h.get('content-type') == 'application/grpc' and h.get('te') == 'trailers', str(h))
-        at.check(re.match(r'^\d+[mS]$', h.get('grpc-timeout', '')), 'grpc-timeout %r' % h)
+        # gRPC's grammar: at most 8 digits and a unit (a scaled deadline may be "1M").
+        at.check(re.match(r'^\d{1,8}[HMSmun]$', h.get('grpc-timeout', '')), 'grpc-timeout %r' % h)
         at.check(h.get(':authority') == '%s:%d' % (at.HOST, srv.port), str(h))
 
     def cancelled(cp):
@@ -206,7 +209,7 @@ def main():
     srv_timeout = ctl.index('--timeout') + 1
     ctl[srv_timeout] = '700'
     case('hang', ['info'], 1, r'^axlectl: info: DEADLINE_EXCEEDED: deadline exceeded$', cancelled)
-    ctl[srv_timeout] = '3000'
+    ctl[srv_timeout] = deadline
     case('no_status', ['info'], 1, r'INTERNAL: stream closed without grpc-status')
     case('refuse', ['info'], 1, r'UNAVAILABLE: stream reset by server: REFUSED_STREAM',
          saw(requests=2))

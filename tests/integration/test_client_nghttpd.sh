@@ -97,7 +97,7 @@ for p in $P1 $P2 $P3 $P4 $P5 $P6; do
 done
 
 ID="--cert $F/uk.test/admin.chain.pem --key $F/uk.test/admin.key --trust $F/trust --federation fame-test"
-CTL="$B/axlectl $ID"
+CTL="${AXLE_WRAP:-} $B/axlectl $ID"	# AXLE_WRAP: valgrind (make valgrind)
 LG="$B/loadgen $ID"
 
 # --- axlectl ----------------------------------------------------------------

@@ -1,13 +1,15 @@
 """test_mtls.py -- mTLS admission of one node: good, missing and wrong certificates, revocation on SIGHUP."""
 
 import os
+import socket
+import ssl
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from axletest import (GRPC_OK, GRPC_UNIMPLEMENTED, Node, Workspace,  # noqa: E402
-                      check, check_config, grpc_stubs, main, make_ca, make_federation,
-                      refused, test, utc_stamp, wait_for)
+from axletest import (GRPC_OK, GRPC_UNIMPLEMENTED, H2Client, H2Closed, Node,  # noqa: E402
+                      Workspace, check, check_config, grpc_stubs, main, make_ca,
+                      make_federation, refused, test, tls_context, utc_stamp, wait_for)
 
 FEDNAME = 'fame-test'
 REGION = 'uk.test'
@@ -285,6 +287,57 @@ def revoke_on_sighup():
         check(info is not None, 'connection opened before revocation stopped answering: %r' % r)
     finally:
         a.close()
+    assert_info_ok(e['member'], 'member', uri='axle://%s/member/%s' % (FEDNAME, HUB))
+
+
+@test
+def resumed_session_after_revocation():
+    """A session got with a valid certificate cannot carry it past its
+    revocation: the node issues no tickets and keeps no session cache, so the
+    resumption attempt is a full handshake, and that is refused."""
+    e = env()
+    fed, n = e['fed'], node()
+    x = fed.issue('member', REGION + '.resumer', name='resumer')
+    ctx = tls_context(x.chain, x.key, fed.ca_pem)
+    s = ctx.wrap_socket(socket.create_connection((n.host, n.port), timeout=10),
+                        server_hostname=n.host)
+    try:
+        c = H2Client(s)
+        r, info = c.info()		# reading lets any NewSessionTicket arrive
+        check(info is not None, 'Info as X before revocation: %r' % r)
+        sess = s.session
+        check(sess is not None, 'no SSLSession after the handshake')
+        check(not sess.has_ticket, 'the node issued a session ticket (lifetime %d s)'
+              % sess.ticket_lifetime_hint)
+    finally:
+        s.close()
+    fed.revoke(x)
+    fed.publish_crl()
+    fed.trust_add()
+    n.hup()
+    key = 'axle_handshakes_refused_total{reason="revoked"}'
+    revoked0 = n.metrics(e['member'])[key]
+    raw = socket.create_connection((n.host, n.port), timeout=10)
+    t = None
+    why = None
+    try:
+        t = ctx.wrap_socket(raw, server_hostname=n.host, session=sess)
+        check(not t.session_reused, 'the node resumed a session of a revoked certificate')
+        try:
+            r = H2Client(t, timeout=10).request('GET', '/healthz', timeout=10)
+            check(r.status is None, 'revoked certificate served after a resumption attempt: %r' % r)
+            why = 'no response'
+        except (H2Closed, ssl.SSLError, OSError) as ex:
+            why = 'after handshake: %s' % ex
+    except (ssl.SSLError, OSError) as ex:
+        why = 'handshake: %s' % ex
+    finally:
+        (t or raw).close()
+    check(why, 'no refusal')
+    wait_for(lambda: n.metrics(e['member'])[key] == revoked0 + 1, 3, interval=0.1,
+             what='%s to count the refusal' % key)
+    print('   resumption attempt: not resumed, refused as revoked (%s)' % why)
+    check(n.alive(), 'node died')
     assert_info_ok(e['member'], 'member', uri='axle://%s/member/%s' % (FEDNAME, HUB))
 
 

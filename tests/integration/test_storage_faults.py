@@ -1,4 +1,4 @@
-"""test_storage_faults.py -- a full LMDB map, a full disk and a stale reader: no ack without a commit, a clear error, recovery.
+"""test_storage_faults.py -- a full LMDB map, a full disk and a stale reader: no ack without a commit, a clear error, a metric, recovery.
 
 Registry Delegate is the write driven to the limit: every acknowledged registrar
 must be readable (GetRegistrar) after a restart with more room; every refusal
@@ -111,6 +111,15 @@ def check_one(p, rs):
     return missing
 
 
+def errors_total(node, label):
+    return node.metrics(env()['admin']).get('axle_store_errors_total{error="%s"}' % label, 0)
+
+
+def check_counted(node, label):
+    check(errors_total(node, label) > 0,
+          'axle_store_errors_total{error="%s"} did not count the refusals' % label)
+
+
 def node_answers(node):
     r, info = node.info(env()['admin'])
     check(info is not None, 'Info failed: %r' % r)
@@ -129,6 +138,7 @@ def map_full_refuses_cleanly_and_recovers():
     node_answers(n)
     check('MDB_MAP_FULL' in n.log_text(),
           'no log line names the full map: %s' % n.log_tail())
+    check_counted(n, 'map_full')
     n.stop()
     n.limits['map_size_mb'] = 16
     n.write_config()
@@ -173,6 +183,7 @@ def disk_full_refuses_cleanly_and_recovers():
         check('event=store_commit_failed' in log or 'No space left' in log,
               'no log line for the failed commit: %s' % n.log_tail())
         node_answers(n)
+        check_counted(n, 'no_space')
         n.stop()
         cp = subprocess.run(['mount', '-o', 'remount,size=32m', mnt],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

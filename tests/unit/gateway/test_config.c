@@ -250,7 +250,7 @@ test_unknown_key_and_section(void **state)
 	    "listen, data_dir, parent)");
 	expect_error(BASE "[nodes]\nx = 1\n", 10,
 	    "unknown section [nodes] (known: node, tls, log, limits, "
-	    "recourse, registry, peer <name>)");
+	    "recourse, registry, switch, peer <name>)");
 	expect_error(BASE "[limits]\nmax_streams = 5\n", 11,
 	    "unknown key \"max_streams\" in [limits] (known: max_connections,");
 	expect_error(BASE "[peer uk.leeds]\naddress = a:1\nport = 5\n", 12,
@@ -455,6 +455,40 @@ test_registry(void **state)
 	    "unknown key \"interval\" in [registry] (known: mirror_interval_ms)");
 }
 
+/* [switch]: the hold limit and the Fetch default, with their ranges. */
+static void
+test_switch(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text(BASE), 0);
+	assert_int_equal(cfg.sw.hold_limit_ms, 259200000);	/* 72 h */
+	assert_int_equal(cfg.sw.default_visibility_ms, 30000);
+	assert_int_equal(load_text(BASE "[switch]\nhold_limit_ms = 1500\n"
+	    "default_visibility_ms = 100\n"), 0);
+	assert_int_equal(cfg.sw.hold_limit_ms, 1500);
+	assert_int_equal(cfg.sw.default_visibility_ms, 100);
+	assert_int_equal(load_text(BASE "[switch]\nhold_limit_ms = 2592000000\n"
+	    "default_visibility_ms = 3600000\n"), 0);
+	assert_int_equal(cfg.sw.hold_limit_ms, 2592000000u);
+	assert_int_equal(cfg.sw.default_visibility_ms, 3600000);
+	expect_error(BASE "[switch]\nhold_limit_ms = 999\n", 11,
+	    "[switch] hold_limit_ms = 999: must be between 1000 and 2592000000");
+	expect_error(BASE "[switch]\nhold_limit_ms = 2592000001\n", 11,
+	    "must be between 1000 and 2592000000");
+	expect_error(BASE "[switch]\nhold_limit_ms = 72h\n", 11,
+	    "must be a whole number between 1000 and 2592000000");
+	expect_error(BASE "[switch]\ndefault_visibility_ms = 99\n", 11,
+	    "[switch] default_visibility_ms = 99: must be between 100 and "
+	    "3600000");
+	expect_error(BASE "[switch]\ndefault_visibility_ms = 3600001\n", 11,
+	    "must be between 100 and 3600000");
+	expect_error(BASE "[switch]\nhold_limit_ms = 5000\nhold_limit_ms = 6000\n",
+	    12, "duplicate key \"hold_limit_ms\" in [switch] (first set on line 11)");
+	expect_error(BASE "[switch]\nhold = 5\n", 11,
+	    "unknown key \"hold\" in [switch] (known: hold_limit_ms, "
+	    "default_visibility_ms)");
+}
+
 /* axled -n refuses a cycle in the parent chain, at the line closing it. */
 static void
 test_parent_chain(void **state)
@@ -649,6 +683,7 @@ test_example(void **state)
 	assert_int_equal(cfg.tls12, def.tls12);
 	assert_memory_equal(&cfg.recourse, &def.recourse, sizeof(def.recourse));
 	assert_memory_equal(&cfg.registry, &def.registry, sizeof(def.registry));
+	assert_memory_equal(&cfg.sw, &def.sw, sizeof(def.sw));
 	assert_true(cfg.npeers > 0);
 	assert_string_equal(cfg.parent, cfg.peers[0].name);
 }
@@ -669,6 +704,7 @@ main(void)
 		cmocka_unit_test(test_parent),
 		cmocka_unit_test(test_recourse),
 		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_parent_chain),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_split_hostport),

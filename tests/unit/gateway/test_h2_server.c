@@ -594,9 +594,9 @@ test_idle(void **state)
 	    sizeof(empty_info), 0);
 
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
-	assert_int_equal(gw_h2_idle(h->h2), 0);		/* a stream is open */
-	assert_int_equal(h2h_end_body(h, id), 0);
-	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
+	/* An unfinished request waits on the silent peer: it does not keep the connection. */
+	assert_true(id > 0);
+	assert_int_equal(gw_h2_streams(h->h2), 1);
 	assert_int_equal(gw_h2_idle(h->h2), 1);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	assert_int_equal(h->goaways, 1);

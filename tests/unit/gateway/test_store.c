@@ -1,11 +1,13 @@
-/* test_store.c -- the LMDB store: persistence, per-request isolation, group commit, MAP_FULL, loop delivery, drain on close. */
+/* test_store.c -- the LMDB store: persistence, per-request isolation, group commit, MAP_FULL, disk errors, loop delivery, drain on close. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -294,7 +296,7 @@ test_open_errors(void **state)
 {
 	struct tdir t;
 	struct store *st = (struct store *)1;
-	struct store_opts o = { 1 << 20, 0 };
+	struct store_opts o = { .map_size = 1 << 20 };
 	char err[256] = "", file[128];
 	MDB_env *env;
 	MDB_txn *txn;
@@ -763,6 +765,166 @@ test_close_drains_and_refuses(void **state)
 	tdir_remove(&t);
 }
 
+/* --- disk errors ------------------------------------------------------------ */
+
+/*
+ * The fd of env's data.mdb: LMDB's page fd (dsync 0) or its meta-page fd,
+ * opened O_DSYNC (dsync 1). Writes to /dev/full fail with ENOSPC, so dup2()
+ * of it over one of them fails exactly that kind of write, deterministically.
+ */
+static int
+data_fd(const struct tdir *t, int dsync)
+{
+	char want[160], link[PATH_MAX], path[320], line[128];
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	int found = -1;
+
+	assert_non_null(d);
+	snprintf(want, sizeof(want), "%s/data.mdb", t->env);
+	while (found < 0 && (de = readdir(d)) != NULL) {
+		ssize_t n;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, want) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			unsigned long flags;
+
+			if (sscanf(line, "flags: %lo", &flags) == 1 &&
+			    ((flags & O_DSYNC) != 0) == dsync)
+				found = atoi(de->d_name);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	assert_true(found >= 0);
+	return found;
+}
+
+/* Points fd at /dev/full; returns a dup of what it was, for disk_restore. */
+static int
+disk_fill(int fd)
+{
+	int saved = dup(fd), full = open("/dev/full", O_WRONLY);
+
+	assert_true(saved >= 0 && full >= 0);
+	assert_int_equal(dup2(full, fd), fd);
+	close(full);
+	return saved;
+}
+
+static void
+disk_restore(int fd, int saved)
+{
+	assert_int_equal(dup2(saved, fd), fd);
+	close(saved);
+}
+
+static int fatal_calls, fatal_rc;
+
+static void
+on_fatal(int rc, void *arg)
+{
+	(void)arg;
+	fatal_calls++;
+	fatal_rc = rc;
+}
+
+static struct store *
+open_store_fatal(struct tdir *t)
+{
+	struct store_opts o = { .on_fatal = on_fatal };
+	struct store *st;
+	char err[256] = "";
+
+	fatal_calls = fatal_rc = 0;
+	assert_int_equal(store_open(&st, NULL, t->env, &o, err, sizeof(err)), 0);
+	return st;
+}
+
+/*
+ * ENOSPC on a page write: the batch is refused and counted, the store stays
+ * writable, and once there is room again writes are acknowledged; after a
+ * reopen the acknowledged keys are there and the refused one is not.
+ */
+static void
+test_disk_full_pages(void **state)
+{
+	struct tdir t;
+	struct store *st;
+	struct store_stats s;
+	int fd, saved;
+
+	tdir_make(&t);
+	st = open_store_fatal(&t);
+	assert_int_equal(write_sync(st, "before", "1"), 0);
+	fd = data_fd(&t, 0);
+	saved = disk_fill(fd);
+	assert_int_equal(write_sync(st, "refused", "2"), ENOSPC);
+	disk_restore(fd, saved);
+	assert_int_equal(write_sync(st, "after", "3"), 0);
+	store_get_stats(st, &s);
+	assert_int_equal(s.errors[STORE_ERR_NO_SPACE], 1);
+	assert_int_equal(s.failed, 0);
+	assert_int_equal(fatal_calls, 0);
+	store_close(st);
+
+	st = open_store(&t, NULL, 0, 0);
+	assert_key(st, "before", "1");
+	assert_key(st, "after", "3");
+	assert_no_key(st, "refused");
+	store_close(st);
+	tdir_remove(&t);
+}
+
+/*
+ * ENOSPC on the meta-page write, after the pages were written and synced:
+ * LMDB marks the env fatal (MDB_PANIC from then on). The store must see
+ * that although the commit said ENOSPC: refuse with STORE_EFAILED, call
+ * on_fatal once, refuse every later write; a reopen is sound.
+ */
+static void
+test_meta_write_fails_store(void **state)
+{
+	struct tdir t;
+	struct store *st;
+	struct store_stats s;
+	int fd, saved;
+
+	tdir_make(&t);
+	st = open_store_fatal(&t);
+	assert_int_equal(write_sync(st, "before", "1"), 0);
+	fd = data_fd(&t, 1);
+	saved = disk_fill(fd);
+	assert_int_equal(write_sync(st, "lost", "2"), STORE_EFAILED);
+	disk_restore(fd, saved);
+	assert_int_equal(fatal_calls, 1);
+	assert_int_equal(fatal_rc, ENOSPC);
+	assert_int_equal(write_sync(st, "later", "3"), STORE_EFAILED);
+	assert_int_equal(fatal_calls, 1);
+	store_get_stats(st, &s);
+	assert_int_equal(s.failed, 1);
+	assert_int_equal(s.errors[STORE_ERR_NO_SPACE], 1);
+	assert_int_equal(s.commits, 1);
+	store_close(st);
+
+	st = open_store(&t, NULL, 0, 0);
+	assert_key(st, "before", "1");
+	assert_no_key(st, "later");
+	assert_int_equal(write_sync(st, "again", "4"), 0);
+	assert_key(st, "again", "4");
+	store_close(st);
+	tdir_remove(&t);
+}
+
 static void
 test_rc_mapping(void **state)
 {
@@ -777,6 +939,10 @@ test_rc_mapping(void **state)
 	assert_string_equal(store_strerror(EIO), strerror(EIO));
 	assert_non_null(strstr(store_strerror(MDB_KEYEXIST), "MDB_KEYEXIST"));
 	assert_non_null(strstr(store_strerror(MDB_BAD_DBI), "MDB_BAD_DBI"));
+	assert_int_equal(store_rc_grpc_status(STORE_EFAILED), GRPC_UNAVAILABLE);
+	assert_non_null(strstr(store_strerror(STORE_EFAILED), "storage failed"));
+	assert_string_equal(store_err_name(STORE_ERR_NO_SPACE), "no_space");
+	assert_string_equal(store_err_name(STORE_ERR__COUNT), "other");
 }
 
 int
@@ -792,6 +958,8 @@ main(void)
 		cmocka_unit_test(test_loop_delivery),
 		cmocka_unit_test(test_close_drains_with_base),
 		cmocka_unit_test(test_close_drains_and_refuses),
+		cmocka_unit_test(test_disk_full_pages),
+		cmocka_unit_test(test_meta_write_fails_store),
 		cmocka_unit_test(test_rc_mapping),
 	};
 

@@ -123,17 +123,25 @@ test_same_time_and_bad_input(void **state)
 {
 	struct fx *f = *state;
 	struct sw_deadline a = dl(50, SW_DL_DELIVER, 9), b = dl(50, SW_DL_REPLY, 9),
-	    c = dl(50, SW_DL_DELIVER, 8), bad = dl(-1, SW_DL_DELIVER, 1), out[4];
+	    c = dl(50, SW_DL_DELIVER, 8), h = dl(50, SW_DL_HOLD, 9),
+	    bad = dl(-1, SW_DL_DELIVER, 1), out[4];
 	size_t n;
 
 	assert_int_equal(sw_deadline_add(&f->t, &a), 0);
+	assert_int_equal(sw_deadline_add(&f->t, &h), 0);
 	assert_int_equal(sw_deadline_add(&f->t, &b), 0);
 	assert_int_equal(sw_deadline_add(&f->t, &c), 0);
 	assert_int_equal(sw_deadline_due(&f->t, 50, out, 4, &n), 0);
-	assert_int_equal(n, 3);
-	assert_int_equal(out[0].id[0], 8);	/* kind 1 before kind 2, then id */
+	assert_int_equal(n, 4);
+	assert_int_equal(out[0].id[0], 8);	/* kind 1, 2, 3, then id */
 	assert_int_equal(out[1].kind, SW_DL_DELIVER);
 	assert_int_equal(out[2].kind, SW_DL_REPLY);
+	assert_int_equal(out[3].kind, SW_DL_HOLD);	/* decodes as itself */
+	assert_int_equal(out[3].id[0], 9);
+	assert_int_equal(sw_deadline_del(&f->t, &h), 0);
+	assert_int_equal(sw_deadline_del(&f->t, &h), SW_Q_NOTFOUND);
+	assert_int_equal(sw_deadline_add(&f->t, &bad), SW_Q_EINVAL);
+	bad = dl(5, (enum sw_deadline_kind)4, 1);
 	assert_int_equal(sw_deadline_add(&f->t, &bad), SW_Q_EINVAL);
 	bad = dl(5, (enum sw_deadline_kind)7, 1);
 	assert_int_equal(sw_deadline_add(&f->t, &bad), SW_Q_EINVAL);

@@ -631,6 +631,150 @@ test_move(void **state)
 	commit(&t);
 }
 
+/* The hold deadlines due by `by`, as message numbers in time order; returns how many. */
+static size_t
+holds_due(struct fx *f, int64_t by, unsigned *nums, int64_t *at)
+{
+	struct sw_deadline d[16];
+	struct sw_txn t;
+	size_t n, k = 0;
+
+	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
+	assert_int_equal(sw_deadline_due(&t, by, d, 16, &n), 0);
+	sw_txn_abort(&t);
+	for (size_t i = 0; i < n; i++) {
+		if (d[i].kind != SW_DL_HOLD)
+			continue;
+		nums[k] = (unsigned)d[i].id[14] << 8 | d[i].id[15];
+		at[k++] = d[i].at_ms;
+	}
+	return k;
+}
+
+/*
+ * Every way into HELD gives the message a hold deadline in the same
+ * transaction, every way out takes it away; a new hold (suspended again,
+ * re-homed to a suspended successor) gets a new one.
+ */
+static void
+test_hold_deadlines(void **state)
+{
+	struct fx *f = *state;
+	struct sw_queue_stat st[4];
+	struct sw_txn t;
+	unsigned got[16];
+	int64_t at[16];
+	uint8_t id[16];
+	size_t moved, n;
+
+	f->q->hold_limit_ms = 1000;
+	/* Accepted straight into held. */
+	assert_int_equal(put_msg(f, 1, SW_STATE_HELD, "reg", 100), 0);
+	assert_int_equal(status(f, 1).hold_until_ms, 1100);
+	assert_int_equal(holds_due(f, 1099, got, at), 0);
+	assert_int_equal(holds_due(f, 1100, got, at), 1);
+	assert_int_equal(got[0], 1);
+	/* Suspension moves the mailbox, in-flight message included. */
+	assert_int_equal(put_msg(f, 2, SW_STATE_MAILBOX, "reg", 100), 0);
+	assert_int_equal(put_msg(f, 3, SW_STATE_MAILBOX, "reg", 100), 0);
+	assert_int_equal(fetch(f, "reg", 1, 150, 100000, got), 1);
+	begin(f, &t);
+	assert_int_equal(sw_queue_hold(&t, "reg", 10, 200, &moved), 0);
+	commit(&t);
+	assert_int_equal(moved, 2);
+	assert_int_equal(status(f, 2).hold_until_ms, 1200);
+	assert_int_equal(status(f, 2).visible_after_ms, 0);
+	assert_int_equal(counts(f).deadlines, 3);
+	/* The hold deadline is not mistaken for a fetch in flight. */
+	begin(f, &t);
+	assert_int_equal(sw_queue_stats(&t, SW_QS_HELD, 300, st, 4, &n), 0);
+	sw_txn_abort(&t);
+	assert_int_equal(n, 1);
+	assert_int_equal(st[0].count, 3);
+	assert_int_equal(st[0].in_flight, 0);
+	/* Released before its limit: its deadline goes with it. */
+	begin(f, &t);
+	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg", 1,
+	    500, &moved), 0);
+	commit(&t);
+	assert_int_equal(status(f, 1).state, SW_STATE_MAILBOX);
+	assert_int_equal(status(f, 1).hold_until_ms, 0);
+	assert_int_equal(holds_due(f, 100000, got, at), 2);
+	assert_int_equal(got[0], 2);
+	assert_int_equal(got[1], 3);
+	/* Suspended again: a new hold, a new deadline, nothing stale left. */
+	begin(f, &t);
+	assert_int_equal(sw_queue_hold(&t, "reg", 10, 600, &moved), 0);
+	commit(&t);
+	assert_int_equal(holds_due(f, 100000, got, at), 3);
+	assert_int_equal(got[2], 1);
+	assert_int_equal(at[2], 1600);
+	/* Re-homed to a successor that is suspended too: a new hold there. */
+	begin(f, &t);
+	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_HELD, "succ", 10,
+	    700, &moved), 0);
+	commit(&t);
+	assert_int_equal(moved, 3);
+	assert_int_equal(holds_due(f, 100000, got, at), 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(at[i], 1700);
+	assert_string_equal(status(f, 2).where, "succ");
+	assert_int_equal(status(f, 2).hold_until_ms, 1700);
+	/* Settled (recourse, by the failure policy): the deadline goes. */
+	mkid(2, id);
+	begin(f, &t);
+	assert_int_equal(sw_queue_move(&t, id, SW_STATE_RECOURSE, "c1@uk.test",
+	    NULL, 0, 800), 0);
+	commit(&t);
+	assert_int_equal(holds_due(f, 100000, got, at), 2);
+	assert_int_equal(counts(f).deadlines, 2);
+	/* Re-homed to an active successor: out of HELD, no deadline left. */
+	begin(f, &t);
+	assert_int_equal(sw_queue_release(&t, "succ", SW_STATE_OUTBOX, "uk.leeds",
+	    10, 900, &moved), 0);
+	commit(&t);
+	assert_int_equal(moved, 2);
+	assert_int_equal(counts(f).deadlines, 0);
+	assert_int_equal(status(f, 3).hold_until_ms, 0);
+}
+
+/* Held before the queue had a limit: no deadline until the backfill gives one. */
+static void
+test_hold_backfill(void **state)
+{
+	struct fx *f = *state;
+	struct sw_txn t;
+	unsigned got[16];
+	int64_t at[16];
+	size_t added;
+
+	assert_int_equal(put_msg(f, 1, SW_STATE_HELD, "reg", 100), 0);
+	assert_int_equal(put_msg(f, 2, SW_STATE_HELD, "other", 200), 0);
+	assert_int_equal(status(f, 1).hold_until_ms, 0);
+	assert_int_equal(counts(f).deadlines, 0);
+	begin(f, &t);			/* no limit: nothing to do */
+	assert_int_equal(sw_queue_hold_backfill(&t, SIZE_MAX, &added), 0);
+	commit(&t);
+	assert_int_equal(added, 0);
+	f->q->hold_limit_ms = 5000;
+	assert_int_equal(put_msg(f, 3, SW_STATE_HELD, "reg", 300), 0);
+	begin(f, &t);
+	assert_int_equal(sw_queue_hold_backfill(&t, SIZE_MAX, &added), 0);
+	commit(&t);
+	assert_int_equal(added, 2);
+	assert_int_equal(status(f, 1).hold_until_ms, 5100);
+	assert_int_equal(status(f, 2).hold_until_ms, 5200);
+	assert_int_equal(status(f, 3).hold_until_ms, 5300);	/* its own */
+	assert_int_equal(holds_due(f, 5250, got, at), 2);
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 2);
+	begin(f, &t);
+	assert_int_equal(sw_queue_hold_backfill(&t, SIZE_MAX, &added), 0);
+	commit(&t);
+	assert_int_equal(added, 0);
+	assert_int_equal(counts(f).deadlines, 3);
+}
+
 /* Runs op at every failing write in turn: each failure, aborted, leaves the state as it was. */
 typedef int (*op_fn)(struct sw_txn *t);
 
@@ -743,6 +887,7 @@ test_fault_injection(void **state)
 	struct fx *f = *state;
 	unsigned got[4];
 
+	f->q->hold_limit_ms = 1000;	/* as the gateway runs: deadlines move too */
 	assert_int_equal(put_msg(f, 1, SW_STATE_OUTBOX, "uk.leeds", 10), 0);
 	assert_int_equal(put_msg(f, 2, SW_STATE_OUTBOX, "uk.leeds", 10), 0);
 	assert_int_equal(put_msg(f, 3, SW_STATE_MAILBOX, "reg", 10), 0);
@@ -755,9 +900,10 @@ test_fault_injection(void **state)
 	faults(f, op_remove, 4);	/* per id: del entry, put record */
 	faults(f, op_reject, 2);	/* 3: del entry, put record */
 	faults(f, op_ack, 2);		/* 4 only: 3 was rejected */
-	faults(f, op_release, 4);	/* 5, 6: del held, put entry, put record */
+	faults(f, op_release, 6);	/* 5, 6: del held, del deadline, put entry, put record */
 	faults(f, op_fetch, 2);		/* 5, 6: put entry */
-	faults(f, op_hold, 4);
+	faults(f, op_hold, 6);		/* 5, 6: del entry, add deadline, put entry, put record */
+	assert_int_equal(counts(f).deadlines, 2);
 	assert_int_equal(counts(f).held, 2);
 	assert_int_equal(status(f, 5).state, SW_STATE_HELD);
 	assert_string_equal(status(f, 5).where, "reg");
@@ -818,10 +964,15 @@ test_lmdb_reopen(void **state)
 	unsigned got[8];
 	struct sw_record r;
 
+	unsigned hd[4];
+	int64_t hat[4];
+
 	for (unsigned i = 1; i <= 4; i++)
 		assert_int_equal(put_msg(f, i, SW_STATE_MAILBOX, "reg", 10), 0);
 	assert_int_equal(put_msg(f, 5, SW_STATE_OUTBOX, "uk.leeds", 10), 0);
 	assert_int_equal(fetch(f, "reg", 2, 100, 1000, got), 2);
+	f->q->hold_limit_ms = 2000;
+	assert_int_equal(put_msg(f, 7, SW_STATE_HELD, "susp", 10), 0);
 	before = dump(f, &blen);
 	lmdb_close(f);
 	lmdb_open(f);
@@ -832,9 +983,13 @@ test_lmdb_reopen(void **state)
 	free(after);
 	r = status(f, 1);
 	assert_true(sw_record_in_flight(&r, 500));	/* still in flight */
+	/* The hold deadline survived, with the entry that names it. */
+	assert_int_equal(status(f, 7).hold_until_ms, 2010);
+	assert_int_equal(holds_due(f, 2010, hd, hat), 1);
+	assert_int_equal(hd[0], 7);
 	assert_int_equal(put_msg(f, 1, SW_STATE_MAILBOX, "reg", 10), SW_Q_DUPLICATE);
 	assert_int_equal(put_msg(f, 6, SW_STATE_MAILBOX, "reg", 10), 0);
-	assert_int_equal(status(f, 6).seq, 6);		/* the counter survived */
+	assert_int_equal(status(f, 6).seq, 7);		/* the counter survived (7 took 6) */
 	assert_int_equal(fetch(f, "reg", 8, 500, 100000, got), 3);
 	assert_int_equal(got[0], 3);
 	assert_int_equal(got[2], 6);
@@ -890,6 +1045,8 @@ main(void)
 		BOTH(test_fetch_ack_redeliver),
 		BOTH(test_reject),
 		BOTH(test_hold_release_order),
+		BOTH(test_hold_deadlines),
+		BOTH(test_hold_backfill),
 		BOTH(test_move),
 		BOTH(test_fault_injection),
 		BOTH(test_corrupt_record),

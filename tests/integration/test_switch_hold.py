@@ -1,0 +1,212 @@
+"""test_switch_hold.py -- the hold limit on real nodes (uk.london -> uk -> uk.westyorks): messages
+held for a suspended registrar past [switch] hold_limit_ms are settled by their failure policy
+(escalate: a REGISTRAR_SUSPENDED case; return; discard) with the sender's receipts; a message
+released before its limit is delivered and never gets a case, its hold deadline kept across a
+restart and dropped at the release. The client is the third-party grpcio.
+
+Steps depend on each other and run in order.
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import axletest as at  # noqa: E402
+from axletest import check, main, test, wait_for  # noqa: E402
+from switchtest import Fed, receipts_for  # noqa: E402
+
+FED = 'fame-test'
+LON_HUB = 'uk.london.hub'
+WY_HUB = 'uk.westyorks.hub'
+SHORT = 1500		# ms: the hold limit of the first steps
+LONG = 600000		# ms: a limit no step waits for
+_env = {}
+
+
+def switch_conf(limit):
+    return '\n[switch]\nhold_limit_ms = %d\n' % limit
+
+
+def env():
+    if 'error' in _env:
+        raise _env['error']
+    if 'f' not in _env:
+        try:
+            f = Fed(prefix='axle-swhold-', node_extra=switch_conf(SHORT))
+            for r in ('uk.london', 'uk.westyorks'):
+                f.wait_registry(r)
+            f.registrar('uk.london', 'lon-hub', LON_HUB, 'axle://%s/member/%s' % (FED, LON_HUB))
+            f.registrar('uk.westyorks', 'wy-hub', WY_HUB, 'axle://%s/member/%s' % (FED, WY_HUB))
+            _env.update(f=f, lon=f.hub('uk.london', f.fed.member('uk.london')),
+                        wy=f.hub('uk.westyorks', f.fed.member('uk.westyorks')),
+                        wyadmin=f.admin_switch('uk.westyorks'))
+        except BaseException as e:
+            _env['error'] = e
+            raise
+    return _env
+
+
+def ids(deliveries, hub):
+    return [d.envelope.message_id for d in deliveries if not hub.is_receipt(d)]
+
+
+def receipt(hub, deliveries, mid, kind):
+    for d in deliveries:
+        if hub.is_receipt(d):
+            r = hub.receipt_of(d)
+            if r.message_id == mid and hub.pb.ReceiptKind.Name(r.kind) == kind:
+                return r
+    return None
+
+
+def cases_at(region):
+    """Every case at region (all states)."""
+    f = _env['f']
+    rp = f.stubs.recourse_pb2
+    out, token = [], ''
+    for _ in range(100):
+        with f.channel(region, f.fed.admin(region)) as ch:
+            r = f.stubs.recourse_pb2_grpc.RecourseStub(ch).List(rp.ListCasesRequest(
+                include_closed=True, page=f.stubs.common_pb2.PageRequest(
+                    page_size=100, page_token=token)), timeout=10)
+        out += list(r.cases)
+        token = r.page.next_page_token
+        if not token:
+            return out
+    raise at.TestFailure('Recourse.List: more than 100 pages')
+
+
+def suspended_cases(region, mid):
+    rp = _env['f'].stubs.recourse_pb2
+    return [c for c in cases_at(region) if c.envelope.message_id == mid and
+            c.reason == rp.CASE_REASON_REGISTRAR_SUSPENDED]
+
+
+def wy_metrics():
+    f = _env['f']
+    return f.nodes['uk.westyorks'].metrics(f.fed.admin('uk.westyorks'))
+
+
+# --- steps -------------------------------------------------------------------------------
+
+@test(timeout=240)
+def held_past_the_limit_is_settled_by_its_policy():
+    e = env()
+    f, lon, wy, wyadmin = e['f'], e['lon'], e['wy'], e['wyadmin']
+    rp, pb = f.stubs.registry_pb2, lon.pb
+    f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_SUSPENDED, 'audit')
+    t0 = time.monotonic()
+    sent = {}
+    for name, pol in (('escalate', 0), ('return', pb.FAILURE_POLICY_RETURN),
+                      ('discard', pb.FAILURE_POLICY_DISCARD)):
+        sent[name] = lon.send(lon.envelope(LON_HUB, to=WY_HUB, context='hold-' + name,
+                                           policy=pol)).message_id
+    final = {'escalate': 'RECEIPT_KIND_ESCALATED', 'return': 'RECEIPT_KIND_RETURNED',
+             'discard': 'RECEIPT_KIND_DISCARDED'}
+    got = lon.drain(lambda g: all(final[n] in receipts_for(lon, g, m) for n, m in sent.items()),
+                    timeout=60, what='settling receipts')
+    waited = time.monotonic() - t0
+    for name, mid in sent.items():
+        kinds = receipts_for(lon, got, mid)
+        held, r = receipt(lon, got, mid, 'RECEIPT_KIND_HELD'), receipt(lon, got, mid, final[name])
+        # Held first (the sender is told), settled at the limit, not before.
+        check(held is not None and r.at_ms - held.at_ms >= SHORT,
+              '%s: receipts %r, held %r, settled %r' % (name, kinds, held, r))
+        check('RECEIPT_KIND_DELIVERED' not in kinds, '%s delivered: %r' % (name, kinds))
+        check('wy-hub' in r.detail and 'hold limit' in r.detail and
+              'held at uk.westyorks for' in r.detail and r.node == 'uk.westyorks',
+              '%s receipt detail %r' % (name, r))
+    esc = receipt(lon, got, sent['escalate'], 'RECEIPT_KIND_ESCALATED')
+    check(esc.case_id.startswith('uk.westyorks/'), 'case id %r' % esc.case_id)
+    # The case: REGISTRAR_SUSPENDED, at the node that held it, with a detail to act on.
+    cases = suspended_cases('uk.westyorks', sent['escalate'])
+    check(len(cases) == 1 and cases[0].id == esc.case_id, 'cases %r' % cases)
+    c = cases[0]
+    check('wy-hub' in c.detail and 'stayed suspended past the hold limit' in c.detail and
+          'contact the registrar' in c.detail, 'case detail %r' % c.detail)
+    check(c.state == f.stubs.recourse_pb2.CASE_STATE_OPEN, 'case state %r' % c.state)
+    # return and discard make no case; each is recorded where it ended.
+    for name in ('return', 'discard'):
+        check(not [x for x in cases_at('uk.westyorks') if x.envelope.message_id == sent[name]],
+              '%s made a case' % name)
+    st = {n: wyadmin.status(m) for n, m in sent.items()}
+    check(st['escalate'].state == pb.MESSAGE_STATE_RECOURSE and
+          st['escalate'].case_id == esc.case_id, 'status %r' % st['escalate'])
+    check(st['return'].state == pb.MESSAGE_STATE_RETURNED, 'status %r' % st['return'])
+    check(st['discard'].state == pb.MESSAGE_STATE_DISCARDED, 'status %r' % st['discard'])
+    m = wy_metrics()
+    check(m.get('axle_switch_messages_total{event="hold_expired"}') == 3, 'hold_expired %r' %
+          m.get('axle_switch_messages_total{event="hold_expired"}'))
+    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
+          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
+    print('settled after %.1fs (limit %.1fs)' % (waited, SHORT / 1000.0))
+    # Nothing reached the suspended registrar, and lifting the suspension releases nothing.
+    r = f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_ACTIVE, 'audit passed')
+    check(r.released == 0, 'released %d' % r.released)
+    check(not set(sent.values()) & set(ids(wy.fetch(wait_ms=300), wy)), 'a settled one arrived')
+
+
+@test(timeout=240)
+def released_before_the_limit_is_delivered_and_never_a_case():
+    e = env()
+    f, lon, wy = e['f'], e['lon'], e['wy']
+    rp, pb = f.stubs.registry_pb2, lon.pb
+    # A limit no step waits for (fixed when the message is held): the release surely comes first.
+    node = f.nodes['uk.westyorks']
+    node.stop()
+    node.extra = node.extra.replace(switch_conf(SHORT), switch_conf(LONG))
+    check('hold_limit_ms = %d' % LONG in node.config_text(), 'config not changed')
+    node.write_config()
+    node.start()
+    f.wait_registry('uk.westyorks')
+    wy.reopen()
+    e['wyadmin'].reopen()
+    wy.drain(lambda g: True, what='empty')
+    f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_SUSPENDED, 'second audit')
+    mid = lon.send(lon.envelope(LON_HUB, to=WY_HUB, context='hold-release')).message_id
+    lon.drain(lambda g: 'RECEIPT_KIND_HELD' in receipts_for(lon, g, mid), what='held receipt')
+    st = e['wyadmin'].status(mid)
+    check(st.state == pb.MESSAGE_STATE_HELD and 'hold limit' in st.detail, 'status %r' % st)
+    check(wy_metrics().get('axle_switch_deadlines') == 1, 'one hold deadline')
+    # A restart keeps the hold and its deadline (LMDB).
+    node.stop()
+    node.start()
+    wy.reopen()
+    e['wyadmin'].reopen()
+    check(wy_metrics().get('axle_switch_deadlines') == 1, 'hold deadline lost in the restart')
+    st = e['wyadmin'].status(mid)
+    check(st.state == pb.MESSAGE_STATE_HELD and 'hold limit' in st.detail, 'status %r' % st)
+    f.wait_registry('uk.westyorks')
+    r = f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_ACTIVE, 'second audit passed')
+    check(r.released == 1, 'released %d' % r.released)
+    got = wy.drain(lambda g: mid in ids(g, wy), what='released message')
+    check(ids(got, wy).count(mid) == 1, 'delivered once')
+    # The stale hold deadline went with the release, in its commit.
+    m = wy_metrics()
+    check(m.get('axle_switch_deadlines') == 0 and m.get('axle_switch_held') == 0,
+          'deadlines %r held %r' % (m.get('axle_switch_deadlines'), m.get('axle_switch_held')))
+    check(m.get('axle_switch_messages_total{event="hold_expired"}', 0) == 0, 'hold expired')
+    back = lon.drain(lambda g: 'RECEIPT_KIND_ACKNOWLEDGED' in receipts_for(lon, g, mid),
+                     what='acknowledged receipt')
+    kinds = receipts_for(lon, back, mid)
+    check('RECEIPT_KIND_ESCALATED' not in kinds and 'RECEIPT_KIND_RETURNED' not in kinds,
+          'receipts %r' % kinds)
+    check(not [c for c in cases_at('uk.westyorks') if c.envelope.message_id == mid],
+          'a released message got a case')
+
+
+@test(timeout=60)
+def nodes_stop_cleanly():
+    f = env()['f']
+    for region in ('uk', 'uk.london', 'uk.westyorks'):
+        f.nodes[region].stop()
+
+
+def after_failure(name):
+    if 'f' in _env:
+        _env['f'].log_tails()
+
+
+if __name__ == '__main__':
+    main(after_failure)
