@@ -117,7 +117,8 @@ valgrind:
 # per target.
 HARDENING_TESTS ?= test_mtls test_tls_config test_h2_robustness test_h2_hostile \
                    test_client_hostile test_authz_matrix test_bad_input \
-                   test_storage_faults test_storage_fiu test_switch_crash test_crash_loops
+                   test_storage_faults test_storage_fiu test_switch_crash test_crash_loops \
+                   test_threats
 HARDENING_SCALE ?= 4
 HARDENING_FUZZ_SECONDS ?= 600
 hardening:

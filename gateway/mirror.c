@@ -131,11 +131,13 @@ stale_done(struct mpeer *p)
 static void
 mark_broken(struct mpeer *p, const char *reason)
 {
+	char q[600];
+
 	p->broken = true;
 	p->busy = false;
-	gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64 " reason=\"%s\" "
+	gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64 " reason=%s "
 	    "action=\"mirror stopped; nothing of this batch was applied\"",
-	    p->region, p->seq, reason);
+	    p->region, p->seq, gw_log_quote(q, sizeof(q), reason, strlen(reason)));
 }
 
 /* --- applying a batch (writer thread, then loop thread) -------------------------- */
@@ -201,9 +203,12 @@ mwrite_done(int rc, void *arg)
 	if (rc != 0 && w->lrc == REGISTRY_EPRECOND) {
 		mark_broken(p, w->res.reason);
 	} else if (rc != 0) {
-		gw_log(GW_LOG_WARN, "mirror_write_failed", "peer=%s error=\"%s\"",
-		    p->region, w->lrc != REGISTRY_OK ? w->res.reason :
-		    store_strerror(rc));
+		const char *e = w->lrc != REGISTRY_OK ? w->res.reason :
+		    store_strerror(rc);
+		char q[600];
+
+		gw_log(GW_LOG_WARN, "mirror_write_failed", "peer=%s error=%s",
+		    p->region, gw_log_quote(q, sizeof(q), e, strlen(e)));
 		schedule(p, interval_ms(p));
 	} else if (w->lrc == REGISTRY_EINTEGRITY) {
 		mark_broken(p, w->res.reason);
@@ -292,11 +297,16 @@ pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
 static void
 pull_failed(struct mpeer *p, int status, const char *message)
 {
+	char q[600];
+
+	/* The message may be the peer's own words: quoted, escaped. */
+	if (message == NULL)
+		message = "";
 	if (!p->down)
 		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s status=%d "
-		    "error=\"%s\" action=\"retry every %ums from seq %" PRIu64 "\"",
-		    p->region, status, message != NULL ? message : "",
-		    interval_ms(p), p->seq + 1);
+		    "error=%s action=\"retry every %ums from seq %" PRIu64 "\"",
+		    p->region, status, gw_log_quote(q, sizeof(q), message,
+		    strlen(message)), interval_ms(p), p->seq + 1);
 	p->down = true;
 	schedule(p, interval_ms(p));
 }
@@ -501,6 +511,7 @@ mirror_load(struct gw_node *node, struct gw_mirror *m, char *err, size_t errlen)
 	for (size_t i = 0; i < m->n; i++) {
 		struct mpeer *p = &m->peers[i];
 		struct registry_mirror_state st;
+		char q[600];
 
 		if ((rc = registry_mirror_state_get(txn, &node->registry->db,
 		    p->region, &st, &res)) != REGISTRY_OK) {
@@ -513,8 +524,9 @@ mirror_load(struct gw_node *node, struct gw_mirror *m, char *err, size_t errlen)
 		p->broken = st.broken;
 		if (st.broken)
 			gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64
-			    " reason=\"%s\" action=\"mirror stays stopped\"",
-			    p->region, p->seq, st.reason);
+			    " reason=%s action=\"mirror stays stopped\"",
+			    p->region, p->seq, gw_log_quote(q, sizeof(q),
+			    st.reason, strlen(st.reason)));
 		else
 			gw_log(GW_LOG_INFO, "mirror_start", "peer=%s from_seq=%"
 			    PRIu64, p->region, p->seq + 1);

@@ -173,11 +173,16 @@ peer_call_done(void *arg, int final, int status, const char *message,
 			l->calls_ok++;
 			l->last_ok_ms = wall_ms();
 		}
-		if (before != l->state)
+		if (before != l->state) {
+			const char *e = l->state == GW_PEER_UP ? "" : l->last_error;
+			char q[600];
+
+			/* The peer's own words: quoted, escaped. */
 			gw_log(l->state == GW_PEER_UP ? GW_LOG_INFO : GW_LOG_WARN,
-			    "peer_state", "peer=%s state=%s error=\"%s\"", l->cfg->region,
+			    "peer_state", "peer=%s state=%s error=%s", l->cfg->region,
 			    gw_peer_state_name(l->state),
-			    l->state == GW_PEER_UP ? "" : l->last_error);
+			    gw_log_quote(q, sizeof(q), e, strlen(e)));
+		}
 	}
 	pc->cb(pc->arg, 1, status, message, msg, len);
 	free(pc);

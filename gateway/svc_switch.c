@@ -94,13 +94,51 @@ struct send_op {
 	int64_t at;
 };
 
+static void status_detail(const struct sw_record *r, const char *region,
+    int64_t now, char *out, size_t len);
+
+/*
+ * A Send of a message id this node accepted before from the same sender
+ * address (a retry after a lost answer) is answered like the first one, as
+ * things stand now: where the message is in the detail and, while a
+ * recourse case holds it, the case id. Anyone else whose id clashes learns
+ * nothing about another's message (as Status would tell them nothing).
+ */
+static void
+send_duplicate(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    struct sw_placed *p)
+{
+	char addr[ADDR_MAX_LEN + 1], e[64], now[300];
+	struct sw_parties parties;
+	struct sw_record rec;
+
+	if (sw_address_of(env->sender != NULL ? env->sender : "", addr, e,
+	    sizeof(e)) != 0 ||
+	    sw_parties_get(&c->t, env->message_id.data, &parties) != 0 ||
+	    strcmp(parties.sender, addr) != 0 ||
+	    sw_queue_status(&c->t, env->message_id.data, &rec) != 0)
+		return;		/* the plain "duplicate" answer */
+	status_detail(&rec, c->node->cfg.region, c->now, now, sizeof(now));
+	p->state = rec.state;
+	snprintf(p->where, sizeof(p->where), "%s", rec.where);
+	if (rec.state == SW_STATE_RECOURSE)
+		snprintf(p->case_id, sizeof(p->case_id), "%.*s",
+		    (int)sizeof(p->case_id) - 1, rec.where);
+	snprintf(p->detail, sizeof(p->detail), "duplicate: this node accepted "
+	    "message id before; now %.250s", now);
+}
+
 static int
 send_write(struct sw_wctx *c, void *arg)
 {
 	struct send_op *op = arg;
+	int rc;
 
 	op->at = c->now;
-	return sw_place(c, op->env, false, &op->placed);
+	rc = sw_place(c, op->env, false, &op->placed);
+	if (rc == 0 && op->placed.duplicate)
+		send_duplicate(c, op->env, &op->placed);
+	return rc;
 }
 
 static void
@@ -979,6 +1017,45 @@ forward_done(struct gw_node *node, int rc, const char *err, void *arg)
 	fwd_op_free(op);
 }
 
+/* Is region one of this node's configured peers (a [peer] section)? */
+static bool
+is_peer(const struct gw_node *node, const char *region)
+{
+	for (size_t i = 0; i < node->cfg.npeers; i++)
+		if (strcmp(node->cfg.peers[i].region, region) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A peer's routing hands a node only what lies in the node's region: the
+ * next hop is the peer whose region is the longest configured prefix of
+ * the recipient (sw_resolve_txn), so a recipient or group prefix outside
+ * our region did not come here by any route through us.
+ */
+static bool
+forward_for_us(const Axle__V1__Envelope *e, const char *region, char *why,
+    size_t len)
+{
+	const char *field = "to", *s = e->to;
+	char addr[ADDR_MAX_LEN + 1], err[200];
+
+	if (e->recipient_case == AXLE__V1__ENVELOPE__RECIPIENT_TO_GROUP) {
+		field = "to_group.prefix";
+		s = e->to_group != NULL ? e->to_group->prefix : NULL;
+	}
+	if (sw_address_of(s != NULL ? s : "", addr, err, sizeof(err)) != 0) {
+		snprintf(why, len, "%s: %s", field, err);
+		return false;
+	}
+	if (!registry_address_covers(region, addr)) {
+		snprintf(why, len, "%s: %s is outside this node's region %s: its "
+		    "route does not pass through this node", field, addr, region);
+		return false;
+	}
+	return true;
+}
+
 /* Checks one envelope from a peer; false with a reason if refused. */
 static bool
 forward_check(struct gw_call *call, Axle__V1__Envelope *e, int64_t now,
@@ -996,8 +1073,29 @@ forward_check(struct gw_call *call, Axle__V1__Envelope *e, int64_t now,
 	}
 	if (sw_envelope_check(e, who, now, &node->sw->lim, why, len) != GRPC_OK)
 		return false;
+	if (!forward_for_us(e, node->cfg.region, why, len))
+		return false;
 	sw_envelope_normalise(e, now, &node->sw->lim);
 	return true;
+}
+
+/*
+ * Refused envelopes are worth an operator's look (a peer misrouting or
+ * misbehaving): one line per call, naming the first of them.
+ */
+static void
+forward_refused_log(const char *peer, size_t refused, size_t n,
+    const Axle__V1__Envelope *e, const char *why)
+{
+	char id[SW_ID_HEX_LEN + 1], q[600];
+
+	if (e->message_id.len == SW_ID_LEN)
+		sw_message_id_hex(e->message_id.data, id);
+	else
+		snprintf(id, sizeof(id), "-");
+	gw_log(GW_LOG_WARN, "switch_forward_refused", "peer=%s refused=%zu "
+	    "envelopes=%zu first_id=%s reason=%s", peer, refused, n, id,
+	    gw_log_quote(q, sizeof(q), why, strlen(why)));
 }
 
 static void
@@ -1007,10 +1105,17 @@ axle_forward(struct gw_call *call, const ProtobufCMessage *req)
 	struct gw_node *node = gw_call_node(call);
 	int64_t now = sw_now_ms();
 	struct fwd_op *op;
-	size_t n = r->n_envelopes;
+	size_t n = r->n_envelopes, refused = 0, first = 0;
 
 	if (switch_down(node, call))
 		return;
+	if (!is_peer(node, gw_call_caller(call)->address)) {
+		gw_call_error(call, GRPC_PERMISSION_DENIED, "node %s is not a peer "
+		    "of node %s (no [peer] section for its region): traffic "
+		    "reaches a node only over its configured axles",
+		    gw_call_caller(call)->address, node->cfg.region);
+		return;
+	}
 	if (n > FORWARD_MAX) {
 		gw_call_error(call, GRPC_INVALID_ARGUMENT, "envelopes: %zu, at most %d "
 		    "per call", n, FORWARD_MAX);
@@ -1040,8 +1145,13 @@ axle_forward(struct gw_call *call, const ProtobufCMessage *req)
 		if (!op->ok[i]) {
 			x->outcome = AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_REFUSED;
 			x->reason = op->why[i];
+			if (refused++ == 0)
+				first = i;
 		}
 	}
+	if (refused > 0)
+		forward_refused_log(gw_call_caller(call)->address, refused, n,
+		    r->envelopes[first], op->why[first]);
 	if (sw_submit(node, forward_write, forward_done, op) != 0) {
 		fwd_op_free(op);
 		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");

@@ -17,6 +17,7 @@
 
 #define SW_DEPTH_MAX	6	/* place -> group copy -> receipt -> ... */
 #define REPLY_MATCH_MAX	32
+#define RECEIPT_VARIANTS 16	/* HELD / RELEASED receipts per message (sw_receipt) */
 
 static const char *const ev_names[SW_EV__COUNT] = {
 	"accepted", "delivered", "fetched", "acked", "held", "released",
@@ -425,8 +426,27 @@ sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	if (kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REDIRECTED &&
 	    env->recipient_case == AXLE__V1__ENVELOPE__RECIPIENT_TO)
 		r.redirect_to = env->to;
-	if (receipt_id(env->message_id.data, kind, id) != 0 ||
-	    (payload = pb_pack(&r.base, 0, &plen)) == NULL)
+	if (receipt_id(env->message_id.data, kind, id) != 0)
+		return fail(c, ENOMEM, "receipt");
+	/*
+	 * A message may be held and released more than once (suspended again,
+	 * re-homed to a suspended successor): each hold and each release is
+	 * news to its sender, so a HELD or RELEASED receipt whose id an earlier
+	 * one took here takes the next free variant (byte 14 flipped by 1, 2,
+	 * ...; after RECEIPT_VARIANTS the duplicate is dropped as before).
+	 */
+	if (kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD ||
+	    kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED) {
+		bool seen = true;
+
+		for (unsigned v = 1; seen && v < RECEIPT_VARIANTS; v++) {
+			if ((rc = sw_queue_seen(&c->t, id, &seen, NULL)) != 0)
+				return fail(c, rc, "receipt");
+			if (seen)
+				id[SW_ID_LEN - 2] = (uint8_t)(env->message_id.data[SW_ID_LEN - 2] ^ v);
+		}
+	}
+	if ((payload = pb_pack(&r.base, 0, &plen)) == NULL)
 		return fail(c, ENOMEM, "receipt");
 	e.message_id.data = id;
 	e.message_id.len = SW_ID_LEN;
@@ -909,24 +929,71 @@ registrar_status(struct sw_wctx *c, const char *id, Axle__V1__RegistrarStatus *s
 	return rc == REGISTRY_ESTORE ? (o.mdb_rc != 0 ? o.mdb_rc : EIO) : 0;
 }
 
+/* What the sender of each message a standing change moves is told. */
+struct moved_note {
+	struct sw_wctx *c;
+	Axle__V1__ReceiptKind kind;
+	char detail[400];
+};
+
+/*
+ * sw_queue_hold and sw_queue_release call this for each message they move,
+ * in the same transaction: its sender gets the HELD or RELEASED receipt,
+ * committed with the move or not at all (sw_receipt sends none about a
+ * receipt: system envelopes never get receipts).
+ */
+static int
+moved_receipt(struct sw_txn *t, const struct sw_msg *m, void *arg)
+{
+	struct moved_note *n = arg;
+	Axle__V1__Envelope *env;
+	char idhex[SW_ID_HEX_LEN + 1];
+	int rc;
+
+	(void)t;			/* &n->c->t */
+	if (m->env == NULL || (env = sw_env_unpack(m->env, m->env_len, NULL,
+	    0)) == NULL) {
+		gw_log(GW_LOG_WARN, "switch_receipt_skipped", "id=%s state=%s "
+		    "reason=\"the stored envelope does not decode\"",
+		    sw_message_id_hex(m->rec.id, idhex), sw_state_name(m->rec.state));
+		return 0;
+	}
+	rc = sw_receipt(n->c, env, n->kind, n->detail, NULL);
+	pb_free(&env->base);
+	return rc;
+}
+
+/*
+ * The moves below have no bound (SIZE_MAX): a registrar's whole mailbox or
+ * held queue moves, with a receipt per message, in the one transaction of
+ * its standing change, so that no message is left behind the change.
+ */
 int
 sw_registrar_txn(struct sw_wctx *c, const char *id,
     Axle__V1__RegistrarStatus status, const char *successor, size_t *moved)
 {
 	Axle__V1__RegistrarStatus sst;
+	struct moved_note note = { c, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED, "" };
+	const char *region = c->node->cfg.region;
 	size_t k = 0;
 	int rc = 0;
 
 	*moved = 0;
 	switch (status) {
 	case AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE:
+		snprintf(note.detail, sizeof(note.detail), "registrar %s is active "
+		    "again: released into its mailbox at %s", id, region);
 		rc = sw_queue_release(&c->t, id, SW_STATE_MAILBOX, id, SIZE_MAX,
-		    c->now, &k);
+		    c->now, &k, moved_receipt, &note);
 		if (k > 0)
 			sw_touch_box(c->tally, id);
 		break;
 	case AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED:
-		rc = sw_queue_hold(&c->t, id, SIZE_MAX, c->now, &k);
+		note.kind = AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD;
+		snprintf(note.detail, sizeof(note.detail), "registrar %s is "
+		    "suspended: held at %s until it is reactivated", id, region);
+		rc = sw_queue_hold(&c->t, id, SIZE_MAX, c->now, &k, moved_receipt,
+		    &note);
 		for (size_t i = 0; i < k; i++)
 			sw_count(c, SW_EV_HELD);
 		*moved = k;
@@ -937,13 +1004,22 @@ sw_registrar_txn(struct sw_wctx *c, const char *id,
 		if ((rc = registrar_status(c, successor, &sst)) != 0)
 			return fail(c, rc, "register");
 		if (sst == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE) {
+			snprintf(note.detail, sizeof(note.detail), "registrar %s was "
+			    "revoked and re-homed to %s: released into the mailbox "
+			    "of %s at %s", id, successor, successor, region);
 			rc = sw_queue_release(&c->t, id, SW_STATE_MAILBOX,
-			    successor, SIZE_MAX, c->now, &k);
+			    successor, SIZE_MAX, c->now, &k, moved_receipt, &note);
 			if (k > 0)
 				sw_touch_box(c->tally, successor);
 		} else if (sst == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED) {
+			/* Still held, now for the successor, with a new hold limit. */
+			note.kind = AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD;
+			snprintf(note.detail, sizeof(note.detail), "registrar %s was "
+			    "revoked and re-homed to %s, which is suspended: held at "
+			    "%s until %s is reactivated", id, successor, region,
+			    successor);
 			rc = sw_queue_release(&c->t, id, SW_STATE_HELD, successor,
-			    SIZE_MAX, c->now, &k);
+			    SIZE_MAX, c->now, &k, moved_receipt, &note);
 		}
 		break;
 	default:

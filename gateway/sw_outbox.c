@@ -85,6 +85,7 @@ pump_backoff(struct sw_pump *p, const char *why)
 {
 	uint64_t rnd = 0, delay;
 	struct timeval tv;
+	char q[600];
 
 	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
 	delay = sw_backoff_delay(SW_RETRY_BASE_MS, SW_RETRY_CAP_MS, p->attempt, rnd);
@@ -95,8 +96,9 @@ pump_backoff(struct sw_pump *p, const char *why)
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
 	if (p->attempt == 1 || p->attempt % 10 == 0)
 		gw_log(GW_LOG_WARN, "switch_peer_retry", "peer=%s attempt=%u "
-		    "delay_ms=%llu error=\"%s\"", p->region, p->attempt,
-		    (unsigned long long)delay, why);
+		    "delay_ms=%llu error=%s", p->region, p->attempt,
+		    (unsigned long long)delay,
+		    gw_log_quote(q, sizeof(q), why, strlen(why)));	/* may be the peer's words */
 	tv.tv_sec = (time_t)(delay / 1000);
 	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
 	evtimer_add(p->timer, &tv);
@@ -152,6 +154,7 @@ fwd_done(struct gw_node *node, int rc, const char *err, void *arg)
 {
 	struct fwd *f = arg;
 	struct sw_pump *p = pump_of(node, f->region);
+	char q[600];
 
 	if (p == NULL) {
 		fwd_free(f);
@@ -159,8 +162,8 @@ fwd_done(struct gw_node *node, int rc, const char *err, void *arg)
 	}
 	p->busy = false;
 	if (rc != 0) {
-		gw_log(GW_LOG_ERR, "switch_outbox_write_failed", "peer=%s error=\"%s\"",
-		    f->region, err);
+		gw_log(GW_LOG_ERR, "switch_outbox_write_failed", "peer=%s error=%s",
+		    f->region, gw_log_quote(q, sizeof(q), err, strlen(err)));
 		pump_backoff(p, err);
 	} else if (f->nretry > 0) {
 		p->sent += f->removed;

@@ -875,13 +875,18 @@ sw_queue_move(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 	return move_rec(t, &r, env, env_len, to, where, now_ms);
 }
 
-/* Moves up to max entries of queue from/name, oldest first, to to/where. */
+/*
+ * Moves up to max entries of queue from/name, oldest first, to to/where,
+ * calling fn (if any) after each move with the new record and a copy of
+ * the envelope (the backend's bytes do not outlive the move's writes).
+ */
 static int
 move_queue(struct sw_txn *t, enum sw_state from, const char *name,
     enum sw_state to, const char *where, size_t max, int64_t now_ms,
-    size_t *moved)
+    size_t *moved, sw_moved_fn fn, void *arg)
 {
 	struct sw_record r;
+	struct sw_msg m;
 	const uint8_t *env;
 	struct entry e;
 	uint64_t seq = 0;
@@ -893,35 +898,47 @@ move_queue(struct sw_txn *t, enum sw_state from, const char *name,
 	if (!name_ok(name) || !where_ok(to, where))
 		return SW_Q_EINVAL;
 	while (k < max) {
-		if ((rc = q_next(t, store_of(from), name, &seq, &e)) != 0 ||
-		    (rc = q_record(t, from, name, seq, &e, &r, &env)) != 0 ||
-		    (rc = move_rec(t, &r, env, r.env_len, to, where,
-		    now_ms)) != 0)
+		memset(&m, 0, sizeof(m));
+		if ((rc = q_next(t, store_of(from), name, &seq, &e)) != 0) {
+			if (rc == SW_Q_NOTFOUND)	/* the end of the queue */
+				rc = 0;
+			break;
+		}
+		if ((rc = q_record(t, from, name, seq, &e, &r, &env)) != 0 ||
+		    (fn != NULL && (rc = msg_fill(&m, &r, env)) != 0))
+			break;
+		rc = move_rec(t, &r, env, r.env_len, to, where, now_ms);
+		if (rc == 0 && fn != NULL && (rc = rec_read(t, r.id, &m.rec,
+		    NULL)) == 0)
+			rc = fn(t, &m, arg);	/* its rc as is, NOTFOUND too */
+		sw_msgs_free(&m, 1);
+		if (rc != 0)
 			break;
 		k++;
 		seq++;
 	}
 	if (moved != NULL)
 		*moved = k;
-	return rc == SW_Q_NOTFOUND ? 0 : rc;
+	return rc;
 }
 
 int
 sw_queue_hold(struct sw_txn *t, const char *registrar, size_t max,
-    int64_t now_ms, size_t *moved)
+    int64_t now_ms, size_t *moved, sw_moved_fn fn, void *arg)
 {
 	return move_queue(t, SW_STATE_MAILBOX, registrar, SW_STATE_HELD,
-	    registrar, max, now_ms, moved);
+	    registrar, max, now_ms, moved, fn, arg);
 }
 
 int
 sw_queue_release(struct sw_txn *t, const char *registrar, enum sw_state to,
-    const char *where, size_t max, int64_t now_ms, size_t *moved)
+    const char *where, size_t max, int64_t now_ms, size_t *moved,
+    sw_moved_fn fn, void *arg)
 {
 	if (to == SW_STATE_HELD && where != NULL && strcmp(where, registrar) == 0)
 		return SW_Q_EINVAL;	/* onto itself: would never end */
 	return move_queue(t, SW_STATE_HELD, registrar, to, where, max, now_ms,
-	    moved);
+	    moved, fn, arg);
 }
 
 /* --- metrics ---------------------------------------------------------------- */

@@ -292,26 +292,40 @@ int sw_queue_move(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
     int64_t now_ms);
 
 /*
+ * Called by sw_queue_hold and sw_queue_release for each message they move,
+ * in the order moved, just after its move and in the same transaction t:
+ * m->rec is its record after the move (state to/where), m->env a copy of
+ * its envelope (valid during the call only). fn may write in t (the
+ * switch sends the sender a receipt); an entry it adds to the queue being
+ * walked comes after every entry already there and is moved (and passed
+ * to fn) in turn. A non-zero return stops the walk and is returned as is
+ * (the caller must then abort the transaction, as for any error).
+ */
+typedef int (*sw_moved_fn)(struct sw_txn *t, const struct sw_msg *m,
+    void *arg);
+
+/*
  * Suspension: moves up to max of registrar's mailbox entries (in flight or
- * not) to its held queue. *moved (may be NULL) gets how many; fewer than
- * max means none are left. Like every way into HELD (accept, move,
- * release to a suspended successor), each gets its hold deadline (see
- * struct sw_queue): entering HELD anew, even from another held queue,
- * starts a new hold.
+ * not) to its held queue, calling fn (may be NULL) for each. *moved (may
+ * be NULL) gets how many; fewer than max means none are left. Like every
+ * way into HELD (accept, move, release to a suspended successor), each
+ * gets its hold deadline (see struct sw_queue): entering HELD anew, even
+ * from another held queue, starts a new hold.
  */
 int sw_queue_hold(struct sw_txn *t, const char *registrar, size_t max,
-    int64_t now_ms, size_t *moved);
+    int64_t now_ms, size_t *moved, sw_moved_fn fn, void *arg);
 
 /*
  * Reactivation (or re-homing): moves up to max of registrar's held
  * messages, oldest first, to to/where -- normally MAILBOX registrar; for a
- * successor, its mailbox or the outbox of its node. Each keeps its seq, so
- * the order of acceptance survives the hold, also among messages that
- * arrived after the release. *moved as for hold.
+ * successor, its mailbox or the outbox of its node -- calling fn (may be
+ * NULL) for each. Each keeps its seq, so the order of acceptance survives
+ * the hold, also among messages that arrived after the release. *moved as
+ * for hold.
  */
 int sw_queue_release(struct sw_txn *t, const char *registrar,
     enum sw_state to, const char *where, size_t max, int64_t now_ms,
-    size_t *moved);
+    size_t *moved, sw_moved_fn fn, void *arg);
 
 /*
  * Gives up to max held messages that have no hold deadline (held before

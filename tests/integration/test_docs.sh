@@ -116,5 +116,41 @@ done
 [ -z "$missing" ] && ok "relative links in docs/*.md resolve" ||
 	bad "broken links:$missing"
 
+# Every test security.md names as evidence exists: the file, and the case in
+# it (`file::case`; a bare `case` after one names a case of the same file).
+missing=$(/usr/bin/python3 - "$top" <<'PYEOF'
+import os, re, sys
+top = sys.argv[1]
+files = {}
+for d, _, fs in os.walk(os.path.join(top, 'tests')):
+    for f in fs:
+        files.setdefault(f, os.path.join(d, f))
+bad = []
+cur = None
+for line in open(os.path.join(top, 'docs', 'security.md')):
+    if not line.startswith('|'):
+        continue
+    cur = None
+    for tok in re.findall(r'`([^`]+)`', line.split('|')[-2] if line.count('|') > 3 else ''):
+        m = re.fullmatch(r'(test_\w+\.(?:py|sh|c))(?:::(\w+))?', tok)
+        if m:
+            cur = files.get(m.group(1))
+            if cur is None:
+                bad.append(m.group(1))
+                continue
+            case = m.group(2)
+        elif cur and re.fullmatch(r'\w+', tok):
+            case = tok
+        else:
+            cur = None
+            continue
+        if case and not re.search(r'\b%s\b' % case, open(cur).read()):
+            bad.append('%s::%s' % (os.path.basename(cur), case))
+print(' '.join(bad))
+PYEOF
+)
+[ -z "$missing" ] && ok "every test docs/security.md names exists" ||
+	bad "docs/security.md names tests that do not exist: $missing"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

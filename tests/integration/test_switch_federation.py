@@ -202,6 +202,38 @@ def duplicate_send_is_idempotent():
     check(ids(got, wy).count(r1.message_id) == 1, 'delivered %d times' % ids(got, wy).count(r1.message_id))
 
 
+@test(timeout=120)
+def duplicate_send_tells_where_the_first_went():
+    """A retried Send (same id, same sender) is answered as things stand: the recourse case
+    that holds the message; another sender reusing the id learns nothing of it."""
+    e = env()
+    lon = e['lon']
+    env_ = lon.envelope(LON_HUB, to='uk.london.nobody.there', context='dup-case')
+    r1 = lon.send(env_)
+    check(r1.case_id.startswith('uk.london/'), 'first send %r' % r1)
+    r2 = lon.send(env_)
+    check(r2.kind == lon.pb.RECEIPT_KIND_ACCEPTED and r2.case_id == r1.case_id and
+          r2.detail.startswith('duplicate:') and 'in recourse case %s' % r1.case_id in r2.detail,
+          'second send %r' % r2)
+    other = lon.envelope(LON_HUB + '.desk', to='uk.london.nobody.there', mid=env_.message_id)
+    r3 = lon.send(other)
+    check(r3.case_id == '' and r3.detail.startswith('duplicate:') and 'recourse' not in r3.detail,
+          'another sender %r' % r3)
+    check(len([c for c in lon_cases() if c.envelope.message_id == env_.message_id]) == 1,
+          'one case')
+    lon.drain(lambda g: 'RECEIPT_KIND_ESCALATED' in receipts_for(lon, g, r1.message_id),
+              what='escalated receipt')
+
+
+def lon_cases():
+    f = _env['f']
+    rp = f.stubs.recourse_pb2
+    with f.channel('uk.london', f.fed.admin('uk.london')) as ch:
+        r = f.stubs.recourse_pb2_grpc.RecourseStub(ch).List(rp.ListCasesRequest(
+            include_closed=True, page=f.stubs.common_pb2.PageRequest(page_size=1000)), timeout=10)
+    return list(r.cases)
+
+
 @test(timeout=180)
 def peer_down_then_back_everything_once():
     e = env()
@@ -260,6 +292,13 @@ def suspended_registrar_held_then_released_in_order():
     check(r.released == 8, 'SetStatus released %d, expected 8' % r.released)
     got = wy.drain(lambda g: set(sent) <= set(ids(g, wy)), what='released')
     check([m for m in ids(got, wy) if m in sent] == sent, 'order after release')
+    # Each sender is told of the release too, in the order of the release.
+    back = lon.drain(lambda g: all('RECEIPT_KIND_RELEASED' in receipts_for(lon, g, m) for m in sent),
+                     what='released receipts')
+    rel = [lon.receipt_of(d).message_id for d in back if lon.is_receipt(d) and
+           lon.receipt_of(d).kind == lon.pb.RECEIPT_KIND_RELEASED]
+    check([m for m in rel if m in sent] == sent, 'released receipts %r' % [
+        sent.index(m) for m in rel if m in sent])
 
 
 @test(timeout=120)

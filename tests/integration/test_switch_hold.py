@@ -2,7 +2,9 @@
 held for a suspended registrar past [switch] hold_limit_ms are settled by their failure policy
 (escalate: a REGISTRAR_SUSPENDED case; return; discard) with the sender's receipts; a message
 released before its limit is delivered and never gets a case, its hold deadline kept across a
-restart and dropped at the release. The client is the third-party grpcio.
+restart and dropped at the release; messages already waiting in the mailbox when the registrar
+is suspended get HELD and then RELEASED receipts (senders on this node and on another) and are
+delivered once, in order. The client is the third-party grpcio.
 
 Steps depend on each other and run in order.
 """
@@ -19,6 +21,7 @@ from switchtest import Fed, receipts_for  # noqa: E402
 FED = 'fame-test'
 LON_HUB = 'uk.london.hub'
 WY_HUB = 'uk.westyorks.hub'
+WY_DESK = 'uk.westyorks.desk'	# a sender on westyorks itself
 SHORT = 1500		# ms: the hold limit of the first steps
 LONG = 600000		# ms: a limit no step waits for
 _env = {}
@@ -194,6 +197,72 @@ def released_before_the_limit_is_delivered_and_never_a_case():
           'receipts %r' % kinds)
     check(not [c for c in cases_at('uk.westyorks') if c.envelope.message_id == mid],
           'a released message got a case')
+
+
+@test(timeout=240)
+def waiting_in_the_mailbox_when_suspended_held_then_released_with_receipts():
+    """Messages already in the mailbox when the registrar is suspended: each sender (on
+    this node, or on another: the receipt comes back through uk) gets a HELD receipt for
+    each, committed with the hold; reactivation gives RELEASED receipts and the recipient
+    each message exactly once, in order."""
+    e = env()
+    f, lon, wy, wyadmin = e['f'], e['lon'], e['wy'], e['wyadmin']
+    rp, pb = f.stubs.registry_pb2, lon.pb
+    # A sender on westyorks itself: its own registrar and member certificate.
+    f.registrar('uk.westyorks', 'wy-desk', WY_DESK, 'axle://%s/member/%s' % (FED, WY_DESK))
+    desk = f.hub('uk.westyorks', f.fed.issue('member', WY_DESK, name='member-wy-desk'))
+    wy.drain(lambda g: True, what='empty westyorks')
+    lon.drain(lambda g: True, what='empty london')
+    remote = [lon.send(lon.envelope(LON_HUB, to=WY_HUB, context='waiting', payload=b'r%d' % i)
+                       ).message_id for i in range(2)]
+    lon.drain(lambda g: all('RECEIPT_KIND_DELIVERED' in receipts_for(lon, g, m) for m in remote),
+              what='delivered receipts')
+    local = desk.send(desk.envelope(WY_DESK, to=WY_HUB, context='waiting')).message_id
+    sent = remote + [local]
+    for m in sent:		# waiting, not fetched
+        check(wyadmin.status(m).state == pb.MESSAGE_STATE_MAILBOX, 'status %r' % wyadmin.status(m))
+
+    f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_SUSPENDED, 'third audit')
+    for m in sent:
+        st = wyadmin.status(m)
+        check(st.state == pb.MESSAGE_STATE_HELD and 'hold limit' in st.detail, 'status %r' % st)
+    back_l = lon.drain(lambda g: all('RECEIPT_KIND_HELD' in receipts_for(lon, g, m) for m in remote),
+                       what='HELD receipts at london')
+    back_d = desk.drain(lambda g: 'RECEIPT_KIND_HELD' in receipts_for(desk, g, local),
+                        what='HELD receipt at westyorks')
+    for hub, got, mids in ((lon, back_l, remote), (desk, back_d, [local])):
+        for m in mids:
+            r = receipt(hub, got, m, 'RECEIPT_KIND_HELD')
+            check(r.node == 'uk.westyorks' and 'registrar wy-hub is suspended' in r.detail,
+                  'HELD receipt %r' % r)
+            check(receipts_for(hub, got, m).count('RECEIPT_KIND_HELD') == 1, 'HELD receipts %r' %
+                  receipts_for(hub, got, m))
+    check(not set(sent) & set(ids(wy.fetch(wait_ms=300), wy)), 'delivered while suspended')
+
+    r = f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_ACTIVE, 'third audit passed')
+    check(r.released == 3, 'released %d' % r.released)
+    back_l = lon.drain(lambda g: all('RECEIPT_KIND_RELEASED' in receipts_for(lon, g, m)
+                                     for m in remote), what='RELEASED receipts at london')
+    back_d = desk.drain(lambda g: 'RECEIPT_KIND_RELEASED' in receipts_for(desk, g, local),
+                        what='RELEASED receipt at westyorks')
+    for hub, got, mids in ((lon, back_l, remote), (desk, back_d, [local])):
+        for m in mids:
+            r = receipt(hub, got, m, 'RECEIPT_KIND_RELEASED')
+            check(r.node == 'uk.westyorks' and 'registrar wy-hub is active again' in r.detail,
+                  'RELEASED receipt %r' % r)
+            check(receipts_for(hub, got, m) == ['RECEIPT_KIND_RELEASED'], 'receipts %r' %
+                  receipts_for(hub, got, m))
+    got = wy.drain(lambda g: set(sent) <= set(ids(g, wy)), what='released messages')
+    time.sleep(0.5)
+    got += wy.fetch(wait_ms=500)
+    seen = [m for m in ids(got, wy) if m in sent]
+    check(seen == sent, 'not each once, in order: %r' % [sent.index(m) for m in seen])
+    for m in sent:
+        check(wyadmin.status(m).state == pb.MESSAGE_STATE_ACKNOWLEDGED, 'status %r' %
+              wyadmin.status(m))
+    m = wy_metrics()
+    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
+          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
 
 
 @test(timeout=60)

@@ -534,7 +534,7 @@ test_hold_release_order(void **state)
 	assert_int_equal(fetch(f, "reg", 1, 20, 100000, got), 1);	/* 1 in flight */
 	/* Suspension: the mailbox moves to held. */
 	begin(f, &t);
-	assert_int_equal(sw_queue_hold(&t, "reg", 100, 30, &moved), 0);
+	assert_int_equal(sw_queue_hold(&t, "reg", 100, 30, &moved, NULL, NULL), 0);
 	commit(&t);
 	assert_int_equal(moved, 3);
 	r = status(f, 1);
@@ -547,22 +547,22 @@ test_hold_release_order(void **state)
 	assert_int_equal(counts(f).held, 5);
 	begin(f, &t);
 	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg", 2,
-	    60, &moved), 0);
+	    60, &moved, NULL, NULL), 0);
 	commit(&t);
 	assert_int_equal(moved, 2);
 	assert_int_equal(put_msg(f, 6, SW_STATE_MAILBOX, "reg", 61), 0);
 	begin(f, &t);
 	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg", 2,
-	    62, &moved), 0);
+	    62, &moved, NULL, NULL), 0);
 	assert_int_equal(moved, 2);
 	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg", 2,
-	    62, &moved), 0);
+	    62, &moved, NULL, NULL), 0);
 	assert_int_equal(moved, 1);
 	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg", 2,
-	    62, &moved), 0);
+	    62, &moved, NULL, NULL), 0);
 	assert_int_equal(moved, 0);
 	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_HELD, "reg", 2,
-	    62, &moved), SW_Q_EINVAL);
+	    62, &moved, NULL, NULL), SW_Q_EINVAL);
 	commit(&t);
 	/* Acceptance order survives the hold, newcomer included. */
 	assert_int_equal(fetch(f, "reg", 16, 70, 10, got), 6);
@@ -575,7 +575,7 @@ test_hold_release_order(void **state)
 	assert_int_equal(put_msg(f, 8, SW_STATE_HELD, "old", 81), 0);
 	begin(f, &t);
 	assert_int_equal(sw_queue_release(&t, "old", SW_STATE_OUTBOX, "uk.leeds",
-	    10, 90, &moved), 0);
+	    10, 90, &moved, NULL, NULL), 0);
 	commit(&t);
 	assert_int_equal(moved, 2);
 	r = status(f, 8);
@@ -679,7 +679,7 @@ test_hold_deadlines(void **state)
 	assert_int_equal(put_msg(f, 3, SW_STATE_MAILBOX, "reg", 100), 0);
 	assert_int_equal(fetch(f, "reg", 1, 150, 100000, got), 1);
 	begin(f, &t);
-	assert_int_equal(sw_queue_hold(&t, "reg", 10, 200, &moved), 0);
+	assert_int_equal(sw_queue_hold(&t, "reg", 10, 200, &moved, NULL, NULL), 0);
 	commit(&t);
 	assert_int_equal(moved, 2);
 	assert_int_equal(status(f, 2).hold_until_ms, 1200);
@@ -695,7 +695,7 @@ test_hold_deadlines(void **state)
 	/* Released before its limit: its deadline goes with it. */
 	begin(f, &t);
 	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg", 1,
-	    500, &moved), 0);
+	    500, &moved, NULL, NULL), 0);
 	commit(&t);
 	assert_int_equal(status(f, 1).state, SW_STATE_MAILBOX);
 	assert_int_equal(status(f, 1).hold_until_ms, 0);
@@ -704,7 +704,7 @@ test_hold_deadlines(void **state)
 	assert_int_equal(got[1], 3);
 	/* Suspended again: a new hold, a new deadline, nothing stale left. */
 	begin(f, &t);
-	assert_int_equal(sw_queue_hold(&t, "reg", 10, 600, &moved), 0);
+	assert_int_equal(sw_queue_hold(&t, "reg", 10, 600, &moved, NULL, NULL), 0);
 	commit(&t);
 	assert_int_equal(holds_due(f, 100000, got, at), 3);
 	assert_int_equal(got[2], 1);
@@ -712,7 +712,7 @@ test_hold_deadlines(void **state)
 	/* Re-homed to a successor that is suspended too: a new hold there. */
 	begin(f, &t);
 	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_HELD, "succ", 10,
-	    700, &moved), 0);
+	    700, &moved, NULL, NULL), 0);
 	commit(&t);
 	assert_int_equal(moved, 3);
 	assert_int_equal(holds_due(f, 100000, got, at), 3);
@@ -731,7 +731,7 @@ test_hold_deadlines(void **state)
 	/* Re-homed to an active successor: out of HELD, no deadline left. */
 	begin(f, &t);
 	assert_int_equal(sw_queue_release(&t, "succ", SW_STATE_OUTBOX, "uk.leeds",
-	    10, 900, &moved), 0);
+	    10, 900, &moved, NULL, NULL), 0);
 	commit(&t);
 	assert_int_equal(moved, 2);
 	assert_int_equal(counts(f).deadlines, 0);
@@ -773,6 +773,163 @@ test_hold_backfill(void **state)
 	commit(&t);
 	assert_int_equal(added, 0);
 	assert_int_equal(counts(f).deadlines, 3);
+}
+
+/* --- the per-message callback of hold and release ------------------------------ */
+
+struct seen_moves {
+	unsigned nums[32];
+	struct sw_record recs[32];
+	size_t n;
+	size_t fail_at;		/* 1-based call that fails (0: none) */
+	int fail_rc;
+	bool add_to_walked;	/* the first call adds message 20 to the walked queue */
+	enum sw_state walked;
+	const char *walked_name;
+	bool receipts;		/* each call accepts a "receipt" (n + 100) into mailbox "sender" */
+};
+
+static int
+on_moved(struct sw_txn *t, const struct sw_msg *m, void *arg)
+{
+	struct seen_moves *s = arg;
+	uint8_t id[16], env[128];
+	size_t len;
+	int rc;
+
+	assert_true(s->n < 32);
+	s->nums[s->n] = num(&m->rec);
+	s->recs[s->n++] = m->rec;
+	if (s->fail_at != 0 && s->n == s->fail_at)
+		return s->fail_rc;
+	if (s->add_to_walked && s->n == 1) {
+		mkid(20, id);
+		len = envof(20, env);
+		if ((rc = sw_queue_accept(t, id, env, len, s->walked,
+		    s->walked_name, m->rec.updated_ms)) != 0)
+			return rc;
+	}
+	if (s->receipts) {
+		mkid(num(&m->rec) + 100, id);
+		len = envof(num(&m->rec) + 100, env);
+		if ((rc = sw_queue_accept(t, id, env, len, SW_STATE_MAILBOX,
+		    "sender", m->rec.updated_ms)) != 0)
+			return rc;
+	}
+	check_env(m);		/* a copy: still whole after the writes above */
+	return 0;
+}
+
+/*
+ * hold and release call fn once per moved message, in order, after the
+ * move and in its transaction, with the record as it now is and the
+ * envelope; what fn writes commits with the moves; fn's error stops the
+ * walk, comes back as is (NOTFOUND too) and, aborted, undoes everything.
+ */
+static void
+test_hold_release_callback(void **state)
+{
+	struct fx *f = *state;
+	struct seen_moves s;
+	uint8_t *before, *after;
+	size_t moved, blen, alen;
+	struct sw_txn t;
+	unsigned got[16];
+
+	f->q->hold_limit_ms = 1000;
+	for (unsigned i = 1; i <= 4; i++)
+		assert_int_equal(put_msg(f, i, SW_STATE_MAILBOX, "reg", 10), 0);
+	assert_int_equal(put_msg(f, 9, SW_STATE_MAILBOX, "other", 10), 0);
+	assert_int_equal(put_msg(f, 8, SW_STATE_HELD, "reg", 10), 0);	/* already held */
+	assert_int_equal(fetch(f, "reg", 1, 20, 100000, got), 1);	/* 1 in flight */
+
+	/* Suspension: each mailbox message once, oldest first, now HELD. */
+	memset(&s, 0, sizeof(s));
+	s.add_to_walked = true;
+	s.walked = SW_STATE_MAILBOX;
+	s.walked_name = "reg";
+	s.receipts = true;
+	begin(f, &t);
+	assert_int_equal(sw_queue_hold(&t, "reg", SIZE_MAX, 30, &moved, on_moved,
+	    &s), 0);
+	commit(&t);
+	/* 20 arrived in the walked mailbox during the walk: moved, seen, once. */
+	assert_int_equal(moved, 5);
+	assert_int_equal(s.n, 5);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(s.nums[i], i + 1);
+	assert_int_equal(s.nums[4], 20);
+	for (size_t i = 0; i < s.n; i++) {
+		assert_int_equal(s.recs[i].state, SW_STATE_HELD);
+		assert_string_equal(s.recs[i].where, "reg");
+		assert_int_equal(s.recs[i].enqueued_ms, 30);
+		assert_int_equal(s.recs[i].hold_until_ms, 1030);
+		assert_int_equal(s.recs[i].visible_after_ms, 0);
+	}
+	assert_int_equal(status(f, 9).state, SW_STATE_MAILBOX);	/* another's */
+	assert_int_equal(counts(f).held, 6);
+	/* What fn wrote committed with the moves, in order. */
+	assert_int_equal(fetch(f, "sender", 16, 40, 10, got), 5);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(got[i], 101 + i);
+	assert_int_equal(got[4], 120);
+
+	/* fn fails at its third call: the error comes back, the abort undoes all. */
+	before = dump(f, &blen);
+	memset(&s, 0, sizeof(s));
+	s.fail_at = 3;
+	s.fail_rc = -EIO;
+	begin(f, &t);
+	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg",
+	    SIZE_MAX, 50, &moved, on_moved, &s), -EIO);
+	sw_txn_abort(&t);
+	assert_int_equal(s.n, 3);
+	/* NOTFOUND from fn is fn's error, not the end of the queue. */
+	memset(&s, 0, sizeof(s));
+	s.fail_at = 1;
+	s.fail_rc = SW_Q_NOTFOUND;
+	begin(f, &t);
+	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg",
+	    SIZE_MAX, 50, &moved, on_moved, &s), SW_Q_NOTFOUND);
+	sw_txn_abort(&t);
+	after = dump(f, &alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	free(after);
+	free(before);
+
+	/* Release, max 2: two calls; then the rest; acceptance order throughout. */
+	memset(&s, 0, sizeof(s));
+	begin(f, &t);
+	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg", 2,
+	    60, &moved, on_moved, &s), 0);
+	assert_int_equal(moved, 2);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg",
+	    SIZE_MAX, 60, &moved, on_moved, &s), 0);
+	commit(&t);
+	assert_int_equal(moved, 4);
+	assert_int_equal(s.n, 6);
+	{
+		const unsigned want[6] = { 1, 2, 3, 4, 8, 20 };
+
+		for (unsigned i = 0; i < 6; i++) {
+			assert_int_equal(s.nums[i], want[i]);
+			assert_int_equal(s.recs[i].state, SW_STATE_MAILBOX);
+			assert_string_equal(s.recs[i].where, "reg");
+			assert_int_equal(s.recs[i].hold_until_ms, 0);
+			assert_int_equal(s.recs[i].enqueued_ms, 60);
+		}
+	}
+	assert_int_equal(counts(f).held, 0);
+	assert_int_equal(counts(f).deadlines, 0);
+	/* An empty queue: no call. */
+	begin(f, &t);
+	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg",
+	    SIZE_MAX, 70, &moved, on_moved, &s), 0);
+	commit(&t);
+	assert_int_equal(moved, 0);
+	assert_int_equal(s.n, 6);
 }
 
 /* Runs op at every failing write in turn: each failure, aborted, leaves the state as it was. */
@@ -863,13 +1020,25 @@ op_ack(struct sw_txn *t)
 static int
 op_hold(struct sw_txn *t)
 {
-	return sw_queue_hold(t, "reg", 10, 500, NULL);
+	return sw_queue_hold(t, "reg", 10, 500, NULL, NULL, NULL);
 }
 
 static int
 op_release(struct sw_txn *t)
 {
-	return sw_queue_release(t, "held", SW_STATE_MAILBOX, "reg", 10, 500, NULL);
+	return sw_queue_release(t, "held", SW_STATE_MAILBOX, "reg", 10, 500, NULL, NULL, NULL);
+}
+
+/* A release whose callback writes a "receipt" per message, as the switch's does. */
+static int
+op_release_cb(struct sw_txn *t)
+{
+	struct seen_moves s;
+
+	memset(&s, 0, sizeof(s));
+	s.receipts = true;
+	return sw_queue_release(t, "reg", SW_STATE_MAILBOX, "reg", 10, 600,
+	    NULL, on_moved, &s);
 }
 
 static int
@@ -903,6 +1072,11 @@ test_fault_injection(void **state)
 	faults(f, op_release, 6);	/* 5, 6: del held, del deadline, put entry, put record */
 	faults(f, op_fetch, 2);		/* 5, 6: put entry */
 	faults(f, op_hold, 6);		/* 5, 6: del entry, add deadline, put entry, put record */
+	faults(f, op_release_cb, 16);	/* 5, 6: the release's 4 writes, the receipt's 4 */
+	assert_int_equal(status(f, 105).state, SW_STATE_MAILBOX);
+	assert_string_equal(status(f, 105).where, "sender");
+	assert_int_equal(status(f, 6).state, SW_STATE_MAILBOX);
+	faults(f, op_hold, 6);		/* and back into held for the checks below */
 	assert_int_equal(counts(f).deadlines, 2);
 	assert_int_equal(counts(f).held, 2);
 	assert_int_equal(status(f, 5).state, SW_STATE_HELD);
@@ -1047,6 +1221,7 @@ main(void)
 		BOTH(test_hold_release_order),
 		BOTH(test_hold_deadlines),
 		BOTH(test_hold_backfill),
+		BOTH(test_hold_release_callback),
 		BOTH(test_move),
 		BOTH(test_fault_injection),
 		BOTH(test_corrupt_record),

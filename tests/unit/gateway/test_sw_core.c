@@ -1,0 +1,502 @@
+/* test_sw_core.c -- the switch inside a node's write transactions (no listeners): a registrar's standing change tells the sender of every message it holds or releases, in the same commit. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "gateway/gw_registry.h"
+#include "gateway/gw_switch.h"
+#include "gateway/module.h"
+#include "gateway/node.h"
+#include "gateway/peers.h"
+#include "gateway/store.h"
+#include "gateway/sw_core.h"
+#include "proto/pb.h"
+#include "registry/db.h"
+#include "registry/registrar.h"
+
+#define REGION	"uk.test"
+#define PEER	"uk.other"
+#define ACTOR	"axle://fame-test/admin/uk.test/ann"
+
+/* --- a node without listeners: config, store, peers, every module ------------ */
+
+struct h {
+	char dir[64];
+	struct gw_node node;
+};
+
+/* A TCP port nothing listens on (bound, then closed). */
+static void
+closed_port(char *port, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	snprintf(port, len, "%u", ntohs(a.sin_port));
+}
+
+static void
+h_start(struct h *h)
+{
+	struct gw_config *c = &h->node.cfg;
+	char err[512];
+
+	memset(h, 0, sizeof(*h));
+	strcpy(h->dir, "/tmp/axle-swcore-XXXXXX");
+	assert_non_null(mkdtemp(h->dir));
+	gw_config_defaults(c);
+	strcpy(c->federation, "fame-test");
+	strcpy(c->region, REGION);
+	/* A peer whose outbox receipts for its senders go to (never reached: no loop runs). */
+	strcpy(c->peers[0].name, PEER);
+	strcpy(c->peers[0].region, PEER);
+	strcpy(c->peers[0].host, "127.0.0.1");
+	closed_port(c->peers[0].port, sizeof(c->peers[0].port));
+	c->npeers = 1;
+	assert_non_null(h->node.base = event_base_new());
+	assert_int_equal(store_open(&h->node.store, h->node.base, h->dir, NULL,
+	    err, sizeof(err)), 0);
+	assert_non_null(h->node.client_ctx = SSL_CTX_new(TLS_client_method()));
+	assert_int_equal(gw_peers_start(&h->node, err, sizeof(err)), 0);
+	if (gw_modules_start(&h->node, err, sizeof(err)) != 0)
+		fail_msg("start: %s", err);
+}
+
+static void
+h_stop(struct h *h)
+{
+	char p[128];
+
+	gw_modules_stop(&h->node);
+	gw_peers_stop(&h->node);
+	store_close(h->node.store);
+	event_base_free(h->node.base);
+	SSL_CTX_free(h->node.client_ctx);
+	snprintf(p, sizeof(p), "%s/data.mdb", h->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", h->dir);
+	unlink(p);
+	assert_int_equal(rmdir(h->dir), 0);
+}
+
+/* --- the register, as svc_registry.c changes it: the switch in the same write ---- */
+
+enum rkind { R_DELEGATE, R_STATUS, R_REHOME };
+
+struct rop {
+	struct h *h;
+	enum rkind kind;
+	const char *id, *prefix, *to;
+	Axle__V1__RegistrarStatus status;
+	bool abort_after;		/* make the change, then abort the write */
+	Axle__V1__Registrar *out, *out2;
+	uint64_t moved;
+	int sw_status;
+};
+
+static int
+rop_write(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct rop *o = arg;
+	struct gw_node *node = &o->h->node;
+	struct registry_change ch = { ACTOR, gw_registry_now_ms() };
+	struct registry_outcome res = { 0 };
+	char err[256];
+	int rc;
+
+	(void)st;
+	switch (o->kind) {
+	case R_DELEGATE: {
+		Axle__V1__DelegateRequest r = AXLE__V1__DELEGATE_REQUEST__INIT;
+
+		r.registrar_id = (char *)o->id;
+		r.prefix = (char *)o->prefix;
+		r.display_name = (char *)o->id;
+		r.cert_identity = "axle://fame-test/member/uk.test.x";
+		rc = registry_db_delegate(txn, &node->registry->db, &ch, &r,
+		    REGISTRY_ANY_VERSION, &o->out, &res);
+		break;
+	}
+	case R_STATUS: {
+		Axle__V1__SetStatusRequest r = AXLE__V1__SET_STATUS_REQUEST__INIT;
+
+		r.registrar_id = (char *)o->id;
+		r.status = o->status;
+		r.reason = "test";
+		rc = registry_db_set_status(txn, &node->registry->db, &ch, &r,
+		    &o->out, &res);
+		break;
+	}
+	default: {
+		Axle__V1__ReHomeRequest r = AXLE__V1__RE_HOME_REQUEST__INIT;
+
+		r.from_registrar_id = (char *)o->id;
+		r.to_registrar_id = (char *)o->to;
+		r.reason = "test";
+		rc = registry_db_rehome(txn, &node->registry->db, &ch, &r,
+		    &o->out, &o->out2, &res);
+		break;
+	}
+	}
+	if (rc != REGISTRY_OK)
+		fail_msg("registry change %d of %s: %d", o->kind, o->id, rc);
+	if (o->kind != R_DELEGATE) {
+		o->sw_status = gw_switch_registrar_changed_txn(node, txn, o->out->id,
+		    o->out->status, o->out2 != NULL ? o->out2->id : NULL,
+		    ch.at_ms, &o->moved, err, sizeof(err));
+		if (o->sw_status != 0)
+			fail_msg("switch: %s", err);
+	}
+	return o->abort_after ? 1 : 0;
+}
+
+/* Runs one register change; returns the messages the switch moved. */
+static uint64_t
+reg(struct h *h, enum rkind kind, const char *id, const char *prefix,
+    Axle__V1__RegistrarStatus status, const char *to, bool abort_after)
+{
+	struct rop o = { h, kind, id, prefix, to, status, abort_after, NULL,
+	    NULL, 0, 0 };
+	int rc = store_write_now(h->node.store, rop_write, &o);
+
+	assert_int_equal(rc != 0, abort_after);
+	if (rc == 0) {
+		assert_int_equal(gw_registry_applied(&h->node, o.out), 0);
+		if (o.out2 != NULL)
+			assert_int_equal(gw_registry_applied(&h->node, o.out2), 0);
+	}
+	pb_free(o.out != NULL ? &o.out->base : NULL);
+	pb_free(o.out2 != NULL ? &o.out2->base : NULL);
+	return o.moved;
+}
+
+#define ST(x) AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_##x
+
+static uint64_t
+set_status(struct h *h, const char *id, Axle__V1__RegistrarStatus st)
+{
+	return reg(h, R_STATUS, id, NULL, st, NULL, false);
+}
+
+/* --- messages ---------------------------------------------------------------------- */
+
+static void
+mkid(unsigned n, uint8_t id[16])
+{
+	memset(id, 0, 16);
+	id[0] = 0x5c;
+	id[7] = (uint8_t)n;
+	id[15] = 0x01;
+}
+
+struct pop {
+	struct h *h;
+	const Axle__V1__Envelope *env;
+	struct sw_placed out;
+};
+
+static int
+place_write(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct pop *p = arg;
+	struct sw_wctx c;
+
+	(void)st;
+	sw_wctx_init(&c, &p->h->node, txn, sw_now_ms(), NULL);
+	return sw_place(&c, p->env, false, &p->out);
+}
+
+/* Places message n from sender to `to`, as a Send or a Forward would. */
+static void
+place(struct h *h, unsigned n, const char *sender, const char *to,
+    enum sw_state want)
+{
+	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
+	uint8_t id[16], payload[4] = { 'p', (uint8_t)n, 0, 0 };
+	struct pop p = { h, &e, { 0 } };
+
+	mkid(n, id);
+	e.message_id.data = id;
+	e.message_id.len = 16;
+	e.sender = (char *)sender;
+	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
+	e.to = (char *)to;
+	e.message_type = "note.v1";
+	e.created_ms = sw_now_ms();
+	e.hop_limit = 16;
+	e.content_type = "text/plain";
+	e.payload.data = payload;
+	e.payload.len = sizeof(payload);
+	assert_int_equal(store_write_now(h->node.store, place_write, &p), 0);
+	assert_int_equal(p.out.state, want);
+}
+
+/* What a mailbox or outbox holds: a message n, or a receipt (kind) about message n. */
+struct item {
+	unsigned about;		/* message number (mkid) the item is or is about; 0: none of ours */
+	int kind;		/* receipt kind; 0: a message */
+	uint8_t id[16];
+	char detail[400];
+};
+
+static void
+item_of(const struct sw_msg *m, struct item *it)
+{
+	Axle__V1__Envelope *e = sw_env_unpack(m->env, m->env_len, NULL, 0);
+	const uint8_t *about;
+
+	memset(it, 0, sizeof(*it));
+	assert_non_null(e);
+	memcpy(it->id, e->message_id.data, 16);
+	about = e->message_id.data;
+	if (sw_is_receipt(e)) {
+		Axle__V1__Receipt *r = axle__v1__receipt__unpack(NULL,
+		    e->payload.len, e->payload.data);
+
+		assert_non_null(r);
+		assert_int_equal(r->message_id.len, 16);
+		it->kind = r->kind;
+		snprintf(it->detail, sizeof(it->detail), "%s", r->detail);
+		about = NULL;
+		if (r->message_id.data[0] == 0x5c)
+			it->about = r->message_id.data[7];
+		axle__v1__receipt__free_unpacked(r, NULL);
+	}
+	if (about != NULL && about[0] == 0x5c)
+		it->about = about[7];
+	pb_free(&e->base);
+}
+
+struct fop {
+	struct h *h;
+	const char *box;
+	struct item *out;
+	size_t max, n;
+};
+
+static int
+fetch_write(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct fop *f = arg;
+	struct sw_msg m[64];
+	struct sw_txn t;
+	int rc;
+
+	(void)st;
+	sw_txn_lmdb(f->h->node.sw->q, txn, &t);
+	if ((rc = sw_queue_mailbox_fetch(&t, f->box, f->max < 64 ? f->max : 64,
+	    sw_now_ms(), 3600 * 1000, m, &f->n)) != 0)
+		return rc;
+	for (size_t i = 0; i < f->n; i++)
+		item_of(&m[i], &f->out[i]);
+	sw_msgs_free(m, f->n);
+	return 0;
+}
+
+/* Fetches what is new in mailbox box (it stays in flight for an hour). */
+static size_t
+fetch(struct h *h, const char *box, struct item *out, size_t max)
+{
+	struct fop f = { h, box, out, max, 0 };
+
+	assert_int_equal(store_write_now(h->node.store, fetch_write, &f), 0);
+	return f.n;
+}
+
+/* Everything in the outbox for PEER, oldest first. */
+static size_t
+outbox(struct h *h, struct item *out, size_t max)
+{
+	struct sw_msg m[64];
+	struct sw_txn t;
+	MDB_txn *txn;
+	size_t n;
+
+	assert_int_equal(store_read_begin(h->node.store, &txn), 0);
+	sw_txn_lmdb(h->node.sw->q, txn, &t);
+	assert_int_equal(sw_queue_outbox_peek(&t, PEER, max < 64 ? max : 64, m,
+	    &n), 0);
+	mdb_txn_abort(txn);
+	for (size_t i = 0; i < n; i++)
+		item_of(&m[i], &out[i]);
+	sw_msgs_free(m, n);
+	return n;
+}
+
+static uint64_t
+held_count(struct h *h)
+{
+	struct sw_counts c;
+	struct sw_txn t;
+	MDB_txn *txn;
+
+	assert_int_equal(store_read_begin(h->node.store, &txn), 0);
+	sw_txn_lmdb(h->node.sw->q, txn, &t);
+	assert_int_equal(sw_queue_counts(&t, &c), 0);
+	mdb_txn_abort(txn);
+	return c.held;
+}
+
+#define RK(x) AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_##x
+
+/* The items of `kind` among it[0..n), as message numbers in order; returns how many. */
+static size_t
+of_kind(const struct item *it, size_t n, int kind, unsigned *about)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (it[i].kind == kind)
+			about[k++] = it[i].about;
+	return k;
+}
+
+static void
+check_nums(const unsigned *got, size_t n, const unsigned *want, size_t wn)
+{
+	assert_int_equal(n, wn);
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != want[i])
+			fail_msg("item %zu: message %u, expected %u", i, got[i], want[i]);
+}
+
+/* --- the tests ------------------------------------------------------------------- */
+
+/*
+ * Messages already waiting in a mailbox when its registrar is suspended:
+ * the sender of each (here, or on a peer's node: its receipt waits in that
+ * peer's outbox) gets a HELD receipt in the commit that holds them; a
+ * receipt waiting there is held but gets no receipt. Reactivation: RELEASED
+ * receipts, and the recipient gets each message once, in order. A second
+ * suspension is news again (new receipt ids, not de-duplicated away); a
+ * re-home to an active successor releases them to it. A standing change
+ * that aborts sends nothing.
+ */
+static void
+test_hold_release_receipts(void **state)
+{
+	const unsigned three[] = { 1, 2, 3 }, all[] = { 1, 2, 3, 4, 5 };
+	struct item it[64], it2[64];
+	unsigned nums[64];
+	uint8_t held1[3][16];
+	size_t n;
+	struct h h;
+
+	(void)state;
+	h_start(&h);
+	reg(&h, R_DELEGATE, "snd", "uk.test.snd", 0, NULL, false);
+	reg(&h, R_DELEGATE, "rcv", "uk.test.rcv", 0, NULL, false);
+	reg(&h, R_DELEGATE, "succ", "uk.test.succ", 0, NULL, false);
+	set_status(&h, "snd", ST(ACTIVE));
+	set_status(&h, "rcv", ST(ACTIVE));
+	set_status(&h, "succ", ST(ACTIVE));
+
+	/* Waiting in rcv's mailbox: 1-3 from snd, 4 from a peer's hub, 5's receipt. */
+	for (unsigned i = 1; i <= 3; i++)
+		place(&h, i, "uk.test.snd.hub", "uk.test.rcv.desk", SW_STATE_MAILBOX);
+	place(&h, 4, PEER ".hub", "uk.test.rcv.desk", SW_STATE_MAILBOX);
+	place(&h, 5, "uk.test.rcv.desk", "uk.test.snd.hub", SW_STATE_MAILBOX);
+	n = fetch(&h, "snd", it, 64);	/* 1-3 DELIVERED, and message 5 */
+	check_nums(nums, of_kind(it, n, RK(DELIVERED), nums), three, 3);
+	assert_int_equal(outbox(&h, it, 64), 1);	/* 4 DELIVERED, for the peer */
+
+	/* Suspended, but the write aborts: nothing moved, nobody told. */
+	reg(&h, R_STATUS, "rcv", NULL, ST(SUSPENDED), NULL, true);
+	assert_int_equal(held_count(&h), 0);
+	assert_int_equal(fetch(&h, "snd", it, 64), 0);
+	assert_int_equal(outbox(&h, it, 64), 1);
+
+	/* Suspended: all five held, a HELD receipt for each but the receipt. */
+	assert_int_equal(set_status(&h, "rcv", ST(SUSPENDED)), 5);
+	assert_int_equal(held_count(&h), 5);	/* no receipt about a receipt held there */
+	n = fetch(&h, "snd", it, 64);
+	assert_int_equal(n, 3);
+	check_nums(nums, of_kind(it, n, RK(HELD), nums), three, 3);
+	for (size_t i = 0; i < n; i++) {
+		if (strstr(it[i].detail, "registrar rcv is suspended") == NULL)
+			fail_msg("HELD detail: %s", it[i].detail);
+		memcpy(held1[i], it[i].id, 16);
+	}
+	n = outbox(&h, it, 64);
+	assert_int_equal(n, 2);
+	assert_int_equal(it[1].kind, RK(HELD));
+	assert_int_equal(it[1].about, 4);
+
+	/* Reactivated: RELEASED receipts; the recipient gets each message once, in order. */
+	assert_int_equal(set_status(&h, "rcv", ST(ACTIVE)), 5);
+	n = fetch(&h, "snd", it, 64);
+	assert_int_equal(n, 3);
+	check_nums(nums, of_kind(it, n, RK(RELEASED), nums), three, 3);
+	assert_non_null(strstr(it[0].detail, "registrar rcv is active again"));
+	n = outbox(&h, it, 64);
+	assert_int_equal(n, 3);
+	assert_int_equal(it[2].kind, RK(RELEASED));
+	assert_int_equal(it[2].about, 4);
+	n = fetch(&h, "rcv", it, 64);
+	for (size_t i = 0; i < n; i++)
+		nums[i] = it[i].about;
+	check_nums(nums, n, all, 5);
+	assert_int_equal(it[4].kind, RK(DELIVERED));	/* 5's receipt, no more */
+	assert_int_equal(fetch(&h, "rcv", it, 64), 0);
+
+	/* Suspended again (the messages still unacknowledged): told again, new ids. */
+	assert_int_equal(set_status(&h, "rcv", ST(SUSPENDED)), 5);
+	n = fetch(&h, "snd", it, 64);
+	check_nums(nums, of_kind(it, n, RK(HELD), nums), three, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_memory_not_equal(it[i].id, held1[i], 16);
+	assert_int_equal(set_status(&h, "rcv", ST(ACTIVE)), 5);
+	n = fetch(&h, "snd", it, 64);
+	check_nums(nums, of_kind(it, n, RK(RELEASED), nums), three, 3);
+	assert_int_equal(outbox(&h, it, 64), 5);
+
+	/* Suspended, revoked, re-homed to an active successor: released to it. */
+	assert_int_equal(set_status(&h, "rcv", ST(SUSPENDED)), 5);
+	assert_int_equal(set_status(&h, "rcv", ST(REVOKED)), 0);
+	n = fetch(&h, "snd", it, 64);
+	check_nums(nums, of_kind(it, n, RK(HELD), nums), three, 3);
+	assert_int_equal(reg(&h, R_REHOME, "rcv", NULL, 0, "succ", false), 5);
+	n = fetch(&h, "snd", it, 64);
+	check_nums(nums, of_kind(it, n, RK(RELEASED), nums), three, 3);
+	if (strstr(it[0].detail, "re-homed to succ") == NULL)
+		fail_msg("RELEASED detail: %s", it[0].detail);
+	n = outbox(&h, it2, 64);
+	assert_int_equal(n, 7);
+	assert_int_equal(it2[5].kind, RK(HELD));
+	assert_int_equal(it2[6].kind, RK(RELEASED));
+	n = fetch(&h, "succ", it, 64);
+	for (size_t i = 0; i < n; i++)
+		nums[i] = it[i].about;
+	check_nums(nums, n, all, 5);
+	assert_int_equal(held_count(&h), 0);
+	h_stop(&h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hold_release_receipts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
