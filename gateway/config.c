@@ -10,6 +10,7 @@
 #include <ini.h>
 
 #include "gateway/config.h"
+#include "proto/text.h"
 #include "recourse/path.h"
 #include "recourse/rc.h"
 
@@ -91,21 +92,6 @@ cfg_fail(struct cfg_state *st, int line, const char *fmt, ...)
 	else
 		snprintf(st->err, st->errlen, "%s: %s", st->path, msg);
 	return 0;
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 static bool
@@ -299,7 +285,7 @@ set_address(const struct cfg_state *st, const struct cfg_key *k, void *base,
 
 	if (registry_address_parse(val, strlen(val), (char *)base + k->off,
 	    reason, sizeof(reason)) < 0) {
-		seterr(msg, msglen, "not a valid address (%s); expected labels "
+		axle_seterr(msg, msglen, "not a valid address (%s); expected labels "
 		    "of a-z, 0-9 and '-' separated by dots, e.g. uk.london",
 		    reason);
 		return -1;
@@ -315,7 +301,7 @@ set_label(const struct cfg_state *st, const struct cfg_key *k, void *base,
 
 	if (registry_address_parse(val, strlen(val), folded, reason,
 	    sizeof(reason)) < 0 || registry_address_labels(folded) != 1) {
-		seterr(msg, msglen, "must be a single label of 1-63 a-z, 0-9 "
+		axle_seterr(msg, msglen, "must be a single label of 1-63 a-z, 0-9 "
 		    "and '-' (no dots), e.g. fame-uk");
 		return -1;
 	}
@@ -331,7 +317,7 @@ set_hostport(const struct cfg_state *st, const struct cfg_key *k, void *base,
 
 	if (hostport_split(val, (char *)base + k->off, GW_HOST_MAX + 1,
 	    (char *)base + k->off2, GW_PORT_MAX + 1, &why) < 0) {
-		seterr(msg, msglen, "%s; expected host:port, e.g. "
+		axle_seterr(msg, msglen, "%s; expected host:port, e.g. "
 		    "0.0.0.0:7443, node.example.org:7443 or [::]:7443", why);
 		return -1;
 	}
@@ -350,7 +336,7 @@ set_path(const struct cfg_state *st, const struct cfg_key *k, void *base,
 	else
 		n = snprintf(dst, k->size, "%s/%s", st->dir, val);
 	if (n < 0 || (size_t)n >= k->size) {
-		seterr(msg, msglen, "path longer than %zu bytes", k->size - 1);
+		axle_seterr(msg, msglen, "path longer than %zu bytes", k->size - 1);
 		return -1;
 	}
 	return 0;
@@ -374,7 +360,7 @@ set_bool(const struct cfg_state *st, const struct cfg_key *k, void *base,
 			return 0;
 		}
 	}
-	seterr(msg, msglen, "must be yes or no (or true/false, 1/0)");
+	axle_seterr(msg, msglen, "must be yes or no (or true/false, 1/0)");
 	return -1;
 }
 
@@ -384,7 +370,7 @@ set_level(const struct cfg_state *st, const struct cfg_key *k, void *base,
 {
 	if (gw_log_parse_level(val, (enum gw_log_level *)((char *)base +
 	    k->off)) < 0) {
-		seterr(msg, msglen, "must be one of debug, info, warn, error");
+		axle_seterr(msg, msglen, "must be one of debug, info, warn, error");
 		return -1;
 	}
 	return 0;
@@ -398,7 +384,7 @@ set_u32(const struct cfg_state *st, const struct cfg_key *k, void *base,
 
 	for (const char *p = val; *p != '\0'; p++) {
 		if (!is_digit(*p)) {
-			seterr(msg, msglen, "must be a whole number between "
+			axle_seterr(msg, msglen, "must be a whole number between "
 			    "%u and %u (digits only: no sign, unit or suffix)",
 			    k->min, k->max);
 			return -1;
@@ -408,7 +394,7 @@ set_u32(const struct cfg_state *st, const struct cfg_key *k, void *base,
 			v = v * 10 + (uint64_t)(*p - '0');
 	}
 	if (v < k->min || v > k->max) {
-		seterr(msg, msglen, "must be between %u and %u", k->min, k->max);
+		axle_seterr(msg, msglen, "must be between %u and %u", k->min, k->max);
 		return -1;
 	}
 	*(uint32_t *)((char *)base + k->off) = (uint32_t)v;
@@ -907,15 +893,15 @@ gw_config_check_key_file(const char *path, char *err, size_t errlen)
 	struct stat sb;
 
 	if (stat(path, &sb) < 0) {
-		seterr(err, errlen, "key file %s: %s", path, strerror(errno));
+		axle_seterr(err, errlen, "key file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		seterr(err, errlen, "key file %s is not a regular file", path);
+		axle_seterr(err, errlen, "key file %s is not a regular file", path);
 		return -1;
 	}
 	if ((sb.st_mode & 077) != 0) {
-		seterr(err, errlen, "key file %s is %s by group or others "
+		axle_seterr(err, errlen, "key file %s is %s by group or others "
 		    "(mode %04o); run: chmod 600 %s", path,
 		    (sb.st_mode & 044) ? "readable" : "writable or executable",
 		    (unsigned)(sb.st_mode & 07777), path);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gateway/grpc_frame.h"
+#include "proto/text.h"
 
 #define TIMEOUT_DIGITS_MAX 8
 #define TIMEOUT_VALUE_MAX  99999999LL	/* 8 digits */
@@ -140,18 +141,6 @@ grpc_message_encode(const char *in, char *out, size_t outlen)
 	return o;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 size_t
 grpc_message_decode(const char *in, size_t len, char *out, size_t outlen)
 {
@@ -163,7 +152,7 @@ grpc_message_decode(const char *in, size_t len, char *out, size_t outlen)
 		int hi, lo;
 
 		if (in[i] == '%' && i + 2 < len &&
-		    (hi = hexval(in[i + 1])) >= 0 && (lo = hexval(in[i + 2])) >= 0) {
+		    (hi = axle_hexval(in[i + 1])) >= 0 && (lo = axle_hexval(in[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 			continue;

@@ -5,24 +5,10 @@
 #include <strings.h>
 
 #include "gateway/identity.h"
+#include "proto/text.h"
 
 #define SCHEME "axle://"
 #define SCHEME_LEN (sizeof(SCHEME) - 1)
-
-static void iderr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-iderr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *
 gw_role_name(enum gw_role role)
@@ -49,14 +35,14 @@ scheme_error(const char *uri, size_t len, char *err, size_t errlen)
 	size_t slen = colon != NULL ? (size_t)(colon - uri) : 0;
 
 	if (colon == NULL || slen == 0)
-		iderr(err, errlen, "not an axle:// URI (no scheme)");
+		axle_seterr(err, errlen, "not an axle:// URI (no scheme)");
 	else if (slen == 4 && strncasecmp(uri, "axle", 4) == 0 &&
 	    strncmp(uri, "axle", 4) != 0)
-		iderr(err, errlen, "scheme must be lower-case \"axle\"");
+		axle_seterr(err, errlen, "scheme must be lower-case \"axle\"");
 	else if (slen == 4 && strncmp(uri, "axle", 4) == 0)
-		iderr(err, errlen, "expected \"axle://\" after the scheme");
+		axle_seterr(err, errlen, "expected \"axle://\" after the scheme");
 	else
-		iderr(err, errlen, "scheme must be \"axle\" (got \"%.*s\")",
+		axle_seterr(err, errlen, "scheme must be \"axle\" (got \"%.*s\")",
 		    slen > 16 ? 16 : (int)slen, uri);
 }
 
@@ -68,12 +54,12 @@ check_bytes(const char *uri, size_t len, char *err, size_t errlen)
 		unsigned char c = (unsigned char)uri[i];
 
 		if (c <= 0x20 || c >= 0x7f) {
-			iderr(err, errlen, "byte %zu: 0x%02x is not allowed in an "
+			axle_seterr(err, errlen, "byte %zu: 0x%02x is not allowed in an "
 			    "identity URI", i, c);
 			return -1;
 		}
 		if (c == '?' || c == '#' || c == '%') {
-			iderr(err, errlen, "byte %zu: %s not allowed", i,
+			axle_seterr(err, errlen, "byte %zu: %s not allowed", i,
 			    c == '?' ? "a query is" : c == '#' ? "a fragment is" :
 			    "percent-escapes are");
 			return -1;
@@ -100,23 +86,23 @@ parse_federation(const struct uri_part *p, struct gw_identity *out,
 	char folded[ADDR_MAX_LEN + 1], why[160];
 
 	if (p->len == 0) {
-		iderr(err, errlen, "federation is empty");
+		axle_seterr(err, errlen, "federation is empty");
 		return -1;
 	}
 	if (memchr(p->s, '@', p->len) != NULL) {
-		iderr(err, errlen, "userinfo ('@') is not allowed");
+		axle_seterr(err, errlen, "userinfo ('@') is not allowed");
 		return -1;
 	}
 	if (memchr(p->s, ':', p->len) != NULL) {
-		iderr(err, errlen, "a port (':') is not allowed");
+		axle_seterr(err, errlen, "a port (':') is not allowed");
 		return -1;
 	}
 	if (registry_address_parse(p->s, p->len, folded, why, sizeof(why)) != 0) {
-		iderr(err, errlen, "federation: %s", why);
+		axle_seterr(err, errlen, "federation: %s", why);
 		return -1;
 	}
 	if (registry_address_labels(folded) != 1) {
-		iderr(err, errlen, "federation must be one label (got \"%s\")",
+		axle_seterr(err, errlen, "federation must be one label (got \"%s\")",
 		    folded);
 		return -1;
 	}
@@ -141,9 +127,9 @@ parse_role(const struct uri_part *p, struct gw_identity *out,
 		}
 	}
 	if (p->len == 0)
-		iderr(err, errlen, "role is empty");
+		axle_seterr(err, errlen, "role is empty");
 	else
-		iderr(err, errlen, "unknown role \"%.*s\" (use node, member or "
+		axle_seterr(err, errlen, "unknown role \"%.*s\" (use node, member or "
 		    "admin)", p->len > 16 ? 16 : (int)p->len, p->s);
 	return -1;
 }
@@ -153,14 +139,14 @@ parse_user(const struct uri_part *p, struct gw_identity *out,
     char *err, size_t errlen)
 {
 	if (p->len > GW_USER_MAX) {
-		iderr(err, errlen, "user is %zu bytes, the limit is %d",
+		axle_seterr(err, errlen, "user is %zu bytes, the limit is %d",
 		    p->len, GW_USER_MAX);
 		return -1;
 	}
 	/* "." and ".." are path dot-segments: a normaliser would remove them. */
 	if ((p->len == 1 && p->s[0] == '.') ||
 	    (p->len == 2 && p->s[0] == '.' && p->s[1] == '.')) {
-		iderr(err, errlen, "user \"%.*s\" is a dot-segment",
+		axle_seterr(err, errlen, "user \"%.*s\" is a dot-segment",
 		    (int)p->len, p->s);
 		return -1;
 	}
@@ -169,7 +155,7 @@ parse_user(const struct uri_part *p, struct gw_identity *out,
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '.' || c == '_' || c == '-')) {
-			iderr(err, errlen, "user byte %zu: '%c' is not allowed "
+			axle_seterr(err, errlen, "user byte %zu: '%c' is not allowed "
 			    "(use a-z, 0-9, '.', '_', '-')", i, c);
 			return -1;
 		}
@@ -191,30 +177,30 @@ parse_path(const char *rest, const char *end, bool more, struct gw_identity *out
 	char why[160];
 
 	if (!more) {
-		iderr(err, errlen, "missing /<role>/<address> after the federation");
+		axle_seterr(err, errlen, "missing /<role>/<address> after the federation");
 		return -1;
 	}
 	next_part(&rest, end, &role);
 	if (parse_role(&role, out, err, errlen) != 0)
 		return -1;
 	if (role.s + role.len == end) {
-		iderr(err, errlen, "missing /<address> after the role");
+		axle_seterr(err, errlen, "missing /<address> after the role");
 		return -1;
 	}
 	next_part(&rest, end, &addr);
 	if (addr.len == 0) {
-		iderr(err, errlen, "address is empty%s",
+		axle_seterr(err, errlen, "address is empty%s",
 		    addr.s == end ? " (trailing slash)" : "");
 		return -1;
 	}
 	if (registry_address_parse(addr.s, addr.len, out->address, why,
 	    sizeof(why)) != 0) {
-		iderr(err, errlen, "address: %s", why);
+		axle_seterr(err, errlen, "address: %s", why);
 		return -1;
 	}
 	if (addr.s + addr.len == end) {
 		if (out->role == GW_ROLE_ADMIN) {
-			iderr(err, errlen, "an admin URI needs /<user> after the "
+			axle_seterr(err, errlen, "an admin URI needs /<user> after the "
 			    "address");
 			return -1;
 		}
@@ -222,24 +208,24 @@ parse_path(const char *rest, const char *end, bool more, struct gw_identity *out
 	}
 	next_part(&rest, end, &user);
 	if (user.len == 0 && user.s == end) {
-		iderr(err, errlen, "trailing slash");
+		axle_seterr(err, errlen, "trailing slash");
 		return -1;
 	}
 	if (out->role != GW_ROLE_ADMIN) {
-		iderr(err, errlen, "a %s URI has no /<user> part",
+		axle_seterr(err, errlen, "a %s URI has no /<user> part",
 		    gw_role_name(out->role));
 		return -1;
 	}
 	if (user.len == 0) {
-		iderr(err, errlen, "user is empty");
+		axle_seterr(err, errlen, "user is empty");
 		return -1;
 	}
 	if (user.s + user.len + 1 == end) {
-		iderr(err, errlen, "trailing slash");
+		axle_seterr(err, errlen, "trailing slash");
 		return -1;
 	}
 	if (user.s + user.len != end) {
-		iderr(err, errlen, "extra path segment after the user");
+		axle_seterr(err, errlen, "extra path segment after the user");
 		return -1;
 	}
 	return parse_user(&user, out, err, errlen);
@@ -268,7 +254,7 @@ gw_identity_parse_uri(const char *uri, size_t len, struct gw_identity *out,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (len > GW_URI_MAX) {
-		iderr(err, errlen, "URI is %zu bytes, the limit is %d", len,
+		axle_seterr(err, errlen, "URI is %zu bytes, the limit is %d", len,
 		    GW_URI_MAX);
 		return -1;
 	}
@@ -316,21 +302,21 @@ refusal(const struct gw_identity *c, enum gw_authz rule, const char *region,
 	describe(c, who, sizeof(who));
 	if (c->role == GW_ROLE_ADMIN &&
 	    (rule == GW_AUTHZ_ADMIN || rule == GW_AUTHZ_MEMBER_OR_ADMIN))
-		iderr(err, errlen, "admin of %s may not administer node %s",
+		axle_seterr(err, errlen, "admin of %s may not administer node %s",
 		    c->address, region);
 	else if (rule == GW_AUTHZ_ADMIN)
-		iderr(err, errlen, "only an admin of node %s may call this; "
+		axle_seterr(err, errlen, "only an admin of node %s may call this; "
 		    "caller is %s", region, who);
 	else if (rule == GW_AUTHZ_MEMBER)
-		iderr(err, errlen, "only members may call this; caller is %s", who);
+		axle_seterr(err, errlen, "only members may call this; caller is %s", who);
 	else if (rule == GW_AUTHZ_NODE)
-		iderr(err, errlen, "only peer nodes may call this; caller is %s",
+		axle_seterr(err, errlen, "only peer nodes may call this; caller is %s",
 		    who);
 	else if (rule == GW_AUTHZ_MEMBER_OR_ADMIN)
-		iderr(err, errlen, "only members and admins of node %s may call "
+		axle_seterr(err, errlen, "only members and admins of node %s may call "
 		    "this; caller is %s", region, who);
 	else
-		iderr(err, errlen, "unknown authorization rule %d", (int)rule);
+		axle_seterr(err, errlen, "unknown authorization rule %d", (int)rule);
 }
 
 bool
@@ -342,11 +328,11 @@ gw_authz_allows(const struct gw_identity *caller, enum gw_authz rule,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (caller == NULL || fed == NULL || region == NULL) {
-		iderr(err, errlen, "no verified identity");
+		axle_seterr(err, errlen, "no verified identity");
 		return false;
 	}
 	if (strcmp(caller->federation, fed) != 0) {
-		iderr(err, errlen, "identity of federation %s may not call a "
+		axle_seterr(err, errlen, "identity of federation %s may not call a "
 		    "node of federation %s", caller->federation, fed);
 		return false;
 	}
@@ -373,7 +359,7 @@ gw_authz_allows(const struct gw_identity *caller, enum gw_authz rule,
 		break;
 	}
 	if (!ok && rule == GW_AUTHZ_ANY)
-		iderr(err, errlen, "caller has no valid role");
+		axle_seterr(err, errlen, "caller has no valid role");
 	else if (!ok)
 		refusal(caller, rule, region, err, errlen);
 	return ok;
@@ -388,16 +374,16 @@ gw_authz_member_covers(const struct gw_identity *caller, const char *addr,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (caller == NULL || addr == NULL) {
-		iderr(err, errlen, "no verified identity");
+		axle_seterr(err, errlen, "no verified identity");
 		return false;
 	}
 	if (caller->role != GW_ROLE_MEMBER) {
-		iderr(err, errlen, "only a member acts within a prefix; caller is %s",
+		axle_seterr(err, errlen, "only a member acts within a prefix; caller is %s",
 		    describe(caller, who, sizeof(who)));
 		return false;
 	}
 	if (!registry_address_covers(caller->address, addr)) {
-		iderr(err, errlen, "member %s may not act on %s (outside its "
+		axle_seterr(err, errlen, "member %s may not act on %s (outside its "
 		    "prefix)", caller->address, addr);
 		return false;
 	}

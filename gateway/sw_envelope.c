@@ -10,6 +10,7 @@
 #include "gateway/grpc_status.h"
 #include "gateway/sw_envelope.h"
 #include "proto/pb.h"
+#include "proto/text.h"
 
 static int why(char *reason, size_t len, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -327,25 +328,13 @@ sw_message_id_hex(const uint8_t *id, char out[SW_ID_HEX_LEN + 1])
 	return out;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 sw_message_id_parse(const char *hex, size_t len, uint8_t id[SW_ID_LEN])
 {
 	if (hex == NULL || len != SW_ID_HEX_LEN)
 		return -1;
 	for (size_t i = 0; i < SW_ID_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = axle_hexval(hex[2 * i]), lo = axle_hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

@@ -18,6 +18,7 @@
 
 #include "gateway/log.h"
 #include "gateway/tls.h"
+#include "proto/text.h"
 
 #define TLS_KEY_MAX	(64 * 1024)	/* a PEM private key is a few KiB at most */
 #define TLS_VERIFY_DEPTH 8
@@ -49,18 +50,6 @@ struct tls_ctx_data {
 
 static int ctx_data_idx = -1;
 static pthread_once_t ctx_data_once = PTHREAD_ONCE_INIT;
-
-static void
-tls_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* The most recent OpenSSL error as text, and an empty queue afterwards. */
 static const char *
@@ -166,18 +155,18 @@ tls_parse_uri(const ASN1_IA5STRING *uri, const char *fed,
 	char q[GW_URI_MAX + 8];
 
 	if (len < 7 || strncmp(s, "axle://", 7) != 0) {
-		tls_err(err, errlen, "URI SAN is not axle://: %s",
+		axle_seterr(err, errlen, "URI SAN is not axle://: %s",
 		    gw_log_quote(q, sizeof(q), s, (size_t)len));
 		return -1;
 	}
 	if (memchr(s, '\0', (size_t)len) != NULL) {
-		tls_err(err, errlen, "URI SAN contains a NUL byte");
+		axle_seterr(err, errlen, "URI SAN contains a NUL byte");
 		return -1;
 	}
 	if (gw_identity_parse_uri(s, (size_t)len, out, err, errlen) != 0)
 		return -1;
 	if (fed != NULL && strcmp(out->federation, fed) != 0) {
-		tls_err(err, errlen, "identity %s names federation %s, "
+		axle_seterr(err, errlen, "identity %s names federation %s, "
 		    "expected %s", out->uri, out->federation, fed);
 		return -1;
 	}
@@ -194,20 +183,20 @@ gw_tls_cert_identity(X509 *leaf, const char *fed, struct gw_identity *out,
 
 	memset(out, 0, sizeof(*out));
 	if (leaf == NULL) {
-		tls_err(err, errlen, "no certificate");
+		axle_seterr(err, errlen, "no certificate");
 		return -1;
 	}
 	if (X509_check_ca(leaf) != 0) {
-		tls_err(err, errlen, "certificate is a CA, not a leaf");
+		axle_seterr(err, errlen, "certificate is a CA, not a leaf");
 		return -1;
 	}
 	n = tls_uri_sans(leaf, &names, &uri);
 	if (n < 0)
-		tls_err(err, errlen, "several subjectAltName extensions");
+		axle_seterr(err, errlen, "several subjectAltName extensions");
 	else if (n == 0)
-		tls_err(err, errlen, "no axle:// URI SAN");
+		axle_seterr(err, errlen, "no axle:// URI SAN");
 	else if (n > 1)
-		tls_err(err, errlen,
+		axle_seterr(err, errlen,
 		    "%d URI SANs; exactly one axle:// URI is required", n);
 	else
 		rc = tls_parse_uri(uri, fed, out, err, errlen);
@@ -242,25 +231,25 @@ tls_chain_identity(const struct tls_ctx_data *d, STACK_OF(X509) *chain,
 
 	memset(out, 0, sizeof(*out));
 	if (n == 0) {
-		tls_err(err, errlen, "no verified chain");
+		axle_seterr(err, errlen, "no verified chain");
 		return -1;
 	}
 	fed = anchor_fed(d, sk_X509_value(chain, n - 1));
 	if (fed == NULL) {
-		tls_err(err, errlen, "chain ends in a CA of no trust folder");
+		axle_seterr(err, errlen, "chain ends in a CA of no trust folder");
 		return -1;
 	}
 	if (gw_tls_cert_identity(sk_X509_value(chain, 0), fed, out, err,
 	    errlen) != 0)
 		return -1;
 	if (strcmp(out->federation, d->federation) != 0) {
-		tls_err(err, errlen, "identity %s is of federation %s; "
+		axle_seterr(err, errlen, "identity %s is of federation %s; "
 		    "this node serves only %s", out->uri, out->federation,
 		    d->federation);
 		goto fail;
 	}
 	if (!d->server && out->role != GW_ROLE_NODE) {
-		tls_err(err, errlen, "server identity %s is not a node",
+		axle_seterr(err, errlen, "server identity %s is not a node",
 		    out->uri);
 		goto fail;
 	}
@@ -394,7 +383,7 @@ tls_join(char *path, size_t size, const char *dir, const char *name,
 	int n = snprintf(path, size, "%s/%s", dir, name);
 
 	if (n < 0 || (size_t)n >= size) {
-		tls_err(err, errlen, "%s/%s: path too long", dir, name);
+		axle_seterr(err, errlen, "%s/%s: path too long", dir, name);
 		return -1;
 	}
 	return 0;
@@ -422,7 +411,7 @@ anchor_add(struct tls_ctx_data *d, X509 *cert, const char *fed, char *err,
 	struct tls_anchor *a;
 
 	if (prev != NULL && strcmp(prev, fed) != 0) {
-		tls_err(err, errlen, "the same CA certificate is in trust "
+		axle_seterr(err, errlen, "the same CA certificate is in trust "
 		    "folders %s and %s; a CA vouches for one federation", prev,
 		    fed);
 		return -1;
@@ -434,14 +423,14 @@ anchor_add(struct tls_ctx_data *d, X509 *cert, const char *fed, char *err,
 
 		a = realloc(d->anchors, cap * sizeof(*a));
 		if (a == NULL) {
-			tls_err(err, errlen, "out of memory");
+			axle_seterr(err, errlen, "out of memory");
 			return -1;
 		}
 		d->anchors = a;
 		d->cap = cap;
 	}
 	if (!X509_up_ref(cert)) {
-		tls_err(err, errlen, "out of memory");
+		axle_seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	a = &d->anchors[d->nanchors++];
@@ -464,7 +453,7 @@ tls_load_info(X509_STORE *st, struct tls_folder *f, X509_INFO *xi,
 
 	if (xi->x509 != NULL) {
 		if (X509_check_ca(xi->x509) == 0) {
-			tls_err(err, errlen, "%s: a certificate that is not a "
+			axle_seterr(err, errlen, "%s: a certificate that is not a "
 			    "CA; trust folders hold CA certificates only", path);
 			return -1;
 		}
@@ -481,7 +470,7 @@ tls_load_info(X509_STORE *st, struct tls_folder *f, X509_INFO *xi,
 	}
 	return 0;
 ossl:
-	tls_err(err, errlen, "%s: %s", path, tls_ossl_reason(ebuf,
+	axle_seterr(err, errlen, "%s: %s", path, tls_ossl_reason(ebuf,
 	    sizeof(ebuf)));
 	return -1;
 }
@@ -496,14 +485,14 @@ tls_load_file(X509_STORE *st, struct tls_folder *f, const char *path,
 	int rc = 0, n;
 
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		tls_err(err, errlen, "%s: %s", path, tls_ossl_reason(ebuf,
+		axle_seterr(err, errlen, "%s: %s", path, tls_ossl_reason(ebuf,
 		    sizeof(ebuf)));
 		return -1;
 	}
 	infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (infos == NULL) {
-		tls_err(err, errlen, "%s: not PEM certificates or CRLs: %s",
+		axle_seterr(err, errlen, "%s: not PEM certificates or CRLs: %s",
 		    path, tls_ossl_reason(ebuf, sizeof(ebuf)));
 		return -1;
 	}
@@ -512,7 +501,7 @@ tls_load_file(X509_STORE *st, struct tls_folder *f, const char *path,
 		rc = tls_load_info(st, f, sk_X509_INFO_value(infos, i), path,
 		    err, errlen);
 	if (rc == 0 && n == 0) {
-		tls_err(err, errlen, "%s: no certificate or CRL in it", path);
+		axle_seterr(err, errlen, "%s: no certificate or CRL in it", path);
 		rc = -1;
 	}
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
@@ -537,7 +526,7 @@ tls_folder_check(struct tls_folder *f, const char *dir, char *err,
 		if (!found) {
 			X509_NAME_oneline(X509_get_subject_name(ca), subj,
 			    sizeof(subj));
-			tls_err(err, errlen, "trust folder %s: no CRL issued by "
+			axle_seterr(err, errlen, "trust folder %s: no CRL issued by "
 			    "CA %s; every federation folder needs its CA's CRL",
 			    dir, subj);
 			return -1;
@@ -558,11 +547,11 @@ tls_load_folder(X509_STORE *st, struct tls_ctx_data *d, const char *dir,
 	int rc = -1;
 
 	if (f.cas == NULL || f.crls == NULL) {
-		tls_err(err, errlen, "out of memory");
+		axle_seterr(err, errlen, "out of memory");
 		goto out;
 	}
 	if ((dp = opendir(dir)) == NULL) {
-		tls_err(err, errlen, "%s: %s", dir, strerror(errno));
+		axle_seterr(err, errlen, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -603,11 +592,11 @@ tls_load_trust(const char *trust_dir, struct tls_ctx_data *d, char *err,
 	int rc = 0;
 
 	if ((st = X509_STORE_new()) == NULL) {
-		tls_err(err, errlen, "out of memory");
+		axle_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
 	if ((dp = opendir(trust_dir)) == NULL) {
-		tls_err(err, errlen, "trust_dir %s: %s", trust_dir,
+		axle_seterr(err, errlen, "trust_dir %s: %s", trust_dir,
 		    strerror(errno));
 		X509_STORE_free(st);
 		return NULL;
@@ -625,7 +614,7 @@ tls_load_trust(const char *trust_dir, struct tls_ctx_data *d, char *err,
 			continue;
 		}
 		if (!tls_fed_name_ok(de->d_name)) {
-			tls_err(err, errlen, "trust folder %s: the name is not "
+			axle_seterr(err, errlen, "trust folder %s: the name is not "
 			    "a federation name (one label of [a-z0-9-])", path);
 			rc = -1;
 			break;
@@ -634,7 +623,7 @@ tls_load_trust(const char *trust_dir, struct tls_ctx_data *d, char *err,
 	}
 	closedir(dp);
 	if (rc == 0 && d->nanchors == 0) {
-		tls_err(err, errlen, "trust_dir %s: no trusted CA in any "
+		axle_seterr(err, errlen, "trust_dir %s: no trusted CA in any "
 		    "federation folder", trust_dir);
 		rc = -1;
 	}
@@ -672,22 +661,22 @@ tls_read_key(const char *path, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		tls_err(err, errlen, "key %s: %s", path, strerror(errno));
+		axle_seterr(err, errlen, "key %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		tls_err(err, errlen, "key %s: not a regular file", path);
+		axle_seterr(err, errlen, "key %s: not a regular file", path);
 		goto out;
 	}
 	if (sb.st_mode & 077) {
-		tls_err(err, errlen, "key %s: mode %04o is open to group or "
+		axle_seterr(err, errlen, "key %s: mode %04o is open to group or "
 		    "others; chmod 600 it", path,
 		    (unsigned)(sb.st_mode & 07777));
 		goto out;
 	}
 	if (sb.st_size <= 0 || sb.st_size > TLS_KEY_MAX ||
 	    (buf = malloc((size_t)sb.st_size)) == NULL) {
-		tls_err(err, errlen, "key %s: empty, too large or out of "
+		axle_seterr(err, errlen, "key %s: empty, too large or out of "
 		    "memory", path);
 		goto out;
 	}
@@ -700,7 +689,7 @@ tls_read_key(const char *path, char *err, size_t errlen)
 		BIO_free(bio);
 	}
 	if (pk == NULL)
-		tls_err(err, errlen, "key %s: %s", path, tls_ossl_reason(ebuf,
+		axle_seterr(err, errlen, "key %s: %s", path, tls_ossl_reason(ebuf,
 		    sizeof(ebuf)));
 out:
 	if (buf != NULL) {
@@ -720,7 +709,7 @@ tls_load_own(SSL_CTX *ctx, const struct gw_tls_opts *o, char *err,
 	int ok;
 
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
-		tls_err(err, errlen, "cert %s: %s", o->cert_file,
+		axle_seterr(err, errlen, "cert %s: %s", o->cert_file,
 		    tls_ossl_reason(ebuf, sizeof(ebuf)));
 		return -1;
 	}
@@ -730,7 +719,7 @@ tls_load_own(SSL_CTX *ctx, const struct gw_tls_opts *o, char *err,
 	    SSL_CTX_check_private_key(ctx) == 1;
 	EVP_PKEY_free(pk);
 	if (!ok) {
-		tls_err(err, errlen, "key %s does not match cert %s: %s",
+		axle_seterr(err, errlen, "key %s does not match cert %s: %s",
 		    o->key_file, o->cert_file, tls_ossl_reason(ebuf,
 		    sizeof(ebuf)));
 		return -1;
@@ -752,19 +741,19 @@ tls_ctx_new(const struct gw_tls_opts *o, bool server, char *err,
 	if (o == NULL || o->cert_file == NULL || o->key_file == NULL ||
 	    o->trust_dir == NULL || o->federation == NULL ||
 	    strlen(o->federation) > GW_FED_MAX) {
-		tls_err(err, errlen, "TLS options incomplete");
+		axle_seterr(err, errlen, "TLS options incomplete");
 		return NULL;
 	}
 	pthread_once(&ctx_data_once, ctx_data_init);
 	if (ctx_data_idx < 0 || (d = calloc(1, sizeof(*d))) == NULL) {
-		tls_err(err, errlen, "out of memory");
+		axle_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
 	d->server = server;
 	snprintf(d->federation, sizeof(d->federation), "%s", o->federation);
 	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (ctx == NULL || !SSL_CTX_set_ex_data(ctx, ctx_data_idx, d)) {
-		tls_err(err, errlen, "SSL_CTX_new: %s", tls_ossl_reason(ebuf,
+		axle_seterr(err, errlen, "SSL_CTX_new: %s", tls_ossl_reason(ebuf,
 		    sizeof(ebuf)));
 		ctx_data_free(d);
 		SSL_CTX_free(ctx);
@@ -774,7 +763,7 @@ tls_ctx_new(const struct gw_tls_opts *o, bool server, char *err,
 	if (!SSL_CTX_set_min_proto_version(ctx, o->allow_tls12 ?
 	    TLS1_2_VERSION : TLS1_3_VERSION) ||
 	    (o->allow_tls12 && !SSL_CTX_set_cipher_list(ctx, tls12_ciphers))) {
-		tls_err(err, errlen, "TLS versions: %s", tls_ossl_reason(ebuf,
+		axle_seterr(err, errlen, "TLS versions: %s", tls_ossl_reason(ebuf,
 		    sizeof(ebuf)));
 		goto fail;
 	}
@@ -821,7 +810,7 @@ gw_tls_client_ctx(const struct gw_tls_opts *opts, char *err, size_t errlen)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_cb);
 	/* Note the inverted convention: 0 means success here. */
 	if (SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof(alpn_h2)) != 0) {
-		tls_err(err, errlen, "cannot set ALPN");
+		axle_seterr(err, errlen, "cannot set ALPN");
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -867,23 +856,23 @@ gw_tls_peer_identity(SSL *ssl, struct gw_identity *out, char *err,
 
 	memset(out, 0, sizeof(*out));
 	if (ssl == NULL || (d = ctx_data_get(SSL_get_SSL_CTX(ssl))) == NULL) {
-		tls_err(err, errlen, "not an axle TLS connection");
+		axle_seterr(err, errlen, "not an axle TLS connection");
 		return -1;
 	}
 	SSL_get0_alpn_selected(ssl, &proto, &plen);
 	if (plen != 2 || memcmp(proto, "h2", 2) != 0) {
-		tls_err(err, errlen, "ALPN h2 was not negotiated");
+		axle_seterr(err, errlen, "ALPN h2 was not negotiated");
 		tls_count(GW_TLS_REF_ALPN);
 		return -1;
 	}
 	if ((vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
-		tls_err(err, errlen, "peer not verified: %s",
+		axle_seterr(err, errlen, "peer not verified: %s",
 		    X509_verify_cert_error_string(vr));
 		tls_count(tls_refusal_of((int)vr));
 		return -1;
 	}
 	if (SSL_get0_peer_certificate(ssl) == NULL) {
-		tls_err(err, errlen, "peer sent no certificate");
+		axle_seterr(err, errlen, "peer sent no certificate");
 		tls_count(GW_TLS_REF_NO_CERT);
 		return -1;
 	}

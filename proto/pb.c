@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/pb.h"
+#include "proto/text.h"
 
 /*
  * protobuf-c trusts its input more than a node exposed to the federation
@@ -81,18 +82,6 @@ struct pb_walk {
 	unsigned depth;				/* entries of path in use */
 };
 
-static void
-pb_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * "field 2.4.1: <why>": the path of field numbers from the outermost
  * message down to num (0: the fault is in no one field, e.g. a bad tag).
@@ -117,9 +106,9 @@ pb_fail(struct pb_walk *w, uint32_t num, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (path[0] == '\0')
-		pb_seterr(w->err, w->errlen, "%s", why);
+		axle_seterr(w->err, w->errlen, "%s", why);
 	else
-		pb_seterr(w->err, w->errlen, "field %s: %s", path, why);
+		axle_seterr(w->err, w->errlen, "field %s: %s", path, why);
 	return -1;
 }
 
@@ -396,24 +385,24 @@ pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
 	struct pb_arena *a;
 	ProtobufCMessage *msg;
 
-	pb_seterr(err, errlen, "%s", "");
+	axle_seterr(err, errlen, "%s", "");
 	if (len > max_len) {
-		pb_seterr(err, errlen, "message of %zu bytes is over the limit "
+		axle_seterr(err, errlen, "message of %zu bytes is over the limit "
 		    "of %zu bytes", len, max_len);
 		return NULL;
 	}
 	if (len > (SIZE_MAX - PB_BUDGET_SLACK) / PB_ALLOC_FACTOR) {
-		pb_seterr(err, errlen, "message of %zu bytes is too large", len);
+		axle_seterr(err, errlen, "message of %zu bytes is too large", len);
 		return NULL;
 	}
 	if (len > 0 && buf == NULL) {
-		pb_seterr(err, errlen, "no message bytes");
+		axle_seterr(err, errlen, "no message bytes");
 		return NULL;
 	}
 	if (pb_walk_msg(&w, desc, buf, len) != 0)
 		return NULL;
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		pb_seterr(err, errlen, "out of memory");
+		axle_seterr(err, errlen, "out of memory");
 		return NULL;
 	}
 	a->alloc.alloc = pb_arena_alloc;
@@ -435,13 +424,13 @@ pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
 	if (msg != NULL)
 		return msg;
 	if (a->over_budget)
-		pb_seterr(err, errlen, "decoded message would need more than its "
+		axle_seterr(err, errlen, "decoded message would need more than its "
 		    "memory budget of %zu bytes (%d x %zu wire bytes + %d)",
 		    a->budget, PB_ALLOC_FACTOR, len, PB_BUDGET_SLACK);
 	else if (a->nomem)
-		pb_seterr(err, errlen, "out of memory");
+		axle_seterr(err, errlen, "out of memory");
 	else
-		pb_seterr(err, errlen, "malformed %s message", desc->name);
+		axle_seterr(err, errlen, "malformed %s message", desc->name);
 	free(a);
 	return NULL;
 }

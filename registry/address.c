@@ -4,21 +4,7 @@
 #include <string.h>
 
 #include "registry/address.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "proto/text.h"
 
 /*
  * Copies a label for display in a reason: a person must see exactly which
@@ -51,10 +37,10 @@ bad_label_byte(const char *label, size_t llen, size_t lno, size_t at,
 
 	show(shown, sizeof(shown), label, llen < ADDR_LABEL_MAX ? llen : ADDR_LABEL_MAX);
 	if (c >= 0x20 && c < 0x7f)
-		seterr(err, errlen, "label %zu (\"%s\") byte %zu: '%c' is not "
+		axle_seterr(err, errlen, "label %zu (\"%s\") byte %zu: '%c' is not "
 		    "allowed (use a-z, 0-9, '-')", lno, shown, at, c);
 	else
-		seterr(err, errlen, "label %zu (\"%s\") byte %zu: control byte "
+		axle_seterr(err, errlen, "label %zu (\"%s\") byte %zu: control byte "
 		    "0x%02x is not allowed (use a-z, 0-9, '-')", lno, shown, at, c);
 }
 
@@ -64,7 +50,7 @@ check_ascii(const char *in, size_t len, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)in[i] >= 0x80) {
-			seterr(err, errlen, "non-ASCII byte 0x%02x at byte %zu "
+			axle_seterr(err, errlen, "non-ASCII byte 0x%02x at byte %zu "
 			    "(addresses are ASCII)", (unsigned char)in[i], i);
 			return -1;
 		}
@@ -90,13 +76,13 @@ parse_label(const char *label, size_t llen, size_t lno, char *out,
 		out[i] = c;
 	}
 	if (llen > ADDR_LABEL_MAX) {
-		seterr(err, errlen, "label %zu is %zu bytes, the limit is %d",
+		axle_seterr(err, errlen, "label %zu is %zu bytes, the limit is %d",
 		    lno, llen, ADDR_LABEL_MAX);
 		return -1;
 	}
 	if (label[0] == '-' || label[llen - 1] == '-') {
 		show(shown, sizeof(shown), label, llen);
-		seterr(err, errlen, "label %zu (\"%s\") %s with '-'", lno, shown,
+		axle_seterr(err, errlen, "label %zu (\"%s\") %s with '-'", lno, shown,
 		    label[0] == '-' ? "starts" : "ends");
 		return -1;
 	}
@@ -110,15 +96,15 @@ check_dots(const char *in, size_t len, char *err, size_t errlen)
 	size_t lno = 1;
 
 	if (len == 0) {
-		seterr(err, errlen, "address is empty");
+		axle_seterr(err, errlen, "address is empty");
 		return -1;
 	}
 	if (in[0] == '.') {
-		seterr(err, errlen, "leading dot");
+		axle_seterr(err, errlen, "leading dot");
 		return -1;
 	}
 	if (in[len - 1] == '.') {
-		seterr(err, errlen, "trailing dot");
+		axle_seterr(err, errlen, "trailing dot");
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -126,7 +112,7 @@ check_dots(const char *in, size_t len, char *err, size_t errlen)
 			continue;
 		lno++;
 		if (in[i + 1] == '.') {
-			seterr(err, errlen, "label %zu is empty (two dots at byte %zu)",
+			axle_seterr(err, errlen, "label %zu is empty (two dots at byte %zu)",
 			    lno, i);
 			return -1;
 		}
@@ -144,7 +130,7 @@ registry_address_parse(const char *in, size_t len, char *out,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (len > ADDR_MAX_LEN) {
-		seterr(err, errlen, "address is %zu bytes, the limit is %d",
+		axle_seterr(err, errlen, "address is %zu bytes, the limit is %d",
 		    len, ADDR_MAX_LEN);
 		return -1;
 	}
@@ -174,11 +160,11 @@ static int
 check_local(const char *s, size_t len, char *err, size_t errlen)
 {
 	if (len == 0) {
-		seterr(err, errlen, "local id is empty");
+		axle_seterr(err, errlen, "local id is empty");
 		return -1;
 	}
 	if (len > ADDR_LOCAL_MAX) {
-		seterr(err, errlen, "local id is %zu bytes, the limit is %d",
+		axle_seterr(err, errlen, "local id is %zu bytes, the limit is %d",
 		    len, ADDR_LOCAL_MAX);
 		return -1;
 	}
@@ -186,17 +172,17 @@ check_local(const char *s, size_t len, char *err, size_t errlen)
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == ':') {
-			seterr(err, errlen, "local id byte %zu: a second ':' is "
+			axle_seterr(err, errlen, "local id byte %zu: a second ':' is "
 			    "not allowed", i);
 			return -1;
 		}
 		if (c == ' ') {
-			seterr(err, errlen, "local id byte %zu: space is not "
+			axle_seterr(err, errlen, "local id byte %zu: space is not "
 			    "allowed", i);
 			return -1;
 		}
 		if (c < 0x21 || c > 0x7e) {
-			seterr(err, errlen, "local id byte %zu: byte 0x%02x is not "
+			axle_seterr(err, errlen, "local id byte %zu: byte 0x%02x is not "
 			    "allowed (use printable ASCII)", i, c);
 			return -1;
 		}
@@ -217,13 +203,13 @@ registry_identifier_parse(const char *in, size_t len, char *addr_out,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (colon == NULL) {
-		seterr(err, errlen, "missing ':' between address and local id");
+		axle_seterr(err, errlen, "missing ':' between address and local id");
 		return -1;
 	}
 	alen = (size_t)(colon - in);
 	llen = len - alen - 1;
 	if (registry_address_parse(in, alen, addr_out, why, sizeof(why)) != 0) {
-		seterr(err, errlen, "address part: %s", why);
+		axle_seterr(err, errlen, "address part: %s", why);
 		return -1;
 	}
 	if (check_local(colon + 1, llen, err, errlen) != 0) {
