@@ -75,6 +75,28 @@ def wait_for(pred, timeout, interval=0.05, what='condition'):
         time.sleep(interval)
 
 
+def shared_env(store):
+    """Decorator for a test file's set-up: the decorated function runs once,
+    on first use, filling store (the dict the file's tests share); calling it
+    returns store. A set-up that failed raises the same error in every later
+    test rather than running again."""
+    def wrap(setup):
+        def env():
+            if 'error' in store:
+                raise store['error']
+            if not store.get('_set_up'):
+                try:
+                    setup()
+                except BaseException as e:
+                    store['error'] = e
+                    raise
+                store['_set_up'] = True
+            return store
+        env.__doc__ = setup.__doc__
+        return env
+    return wrap
+
+
 def hardening_scale():
     """How many times longer the bounded load and kill loops run: 1 in
     `make test`, HARDENING_SCALE (AXLE_HARDENING_SCALE) in `make hardening`."""

@@ -13,6 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_PERMISSION_DENIED, H2Closed, Node, Workspace,  # noqa: E402
                       check, grpc_frame, grpc_stubs, main, make_federation, test)
+from axletest import shared_env  # noqa: E402
 from authz_table import ALLOWED, ROLES, RULES, served_methods  # noqa: E402
 
 FEDNAME = 'fame-test'
@@ -39,23 +40,16 @@ GATE_RE = re.compile(r'may not administer node|only an admin of node|only member
 _env = {}
 
 
+@shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'node' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FEDNAME, [REGION, OTHER])
-            stubs = grpc_stubs(ws)
-            creds = {'member_here': fed.member(REGION), 'member_other': fed.member(OTHER),
-                     'admin_here': fed.admin(REGION), 'admin_other': fed.admin(OTHER),
-                     'peer_node': fed.node(OTHER)}
-            _env.update(ws=ws, fed=fed, stubs=stubs, creds=creds)
-            _env['node'] = Node(ws, fed, REGION)
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FEDNAME, [REGION, OTHER])
+    stubs = grpc_stubs(ws)
+    creds = {'member_here': fed.member(REGION), 'member_other': fed.member(OTHER),
+             'admin_here': fed.admin(REGION), 'admin_other': fed.admin(OTHER),
+             'peer_node': fed.node(OTHER)}
+    _env.update(ws=ws, fed=fed, stubs=stubs, creds=creds)
+    _env['node'] = Node(ws, fed, REGION)
 
 
 def call(client, path, timeout=5):

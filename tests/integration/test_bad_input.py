@@ -13,6 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, GRPC_RESOURCE_EXHAUSTED, H2Closed, Node,  # noqa: E402
                       Workspace, check, grpc_frame, grpc_stubs, main, make_federation, test)
+from axletest import shared_env  # noqa: E402
 from authz_table import ALLOWED, RULES, served_methods  # noqa: E402
 from google.protobuf import descriptor as _d  # noqa: E402
 
@@ -28,24 +29,17 @@ BAD_ADDRESSES = ['uk.test:', ':local', 'uk..test', '.uk.test', 'UK TEST', 'uk.te
 _env = {}
 
 
+@shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'node' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FEDNAME, [REGION, OTHER])
-            stubs = grpc_stubs(ws)
-            creds = {'member_here': fed.member(REGION), 'member_other': fed.member(OTHER),
-                     'admin_here': fed.admin(REGION), 'admin_other': fed.admin(OTHER),
-                     'peer_node': fed.node(OTHER)}
-            _env.update(ws=ws, fed=fed, stubs=stubs, creds=creds, clients={},
-                        methods=served_methods(stubs))
-            _env['node'] = Node(ws, fed, REGION, limits={'max_message_size': MAX_MSG})
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FEDNAME, [REGION, OTHER])
+    stubs = grpc_stubs(ws)
+    creds = {'member_here': fed.member(REGION), 'member_other': fed.member(OTHER),
+             'admin_here': fed.admin(REGION), 'admin_other': fed.admin(OTHER),
+             'peer_node': fed.node(OTHER)}
+    _env.update(ws=ws, fed=fed, stubs=stubs, creds=creds, clients={},
+                methods=served_methods(stubs))
+    _env['node'] = Node(ws, fed, REGION, limits={'max_message_size': MAX_MSG})
 
 
 def role_for(method):

@@ -51,16 +51,9 @@ def _read(path):
         return f.read()
 
 
+@at.shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'nodes' not in _env:
-        try:
-            _setup()
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    _setup()
 
 
 def _setup():

@@ -9,6 +9,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, HOST, Node, RawH2, Workspace, check, grpc_stubs,  # noqa: E402
                       main, make_federation, test, tls_connect, tls_context, wait_for)
+from axletest import shared_env  # noqa: E402
 
 import hyperframe.frame as hf  # noqa: E402
 
@@ -28,23 +29,16 @@ PROTOCOL_ERROR = 0x1
 _env = {}
 
 
+@shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'node' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FEDNAME, [REGION])
-            grpc_stubs(ws)
-            n = Node(ws, fed, REGION, limits=LIMITS)
-            _env.update(ws=ws, fed=fed, member=fed.member(REGION), node=n)
-            info_ok('warm-up')
-            _env['rss0'] = n.rss_kib()
-            _env['fd0'] = n.fd_count()
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FEDNAME, [REGION])
+    grpc_stubs(ws)
+    n = Node(ws, fed, REGION, limits=LIMITS)
+    _env.update(ws=ws, fed=fed, member=fed.member(REGION), node=n)
+    info_ok('warm-up')
+    _env['rss0'] = n.rss_kib()
+    _env['fd0'] = n.fd_count()
 
 
 def node():

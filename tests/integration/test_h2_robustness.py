@@ -8,6 +8,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, HOST, H2Client, H2Closed, Node, RawH2, Workspace,  # noqa: E402
                       check, grpc_stubs, main, make_federation, test, tls_connect, wait_for)
+from axletest import shared_env  # noqa: E402
 
 import hyperframe.frame as hf  # noqa: E402
 
@@ -17,23 +18,16 @@ HANDSHAKE_TIMEOUT_MS = 2000
 _env = {}
 
 
+@shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'node' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FEDNAME, [REGION])
-            grpc_stubs(ws)
-            n = Node(ws, fed, REGION, limits={'handshake_timeout_ms': HANDSHAKE_TIMEOUT_MS})
-            _env.update(ws=ws, fed=fed, member=fed.member(REGION), node=n)
-            info_ok('warm-up')
-            _env['rss0'] = n.rss_kib()
-            _env['fd0'] = n.fd_count()
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FEDNAME, [REGION])
+    grpc_stubs(ws)
+    n = Node(ws, fed, REGION, limits={'handshake_timeout_ms': HANDSHAKE_TIMEOUT_MS})
+    _env.update(ws=ws, fed=fed, member=fed.member(REGION), node=n)
+    info_ok('warm-up')
+    _env['rss0'] = n.rss_kib()
+    _env['fd0'] = n.fd_count()
 
 
 def node():

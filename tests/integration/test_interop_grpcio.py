@@ -8,6 +8,7 @@ from concurrent import futures
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (Node, Workspace, check, grpc_stubs, main,  # noqa: E402
                       make_federation, test)
+from axletest import shared_env  # noqa: E402
 
 import grpc  # noqa: E402
 
@@ -16,19 +17,12 @@ REGION = 'uk.test'
 _env = {}
 
 
+@shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'node' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FEDNAME, [REGION])
-            _env.update(ws=ws, fed=fed, stubs=grpc_stubs(ws))
-            _env['node'] = Node(ws, fed, REGION)
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FEDNAME, [REGION])
+    _env.update(ws=ws, fed=fed, stubs=grpc_stubs(ws))
+    _env['node'] = Node(ws, fed, REGION)
 
 
 def _read(path):

@@ -8,6 +8,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, Node, TestFailure, Workspace, check, grpc_stubs,  # noqa: E402
                       main, make_federation, refused, test, wait_for)
+from axletest import shared_env  # noqa: E402
 
 REGION = 'uk.test'
 _env = {}
@@ -155,19 +156,12 @@ def parse(text):
     return {'types': types, 'help': helps, 'samples': samples}
 
 
+@shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'node' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, 'fame-test', [REGION])
-            grpc_stubs(ws)
-            _env.update(ws=ws, fed=fed, admin=fed.admin(REGION), node=Node(ws, fed, REGION))
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, 'fame-test', [REGION])
+    grpc_stubs(ws)
+    _env.update(ws=ws, fed=fed, admin=fed.admin(REGION), node=Node(ws, fed, REGION))
 
 
 def scrape():

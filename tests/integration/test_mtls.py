@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, GRPC_UNIMPLEMENTED, H2Client, H2Closed, Node,  # noqa: E402
                       Workspace, check, check_config, grpc_stubs, main, make_ca,
                       make_federation, refused, test, tls_context, utc_stamp, wait_for)
+from axletest import shared_env  # noqa: E402
 
 FEDNAME = 'fame-test'
 REGION = 'uk.test'
@@ -17,21 +18,14 @@ HUB = REGION + '.hub'
 _env = {}
 
 
+@shared_env(_env)
 def env():
     """Workspace, federation, stubs and one running node, made once."""
-    if 'error' in _env:
-        raise _env['error']
-    if 'node' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FEDNAME, [REGION])
-            grpc_stubs(ws)
-            _env.update(ws=ws, fed=fed, member=fed.member(REGION))
-            _env['node'] = Node(ws, fed, REGION)
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FEDNAME, [REGION])
+    grpc_stubs(ws)
+    _env.update(ws=ws, fed=fed, member=fed.member(REGION))
+    _env['node'] = Node(ws, fed, REGION)
 
 
 def node():

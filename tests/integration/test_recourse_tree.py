@@ -51,24 +51,17 @@ def node_extra(region, ports):
     return '\n'.join(lines) + '\n'
 
 
+@at.shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'nodes' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FED, list(REGIONS))
-            stubs = grpc_stubs(ws)
-            ports = {r: free_port() for r in REGIONS}
-            nodes = {}
-            for r in REGIONS:
-                nodes[r] = Node(ws, fed, r, port=ports[r], parent=PARENT[r],
-                                extra=node_extra(r, ports))
-            _env.update(ws=ws, fed=fed, stubs=stubs, nodes=nodes, ports=ports)
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FED, list(REGIONS))
+    stubs = grpc_stubs(ws)
+    ports = {r: free_port() for r in REGIONS}
+    nodes = {}
+    for r in REGIONS:
+        nodes[r] = Node(ws, fed, r, port=ports[r], parent=PARENT[r],
+                        extra=node_extra(r, ports))
+    _env.update(ws=ws, fed=fed, stubs=stubs, nodes=nodes, ports=ports)
 
 
 def _read(path):

@@ -26,28 +26,21 @@ MIRROR_WAIT = 15		# seconds: generous for loaded CI machines
 _env = {}
 
 
+@at.shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'nodes' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FED, list(REGIONS))
-            stubs = grpc_stubs(ws)
-            ports = {r: free_port() for r in REGIONS}
-            nodes = {}
-            for r in REGIONS:
-                peers = [(p, '127.0.0.1:%d' % ports[p]) for p in REGIONS if p != r]
-                # REG_LOG=debug for post-mortems (with AXLE_KEEP=1).
-                nodes[r] = Node(ws, fed, r, port=ports[r], peers=peers,
-                                extra='\n[registry]\nmirror_interval_ms = 100\n',
-                                log_level=os.environ.get('REG_LOG'))
-            hub = fed.issue('member', 'uk.london.lewisham.hub', name='lewisham-hub')
-            _env.update(ws=ws, fed=fed, stubs=stubs, nodes=nodes, hub=hub)
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FED, list(REGIONS))
+    stubs = grpc_stubs(ws)
+    ports = {r: free_port() for r in REGIONS}
+    nodes = {}
+    for r in REGIONS:
+        peers = [(p, '127.0.0.1:%d' % ports[p]) for p in REGIONS if p != r]
+        # REG_LOG=debug for post-mortems (with AXLE_KEEP=1).
+        nodes[r] = Node(ws, fed, r, port=ports[r], peers=peers,
+                        extra='\n[registry]\nmirror_interval_ms = 100\n',
+                        log_level=os.environ.get('REG_LOG'))
+    hub = fed.issue('member', 'uk.london.lewisham.hub', name='lewisham-hub')
+    _env.update(ws=ws, fed=fed, stubs=stubs, nodes=nodes, hub=hub)
 
 
 def _read(path):

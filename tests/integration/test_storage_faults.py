@@ -14,24 +14,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, GRPC_RESOURCE_EXHAUSTED, GRPC_UNAVAILABLE, PY,  # noqa: E402
                       Node, Workspace, check, grpc_frame, grpc_stubs, main, make_federation,
                       test, wait_for)
+from axletest import shared_env  # noqa: E402
 
 FEDNAME = 'fame-test'
 REGION = 'uk.test'
 _env = {}
 
 
+@shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'fed' not in _env:
-        try:
-            ws = Workspace()
-            fed = make_federation(ws, FEDNAME, [REGION])
-            _env.update(ws=ws, fed=fed, stubs=grpc_stubs(ws), admin=fed.admin(REGION))
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    ws = Workspace()
+    fed = make_federation(ws, FEDNAME, [REGION])
+    _env.update(ws=ws, fed=fed, stubs=grpc_stubs(ws), admin=fed.admin(REGION))
 
 
 def delegate_req(i):

@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, GRPC_RESOURCE_EXHAUSTED, GRPC_UNAVAILABLE, TIME_SCALE,  # noqa: E402
                       Node, Workspace, axled_path, check, grpc_frame, grpc_stubs, hardening_scale,
                       main, make_federation, test, wait_for)
+from axletest import shared_env  # noqa: E402
 
 FEDNAME = 'fame-test'
 REGION = 'uk.test'
@@ -45,16 +46,9 @@ HDRS = [('content-type', 'application/grpc'), ('te', 'trailers')]
 _env = {}
 
 
+@shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'node' not in _env:
-        try:
-            setup()
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    setup()
 
 
 def setup():

@@ -25,30 +25,23 @@ WY_HUB = 'uk.westyorks.hub'
 _env = {}
 
 
+@at.shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'f' not in _env:
-        try:
-            f = Fed()
-            for r in ('uk.london', 'uk.westyorks'):
-                f.wait_registry(r)
-            kind = f.stubs.common_pb2.SERVICE_KIND_INDEX
-            f.registrar('uk.london', 'lon-hub', LON_HUB, 'axle://%s/member/%s' % (at_fed(), LON_HUB))
-            f.registrar('uk.westyorks', 'wy-hub', WY_HUB, 'axle://%s/member/%s' % (at_fed(), WY_HUB))
-            idx = {}
-            for n in ('idx1', 'idx2'):
-                prefix = 'uk.westyorks.%s' % n
-                f.registrar('uk.westyorks', 'wy-' + n, prefix, 'axle://%s/member/%s' % (at_fed(), prefix),
-                            services=[('%s-index' % n, kind, prefix + '.index')])
-                idx[n] = f.fed.issue('member', prefix, name='member-' + n)
-            _env.update(f=f, lon=f.hub('uk.london', f.fed.member('uk.london')),
-                        wy=f.hub('uk.westyorks', f.fed.member('uk.westyorks')),
-                        idx={n: f.hub('uk.westyorks', c) for n, c in idx.items()})
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    f = Fed()
+    for r in ('uk.london', 'uk.westyorks'):
+        f.wait_registry(r)
+    kind = f.stubs.common_pb2.SERVICE_KIND_INDEX
+    f.registrar('uk.london', 'lon-hub', LON_HUB, 'axle://%s/member/%s' % (at_fed(), LON_HUB))
+    f.registrar('uk.westyorks', 'wy-hub', WY_HUB, 'axle://%s/member/%s' % (at_fed(), WY_HUB))
+    idx = {}
+    for n in ('idx1', 'idx2'):
+        prefix = 'uk.westyorks.%s' % n
+        f.registrar('uk.westyorks', 'wy-' + n, prefix, 'axle://%s/member/%s' % (at_fed(), prefix),
+                    services=[('%s-index' % n, kind, prefix + '.index')])
+        idx[n] = f.fed.issue('member', prefix, name='member-' + n)
+    _env.update(f=f, lon=f.hub('uk.london', f.fed.member('uk.london')),
+                wy=f.hub('uk.westyorks', f.fed.member('uk.westyorks')),
+                idx={n: f.hub('uk.westyorks', c) for n, c in idx.items()})
 
 
 def at_fed():

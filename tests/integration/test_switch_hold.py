@@ -4,17 +4,23 @@ held for a suspended registrar past [switch] hold_limit_ms are settled by their 
 released before its limit is delivered and never gets a case, its hold deadline kept across a
 restart and dropped at the release; messages already waiting in the mailbox when the registrar
 is suspended get HELD and then RELEASED receipts (senders on this node and on another) and are
-delivered once, in order. The client is the third-party grpcio.
+delivered once, in order. A registrar revoked with messages waiting in its mailbox (one of them
+fetched, not acknowledged): each is held in the revoking commit (HELD receipts naming the
+revocation); re-homed to an active successor, the successor fetches each exactly once, in order;
+not re-homed, the hold limit settles each in exactly one REGISTRAR_REVOKED case. The client is the
+third-party grpcio.
 
 Steps depend on each other and run in order.
 """
 
+import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
+import grpc  # noqa: E402
 from axletest import check, main, test, wait_for  # noqa: E402
 from switchtest import Fed, receipts_for  # noqa: E402
 
@@ -84,6 +90,70 @@ def suspended_cases(region, mid):
     rp = _env['f'].stubs.recourse_pb2
     return [c for c in cases_at(region) if c.envelope.message_id == mid and
             c.reason == rp.CASE_REASON_REGISTRAR_SUSPENDED]
+
+
+def member_uri(prefix):
+    return 'axle://%s/member/%s' % (FED, prefix)
+
+
+def restart_westyorks(limit_from, limit_to):
+    """Restarts uk.westyorks with another hold limit (fixed when a message is held)."""
+    e, f = _env, _env['f']
+    node = f.nodes['uk.westyorks']
+    node.stop()
+    node.extra = node.extra.replace(switch_conf(limit_from), switch_conf(limit_to))
+    check('hold_limit_ms = %d' % limit_to in node.config_text(), 'config not changed')
+    node.write_config()
+    node.start()
+    f.wait_registry('uk.westyorks')
+    for k in ('wy', 'wyadmin', 'desk'):
+        if k in e:
+            e[k].reopen()
+
+
+def refused(hub, when):
+    """A revoked registrar's certificate is refused by the Switch: Fetch, Ack, Send."""
+    calls = (('Fetch', lambda: hub.fetch(wait_ms=0)),
+             ('Ack', lambda: hub.ack([b'\x01' * 16])),
+             ('Send', lambda: hub.send(hub.envelope(hub.cred_prefix + '.x', to=WY_HUB))))
+    for name, fn in calls:
+        try:
+            fn()
+        except grpc.RpcError as err:
+            check(err.code() == grpc.StatusCode.PERMISSION_DENIED and 'revoked' in err.details(),
+                  '%s %s: %s %s' % (name, when, err.code(), err.details()))
+            continue
+        raise at.TestFailure('%s by a revoked registrar %s was not refused' % (name, when))
+
+
+def waiting_in(to, context):
+    """Two messages from london and one from westyorks' desk to `to`, delivered (waiting in
+    its mailbox): their ids, in the order sent."""
+    e = _env
+    lon, desk = e['lon'], e['desk']
+    lon.drain(lambda g: True, what='empty london')
+    desk.drain(lambda g: True, what='empty desk')
+    remote = [lon.send(lon.envelope(LON_HUB, to=to, context=context, payload=b'r%d' % i)
+                       ).message_id for i in range(2)]
+    lon.drain(lambda g: all('RECEIPT_KIND_DELIVERED' in receipts_for(lon, g, m) for m in remote),
+              what='delivered receipts at london')
+    local = desk.send(desk.envelope(WY_DESK, to=to, context=context)).message_id
+    desk.drain(lambda g: 'RECEIPT_KIND_DELIVERED' in receipts_for(desk, g, local),
+               what='delivered receipt at westyorks')
+    return remote, local
+
+
+def told(kind, remote, local, what, timeout=30):
+    """Waits for a receipt of kind about each message (remote: london's, local: the desk's);
+    returns {message id: (receipt, every receipt kind about it)}."""
+    e = _env
+    out = {}
+    for hub, mids in ((e['lon'], remote), (e['desk'], [local])):
+        got = hub.drain(lambda g: all(kind in receipts_for(hub, g, m) for m in mids),
+                        timeout=timeout, what='%s receipts (%s)' % (what, hub.region))
+        for m in mids:
+            out[m] = (receipt(hub, got, m, kind), receipts_for(hub, got, m))
+    return out
 
 
 def wy_metrics():
@@ -210,7 +280,7 @@ def waiting_in_the_mailbox_when_suspended_held_then_released_with_receipts():
     rp, pb = f.stubs.registry_pb2, lon.pb
     # A sender on westyorks itself: its own registrar and member certificate.
     f.registrar('uk.westyorks', 'wy-desk', WY_DESK, 'axle://%s/member/%s' % (FED, WY_DESK))
-    desk = f.hub('uk.westyorks', f.fed.issue('member', WY_DESK, name='member-wy-desk'))
+    desk = e['desk'] = f.hub('uk.westyorks', f.fed.issue('member', WY_DESK, name='member-wy-desk'))
     wy.drain(lambda g: True, what='empty westyorks')
     lon.drain(lambda g: True, what='empty london')
     remote = [lon.send(lon.envelope(LON_HUB, to=WY_HUB, context='waiting', payload=b'r%d' % i)
@@ -261,6 +331,130 @@ def waiting_in_the_mailbox_when_suspended_held_then_released_with_receipts():
         check(wyadmin.status(m).state == pb.MESSAGE_STATE_ACKNOWLEDGED, 'status %r' %
               wyadmin.status(m))
     m = wy_metrics()
+    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
+          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
+
+
+@test(timeout=300)
+def revoked_with_a_waiting_mailbox_then_rehomed_the_successor_fetches_each_once():
+    """A registrar revoked straight from ACTIVE with three messages in its mailbox, one of
+    them fetched and not acknowledged: all three are held in the revoking commit (Status HELD,
+    a HELD receipt naming the revocation to each sender); re-homed to an active successor,
+    they are released to it (RELEASED receipts) and the successor fetches each exactly once,
+    in order."""
+    e = env()
+    f, wyadmin = e['f'], e['wyadmin']
+    rp, pb = f.stubs.registry_pb2, e['lon'].pb
+    f.registrar('uk.westyorks', 'wy-old', 'uk.westyorks.old', member_uri('uk.westyorks.old'))
+    f.registrar('uk.westyorks', 'wy-new', 'uk.westyorks.new', member_uri('uk.westyorks.new'))
+    old = f.hub('uk.westyorks', f.fed.issue('member', 'uk.westyorks.old', name='member-wy-old'))
+    old.cred_prefix = 'uk.westyorks.old'
+    new = f.hub('uk.westyorks', f.fed.issue('member', 'uk.westyorks.new', name='member-wy-new'))
+    remote, local = waiting_in('uk.westyorks.old.inbox', 'rehome')
+    sent = remote + [local]
+    got = old.fetch(max_messages=1, visibility_ms=60000)	# in flight, never acknowledged
+    check([d.envelope.message_id for d in got] == sent[:1], 'fetched %r' % got)
+    check(wyadmin.status(sent[0]).state == pb.MESSAGE_STATE_IN_FLIGHT, 'status %r' %
+          wyadmin.status(sent[0]))
+
+    r = f.set_status('uk.westyorks', 'wy-old', rp.REGISTRAR_STATUS_REVOKED, 'contract ended')
+    check(r.released == 3, 'held %d' % r.released)
+    for m in sent:
+        st = wyadmin.status(m)
+        check(st.state == pb.MESSAGE_STATE_HELD and st.location == 'wy-old' and
+              'hold limit' in st.detail, 'status %r' % st)
+    for m, (rc, kinds) in told('RECEIPT_KIND_HELD', remote, local, 'HELD').items():
+        check(rc.node == 'uk.westyorks' and 'registrar wy-old was revoked' in rc.detail,
+              'HELD receipt %r' % rc)
+        check(kinds.count('RECEIPT_KIND_HELD') == 1, 'receipts %r' % kinds)
+    refused(old, 'after its revocation')
+
+    r = f.registry('uk.westyorks', 'ReHome', rp.ReHomeRequest(
+        from_registrar_id='wy-old', to_registrar_id='wy-new', reason='successor'))
+    check(r.released == 3 and r.from_registrar.successor_id == 'wy-new', 'rehome %r' % r)
+    for m, (rc, kinds) in told('RECEIPT_KIND_RELEASED', remote, local, 'RELEASED').items():
+        check('registrar wy-old was revoked and re-homed to wy-new' in rc.detail,
+              'RELEASED receipt %r' % rc)
+        check(kinds == ['RECEIPT_KIND_RELEASED'], 'receipts %r' % kinds)
+    # Its prefix now falls to the successor: the revoked certificate still reads nothing.
+    refused(old, 'after the re-homing')
+    got = new.drain(lambda g: set(sent) <= set(ids(g, new)), what='re-homed messages')
+    time.sleep(1.0)
+    got += new.fetch(wait_ms=500)
+    seen = [m for m in ids(got, new) if m in sent]
+    check(seen == sent, 'not each once, in order: %r' % [sent.index(m) for m in seen])
+    for m in sent:
+        st = wyadmin.status(m)
+        check(st.state == pb.MESSAGE_STATE_ACKNOWLEDGED and st.location == 'wy-new',
+              'status %r' % st)
+        check(not [c for c in cases_at('uk.westyorks') if c.envelope.message_id == m],
+              'a re-homed message got a case')
+    m = wy_metrics()
+    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
+          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
+
+
+@test(timeout=300)
+def revoked_with_a_waiting_mailbox_not_rehomed_is_a_revoked_case_at_the_limit():
+    """A registrar revoked (axlectl) straight from ACTIVE with three messages in its mailbox,
+    one of them in flight, and not re-homed: each is held (HELD receipt naming the
+    revocation, Status HELD) and at the hold limit settled by its failure policy: exactly one
+    REGISTRAR_REVOKED case each, with an ESCALATED receipt to its sender."""
+    e = env()
+    restart_westyorks(LONG, SHORT)
+    f, wyadmin = e['f'], e['wyadmin']
+    pb, cp_ = e['lon'].pb, f.stubs.recourse_pb2
+    f.registrar('uk.westyorks', 'wy-gone', 'uk.westyorks.gone', member_uri('uk.westyorks.gone'))
+    gone = f.hub('uk.westyorks', f.fed.issue('member', 'uk.westyorks.gone', name='member-wy-gone'))
+    gone.cred_prefix = 'uk.westyorks.gone'
+    remote, local = waiting_in('uk.westyorks.gone.inbox', 'revoke')
+    sent = remote + [local]
+    got = gone.fetch(max_messages=1, visibility_ms=60000)	# in flight, never acknowledged
+    check([d.envelope.message_id for d in got] == sent[:1], 'fetched %r' % got)
+
+    cp = f.axlectl('uk.westyorks', '--json', 'registrar', 'revoke', 'wy-gone', '--reason',
+                   'contract ended')
+    out = json.loads(cp.stdout)
+    check(int(out.get('released', 0)) == 3, 'revoke output %r' % cp.stdout)
+    refused(gone, 'after its revocation')
+    for m in sent:
+        st = wyadmin.status(m)
+        check(st.state == pb.MESSAGE_STATE_HELD and st.location == 'wy-gone' and
+              'hold limit' in st.detail, 'status %r' % st)
+    held = told('RECEIPT_KIND_HELD', remote, local, 'HELD')
+    for m, (rc, kinds) in held.items():
+        check(rc.node == 'uk.westyorks' and 'registrar wy-gone was revoked' in rc.detail,
+              'HELD receipt %r' % rc)
+        check(kinds.count('RECEIPT_KIND_HELD') == 1, 'receipts %r' % kinds)
+
+    settled = told('RECEIPT_KIND_ESCALATED', remote, local, 'ESCALATED', timeout=60)
+    for m, (rc, kinds) in settled.items():
+        check(rc.at_ms - held[m][0].at_ms >= SHORT, 'settled before the limit: %r %r' %
+              (held[m][0], rc))
+        check('registrar wy-gone was revoked and not re-homed past the hold limit' in rc.detail
+              and rc.case_id.startswith('uk.westyorks/'), 'ESCALATED receipt %r' % rc)
+        check(kinds.count('RECEIPT_KIND_ESCALATED') == 1 and 'RECEIPT_KIND_RELEASED' not in kinds,
+              'receipts %r' % kinds)
+    # Exactly once: a while later still one case per message, nothing more told.
+    time.sleep(SHORT / 1000.0 + 1.5)
+    cases = cases_at('uk.westyorks')
+    for m in sent:
+        mine = [c for c in cases if c.envelope.message_id == m]
+        check(len(mine) == 1 and mine[0].reason == cp_.CASE_REASON_REGISTRAR_REVOKED and
+              mine[0].id == settled[m][0].case_id and mine[0].state == cp_.CASE_STATE_OPEN,
+              'cases %r' % mine)
+        check('wy-gone' in mine[0].detail and 'contact the registrar' in mine[0].detail,
+              'case detail %r' % mine[0].detail)
+        st = wyadmin.status(m)
+        check(st.state == pb.MESSAGE_STATE_RECOURSE and st.case_id == mine[0].id,
+              'status %r' % st)
+    for hub, mids in ((e['lon'], remote), (e['desk'], [local])):
+        more = hub.fetch(wait_ms=500)
+        for m in mids:
+            check(receipts_for(hub, more, m) == [], 'told again: %r' % receipts_for(hub, more, m))
+    m = wy_metrics()
+    check(m.get('axle_switch_messages_total{event="hold_expired"}') == 3, 'hold_expired %r' %
+          m.get('axle_switch_messages_total{event="hold_expired"}'))
     check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
           'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
 

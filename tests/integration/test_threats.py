@@ -197,22 +197,15 @@ class Pair(Fed):
             return getattr(self.stubs.recourse_pb2_grpc.RecourseStub(ch), method)(req, timeout=10)
 
 
+@at.shared_env(_env)
 def env():
-    if 'error' in _env:
-        raise _env['error']
-    if 'f' not in _env:
-        try:
-            f = Pair()
-            for r in (LON, WY):
-                f.wait_registry(r)
-            f.registrar(LON, 'lon-hub', LON_HUB, 'axle://%s/member/%s' % (FED, LON_HUB))
-            f.registrar(WY, 'wy-hub', WY_HUB, 'axle://%s/member/%s' % (FED, WY_HUB))
-            _env.update(f=f, lon=f.hub(LON, f.fed.member(LON)), wy=f.hub(WY, f.fed.member(WY)),
-                        lon_admin=f.admin_switch(LON), wy_admin=f.admin_switch(WY))
-        except BaseException as e:
-            _env['error'] = e
-            raise
-    return _env
+    f = Pair()
+    for r in (LON, WY):
+        f.wait_registry(r)
+    f.registrar(LON, 'lon-hub', LON_HUB, 'axle://%s/member/%s' % (FED, LON_HUB))
+    f.registrar(WY, 'wy-hub', WY_HUB, 'axle://%s/member/%s' % (FED, WY_HUB))
+    _env.update(f=f, lon=f.hub(LON, f.fed.member(LON)), wy=f.hub(WY, f.fed.member(WY)),
+                lon_admin=f.admin_switch(LON), wy_admin=f.admin_switch(WY))
 
 
 def ids(deliveries, hub):
