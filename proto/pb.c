@@ -80,6 +80,7 @@ struct pb_walk {
 	size_t errlen;
 	uint32_t path[PB_MAX_DEPTH + 1];	/* field numbers from the top */
 	unsigned depth;				/* entries of path in use */
+	unsigned unknown;			/* unknown fields seen so far */
 };
 
 /*
@@ -325,6 +326,10 @@ pb_walk_msg(struct pb_walk *w, const ProtobufCMessageDescriptor *desc,
 		off += (size_t)n;
 		num = (uint32_t)(tag >> 3);
 		f = protobuf_c_message_descriptor_get_field(desc, num);
+		if (f == NULL && ++w->unknown > PB_MAX_UNKNOWN)
+			return pb_fail(w, num, "more than %d fields this node does "
+			    "not know (a newer protocol version, or a malformed "
+			    "message)", PB_MAX_UNKNOWN);
 		used = 0;
 		if (pb_walk_value(w, f, num, (unsigned)(tag & 7), p + off,
 		    len - off, &used) != 0)

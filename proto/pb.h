@@ -8,6 +8,7 @@
 
 #define PB_MAX_DEPTH     16	/* nested messages */
 #define PB_ALLOC_FACTOR  8	/* decoded memory budget: 8 x wire bytes + 4 KiB */
+#define PB_MAX_UNKNOWN   16	/* fields unknown to this version, in the whole message */
 
 /*
  * Unpacks buf[0..len) as desc. Refuses (before allocating) input longer than
@@ -21,7 +22,10 @@
  * message is level 1: 16 levels are accepted, a 17th refused. Wire types
  * must match the descriptor for known fields (packed form allowed for
  * repeated scalars); groups (wire types 3, 4) and 6, 7 are refused; unknown
- * fields are kept by protobuf-c. String fields must be valid UTF-8 without
+ * fields are kept by protobuf-c (so relayed on), at most PB_MAX_UNKNOWN of
+ * them in the whole message: each costs some 100 bytes decoded for 2 on the
+ * wire, so more would let a message that fits its budget here outgrow it
+ * once a relaying node adds a trace hop or a default. String fields must be valid UTF-8 without
  * NUL bytes (protobuf-c 1.4 checks neither; a NUL would silently truncate
  * the C string). Error paths name nested fields from the top ("field
  * 20.1: ..." is field 1 inside field 20). err may be NULL; when errlen > 0

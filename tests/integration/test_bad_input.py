@@ -238,6 +238,32 @@ def deep_nesting():
 
 
 @test(timeout=180)
+def unknown_fields():
+    """Fields this version does not know are kept and relayed, 16 at most in a
+    message (each costs ~100 bytes decoded for 2 on the wire): 17 are
+    refused with INVALID_ARGUMENT naming the limit, on every RPC."""
+    e = env()
+    bad = []
+    for m, md in sorted(e['methods'].items()):
+        for count, refuse in ((16, False), (17, True)):
+            body = grpc_frame(b''.join(key(900 + i, 0) + b'\x01' for i in range(count)))
+            try:
+                status, msg, st = raw_call(m, body)
+            except H2Closed as ex:
+                bad.append('%s %d unknown: connection lost: %s' % (m, count, ex))
+                continue
+            limit = 'fields this node does not know' in (msg or '')
+            if refuse and not (status == 3 and 'more than 16 fields' in (msg or '')):
+                bad.append('%s 17 unknown: status %r %r, want INVALID_ARGUMENT naming the limit'
+                           % (m, status, msg))
+            elif not refuse and limit:
+                bad.append('%s 16 unknown: refused for them: %r' % (m, msg))
+    node_healthy()
+    print('   unknown fields: %d methods, 16 kept, 17 refused' % len(e['methods']))
+    check(not bad, '%d bad answers:\n  %s' % (len(bad), '\n  '.join(bad)))
+
+
+@test(timeout=180)
 def huge_repeated_fields():
     def cases(m, md):
         for f in md.input_type.fields:
