@@ -584,11 +584,30 @@ struct reg_job {
 	bool sweep;
 };
 
+/*
+ * The registrar's standing as it is in this very write (it may have
+ * changed since the job was submitted: a sweep must not release into, or
+ * hold from, a standing that is no longer the registrar's).
+ */
 static int
 reg_write(struct sw_wctx *c, void *arg)
 {
 	struct reg_job *j = arg;
+	struct registry_outcome o = { 0 };
+	Axle__V1__Registrar *r = NULL;
+	int rc = registry_db_get(c->txn, &c->node->registry->db, NULL, j->id, &r,
+	    &o);
 
+	if (rc == REGISTRY_ESTORE) {
+		snprintf(c->err, sizeof(c->err), "register: %.200s", o.reason);
+		return o.mdb_rc != 0 ? o.mdb_rc : EIO;
+	}
+	if (rc != REGISTRY_OK)
+		return 0;	/* gone: nothing of it to move */
+	j->status = r->status;
+	snprintf(j->successor, sizeof(j->successor), "%s",
+	    r->successor_id != NULL ? r->successor_id : "");
+	pb_free(&r->base);
 	return sw_registrar_txn(c, j->id, j->status, j->successor, &j->moved);
 }
 
@@ -610,40 +629,105 @@ reg_done(struct gw_node *node, int rc, const char *err, void *arg)
 }
 
 /*
- * Held messages whose registrar is active again (or re-homed) but were not
- * released -- the registry's call after its commit is not in the same
- * transaction, so a crash between the two, or a missed call, would leave
- * them held: each second, the held queues (usually none) are compared with
- * the register and released where due.
+ * Would a standing write move registrar r's held queue (held) or mailbox
+ * (!held) now? Held: r is active again, or revoked and re-homed to a
+ * successor that takes traffic (active, or suspended: held there). A
+ * mailbox: r is suspended or revoked (held, or moved to its successor).
  */
-static void
-held_sweep(struct gw_node *node)
+static bool
+sweep_due(struct gw_node *node, MDB_txn *txn, const Axle__V1__Registrar *r,
+    bool held)
 {
-	struct sw_queue_stat st[16];
-	struct sw_txn t;
-	MDB_txn *txn;
-	size_t n = 0;
+	struct registry_outcome o = { 0 };
+	Axle__V1__Registrar *s = NULL;
+	bool rehomed = false;
 
-	if (node->sw->sweeps > 0 || store_read_begin(node->store, &txn) != 0)
-		return;
-	sw_txn_lmdb(node->sw->q, txn, &t);
-	if (sw_queue_stats(&t, SW_QS_HELD, sw_now_ms(), st, 16, &n) != 0)
-		n = 0;
-	for (size_t i = 0; i < n && i < 16; i++) {
+	if (r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
+	    r->successor_id != NULL && r->successor_id[0] != '\0' &&
+	    registry_db_get(txn, &node->registry->db, NULL, r->successor_id, &s,
+	    &o) == REGISTRY_OK) {
+		rehomed = s->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
+		    s->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED;
+		pb_free(&s->base);
+	}
+	if (held)
+		return r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
+		    rehomed;
+	return r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED ||
+	    r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED;
+}
+
+/*
+ * Submits a standing write for each queue of store which (held or
+ * mailboxes) that sweep_due says must move. max: queues looked at (0:
+ * all). False if one could not be looked at or submitted.
+ */
+static bool
+sweep_store(struct gw_node *node, MDB_txn *txn, struct sw_txn *t,
+    enum sw_qstore which, size_t max)
+{
+	struct sw_queue_stat *st = NULL;
+	size_t n = 0, cap = max > 0 ? max : 16;
+	bool ok = true;
+
+	for (;;) {
+		free(st);
+		if ((st = calloc(cap, sizeof(*st))) == NULL ||
+		    sw_queue_stats(t, which, sw_now_ms(), st, cap, &n) != 0) {
+			free(st);
+			return false;
+		}
+		if (n <= cap || max > 0)
+			break;
+		cap = n;
+	}
+	for (size_t i = 0; i < n && i < cap; i++) {
 		struct registry_outcome o = { 0 };
 		Axle__V1__Registrar *r = NULL;
 
 		if (registry_db_get(txn, &node->registry->db, NULL, st[i].name, &r,
 		    &o) != REGISTRY_OK)
 			continue;
-		if (r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
-		    (r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
-		    r->successor_id != NULL && r->successor_id[0] != '\0')) {
+		if (r->region != NULL && r->region[0] != '\0' &&
+		    strcmp(r->region, node->cfg.region) != 0) {
+			pb_free(&r->base);	/* mirrored: its node holds its traffic */
+			continue;
+		}
+		if (sweep_due(node, txn, r, which == SW_QS_HELD)) {
 			if (reg_submit(node, r, true) == 0)
 				node->sw->sweeps++;
+			else
+				ok = false;
 		}
 		pb_free(&r->base);
 	}
+	free(st);
+	return ok;
+}
+
+/*
+ * Held messages whose registrar is active again (or re-homed) but were not
+ * released -- the registry's call after its commit is not in the same
+ * transaction, so a crash between the two, or a missed call, would leave
+ * them held: each second, the held queues (usually none) are compared with
+ * the register and released where due. Once after start, the mailboxes
+ * too: one of a suspended or revoked registrar (left by a version that did
+ * not hold a revoked registrar's mailbox) is held or re-homed, so that
+ * nothing waits where nobody may fetch it.
+ */
+static void
+held_sweep(struct gw_node *node)
+{
+	struct sw_txn t;
+	MDB_txn *txn;
+
+	if (node->sw->sweeps > 0 || store_read_begin(node->store, &txn) != 0)
+		return;
+	sw_txn_lmdb(node->sw->q, txn, &t);
+	(void)sweep_store(node, txn, &t, SW_QS_HELD, 16);
+	if (!node->sw->mailboxes_swept)
+		node->sw->mailboxes_swept = sweep_store(node, txn, &t,
+		    SW_QS_MAILBOX, 0);
 	mdb_txn_abort(txn);
 }
 

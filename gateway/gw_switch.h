@@ -58,8 +58,10 @@ void gw_switch_kick(struct gw_node *node);
  * A registrar's standing changed (call after the commit, on the loop
  * thread; r is only read during the call): ACTIVE releases its held
  * messages to its mailbox in order; SUSPENDED moves its mailbox to held;
- * REVOKED with a successor_id releases its held messages to the
- * successor (its mailbox, or held if the successor is suspended). The move
+ * REVOKED with a successor_id releases its mailbox and held messages to
+ * the successor (its mailbox, or held if the successor is suspended);
+ * REVOKED without one (or with a successor that takes no traffic) moves
+ * its mailbox to held, where the hold limit settles it. The move
  * is its own write, submitted now; failures are logged and retried by the
  * next change. Use gw_switch_registrar_changed_txn to move them in the
  * same commit as the status change instead (and report the count).

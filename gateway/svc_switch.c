@@ -26,14 +26,28 @@ status_of(int rc)
 	return rc == SW_Q_EINVAL ? GRPC_INVALID_ARGUMENT : store_rc_grpc_status(rc);
 }
 
-/* The call may have been answered for us (client gone, deadline): finish quietly. */
+/*
+ * Answers the call with an error and returns true if the switch is
+ * stopping, or the caller is a member of a revoked registrar: its
+ * certificate is refused at once (gw_registry_member_revoked), also once
+ * its prefixes are re-homed, so it can neither send nor read the mailbox
+ * its address now falls to (the successor's).
+ */
 static bool
 switch_down(struct gw_node *node, struct gw_call *call)
 {
-	if (node->sw != NULL && !node->sw->stopping)
-		return false;
-	gw_call_error(call, GRPC_UNAVAILABLE, "the node is shutting down");
-	return true;
+	const struct gw_identity *who = gw_call_caller(call);
+
+	if (node->sw == NULL || node->sw->stopping) {
+		gw_call_error(call, GRPC_UNAVAILABLE, "the node is shutting down");
+		return true;
+	}
+	if (gw_registry_member_revoked(node, who)) {
+		gw_call_error(call, GRPC_PERMISSION_DENIED, "certificate %s belongs "
+		    "to a revoked registrar: refused", who->uri);
+		return true;
+	}
+	return false;
 }
 
 /*

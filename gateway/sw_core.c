@@ -821,10 +821,23 @@ duration_text(int64_t ms, char *out, size_t len)
 		    (long long)(ms % 1000 / 100));
 }
 
+static int registrar_status(struct sw_wctx *c, const char *id,
+    Axle__V1__RegistrarStatus *st);
+
+/* A successor to re-home to must take traffic: active, or suspended (held there). */
+static bool
+takes_traffic(Axle__V1__RegistrarStatus st)
+{
+	return st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
+	    st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED;
+}
+
 /*
  * Why a held message whose hold limit passed must now be settled: its
  * registrar's standing gives the case reason. False when the registrar is
- * active again or re-homed: the held sweep (gw_switch.c) releases it.
+ * active again, or revoked and re-homed to a successor that takes traffic:
+ * the held sweep (gw_switch.c) releases it. A successor revoked in turn
+ * takes nothing: the message is settled as revoked.
  */
 static int
 hold_reason(struct sw_wctx *c, const char *registrar, int *reason,
@@ -835,20 +848,29 @@ hold_reason(struct sw_wctx *c, const char *registrar, int *reason,
 	int rc = registry_db_get(c->txn, &c->node->registry->db, NULL, registrar,
 	    &r, &o);
 	Axle__V1__RegistrarStatus st = rc == REGISTRY_OK ? r->status :
-	    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED;
-	bool successor = rc == REGISTRY_OK && r->successor_id != NULL &&
-	    r->successor_id[0] != '\0';
+	    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED, sst;
+	char successor[ADDR_MAX_LEN + 1] = "";
+	bool rehomed = false;
 
+	if (rc == REGISTRY_OK && r->successor_id != NULL)
+		snprintf(successor, sizeof(successor), "%s", r->successor_id);
 	pb_free(r != NULL ? &r->base : NULL);
 	if (rc == REGISTRY_ESTORE)
 		return fail(c, o.mdb_rc != 0 ? o.mdb_rc : EIO, "register");
-	*due = st != AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE &&
-	    !(st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED && successor);
+	if (st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
+	    successor[0] != '\0') {
+		if ((rc = registrar_status(c, successor, &sst)) != 0)
+			return fail(c, rc, "register");
+		rehomed = takes_traffic(sst);
+	}
+	*due = st != AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE && !rehomed;
 	*reason = st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED ?
 	    AXLE__V1__CASE_REASON__CASE_REASON_REGISTRAR_REVOKED :
 	    AXLE__V1__CASE_REASON__CASE_REASON_REGISTRAR_SUSPENDED;
 	snprintf(standing, len, "%s", st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED ?
-	    "was revoked and not re-homed" : st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED ?
+	    (successor[0] != '\0' ? "was revoked and its successor takes no traffic" :
+	    "was revoked and not re-homed") :
+	    st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED ?
 	    "stayed suspended" : "is not in the register");
 	return 0;
 }
@@ -964,15 +986,65 @@ moved_receipt(struct sw_txn *t, const struct sw_msg *m, void *arg)
 }
 
 /*
+ * A revoked registrar re-homed to successor (standing sst: active or
+ * suspended): its mailbox (in flight or not) and its held messages go to
+ * the successor, in acceptance order, each sender told once.
+ */
+static int
+rehome(struct sw_wctx *c, const char *id, const char *successor,
+    Axle__V1__RegistrarStatus sst, size_t *moved)
+{
+	struct moved_note note = { c, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED, "" };
+	const char *region = c->node->cfg.region;
+	bool active = sst == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE;
+	size_t k = 0;
+	int rc;
+
+	if ((rc = sw_queue_hold(&c->t, id, SIZE_MAX, c->now, &k, NULL, NULL)) != 0)
+		return fail(c, rc, "hold");
+	if (active) {
+		snprintf(note.detail, sizeof(note.detail), "registrar %s was "
+		    "revoked and re-homed to %s: released into the mailbox of %s "
+		    "at %s", id, successor, successor, region);
+	} else {
+		/* Still held, now for the successor, with a new hold limit. */
+		note.kind = AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD;
+		snprintf(note.detail, sizeof(note.detail), "registrar %s was "
+		    "revoked and re-homed to %s, which is suspended: held at %s "
+		    "until %s is reactivated", id, successor, region, successor);
+	}
+	rc = sw_queue_release(&c->t, id, active ? SW_STATE_MAILBOX : SW_STATE_HELD,
+	    successor, SIZE_MAX, c->now, &k, moved_receipt, &note);
+	if (active && k > 0)
+		sw_touch_box(c->tally, successor);
+	for (size_t i = 0; i < k; i++)
+		sw_count(c, SW_EV_RELEASED);
+	*moved = k;
+	return rc != 0 ? fail(c, rc, "release") : 0;
+}
+
+/*
  * The moves below have no bound (SIZE_MAX): a registrar's whole mailbox or
  * held queue moves, with a receipt per message, in the one transaction of
- * its standing change, so that no message is left behind the change.
+ * its standing change, so that no message is left behind the change. A
+ * mailbox entry in flight (fetched, not acknowledged) moves too: its fetch
+ * ends there, so nothing comes back to a mailbox nobody may fetch when its
+ * visibility timeout runs out.
+ *
+ * REVOKED: with a successor that takes traffic (re-homing), the mailbox
+ * goes the way the held messages go -- into held first, without receipts
+ * (one move, not two), then released with them in acceptance order: into
+ * the successor's mailbox (RELEASED receipts), or held there if it is
+ * suspended (HELD receipts, a new hold limit). Without one, the mailbox is
+ * held like a suspension's (HELD receipts naming the revocation): the hold
+ * limit settles it by failure policy (REGISTRAR_REVOKED) unless the
+ * prefixes are re-homed first.
  */
 int
 sw_registrar_txn(struct sw_wctx *c, const char *id,
     Axle__V1__RegistrarStatus status, const char *successor, size_t *moved)
 {
-	Axle__V1__RegistrarStatus sst;
+	Axle__V1__RegistrarStatus sst = AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED;
 	struct moved_note note = { c, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED, "" };
 	const char *region = c->node->cfg.region;
 	size_t k = 0;
@@ -989,39 +1061,29 @@ sw_registrar_txn(struct sw_wctx *c, const char *id,
 			sw_touch_box(c->tally, id);
 		break;
 	case AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED:
+	case AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED:
+		if (status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
+		    successor != NULL && successor[0] != '\0' &&
+		    (rc = registrar_status(c, successor, &sst)) != 0)
+			return fail(c, rc, "register");
+		if (takes_traffic(sst))
+			return rehome(c, id, successor, sst, moved);
 		note.kind = AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD;
-		snprintf(note.detail, sizeof(note.detail), "registrar %s is "
-		    "suspended: held at %s until it is reactivated", id, region);
+		if (status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED)
+			snprintf(note.detail, sizeof(note.detail), "registrar %s is "
+			    "suspended: held at %s until it is reactivated", id,
+			    region);
+		else
+			snprintf(note.detail, sizeof(note.detail), "registrar %s was "
+			    "revoked: held at %s until its prefixes are re-homed to a "
+			    "successor; past the hold limit, the failure policy "
+			    "applies", id, region);
 		rc = sw_queue_hold(&c->t, id, SIZE_MAX, c->now, &k, moved_receipt,
 		    &note);
 		for (size_t i = 0; i < k; i++)
 			sw_count(c, SW_EV_HELD);
 		*moved = k;
 		return rc != 0 ? fail(c, rc, "hold") : 0;
-	case AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED:
-		if (successor == NULL || successor[0] == '\0')
-			return 0;
-		if ((rc = registrar_status(c, successor, &sst)) != 0)
-			return fail(c, rc, "register");
-		if (sst == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE) {
-			snprintf(note.detail, sizeof(note.detail), "registrar %s was "
-			    "revoked and re-homed to %s: released into the mailbox "
-			    "of %s at %s", id, successor, successor, region);
-			rc = sw_queue_release(&c->t, id, SW_STATE_MAILBOX,
-			    successor, SIZE_MAX, c->now, &k, moved_receipt, &note);
-			if (k > 0)
-				sw_touch_box(c->tally, successor);
-		} else if (sst == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED) {
-			/* Still held, now for the successor, with a new hold limit. */
-			note.kind = AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD;
-			snprintf(note.detail, sizeof(note.detail), "registrar %s was "
-			    "revoked and re-homed to %s, which is suspended: held at "
-			    "%s until %s is reactivated", id, successor, region,
-			    successor);
-			rc = sw_queue_release(&c->t, id, SW_STATE_HELD, successor,
-			    SIZE_MAX, c->now, &k, moved_receipt, &note);
-		}
-		break;
 	default:
 		return 0;
 	}

@@ -72,6 +72,7 @@ struct gw_switch {
 	struct sw_tally pending;	/* touched since the last kick pass */
 	bool deadline_busy;		/* a deadline write is in flight */
 	unsigned sweeps;		/* held-queue releases in flight */
+	bool mailboxes_swept;		/* held_sweep looked at the mailboxes once */
 	bool stopping;
 	struct sw_pump *pumps;		/* one per configured peer (sw_outbox.c) */
 	size_t npumps;
