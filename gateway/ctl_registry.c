@@ -489,8 +489,9 @@ static void
 show_resolve(const ProtobufCMessage *m)
 {
 	const Axle__V1__ResolveResponse *r = (const void *)m;
-	static const char *const outcome[] = { "-", "matched", "region only "
-	    "(unknown address)", "unknown" };
+	static const char *const outcome[] = {
+		"-", "matched", "region only (unknown address)", "unknown",
+	};
 
 	kv("address", r->address);
 	kv("outcome", outcome[r->outcome <= 3 ? r->outcome : 0]);
