@@ -593,21 +593,14 @@ static int
 reg_write(struct sw_wctx *c, void *arg)
 {
 	struct reg_job *j = arg;
-	struct registry_outcome o = { 0 };
-	Axle__V1__Registrar *r = NULL;
-	int rc = registry_db_get(c->txn, &c->node->registry->db, NULL, j->id, &r,
-	    &o);
+	int rc = sw_registrar_get(c->node, c->txn, j->id, &j->status,
+	    j->successor, sizeof(j->successor));
 
-	if (rc == REGISTRY_ESTORE) {
-		snprintf(c->err, sizeof(c->err), "register: %.200s", o.reason);
-		return o.mdb_rc != 0 ? o.mdb_rc : EIO;
+	if (rc != 0) {
+		snprintf(c->err, sizeof(c->err), "register: %s", store_strerror(rc));
+		return rc;
 	}
-	if (rc != REGISTRY_OK)
-		return 0;	/* gone: nothing of it to move */
-	j->status = r->status;
-	snprintf(j->successor, sizeof(j->successor), "%s",
-	    r->successor_id != NULL ? r->successor_id : "");
-	pb_free(&r->base);
+	/* Not in the register (UNSPECIFIED): nothing of it to move. */
 	return sw_registrar_txn(c, j->id, j->status, j->successor, &j->moved);
 }
 
@@ -638,18 +631,13 @@ static bool
 sweep_due(struct gw_node *node, MDB_txn *txn, const Axle__V1__Registrar *r,
     bool held)
 {
-	struct registry_outcome o = { 0 };
-	Axle__V1__Registrar *s = NULL;
+	Axle__V1__RegistrarStatus sst;
 	bool rehomed = false;
 
 	if (r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
 	    r->successor_id != NULL && r->successor_id[0] != '\0' &&
-	    registry_db_get(txn, &node->registry->db, NULL, r->successor_id, &s,
-	    &o) == REGISTRY_OK) {
-		rehomed = s->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
-		    s->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED;
-		pb_free(&s->base);
-	}
+	    sw_registrar_get(node, txn, r->successor_id, &sst, NULL, 0) == 0)
+		rehomed = sw_takes_traffic(sst);
 	if (held)
 		return r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
 		    rehomed;

@@ -821,17 +821,6 @@ duration_text(int64_t ms, char *out, size_t len)
 		    (long long)(ms % 1000 / 100));
 }
 
-static int registrar_status(struct sw_wctx *c, const char *id,
-    Axle__V1__RegistrarStatus *st);
-
-/* A successor to re-home to must take traffic: active, or suspended (held there). */
-static bool
-takes_traffic(Axle__V1__RegistrarStatus st)
-{
-	return st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
-	    st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED;
-}
-
 /*
  * Why a held message whose hold limit passed must now be settled: its
  * registrar's standing gives the case reason. False when the registrar is
@@ -843,25 +832,20 @@ static int
 hold_reason(struct sw_wctx *c, const char *registrar, int *reason,
     char *standing, size_t len, bool *due)
 {
-	struct registry_outcome o = { 0 };
-	Axle__V1__Registrar *r = NULL;
-	int rc = registry_db_get(c->txn, &c->node->registry->db, NULL, registrar,
-	    &r, &o);
-	Axle__V1__RegistrarStatus st = rc == REGISTRY_OK ? r->status :
-	    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED, sst;
-	char successor[ADDR_MAX_LEN + 1] = "";
+	Axle__V1__RegistrarStatus st, sst;
+	char successor[ADDR_MAX_LEN + 1];
 	bool rehomed = false;
+	int rc;
 
-	if (rc == REGISTRY_OK && r->successor_id != NULL)
-		snprintf(successor, sizeof(successor), "%s", r->successor_id);
-	pb_free(r != NULL ? &r->base : NULL);
-	if (rc == REGISTRY_ESTORE)
-		return fail(c, o.mdb_rc != 0 ? o.mdb_rc : EIO, "register");
+	if ((rc = sw_registrar_get(c->node, c->txn, registrar, &st, successor,
+	    sizeof(successor))) != 0)
+		return fail(c, rc, "register");
 	if (st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
 	    successor[0] != '\0') {
-		if ((rc = registrar_status(c, successor, &sst)) != 0)
+		if ((rc = sw_registrar_get(c->node, c->txn, successor, &sst, NULL,
+		    0)) != 0)
 			return fail(c, rc, "register");
-		rehomed = takes_traffic(sst);
+		rehomed = sw_takes_traffic(sst);
 	}
 	*due = st != AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE && !rehomed;
 	*reason = st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED ?
@@ -938,17 +922,28 @@ sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n)
 
 /* --- a registrar's standing ------------------------------------------------------------------ */
 
-static int
-registrar_status(struct sw_wctx *c, const char *id, Axle__V1__RegistrarStatus *st)
+int
+sw_registrar_get(struct gw_node *node, MDB_txn *txn, const char *id,
+    Axle__V1__RegistrarStatus *st, char *successor, size_t len)
 {
 	struct registry_outcome o = { 0 };
 	Axle__V1__Registrar *r = NULL;
-	int rc = registry_db_get(c->txn, &c->node->registry->db, NULL, id, &r, &o);
+	int rc = registry_db_get(txn, &node->registry->db, NULL, id, &r, &o);
 
 	*st = rc == REGISTRY_OK ? r->status :
 	    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED;
+	if (successor != NULL && len > 0)
+		snprintf(successor, len, "%s", rc == REGISTRY_OK &&
+		    r->successor_id != NULL ? r->successor_id : "");
 	pb_free(r != NULL ? &r->base : NULL);
 	return rc == REGISTRY_ESTORE ? (o.mdb_rc != 0 ? o.mdb_rc : EIO) : 0;
+}
+
+bool
+sw_takes_traffic(Axle__V1__RegistrarStatus st)
+{
+	return st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
+	    st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED;
 }
 
 /* What the sender of each message a standing change moves is told. */
@@ -1064,9 +1059,10 @@ sw_registrar_txn(struct sw_wctx *c, const char *id,
 	case AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED:
 		if (status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
 		    successor != NULL && successor[0] != '\0' &&
-		    (rc = registrar_status(c, successor, &sst)) != 0)
+		    (rc = sw_registrar_get(c->node, c->txn, successor, &sst, NULL,
+		    0)) != 0)
 			return fail(c, rc, "register");
-		if (takes_traffic(sst))
+		if (sw_takes_traffic(sst))
 			return rehome(c, id, successor, sst, moved);
 		note.kind = AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD;
 		if (status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED)

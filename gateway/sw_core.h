@@ -163,6 +163,17 @@ void sw_tally_apply(struct gw_node *node, const struct sw_tally *t);
  */
 int sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n);
 
+/*
+ * A registrar's standing as txn sees it: *st (UNSPECIFIED if it is not in
+ * the register) and, if successor is not NULL, the id it was re-homed to
+ * ("" if none). Returns 0 or the store's error.
+ */
+int sw_registrar_get(struct gw_node *node, MDB_txn *txn, const char *id,
+    Axle__V1__RegistrarStatus *st, char *successor, size_t len);
+
+/* Whether a successor takes a re-homed registrar's traffic: active, or suspended (held there). */
+bool sw_takes_traffic(Axle__V1__RegistrarStatus st);
+
 /* A registrar's standing changed (inside the registry's or our own write). */
 int sw_registrar_txn(struct sw_wctx *c, const char *id,
     Axle__V1__RegistrarStatus status, const char *successor, size_t *moved);
