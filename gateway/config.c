@@ -266,6 +266,15 @@ hostport_split(const char *s, char *host, size_t hostlen, char *port,
 	return 0;
 }
 
+const struct gw_peer *
+gw_config_peer(const struct gw_config *cfg, const char *region)
+{
+	for (size_t i = 0; i < cfg->npeers; i++)
+		if (strcmp(cfg->peers[i].region, region) == 0)
+			return &cfg->peers[i];
+	return NULL;
+}
+
 int
 gw_config_split_hostport(const char *s, char *host, size_t hostlen,
     char *port, size_t portlen)

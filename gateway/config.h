@@ -102,6 +102,10 @@ int gw_config_load(const char *path, struct gw_config *cfg, char *err,
  */
 int gw_config_check_key_file(const char *path, char *err, size_t errlen);
 
+/* The [peer] section for region, or NULL if the node has none. */
+const struct gw_peer *gw_config_peer(const struct gw_config *cfg,
+    const char *region);
+
 /* Splits "host:port", "[v6]:port" into host and port. Returns 0 or -1. */
 int gw_config_split_hostport(const char *s, char *host, size_t hostlen,
     char *port, size_t portlen);

@@ -1031,16 +1031,6 @@ forward_done(struct gw_node *node, int rc, const char *err, void *arg)
 	fwd_op_free(op);
 }
 
-/* Is region one of this node's configured peers (a [peer] section)? */
-static bool
-is_peer(const struct gw_node *node, const char *region)
-{
-	for (size_t i = 0; i < node->cfg.npeers; i++)
-		if (strcmp(node->cfg.peers[i].region, region) == 0)
-			return true;
-	return false;
-}
-
 /*
  * A peer's routing hands a node only what lies in the node's region: the
  * next hop is the peer whose region is the longest configured prefix of
@@ -1123,7 +1113,7 @@ axle_forward(struct gw_call *call, const ProtobufCMessage *req)
 
 	if (switch_down(node, call))
 		return;
-	if (!is_peer(node, gw_call_caller(call)->address)) {
+	if (gw_config_peer(&node->cfg, gw_call_caller(call)->address) == NULL) {
 		gw_call_error(call, GRPC_PERMISSION_DENIED, "node %s is not a peer "
 		    "of node %s (no [peer] section for its region): traffic "
 		    "reaches a node only over its configured axles",

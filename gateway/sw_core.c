@@ -108,15 +108,6 @@ sw_env_unpack(const uint8_t *b, size_t len, char *err, size_t errlen)
 
 /* --- resolution from the register, inside the transaction ------------------ */
 
-static const char *
-configured_peer(const struct gw_node *node, const char *region)
-{
-	for (size_t i = 0; i < node->cfg.npeers; i++)
-		if (strcmp(node->cfg.peers[i].region, region) == 0)
-			return node->cfg.peers[i].region;
-	return NULL;
-}
-
 static void
 match_set(struct registry_match *m, enum registry_prefix_kind kind,
     const char *prefix, const char *id, Axle__V1__RegistrarStatus st,
@@ -167,7 +158,7 @@ int
 sw_resolve_txn(struct sw_wctx *c, const char *address,
     struct registry_resolution *res, struct sw_resbuf *b)
 {
-	const char *own = c->node->cfg.region, *peer;
+	const char *own = c->node->cfg.region;
 	char p[ADDR_MAX_LEN + 1];
 	int rc;
 
@@ -180,7 +171,7 @@ sw_resolve_txn(struct sw_wctx *c, const char *address,
 			return 0;
 		if (rc != MDB_NOTFOUND)
 			return fail(c, rc, "register");
-		if (strcmp(p, own) == 0 || (peer = configured_peer(c->node, p)) != NULL) {
+		if (strcmp(p, own) == 0 || gw_config_peer(&c->node->cfg, p) != NULL) {
 			bool mine = strcmp(p, own) == 0;
 
 			snprintf(b->prefix, sizeof(b->prefix), "%s", p);
