@@ -26,44 +26,44 @@
 #include "gateway/node.h"
 #include "gateway/peers.h"
 #include "gateway/store.h"
+#include "node_harness.h"
 
 /* --- a node without listeners: config, loop, store, peers, the module ------ */
 
 struct h {
-	char dir[64];
+	char dir[NH_DIR_MAX];
 	struct gw_node node;
 };
+
+struct h_conf {
+	const char *parent, *parent_port;
+	uint32_t deadline_ms;
+};
+
+static void
+h_set_up(struct gw_config *c, void *arg)
+{
+	const struct h_conf *hc = arg;
+
+	c->recourse.case_deadline_ms = hc->deadline_ms;
+	c->recourse.retry_base_ms = 50;
+	c->recourse.retry_cap_ms = 200;
+	c->recourse.escalate_timeout_ms = 2000;
+	if (hc->parent != NULL) {
+		strcpy(c->parent, hc->parent);
+		nh_peer(c, hc->parent, hc->parent, hc->parent_port);
+	}
+}
 
 static void
 h_start(struct h *h, const char *parent, const char *parent_port,
     uint32_t deadline_ms)
 {
-	struct gw_config *c = &h->node.cfg;
+	struct h_conf hc = { parent, parent_port, deadline_ms };
 	char err[512];
 
-	memset(h, 0, sizeof(*h));
-	strcpy(h->dir, "/tmp/axle-recgw-XXXXXX");
-	assert_non_null(mkdtemp(h->dir));
-	gw_config_defaults(c);
-	strcpy(c->federation, "fame-test");
-	strcpy(c->region, "uk.test");
-	c->recourse.case_deadline_ms = deadline_ms;
-	c->recourse.retry_base_ms = 50;
-	c->recourse.retry_cap_ms = 200;
-	c->recourse.escalate_timeout_ms = 2000;
-	if (parent != NULL) {
-		strcpy(c->parent, parent);
-		strcpy(c->peers[0].name, parent);
-		strcpy(c->peers[0].region, parent);
-		strcpy(c->peers[0].host, "127.0.0.1");
-		strcpy(c->peers[0].port, parent_port);
-		c->npeers = 1;
-	}
-	assert_non_null(h->node.base = event_base_new());
-	assert_int_equal(store_open(&h->node.store, h->node.base, h->dir, NULL,
-	    err, sizeof(err)), 0);
-	assert_non_null(h->node.client_ctx = SSL_CTX_new(TLS_client_method()));
-	assert_int_equal(gw_peers_start(&h->node, err, sizeof(err)), 0);
+	nh_open(&h->node, h->dir, "/tmp/axle-recgw-XXXXXX", "uk.test", h_set_up,
+	    &hc);
 	if (gw_recourse_module.start(&h->node, err, sizeof(err)) != 0)
 		fail_msg("start: %s", err);
 }
@@ -71,18 +71,8 @@ h_start(struct h *h, const char *parent, const char *parent_port,
 static void
 h_stop(struct h *h)
 {
-	char p[128];
-
 	gw_recourse_module.stop(&h->node);
-	gw_peers_stop(&h->node);
-	store_close(h->node.store);
-	event_base_free(h->node.base);
-	SSL_CTX_free(h->node.client_ctx);
-	snprintf(p, sizeof(p), "%s/data.mdb", h->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", h->dir);
-	unlink(p);
-	assert_int_equal(rmdir(h->dir), 0);
+	nh_close(&h->node, h->dir);
 }
 
 /* Runs the loop until pred(h) or 5 s. */
@@ -177,22 +167,6 @@ h_metrics(struct h *h)
 	return s;
 }
 
-/* A TCP port nothing listens on (bound, then closed). */
-static void
-closed_port(char *port, size_t len)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
-	snprintf(port, len, "%u", ntohs(a.sin_port));
-}
-
 /* --- pure parts ---------------------------------------------------------------- */
 
 static void
@@ -280,7 +254,7 @@ test_definite_real_client(void **state)
 	int st;
 
 	(void)state;
-	closed_port(port, sizeof(port));
+	nh_closed_port(port, sizeof(port));
 	assert_non_null(c = gw_client_new(base, ctx, "127.0.0.1", port, NULL));
 	st = gw_client_call_sync(c, base, "/axle.v1.Axle/Escalate",
 	    (const uint8_t *)"", 0, 2000, &resp, &rlen, msg, sizeof(msg));
@@ -370,7 +344,7 @@ test_parent_unreachable(void **state)
 	Axle__V1__Case *c;
 
 	(void)state;
-	closed_port(port, sizeof(port));
+	nh_closed_port(port, sizeof(port));
 	h_start(&h, "uk", port, 100);
 	h_open(&h, id);
 	assert_true(h_run_until(&h, retried, id));

@@ -24,6 +24,7 @@
 #include "gateway/node.h"
 #include "gateway/peers.h"
 #include "gateway/store.h"
+#include "node_harness.h"
 #include "gateway/sw_core.h"
 #include "proto/pb.h"
 #include "registry/db.h"
@@ -36,49 +37,28 @@
 /* --- a node without listeners: config, store, peers, every module ------------ */
 
 struct h {
-	char dir[64];
+	char dir[NH_DIR_MAX];
 	struct gw_node node;
 };
 
-/* A TCP port nothing listens on (bound, then closed). */
+/* A peer whose outbox receipts for its senders go to (never reached: no loop runs). */
 static void
-closed_port(char *port, size_t len)
+h_set_up(struct gw_config *c, void *arg)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char port[GW_PORT_MAX + 1];
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
-	snprintf(port, len, "%u", ntohs(a.sin_port));
+	(void)arg;
+	nh_closed_port(port, sizeof(port));
+	nh_peer(c, PEER, PEER, port);
 }
 
 static void
 h_start(struct h *h)
 {
-	struct gw_config *c = &h->node.cfg;
 	char err[512];
 
-	memset(h, 0, sizeof(*h));
-	strcpy(h->dir, "/tmp/axle-swcore-XXXXXX");
-	assert_non_null(mkdtemp(h->dir));
-	gw_config_defaults(c);
-	strcpy(c->federation, "fame-test");
-	strcpy(c->region, REGION);
-	/* A peer whose outbox receipts for its senders go to (never reached: no loop runs). */
-	strcpy(c->peers[0].name, PEER);
-	strcpy(c->peers[0].region, PEER);
-	strcpy(c->peers[0].host, "127.0.0.1");
-	closed_port(c->peers[0].port, sizeof(c->peers[0].port));
-	c->npeers = 1;
-	assert_non_null(h->node.base = event_base_new());
-	assert_int_equal(store_open(&h->node.store, h->node.base, h->dir, NULL,
-	    err, sizeof(err)), 0);
-	assert_non_null(h->node.client_ctx = SSL_CTX_new(TLS_client_method()));
-	assert_int_equal(gw_peers_start(&h->node, err, sizeof(err)), 0);
+	nh_open(&h->node, h->dir, "/tmp/axle-swcore-XXXXXX", REGION, h_set_up,
+	    NULL);
 	if (gw_modules_start(&h->node, err, sizeof(err)) != 0)
 		fail_msg("start: %s", err);
 }
@@ -86,18 +66,8 @@ h_start(struct h *h)
 static void
 h_stop(struct h *h)
 {
-	char p[128];
-
 	gw_modules_stop(&h->node);
-	gw_peers_stop(&h->node);
-	store_close(h->node.store);
-	event_base_free(h->node.base);
-	SSL_CTX_free(h->node.client_ctx);
-	snprintf(p, sizeof(p), "%s/data.mdb", h->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", h->dir);
-	unlink(p);
-	assert_int_equal(rmdir(h->dir), 0);
+	nh_close(&h->node, h->dir);
 }
 
 /* --- the register, as svc_registry.c changes it: the switch in the same write ---- */
