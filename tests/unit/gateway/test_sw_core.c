@@ -178,6 +178,17 @@ set_status(struct h *h, const char *id, Axle__V1__RegistrarStatus st)
 	return reg(h, R_STATUS, id, NULL, st, NULL, false);
 }
 
+/* Registrar id delegated uk.test.<id> and made active. */
+static void
+onboard(struct h *h, const char *id)
+{
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "uk.test.%s", id);
+	reg(h, R_DELEGATE, id, prefix, 0, NULL, false);
+	set_status(h, id, ST(ACTIVE));
+}
+
 struct swop {
 	struct h *h;
 	const char *id, *successor;
@@ -543,12 +554,9 @@ test_hold_release_receipts(void **state)
 
 	(void)state;
 	h_start(&h);
-	reg(&h, R_DELEGATE, "snd", "uk.test.snd", 0, NULL, false);
-	reg(&h, R_DELEGATE, "rcv", "uk.test.rcv", 0, NULL, false);
-	reg(&h, R_DELEGATE, "succ", "uk.test.succ", 0, NULL, false);
-	set_status(&h, "snd", ST(ACTIVE));
-	set_status(&h, "rcv", ST(ACTIVE));
-	set_status(&h, "succ", ST(ACTIVE));
+	onboard(&h, "snd");
+	onboard(&h, "rcv");
+	onboard(&h, "succ");
 
 	/* Waiting in rcv's mailbox: 1-3 from snd, 4 from a peer's hub, 5's receipt. */
 	for (unsigned i = 1; i <= 3; i++)
@@ -653,12 +661,9 @@ revoke_setup(struct h *h)
 	size_t n;
 
 	h_start(h);
-	reg(h, R_DELEGATE, "snd", "uk.test.snd", 0, NULL, false);
-	reg(h, R_DELEGATE, "rcv", "uk.test.rcv", 0, NULL, false);
-	reg(h, R_DELEGATE, "succ", "uk.test.succ", 0, NULL, false);
-	set_status(h, "snd", ST(ACTIVE));
-	set_status(h, "rcv", ST(ACTIVE));
-	set_status(h, "succ", ST(ACTIVE));
+	onboard(h, "snd");
+	onboard(h, "rcv");
+	onboard(h, "succ");
 	for (unsigned i = 1; i <= 3; i++)
 		place(h, i, "uk.test.snd.hub", "uk.test.rcv.desk", SW_STATE_MAILBOX);
 	place(h, 4, PEER ".hub", "uk.test.rcv.desk", SW_STATE_MAILBOX);
@@ -801,16 +806,11 @@ test_rehome_moves_mailbox(void **state)
 
 	(void)state;
 	h_start(&h);
-	reg(&h, R_DELEGATE, "snd", "uk.test.snd", 0, NULL, false);
-	reg(&h, R_DELEGATE, "rcv", "uk.test.rcv", 0, NULL, false);
-	reg(&h, R_DELEGATE, "succ", "uk.test.succ", 0, NULL, false);
-	reg(&h, R_DELEGATE, "rcv2", "uk.test.rcv2", 0, NULL, false);
-	reg(&h, R_DELEGATE, "succ2", "uk.test.succ2", 0, NULL, false);
-	set_status(&h, "snd", ST(ACTIVE));
-	set_status(&h, "rcv", ST(ACTIVE));
-	set_status(&h, "succ", ST(ACTIVE));
-	set_status(&h, "rcv2", ST(ACTIVE));
-	set_status(&h, "succ2", ST(ACTIVE));
+	onboard(&h, "snd");
+	onboard(&h, "rcv");
+	onboard(&h, "succ");
+	onboard(&h, "rcv2");
+	onboard(&h, "succ2");
 
 	/* Active successor. rcv: 1 held (reactivated without its release), 2 and 3 in the mailbox. */
 	set_status(&h, "rcv", ST(SUSPENDED));
@@ -875,12 +875,9 @@ test_successor_revoked_settles(void **state)
 
 	(void)state;
 	h_start(&h);
-	reg(&h, R_DELEGATE, "snd", "uk.test.snd", 0, NULL, false);
-	reg(&h, R_DELEGATE, "rcv", "uk.test.rcv", 0, NULL, false);
-	reg(&h, R_DELEGATE, "succ", "uk.test.succ", 0, NULL, false);
-	set_status(&h, "snd", ST(ACTIVE));
-	set_status(&h, "rcv", ST(ACTIVE));
-	set_status(&h, "succ", ST(ACTIVE));
+	onboard(&h, "snd");
+	onboard(&h, "rcv");
+	onboard(&h, "succ");
 	set_status(&h, "rcv", ST(SUSPENDED));
 	place(&h, 1, "uk.test.snd.hub", "uk.test.rcv.desk", SW_STATE_HELD);
 	assert_int_equal(set_status(&h, "rcv", ST(REVOKED)), 0);
@@ -914,12 +911,9 @@ test_sweep_holds_stranded_mailbox(void **state)
 
 	(void)state;
 	h_start(&h);
-	reg(&h, R_DELEGATE, "snd", "uk.test.snd", 0, NULL, false);
-	reg(&h, R_DELEGATE, "rcv", "uk.test.rcv", 0, NULL, false);
-	reg(&h, R_DELEGATE, "sus", "uk.test.sus", 0, NULL, false);
-	set_status(&h, "snd", ST(ACTIVE));
-	set_status(&h, "rcv", ST(ACTIVE));
-	set_status(&h, "sus", ST(ACTIVE));
+	onboard(&h, "snd");
+	onboard(&h, "rcv");
+	onboard(&h, "sus");
 	place(&h, 1, "uk.test.snd.hub", "uk.test.rcv.desk", SW_STATE_MAILBOX);
 	place(&h, 2, "uk.test.snd.hub", "uk.test.sus.desk", SW_STATE_MAILBOX);
 	place(&h, 3, "uk.test.snd.hub", "uk.test.snd.desk", SW_STATE_MAILBOX);
