@@ -226,15 +226,7 @@ def released_before_the_limit_is_delivered_and_never_a_case():
     f, lon, wy = e['f'], e['lon'], e['wy']
     rp, pb = f.stubs.registry_pb2, lon.pb
     # A limit no step waits for (fixed when the message is held): the release surely comes first.
-    node = f.nodes['uk.westyorks']
-    node.stop()
-    node.extra = node.extra.replace(switch_conf(SHORT), switch_conf(LONG))
-    check('hold_limit_ms = %d' % LONG in node.config_text(), 'config not changed')
-    node.write_config()
-    node.start()
-    f.wait_registry('uk.westyorks')
-    wy.reopen()
-    e['wyadmin'].reopen()
+    restart_westyorks(SHORT, LONG)
     wy.drain(lambda g: True, what='empty')
     f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_SUSPENDED, 'second audit')
     mid = lon.send(lon.envelope(LON_HUB, to=WY_HUB, context='hold-release')).message_id
@@ -243,6 +235,7 @@ def released_before_the_limit_is_delivered_and_never_a_case():
     check(st.state == pb.MESSAGE_STATE_HELD and 'hold limit' in st.detail, 'status %r' % st)
     check(wy_metrics().get('axle_switch_deadlines') == 1, 'one hold deadline')
     # A restart keeps the hold and its deadline (LMDB).
+    node = f.nodes['uk.westyorks']
     node.stop()
     node.start()
     wy.reopen()
