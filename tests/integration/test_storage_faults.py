@@ -115,6 +115,9 @@ def check_counted(node, label):
 
 
 def node_answers(node):
+    # A node that went away after a refusal is the finding: say how, with its log.
+    check(node.alive(), 'axled exited (rc=%s) after the refusals:\n%s'
+          % (node.proc.returncode if node.proc else None, node.log_tail(60)))
     r, info = node.info(env()['admin'])
     check(info is not None, 'Info failed: %r' % r)
 
