@@ -79,7 +79,8 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIBS)
 
 # --- tests ---------------------------------------------------------------
 # `make test` installs what is missing, builds, and runs every unit and
-# integration test; it ends with one "N passed, N failed" line.
+# integration test; it ends with one "N passed, N failed, N skipped" line
+# (tests/run.sh: a check that cannot run is a failure or a skip, never a pass).
 test:
 	@sh .ci/deps.sh
 	@$(MAKE) --no-print-directory all unit-bins

@@ -1,7 +1,12 @@
 #!/bin/sh
 # tests/run.sh -- runs unit tests (cmocka binaries) and integration tests
 # (tests/integration/test_*.{sh,py}, real processes on loopback) and ends with
-# one "N passed, N failed" line. Usage: tests/run.sh BUILD_DIR [unit|integration]
+# one "N passed, N failed, N skipped" line. Usage: tests/run.sh BUILD_DIR [unit|integration]
+# Passed and failed count test programs. A check that cannot run is never a
+# pass: it fails, or, when it truly cannot run here (no root to mount a tmpfs),
+# it prints "SKIP check: reason" (cmocka: skip()) and is counted as skipped, one
+# a check; a program with nothing it could run exits 77 (automake's convention)
+# and counts as one skip. Each skip is printed with its reason.
 # AXLE_TESTS="name ..." runs only the integration tests with those base names
 # (e.g. "test_mtls test_bad_input"); `make hardening` uses it.
 set -u
@@ -13,19 +18,29 @@ export AXLE_BUILD="$B" AXLE_TOP="$top"
 PY=/usr/bin/python3
 logdir="$B/test-logs"
 rm -rf "$logdir"; mkdir -p "$logdir"
-pass=0; fail=0; failed=""
+pass=0; fail=0; skip=0; failed=""
+
+. "$top/tests/skips.sh"
 
 run_one() {	# name, command...
 	name=$1; shift
 	log="$logdir/$(echo "$name" | tr '/' '_').log"
 	start=$(date +%s)
-	if timeout 900 "$@" >"$log" 2>&1; then
-		pass=$((pass + 1)); echo "PASS $name ($(( $(date +%s) - start ))s)"
+	timeout 900 "$@" >"$log" 2>&1; rc=$?
+	took="$(( $(date +%s) - start ))s"
+	skips "$log" >"$log.skips"
+	n=$(grep -c . "$log.skips")
+	if [ "$rc" -eq 0 ]; then
+		pass=$((pass + 1)); echo "PASS $name ($took)"
+	elif [ "$rc" -eq 77 ]; then
+		[ "$n" -gt 0 ] || { echo "(exit 77, no reason given) -- log: $log" >"$log.skips"; n=1; }
 	else
 		fail=$((fail + 1)); failed="$failed $name"
-		echo "FAIL $name ($(( $(date +%s) - start ))s) -- log: $log"
+		echo "FAIL $name ($took, exit $rc) -- log: $log"
 		tail -n 30 "$log" | sed 's/^/    /'
 	fi
+	skip=$((skip + n))
+	sed "s|^|SKIP $name: |" "$log.skips"
 }
 
 if [ "$what" = all ] || [ "$what" = unit ]; then
@@ -50,5 +65,5 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
 	done
 fi
 [ -n "$failed" ] && echo "failed:$failed"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -3,7 +3,8 @@
 # every test binary and every axled; fails a test on any memcheck error or definite leak.
 # Usage: tests/valgrind.sh BUILD_DIR (a plain -O1 -g tree: `make valgrind` builds build-vg).
 # AXLE_TESTS="name ..." limits the integration tests as in tests/run.sh; VG_UNIT=0 skips
-# the unit tests. Ends with one "N passed, N failed" line, as tests/run.sh does.
+# the unit tests. Ends with one "N passed, N failed, N skipped" line, and counts
+# skips (tests/skips.sh) as tests/run.sh does.
 set -u
 B=${1:-build-vg}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +29,8 @@ test_manpages:starts no daemon (man pages, make install staging, axled -n of the
 test_certs:starts no axled (the certs/ shell tools and openssl only)"
 # Single tests of a file not run here (AXLE_SKIP_TESTS), by name and reason.
 SKIP_ONE="test_h2_hostile:connection_storm:a throughput bound (connects per minute), bench-like"
-pass=0; fail=0; failed=""
+pass=0; fail=0; skip=0; failed=""
+. "$top/tests/skips.sh"
 
 vg_clean() {	# prefix: every valgrind log $vgdir/prefix.*.log clean? prints the bad ones
 	bad=""
@@ -61,7 +63,13 @@ run_one() {	# name, prefix of its valgrind logs, command...
 	# Processes that exited print the summary; ones a test SIGKILLs by design do not.
 	nsum=$(cat "$vgdir/$prefix".*.log 2>/dev/null | grep -c 'ERROR SUMMARY:')
 	took="$(( $(date +%s) - start ))s, $nlogs processes, $nsum leak-checked at exit"
-	if [ "$rc" -eq 0 ] && [ "$nsum" -gt 0 ] && vg_clean "$prefix" >"$log.vg"; then
+	skips "$log" >"$log.skips"
+	n=$(grep -c . "$log.skips")
+	skip=$((skip + n))
+	sed "s|^|SKIP $name: |" "$log.skips"
+	if [ "$rc" -eq 77 ] && [ "$n" -gt 0 ] && vg_clean "$prefix" >"$log.vg"; then
+		:
+	elif [ "$rc" -eq 0 ] && [ "$nsum" -gt 0 ] && vg_clean "$prefix" >"$log.vg"; then
 		pass=$((pass + 1)); echo "PASS $name ($took)"
 	else
 		fail=$((fail + 1)); failed="$failed $name"
@@ -89,12 +97,12 @@ for t in $(ls "$top"/tests/integration/test_*.sh "$top"/tests/integration/test_*
 	fi
 	why=$(echo "$SKIP" | sed -n "s/^$base://p")
 	if [ -n "$why" ]; then
-		echo "SKIP integration/$(basename "$t"): $why"; continue
+		skip=$((skip + 1)); echo "SKIP integration/$(basename "$t"): $why"; continue
 	fi
 	export AXLE_WRAP="$VG --log-file=$vgdir/$base.%p.log"
-	AXLE_SKIP_TESTS=""
+	AXLE_SKIP_TESTS=""	# each is counted by run_one from the test's SKIP line
 	for s in $(echo "$SKIP_ONE" | sed -n "s/^$base:\([^:]*\):.*/\1/p"); do
-		echo "SKIP integration/$base $s: $(echo "$SKIP_ONE" | sed -n "s/^$base:$s://p")"
+		echo "note integration/$base $s: $(echo "$SKIP_ONE" | sed -n "s/^$base:$s://p")"
 		AXLE_SKIP_TESTS="$AXLE_SKIP_TESTS $s"
 	done
 	export AXLE_SKIP_TESTS
@@ -104,5 +112,5 @@ for t in $(ls "$top"/tests/integration/test_*.sh "$top"/tests/integration/test_*
 	esac
 done
 [ -n "$failed" ] && echo "failed:$failed"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -923,6 +923,17 @@ class TestTimeout(Exception):
     pass
 
 
+class Skipped(Exception):
+    """Raised by skip(): the check cannot run here; the reason says why."""
+
+
+def skip(reason):
+    """Ends the running test as skipped, not passed: tests/run.sh counts it in
+    its closing line and prints the reason. Only for what truly cannot run here
+    (no root to mount a tmpfs); a missing tool .ci/deps.sh installs is a failure."""
+    raise Skipped(reason)
+
+
 def test(fn=None, timeout=120):
     """@test or @test(timeout=N): registers fn to run in definition order."""
     def reg(f):
@@ -937,20 +948,22 @@ def _alarm(signum, frame):
 
 
 def main(after_failure=None):
-    """Runs every registered test (or those named in argv), prints `ok name` or
-    `FAIL name: reason`, then `N passed, N failed`; exits 1 on any failure.
+    """Runs every registered test (or those named in argv), prints `ok name`,
+    `FAIL name: reason` or `SKIP name: reason`, then `N passed, N failed,
+    N skipped`; exits 1 on any failure, 77 (skipped) if nothing ran but skips.
     after_failure(name) may print diagnostics (e.g. a node's log tail)."""
     want = set(sys.argv[1:])
     # AXLE_SKIP_TESTS="name ...": tests a wrapped run cannot hold to their bounds
-    # (tests/valgrind.sh names each with its reason); each is printed, never counted.
-    skip = set(os.environ.get('AXLE_SKIP_TESTS', '').split())
+    # (tests/valgrind.sh names each with its reason); each is counted as skipped.
+    skipped_by_env = set(os.environ.get('AXLE_SKIP_TESTS', '').split())
     signal.signal(signal.SIGALRM, _alarm)
-    passed = failed = 0
+    passed = failed = skipped = 0
     for t in _tests:
         if want and t.__name__ not in want:
             continue
-        if t.__name__ in skip:
-            print('skip %s (AXLE_SKIP_TESTS)' % t.__name__, flush=True)
+        if t.__name__ in skipped_by_env:
+            skipped += 1
+            print('SKIP %s: named in AXLE_SKIP_TESTS' % t.__name__, flush=True)
             continue
         start = time.monotonic()
         signal.alarm(int(t._axle_timeout * TIME_SCALE))
@@ -959,6 +972,10 @@ def main(after_failure=None):
             signal.alarm(0)
             passed += 1
             print('ok %s (%.1fs)' % (t.__name__, time.monotonic() - start), flush=True)
+        except Skipped as e:
+            signal.alarm(0)
+            skipped += 1
+            print('SKIP %s: %s' % (t.__name__, e), flush=True)
         except BaseException as e:
             signal.alarm(0)
             if isinstance(e, KeyboardInterrupt):
@@ -972,7 +989,9 @@ def main(after_failure=None):
                     after_failure(t.__name__)
                 except Exception:
                     pass
-    print('%d passed, %d failed' % (passed, failed), flush=True)
+    print('%d passed, %d failed, %d skipped' % (passed, failed, skipped), flush=True)
     _cleanup()
     _workspaces.clear()
-    sys.exit(1 if failed or not passed else 0)
+    if failed or not (passed or skipped):
+        sys.exit(1)
+    sys.exit(0 if passed else 77)

@@ -239,7 +239,7 @@ def main():
         failures.append('loadgen')
         print('FAIL loadgen (conns=%d): %s %s' % (srv.conns, cp.stdout, cp.stderr))
 
-    print('%d passed, %d failed' % (passed, len(failures)))
+    print('%d passed, %d failed, 0 skipped' % (passed, len(failures)))
     return 1 if failures else 0
 
 
