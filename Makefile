@@ -24,8 +24,11 @@ PROTO_C    = $(PROTOS:proto/%.proto=$(B)/gen/%.pb-c.c)
 PROTO_H    = $(PROTOS:proto/%.proto=$(B)/gen/%.pb-c.h)
 REG_SRC    = $(wildcard registry/*.c)
 REC_SRC    = $(wildcard recourse/*.c)
-GW_MAINS   = gateway/axled.c gateway/axlectl.c gateway/loadgen.c
-GW_SRC     = $(filter-out $(GW_MAINS),$(wildcard gateway/*.c))
+# gateway/ in four folders (docs/design.md, Code map): net/ (transport),
+# switch/ (the switch's rules), node/ (axled), ctl/ (axlectl, loadgen).
+GW_DIRS    = net switch node ctl
+GW_MAINS   = gateway/node/axled.c gateway/ctl/axlectl.c gateway/ctl/loadgen.c
+GW_SRC     = $(filter-out $(GW_MAINS),$(foreach d,$(GW_DIRS),$(wildcard gateway/$(d)/*.c)))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst $(B)/%,%,$(1)))
 
@@ -36,10 +39,10 @@ GW_O    = $(call obj,$(GW_SRC))
 
 LIBS = $(B)/libaxlegw.a $(B)/libregistry.a $(B)/librecourse.a $(B)/libaxleproto.a
 
-UNIT_SRC = $(wildcard tests/unit/*/test_*.c)
+UNIT_SRC = $(wildcard tests/unit/*/test_*.c tests/unit/*/*/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-BINS = $(patsubst gateway/%.c,$(B)/%,$(wildcard $(GW_MAINS)))
+BINS = $(addprefix $(B)/,$(notdir $(GW_MAINS:.c=)))
 
 .PHONY: all deps test unit integration asan valgrind bench demo install clean fuzz hardening
 all: $(BINS)
@@ -70,7 +73,10 @@ $(LIBS):
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/%: $(B)/obj/gateway/%.o $(LIBS)
+$(B)/axled: $(B)/obj/gateway/node/axled.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+$(B)/axlectl $(B)/loadgen: $(B)/%: $(B)/obj/gateway/ctl/%.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIBS)

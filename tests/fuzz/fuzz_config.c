@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/config.h"
+#include "gateway/node/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,9 +10,9 @@
 #include "axle/v1/recourse.pb-c.h"
 #include "axle/v1/registry.pb-c.h"
 #include "axle/v1/switch.pb-c.h"
-#include "gateway/grpc_status.h"
-#include "gateway/identity.h"
-#include "gateway/sw_envelope.h"
+#include "gateway/net/grpc_status.h"
+#include "gateway/net/identity.h"
+#include "gateway/switch/sw_envelope.h"
 #include "proto/pb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/grpc_frame.h"
-#include "gateway/log.h"
+#include "gateway/net/grpc_frame.h"
+#include "gateway/net/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

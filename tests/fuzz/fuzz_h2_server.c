@@ -16,11 +16,11 @@
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 
-#include "gateway/config.h"
-#include "gateway/h2_server.h"
-#include "gateway/identity.h"
-#include "gateway/log.h"
-#include "gateway/node.h"
+#include "gateway/node/config.h"
+#include "gateway/net/h2_server.h"
+#include "gateway/net/identity.h"
+#include "gateway/net/log.h"
+#include "gateway/node/node.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

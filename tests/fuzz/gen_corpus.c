@@ -10,7 +10,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "gateway/grpc_frame.h"
+#include "gateway/net/grpc_frame.h"
 
 #include "fuzz_envelope.c"	/* pick_type, FZ_NOW_MS: the seeds' first byte must match */
 

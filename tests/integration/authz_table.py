@@ -1,12 +1,12 @@
-"""authz_table.py -- the authorization rule of every gRPC method, as in gateway/svc_*.c method tables (shared by test_authz_matrix.py and test_bad_input.py)."""
+"""authz_table.py -- the authorization rule of every gRPC method, as in gateway/node/svc_*.c method tables (shared by test_authz_matrix.py and test_bad_input.py)."""
 
-# gateway/identity.h enum gw_authz, as written in the svc_*.c method tables.
+# gateway/net/identity.h enum gw_authz, as written in the svc_*.c method tables.
 ANY, ADMIN, MEMBER, NODE, MEMBER_OR_ADMIN = 'ANY', 'ADMIN', 'MEMBER', 'NODE', 'MEMBER_OR_ADMIN'
 
 RULES = {
-    # gateway/svc_node.c
+    # gateway/node/svc_node.c
     '/axle.v1.Node/Info': ANY,
-    # gateway/svc_registry.c
+    # gateway/node/svc_registry.c
     '/axle.v1.Registry/Resolve': ANY,
     '/axle.v1.Registry/GetRegistrar': ANY,
     '/axle.v1.Registry/ListRegistrars': ANY,
@@ -18,9 +18,9 @@ RULES = {
     '/axle.v1.Registry/ResetMirror': ADMIN,
     '/axle.v1.Portal/Discover': ANY,
     '/axle.v1.Axle/Feed': ANY,
-    # gateway/svc_escalate.c
+    # gateway/node/svc_escalate.c
     '/axle.v1.Axle/Escalate': NODE,
-    # gateway/svc_switch.c
+    # gateway/node/svc_switch.c
     '/axle.v1.Switch/Send': MEMBER_OR_ADMIN,
     '/axle.v1.Switch/Fetch': MEMBER,
     '/axle.v1.Switch/Ack': MEMBER,
@@ -28,7 +28,7 @@ RULES = {
     '/axle.v1.Switch/Status': MEMBER_OR_ADMIN,
     '/axle.v1.Switch/Queues': MEMBER_OR_ADMIN,
     '/axle.v1.Axle/Forward': NODE,
-    # gateway/svc_recourse.c (all ADMIN)
+    # gateway/node/svc_recourse.c (all ADMIN)
     '/axle.v1.Recourse/List': ADMIN,
     '/axle.v1.Recourse/Show': ADMIN,
     '/axle.v1.Recourse/Claim': ADMIN,
@@ -41,7 +41,7 @@ RULES = {
     '/axle.v1.Recourse/VerifyAudit': ADMIN,
 }
 
-# Which roles each rule admits (gateway/identity.c gw_authz_allows).
+# Which roles each rule admits (gateway/net/identity.c gw_authz_allows).
 ROLES = ('member_here', 'member_other', 'admin_here', 'admin_other', 'peer_node')
 ALLOWED = {
     ANY: set(ROLES),

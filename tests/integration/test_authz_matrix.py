@@ -1,7 +1,7 @@
 """test_authz_matrix.py -- every served gRPC method called by every role: the refused roles get PERMISSION_DENIED from the authz gate.
 
 The rule table (authz_table.py) is copied from the GW_AUTHZ_* column of the method tables
-in gateway/svc_*.c; the methods are enumerated from the generated python stubs'
+in gateway/node/svc_*.c; the methods are enumerated from the generated python stubs'
 service descriptors, so a new RPC without a row here fails the test.
 """
 

@@ -1,4 +1,4 @@
-"""test_client_hostile.py -- gateway/client.c (through axlectl and loadgen) against a scripted,
+"""test_client_hostile.py -- gateway/net/client.c (through axlectl and loadgen) against a scripted,
 misbehaving HTTP/2 server: trailers-only errors, resets, refused streams and retry, GOAWAY,
 bad gRPC frames, oversize declarations, garbage bytes, hangs and deadlines.
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/integration/test_client_nghttpd.sh -- axlectl and loadgen (gateway/client.c) against
+# tests/integration/test_client_nghttpd.sh -- axlectl and loadgen (gateway/net/client.c) against
 # the reference nghttpd, and nghttpx --verify-client in front of it, on 127.0.0.1.
 # Usage: sh tests/integration/test_client_nghttpd.sh (AXLE_BUILD, AXLE_TOP as set by tests/run.sh).
 set -u

@@ -15,7 +15,7 @@ op=$top/docs/operator.md
 proto_md=$top/docs/protocol.md
 
 # Every event name passed to gw_log() (the second argument, a string literal).
-events=$(cat "$top"/gateway/*.c | perl -0ne \
+events=$(cat "$top"/gateway/*/*.c | perl -0ne \
     'while (/\bgw_log\(\s*[^;"]*?,\s*"([a-z0-9_]+)"/g) { print "$1\n" }' | sort -u)
 n=$(echo "$events" | grep -c .)
 missing=""
@@ -30,8 +30,8 @@ fi
 
 # Every metric family the code writes: "axle_..." string literals and
 # "# TYPE axle_..." lines inside longer format strings.
-families=$( (cat "$top"/gateway/*.c | grep -o '"axle_[a-z0-9_]*' | tr -d '"'
-    cat "$top"/gateway/*.c | grep -o '# TYPE axle_[a-z0-9_]*' | sed 's/# TYPE //') |
+families=$( (cat "$top"/gateway/*/*.c | grep -o '"axle_[a-z0-9_]*' | tr -d '"'
+    cat "$top"/gateway/*/*.c | grep -o '# TYPE axle_[a-z0-9_]*' | sed 's/# TYPE //') |
     sort -u)
 n=$(echo "$families" | grep -c .)
 missing=""
@@ -67,8 +67,8 @@ fi
 # when none is. A method is served when a file defining a gw_svc_* listed in
 # rpc.c names it ("/axle.v1.S/M", or "/axle.v1.S/" and "M" for macro tables).
 files=""
-for v in $(sed -n 's/^[[:space:]]*&\(gw_svc_[a-z_]*\),.*/\1/p' "$top/gateway/rpc.c"); do
-	files="$files $(grep -l "gw_rpc_service $v\b" "$top"/gateway/*.c)"
+for v in $(sed -n 's/^[[:space:]]*&\(gw_svc_[a-z_]*\),.*/\1/p' "$top/gateway/net/rpc.c"); do
+	files="$files $(grep -l "gw_rpc_service $v\b" "$top"/gateway/*/*.c)"
 done
 served_rpc() {	# service method
 	for f in $files; do
@@ -102,7 +102,7 @@ done
 if [ -n "$files" ] && [ -z "$wrong" ]; then
 	ok "protocol.md's status table matches rpc.c (served:$summary)"
 else
-	bad "protocol.md status table disagrees with gateway/rpc.c (served:$summary):$wrong"
+	bad "protocol.md status table disagrees with gateway/net/rpc.c (served:$summary):$wrong"
 fi
 
 # Relative links between the docs resolve.

@@ -70,14 +70,14 @@ done
 # --- the pages describe the code as it is -----------------------------------
 # Every key of config.c's tables, as a ".BI key" entry of axled.conf(5) and a
 # "key = value" line of the example; every section, as a .SH of the page.
-cfgc=$top/gateway/config.c
+cfgc=$top/gateway/node/config.c
 keys=$(grep -v '^#' "$cfgc" | sed -n 's/.*CFG_STR("\([a-z0-9_]*\)".*/\1/p;
     s/.*CFG_[A-Z]*(\([a-z][a-z0-9_]*\),.*/\1/p;
     s/^[[:space:]]*{ "\([a-z0-9_]*\)", set_.*/\1/p' | sort -u)
 sections=$(sed -n 's/^[[:space:]]*\[SEC_[A-Z]*\] = { "\([a-z]*\)".*/\1/p' "$cfgc")
 n=$(echo "$keys" | grep -c .)
-[ "$n" -ge 20 ] || bad "found only $n keys in gateway/config.c: has its table format changed?"
-[ -n "$sections" ] || bad "found no sections in gateway/config.c: has its table format changed?"
+[ "$n" -ge 20 ] || bad "found only $n keys in gateway/node/config.c: has its table format changed?"
+[ -n "$sections" ] || bad "found no sections in gateway/node/config.c: has its table format changed?"
 missing=""
 for k in $keys; do
 	grep -q "^\.BI $k \"" "$top/docs/man/axled.conf.5" || missing="$missing $k"
@@ -89,7 +89,7 @@ done
 if [ -z "$missing" ]; then
 	ok "axled.conf.5 and axled.conf.example describe all $n keys and the sections" $sections
 else
-	bad "keys or sections of gateway/config.c not described:$missing"
+	bad "keys or sections of gateway/node/config.c not described:$missing"
 fi
 
 # Every command the build's axlectl lists, as a .TP entry of axlectl(1).
@@ -112,8 +112,8 @@ else
 	bad "cannot run $B/axlectl help"; show "$tmp/help"
 fi
 # Every long option and AXLE_* variable of ctl.c.
-opts=$(sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", [a-z_]*_argument.*/\1/p' "$top/gateway/ctl.c")
-envs=$(grep -o '"AXLE_[A-Z_]*"' "$top/gateway/ctl.c" | tr -d '"' | sort -u)
+opts=$(sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", [a-z_]*_argument.*/\1/p' "$top/gateway/ctl/ctl.c")
+envs=$(grep -o '"AXLE_[A-Z_]*"' "$top/gateway/ctl/ctl.c" | tr -d '"' | sort -u)
 missing=""
 for o in $opts; do
 	grep -q "\\\\-\\\\-$o" "$top/docs/man/axlectl.1" || missing="$missing --$o"
@@ -127,7 +127,7 @@ else
 	bad "axlectl.1 lacks:${missing:- (no options found in ctl.c)}"
 fi
 # axled's own options: -c and -n, from its getopt string.
-optstr=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$top/gateway/axled.c")
+optstr=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$top/gateway/node/axled.c")
 missing=""
 for o in $(echo "$optstr" | tr -d ':h' | sed 's/./& /g'); do
 	grep -q "^\.BI* \\\\-$o" "$top/docs/man/axled.8" || missing="$missing -$o"

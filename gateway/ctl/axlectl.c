@@ -1,0 +1,101 @@
+/* axlectl.c -- the admin tool: one mTLS HTTP/2 connection to a node, one command table. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "gateway/net/client.h"
+#include "gateway/ctl/ctl.h"
+
+static int cmd_help(struct ctl *, int, char **);
+
+static const struct ctl_cmd ctl_help_cmds[] = {
+	{ "help", "", "list the commands", false, cmd_help },
+};
+
+/* The one table: each service's rows, in the order help lists them. */
+static const struct {
+	const struct ctl_cmd *cmds;
+	const size_t *n;
+} ctl_tables[] = {
+	{ ctl_node_cmds, &ctl_node_ncmds },
+	{ ctl_recourse_cmds, &ctl_recourse_ncmds },
+	{ ctl_registry_cmds, &ctl_registry_ncmds },
+	{ ctl_switch_cmds, &ctl_switch_ncmds },
+	{ ctl_help_cmds, NULL },
+};
+#define CTL_NTABLES (sizeof(ctl_tables) / sizeof(ctl_tables[0]))
+
+static size_t
+ctl_table_len(size_t t)
+{
+	return ctl_tables[t].n != NULL ? *ctl_tables[t].n :
+	    sizeof(ctl_help_cmds) / sizeof(ctl_help_cmds[0]);
+}
+
+void
+ctl_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: axlectl [-c axlectl.conf | --cert F --key F --trust DIR "
+	    "--federation FED]\n"
+	    "               [--server host:port] [--json] [--timeout ms] "
+	    "COMMAND [ARGS...]\n"
+	    "Settings also come from AXLE_CERT, AXLE_KEY, AXLE_TRUST, "
+	    "AXLE_FEDERATION, AXLE_SERVER\n"
+	    "(flags win over the environment, which wins over the config "
+	    "file). Server default %s.\n"
+	    "Exit status: 0 ok, 1 the call failed, 2 usage.\n"
+	    "Commands:\n", CTL_DEFAULT_SERVER);
+	for (size_t t = 0; t < CTL_NTABLES; t++)
+		for (size_t i = 0; i < ctl_table_len(t); i++)
+			fprintf(f, "  %-18s %-28s %s\n", ctl_tables[t].cmds[i].name,
+			    ctl_tables[t].cmds[i].args, ctl_tables[t].cmds[i].help);
+}
+
+static int
+cmd_help(struct ctl *ctl, int argc, char **argv)
+{
+	ctl_usage(stdout);
+	return CTL_OK;
+}
+
+/* --- main ------------------------------------------------------------ */
+
+static const struct ctl_cmd *
+ctl_find(const char *name)
+{
+	for (size_t t = 0; t < CTL_NTABLES; t++)
+		for (size_t i = 0; i < ctl_table_len(t); i++)
+			if (strcmp(ctl_tables[t].cmds[i].name, name) == 0)
+				return &ctl_tables[t].cmds[i];
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl ctl = { .cmd = "axlectl" };
+	const struct ctl_cmd *cmd;
+	int first, rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((first = ctl_parse(&ctl, argc, argv)) < 0)
+		return CTL_USAGE;
+	if ((cmd = ctl_find(argv[first])) == NULL) {
+		fprintf(stderr, "axlectl: unknown command '%s' (try axlectl "
+		    "help)\n", argv[first]);
+		return CTL_USAGE;
+	}
+	ctl.cmd = cmd->name;
+	rc = cmd->connects ? ctl_connect(&ctl) : CTL_OK;
+	if (rc == CTL_OK)
+		rc = cmd->run(&ctl, argc - first, argv + first);
+	gw_client_free(ctl.client);
+	if (ctl.base != NULL)
+		event_base_free(ctl.base);
+	if (ctl.ctx != NULL)
+		SSL_CTX_free(ctl.ctx);
+	return rc;
+}

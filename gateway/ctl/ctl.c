@@ -1,0 +1,297 @@
+/* ctl.c -- axlectl's shared parts: settings (file, env, flags), the connection, calls, output. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <ini.h>
+#include <jansson.h>
+
+#include "axle/v1/node.pb-c.h"
+#include "gateway/net/client.h"
+#include "gateway/ctl/ctl.h"
+#include "gateway/node/config.h"
+#include "gateway/net/grpc_frame.h"
+#include "proto/pb.h"
+#include "gateway/ctl/pb_json.h"
+#include "gateway/net/tls.h"
+
+
+int
+ctl_fail(const struct ctl *ctl, const char *status, const char *msg)
+{
+	fprintf(stderr, "axlectl: %s: %s: %s\n", ctl->cmd, status, msg);
+	return CTL_FAILED;
+}
+
+/* Prints a string that came from the network without terminal control bytes. */
+void
+ctl_put_safe(FILE *f, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+/* A table cell: safe, cut to width, padded, one space after. */
+void
+ctl_put_col(const char *s, int width)
+{
+	char cell[128];
+
+	snprintf(cell, sizeof(cell), "%.*s", width, s != NULL ? s : "");
+	ctl_put_safe(stdout, cell);
+	printf("%*s", width + 1 - (int)strlen(cell), "");
+}
+
+/* --- settings -------------------------------------------------------- */
+
+static void
+ctl_copy(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src);
+}
+
+struct ctl_ini {
+	struct ctl_settings *set;
+	char dir[PATH_MAX];
+	char err[256];
+};
+
+/* Relative paths in the config file are taken from the file's folder. */
+static void
+ctl_ini_path(struct ctl_ini *ini, char *dst, size_t len, const char *v)
+{
+	size_t d = strlen(ini->dir), n = strlen(v);
+
+	if (v[0] == '/' || d == 0) {
+		ctl_copy(dst, len, v);
+	} else if (d + 1 + n < len) {
+		memcpy(dst, ini->dir, d);
+		dst[d] = '/';
+		memcpy(dst + d + 1, v, n + 1);
+	} else {
+		snprintf(ini->err, sizeof(ini->err), "path too long");
+	}
+}
+
+static int
+ctl_ini_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct ctl_ini *ini = user;
+	struct ctl_settings *s = ini->set;
+
+	if (section[0] != '\0' && strcmp(section, "axlectl") != 0)
+		snprintf(ini->err, sizeof(ini->err), "unknown section "
+		    "[%s] (only [axlectl])", section);
+	else if (strcmp(name, "cert") == 0)
+		ctl_ini_path(ini, s->cert, sizeof(s->cert), value);
+	else if (strcmp(name, "key") == 0)
+		ctl_ini_path(ini, s->key, sizeof(s->key), value);
+	else if (strcmp(name, "trust") == 0 || strcmp(name, "trust_dir") == 0)
+		ctl_ini_path(ini, s->trust, sizeof(s->trust), value);
+	else if (strcmp(name, "federation") == 0)
+		ctl_copy(s->federation, sizeof(s->federation), value);
+	else if (strcmp(name, "server") == 0)
+		ctl_copy(s->server, sizeof(s->server), value);
+	else if (strcmp(name, "timeout") == 0)
+		s->timeout_ms = atoi(value);
+	else
+		snprintf(ini->err, sizeof(ini->err), "unknown key '%s'", name);
+	return ini->err[0] == '\0';
+}
+
+static int
+ctl_load_config(const char *path, struct ctl_settings *s)
+{
+	struct ctl_ini ini = { .set = s };
+	const char *slash = strrchr(path, '/');
+	int rc;
+
+	if (slash != NULL)
+		snprintf(ini.dir, sizeof(ini.dir), "%.*s", (int)(slash - path),
+		    path);
+	if ((rc = ini_parse(path, ctl_ini_handler, &ini)) == 0)
+		return 0;
+	if (rc < 0)
+		fprintf(stderr, "axlectl: %s: %s\n", path, strerror(errno));
+	else
+		fprintf(stderr, "axlectl: %s:%d: %s\n", path, rc, ini.err[0] ?
+		    ini.err : "syntax error");
+	return -1;
+}
+
+static void
+ctl_env(char *dst, size_t len, const char *var)
+{
+	const char *v = getenv(var);
+
+	if (v != NULL && v[0] != '\0')
+		ctl_copy(dst, len, v);
+}
+
+static int
+ctl_timeout_arg(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0 || v > INT_MAX) {
+		fprintf(stderr, "axlectl: --timeout: expected milliseconds "
+		    "> 0, got '%s'\n", s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/*
+ * Parses the global options into ctl and returns the index of the command
+ * word, or -1 (usage error, already said).
+ */
+int
+ctl_parse(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "trust", required_argument, NULL, 'T' },
+		{ "federation", required_argument, NULL, 'F' },
+		{ "server", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_settings flags = { .timeout_ms = 0 };
+	const char *config = NULL;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config = optarg; break;
+		case 'C': ctl_copy(flags.cert, sizeof(flags.cert), optarg); break;
+		case 'K': ctl_copy(flags.key, sizeof(flags.key), optarg); break;
+		case 'T': ctl_copy(flags.trust, sizeof(flags.trust), optarg); break;
+		case 'F': ctl_copy(flags.federation, sizeof(flags.federation),
+		    optarg); break;
+		case 's': ctl_copy(flags.server, sizeof(flags.server), optarg);
+		    break;
+		case 't':
+			if (ctl_timeout_arg(optarg, &flags.timeout_ms) < 0)
+				return -1;
+			break;
+		case 'j': ctl->json = true; break;
+		case 'h': ctl_usage(stdout); exit(CTL_OK);
+		default: ctl_usage(stderr); return -1;
+		}
+	}
+	ctl->set.timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
+	ctl_copy(ctl->set.server, sizeof(ctl->set.server), CTL_DEFAULT_SERVER);
+	if (config != NULL && ctl_load_config(config, &ctl->set) < 0)
+		return -1;
+#define MERGE(field, env) do {						\
+	ctl_env(ctl->set.field, sizeof(ctl->set.field), env);		\
+	if (flags.field[0] != '\0')					\
+		ctl_copy(ctl->set.field, sizeof(ctl->set.field), flags.field); \
+} while (0)
+	MERGE(cert, "AXLE_CERT");
+	MERGE(key, "AXLE_KEY");
+	MERGE(trust, "AXLE_TRUST");
+	MERGE(federation, "AXLE_FEDERATION");
+	MERGE(server, "AXLE_SERVER");
+#undef MERGE
+	if (flags.timeout_ms > 0)
+		ctl->set.timeout_ms = flags.timeout_ms;
+	if (optind >= argc) {
+		ctl_usage(stderr);
+		return -1;
+	}
+	return optind;
+}
+
+/* --- the connection -------------------------------------------------- */
+
+int
+ctl_connect(struct ctl *ctl)
+{
+	struct ctl_settings *s = &ctl->set;
+	char host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1], err[512];
+	struct gw_tls_opts o = { .cert_file = s->cert, .key_file = s->key,
+	    .trust_dir = s->trust, .federation = s->federation };
+
+	if (s->cert[0] == '\0' || s->key[0] == '\0' || s->trust[0] == '\0' ||
+	    s->federation[0] == '\0') {
+		fprintf(stderr, "axlectl: need --cert, --key, --trust and "
+		    "--federation (or -c FILE, or AXLE_* variables)\n");
+		return CTL_USAGE;
+	}
+	if (gw_config_split_hostport(s->server, host, sizeof(host), port,
+	    sizeof(port)) < 0) {
+		fprintf(stderr, "axlectl: --server: expected host:port or "
+		    "[v6]:port, got '%s'\n", s->server);
+		return CTL_USAGE;
+	}
+	if ((ctl->ctx = gw_tls_client_ctx(&o, err, sizeof(err))) == NULL)
+		return ctl_fail(ctl, "TLS", err);
+	if ((ctl->base = event_base_new()) == NULL ||
+	    (ctl->client = gw_client_new(ctl->base, ctl->ctx, host, port,
+	    NULL)) == NULL)
+		return ctl_fail(ctl, "INTERNAL", "out of memory");
+	return CTL_OK;
+}
+
+/*
+ * One unary call: packs req, calls path, unpacks the answer as rdesc into
+ * *out (pb_free it). Returns CTL_OK, or CTL_FAILED after printing
+ * "axlectl: CMD: STATUS: message".
+ */
+int
+ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *rdesc, ProtobufCMessage **out)
+{
+	uint8_t *buf, *resp = NULL;
+	size_t len, resp_len = 0;
+	char msg[512];
+	int status;
+
+	if ((buf = pb_pack(req, 0, &len)) == NULL)
+		return ctl_fail(ctl, "INTERNAL", "out of memory");
+	status = gw_client_call_sync(ctl->client, ctl->base, path, buf, len,
+	    ctl->set.timeout_ms, &resp, &resp_len, msg, sizeof(msg));
+	free(buf);
+	if (status != GRPC_OK) {
+		fprintf(stderr, "axlectl: %s: %s: ", ctl->cmd,
+		    grpc_status_name(status));
+		ctl_put_safe(stderr, msg);
+		fputc('\n', stderr);
+		return CTL_FAILED;
+	}
+	*out = pb_unpack(rdesc, resp, resp_len, GW_CLIENT_MAX_MSG, msg,
+	    sizeof(msg));
+	free(resp);
+	if (*out == NULL)
+		return ctl_fail(ctl, "INTERNAL", msg);
+	return CTL_OK;
+}
+
+int
+ctl_print_json(const ProtobufCMessage *m)
+{
+	json_t *j = pb_json_from_message(m);
+	int rc = j != NULL && json_dumpf(j, stdout, JSON_INDENT(2)) == 0 ?
+	    CTL_OK : CTL_FAILED;
+
+	json_decref(j);
+	putchar('\n');
+	return rc;
+}
+

@@ -1,0 +1,187 @@
+/* pb_json.c -- renders any decoded protobuf message as JSON, driven by its descriptor. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/ctl/pb_json.h"
+
+static json_t *
+pb_json_base64(const ProtobufCBinaryData *b)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = b->len, o = 0;
+	char *out = malloc((n + 2) / 3 * 4 + 1);
+	json_t *j;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)b->data[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)b->data[i + 1] << 8;
+		if (i + 2 < n)
+			v |= b->data[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	out[o] = '\0';
+	j = json_string(out);
+	free(out);
+	return j;
+}
+
+static json_t *
+pb_json_enum(const ProtobufCEnumDescriptor *ed, int v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
+
+	return ev != NULL ? json_string(ev->name) : json_integer(v);
+}
+
+/* Not valid UTF-8 (from a hostile peer): shown lossily, non-ASCII as '?'. */
+static json_t *
+pb_json_string(const char *s)
+{
+	json_t *j;
+	char *copy;
+
+	if (s == NULL)
+		return json_string("");
+	if ((j = json_string(s)) != NULL || (copy = strdup(s)) == NULL)
+		return j;
+	for (char *q = copy; *q != '\0'; q++)
+		if ((unsigned char)*q >= 0x80)
+			*q = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+/* One value of field f stored at p (an element, for repeated fields). */
+static json_t *
+pb_json_value(const ProtobufCFieldDescriptor *f, const void *p)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		return json_integer(*(const int32_t *)p);
+	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+		return json_integer(*(const uint32_t *)p);
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		return json_integer(*(const int64_t *)p);
+	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: {
+		uint64_t v = *(const uint64_t *)p;
+		char buf[24];
+
+		if (v <= INT64_MAX)
+			return json_integer((json_int_t)v);
+		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+		return json_string(buf);
+	}
+	case PROTOBUF_C_TYPE_FLOAT:
+		return json_real(*(const float *)p);
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return json_real(*(const double *)p);
+	case PROTOBUF_C_TYPE_BOOL:
+		return json_boolean(*(const protobuf_c_boolean *)p);
+	case PROTOBUF_C_TYPE_ENUM:
+		return pb_json_enum(f->descriptor, *(const int *)p);
+	case PROTOBUF_C_TYPE_STRING:
+		return pb_json_string(*(char *const *)p);
+	case PROTOBUF_C_TYPE_BYTES:
+		return pb_json_base64(p);
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *m = *(ProtobufCMessage *const *)p;
+
+		return m == NULL ? json_null() : pb_json_from_message(m);
+	}
+	}
+	return json_null();
+}
+
+static size_t
+pb_json_elt_size(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return 8;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return sizeof(double);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_ENUM:
+		return sizeof(int);
+	case PROTOBUF_C_TYPE_STRING:
+		return sizeof(char *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(ProtobufCMessage *);
+	default:
+		return 4;
+	}
+}
+
+static json_t *
+pb_json_repeated(const ProtobufCFieldDescriptor *f, const char *base)
+{
+	size_t n = *(const size_t *)(base + f->quantifier_offset);
+	const char *arr = *(char *const *)(base + f->offset);
+	size_t sz = pb_json_elt_size(f->type);
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < n; i++) {
+		if (json_array_append_new(a, pb_json_value(f, arr + i * sz)) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+/* False when an optional or oneof field is unset. */
+static bool
+pb_json_present(const ProtobufCFieldDescriptor *f, const char *base)
+{
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+		return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
+	if (f->label != PROTOBUF_C_LABEL_OPTIONAL)
+		return true;
+	if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+		return *(void *const *)(base + f->offset) != NULL;
+	return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
+}
+
+json_t *
+pb_json_from_message(const ProtobufCMessage *msg)
+{
+	const ProtobufCMessageDescriptor *d = msg->descriptor;
+	const char *base = (const char *)msg;
+	json_t *o = json_object();
+
+	for (unsigned i = 0; o != NULL && i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		json_t *v;
+
+		if (f->label == PROTOBUF_C_LABEL_REPEATED)
+			v = pb_json_repeated(f, base);
+		else if (!pb_json_present(f, base))
+			v = json_null();
+		else
+			v = pb_json_value(f, base + f->offset);
+		if (v == NULL || json_object_set_new(o, f->name, v) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	return o;
+}

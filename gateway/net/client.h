@@ -1,0 +1,114 @@
+/* client.h -- mTLS HTTP/2 gRPC client: one reused connection, many calls. */
+#ifndef AXLE_GW_CLIENT_H
+#define AXLE_GW_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+#include "gateway/net/identity.h"
+
+struct event_base;
+struct gw_client;
+
+/* Largest response message (gRPC) or GET body the client accepts. */
+#define GW_CLIENT_MAX_MSG	(64u << 20)
+
+/*
+ * Called for each response message of a call (final == 0, status unset), and
+ * once at the end with final == 1 and the call's grpc-status / grpc-message
+ * (transport errors: GRPC_UNAVAILABLE with a reason; deadline:
+ * GRPC_DEADLINE_EXCEEDED). msg is valid only during the callback.
+ * A callback may start new calls on the same client; it must not free the
+ * client nor run the event loop (no gw_client_call_sync inside).
+ */
+typedef void (*gw_client_cb)(void *arg, int final, int status,
+    const char *message, const uint8_t *msg, size_t len);
+
+/*
+ * Called once when a plain GET ends: http_status is the response's :status
+ * and body its whole body (valid only during the callback), or http_status
+ * is 0 and reason says why there is no response (connection, TLS, deadline,
+ * stream reset, body over GW_CLIENT_MAX_MSG). Same rules as gw_client_cb.
+ */
+typedef void (*gw_client_get_cb)(void *arg, int http_status,
+    const char *reason, const uint8_t *body, size_t len);
+
+/*
+ * Creates a client for host:port with ctx (from gw_tls_client_ctx; the client
+ * takes a reference). Connects lazily on first call and reconnects after a
+ * failure. authority is the :authority / SNI name (NULL: host); the
+ * :authority header is "<name>:<port>". Name resolution (getaddrinfo) is
+ * blocking. The process must ignore SIGPIPE (OpenSSL writes to the socket).
+ * A server GOAWAY drains the connection and new calls open another; a
+ * stream refused before any response (REFUSED_STREAM) is retried once.
+ * Returns NULL on ENOMEM.
+ */
+struct gw_client *gw_client_new(struct event_base *base, SSL_CTX *ctx,
+    const char *host, const char *port, const char *authority);
+
+/*
+ * Starts a call to path ("/axle.v1.Node/Info") sending one request message
+ * req[0..len) (unframed protobuf bytes). timeout_ms > 0 sets grpc-timeout
+ * and a local deadline. Returns 0 (cb will be called with final == 1 exactly
+ * once) or -1 (cb not called).
+ */
+int gw_client_call(struct gw_client *c, const char *path, const uint8_t *req,
+    size_t len, int timeout_ms, gw_client_cb cb, void *arg);
+
+/*
+ * Starts a plain HTTP/2 GET of path ("/healthz") on the same connection.
+ * timeout_ms > 0 sets a local deadline. Returns 0 (cb called exactly once)
+ * or -1 (cb not called).
+ */
+int gw_client_get(struct gw_client *c, const char *path, int timeout_ms,
+    gw_client_get_cb cb, void *arg);
+
+/*
+ * Requires the server to prove exactly identity uri (e.g.
+ * "axle://fame-uk/node/uk.leeds") on every connection; a different one fails
+ * the calls with GRPC_UNAVAILABLE before any request is sent. Returns 0 or
+ * -1 (ENOMEM).
+ */
+int gw_client_expect(struct gw_client *c, const char *uri);
+
+/* Identity of the server, once connected (NULL before). */
+const struct gw_identity *gw_client_peer(const struct gw_client *c);
+
+/*
+ * Leaf certificate the server presented in the last handshake that passed
+ * verification and the identity check (NULL before any). Borrowed: valid
+ * until the next connection is made or the client is freed; the caller
+ * takes its own reference (X509_up_ref) to keep it longer.
+ */
+X509 *gw_client_peer_cert(const struct gw_client *c);
+
+/* Number of calls in flight (queued or started, final callback not yet made). */
+size_t gw_client_inflight(const struct gw_client *c);
+
+/*
+ * Fails pending calls with CANCELLED, closes the connection, frees. Not from
+ * inside one of this client's callbacks. NULL is fine.
+ */
+void gw_client_free(struct gw_client *c);
+
+/*
+ * Convenience for tools: performs one unary call, running base until it
+ * completes. *resp is malloc'd (caller frees; NULL when no message came),
+ * message copied into msgbuf. Returns the grpc status; OK only with exactly
+ * one response message (else GRPC_INTERNAL).
+ */
+int gw_client_call_sync(struct gw_client *c, struct event_base *base,
+    const char *path, const uint8_t *req, size_t len, int timeout_ms,
+    uint8_t **resp, size_t *resp_len, char *msgbuf, size_t msglen);
+
+/*
+ * Same for a GET: returns the :status (0 on failure, reason in msgbuf);
+ * *body is malloc'd and NUL-terminated (caller frees), *body_len excludes
+ * the NUL.
+ */
+int gw_client_get_sync(struct gw_client *c, struct event_base *base,
+    const char *path, int timeout_ms, uint8_t **body, size_t *body_len,
+    char *msgbuf, size_t msglen);
+
+#endif

@@ -1,0 +1,454 @@
+/* conn.c -- socket and TLS glue: accept, handshake deadline, idle timeout, byte pump. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "gateway/net/conn.h"
+#include "gateway/net/h2_server.h"
+#include "gateway/net/log.h"
+#include "gateway/node/node.h"
+#include "gateway/net/tls.h"
+
+#define OUT_HIGH_WATER	(64 * 1024)
+#define OUT_LOW_WATER	(16 * 1024)
+
+struct gw_conn {
+	struct gw_node *node;
+	struct gw_conn *prev, *next;
+	struct bufferevent *bev;
+	SSL *ssl;
+	struct gw_h2 *h2;
+	struct event *timer;	/* handshake deadline, then idle timeout */
+	struct event *kick;	/* the session has something to say */
+	char addr[64];
+	int closing;		/* write out what is queued, then free */
+};
+
+static void
+ms_tv(uint32_t ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void
+conn_free(struct gw_conn *c)
+{
+	struct gw_node *node = c->node;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		node->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	node->ctr.conns_open--;
+	gw_h2_free(c->h2);
+	if (c->timer)
+		event_free(c->timer);
+	if (c->kick)
+		event_free(c->kick);
+	if (c->bev)
+		bufferevent_free(c->bev);	/* frees the SSL and closes the socket */
+	free(c);
+}
+
+/*
+ * Frees now if nothing is left to write, else once the output drains, or
+ * after handshake_timeout_ms: a peer that stops reading must not keep its
+ * slot (and our buffers) forever.
+ */
+static void
+conn_close_soon(struct gw_conn *c)
+{
+	struct timeval tv;
+
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return;
+	}
+	ms_tv(c->node->cfg.limits.handshake_timeout_ms, &tv);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Pumps frames out; returns 1 if the connection was freed. */
+static int
+conn_pump(struct gw_conn *c)
+{
+	if (c->h2 == NULL)
+		return 0;
+	if (gw_h2_flush(c->h2, OUT_HIGH_WATER) != 0 || gw_h2_done(c->h2)) {
+		conn_close_soon(c);
+		return c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+	}
+	return 0;
+}
+
+static void
+idle_arm(struct gw_conn *c)
+{
+	struct timeval tv;
+
+	ms_tv(c->node->cfg.limits.idle_timeout_ms, &tv);
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct gw_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_iovec v[8];
+	int n, failed = 0;
+
+	if (c->h2 == NULL || c->closing) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	while (!failed && evbuffer_get_length(in) > 0) {
+		size_t used = 0;
+
+		n = evbuffer_peek(in, -1, NULL, v, 8);
+		for (int i = 0; i < n && i < 8; i++) {
+			if (gw_h2_recv(c->h2, v[i].iov_base, v[i].iov_len) != 0) {
+				failed = 1;
+				break;
+			}
+			used += v[i].iov_len;
+		}
+		evbuffer_drain(in, failed ? evbuffer_get_length(in) : used);
+	}
+	idle_arm(c);
+	if (failed) {
+		gw_h2_flush(c->h2, OUT_HIGH_WATER);	/* a GOAWAY may be queued */
+		conn_close_soon(c);
+		return;
+	}
+	conn_pump(c);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	conn_pump(c);
+}
+
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	(void)fd, (void)what;
+	if (!c->closing)
+		conn_pump(c);
+}
+
+static void
+handshake_failed(struct gw_conn *c, short events)
+{
+	unsigned long e, first = 0;
+	char buf[256] = "connection closed during handshake";
+	int counted = 0;
+
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		if (first == 0)
+			first = e;
+	if (first != 0) {
+		ERR_error_string_n(first, buf, sizeof(buf));
+		/* tls.c counted these where it saw them (info and ALPN callbacks). */
+		counted = ERR_GET_REASON(first) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE ||
+		    ERR_GET_REASON(first) == SSL_R_NO_APPLICATION_PROTOCOL;
+	}
+	/* Certificate failures were counted by the verify callback. */
+	if (!counted && SSL_get_verify_result(c->ssl) == X509_V_OK)
+		gw_tls_refused[GW_TLS_REF_OTHER]++;
+	gw_log(GW_LOG_INFO, "handshake_refused", "peer=%s events=0x%x error=\"%s\"",
+	    c->addr, events, buf);
+}
+
+static void
+connected(struct gw_conn *c)
+{
+	struct gw_identity id;
+	char err[256];
+
+	if (gw_tls_peer_identity(c->ssl, &id, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_WARN, "handshake_refused", "peer=%s error=\"%s\"",
+		    c->addr, err);
+		conn_free(c);
+		return;
+	}
+	c->node->ctr.handshakes_ok++;
+	c->kick = event_new(c->node->base, -1, 0, kick_cb, c);
+	c->h2 = c->kick ? gw_h2_new(c->node, &id, bufferevent_get_output(c->bev),
+	    c->kick, c->addr) : NULL;
+	if (c->h2 == NULL) {
+		gw_log(GW_LOG_ERR, "conn_error", "peer=%s error=\"out of memory\"", c->addr);
+		conn_free(c);
+		return;
+	}
+	gw_log(GW_LOG_DEBUG, "conn_open", "peer=%s identity=%s", c->addr, id.uri);
+	if (c->node->draining)
+		gw_h2_shutdown(c->h2);
+	idle_arm(c);
+	conn_pump(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short events, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	(void)bev;
+	if (events & BEV_EVENT_CONNECTED) {
+		evtimer_del(c->timer);
+		connected(c);
+		return;
+	}
+	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (c->h2 == NULL)
+			handshake_failed(c, events);
+		else
+			gw_log(GW_LOG_DEBUG, "conn_close", "peer=%s events=0x%x",
+			    c->addr, events);
+		conn_free(c);
+	}
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	(void)fd, (void)what;
+	if (c->closing) {
+		gw_log(GW_LOG_INFO, "conn_close", "peer=%s reason=\"output not drained\"",
+		    c->addr);
+		conn_free(c);
+		return;
+	}
+	if (c->h2 == NULL) {
+		c->node->ctr.handshake_timeouts++;
+		gw_log(GW_LOG_INFO, "handshake_timeout", "peer=%s", c->addr);
+		conn_free(c);
+		return;
+	}
+	if (gw_h2_idle(c->h2))
+		conn_pump(c);
+	else
+		idle_arm(c);
+}
+
+static void
+peer_name(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
+{
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(out, outlen, "?");
+		return;
+	}
+	snprintf(out, outlen, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	    host, port);
+}
+
+/* The connection longest in its TLS handshake, or NULL (the list is newest first). */
+static struct gw_conn *
+oldest_handshake(struct gw_node *node)
+{
+	struct gw_conn *c, *oldest = NULL;
+
+	for (c = node->conns; c != NULL; c = c->next)
+		if (c->h2 == NULL)
+			oldest = c;
+	return oldest;
+}
+
+/*
+ * At max_connections, unauthenticated handshakes must not lock hubs out
+ * (slowloris): the oldest unfinished handshake makes room. Returns 0 if there
+ * is room now.
+ */
+static int
+conn_make_room(struct gw_node *node)
+{
+	struct gw_conn *old;
+
+	if (node->ctr.conns_open < node->cfg.limits.max_connections)
+		return 0;
+	if ((old = oldest_handshake(node)) == NULL)
+		return -1;
+	node->ctr.handshakes_evicted++;
+	gw_log(GW_LOG_INFO, "handshake_evicted", "peer=%s", old->addr);
+	conn_free(old);
+	return 0;
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int socklen, void *arg)
+{
+	struct gw_node *node = arg;
+	struct gw_conn *c;
+	struct timeval tv;
+	int one = 1;
+
+	(void)l;
+	node->ctr.conns_accepted++;
+	if (node->draining || conn_make_room(node) != 0) {
+		node->ctr.conns_refused_limit++;
+		evutil_closesocket(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->node = node;
+	peer_name(sa, (socklen_t)socklen, c->addr, sizeof(c->addr));
+	c->ssl = SSL_new(node->server_ctx);
+	c->timer = evtimer_new(node->base, timer_cb, c);
+	if (c->ssl == NULL || c->timer == NULL) {
+		if (c->ssl)
+			SSL_free(c->ssl);
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->bev = bufferevent_openssl_socket_new(node->base, fd, c->ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (c->bev == NULL) {
+		SSL_free(c->ssl);
+		event_free(c->timer);
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->next = node->conns;
+	if (node->conns)
+		node->conns->prev = c;
+	node->conns = c;
+	node->ctr.conns_open++;
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW_WATER, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	ms_tv(node->cfg.limits.handshake_timeout_ms, &tv);
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+
+	(void)l, (void)arg;
+	/* EMFILE and friends: log and keep serving the connections we have. */
+	gw_log(GW_LOG_WARN, "accept_error", "error=\"%s\"",
+	    evutil_socket_error_to_string(e));
+}
+
+int
+gw_conn_listen(struct gw_node *node, char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	int rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(node->cfg.listen_host, node->cfg.listen_port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "listen %s:%s: %s", node->cfg.listen_host,
+		    node->cfg.listen_port, gai_strerror(rc));
+		return -1;
+	}
+	node->listener = evconnlistener_new_bind(node->base, accept_cb, node,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
+	    res->ai_addr, (int)res->ai_addrlen);
+	freeaddrinfo(res);
+	if (node->listener == NULL) {
+		snprintf(err, errlen, "listen %s:%s: %s", node->cfg.listen_host,
+		    node->cfg.listen_port, strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(node->listener, accept_error_cb);
+	return 0;
+}
+
+size_t
+gw_conn_drain(struct gw_node *node)
+{
+	struct gw_conn *c, *next;
+
+	if (node->listener != NULL) {
+		evconnlistener_free(node->listener);
+		node->listener = NULL;
+	}
+	for (c = node->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->h2 == NULL) {
+			conn_free(c);
+			continue;
+		}
+		gw_h2_shutdown(c->h2);
+		conn_pump(c);
+	}
+	return gw_conn_count(node);
+}
+
+size_t
+gw_conn_count(const struct gw_node *node)
+{
+	size_t n = 0;
+
+	for (struct gw_conn *c = node->conns; c != NULL; c = c->next)
+		n++;
+	return n;
+}
+
+size_t
+gw_conn_streams(const struct gw_node *node)
+{
+	size_t n = 0;
+
+	for (struct gw_conn *c = node->conns; c != NULL; c = c->next)
+		if (c->h2 != NULL)
+			n += gw_h2_streams(c->h2);
+	return n;
+}
+
+void
+gw_conn_close_all(struct gw_node *node)
+{
+	while (node->conns != NULL)
+		conn_free(node->conns);
+}

@@ -1,0 +1,978 @@
+/* h2_server.c -- HTTP/2 server sessions: limits, gRPC calls, plain GETs. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <nghttp2/nghttp2.h>
+
+#include "gateway/net/grpc_frame.h"
+#include "gateway/net/h2_server.h"
+#include "gateway/net/log.h"
+#include "gateway/node/metrics.h"
+#include "gateway/node/node.h"
+#include "proto/pb.h"
+#include "gateway/net/rpc.h"
+
+#define PATH_MAX_LEN	512
+#define RST_WINDOW_S	60
+#define CTL_WINDOW_S	60
+
+struct gw_stream {
+	int32_t id;
+	struct gw_h2 *h2;
+	struct gw_stream *prev, *next;
+	size_t header_bytes;
+	char method[8];
+	char path[PATH_MAX_LEN + 1];
+	int has_path;
+	int grpc_ct;			/* content-type application/grpc[+proto] */
+	int bad_timeout;
+	int64_t timeout_ms;		/* -1: none */
+	struct evbuffer *body;
+	int body_over;			/* request body over the limit */
+	int remote_done;		/* END_STREAM received */
+	int rst_after;			/* answered early: RST_STREAM(NO_ERROR) after the response */
+	struct gw_call *call;
+	/* response */
+	struct evbuffer *resp;
+	int resp_started, resp_eof, trailers;
+	int status;
+	char message[512];
+};
+
+struct gw_h2 {
+	nghttp2_session *session;
+	struct gw_node *node;
+	struct gw_identity peer;
+	struct evbuffer *out;
+	struct event *kick;
+	char peer_addr[64];
+	struct gw_stream *streams;
+	size_t nstreams;
+	int fatal;
+	int goaway_sent_by_us;
+	int terminated;			/* fatal GOAWAY: no new work (a shutdown GOAWAY is not) */
+	time_t rst_window;
+	uint32_t rst_sent;
+	time_t ctl_window;
+	uint32_t ctl_recv;		/* PING and SETTINGS received in ctl_window */
+	uint32_t empty_data;
+};
+
+struct gw_call {
+	struct gw_stream *stream;	/* NULL once detached */
+	struct gw_node *node;
+	struct gw_identity caller;
+	const struct gw_rpc_method *m;
+	size_t midx;
+	ProtobufCMessage *req;
+	struct event *deadline;
+	struct timespec deadline_at;
+	int has_deadline;
+	int cancelled;
+	int counted;			/* its outcome is in the metrics already */
+	struct timespec started;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- connection-level limits --------------------------------------------- */
+
+static void
+goaway(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code)
+{
+	if (h2->terminated)
+		return;
+	h2->terminated = 1;
+	h2->goaway_sent_by_us = 1;
+	h2->node->ctr.goaway[why]++;
+	gw_log(why == GW_GA_SHUTDOWN || why == GW_GA_IDLE ? GW_LOG_INFO :
+	    GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s streams=%zu",
+	    h2->peer_addr, h2->peer.uri, gw_goaway_reason_name(why),
+	    h2->nstreams);
+	nghttp2_session_terminate_session(h2->session, code);
+}
+
+static void
+kick(struct gw_h2 *h2)
+{
+	if (h2->kick != NULL)
+		event_active(h2->kick, 0, 0);
+}
+
+/* --- streams -------------------------------------------------------------- */
+
+static struct gw_stream *
+stream_new(struct gw_h2 *h2, int32_t id)
+{
+	struct gw_stream *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->body = evbuffer_new();
+	st->resp = evbuffer_new();
+	if (st->body == NULL || st->resp == NULL) {
+		if (st->body)
+			evbuffer_free(st->body);
+		if (st->resp)
+			evbuffer_free(st->resp);
+		free(st);
+		return NULL;
+	}
+	st->id = id;
+	st->h2 = h2;
+	st->timeout_ms = -1;
+	st->next = h2->streams;
+	if (h2->streams)
+		h2->streams->prev = st;
+	h2->streams = st;
+	h2->nstreams++;
+	return st;
+}
+
+static void call_detach(struct gw_call *call);
+
+static void
+stream_free(struct gw_stream *st)
+{
+	struct gw_h2 *h2 = st->h2;
+
+	if (st->call != NULL)
+		call_detach(st->call);
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		h2->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	h2->nstreams--;
+	evbuffer_free(st->body);
+	evbuffer_free(st->resp);
+	free(st);
+}
+
+static ssize_t
+resp_read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	struct gw_stream *st = src->ptr;
+	int n = evbuffer_remove(st->resp, buf, len);
+
+	(void)ud;
+	if (n < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (evbuffer_get_length(st->resp) > 0)
+		return n;
+	if (!st->resp_eof)
+		return n > 0 ? n : NGHTTP2_ERR_DEFERRED;
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (st->trailers) {
+		char code[12], msg[1024];
+		nghttp2_nv tr[2];
+		size_t ntr = 1;
+
+		snprintf(code, sizeof(code), "%d", st->status);
+		tr[0] = (nghttp2_nv){ (uint8_t *)"grpc-status", (uint8_t *)code,
+		    11, strlen(code), NGHTTP2_NV_FLAG_NONE };
+		if (st->message[0] != '\0') {
+			size_t ml = grpc_message_encode(st->message, msg, sizeof(msg));
+			tr[1] = (nghttp2_nv){ (uint8_t *)"grpc-message",
+			    (uint8_t *)msg, 12, ml, NGHTTP2_NV_FLAG_NONE };
+			ntr = 2;
+		}
+		if (nghttp2_submit_trailer(session, id, tr, ntr) == 0)
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	}
+	return n;
+}
+
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
+	NGHTTP2_NV_FLAG_NONE }
+
+/* Starts the response with its headers; the body follows from st->resp. */
+static int
+stream_respond(struct gw_stream *st, const char *status, const char *ctype)
+{
+	nghttp2_nv hdrs[] = { NV(":status", status), NV("content-type", ctype) };
+	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = resp_read };
+
+	st->resp_started = 1;
+	/* A HEAD answer carries no content (RFC 9110 9.3.2); clients reset one that does. */
+	if (strcmp(st->method, "HEAD") == 0) {
+		evbuffer_drain(st->resp, evbuffer_get_length(st->resp));
+		return nghttp2_submit_response(st->h2->session, st->id, hdrs, 2,
+		    NULL);
+	}
+	return nghttp2_submit_response(st->h2->session, st->id, hdrs, 2, &dp);
+}
+
+/* A whole plain-HTTP answer (healthz, metrics, errors on non-gRPC paths). */
+static void
+stream_http(struct gw_stream *st, const char *status, const char *ctype,
+    const char *body, size_t len)
+{
+	evbuffer_add(st->resp, body, len);
+	st->resp_eof = 1;
+	if (stream_respond(st, status, ctype) != 0)
+		nghttp2_submit_rst_stream(st->h2->session, NGHTTP2_FLAG_NONE,
+		    st->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+/* Trailers-only gRPC answer: one HEADERS frame with the status. */
+static int
+stream_grpc_status_only(struct gw_stream *st, int status, const char *message)
+{
+	char code[12], msg[1024];
+	nghttp2_nv hdrs[4] = { NV(":status", "200"),
+		NV("content-type", "application/grpc") };
+	size_t n = 3;
+
+	snprintf(code, sizeof(code), "%d", status);
+	hdrs[2] = (nghttp2_nv)NV("grpc-status", code);
+	if (message != NULL && *message != '\0') {
+		size_t ml = grpc_message_encode(message, msg, sizeof(msg));
+		hdrs[3] = (nghttp2_nv){ (uint8_t *)"grpc-message", (uint8_t *)msg,
+		    12, ml, NGHTTP2_NV_FLAG_NONE };
+		n = 4;
+	}
+	st->resp_started = 1;
+	return nghttp2_submit_response(st->h2->session, st->id, hdrs, n, NULL);
+}
+
+/* --- calls ------------------------------------------------------------------ */
+
+static void
+call_free(struct gw_call *call)
+{
+	if (call->deadline)
+		event_free(call->deadline);
+	pb_free(call->req);
+	free(call);
+}
+
+static void
+call_detach(struct gw_call *call)
+{
+	call->stream->call = NULL;
+	call->stream = NULL;
+	call->cancelled = 1;
+	if (call->deadline)
+		event_del(call->deadline);
+}
+
+const struct gw_identity *
+gw_call_caller(const struct gw_call *call)
+{
+	return &call->caller;
+}
+
+struct gw_node *
+gw_call_node(const struct gw_call *call)
+{
+	return call->node;
+}
+
+int
+gw_call_cancelled(const struct gw_call *call)
+{
+	return call->cancelled;
+}
+
+int64_t
+gw_call_time_left_ms(const struct gw_call *call)
+{
+	struct timespec now;
+	int64_t left;
+
+	if (!call->has_deadline)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = (int64_t)(call->deadline_at.tv_sec - now.tv_sec) * 1000 +
+	    (call->deadline_at.tv_nsec - now.tv_nsec) / 1000000;
+	return left < 0 ? 0 : left;
+}
+
+int
+gw_call_send(struct gw_call *call, const ProtobufCMessage *msg)
+{
+	struct gw_stream *st = call->stream;
+	uint8_t *buf;
+	size_t len;
+
+	if (st == NULL || call->cancelled)
+		return -1;
+	buf = pb_pack(msg, GRPC_FRAME_HDR, &len);
+	if (buf == NULL)
+		return -1;
+	grpc_frame_header(buf, (uint32_t)(len - GRPC_FRAME_HDR));
+	if (evbuffer_add(st->resp, buf, len) != 0) {
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	if (!st->resp_started) {
+		if (stream_respond(st, "200", "application/grpc") != 0)
+			return -1;
+	} else {
+		nghttp2_session_resume_data(st->h2->session, st->id);
+	}
+	kick(st->h2);
+	return 0;
+}
+
+static void
+call_log(struct gw_call *call, int status, const char *message)
+{
+	struct timespec now;
+	char q[600];
+	long us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (now.tv_sec - call->started.tv_sec) * 1000000L +
+	    (now.tv_nsec - call->started.tv_nsec) / 1000;
+	gw_log(status == GRPC_OK ? GW_LOG_DEBUG : GW_LOG_INFO, "rpc",
+	    "method=%s caller=%s status=%s us=%ld message=%s",
+	    call->m ? call->m->path : "unknown", call->caller.uri,
+	    grpc_status_name(status), us,
+	    gw_log_quote(q, sizeof(q), message, message ? strlen(message) : 0));
+}
+
+void
+gw_call_finish(struct gw_call *call, int status, const char *fmt, ...)
+{
+	struct gw_stream *st = call->stream;
+	char message[512] = "";
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(message, sizeof(message), fmt, ap);
+		va_end(ap);
+	}
+	if (status < 0 || status > 16)
+		status = GRPC_UNKNOWN;
+	if (!call->counted) {
+		if (call->m != NULL)
+			gw_rpc_stats_at(call->midx)->by_status[st ? status : GRPC_CANCELLED]++;
+		else
+			gw_metrics_rpc_unknown++;
+		call_log(call, st ? status : GRPC_CANCELLED, message);
+	}
+	if (st != NULL) {
+		struct gw_h2 *h2 = st->h2;
+
+		st->status = status;
+		snprintf(st->message, sizeof(st->message), "%s", message);
+		if (st->resp_started) {
+			st->trailers = 1;
+			st->resp_eof = 1;
+			nghttp2_session_resume_data(h2->session, st->id);
+		} else {
+			stream_grpc_status_only(st, status, message);
+		}
+		/*
+		 * Answered before the request ended: tell the client to stop
+		 * sending, but only once the response is out (RFC 9113 8.1);
+		 * submitting RST_STREAM now would make nghttp2 drop the response.
+		 */
+		st->rst_after = 1;
+		call_detach(call);
+		kick(h2);
+	}
+	call_free(call);
+}
+
+void
+gw_call_reply(struct gw_call *call, const ProtobufCMessage *msg)
+{
+	if (gw_call_send(call, msg) != 0 && call->stream != NULL) {
+		gw_call_finish(call, GRPC_INTERNAL, "could not encode the response");
+		return;
+	}
+	gw_call_finish(call, GRPC_OK, NULL);
+}
+
+/* The client's grpc-timeout passed: answer now; the handler still ends the call. */
+static void
+call_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_call *call = arg;
+	struct gw_stream *st = call->stream;
+
+	(void)fd, (void)what;
+	if (st == NULL)
+		return;
+	if (call->m != NULL)
+		gw_rpc_stats_at(call->midx)->by_status[GRPC_DEADLINE_EXCEEDED]++;
+	call->counted = 1;
+	call_log(call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
+	st->status = GRPC_DEADLINE_EXCEEDED;
+	snprintf(st->message, sizeof(st->message), "deadline exceeded");
+	if (st->resp_started) {
+		st->trailers = 1;
+		st->resp_eof = 1;
+		nghttp2_session_resume_data(st->h2->session, st->id);
+	} else {
+		stream_grpc_status_only(st, GRPC_DEADLINE_EXCEEDED,
+		    "deadline exceeded");
+	}
+	kick(st->h2);
+	call_detach(call);
+}
+
+static struct gw_call *
+call_new(struct gw_h2 *h2, struct gw_stream *st)
+{
+	struct gw_call *call = calloc(1, sizeof(*call));
+
+	if (call == NULL)
+		return NULL;
+	call->stream = st;
+	call->node = h2->node;
+	call->caller = h2->peer;
+	clock_gettime(CLOCK_MONOTONIC, &call->started);
+	st->call = call;
+	if (st->timeout_ms >= 0) {
+		struct timeval tv = { st->timeout_ms / 1000,
+			(st->timeout_ms % 1000) * 1000 };
+		int64_t at = mono_ms() + st->timeout_ms;
+
+		call->deadline = evtimer_new(h2->node->base, call_deadline_cb, call);
+		if (call->deadline == NULL) {
+			st->call = NULL;
+			free(call);
+			return NULL;
+		}
+		call->has_deadline = 1;
+		call->deadline_at.tv_sec = at / 1000;
+		call->deadline_at.tv_nsec = (at % 1000) * 1000000;
+		evtimer_add(call->deadline, &tv);
+	}
+	return call;
+}
+
+/* --- dispatch ----------------------------------------------------------------- */
+
+static void
+dispatch_grpc(struct gw_h2 *h2, struct gw_stream *st)
+{
+	const struct gw_limits *lim = &h2->node->cfg.limits;
+	const uint8_t *msg;
+	size_t msglen, framelen, len, idx;
+	struct gw_call *call;
+	enum grpc_frame_rc rc;
+	const uint8_t *body;
+	char err[256];
+
+	call = call_new(h2, st);
+	if (call == NULL) {
+		stream_grpc_status_only(st, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	call->m = gw_rpc_lookup(st->path, strlen(st->path), &idx);
+	call->midx = idx;
+	if (call->m == NULL) {
+		gw_call_error(call, GRPC_UNIMPLEMENTED,
+		    "unknown method %s on this node", st->path);
+		return;
+	}
+	if (st->bad_timeout) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT,
+		    "grpc-timeout header is malformed (expected 1-8 digits and one of H M S m u n)");
+		return;
+	}
+	if (!gw_authz_allows(&h2->peer, call->m->authz, h2->node->cfg.federation,
+	    h2->node->cfg.region, err, sizeof(err))) {
+		gw_call_error(call, GRPC_PERMISSION_DENIED, "%s", err);
+		return;
+	}
+	if (st->body_over) {
+		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED,
+		    "request message is larger than this node's limit of %u bytes",
+		    lim->max_message_size);
+		return;
+	}
+	len = evbuffer_get_length(st->body);
+	body = evbuffer_pullup(st->body, -1);
+	rc = grpc_frame_decode(body, len, lim->max_message_size, &msg, &msglen,
+	    &framelen);
+	switch (rc) {
+	case GRPC_FRAME_OK:
+		break;
+	case GRPC_FRAME_NEED_MORE:
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, len == 0 ?
+		    "the request carried no message (a unary call needs exactly one)" :
+		    "the request ended inside a gRPC message frame (%zu bytes received)",
+		    len);
+		return;
+	case GRPC_FRAME_TOO_BIG:
+		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED,
+		    "request message is larger than this node's limit of %u bytes",
+		    lim->max_message_size);
+		return;
+	case GRPC_FRAME_COMPRESSED:
+		gw_call_error(call, GRPC_UNIMPLEMENTED,
+		    "compressed messages are not supported; send uncompressed (grpc-encoding identity)");
+		return;
+	default:
+		gw_call_error(call, GRPC_INVALID_ARGUMENT,
+		    "bad gRPC frame: the compressed-flag byte must be 0 or 1");
+		return;
+	}
+	if (framelen != len) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT,
+		    "a unary call takes exactly one request message; %zu extra bytes followed it",
+		    len - framelen);
+		return;
+	}
+	call->req = pb_unpack(call->m->req, msg, msglen, lim->max_message_size,
+	    err, sizeof(err));
+	if (call->req == NULL) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT,
+		    "request is not a valid %s: %s", call->m->req->name, err);
+		return;
+	}
+	evbuffer_drain(st->body, len);
+	call->m->fn(call, call->req);
+}
+
+static void
+dispatch_http(struct gw_h2 *h2, struct gw_stream *st)
+{
+	static const char nf[] = "not found: this node serves gRPC (axle.v1), /healthz and /metrics\n";
+
+	h2->node->ctr.http_requests++;
+	if (strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0) {
+		stream_http(st, "405", "text/plain", "method not allowed\n", 19);
+	} else if (strcmp(st->path, "/healthz") == 0) {
+		if (h2->node->draining)
+			stream_http(st, "503", "text/plain", "draining\n", 9);
+		else
+			stream_http(st, "200", "text/plain", "ok\n", 3);
+	} else if (strcmp(st->path, "/metrics") == 0) {
+		gw_metrics_render(h2->node, st->resp);
+		st->resp_eof = 1;
+		if (stream_respond(st, "200", "text/plain; version=0.0.4") != 0)
+			nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE,
+			    st->id, NGHTTP2_INTERNAL_ERROR);
+	} else {
+		stream_http(st, "404", "text/plain", nf, sizeof(nf) - 1);
+	}
+}
+
+static void
+dispatch(struct gw_h2 *h2, struct gw_stream *st)
+{
+	if (st->resp_started || st->call != NULL)
+		return;
+	if (!st->has_path || st->method[0] == '\0') {
+		nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, st->id,
+		    NGHTTP2_PROTOCOL_ERROR);
+		return;
+	}
+	if (strcmp(st->method, "POST") == 0 && st->grpc_ct)
+		dispatch_grpc(h2, st);
+	else if (strcmp(st->method, "POST") == 0 && strncmp(st->path, "/axle.", 6) == 0)
+		stream_http(st, "415", "text/plain",
+		    "gRPC needs content-type: application/grpc\n", 42);
+	else
+		dispatch_http(h2, st);
+}
+
+/* --- nghttp2 callbacks ----------------------------------------------------------- */
+
+static int
+on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
+{
+	struct gw_h2 *h2 = ud;
+	struct gw_stream *st;
+
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	st = stream_new(h2, frame->hd.stream_id);
+	if (st == NULL)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st);
+	return 0;
+}
+
+static int
+on_header(nghttp2_session *session, const nghttp2_frame *frame,
+    const uint8_t *name, size_t namelen, const uint8_t *value, size_t valuelen,
+    uint8_t flags, void *ud)
+{
+	struct gw_h2 *h2 = ud;
+	struct gw_stream *st;
+
+	(void)flags;
+	st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+	if (st == NULL)
+		return 0;
+	/* RFC 7541 entry size: the budget counts what HPACK would. */
+	st->header_bytes += namelen + valuelen + 32;
+	if (st->header_bytes > h2->node->cfg.limits.max_header_list) {
+		goaway(h2, GW_GA_HEADER_LIST, NGHTTP2_ENHANCE_YOUR_CALM);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;	/* trailers: counted, otherwise ignored */
+	if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
+		if (valuelen < sizeof(st->method)) {
+			memcpy(st->method, value, valuelen);
+			st->method[valuelen] = '\0';
+		}
+	} else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
+		if (valuelen <= PATH_MAX_LEN) {
+			memcpy(st->path, value, valuelen);
+			st->path[valuelen] = '\0';
+			st->has_path = 1;
+		} else {
+			snprintf(st->path, sizeof(st->path), "/(path too long)");
+			st->has_path = 1;
+		}
+	} else if (namelen == 12 && memcmp(name, "content-type", 12) == 0) {
+		st->grpc_ct = valuelen >= 16 &&
+		    memcmp(value, "application/grpc", 16) == 0 &&
+		    (valuelen == 16 || value[16] == '+' || value[16] == ';');
+	} else if (namelen == 12 && memcmp(name, "grpc-timeout", 12) == 0) {
+		if (grpc_timeout_parse((const char *)value, valuelen,
+		    &st->timeout_ms) != 0)
+			st->bad_timeout = 1;
+	}
+	return 0;
+}
+
+static int
+on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *ud)
+{
+	struct gw_h2 *h2 = ud;
+	struct gw_stream *st = nghttp2_session_get_stream_user_data(session, id);
+
+	(void)flags;
+	if (st == NULL || st->body_over || st->resp_started)
+		return 0;
+	if (evbuffer_get_length(st->body) + len >
+	    (size_t)h2->node->cfg.limits.max_message_size + GRPC_FRAME_HDR) {
+		st->body_over = 1;
+		evbuffer_drain(st->body, evbuffer_get_length(st->body));
+		/* Answer at once rather than buffering a body we will refuse. */
+		dispatch(h2, st);
+		return 0;
+	}
+	if (evbuffer_add(st->body, data, len) != 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	return 0;
+}
+
+static int
+on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
+{
+	struct gw_h2 *h2 = ud;
+	struct gw_stream *st;
+
+	if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 &&
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		if (++h2->empty_data > h2->node->cfg.limits.max_empty_data) {
+			goaway(h2, GW_GA_EMPTY_DATA, NGHTTP2_ENHANCE_YOUR_CALM);
+			return 0;
+		}
+	}
+	if ((frame->hd.type == NGHTTP2_PING || frame->hd.type == NGHTTP2_SETTINGS) &&
+	    !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+		time_t now = time(NULL);
+
+		if (now - h2->ctl_window >= CTL_WINDOW_S) {
+			h2->ctl_window = now;
+			h2->ctl_recv = 0;
+		}
+		if (++h2->ctl_recv > h2->node->cfg.limits.max_control_frames)
+			goaway(h2, GW_GA_CONTROL_FLOOD, NGHTTP2_ENHANCE_YOUR_CALM);
+		return 0;
+	}
+	if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+	if (st == NULL || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	st->remote_done = 1;
+	if (!h2->terminated)
+		dispatch(h2, st);
+	return 0;
+}
+
+static int
+on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
+{
+	struct gw_h2 *h2 = ud;
+	time_t now;
+
+	if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		struct gw_stream *st = nghttp2_session_get_stream_user_data(session,
+		    frame->hd.stream_id);
+
+		if (st != NULL && st->rst_after && !st->remote_done)
+			nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE,
+			    st->id, NGHTTP2_NO_ERROR);
+		return 0;
+	}
+	if (frame->hd.type == NGHTTP2_GOAWAY && !h2->terminated &&
+	    frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+		/* nghttp2 itself refused the peer: flood, rapid reset, bad frames. */
+		h2->terminated = 1;
+		h2->goaway_sent_by_us = 1;
+		h2->node->ctr.goaway[GW_GA_PROTOCOL]++;
+		gw_log(GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s error=%s",
+		    h2->peer_addr, h2->peer.uri,
+		    gw_goaway_reason_name(GW_GA_PROTOCOL),
+		    nghttp2_http2_strerror(frame->goaway.error_code));
+	}
+	if (frame->hd.type != NGHTTP2_RST_STREAM)
+		return 0;
+	/* Count resets we send: a peer must not make us reset without bound. */
+	now = time(NULL);
+	if (now - h2->rst_window >= RST_WINDOW_S) {
+		h2->rst_window = now;
+		h2->rst_sent = 0;
+	}
+	if (++h2->rst_sent > h2->node->cfg.limits.max_rst_sent)
+		goaway(h2, GW_GA_RST_SENT, NGHTTP2_ENHANCE_YOUR_CALM);
+	return 0;
+}
+
+static int
+on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code,
+    void *ud)
+{
+	struct gw_stream *st = nghttp2_session_get_stream_user_data(session, id);
+
+	(void)ud, (void)error_code;
+	if (st != NULL) {
+		nghttp2_session_set_stream_user_data(session, id, NULL);
+		stream_free(st);
+	}
+	return 0;
+}
+
+static int
+on_invalid_frame(nghttp2_session *session, const nghttp2_frame *frame,
+    int lib_error_code, void *ud)
+{
+	struct gw_h2 *h2 = ud;
+
+	(void)session;
+	gw_log(GW_LOG_INFO, "h2_invalid_frame", "peer=%s type=%u stream=%d error=%s",
+	    h2->peer_addr, frame->hd.type, frame->hd.stream_id,
+	    nghttp2_strerror(lib_error_code));
+	return 0;
+}
+
+/* --- public ---------------------------------------------------------------------- */
+
+struct gw_h2 *
+gw_h2_new(struct gw_node *node, const struct gw_identity *peer,
+    struct evbuffer *out, struct event *kick_ev, const char *peer_addr)
+{
+	const struct gw_limits *lim = &node->cfg.limits;
+	nghttp2_session_callbacks *cbs;
+	nghttp2_option *opt;
+	struct gw_h2 *h2;
+	int rc;
+	nghttp2_settings_entry iv[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, lim->max_concurrent_streams },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, lim->max_header_list },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20 },
+		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+	};
+
+	h2 = calloc(1, sizeof(*h2));
+	if (h2 == NULL)
+		return NULL;
+	h2->node = node;
+	h2->peer = *peer;
+	h2->out = out;
+	h2->kick = kick_ev;
+	h2->rst_window = h2->ctl_window = time(NULL);
+	snprintf(h2->peer_addr, sizeof(h2->peer_addr), "%s", peer_addr);
+
+	if (nghttp2_session_callbacks_new(&cbs) != 0) {
+		free(h2);
+		return NULL;
+	}
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
+	if (nghttp2_option_new(&opt) != 0) {
+		nghttp2_session_callbacks_del(cbs);
+		free(h2);
+		return NULL;
+	}
+	nghttp2_option_set_max_outbound_ack(opt, lim->max_control_frames);
+	nghttp2_option_set_max_settings(opt, 32);
+	nghttp2_option_set_max_continuations(opt, 8);
+	/* Rapid reset (CVE-2023-44487): a burst of 200, then 33 a second. */
+	nghttp2_option_set_stream_reset_rate_limit(opt, 200, 33);
+	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+	rc = nghttp2_session_server_new2(&h2->session, cbs, h2, opt);
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cbs);
+	if (rc != 0) {
+		free(h2);
+		return NULL;
+	}
+	if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv,
+	    sizeof(iv) / sizeof(iv[0])) != 0 ||
+	    nghttp2_session_set_local_window_size(h2->session, NGHTTP2_FLAG_NONE,
+	    0, 4 << 20) != 0) {
+		nghttp2_session_del(h2->session);
+		free(h2);
+		return NULL;
+	}
+	return h2;
+}
+
+int
+gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
+{
+	ssize_t n;
+
+	if (h2->fatal)
+		return -1;
+	n = nghttp2_session_mem_recv(h2->session, data, len);
+	if (n < 0) {
+		gw_log(GW_LOG_WARN, "h2_error", "peer=%s identity=%s error=%s",
+		    h2->peer_addr, h2->peer.uri, nghttp2_strerror((int)n));
+		if (!h2->terminated) {
+			h2->terminated = 1;
+			h2->goaway_sent_by_us = 1;
+			h2->node->ctr.goaway[GW_GA_PROTOCOL]++;
+		}
+		h2->fatal = 1;
+		return -1;
+	}
+	if (nghttp2_session_get_outbound_queue_size(h2->session) >
+	    h2->node->cfg.limits.max_outbound_queue) {
+		h2->node->ctr.goaway[GW_GA_OUTBOUND_QUEUE]++;
+		gw_log(GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s",
+		    h2->peer_addr, h2->peer.uri,
+		    gw_goaway_reason_name(GW_GA_OUTBOUND_QUEUE));
+		h2->fatal = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+gw_h2_flush(struct gw_h2 *h2, size_t high_water)
+{
+	while (evbuffer_get_length(h2->out) < high_water) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(h2->session, &data);
+
+		if (n < 0) {
+			gw_log(GW_LOG_WARN, "h2_error", "peer=%s error=%s",
+			    h2->peer_addr, nghttp2_strerror((int)n));
+			h2->fatal = 1;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if (evbuffer_add(h2->out, data, (size_t)n) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+gw_h2_done(const struct gw_h2 *h2)
+{
+	return h2->fatal || (!nghttp2_session_want_read(h2->session) &&
+	    !nghttp2_session_want_write(h2->session));
+}
+
+int
+gw_h2_want_read(const struct gw_h2 *h2)
+{
+	return !h2->fatal && nghttp2_session_want_read(h2->session);
+}
+
+size_t
+gw_h2_streams(const struct gw_h2 *h2)
+{
+	return h2->nstreams;
+}
+
+void
+gw_h2_shutdown(struct gw_h2 *h2)
+{
+	if (h2->goaway_sent_by_us)
+		return;
+	h2->goaway_sent_by_us = 1;
+	h2->node->ctr.goaway[GW_GA_SHUTDOWN]++;
+	/* Streams already open may finish; new ones are refused. */
+	nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(h2->session),
+	    NGHTTP2_NO_ERROR, NULL, 0);
+}
+
+/*
+ * Waiting for the peer: its request is unfinished, or the answer it asked for
+ * is held back by its flow-control window. Otherwise a handler is still at
+ * work (a long poll), which the peer's silence does not end.
+ */
+static int
+stream_waits_on_peer(struct gw_h2 *h2, const struct gw_stream *st)
+{
+	int32_t win, conn_win;
+
+	if (!st->remote_done)
+		return 1;
+	if (!st->resp_started || (evbuffer_get_length(st->resp) == 0 && !st->resp_eof))
+		return 0;
+	win = nghttp2_session_get_stream_remote_window_size(h2->session, st->id);
+	conn_win = nghttp2_session_get_remote_window_size(h2->session);
+	return (conn_win < win ? conn_win : win) <= 0;
+}
+
+int
+gw_h2_idle(struct gw_h2 *h2)
+{
+	/* Bytes we could not hand to the kernel: the peer stopped reading. */
+	int deaf = evbuffer_get_length(h2->out) > 0;
+
+	for (struct gw_stream *st = h2->streams; st != NULL && !deaf; st = st->next)
+		if (!stream_waits_on_peer(h2, st))
+			return 0;
+	goaway(h2, GW_GA_IDLE, NGHTTP2_NO_ERROR);
+	return 1;
+}
+
+void
+gw_h2_free(struct gw_h2 *h2)
+{
+	if (h2 == NULL)
+		return;
+	/* nghttp2_session_del calls no stream-close callbacks: detach here. */
+	nghttp2_session_del(h2->session);
+	while (h2->streams != NULL)
+		stream_free(h2->streams);
+	free(h2);
+}

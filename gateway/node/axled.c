@@ -1,0 +1,231 @@
+/* axled.c -- the axle federation node daemon: configuration, start-up, signals, drain. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/ssl.h>
+
+#include "gateway/node/config.h"
+#include "gateway/net/conn.h"
+#include "gateway/net/log.h"
+#include "gateway/node/module.h"
+#include "gateway/node/node.h"
+#include "gateway/node/peers.h"
+#include "gateway/node/store.h"
+#include "gateway/net/tls.h"
+
+#define DRAIN_LIMIT_MS	10000
+#define DRAIN_TICK_MS	100
+
+static struct gw_node node;
+static struct event *drain_timer;
+static int drain_ticks;
+static int exit_status;		/* 1 after a fail-stop */
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: axled [-n] -c FILE\n"
+	    "  -c FILE  configuration (INI; see axled.conf(5))\n"
+	    "  -n       check the configuration, certificates and trust, then exit\n");
+	exit(2);
+}
+
+static void
+drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, DRAIN_TICK_MS * 1000 };
+	size_t open = gw_conn_count(&node);
+
+	(void)fd, (void)what, (void)arg;
+	if (open == 0 || ++drain_ticks * DRAIN_TICK_MS >= DRAIN_LIMIT_MS) {
+		if (open > 0)
+			gw_log(GW_LOG_WARN, "drain_timeout", "connections=%zu streams=%zu",
+			    open, gw_conn_streams(&node));
+		gw_conn_close_all(&node);
+		event_base_loopexit(node.base, NULL);
+		return;
+	}
+	evtimer_add(drain_timer, &tv);
+}
+
+static void
+start_drain(void)
+{
+	struct timeval tv = { 0, 0 };
+
+	node.draining = 1;
+	gw_conn_drain(&node);
+	drain_timer = evtimer_new(node.base, drain_tick, NULL);
+	if (drain_timer == NULL)
+		event_base_loopexit(node.base, NULL);
+	else
+		evtimer_add(drain_timer, &tv);
+}
+
+static void
+on_term(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what, (void)arg;
+	if (node.draining)
+		return;
+	gw_log(GW_LOG_INFO, "shutdown", "signal=%d connections=%zu", (int)sig,
+	    gw_conn_count(&node));
+	start_drain();
+}
+
+/*
+ * The store takes no more writes (a disk error): refusals are on their way;
+ * drain and exit 1 so that the supervisor restarts the node on its last
+ * durable commit, rather than serve on, refusing every write.
+ */
+static void
+on_store_fatal(int rc, void *arg)
+{
+	(void)arg;
+	exit_status = 1;
+	gw_log(GW_LOG_ERR, "fail_stop", "what=store rc=%d connections=%zu exit=1",
+	    rc, gw_conn_count(&node));
+	if (!node.draining)
+		start_drain();
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what, (void)arg;
+	if (gw_node_reload_tls(&node) == 0)
+		gw_log(GW_LOG_INFO, "reload", "what=tls trust_dir=%s", node.cfg.trust_dir);
+	gw_modules_reload(&node);
+}
+
+/* Everything -n checks, and start-up needs: config, key modes, TLS material. */
+static int
+check_config(const char *path)
+{
+	char err[1024];
+
+	if (gw_config_load(path, &node.cfg, err, sizeof(err)) != 0 ||
+	    gw_config_check_key_file(node.cfg.key_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	gw_log_set_level(node.cfg.log_level);
+	if (gw_node_reload_tls(&node) != 0) {
+		fprintf(stderr, "%s: TLS setup failed (see the reload_failed line above)\n",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run(void)
+{
+	struct event *sig_term, *sig_int, *sig_hup;
+	struct store_opts so = {
+		.map_size = (size_t)node.cfg.limits.map_size_mb << 20,
+		.batch_max = node.cfg.limits.commit_batch_max,
+		.on_fatal = on_store_fatal,
+	};
+	char err[1024];
+
+	signal(SIGPIPE, SIG_IGN);
+	node.base = event_base_new();
+	if (node.base == NULL) {
+		gw_log(GW_LOG_ERR, "startup_failed", "error=\"event_base_new\"");
+		return 1;
+	}
+	if (store_open(&node.store, node.base, node.cfg.data_dir, &so, err,
+	    sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "startup_failed", "what=store data_dir=%s error=\"%s\"",
+		    node.cfg.data_dir, err);
+		return 1;
+	}
+	node.boot_count = store_boot_count(node.store);
+	if (gw_peers_start(&node, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "startup_failed", "what=peers error=\"%s\"", err);
+		store_close(node.store);
+		return 1;
+	}
+	if (gw_modules_start(&node, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "startup_failed", "what=module error=\"%s\"", err);
+		gw_peers_stop(&node);
+		store_close(node.store);
+		return 1;
+	}
+	if (gw_conn_listen(&node, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "startup_failed", "what=listen error=\"%s\"", err);
+		gw_modules_stop(&node);
+		gw_peers_stop(&node);
+		store_close(node.store);
+		return 1;
+	}
+	sig_term = evsignal_new(node.base, SIGTERM, on_term, NULL);
+	sig_int = evsignal_new(node.base, SIGINT, on_term, NULL);
+	sig_hup = evsignal_new(node.base, SIGHUP, on_hup, NULL);
+	evsignal_add(sig_term, NULL);
+	evsignal_add(sig_int, NULL);
+	evsignal_add(sig_hup, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &node.started);
+	gw_log(GW_LOG_INFO, "listening", "host=%s port=%s federation=%s region=%s "
+	    "version=%s boot=%llu pid=%ld", node.cfg.listen_host, node.cfg.listen_port,
+	    node.cfg.federation, node.cfg.region, AXLE_VERSION,
+	    (unsigned long long)node.boot_count, (long)getpid());
+
+	event_base_dispatch(node.base);
+
+	gw_modules_stop(&node);
+	gw_peers_stop(&node);
+	/* Every acknowledged write was committed before its ack; close drains the rest. */
+	store_close(node.store);
+	node.store = NULL;
+	gw_log(exit_status ? GW_LOG_ERR : GW_LOG_INFO, "stopped", "uptime_s=%llu "
+	    "exit=%d", (unsigned long long)gw_node_uptime(&node), exit_status);
+	event_free(sig_term);
+	event_free(sig_int);
+	event_free(sig_hup);
+	if (drain_timer)
+		event_free(drain_timer);
+	SSL_CTX_free(node.server_ctx);
+	SSL_CTX_free(node.client_ctx);
+	event_base_free(node.base);
+	return exit_status;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = NULL;
+	int check = 0, ch;
+
+	while ((ch = getopt(argc, argv, "c:nh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (path == NULL || optind != argc)
+		usage();
+	/* Before any event base: the store's writer thread wakes the loop. */
+	evthread_use_pthreads();
+	gw_config_defaults(&node.cfg);
+	if (check_config(path) != 0)
+		return 1;
+	if (check) {
+		printf("%s: configuration OK\n", path);
+		return 0;
+	}
+	return run();
+}

@@ -1,0 +1,113 @@
+/* config.h -- the node's one INI configuration file. */
+#ifndef AXLE_GW_CONFIG_H
+#define AXLE_GW_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/net/identity.h"
+#include "gateway/net/log.h"
+#include "registry/address.h"
+
+#define GW_MAX_PEERS   64
+#define GW_HOST_MAX    255
+#define GW_PORT_MAX    5
+
+/* A peer node: [peer <name>] section. */
+struct gw_peer {
+	char name[ADDR_MAX_LEN + 1];	/* section name: the peer's region */
+	char region[ADDR_MAX_LEN + 1];	/* defaults to name */
+	char host[GW_HOST_MAX + 1];	/* from address = host:port / [v6]:port */
+	char port[GW_PORT_MAX + 1];
+	char parent[ADDR_MAX_LEN + 1];	/* the peer's own parent region, as it
+					   declares it ("" unknown): lets axled -n
+					   refuse a cycle in the parent chain */
+	int line;			/* where it was defined */
+};
+
+/* [recourse]: the escalation point (gw_recourse.c, escalate.c). */
+struct gw_recourse_cfg {
+	uint32_t case_deadline_ms;	/* open case -> parent after; default 86400000 */
+	uint32_t retry_base_ms;		/* escalation retry backoff base; default 1000 */
+	uint32_t retry_cap_ms;		/* ... and cap; default 600000 */
+	uint32_t escalate_timeout_ms;	/* one Axle.Escalate call; default 10000 */
+};
+
+/* [registry]: the register and its mirrors (gw_registry.c, feed_pull.c). */
+struct gw_registry_cfg {
+	uint32_t mirror_interval_ms;	/* pause between feed pulls at the head; default 1000 */
+};
+
+/* [switch]: message handling (sw_queue.c, sw_core.c, svc_switch.c). */
+struct gw_switch_cfg {
+	uint32_t hold_limit_ms;		/* held for a suspended registrar -> recourse after; default 259200000 (72 h) */
+	uint32_t default_visibility_ms;	/* Fetch without visibility_timeout_ms; default 30000 */
+};
+
+struct gw_limits {
+	uint32_t max_connections;	/* default 1024 */
+	uint32_t max_concurrent_streams;	/* default 100 */
+	uint32_t max_header_list;	/* bytes of decoded header list, default 16384 */
+	uint32_t max_message_size;	/* gRPC message bytes, default 4 MiB */
+	uint32_t max_outbound_queue;	/* queued frames per connection, default 1024 */
+	uint32_t max_rst_sent;		/* RST_STREAM we send per connection per minute, default 200 */
+	uint32_t max_empty_data;	/* empty DATA frames (no END_STREAM) per connection, default 100 */
+	uint32_t max_control_frames;	/* PING/SETTINGS per connection per minute, default 1000 */
+	uint32_t handshake_timeout_ms;	/* default 10000 */
+	uint32_t idle_timeout_ms;	/* default 300000 */
+	uint32_t map_size_mb;		/* LMDB map size, default 1024 */
+	uint32_t commit_batch_max;	/* requests per group commit, default 256 */
+};
+
+struct gw_config {
+	char path[PATH_MAX];
+	char federation[GW_FED_MAX + 1];	/* [node] federation, required */
+	char region[ADDR_MAX_LEN + 1];		/* [node] region, required */
+	char listen_host[GW_HOST_MAX + 1];	/* [node] listen = host:port, required */
+	char listen_port[GW_PORT_MAX + 1];
+	char data_dir[PATH_MAX];		/* [node] data_dir, required */
+	char parent[ADDR_MAX_LEN + 1];		/* [node] parent = peer name; empty: root */
+	char cert_file[PATH_MAX];		/* [tls] cert, required */
+	char key_file[PATH_MAX];		/* [tls] key, required */
+	char trust_dir[PATH_MAX];		/* [tls] trust_dir, required */
+	bool tls12;				/* [tls] allow_tls12 = yes|no, default no */
+	enum gw_log_level log_level;		/* [log] level, default info */
+	struct gw_limits limits;		/* [limits] */
+	struct gw_recourse_cfg recourse;	/* [recourse] */
+	struct gw_registry_cfg registry;	/* [registry] */
+	struct gw_switch_cfg sw;		/* [switch] */
+	struct gw_peer peers[GW_MAX_PEERS];	/* [peer <name>] */
+	size_t npeers;
+};
+
+/* Fills defaults (limits, log level); everything else empty. */
+void gw_config_defaults(struct gw_config *cfg);
+
+/*
+ * Loads path over the defaults. Relative file paths in the config are taken
+ * relative to the config file's directory. Checks every key (unknown keys and
+ * sections are errors), every value's syntax and range, required keys, that
+ * the region is a valid address, that parent names a configured peer, and
+ * that peers do not repeat. Returns 0, or -1 with the first error as
+ * "FILE:LINE: message" in err.
+ */
+int gw_config_load(const char *path, struct gw_config *cfg, char *err,
+    size_t errlen);
+
+/*
+ * Refuses a private key file that is not a regular file or is readable or
+ * writable by group or others. Returns 0 or -1 with err.
+ */
+int gw_config_check_key_file(const char *path, char *err, size_t errlen);
+
+/* The [peer] section for region, or NULL if the node has none. */
+const struct gw_peer *gw_config_peer(const struct gw_config *cfg,
+    const char *region);
+
+/* Splits "host:port", "[v6]:port" into host and port. Returns 0 or -1. */
+int gw_config_split_hostport(const char *s, char *host, size_t hostlen,
+    char *port, size_t portlen);
+
+#endif

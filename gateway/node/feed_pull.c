@@ -1,0 +1,621 @@
+/* feed_pull.c -- pulls each peer's register feed (Axle.Feed), verifies and applies it to this node's mirror. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <openssl/x509.h>
+
+#include "axle/v1/axle.pb-c.h"
+#include "gateway/net/client.h"
+#include "gateway/net/grpc_status.h"
+#include "gateway/node/gw_registry.h"
+#include "gateway/net/log.h"
+#include "gateway/node/feed_pull.h"
+#include "gateway/node/node.h"
+#include "gateway/node/peers.h"
+#include "gateway/node/store.h"
+#include "proto/pb.h"
+#include "registry/error.h"
+#include "registry/feed.h"
+#include "registry/mirror.h"
+
+#define FEED_PATH	"/axle.v1.Axle/Feed"
+#define PULL_WAIT_MS	20000	/* long poll: the peer answers at once when it changes */
+#define PULL_TIMEOUT_MS	(PULL_WAIT_MS + 10000)
+
+struct gw_mirror;
+
+/* One peer's mirror, as the loop thread sees it. */
+struct mpeer {
+	struct gw_mirror *m;
+	char region[ADDR_MAX_LEN + 1];
+	uint64_t seq;				/* last entry applied */
+	uint8_t hash[REGISTRY_HASH_LEN];	/* its hash */
+	bool broken;
+	bool resetting;				/* a reset is on its way through the store */
+	unsigned gen;				/* bumped by a reset: older pulls are void */
+	bool busy;				/* a pull or its write in flight */
+	bool down;				/* the last pull failed (logged once) */
+	int64_t reached_ms;			/* a pull last reached the head (0: never) */
+	struct event *timer;
+};
+
+struct gw_mirror {
+	struct gw_node *node;
+	int64_t started_ms;
+	size_t n;
+	struct mpeer peers[GW_MAX_PEERS];
+};
+
+/* A pull in flight; outlives the mirror if the node stops meanwhile. */
+struct pull {
+	struct gw_node *node;
+	char region[ADDR_MAX_LEN + 1];
+	unsigned gen;
+	uint8_t *msg;
+	size_t len;
+	int nmsgs;
+	int64_t started_ms;
+};
+
+/* A batch on its way through the store; self-contained for the writer thread. */
+struct mwrite {
+	struct gw_node *node;
+	struct registry_db db;
+	char region[ADDR_MAX_LEN + 1];
+	unsigned gen;
+	Axle__V1__FeedResponse *resp;
+	EVP_PKEY *pub;
+	int64_t now_ms;
+	int lrc;
+	struct registry_outcome res;
+};
+
+static void pull_start(struct mpeer *p);
+
+static struct mpeer *
+mirror_find(struct gw_node *node, const char *region)
+{
+	struct gw_mirror *m;
+
+	if (node->registry == NULL || (m = node->registry->mirror) == NULL)
+		return NULL;
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->peers[i].region, region) == 0)
+			return &m->peers[i];
+	return NULL;
+}
+
+static void
+schedule(struct mpeer *p, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	p->busy = false;
+	if (!p->broken && !p->resetting)
+		evtimer_add(p->timer, &tv);
+}
+
+static uint32_t
+interval_ms(const struct mpeer *p)
+{
+	return p->m->node->cfg.registry.mirror_interval_ms;
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mpeer *p = arg;
+
+	(void)fd, (void)what;
+	if (!p->busy && !p->broken && !p->resetting)
+		pull_start(p);
+}
+
+/*
+ * A pull or write from before a reset ended: drop it. Once the reset is done
+ * (which pulls at once only when nothing was in flight), pull from seq 1.
+ */
+static void
+stale_done(struct mpeer *p)
+{
+	p->busy = false;
+	if (!p->resetting)
+		schedule(p, 0);
+}
+
+static void
+mark_broken(struct mpeer *p, const char *reason)
+{
+	char q[600];
+
+	p->broken = true;
+	p->busy = false;
+	gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64 " reason=%s "
+	    "action=\"mirror stopped; nothing of this batch was applied\"",
+	    p->region, p->seq, gw_log_quote(q, sizeof(q), reason, strlen(reason)));
+}
+
+/* --- applying a batch (writer thread, then loop thread) -------------------------- */
+
+static int
+mwrite_fn(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct mwrite *w = arg;
+
+	(void)st;
+	w->lrc = registry_mirror_apply(txn, &w->db, w->region,
+	    (const Axle__V1__FeedEntry *const *)w->resp->entries,
+	    w->resp->n_entries, w->resp->head, w->pub, w->now_ms, &w->res);
+	/* A broken mark is a result too: keep it so it survives a restart. */
+	return w->lrc == REGISTRY_OK || w->lrc == REGISTRY_EINTEGRITY ? 0 : 1;
+}
+
+static void
+mwrite_free(struct mwrite *w)
+{
+	pb_free(&w->resp->base);
+	EVP_PKEY_free(w->pub);
+	free(w);
+}
+
+/* The batch committed: bring the index in line with each new record. */
+static void
+mwrite_applied(struct mpeer *p, const struct mwrite *w)
+{
+	const Axle__V1__FeedResponse *r = w->resp;
+	uint64_t before = p->seq;
+
+	for (size_t i = 0; i < r->n_entries; i++) {
+		const Axle__V1__FeedEntry *e = r->entries[i];
+
+		if (e->seq <= before || e->registrar == NULL)
+			continue;
+		gw_registry_applied(w->node, e->registrar);
+		if (e->seq == w->res.feed_seq && e->hash.len == REGISTRY_HASH_LEN)
+			memcpy(p->hash, e->hash.data, REGISTRY_HASH_LEN);
+	}
+	p->seq = w->res.feed_seq;
+	if (p->seq > before)
+		gw_log(GW_LOG_DEBUG, "mirror_applied", "peer=%s from=%" PRIu64
+		    " to=%" PRIu64, p->region, before + 1, p->seq);
+}
+
+static void
+mwrite_done(int rc, void *arg)
+{
+	struct mwrite *w = arg;
+	struct mpeer *p = mirror_find(w->node, w->region);
+
+	if (p == NULL) {
+		mwrite_free(w);
+		return;
+	}
+	if (w->gen != p->gen) {		/* a reset came after it: void */
+		stale_done(p);
+		mwrite_free(w);
+		return;
+	}
+	if (rc != 0 && w->lrc == REGISTRY_EPRECOND) {
+		mark_broken(p, w->res.reason);
+	} else if (rc != 0) {
+		const char *e = w->lrc != REGISTRY_OK ? w->res.reason :
+		    store_strerror(rc);
+		char q[600];
+
+		gw_log(GW_LOG_WARN, "mirror_write_failed", "peer=%s error=%s",
+		    p->region, gw_log_quote(q, sizeof(q), e, strlen(e)));
+		schedule(p, interval_ms(p));
+	} else if (w->lrc == REGISTRY_EINTEGRITY) {
+		mark_broken(p, w->res.reason);
+	} else {
+		mwrite_applied(p, w);
+		if (!w->resp->more)
+			p->reached_ms = gw_registry_now_ms();
+		/* New entries: ask again now (the next pull long-polls at the head). */
+		schedule(p, w->resp->n_entries > 0 ? 0 : interval_ms(p));
+	}
+	mwrite_free(w);
+}
+
+/* --- a pull's answer ---------------------------------------------------------------- */
+
+/* Nothing new and the signed head is where we are: no write needed. */
+static bool
+at_head(const struct mpeer *p, const Axle__V1__FeedResponse *r, EVP_PKEY *pub)
+{
+	const Axle__V1__SignedHead *h = r->head;
+	char why[REGISTRY_REASON_MAX];
+
+	if (r->n_entries != 0)
+		return false;
+	if (h == NULL)
+		return p->seq == 0;
+	return h->region != NULL && strcmp(h->region, p->region) == 0 &&
+	    h->seq == p->seq && h->hash.len == REGISTRY_HASH_LEN &&
+	    memcmp(h->hash.data, p->hash, REGISTRY_HASH_LEN) == 0 &&
+	    registry_feed_verify_head(pub, h, why, sizeof(why)) == REGISTRY_OK;
+}
+
+/* The peer's public key: from the certificate its link verified (pinned identity). */
+static EVP_PKEY *
+peer_pub(struct gw_node *node, const char *region)
+{
+	struct gw_peer_link *l = gw_peers_find(node, region);
+	X509 *cert = l != NULL && l->client != NULL ?
+	    gw_client_peer_cert(l->client) : NULL;
+
+	return cert != NULL ? X509_get_pubkey(cert) : NULL;
+}
+
+static void
+pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
+{
+	struct gw_node *node = p->m->node;
+	EVP_PKEY *pub = peer_pub(node, p->region);
+	struct mwrite *w;
+
+	if (pub == NULL) {
+		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s error=\"no "
+		    "certificate kept from the peer's handshake\"", p->region);
+		pb_free(&resp->base);
+		schedule(p, interval_ms(p));
+		return;
+	}
+	if (at_head(p, resp, pub)) {
+		EVP_PKEY_free(pub);
+		pb_free(&resp->base);
+		p->reached_ms = gw_registry_now_ms();
+		/* A long poll that waited its time out: ask again at once. */
+		schedule(p, p->reached_ms - started_ms >= PULL_WAIT_MS / 2 ? 0 :
+		    interval_ms(p));
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		EVP_PKEY_free(pub);
+		pb_free(&resp->base);
+		schedule(p, interval_ms(p));
+		return;
+	}
+	w->node = node;
+	w->db = node->registry->db;
+	w->gen = p->gen;
+	memcpy(w->region, p->region, sizeof(w->region));
+	w->resp = resp;
+	w->pub = pub;
+	w->now_ms = gw_registry_now_ms();
+	if (store_submit(node->store, mwrite_fn, mwrite_done, w) != 0) {
+		mwrite_free(w);
+		schedule(p, interval_ms(p));
+	}
+}
+
+static void
+pull_failed(struct mpeer *p, int status, const char *message)
+{
+	char q[600];
+
+	/* The message may be the peer's own words: quoted, escaped. */
+	if (message == NULL)
+		message = "";
+	if (!p->down)
+		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s status=%d "
+		    "error=%s action=\"retry every %ums from seq %" PRIu64 "\"",
+		    p->region, status, gw_log_quote(q, sizeof(q), message,
+		    strlen(message)), interval_ms(p), p->seq + 1);
+	p->down = true;
+	schedule(p, interval_ms(p));
+}
+
+static void
+pull_cb(void *arg, int final, int status, const char *message,
+    const uint8_t *msg, size_t len)
+{
+	struct pull *pl = arg;
+	struct mpeer *p;
+	Axle__V1__FeedResponse *resp;
+	char err[256];
+
+	if (!final) {
+		if (pl->nmsgs++ == 0 && (pl->msg = malloc(len ? len : 1)) != NULL) {
+			memcpy(pl->msg, msg, len);
+			pl->len = len;
+		}
+		return;
+	}
+	if ((p = mirror_find(pl->node, pl->region)) == NULL)
+		goto out;
+	if (pl->gen != p->gen) {	/* asked before a reset: void */
+		stale_done(p);
+		goto out;
+	}
+	if (status != GRPC_OK || pl->nmsgs != 1 || pl->msg == NULL) {
+		pull_failed(p, status != GRPC_OK ? status : GRPC_INTERNAL,
+		    status != GRPC_OK ? message : "not exactly one response message");
+		goto out;
+	}
+	resp = PB_UNPACK(Axle__V1__FeedResponse, axle__v1__feed_response,
+	    pl->msg, pl->len, GW_CLIENT_MAX_MSG, err, sizeof(err));
+	if (resp == NULL) {
+		pull_failed(p, GRPC_INTERNAL, err);
+		goto out;
+	}
+	if (p->down)
+		gw_log(GW_LOG_INFO, "mirror_resumed", "peer=%s from_seq=%" PRIu64,
+		    p->region, p->seq + 1);
+	p->down = false;
+	pull_answer(p, resp, pl->started_ms);
+out:
+	free(pl->msg);
+	free(pl);
+}
+
+static void
+pull_start(struct mpeer *p)
+{
+	struct gw_node *node = p->m->node;
+	Axle__V1__FeedRequest req = AXLE__V1__FEED_REQUEST__INIT;
+	struct pull *pl = calloc(1, sizeof(*pl));
+
+	if (pl == NULL) {
+		schedule(p, interval_ms(p));
+		return;
+	}
+	pl->node = node;
+	pl->gen = p->gen;
+	memcpy(pl->region, p->region, sizeof(pl->region));
+	req.region = p->region;
+	req.from_seq = p->seq + 1;
+	req.wait_ms = PULL_WAIT_MS;
+	pl->started_ms = gw_registry_now_ms();
+	p->busy = true;
+	if (gw_peers_call(node, p->region, FEED_PATH, &req.base, PULL_TIMEOUT_MS,
+	    pull_cb, pl) != 0) {
+		free(pl);
+		pull_failed(p, GRPC_UNAVAILABLE, "cannot start the call");
+	}
+}
+
+/* --- reset: forget a peer's mirror, mirror it again from seq 1 ------------------- */
+
+struct mreset {
+	struct gw_node *node;
+	struct registry_db db;
+	char region[ADDR_MAX_LEN + 1];
+	char by[GW_URI_MAX + 1];
+	char reason[REGISTRY_REASON_MAX];
+	struct registry_mirror_state before;
+	gw_mirror_reset_cb *cb;
+	void *arg;
+	int lrc;
+	struct registry_outcome res;
+};
+
+static int
+mreset_fn(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct mreset *r = arg;
+
+	(void)st;
+	/* A state record that does not read is one more reason to reset. */
+	if (registry_mirror_state_get(txn, &r->db, r->region, &r->before,
+	    &r->res) != REGISTRY_OK)
+		memset(&r->before, 0, sizeof(r->before));
+	r->lrc = registry_mirror_reset(txn, &r->db, r->region, &r->res);
+	return r->lrc == REGISTRY_OK ? 0 : 1;
+}
+
+static void
+mreset_done(int rc, void *arg)
+{
+	struct mreset *r = arg;
+	struct mpeer *p = mirror_find(r->node, r->region);
+	char err[256] = "", q[2 * REGISTRY_REASON_MAX];
+
+	if (p != NULL)
+		p->resetting = false;
+	if (rc != 0 || p == NULL) {
+		snprintf(err, sizeof(err), "%s", p == NULL ? "the node is stopping" :
+		    r->lrc != REGISTRY_OK ? r->res.reason : store_strerror(rc));
+		gw_log(GW_LOG_WARN, "mirror_reset_failed", "peer=%s by=%s error=\"%s\"",
+		    r->region, r->by, err);
+		if (p != NULL && !p->busy)
+			schedule(p, 0);
+		r->cb(r->arg, p == NULL ? GRPC_UNAVAILABLE : r->lrc != REGISTRY_OK ?
+		    GRPC_INTERNAL : store_rc_grpc_status(rc), err, 0, false);
+		free(r);
+		return;
+	}
+	p->seq = 0;
+	memset(p->hash, 0, sizeof(p->hash));
+	p->broken = false;
+	p->down = false;
+	p->reached_ms = 0;
+	/* The index still holds the forgotten records: rebuild it from the store. */
+	if (gw_registry_reindex(r->node, err, sizeof(err)) != 0)
+		gw_log(GW_LOG_ERR, "mirror_reset_reindex_failed", "peer=%s error=\"%s\" "
+		    "action=\"restart the node to rebuild the index\"", r->region, err);
+	gw_log(GW_LOG_WARN, "mirror_reset", "peer=%s by=%s dropped_seq=%" PRIu64
+	    " was_broken=%d reason=%s action=\"mirroring again from seq 1\"",
+	    r->region, r->by, r->before.seq, r->before.broken,
+	    gw_log_quote(q, sizeof(q), r->reason, strlen(r->reason)));
+	if (!p->busy)
+		schedule(p, 0);
+	r->cb(r->arg, 0, NULL, r->before.seq, r->before.broken);
+	free(r);
+}
+
+int
+gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
+    const char *reason, gw_mirror_reset_cb *cb, void *arg, char *err,
+    size_t errlen)
+{
+	struct mpeer *p = mirror_find(node, region);
+	struct mreset *r;
+	int rc;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "%s is not a peer of this node: only a "
+		    "configured [peer] has a mirror", region);
+		return GRPC_NOT_FOUND;
+	}
+	if (p->resetting) {
+		snprintf(err, errlen, "a reset of %s's mirror is already under way",
+		    region);
+		return GRPC_ABORTED;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return GRPC_RESOURCE_EXHAUSTED;
+	}
+	r->node = node;
+	r->db = node->registry->db;
+	snprintf(r->region, sizeof(r->region), "%s", region);
+	snprintf(r->by, sizeof(r->by), "%s", by);
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	r->cb = cb;
+	r->arg = arg;
+	/* Stop pulling, void what is in flight: nothing of the old chain lands after. */
+	p->resetting = true;
+	p->gen++;
+	evtimer_del(p->timer);
+	if ((rc = store_submit(node->store, mreset_fn, mreset_done, r)) != 0) {
+		p->resetting = false;
+		if (!p->busy)
+			schedule(p, 0);
+		snprintf(err, errlen, "the store cannot take the reset now: %s",
+		    store_strerror(rc));
+		free(r);
+		return GRPC_UNAVAILABLE;
+	}
+	return GRPC_OK;
+}
+
+/* --- module life ----------------------------------------------------------------- */
+
+static int
+mirror_load(struct gw_node *node, struct gw_mirror *m, char *err, size_t errlen)
+{
+	struct registry_outcome res = { 0 };
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = store_read_begin(node->store, &txn)) != 0) {
+		snprintf(err, errlen, "read transaction: %s", store_strerror(rc));
+		return -1;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		struct mpeer *p = &m->peers[i];
+		struct registry_mirror_state st;
+		char q[600];
+
+		if ((rc = registry_mirror_state_get(txn, &node->registry->db,
+		    p->region, &st, &res)) != REGISTRY_OK) {
+			mdb_txn_abort(txn);
+			snprintf(err, errlen, "mirror of %s: %s", p->region, res.reason);
+			return -1;
+		}
+		p->seq = st.seq;
+		memcpy(p->hash, st.hash, REGISTRY_HASH_LEN);
+		p->broken = st.broken;
+		if (st.broken)
+			gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64
+			    " reason=%s action=\"mirror stays stopped\"",
+			    p->region, p->seq, gw_log_quote(q, sizeof(q),
+			    st.reason, strlen(st.reason)));
+		else
+			gw_log(GW_LOG_INFO, "mirror_start", "peer=%s from_seq=%"
+			    PRIu64, p->region, p->seq + 1);
+	}
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+int
+gw_mirror_start(struct gw_node *node, char *err, size_t errlen)
+{
+	struct gw_mirror *m = calloc(1, sizeof(*m));
+	struct timeval now = { 0, 0 };
+
+	if (m == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->node = node;
+	m->started_ms = gw_registry_now_ms();
+	m->n = node->cfg.npeers;
+	node->registry->mirror = m;
+	for (size_t i = 0; i < m->n; i++) {
+		struct mpeer *p = &m->peers[i];
+
+		p->m = m;
+		snprintf(p->region, sizeof(p->region), "%s", node->cfg.peers[i].region);
+		if ((p->timer = evtimer_new(node->base, timer_cb, p)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	if (mirror_load(node, m, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < m->n; i++)
+		if (!m->peers[i].broken)
+			evtimer_add(m->peers[i].timer, &now);
+	return 0;
+}
+
+void
+gw_mirror_stop(struct gw_node *node)
+{
+	struct gw_mirror *m = node->registry != NULL ? node->registry->mirror : NULL;
+
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->peers[i].timer != NULL)
+			event_free(m->peers[i].timer);
+	free(m);
+	node->registry->mirror = NULL;
+}
+
+unsigned long long
+gw_mirror_seq(struct gw_node *node, const char *region)
+{
+	struct mpeer *p = mirror_find(node, region);
+
+	return p != NULL ? (unsigned long long)p->seq : 0;
+}
+
+void
+gw_mirror_metrics(struct gw_node *node, struct evbuffer *out)
+{
+	struct gw_mirror *m = node->registry != NULL ? node->registry->mirror : NULL;
+	int64_t now = gw_registry_now_ms();
+
+	if (m == NULL || m->n == 0)
+		return;
+	evbuffer_add_printf(out, "# HELP axle_mirror_last_seq Last feed entry "
+	    "mirrored from the peer.\n# TYPE axle_mirror_last_seq gauge\n");
+	for (size_t i = 0; i < m->n; i++)
+		evbuffer_add_printf(out, "axle_mirror_last_seq{peer=\"%s\"} %" PRIu64
+		    "\n", m->peers[i].region, m->peers[i].seq);
+	evbuffer_add_printf(out, "# HELP axle_mirror_lag_seconds Time since a "
+	    "pull last reached the peer's feed head.\n"
+	    "# TYPE axle_mirror_lag_seconds gauge\n");
+	for (size_t i = 0; i < m->n; i++) {
+		int64_t since = m->peers[i].reached_ms ? m->peers[i].reached_ms :
+		    m->started_ms;
+
+		evbuffer_add_printf(out, "axle_mirror_lag_seconds{peer=\"%s\"} %.3f\n",
+		    m->peers[i].region, (double)(now - since) / 1000.0);
+	}
+	evbuffer_add_printf(out, "# HELP axle_mirror_broken 1 when the peer's "
+	    "mirror stopped on a broken chain or bad signature.\n"
+	    "# TYPE axle_mirror_broken gauge\n");
+	for (size_t i = 0; i < m->n; i++)
+		evbuffer_add_printf(out, "axle_mirror_broken{peer=\"%s\"} %d\n",
+		    m->peers[i].region, m->peers[i].broken);
+}

@@ -1,0 +1,62 @@
+/* feed_pull.h -- pulls each peer's register feed into this node's read-only mirror of it. */
+#ifndef AXLE_GW_MIRROR_H
+#define AXLE_GW_MIRROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+struct gw_node;
+
+/*
+ * Starts a mirror per configured peer: reads where each stands
+ * (reg.mirror_state: last seq, broken or not), then pulls the peer's feed
+ * with Axle.Feed from the next seq, verifies and applies each batch in a
+ * store write (registry_mirror_apply), updates the index once it committed,
+ * and pulls again at once. At the head a pull is a long poll (wait_ms): the
+ * peer answers when it commits a change. A pull that fails, or a peer that
+ * does not hold it, is retried after [registry] mirror_interval_ms. A broken chain or bad signature stops that
+ * peer's mirror for good (logged, axle_mirror_broken{peer} = 1): nothing of
+ * it is applied. Needs node->registry set up and the peers started.
+ * Returns 0 or -1 with err.
+ */
+int gw_mirror_start(struct gw_node *node, char *err, size_t errlen);
+
+/* Cancels timers and frees; pulls and writes in flight drop their results. */
+void gw_mirror_stop(struct gw_node *node);
+
+/*
+ * Appends axle_mirror_last_seq, axle_mirror_lag_seconds (time since a pull
+ * last reached the peer's head; since start if none has) and
+ * axle_mirror_broken, each per {peer="<region>"}.
+ */
+void gw_mirror_metrics(struct gw_node *node, struct evbuffer *out);
+
+/*
+ * Called once a reset ends: status GRPC_OK (0) with the seq that was held and whether
+ * the mirror was broken, or another gRPC status with err (nothing was
+ * forgotten).
+ */
+typedef void gw_mirror_reset_cb(void *arg, int status, const char *err,
+    uint64_t dropped_seq, bool was_broken);
+
+/*
+ * Forgets everything mirrored of peer region (entries, records, state) in
+ * one store write, then rebuilds the index and mirrors the peer again from
+ * seq 1, verifying its chain and signed head as always. For an admin, after
+ * the peer lost its data and began a new history (which breaks the mirror
+ * for good). Pulls in flight are voided; by and reason are logged
+ * (mirror_reset). Returns GRPC_OK (cb will be called from the loop thread),
+ * else a gRPC status with err (cb will not be called): NOT_FOUND (not a
+ * peer), ABORTED (a reset already under way), UNAVAILABLE,
+ * RESOURCE_EXHAUSTED.
+ */
+int gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
+    const char *reason, gw_mirror_reset_cb *cb, void *arg, char *err,
+    size_t errlen);
+
+/* The last seq mirrored of region (0: none, or not a peer). Loop thread. */
+unsigned long long gw_mirror_seq(struct gw_node *node, const char *region);
+
+#endif

@@ -1,0 +1,78 @@
+/* gw_recourse.h -- universal recourse inside the node: the case store and what other modules ask of it. */
+#ifndef AXLE_GW_GW_RECOURSE_H
+#define AXLE_GW_GW_RECOURSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+#include "axle/v1/envelope.pb-c.h"
+#include "gateway/net/identity.h"
+#include "gateway/node/module.h"
+#include "recourse/recourse.h"
+#include "registry/address.h"
+
+struct gw_node;
+struct gw_escalator;
+
+struct gw_recourse {
+	struct recourse_backend *be;	/* LMDB, in the node's environment */
+	struct recourse *rc;
+	char parent_region[ADDR_MAX_LEN + 1];	/* "" at the root */
+	char identity[GW_URI_MAX + 1];	/* this node's URI: actor of its own steps */
+	struct gw_escalator *esc;	/* escalate.c: the hand-over timer and calls */
+};
+
+extern const struct gw_module gw_recourse_module;
+
+/*
+ * Opens a case about env inside txn (the group-commit writer's transaction:
+ * call it from a store_write_fn, so the message's move into recourse and the
+ * case are one commit). reason is an AXLE__V1__CASE_REASON__* value; detail
+ * is for a person. id_out gets RECOURSE_ID_MAX bytes. Returns RECOURSE_OK or
+ * a RECOURSE_* code with a reason in err. After the commit, call
+ * gw_recourse_kick() so the case's deadline is watched at once.
+ */
+int gw_recourse_open_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, int reason, const char *detail, int64_t now_ms,
+    char *id_out, char *err, size_t errlen);
+
+/*
+ * Loop thread: look at the cases again soon (after a commit that opened or
+ * changed one). Cheap; safe before start and after stop (no-op).
+ */
+void gw_recourse_kick(struct gw_node *node);
+
+/* What a member may learn about a case that holds its message. */
+struct gw_recourse_brief {
+	char id[RECOURSE_ID_MAX];
+	int state;			/* Axle__V1__CaseState */
+	int reason;			/* Axle__V1__CaseReason */
+	int outcome;			/* RESOLVED: CASE_ACTION_KIND_REDIRECTED, ... */
+	char escalated_to[ADDR_MAX_LEN + 1];	/* ESCALATED: the parent's region */
+	char redirect_to[ADDR_MAX_LEN + 1];	/* REDIRECTED: the corrected address */
+	int64_t opened_ms, deadline_ms;
+	uint8_t message_id[16];		/* the envelope's id */
+	size_t message_id_len;
+};
+
+/*
+ * Loop thread (Switch.Status): the brief of case_id held at this node. txn
+ * is a read transaction or NULL (then one is opened and ended here). If who
+ * is a member, the case's envelope sender must lie within its prefix (else
+ * GRPC_PERMISSION_DENIED: a member sees only cases about its own messages);
+ * admins of this node and nodes see any. Returns a gRPC status: OK,
+ * NOT_FOUND, INVALID_ARGUMENT (bad id), PERMISSION_DENIED, UNAVAILABLE;
+ * a reason in err.
+ */
+int gw_recourse_case_brief(struct gw_node *node, MDB_txn *txn,
+    const char *case_id, const struct gw_identity *who,
+    struct gw_recourse_brief *out, char *err, size_t errlen);
+
+/* A RECOURSE_* code as a gRPC status (ESTORE through store_rc_grpc_status). */
+int gw_recourse_grpc_status(int rc, const struct recourse_err *e);
+
+/* Wall clock, ms since the epoch: what case times are in. */
+int64_t gw_recourse_now_ms(void);
+
+#endif

@@ -1,0 +1,348 @@
+/* gw_registry.c -- the register inside the node: databases, resolution index, signing key, start and stop. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "gateway/node/gw_registry.h"
+#include "gateway/net/log.h"
+#include "gateway/node/feed_pull.h"
+#include "gateway/node/node.h"
+#include "gateway/node/store.h"
+#include "registry/error.h"
+#include "registry/feed.h"
+
+#define KEY_FILE_MAX	(64u << 10)	/* a PEM private key is a few hundred bytes */
+
+int64_t
+gw_registry_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+open_dbs(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct gw_node *node = arg;
+	struct registry_outcome res = { 0 };
+	int rc;
+
+	(void)st;
+	rc = registry_db_open(txn, node->cfg.region, &node->registry->db, &res);
+	if (rc != REGISTRY_OK)
+		gw_log(GW_LOG_ERR, "registry_open_failed", "error=\"%s\"", res.reason);
+	return rc == REGISTRY_OK ? 0 : (res.mdb_rc != 0 ? res.mdb_rc : -EINVAL);
+}
+
+/* --- revoked certificate identities ---------------------------------------------- */
+
+static bool
+revoked_has(const struct gw_registry *reg, const char *uri)
+{
+	for (size_t i = 0; i < reg->nrevoked; i++)
+		if (strcmp(reg->revoked[i], uri) == 0)
+			return true;
+	return false;
+}
+
+/* Revocation is final, so the set only grows (a reindex rebuilds it). */
+static int
+revoked_add(struct gw_registry *reg, const char *uri)
+{
+	char *dup;
+
+	if (uri == NULL || uri[0] == '\0' || revoked_has(reg, uri))
+		return 0;
+	if (reg->nrevoked == reg->caprevoked) {
+		size_t cap = reg->caprevoked ? reg->caprevoked * 2 : 16;
+		char **nv = realloc(reg->revoked, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		reg->revoked = nv;
+		reg->caprevoked = cap;
+	}
+	if ((dup = strdup(uri)) == NULL)
+		return -1;
+	reg->revoked[reg->nrevoked++] = dup;
+	return 0;
+}
+
+static void
+revoked_clear(struct gw_registry *reg)
+{
+	for (size_t i = 0; i < reg->nrevoked; i++)
+		free(reg->revoked[i]);
+	free(reg->revoked);
+	reg->revoked = NULL;
+	reg->nrevoked = reg->caprevoked = 0;
+}
+
+static int
+collect_revoked(const Axle__V1__Registrar *r, void *arg)
+{
+	if (r->status != AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED)
+		return 0;
+	return revoked_add(arg, r->cert_identity) == 0 ? 0 : REGISTRY_ENOMEM;
+}
+
+bool
+gw_registry_member_revoked(struct gw_node *node, const struct gw_identity *who)
+{
+	struct registry_resolution res;
+
+	if (who == NULL || who->role != GW_ROLE_MEMBER || node->registry == NULL)
+		return false;
+	if (revoked_has(node->registry, who->uri))
+		return true;
+	registry_resolve(node->registry->idx, who->address, &res);
+	return res.match.kind == REGISTRY_PREFIX_DELEGATION &&
+	    res.match.registrar_status ==
+	    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED;
+}
+
+/* --- the index ------------------------------------------------------------------- */
+
+static int
+build_index(struct gw_node *node, struct registry_index **out, size_t *skipped,
+    char *err, size_t errlen)
+{
+	struct gw_registry *reg = node->registry;
+	struct registry_outcome res = { 0 };
+	struct registry_index *idx;
+	uint8_t hash[REGISTRY_HASH_LEN];
+	MDB_txn *txn;
+	int rc;
+
+	if ((idx = registry_index_new(1024)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((rc = store_read_begin(node->store, &txn)) != 0) {
+		registry_index_free(idx);
+		snprintf(err, errlen, "read transaction: %s", store_strerror(rc));
+		return -1;
+	}
+	rc = registry_index_load(txn, &reg->db, idx, skipped, &res);
+	if (rc == REGISTRY_OK) {
+		revoked_clear(reg);
+		rc = registry_db_walk(txn, &reg->db, NULL, NULL, collect_revoked,
+		    reg, &res);
+	}
+	if (rc == REGISTRY_OK)
+		rc = registry_db_head(txn, &reg->db, &reg->feed_seq, hash, &res);
+	mdb_txn_abort(txn);
+	for (size_t i = 0; rc == REGISTRY_OK && i < node->cfg.npeers; i++)
+		rc = registry_index_add_region(idx, node->cfg.peers[i].region,
+		    REGISTRY_PREFIX_PEER_REGION);
+	if (rc != REGISTRY_OK) {
+		snprintf(err, errlen, "loading the register: %s",
+		    res.reason[0] ? res.reason : registry_strerror(rc));
+		registry_index_free(idx);
+		return -1;
+	}
+	*out = idx;
+	return 0;
+}
+
+int
+gw_registry_reindex(struct gw_node *node, char *err, size_t errlen)
+{
+	struct registry_index *idx;
+	size_t skipped = 0;
+
+	if (build_index(node, &idx, &skipped, err, errlen) != 0)
+		return -1;
+	registry_index_free(node->registry->idx);
+	node->registry->idx = idx;
+	node->registry->mirror_skipped = skipped;
+	gw_log(GW_LOG_INFO, "registry_index", "prefixes=%zu mirror_skipped=%zu "
+	    "revoked_identities=%zu feed_seq=%" PRIu64, registry_index_count(idx),
+	    skipped, node->registry->nrevoked, node->registry->feed_seq);
+	return 0;
+}
+
+/* --- the signing key ------------------------------------------------------------- */
+
+/* Reads the node's key (mode already checked at start-up); wipes the file's bytes. */
+static EVP_PKEY *
+load_key(const char *path, char *err, size_t errlen)
+{
+	unsigned char *buf = malloc(KEY_FILE_MAX);
+	EVP_PKEY *key = NULL;
+	FILE *f = fopen(path, "rb");
+	size_t n = 0;
+	BIO *bio;
+
+	if (buf == NULL || f == NULL) {
+		snprintf(err, errlen, "%.200s: %s", path, buf == NULL ? "out of memory" :
+		    strerror(errno));
+		goto out;
+	}
+	n = fread(buf, 1, KEY_FILE_MAX, f);
+	if (ferror(f) || n == KEY_FILE_MAX) {
+		snprintf(err, errlen, "%.200s: %s", path, ferror(f) ? "read error" :
+		    "larger than a private key");
+		goto out;
+	}
+	if ((bio = BIO_new_mem_buf(buf, (int)n)) != NULL) {
+		key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	if (key == NULL)
+		snprintf(err, errlen, "%.200s: not a PEM private key", path);
+	ERR_clear_error();
+out:
+	if (f != NULL)
+		fclose(f);
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, KEY_FILE_MAX);
+	free(buf);
+	return key;
+}
+
+/*
+ * The key must sign feed heads (EC P-256). A node whose key cannot is still
+ * useful (it resolves from its peers), so this is a warning, not a refusal:
+ * its Feed answers UNAVAILABLE and says why.
+ */
+static void
+setup_signing(struct gw_node *node)
+{
+	struct gw_registry *reg = node->registry;
+	static uint8_t zero[REGISTRY_HASH_LEN];
+	Axle__V1__SignedHead h = AXLE__V1__SIGNED_HEAD__INIT;
+	char err[REGISTRY_REASON_MAX];
+	EVP_PKEY *key;
+
+	snprintf(reg->key_identity, sizeof(reg->key_identity), "axle://%s/node/%s",
+	    node->cfg.federation, node->cfg.region);
+	if ((key = load_key(node->cfg.key_file, err, sizeof(err))) == NULL) {
+		gw_log(GW_LOG_WARN, "registry_no_signing_key", "error=\"%s\"", err);
+		return;
+	}
+	h.region = node->cfg.region;
+	h.hash.data = zero;
+	h.hash.len = sizeof(zero);
+	if (registry_feed_sign_head(key, &h, err, sizeof(err)) != REGISTRY_OK) {
+		gw_log(GW_LOG_WARN, "registry_no_signing_key", "error=\"%s\"", err);
+		EVP_PKEY_free(key);
+		return;
+	}
+	free(h.signature.data);
+	reg->sign_key = key;
+}
+
+/* --- module ---------------------------------------------------------------------- */
+
+static void reg_stop(struct gw_node *node);
+
+static int
+reg_start(struct gw_node *node, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((node->registry = calloc(1, sizeof(*node->registry))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((rc = store_write_now(node->store, open_dbs, node)) != 0) {
+		snprintf(err, errlen, "opening the register's databases: %s",
+		    store_strerror(rc));
+		reg_stop(node);
+		return -1;
+	}
+	if (gw_registry_reindex(node, err, errlen) != 0) {
+		reg_stop(node);
+		return -1;
+	}
+	setup_signing(node);
+	if (gw_mirror_start(node, err, errlen) != 0) {
+		reg_stop(node);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+reg_stop(struct gw_node *node)
+{
+	struct gw_registry *reg = node->registry;
+
+	if (reg == NULL)
+		return;
+	gw_registry_feed_release(node);
+	gw_mirror_stop(node);
+	registry_index_free(reg->idx);
+	EVP_PKEY_free(reg->sign_key);
+	revoked_clear(reg);
+	free(reg);
+	/* Completions still queued in the store see NULL and only clean up. */
+	node->registry = NULL;
+}
+
+static void
+reg_metrics(struct gw_node *node, struct evbuffer *out)
+{
+	struct gw_registry *reg = node->registry;
+
+	if (reg == NULL)
+		return;
+	evbuffer_add_printf(out,
+	    "# HELP axle_registry_prefixes Prefixes known to the resolution index "
+	    "(delegations and regions).\n# TYPE axle_registry_prefixes gauge\n"
+	    "axle_registry_prefixes %zu\n"
+	    "# HELP axle_registry_changes_total Changes to this node's register "
+	    "committed since start.\n# TYPE axle_registry_changes_total counter\n"
+	    "axle_registry_changes_total %" PRIu64 "\n"
+	    "# HELP axle_registry_feed_seq Sequence number of this node's feed head.\n"
+	    "# TYPE axle_registry_feed_seq gauge\naxle_registry_feed_seq %" PRIu64 "\n"
+	    "# HELP axle_registry_signing Whether this node can sign its feed head.\n"
+	    "# TYPE axle_registry_signing gauge\naxle_registry_signing %d\n",
+	    registry_index_count(reg->idx), reg->changes_total, reg->feed_seq,
+	    reg->sign_key != NULL);
+	gw_mirror_metrics(node, out);
+}
+
+bool
+gw_registry_resolve(struct gw_node *node, const char *address,
+    struct registry_resolution *out)
+{
+	return registry_resolve(node->registry->idx, address, out);
+}
+
+int
+gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r)
+{
+	int rc;
+
+	if (node->registry == NULL || r == NULL)
+		return REGISTRY_EINVAL;
+	rc = registry_index_apply(node->registry->idx, r);
+	if (rc != REGISTRY_OK)
+		gw_log(rc == REGISTRY_EEXIST ? GW_LOG_WARN : GW_LOG_ERR,
+		    "registry_index_apply", "registrar=%s region=%s result=%s",
+		    r->id, r->region, registry_strerror(rc));
+	if (collect_revoked(r, node->registry) != 0)
+		gw_log(GW_LOG_ERR, "registry_revoked_set", "registrar=%s "
+		    "error=\"out of memory\"", r->id);
+	return rc;
+}
+
+const struct gw_module gw_registry_module = {
+	.name = "registry",
+	.start = reg_start,
+	.stop = reg_stop,
+	.metrics = reg_metrics,
+};

@@ -1,0 +1,72 @@
+/* gw_registry.h -- the register inside the node: its databases, the resolution index, what other modules ask of it. */
+#ifndef AXLE_GW_GW_REGISTRY_H
+#define AXLE_GW_GW_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+
+#include "axle/v1/registry.pb-c.h"
+#include "gateway/net/identity.h"
+#include "gateway/node/module.h"
+#include "registry/db.h"
+#include "registry/prefix_index.h"
+
+struct gw_node;
+struct gw_mirror;
+
+struct gw_registry {
+	struct registry_db db;		/* handles valid for the environment's life */
+	struct registry_index *idx;	/* loop thread only; rebuilt by gw_registry_reindex */
+	size_t mirror_skipped;		/* mirrored prefixes that clashed at load */
+	void *ext;			/* unused; kept for compatibility */
+	EVP_PKEY *sign_key;		/* the node's private key: signs feed heads */
+	char key_identity[GW_URI_MAX + 1];	/* axle://<fed>/node/<region> */
+	uint64_t feed_seq;		/* this node's feed head (loop thread) */
+	uint64_t changes_total;		/* local feed entries committed since start */
+	char **revoked;			/* cert identities of revoked registrars (any region) */
+	size_t nrevoked, caprevoked;
+	struct gw_mirror *mirror;	/* feed_pull.c: pulls of the peers' feeds */
+	void *feed_waiters;		/* svc_registry.c: Feed long polls parked */
+};
+
+extern const struct gw_module gw_registry_module;
+
+/*
+ * Label-aligned longest-prefix resolution over the local register, the
+ * mirrors and the peers' region prefixes (see registry_resolve). Strings in
+ * *out are valid until the next change to the index (return to the loop).
+ */
+bool gw_registry_resolve(struct gw_node *node, const char *address,
+    struct registry_resolution *out);
+
+/*
+ * After a committed change (local or mirrored): brings the index in line
+ * with the record, and remembers the certificate identity of a revoked
+ * registrar. Loop thread only. Returns a REGISTRY_* code (logged).
+ */
+int gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r);
+
+/* Rebuilds the index from the store (after a mirror reset, or to reclaim memory). */
+int gw_registry_reindex(struct gw_node *node, char *err, size_t errlen);
+
+/*
+ * Must a member's certificate be refused because its registrar is revoked?
+ * True when who is a member and either its URI is the certificate identity
+ * of a revoked registrar (of any region, local or mirrored), or the
+ * delegation covering its address belongs to a revoked registrar. Nodes and
+ * admins: false. Loop thread only; allocates nothing. Every handler a
+ * member may call should refuse (PERMISSION_DENIED) when this is true.
+ */
+bool gw_registry_member_revoked(struct gw_node *node, const struct gw_identity *who);
+
+/*
+ * Ends every Feed long poll still parked with UNAVAILABLE (the node stops).
+ * In svc_registry.c; called by the module's stop.
+ */
+void gw_registry_feed_release(struct gw_node *node);
+
+/* Wall clock in ms since the epoch (for feed entries and mirror state). */
+int64_t gw_registry_now_ms(void);
+
+#endif

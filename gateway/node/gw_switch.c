@@ -1,0 +1,751 @@
+/* gw_switch.c -- the switch inside the node: start and stop, writes and wake-ups, timers, metrics, and what other modules ask of it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "gateway/net/grpc_status.h"
+#include "gateway/node/gw_switch.h"
+#include "gateway/node/gw_registry.h"
+#include "gateway/net/log.h"
+#include "gateway/node/node.h"
+#include "gateway/node/store.h"
+#include "gateway/switch/sw_core.h"
+#include "proto/pb.h"
+
+#define DEADLINE_BATCH	64
+#define STATS_MAX	256
+
+int64_t
+sw_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- writes ------------------------------------------------------------------ */
+
+struct sw_job {
+	struct gw_node *node;
+	struct sw_tally tally;
+	sw_job_fn fn;
+	sw_job_done done;
+	void *arg;
+	char err[320];
+};
+
+static int
+job_write(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct sw_job *j = arg;
+	struct sw_wctx c;
+	int rc;
+
+	(void)st;
+	memset(&j->tally, 0, sizeof(j->tally));
+	sw_wctx_init(&c, j->node, txn, sw_now_ms(), &j->tally);
+	rc = j->fn(&c, j->arg);
+	if (rc != 0) {
+		memset(&j->tally, 0, sizeof(j->tally));
+		snprintf(j->err, sizeof(j->err), "%s", c.err[0] ? c.err :
+		    sw_queue_strerror(rc));
+	}
+	return rc;
+}
+
+static void
+job_done(int rc, void *arg)
+{
+	struct sw_job *j = arg;
+
+	if (rc == 0 && j->node->sw != NULL)
+		sw_tally_apply(j->node, &j->tally);
+	if (rc != 0 && j->err[0] == '\0')
+		snprintf(j->err, sizeof(j->err), "store: %s", store_strerror(rc));
+	j->done(j->node, rc, j->err, j->arg);
+	free(j);
+}
+
+int
+sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg)
+{
+	struct sw_job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (j == NULL)
+		return ENOMEM;
+	j->node = node;
+	j->fn = fn;
+	j->done = done;
+	j->arg = arg;
+	if ((rc = store_submit(node->store, job_write, job_done, j)) != 0)
+		free(j);
+	return rc;
+}
+
+/* --- wake-ups ------------------------------------------------------------------- */
+
+void
+sw_tally_apply(struct gw_node *node, const struct sw_tally *t)
+{
+	struct gw_switch *sw = node->sw;
+
+	if (sw == NULL)
+		return;
+	for (int e = 0; e < SW_EV__COUNT; e++)
+		if (t->ev[e] != 0)
+			atomic_fetch_add(&sw->ev[e], t->ev[e]);
+	if (t->all_peers)
+		sw->pending.all_peers = true;
+	for (size_t i = 0; i < t->npeers; i++)
+		sw_touch_peer(&sw->pending, t->peers[i]);
+	if (t->all_boxes)
+		sw->pending.all_boxes = true;
+	for (size_t i = 0; i < t->nboxes; i++)
+		sw_touch_box(&sw->pending, t->boxes[i]);
+	if (t->npeers > 0 || t->nboxes > 0 || t->all_peers || t->all_boxes)
+		event_active(sw->kick, 0, 0);
+}
+
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_node *node = arg;
+	struct sw_tally p;
+
+	(void)fd, (void)what;
+	if (node->sw == NULL)
+		return;
+	p = node->sw->pending;
+	memset(&node->sw->pending, 0, sizeof(node->sw->pending));
+	if (p.all_peers)
+		sw_outbox_kick(node, NULL);
+	else
+		for (size_t i = 0; i < p.npeers; i++)
+			sw_outbox_kick(node, p.peers[i]);
+	if (p.all_boxes)
+		sw_fetch_kick(node, NULL);
+	else
+		for (size_t i = 0; i < p.nboxes; i++)
+			sw_fetch_kick(node, p.boxes[i]);
+}
+
+void
+gw_switch_kick(struct gw_node *node)
+{
+	if (node->sw == NULL)
+		return;
+	node->sw->pending.all_peers = true;
+	node->sw->pending.all_boxes = true;
+	event_active(node->sw->kick, 0, 0);
+}
+
+/* --- deadlines -------------------------------------------------------------------- */
+
+struct dl_job {
+	struct sw_deadline d[DEADLINE_BATCH];
+	size_t n;
+};
+
+static int
+dl_write(struct sw_wctx *c, void *arg)
+{
+	struct dl_job *j = arg;
+
+	return sw_deadlines_run(c, j->d, j->n);
+}
+
+static void
+dl_done(struct gw_node *node, int rc, const char *err, void *arg)
+{
+	struct dl_job *j = arg;
+
+	if (node->sw != NULL)
+		node->sw->deadline_busy = false;
+	if (rc != 0)
+		gw_log(GW_LOG_WARN, "switch_deadlines_failed", "count=%zu error=\"%s\"",
+		    j->n, err);
+	free(j);
+}
+
+static void
+deadlines_check(struct gw_node *node)
+{
+	struct gw_switch *sw = node->sw;
+	struct dl_job *j;
+	struct sw_txn t;
+	MDB_txn *txn;
+	int rc;
+
+	if (sw->deadline_busy || (j = calloc(1, sizeof(*j))) == NULL)
+		return;
+	if (store_read_begin(node->store, &txn) != 0) {
+		free(j);
+		return;
+	}
+	sw_txn_lmdb(sw->q, txn, &t);
+	rc = sw_deadline_due(&t, sw_now_ms(), j->d, DEADLINE_BATCH, &j->n);
+	mdb_txn_abort(txn);
+	if (rc != 0 || j->n == 0) {
+		free(j);
+		return;
+	}
+	sw->deadline_busy = true;
+	if (sw_submit(node, dl_write, dl_done, j) != 0) {
+		sw->deadline_busy = false;
+		free(j);
+	}
+}
+
+static void held_sweep(struct gw_node *node);
+static int reg_submit(struct gw_node *node, const Axle__V1__Registrar *r,
+    bool sweep);
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static unsigned ticks;
+	struct gw_node *node = arg;
+
+	(void)fd, (void)what;
+	if (node->sw == NULL)
+		return;
+	deadlines_check(node);
+	/* Redeliveries after a visibility timeout, and pumps left idle. */
+	if (++ticks % 5 == 0 || node->draining) {
+		sw_fetch_kick(node, NULL);
+		sw_outbox_kick(node, NULL);
+		held_sweep(node);
+	}
+}
+
+/* --- start and stop ------------------------------------------------------------------ */
+
+struct open_arg {
+	struct gw_node *node;
+	size_t backfilled;
+	char err[256];
+};
+
+/*
+ * Opens the queues with the configured hold limit, and gives messages held
+ * before there was one their hold deadline (an upgrade), in one write.
+ */
+static int
+open_queues(MDB_txn *txn, struct store *st, void *arg)
+{
+	struct open_arg *oa = arg;
+	struct sw_txn t;
+	int rc = sw_queue_lmdb_open(store_env(st), txn, &oa->node->sw->q,
+	    oa->err, sizeof(oa->err));
+
+	if (rc != 0)
+		return rc;
+	oa->node->sw->q->hold_limit_ms = oa->node->cfg.sw.hold_limit_ms;
+	sw_txn_lmdb(oa->node->sw->q, txn, &t);
+	if ((rc = sw_queue_hold_backfill(&t, SIZE_MAX, &oa->backfilled)) != 0)
+		snprintf(oa->err, sizeof(oa->err), "hold deadlines: %s",
+		    sw_queue_strerror(rc));
+	return rc;
+}
+
+static void sw_stop(struct gw_node *node);
+
+static int
+sw_start(struct gw_node *node, char *err, size_t errlen)
+{
+	struct timeval tv = { 0, SW_TICK_MS * 1000 };
+	struct open_arg oa = { .node = node };
+	struct gw_switch *sw;
+	int rc;
+
+	if ((sw = node->sw = calloc(1, sizeof(*sw))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sw->lim.max_payload = 0;
+	sw->lim.default_hop_limit = SW_HOP_LIMIT_DEFAULT;
+	if ((rc = store_write_now(node->store, open_queues, &oa)) != 0) {
+		snprintf(err, errlen, "opening the switch queues: %s",
+		    oa.err[0] ? oa.err : store_strerror(rc));
+		sw_stop(node);
+		return -1;
+	}
+	if (oa.backfilled > 0)
+		gw_log(GW_LOG_INFO, "switch_hold_backfilled", "count=%zu "
+		    "hold_limit_ms=%u", oa.backfilled, node->cfg.sw.hold_limit_ms);
+	sw->tick = event_new(node->base, -1, EV_PERSIST, tick_cb, node);
+	sw->kick = event_new(node->base, -1, 0, kick_cb, node);
+	if (sw->tick == NULL || sw->kick == NULL || evtimer_add(sw->tick, &tv) != 0) {
+		snprintf(err, errlen, "out of memory");
+		sw_stop(node);
+		return -1;
+	}
+	if (sw_outbox_start(node, err, errlen) != 0) {
+		sw_stop(node);
+		return -1;
+	}
+	/* Outboxes left from before a restart start moving at once. */
+	gw_switch_kick(node);
+	return 0;
+}
+
+static void
+sw_stop(struct gw_node *node)
+{
+	struct gw_switch *sw = node->sw;
+
+	if (sw == NULL)
+		return;
+	sw->stopping = true;
+	sw_fetch_stop(node);
+	sw_outbox_stop(node);
+	if (sw->tick != NULL)
+		event_free(sw->tick);
+	if (sw->kick != NULL)
+		event_free(sw->kick);
+	sw_queue_close(sw->q);
+	free(sw);
+	node->sw = NULL;
+}
+
+uint64_t
+gw_switch_outbox_count(struct gw_node *node, const char *region)
+{
+	struct sw_queue_stat *st;
+	struct sw_txn t;
+	MDB_txn *txn;
+	uint64_t count = 0;
+	size_t n = 0;
+
+	if (node->sw == NULL || node->store == NULL)
+		return 0;
+	if ((st = calloc(STATS_MAX, sizeof(*st))) == NULL)
+		return 0;
+	if (store_read_begin(node->store, &txn) != 0) {
+		free(st);
+		return 0;
+	}
+	sw_txn_lmdb(node->sw->q, txn, &t);
+	if (sw_queue_stats(&t, SW_QS_OUTBOX, sw_now_ms(), st, STATS_MAX, &n) != 0)
+		n = 0;
+	for (size_t k = 0; k < n && k < STATS_MAX; k++)
+		if (strcmp(st[k].name, region) == 0)
+			count = st[k].count;
+	mdb_txn_abort(txn);
+	free(st);
+	return count;
+}
+
+/* --- metrics -------------------------------------------------------------------------- */
+
+static void
+metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
+    enum sw_qstore which, const char *family, const char *label,
+    const char *help, int64_t now)
+{
+	struct sw_queue_stat *st = calloc(STATS_MAX, sizeof(*st));
+	size_t n = 0;
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", family, help,
+	    family);
+	if (st == NULL || sw_queue_stats(t, which, now, st, STATS_MAX, &n) != 0)
+		n = 0;
+	if (n > STATS_MAX)
+		n = STATS_MAX;
+	if (which == SW_QS_OUTBOX) {
+		/* Every configured peer, waiting messages or not. */
+		for (size_t i = 0; i < node->cfg.npeers; i++) {
+			bool found = false;
+
+			for (size_t k = 0; k < n && !found; k++)
+				found = strcmp(st[k].name, node->cfg.peers[i].region) == 0;
+			if (!found)
+				evbuffer_add_printf(out, "%s{%s=\"%s\"} 0\n", family,
+				    label, node->cfg.peers[i].region);
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		evbuffer_add_printf(out, "%s{%s=\"%s\"} %llu\n", family, label,
+		    st[k].name, (unsigned long long)st[k].count);
+	if (which == SW_QS_OUTBOX) {
+		evbuffer_add_printf(out, "# HELP axle_switch_outbox_oldest_seconds "
+		    "Age of the oldest message waiting for a peer.\n"
+		    "# TYPE axle_switch_outbox_oldest_seconds gauge\n");
+		for (size_t k = 0; k < n; k++)
+			evbuffer_add_printf(out, "axle_switch_outbox_oldest_seconds"
+			    "{peer=\"%s\"} %.3f\n", st[k].name,
+			    (double)(now - st[k].oldest_ms) / 1000.0);
+	}
+	free(st);
+}
+
+static void
+sw_metrics(struct gw_node *node, struct evbuffer *out)
+{
+	struct gw_switch *sw = node->sw;
+	struct sw_counts cnt = { 0 };
+	int64_t now = sw_now_ms();
+	struct sw_txn t;
+	MDB_txn *txn;
+
+	evbuffer_add_printf(out, "# HELP axle_switch_messages_total Switch "
+	    "events at this node, by kind.\n# TYPE axle_switch_messages_total "
+	    "counter\n");
+	for (int e = 0; e < SW_EV__COUNT; e++)
+		evbuffer_add_printf(out, "axle_switch_messages_total{event=\"%s\"} "
+		    "%llu\n", sw_event_name((enum sw_event)e),
+		    (unsigned long long)atomic_load(&sw->ev[e]));
+	if (store_read_begin(node->store, &txn) != 0)
+		return;
+	sw_txn_lmdb(sw->q, txn, &t);
+	metrics_queue(node, out, &t, SW_QS_OUTBOX, "axle_switch_outbox", "peer",
+	    "Messages waiting for a peer node.", now);
+	metrics_queue(node, out, &t, SW_QS_MAILBOX, "axle_switch_mailbox",
+	    "registrar", "Messages in a registrar's mailbox (fetched or not).", now);
+	metrics_queue(node, out, &t, SW_QS_HELD, "axle_switch_held_by_registrar",
+	    "registrar", "Messages held for a suspended registrar.", now);
+	if (sw_queue_counts(&t, &cnt) == 0) {
+		evbuffer_add_printf(out, "# HELP axle_switch_held Messages held "
+		    "for suspended registrars.\n# TYPE axle_switch_held gauge\n"
+		    "axle_switch_held %llu\n", (unsigned long long)cnt.held);
+		evbuffer_add_printf(out, "# HELP axle_switch_records Message "
+		    "records kept (any state).\n# TYPE axle_switch_records gauge\n"
+		    "axle_switch_records %llu\n", (unsigned long long)cnt.msgs);
+		evbuffer_add_printf(out, "# HELP axle_switch_deadlines Delivery, "
+		    "reply and hold deadlines pending.\n# TYPE axle_switch_deadlines "
+		    "gauge\naxle_switch_deadlines %llu\n",
+		    (unsigned long long)cnt.deadlines);
+	}
+	mdb_txn_abort(txn);
+}
+
+const struct gw_module gw_switch_module = {
+	.name = "switch",
+	.start = sw_start,
+	.stop = sw_stop,
+	.metrics = sw_metrics,
+};
+
+/* --- what other modules ask ---------------------------------------------------------- */
+
+static int
+grpc_of(int rc)
+{
+	return rc == SW_Q_EINVAL ? GRPC_INVALID_ARGUMENT : store_rc_grpc_status(rc);
+}
+
+static bool
+id_ok(const Axle__V1__Envelope *env, char *err, size_t errlen)
+{
+	if (env != NULL && env->message_id.len == SW_ID_LEN)
+		return true;
+	snprintf(err, errlen, "message_id: not 16 bytes");
+	return false;
+}
+
+int
+gw_switch_inject_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, int64_t now_ms, char *err, size_t errlen)
+{
+	struct sw_record rec;
+	struct sw_placed out;
+	struct sw_route rt;
+	struct sw_wctx c;
+	int rc;
+
+	if (!id_ok(env, err, errlen))
+		return GRPC_INVALID_ARGUMENT;
+	sw_wctx_init(&c, node, txn, now_ms, NULL);
+	if ((rc = sw_route_only(&c, env, &rt)) != 0) {
+		snprintf(err, errlen, "%s", c.err);
+		return grpc_of(rc);
+	}
+	if (rt.kind == SW_ROUTE_RECOURSE) {
+		snprintf(err, errlen, "%s", rt.reason);
+		return GRPC_FAILED_PRECONDITION;
+	}
+	rc = sw_queue_status(&c.t, env->message_id.data, &rec);
+	if (rc != 0 && rc != SW_Q_NOTFOUND) {
+		snprintf(err, errlen, "record: %s", sw_queue_strerror(rc));
+		return grpc_of(rc);
+	}
+	if ((rc = sw_place(&c, env, rc == 0, &out)) != 0 ||
+	    (rc = sw_receipt(&c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REDIRECTED,
+	    out.detail, NULL)) != 0) {
+		snprintf(err, errlen, "%s", c.err);
+		return grpc_of(rc);
+	}
+	snprintf(err, errlen, "%s", out.detail);
+	return GRPC_OK;
+}
+
+/* Ends this node's custody of env as `state` (recorded, new or moved). */
+static int
+custody_end(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    enum sw_state state, const char *where)
+{
+	struct sw_record rec;
+	int rc = sw_queue_status(&c->t, env->message_id.data, &rec);
+
+	if (rc == 0)
+		rc = sw_queue_move(&c->t, env->message_id.data, state, where, NULL, 0,
+		    c->now);
+	else if (rc == SW_Q_NOTFOUND)
+		rc = sw_queue_accept(&c->t, env->message_id.data, NULL, 0, state,
+		    where, c->now);
+	return rc;
+}
+
+int
+gw_switch_return_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, const char *reason, const char *case_id,
+    int64_t now_ms, char *err, size_t errlen)
+{
+	struct sw_wctx c;
+	char where[SW_WHERE_MAX + 1];
+	int rc;
+
+	if (!id_ok(env, err, errlen))
+		return GRPC_INVALID_ARGUMENT;
+	sw_wctx_init(&c, node, txn, now_ms, NULL);
+	snprintf(where, sizeof(where), "%s%s%s", case_id != NULL ? case_id : "",
+	    case_id != NULL ? ": " : "", reason != NULL ? reason : "");
+	if ((rc = custody_end(&c, env, SW_STATE_RETURNED, where)) != 0 ||
+	    (rc = sw_receipt(&c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED,
+	    reason, case_id)) != 0) {
+		snprintf(err, errlen, "%s", c.err[0] ? c.err : sw_queue_strerror(rc));
+		return grpc_of(rc);
+	}
+	sw_count(&c, SW_EV_RETURNED);
+	return GRPC_OK;
+}
+
+int
+gw_switch_note_recourse_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, const char *case_id, int64_t now_ms,
+    char *err, size_t errlen)
+{
+	struct sw_wctx c;
+	char where[SW_WHERE_MAX + 1];
+	int rc;
+
+	if (!id_ok(env, err, errlen))
+		return GRPC_INVALID_ARGUMENT;
+	if (case_id == NULL || case_id[0] == '\0') {
+		snprintf(err, errlen, "case_id: empty");
+		return GRPC_INVALID_ARGUMENT;
+	}
+	sw_wctx_init(&c, node, txn, now_ms, NULL);
+	snprintf(where, sizeof(where), "%.*s", SW_WHERE_MAX, case_id);
+	if ((rc = custody_end(&c, env, SW_STATE_RECOURSE, where)) != 0 ||
+	    (rc = sw_receipt(&c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ESCALATED,
+	    "in recourse", case_id)) != 0) {
+		snprintf(err, errlen, "%s", c.err[0] ? c.err : sw_queue_strerror(rc));
+		return grpc_of(rc);
+	}
+	sw_count(&c, SW_EV_ESCALATED);
+	return GRPC_OK;
+}
+
+int
+gw_switch_registrar_changed_txn(struct gw_node *node, MDB_txn *txn,
+    const char *registrar_id, Axle__V1__RegistrarStatus status,
+    const char *successor_id, int64_t now_ms, uint64_t *moved, char *err,
+    size_t errlen)
+{
+	struct sw_wctx c;
+	size_t k = 0;
+	int rc;
+
+	*moved = 0;
+	if (node->sw == NULL || registrar_id == NULL || registrar_id[0] == '\0')
+		return GRPC_OK;
+	sw_wctx_init(&c, node, txn, now_ms, NULL);
+	if ((rc = sw_registrar_txn(&c, registrar_id, status, successor_id, &k)) != 0) {
+		snprintf(err, errlen, "%s", c.err);
+		return grpc_of(rc);
+	}
+	*moved = k;
+	return GRPC_OK;
+}
+
+struct reg_job {
+	char id[ADDR_MAX_LEN + 1];
+	char successor[ADDR_MAX_LEN + 1];
+	Axle__V1__RegistrarStatus status;
+	size_t moved;
+	bool sweep;
+};
+
+/*
+ * The registrar's standing as it is in this very write (it may have
+ * changed since the job was submitted: a sweep must not release into, or
+ * hold from, a standing that is no longer the registrar's).
+ */
+static int
+reg_write(struct sw_wctx *c, void *arg)
+{
+	struct reg_job *j = arg;
+	int rc = sw_registrar_get(c->node, c->txn, j->id, &j->status,
+	    j->successor, sizeof(j->successor));
+
+	if (rc != 0) {
+		snprintf(c->err, sizeof(c->err), "register: %s", store_strerror(rc));
+		return rc;
+	}
+	/* Not in the register (UNSPECIFIED): nothing of it to move. */
+	return sw_registrar_txn(c, j->id, j->status, j->successor, &j->moved);
+}
+
+static void
+reg_done(struct gw_node *node, int rc, const char *err, void *arg)
+{
+	struct reg_job *j = arg;
+
+	if (node->sw != NULL && j->sweep)
+		node->sw->sweeps--;
+	if (rc != 0)
+		gw_log(GW_LOG_ERR, "switch_registrar_failed", "registrar=%s error=\"%s\"",
+		    j->id, err);
+	else if (j->moved > 0)
+		gw_log(GW_LOG_INFO, "switch_registrar", "registrar=%s moved=%zu "
+		    "status=%d", j->id, j->moved, (int)j->status);
+	(void)node;
+	free(j);
+}
+
+/*
+ * Would a standing write move registrar r's held queue (held) or mailbox
+ * (!held) now? Held: r is active again, or revoked and re-homed to a
+ * successor that takes traffic (active, or suspended: held there). A
+ * mailbox: r is suspended or revoked (held, or moved to its successor).
+ */
+static bool
+sweep_due(struct gw_node *node, MDB_txn *txn, const Axle__V1__Registrar *r,
+    bool held)
+{
+	Axle__V1__RegistrarStatus sst;
+	bool rehomed = false;
+
+	if (r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
+	    r->successor_id != NULL && r->successor_id[0] != '\0' &&
+	    sw_registrar_get(node, txn, r->successor_id, &sst, NULL, 0) == 0)
+		rehomed = sw_takes_traffic(sst);
+	if (held)
+		return r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
+		    rehomed;
+	return r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED ||
+	    r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED;
+}
+
+/*
+ * Submits a standing write for each queue of store which (held or
+ * mailboxes) that sweep_due says must move. max: queues looked at (0:
+ * all). False if one could not be looked at or submitted.
+ */
+static bool
+sweep_store(struct gw_node *node, MDB_txn *txn, struct sw_txn *t,
+    enum sw_qstore which, size_t max)
+{
+	struct sw_queue_stat *st = NULL;
+	size_t n = 0, cap = max > 0 ? max : 16;
+	bool ok = true;
+
+	for (;;) {
+		free(st);
+		if ((st = calloc(cap, sizeof(*st))) == NULL ||
+		    sw_queue_stats(t, which, sw_now_ms(), st, cap, &n) != 0) {
+			free(st);
+			return false;
+		}
+		if (n <= cap || max > 0)
+			break;
+		cap = n;
+	}
+	for (size_t i = 0; i < n && i < cap; i++) {
+		struct registry_outcome o = { 0 };
+		Axle__V1__Registrar *r = NULL;
+
+		if (registry_db_get(txn, &node->registry->db, NULL, st[i].name, &r,
+		    &o) != REGISTRY_OK)
+			continue;
+		if (r->region != NULL && r->region[0] != '\0' &&
+		    strcmp(r->region, node->cfg.region) != 0) {
+			pb_free(&r->base);	/* mirrored: its node holds its traffic */
+			continue;
+		}
+		if (sweep_due(node, txn, r, which == SW_QS_HELD)) {
+			if (reg_submit(node, r, true) == 0)
+				node->sw->sweeps++;
+			else
+				ok = false;
+		}
+		pb_free(&r->base);
+	}
+	free(st);
+	return ok;
+}
+
+/*
+ * Held messages whose registrar is active again (or re-homed) but were not
+ * released -- the registry's call after its commit is not in the same
+ * transaction, so a crash between the two, or a missed call, would leave
+ * them held: each second, the held queues (usually none) are compared with
+ * the register and released where due. Once after start, the mailboxes
+ * too: one of a suspended or revoked registrar (left by a version that did
+ * not hold a revoked registrar's mailbox) is held or re-homed, so that
+ * nothing waits where nobody may fetch it.
+ */
+static void
+held_sweep(struct gw_node *node)
+{
+	struct sw_txn t;
+	MDB_txn *txn;
+
+	if (node->sw->sweeps > 0 || store_read_begin(node->store, &txn) != 0)
+		return;
+	sw_txn_lmdb(node->sw->q, txn, &t);
+	(void)sweep_store(node, txn, &t, SW_QS_HELD, 16);
+	if (!node->sw->mailboxes_swept)
+		node->sw->mailboxes_swept = sweep_store(node, txn, &t,
+		    SW_QS_MAILBOX, 0);
+	mdb_txn_abort(txn);
+}
+
+static int
+reg_submit(struct gw_node *node, const Axle__V1__Registrar *r, bool sweep)
+{
+	struct reg_job *j;
+
+	if (node->sw == NULL || r == NULL || r->id == NULL ||
+	    (r->region != NULL && r->region[0] != '\0' &&
+	    strcmp(r->region, node->cfg.region) != 0))
+		return -1;	/* a mirrored record: its node holds its traffic */
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return -1;
+	snprintf(j->id, sizeof(j->id), "%s", r->id);
+	snprintf(j->successor, sizeof(j->successor), "%s",
+	    r->successor_id != NULL ? r->successor_id : "");
+	j->status = r->status;
+	j->sweep = sweep;
+	if (sw_submit(node, reg_write, reg_done, j) != 0) {
+		gw_log(GW_LOG_ERR, "switch_registrar_failed", "registrar=%s "
+		    "error=\"store refused the write\"", j->id);
+		free(j);
+		return -1;
+	}
+	return 0;
+}
+
+void
+gw_switch_registrar_changed(struct gw_node *node, const Axle__V1__Registrar *r)
+{
+	(void)reg_submit(node, r, false);
+}

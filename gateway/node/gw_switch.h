@@ -1,0 +1,83 @@
+/* gw_switch.h -- the switch inside the node: what other modules ask of it. */
+#ifndef AXLE_GW_GW_SWITCH_H
+#define AXLE_GW_GW_SWITCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+#include "axle/v1/envelope.pb-c.h"
+#include "axle/v1/registry.pb-c.h"
+#include "gateway/node/module.h"
+
+struct gw_node;
+
+extern const struct gw_module gw_switch_module;
+
+/*
+ * Puts env back into the switch inside txn (a store_write_fn's transaction),
+ * as if it had just been received by this node: routed by its (corrected)
+ * `to`, its trace kept, enqueued in a mailbox, a peer outbox, held, or - if
+ * it still cannot be routed - the caller is told so (nothing enqueued).
+ * Used by recourse's redirect. Returns a gRPC status (OK: enqueued) with a
+ * reason in err. After the commit, call gw_switch_kick().
+ */
+int gw_switch_inject_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, int64_t now_ms, char *err, size_t errlen);
+
+/*
+ * Returns env to its sender inside txn: a RETURNED receipt carrying reason
+ * (and the case id, if any) goes to the sender's mailbox here, or toward the
+ * sender's node. Used by recourse's return action and by failure policy
+ * `return`. Returns a gRPC status with a reason in err.
+ */
+int gw_switch_return_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, const char *reason, const char *case_id,
+    int64_t now_ms, char *err, size_t errlen);
+
+/*
+ * Records inside txn that the message is now in recourse (case_id at this
+ * node) and tells its sender (an ESCALATED receipt) - for cases the switch
+ * did not open itself (e.g. a case received from a child node). Returns a
+ * gRPC status.
+ */
+int gw_switch_note_recourse_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, const char *case_id, int64_t now_ms,
+    char *err, size_t errlen);
+
+/*
+ * Messages waiting in the outbox for the peer serving region (0 if none or
+ * the switch is not running). Reads the store: for Node.Info, not per message.
+ */
+uint64_t gw_switch_outbox_count(struct gw_node *node, const char *region);
+
+/* After a commit that enqueued something: wake outbox pumps and waiting fetches. */
+void gw_switch_kick(struct gw_node *node);
+
+/*
+ * A registrar's standing changed (call after the commit, on the loop
+ * thread; r is only read during the call): ACTIVE releases its held
+ * messages to its mailbox in order; SUSPENDED moves its mailbox to held;
+ * REVOKED with a successor_id releases its mailbox and held messages to
+ * the successor (its mailbox, or held if the successor is suspended);
+ * REVOKED without one (or with a successor that takes no traffic) moves
+ * its mailbox to held, where the hold limit settles it. The move
+ * is its own write, submitted now; failures are logged and retried by the
+ * next change. Use gw_switch_registrar_changed_txn to move them in the
+ * same commit as the status change instead (and report the count).
+ */
+void gw_switch_registrar_changed(struct gw_node *node,
+    const Axle__V1__Registrar *r);
+
+/*
+ * The same inside txn (a store_write_fn's transaction, after the record
+ * changed in it): *moved gets the messages released or held. Returns a
+ * gRPC status (OK, or UNAVAILABLE / RESOURCE_EXHAUSTED: abort the write)
+ * with a reason in err. After the commit, call gw_switch_kick().
+ */
+int gw_switch_registrar_changed_txn(struct gw_node *node, MDB_txn *txn,
+    const char *registrar_id, Axle__V1__RegistrarStatus status,
+    const char *successor_id, int64_t now_ms, uint64_t *moved, char *err,
+    size_t errlen);
+
+#endif

@@ -1,0 +1,136 @@
+/* metrics.c -- Prometheus text exposition (format 0.0.4) of the node's counters. */
+#include <inttypes.h>
+
+#include <event2/buffer.h>
+
+#include "gateway/net/conn.h"
+#include "gateway/net/grpc_frame.h"
+#include "gateway/node/metrics.h"
+#include "gateway/node/module.h"
+#include "gateway/node/node.h"
+#include "gateway/net/rpc.h"
+#include "gateway/node/store.h"
+#include "gateway/net/tls.h"
+
+uint64_t gw_metrics_rpc_unknown;
+
+static void
+family(struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+scalar(struct evbuffer *out, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	family(out, name, type, help);
+	evbuffer_add_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+static void
+render_conns(struct gw_node *node, struct evbuffer *out)
+{
+	const struct gw_counters *c = &node->ctr;
+
+	scalar(out, "axle_connections_open", "gauge", "Open client and peer connections.",
+	    gw_conn_count(node));
+	scalar(out, "axle_streams_open", "gauge", "Open HTTP/2 streams.",
+	    gw_conn_streams(node));
+	scalar(out, "axle_connections_accepted_total", "counter",
+	    "TCP connections accepted.", c->conns_accepted);
+	scalar(out, "axle_connections_refused_total", "counter",
+	    "Connections closed at accept: over max_connections or draining.",
+	    c->conns_refused_limit);
+	scalar(out, "axle_handshakes_ok_total", "counter",
+	    "Completed mTLS handshakes with a verified identity.", c->handshakes_ok);
+	family(out, "axle_handshakes_refused_total", "counter",
+	    "TLS handshakes refused, by reason.");
+	for (int r = 0; r < GW_TLS_REF__COUNT; r++)
+		evbuffer_add_printf(out, "axle_handshakes_refused_total{reason=\"%s\"} %lu\n",
+		    gw_tls_refusal_name(r), gw_tls_refused[r]);
+	evbuffer_add_printf(out, "axle_handshakes_refused_total{reason=\"timeout\"} %" PRIu64 "\n",
+	    c->handshake_timeouts);
+	evbuffer_add_printf(out, "axle_handshakes_refused_total{reason=\"evicted\"} %" PRIu64 "\n",
+	    c->handshakes_evicted);
+	family(out, "axle_h2_goaway_total", "counter",
+	    "HTTP/2 connections ended by the node with GOAWAY, by reason.");
+	for (int r = 0; r < GW_GA__COUNT; r++)
+		evbuffer_add_printf(out, "axle_h2_goaway_total{reason=\"%s\"} %" PRIu64 "\n",
+		    gw_goaway_reason_name(r), c->goaway[r]);
+}
+
+static void
+render_rpcs(struct evbuffer *out)
+{
+	family(out, "axle_rpc_total", "counter", "gRPC calls by method and status.");
+	for (size_t i = 0; i < gw_rpc_count(); i++) {
+		const struct gw_rpc_stats *s = gw_rpc_stats_at(i);
+
+		for (int code = 0; code < 17; code++) {
+			if (s->by_status[code] == 0 && code != 0)
+				continue;
+			evbuffer_add_printf(out,
+			    "axle_rpc_total{method=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+			    gw_rpc_at(i)->path, grpc_status_name(code), s->by_status[code]);
+		}
+	}
+	scalar(out, "axle_rpc_unknown_method_total", "counter",
+	    "gRPC calls to methods this node does not serve.", gw_metrics_rpc_unknown);
+}
+
+static void
+render_store(struct gw_node *node, struct evbuffer *out)
+{
+	struct store_stats s;
+
+	if (node->store == NULL)
+		return;
+	store_get_stats(node->store, &s);
+	scalar(out, "axle_store_commits_total", "counter",
+	    "Group-commit transactions committed.", s.commits);
+	scalar(out, "axle_store_commit_errors_total", "counter",
+	    "Group-commit transactions that failed (nothing acknowledged).", s.commit_errors);
+	scalar(out, "axle_store_requests_total", "counter",
+	    "Write requests completed.", s.requests);
+	scalar(out, "axle_store_request_errors_total", "counter",
+	    "Write requests that failed.", s.request_errors);
+	family(out, "axle_store_errors_total", "counter",
+	    "Failed group-commit begins and commits by cause.");
+	for (int e = 0; e < STORE_ERR__COUNT; e++)
+		evbuffer_add_printf(out, "axle_store_errors_total{error=\"%s\"} %"
+		    PRIu64 "\n", store_err_name((enum store_err)e), s.errors[e]);
+	scalar(out, "axle_store_batch_last", "gauge",
+	    "Requests in the last group commit.", s.last_batch);
+	scalar(out, "axle_store_batch_max", "gauge",
+	    "Largest group commit so far.", s.max_batch);
+	family(out, "axle_store_commit_seconds_total", "counter",
+	    "Time spent in mdb_txn_commit.");
+	evbuffer_add_printf(out, "axle_store_commit_seconds_total %.6f\n",
+	    (double)s.commit_ns_total / 1e9);
+	scalar(out, "axle_store_map_size_bytes", "gauge", "LMDB map size.", s.map_size);
+	scalar(out, "axle_store_map_used_bytes", "gauge", "LMDB map in use.", s.map_used);
+}
+
+void
+gw_metrics_render(struct gw_node *node, struct evbuffer *out)
+{
+	family(out, "axle_info", "gauge", "This node: federation, region, version.");
+	evbuffer_add_printf(out,
+	    "axle_info{federation=\"%s\",region=\"%s\",version=\"%s\"} 1\n",
+	    node->cfg.federation, node->cfg.region, AXLE_VERSION);
+	scalar(out, "axle_uptime_seconds", "gauge", "Seconds since start.",
+	    gw_node_uptime(node));
+	scalar(out, "axle_draining", "gauge", "1 while shutting down.",
+	    (uint64_t)node->draining);
+	family(out, "axle_reloads_total", "counter", "Trust reloads by result.");
+	evbuffer_add_printf(out, "axle_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+	    "axle_reloads_total{result=\"failed\"} %" PRIu64 "\n",
+	    node->ctr.reloads_ok, node->ctr.reloads_failed);
+	scalar(out, "axle_http_requests_total", "counter",
+	    "Plain HTTP requests (healthz, metrics, other).", node->ctr.http_requests);
+	render_conns(node, out);
+	render_rpcs(out);
+	render_store(node, out);
+	gw_modules_metrics(node, out);
+}

@@ -1,0 +1,67 @@
+/* node.c -- the running node: uptime and TLS reload. */
+#include <openssl/ssl.h>
+
+#include "gateway/net/log.h"
+#include "gateway/node/node.h"
+#include "gateway/node/peers.h"
+#include "gateway/net/tls.h"
+
+static const char *const goaway_names[GW_GA__COUNT] = {
+	"header_list", "rst_sent", "empty_data", "control_flood", "outbound_queue", "protocol",
+	"idle", "shutdown",
+};
+
+const char *
+gw_goaway_reason_name(enum gw_goaway_reason r)
+{
+	return r < GW_GA__COUNT ? goaway_names[r] : "unknown";
+}
+
+uint64_t
+gw_node_uptime(const struct gw_node *node)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - node->started.tv_sec);
+}
+
+int
+gw_node_reload_tls(struct gw_node *node)
+{
+	struct gw_tls_opts o = {
+		.cert_file = node->cfg.cert_file,
+		.key_file = node->cfg.key_file,
+		.trust_dir = node->cfg.trust_dir,
+		.federation = node->cfg.federation,
+		.allow_tls12 = node->cfg.tls12,
+	};
+	SSL_CTX *srv, *cli;
+	char err[512];
+
+	srv = gw_tls_server_ctx(&o, err, sizeof(err));
+	if (srv == NULL) {
+		node->ctr.reloads_failed++;
+		gw_log(GW_LOG_ERR, "reload_failed", "what=tls error=\"%s\" "
+		    "note=\"the previous trust stays in force\"", err);
+		return -1;
+	}
+	cli = gw_tls_client_ctx(&o, err, sizeof(err));
+	if (cli == NULL) {
+		SSL_CTX_free(srv);
+		node->ctr.reloads_failed++;
+		gw_log(GW_LOG_ERR, "reload_failed", "what=tls-client error=\"%s\" "
+		    "note=\"the previous trust stays in force\"", err);
+		return -1;
+	}
+	/* Open connections hold references to the old contexts. */
+	if (node->server_ctx)
+		SSL_CTX_free(node->server_ctx);
+	if (node->client_ctx)
+		SSL_CTX_free(node->client_ctx);
+	node->server_ctx = srv;
+	node->client_ctx = cli;
+	node->ctr.reloads_ok++;
+	gw_peers_reload(node);
+	return 0;
+}

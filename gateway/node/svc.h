@@ -1,0 +1,22 @@
+/* svc.h -- the gRPC services, one file per service (svc_<service>.c). */
+#ifndef AXLE_GW_SVC_H
+#define AXLE_GW_SVC_H
+
+#include "gateway/net/rpc.h"
+
+/* svc_node.c: axle.v1.Node */
+extern const struct gw_rpc_service gw_svc_node;
+
+/* svc_registry.c: axle.v1.Registry, axle.v1.Portal/Discover, axle.v1.Axle/Feed */
+extern const struct gw_rpc_service gw_svc_registry;
+
+/* svc_recourse.c: axle.v1.Recourse (admins of this node) */
+extern const struct gw_rpc_service gw_svc_recourse;
+
+/* svc_escalate.c: axle.v1.Axle/Escalate (a child node hands up a case) */
+extern const struct gw_rpc_service gw_svc_axle_escalate;
+
+/* svc_switch.c: axle.v1.Switch (members) and axle.v1.Axle/Forward (nodes) */
+extern const struct gw_rpc_service gw_svc_switch;
+
+#endif

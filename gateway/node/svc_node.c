@@ -1,0 +1,51 @@
+/* svc_node.c -- axle.v1.Node: what a node says about itself. */
+#include <stdio.h>
+
+#include "axle/v1/node.pb-c.h"
+#include "gateway/node/gw_switch.h"
+#include "gateway/node/node.h"
+#include "gateway/node/peers.h"
+#include "gateway/node/svc.h"
+
+static void
+node_info(struct gw_call *call, const ProtobufCMessage *req)
+{
+	struct gw_node *node = gw_call_node(call);
+	const struct gw_identity *who = gw_call_caller(call);
+	Axle__V1__InfoResponse resp = AXLE__V1__INFO_RESPONSE__INIT;
+	Axle__V1__PeerSummary peers[GW_MAX_PEERS], *pp[GW_MAX_PEERS];
+	char addrs[GW_MAX_PEERS][GW_HOST_MAX + GW_PORT_MAX + 4];
+
+	(void)req;
+	resp.federation = node->cfg.federation;
+	resp.region = node->cfg.region;
+	resp.version = AXLE_VERSION;
+	resp.uptime_seconds = gw_node_uptime(node);
+	resp.parent = node->cfg.parent;
+	resp.caller = (char *)who->uri;
+	resp.caller_role = (char *)gw_role_name(who->role);
+	resp.boot_count = node->boot_count;
+	for (size_t i = 0; i < node->cfg.npeers; i++) {
+		const struct gw_peer *p = &node->cfg.peers[i];
+		const struct gw_peer_link *l = gw_peers_find(node, p->region);
+
+		axle__v1__peer_summary__init(&peers[i]);
+		snprintf(addrs[i], sizeof(addrs[i]), "%s:%s", p->host, p->port);
+		peers[i].region = (char *)p->region;
+		peers[i].address = addrs[i];
+		/* "unknown" until the first call over the link ended. */
+		peers[i].state = (char *)gw_peer_state_name(l ? l->state : GW_PEER_UNKNOWN);
+		peers[i].outbox = gw_switch_outbox_count(node, p->region);
+		pp[i] = &peers[i];
+	}
+	resp.n_peers = node->cfg.npeers;
+	resp.peers = pp;
+	gw_call_reply(call, &resp.base);
+}
+
+static const struct gw_rpc_method methods[] = {
+	{ "/axle.v1.Node/Info", GW_AUTHZ_ANY, &axle__v1__info_request__descriptor,
+	  node_info, 0 },
+};
+
+const struct gw_rpc_service gw_svc_node = { methods, sizeof(methods) / sizeof(methods[0]) };

@@ -1,0 +1,1183 @@
+/* svc_switch.c -- axle.v1.Switch (members send, fetch, acknowledge, reject, ask) and axle.v1.Axle/Forward (nodes hand messages on). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "axle/v1/axle.pb-c.h"
+#include "axle/v1/switch.pb-c.h"
+#include "gateway/node/gw_registry.h"
+#include "gateway/net/log.h"
+#include "gateway/node/node.h"
+#include "gateway/node/store.h"
+#include "gateway/node/svc.h"
+#include "gateway/switch/sw_core.h"
+#include "proto/pb.h"
+
+#define ACK_MAX		1000	/* ids per Ack */
+#define FORWARD_MAX	1024	/* envelopes per Forward */
+#define REASON_MAX	1000	/* bytes of a Reject reason */
+
+static int
+status_of(int rc)
+{
+	return rc == SW_Q_EINVAL ? GRPC_INVALID_ARGUMENT : store_rc_grpc_status(rc);
+}
+
+/*
+ * Answers the call with an error and returns true if the switch is
+ * stopping, or the caller is a member of a revoked registrar: its
+ * certificate is refused at once (gw_registry_member_revoked), also once
+ * its prefixes are re-homed, so it can neither send nor read the mailbox
+ * its address now falls to (the successor's).
+ */
+static bool
+switch_down(struct gw_node *node, struct gw_call *call)
+{
+	const struct gw_identity *who = gw_call_caller(call);
+
+	if (node->sw == NULL || node->sw->stopping) {
+		gw_call_error(call, GRPC_UNAVAILABLE, "the node is shutting down");
+		return true;
+	}
+	if (gw_registry_member_revoked(node, who)) {
+		gw_call_error(call, GRPC_PERMISSION_DENIED, "certificate %s belongs "
+		    "to a revoked registrar: refused", who->uri);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The mailbox a member may use: the registrar of this node whose
+ * delegation covers `address` ("": the member's own address), which must
+ * lie inside the member's prefix. Returns a gRPC status with a reason.
+ */
+static int
+member_mailbox(struct gw_call *call, const char *address, char *box,
+    size_t boxlen, char *err, size_t errlen)
+{
+	struct gw_node *node = gw_call_node(call);
+	const struct gw_identity *who = gw_call_caller(call);
+	struct registry_resolution res;
+	char addr[ADDR_MAX_LEN + 1], e[300];
+
+	if (address == NULL || address[0] == '\0')
+		snprintf(addr, sizeof(addr), "%s", who->address);
+	else if (registry_address_parse(address, strlen(address), addr, e,
+	    sizeof(e)) != 0) {
+		snprintf(err, errlen, "mailbox: %s", e);
+		return GRPC_INVALID_ARGUMENT;
+	}
+	if (!gw_authz_member_covers(who, addr, e, sizeof(e))) {
+		snprintf(err, errlen, "%s", e);
+		return GRPC_PERMISSION_DENIED;
+	}
+	if (!gw_registry_resolve(node, addr, &res) ||
+	    res.match.kind != REGISTRY_PREFIX_DELEGATION ||
+	    res.match.region == NULL ||
+	    strcmp(res.match.region, node->cfg.region) != 0) {
+		snprintf(err, errlen, "no registrar of node %s holds %s: its "
+		    "mailbox is at the node that serves it", node->cfg.region, addr);
+		return GRPC_FAILED_PRECONDITION;
+	}
+	/*
+	 * A mailbox holds everything addressed under the registrar's whole
+	 * delegation: a certificate for a narrower prefix would read other
+	 * agencies' messages, so it is refused rather than filtered.
+	 */
+	if (!registry_address_covers(who->address, res.match.prefix)) {
+		snprintf(err, errlen, "the mailbox of registrar %s holds messages "
+		    "for all of %s; member %s covers only part of it: use a "
+		    "certificate for %s", res.match.registrar_id,
+		    res.match.prefix, who->address, res.match.prefix);
+		return GRPC_PERMISSION_DENIED;
+	}
+	snprintf(box, boxlen, "%s", res.match.registrar_id);
+	return GRPC_OK;
+}
+
+/* --- Send ------------------------------------------------------------------------- */
+
+struct send_op {
+	struct gw_call *call;
+	Axle__V1__Envelope *env;
+	struct sw_placed placed;
+	int64_t at;
+};
+
+static void status_detail(const struct sw_record *r, const char *region,
+    int64_t now, char *out, size_t len);
+
+/*
+ * A Send of a message id this node accepted before from the same sender
+ * address (a retry after a lost answer) is answered like the first one, as
+ * things stand now: where the message is in the detail and, while a
+ * recourse case holds it, the case id. Anyone else whose id clashes learns
+ * nothing about another's message (as Status would tell them nothing).
+ */
+static void
+send_duplicate(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    struct sw_placed *p)
+{
+	char addr[ADDR_MAX_LEN + 1], e[64], now[300];
+	struct sw_parties parties;
+	struct sw_record rec;
+
+	if (sw_address_of(env->sender != NULL ? env->sender : "", addr, e,
+	    sizeof(e)) != 0 ||
+	    sw_parties_get(&c->t, env->message_id.data, &parties) != 0 ||
+	    strcmp(parties.sender, addr) != 0 ||
+	    sw_queue_status(&c->t, env->message_id.data, &rec) != 0)
+		return;		/* the plain "duplicate" answer */
+	status_detail(&rec, c->node->cfg.region, c->now, now, sizeof(now));
+	p->state = rec.state;
+	snprintf(p->where, sizeof(p->where), "%s", rec.where);
+	if (rec.state == SW_STATE_RECOURSE)
+		snprintf(p->case_id, sizeof(p->case_id), "%.*s",
+		    (int)sizeof(p->case_id) - 1, rec.where);
+	snprintf(p->detail, sizeof(p->detail), "duplicate: this node accepted "
+	    "message id before; now %.250s", now);
+}
+
+static int
+send_write(struct sw_wctx *c, void *arg)
+{
+	struct send_op *op = arg;
+	int rc;
+
+	op->at = c->now;
+	rc = sw_place(c, op->env, false, &op->placed);
+	if (rc == 0 && op->placed.duplicate)
+		send_duplicate(c, op->env, &op->placed);
+	return rc;
+}
+
+static void
+receipt_fill(Axle__V1__Receipt *r, const struct gw_node *node,
+    const ProtobufCBinaryData *id, Axle__V1__ReceiptKind kind, int64_t at,
+    const char *detail, const char *case_id)
+{
+	axle__v1__receipt__init(r);
+	r->message_id = *id;
+	r->kind = kind;
+	r->at_ms = at;
+	r->node = (char *)node->cfg.region;
+	r->detail = (char *)detail;
+	r->case_id = (char *)case_id;
+}
+
+static void
+send_done(struct gw_node *node, int rc, const char *err, void *arg)
+{
+	struct send_op *op = arg;
+	Axle__V1__SendResponse resp = AXLE__V1__SEND_RESPONSE__INIT;
+	Axle__V1__Receipt r;
+
+	if (rc != 0) {
+		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
+	} else {
+		receipt_fill(&r, node, &op->env->message_id,
+		    AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ACCEPTED, op->at,
+		    op->placed.detail, op->placed.case_id);
+		resp.receipt = &r;
+		gw_call_reply(op->call, &resp.base);
+	}
+	free(op);
+}
+
+static void
+sw_send(struct gw_call *call, const ProtobufCMessage *req)
+{
+	struct gw_node *node = gw_call_node(call);
+	Axle__V1__Envelope *env = (Axle__V1__Envelope *)req;	/* owned by the call */
+	struct send_op *op;
+	char reason[400];
+	int st, rc;
+
+	if (switch_down(node, call))
+		return;
+	st = sw_envelope_check(env, gw_call_caller(call), sw_now_ms(),
+	    &node->sw->lim, reason, sizeof(reason));
+	if (st != GRPC_OK) {
+		gw_call_error(call, st, "%s", reason);
+		return;
+	}
+	if (sw_is_receipt(env)) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_type: \"%s\" is "
+		    "reserved for the nodes' receipts", SW_RECEIPT_TYPE);
+		return;
+	}
+	if (env->n_trace > 0) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "trace: set by nodes, "
+		    "not by senders (send it empty)");
+		return;
+	}
+	sw_envelope_normalise(env, sw_now_ms(), &node->sw->lim);
+	if ((op = calloc(1, sizeof(*op))) == NULL) {
+		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	op->call = call;
+	op->env = env;
+	if ((rc = sw_submit(node, send_write, send_done, op)) != 0) {
+		free(op);
+		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking "
+		    "writes: %s", store_strerror(rc));
+	}
+}
+
+/* --- Fetch ---------------------------------------------------------------------------- */
+
+struct sw_waiter {
+	struct sw_waiter *next;
+	struct gw_node *node;
+	struct gw_call *call;
+	struct event *timer;		/* the end of the wait */
+	char mailbox[SW_NAME_MAX + 1];
+	uint32_t max, sent;
+	int64_t vis_ms, wait_ms;
+	bool busy, expired;
+};
+
+struct fetch_op {
+	struct sw_waiter *w;
+	struct sw_msg *m;
+	size_t n, want;
+	int64_t vis_ms;
+};
+
+static void fetch_try(struct sw_waiter *w);
+
+static void
+waiter_end(struct sw_waiter *w, int status, const char *msg)
+{
+	struct gw_switch *sw = w->node->sw;
+	struct sw_waiter **pp;
+
+	for (pp = sw != NULL ? &sw->waiters : NULL; pp != NULL && *pp != NULL;
+	    pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	if (w->timer != NULL)
+		event_free(w->timer);
+	if (status == GRPC_OK)
+		gw_call_finish(w->call, GRPC_OK, NULL);
+	else
+		gw_call_error(w->call, status, "%s", msg);
+	free(w);
+}
+
+static int
+fetch_write(struct sw_wctx *c, void *arg)
+{
+	struct fetch_op *op = arg;
+	int rc;
+
+	if ((op->m = calloc(op->want, sizeof(*op->m))) == NULL)
+		return SW_Q_ENOMEM;
+	rc = sw_queue_mailbox_fetch(&c->t, op->w->mailbox, op->want, c->now,
+	    op->vis_ms, op->m, &op->n);
+	for (size_t i = 0; rc == 0 && i < op->n; i++) {
+		Axle__V1__Envelope *env;
+
+		sw_count(c, SW_EV_FETCHED);
+		if (op->m[i].rec.attempts != 1 || (env = sw_env_unpack(op->m[i].env,
+		    op->m[i].env_len, NULL, 0)) == NULL)
+			continue;
+		rc = sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_FETCHED,
+		    "fetched by the recipient", NULL);
+		pb_free(&env->base);
+	}
+	if (rc != 0) {
+		sw_msgs_free(op->m, op->n);
+		op->n = 0;
+	}
+	return rc;
+}
+
+static int
+deliver(struct sw_waiter *w, const struct sw_msg *m)
+{
+	Axle__V1__Delivery d = AXLE__V1__DELIVERY__INIT;
+	Axle__V1__Envelope *env = sw_env_unpack(m->env, m->env_len, NULL, 0);
+	int rc;
+
+	if (env == NULL)
+		return -1;
+	d.envelope = env;
+	d.attempt = m->rec.attempts;
+	d.visible_until_ms = m->rec.visible_after_ms;
+	d.mailbox = w->mailbox;
+	rc = gw_call_send(w->call, &d.base);
+	pb_free(&env->base);
+	return rc;
+}
+
+static void
+fetch_done(struct gw_node *node, int rc, const char *err, void *arg)
+{
+	struct fetch_op *op = arg;
+	struct sw_waiter *w = op->w;
+	struct timeval tv;
+
+	w->busy = false;
+	if (rc != 0 || node->sw == NULL) {
+		if (w->sent == 0)
+			waiter_end(w, rc != 0 ? status_of(rc) : GRPC_UNAVAILABLE,
+			    rc != 0 ? err : "the node is shutting down");
+		else
+			waiter_end(w, GRPC_OK, NULL);
+	} else {
+		for (size_t i = 0; i < op->n; i++)
+			if (deliver(w, &op->m[i]) == 0)
+				w->sent++;
+		if (w->sent >= w->max || gw_call_cancelled(w->call) ||
+		    (op->n == 0 && w->expired)) {
+			waiter_end(w, GRPC_OK, NULL);
+		} else if (op->n > 0) {
+			/* Something new: the wait for more starts again. */
+			tv.tv_sec = (time_t)(w->wait_ms / 1000);
+			tv.tv_usec = (suseconds_t)(w->wait_ms % 1000) * 1000;
+			w->expired = w->wait_ms == 0;
+			if (w->expired)
+				fetch_try(w);
+			else
+				evtimer_add(w->timer, &tv);
+		}
+	}
+	sw_msgs_free(op->m, op->n);
+	free(op->m);
+	free(op);
+}
+
+static void
+fetch_try(struct sw_waiter *w)
+{
+	struct fetch_op *op;
+
+	if (w->busy)
+		return;
+	if (gw_call_cancelled(w->call)) {
+		waiter_end(w, GRPC_CANCELLED, "cancelled");
+		return;
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL) {
+		waiter_end(w, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	op->w = w;
+	op->want = w->max - w->sent;
+	op->vis_ms = w->vis_ms;
+	w->busy = true;
+	if (sw_submit(w->node, fetch_write, fetch_done, op) != 0) {
+		w->busy = false;
+		free(op);
+		waiter_end(w, GRPC_UNAVAILABLE, "the store is not taking writes");
+	}
+}
+
+static void
+fetch_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct sw_waiter *w = arg;
+
+	(void)fd, (void)what;
+	w->expired = true;
+	fetch_try(w);		/* a last look; ends the call if still empty */
+}
+
+void
+sw_fetch_kick(struct gw_node *node, const char *mailbox)
+{
+	struct sw_waiter *w, *next;
+
+	if (node->sw == NULL)
+		return;
+	for (w = node->sw->waiters; w != NULL; w = next) {
+		next = w->next;
+		if (node->draining)
+			w->expired = true;
+		if (mailbox == NULL || strcmp(w->mailbox, mailbox) == 0 ||
+		    gw_call_cancelled(w->call))
+			fetch_try(w);
+	}
+}
+
+void
+sw_fetch_stop(struct gw_node *node)
+{
+	while (node->sw->waiters != NULL) {
+		struct sw_waiter *w = node->sw->waiters;
+
+		/* A write of theirs still queued finishes them (node->sw NULL). */
+		node->sw->waiters = w->next;
+		w->next = NULL;
+		if (!w->busy) {
+			event_free(w->timer);
+			w->timer = NULL;
+			gw_call_error(w->call, GRPC_UNAVAILABLE, "the node is shutting down");
+			free(w);
+		}
+	}
+}
+
+static void
+sw_fetch(struct gw_call *call, const ProtobufCMessage *req)
+{
+	const Axle__V1__FetchRequest *r = (const Axle__V1__FetchRequest *)req;
+	struct gw_node *node = gw_call_node(call);
+	struct sw_waiter *w;
+	char err[700];
+	int st;
+
+	if (switch_down(node, call))
+		return;
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	st = member_mailbox(call, r->mailbox, w->mailbox, sizeof(w->mailbox), err,
+	    sizeof(err));
+	if (st == GRPC_OK && (w->timer = evtimer_new(node->base, fetch_timer,
+	    w)) == NULL) {
+		st = GRPC_RESOURCE_EXHAUSTED;
+		snprintf(err, sizeof(err), "out of memory");
+	}
+	if (st != GRPC_OK) {
+		free(w);
+		gw_call_error(call, st, "%s", err);
+		return;
+	}
+	w->node = node;
+	w->call = call;
+	w->max = r->max_messages == 0 ? SW_FETCH_MAX_DEFAULT :
+	    r->max_messages > SW_FETCH_MAX ? SW_FETCH_MAX : r->max_messages;
+	w->vis_ms = r->visibility_timeout_ms == 0 ?
+	    node->cfg.sw.default_visibility_ms :
+	    r->visibility_timeout_ms > SW_VISIBILITY_MAX_MS ? SW_VISIBILITY_MAX_MS :
+	    r->visibility_timeout_ms;
+	w->wait_ms = r->wait_ms > SW_FETCH_WAIT_MAX_MS ? SW_FETCH_WAIT_MAX_MS :
+	    r->wait_ms;
+	if (gw_call_time_left_ms(call) >= 0 && w->wait_ms > gw_call_time_left_ms(call))
+		w->wait_ms = gw_call_time_left_ms(call);
+	w->expired = w->wait_ms == 0;
+	if (!w->expired) {
+		struct timeval tv = { (time_t)(w->wait_ms / 1000),
+			(suseconds_t)(w->wait_ms % 1000) * 1000 };
+
+		evtimer_add(w->timer, &tv);
+	}
+	w->next = node->sw->waiters;
+	node->sw->waiters = w;
+	fetch_try(w);
+}
+
+/* --- Ack ------------------------------------------------------------------------------ */
+
+struct ack_op {
+	struct gw_call *call;
+	char mailbox[SW_NAME_MAX + 1];
+	uint8_t (*ids)[SW_ID_LEN];
+	bool *done;
+	size_t n, acked;
+};
+
+static int
+ack_write(struct sw_wctx *c, void *arg)
+{
+	struct ack_op *op = arg;
+	Axle__V1__Envelope **envs = calloc(op->n, sizeof(*envs));
+	int rc = 0;
+
+	if (envs == NULL)
+		return SW_Q_ENOMEM;
+	/* The envelopes first: acknowledging ends custody and drops them. */
+	for (size_t i = 0; i < op->n && rc == 0; i++) {
+		struct sw_msg m;
+
+		rc = sw_queue_get(&c->t, op->ids[i], &m);
+		if (rc == SW_Q_NOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && m.rec.state == SW_STATE_MAILBOX &&
+		    strcmp(m.rec.where, op->mailbox) == 0 && m.env != NULL)
+			envs[i] = sw_env_unpack(m.env, m.env_len, NULL, 0);
+		sw_msgs_free(&m, 1);
+	}
+	if (rc == 0)
+		rc = sw_queue_ack(&c->t, op->mailbox, (const uint8_t (*)[SW_QID_LEN])op->ids,
+		    op->n, c->now, op->done, &op->acked);
+	for (size_t i = 0; i < op->n; i++) {
+		if (rc == 0 && op->done[i]) {
+			sw_count(c, SW_EV_ACKED);
+			if (envs[i] != NULL)
+				rc = sw_receipt(c, envs[i],
+				    AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ACKNOWLEDGED,
+				    "acknowledged by the recipient", NULL);
+		}
+		pb_free(envs[i] != NULL ? &envs[i]->base : NULL);
+	}
+	free(envs);
+	return rc;
+}
+
+static void
+ack_done(struct gw_node *node, int rc, const char *err, void *arg)
+{
+	struct ack_op *op = arg;
+	Axle__V1__AckResponse resp = AXLE__V1__ACK_RESPONSE__INIT;
+	ProtobufCBinaryData *unknown = calloc(op->n + 1, sizeof(*unknown));
+
+	(void)node;
+	if (rc != 0) {
+		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
+	} else if (unknown == NULL) {
+		gw_call_error(op->call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	} else {
+		resp.acknowledged = (uint32_t)op->acked;
+		resp.unknown_ids = unknown;
+		for (size_t i = 0; i < op->n; i++)
+			if (!op->done[i]) {
+				unknown[resp.n_unknown_ids].data = op->ids[i];
+				unknown[resp.n_unknown_ids++].len = SW_ID_LEN;
+			}
+		gw_call_reply(op->call, &resp.base);
+	}
+	free(unknown);
+	free(op->ids);
+	free(op->done);
+	free(op);
+}
+
+static void
+sw_ack(struct gw_call *call, const ProtobufCMessage *req)
+{
+	const Axle__V1__AckRequest *r = (const Axle__V1__AckRequest *)req;
+	struct gw_node *node = gw_call_node(call);
+	struct ack_op *op;
+	char err[700];
+	int st;
+
+	if (switch_down(node, call))
+		return;
+	if (r->n_message_ids == 0 || r->n_message_ids > ACK_MAX) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_ids: %zu given, "
+		    "1 to %d allowed", r->n_message_ids, ACK_MAX);
+		return;
+	}
+	for (size_t i = 0; i < r->n_message_ids; i++)
+		if (r->message_ids[i].len != SW_ID_LEN) {
+			gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_ids[%zu]: "
+			    "%zu bytes, must be 16", i, r->message_ids[i].len);
+			return;
+		}
+	if ((op = calloc(1, sizeof(*op))) == NULL ||
+	    (op->ids = calloc(r->n_message_ids, SW_ID_LEN)) == NULL ||
+	    (op->done = calloc(r->n_message_ids, sizeof(bool))) == NULL) {
+		if (op != NULL) {
+			free(op->ids);
+			free(op);
+		}
+		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	st = member_mailbox(call, r->mailbox, op->mailbox, sizeof(op->mailbox), err,
+	    sizeof(err));
+	if (st != GRPC_OK) {
+		free(op->ids);
+		free(op->done);
+		free(op);
+		gw_call_error(call, st, "%s", err);
+		return;
+	}
+	op->call = call;
+	op->n = r->n_message_ids;
+	for (size_t i = 0; i < op->n; i++)
+		memcpy(op->ids[i], r->message_ids[i].data, SW_ID_LEN);
+	if (sw_submit(node, ack_write, ack_done, op) != 0) {
+		free(op->ids);
+		free(op->done);
+		free(op);
+		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
+	}
+}
+
+/* --- Reject ---------------------------------------------------------------------------- */
+
+struct reject_op {
+	struct gw_call *call;
+	char mailbox[SW_NAME_MAX + 1];
+	uint8_t id[SW_ID_LEN];
+	const char *reason;		/* in the request: lives as long as the call */
+	struct sw_placed out;
+	bool found;
+	int64_t at;
+};
+
+static int
+reject_write(struct sw_wctx *c, void *arg)
+{
+	struct reject_op *op = arg;
+	struct sw_env_view v;
+	Axle__V1__Envelope *env;
+	char detail[1200];
+	struct sw_msg m;
+	int rc = sw_queue_get(&c->t, op->id, &m);
+
+	op->at = c->now;
+	if (rc == SW_Q_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (!sw_record_in_flight(&m.rec, c->now) || strcmp(m.rec.where,
+	    op->mailbox) != 0 || m.env == NULL ||
+	    (env = sw_env_unpack(m.env, m.env_len, NULL, 0)) == NULL) {
+		sw_msgs_free(&m, 1);
+		return 0;
+	}
+	sw_msgs_free(&m, 1);
+	op->found = true;
+	snprintf(detail, sizeof(detail), "rejected as not understood by "
+	    "registrar %s: %s", op->mailbox, op->reason);
+	sw_count(c, SW_EV_REJECTED);
+	rc = sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REJECTED,
+	    detail, NULL);
+	if (rc == 0)
+		rc = sw_policy(c, sw_as_arrived(c, env, &v),
+		    AXLE__V1__CASE_REASON__CASE_REASON_REJECTED, detail,
+		    SW_SETTLE_REJECT, op->mailbox, &op->out);
+	pb_free(&env->base);
+	return rc;
+}
+
+static Axle__V1__ReceiptKind
+kind_of_state(enum sw_state s)
+{
+	switch (s) {
+	case SW_STATE_RECOURSE:	return AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ESCALATED;
+	case SW_STATE_RETURNED:	return AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED;
+	case SW_STATE_DISCARDED: return AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED;
+	default:		return AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REJECTED;
+	}
+}
+
+static void
+reject_done(struct gw_node *node, int rc, const char *err, void *arg)
+{
+	struct reject_op *op = arg;
+	Axle__V1__RejectResponse resp = AXLE__V1__REJECT_RESPONSE__INIT;
+	ProtobufCBinaryData id = { SW_ID_LEN, op->id };
+	Axle__V1__Receipt r;
+
+	if (rc != 0) {
+		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
+	} else if (!op->found) {
+		gw_call_error(op->call, GRPC_NOT_FOUND, "message is not in flight in "
+		    "mailbox %s (fetch it first; it may have been acknowledged or "
+		    "its visibility timeout passed)", op->mailbox);
+	} else {
+		receipt_fill(&r, node, &id, kind_of_state(op->out.state), op->at,
+		    op->out.detail, op->out.case_id);
+		resp.receipt = &r;
+		gw_call_reply(op->call, &resp.base);
+	}
+	free(op);
+}
+
+static void
+sw_reject(struct gw_call *call, const ProtobufCMessage *req)
+{
+	const Axle__V1__RejectRequest *r = (const Axle__V1__RejectRequest *)req;
+	struct gw_node *node = gw_call_node(call);
+	struct reject_op *op;
+	char err[700];
+	int st;
+
+	if (switch_down(node, call))
+		return;
+	if (r->message_id.len != SW_ID_LEN) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_id: %zu bytes, "
+		    "must be 16", r->message_id.len);
+		return;
+	}
+	if (r->reason == NULL || r->reason[0] == '\0' ||
+	    strlen(r->reason) > REASON_MAX) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "reason: required, at "
+		    "most %d bytes", REASON_MAX);
+		return;
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL) {
+		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	st = member_mailbox(call, r->mailbox, op->mailbox, sizeof(op->mailbox), err,
+	    sizeof(err));
+	if (st != GRPC_OK) {
+		free(op);
+		gw_call_error(call, st, "%s", err);
+		return;
+	}
+	op->call = call;
+	op->reason = r->reason;
+	memcpy(op->id, r->message_id.data, SW_ID_LEN);
+	if (sw_submit(node, reject_write, reject_done, op) != 0) {
+		free(op);
+		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
+	}
+}
+
+/* --- Status --------------------------------------------------------------------------- */
+
+static Axle__V1__MessageState
+state_of(const struct sw_record *r, int64_t now)
+{
+	switch (r->state) {
+	case SW_STATE_OUTBOX:	 return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_OUTBOX;
+	case SW_STATE_MAILBOX:	 return sw_record_in_flight(r, now) ?
+				     AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_IN_FLIGHT :
+				     AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_MAILBOX;
+	case SW_STATE_HELD:	 return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_HELD;
+	case SW_STATE_FORWARDED: return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_FORWARDED;
+	case SW_STATE_ACKED:	 return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_ACKNOWLEDGED;
+	case SW_STATE_RETURNED:	 return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_RETURNED;
+	case SW_STATE_DISCARDED: return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_DISCARDED;
+	case SW_STATE_RECOURSE:	 return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_RECOURSE;
+	default:		 return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_UNKNOWN;
+	}
+}
+
+static void
+status_detail(const struct sw_record *r, const char *region, int64_t now,
+    char *out, size_t len)
+{
+	switch (r->state) {
+	case SW_STATE_OUTBOX:
+		snprintf(out, len, "at %s, waiting for node %s", region, r->where);
+		break;
+	case SW_STATE_MAILBOX:
+		snprintf(out, len, "in the mailbox of registrar %s at %s%s", r->where,
+		    region, sw_record_in_flight(r, now) ? ", fetched, awaiting "
+		    "acknowledgement" : "");
+		break;
+	case SW_STATE_HELD:
+		snprintf(out, len, "held at %s: registrar %s is suspended%s", region,
+		    r->where, r->hold_until_ms > 0 ? "; its failure policy applies "
+		    "at the hold limit" : "");
+		break;
+	case SW_STATE_FORWARDED:
+		snprintf(out, len, "handed on by %s (%s)", region, r->where);
+		break;
+	case SW_STATE_ACKED:
+		snprintf(out, len, "delivered to registrar %s at %s and acknowledged",
+		    r->where, region);
+		break;
+	case SW_STATE_RECOURSE:
+		snprintf(out, len, "in recourse case %s", r->where);
+		break;
+	default:
+		snprintf(out, len, "%s at %s: %s", sw_state_name(r->state), region,
+		    r->where);
+		break;
+	}
+}
+
+/* A member may ask only about messages from or to its own prefix. */
+static bool
+status_allowed(const struct gw_identity *who, struct sw_txn *t,
+    const uint8_t *id)
+{
+	struct sw_parties p;
+
+	if (who->role == GW_ROLE_ADMIN)
+		return true;
+	if (sw_parties_get(t, id, &p) != 0)
+		return false;
+	return (p.sender[0] != '\0' && registry_address_covers(who->address,
+	    p.sender)) || (p.to[0] != '\0' && registry_address_covers(who->address,
+	    p.to));
+}
+
+static void
+sw_status(struct gw_call *call, const ProtobufCMessage *req)
+{
+	const Axle__V1__StatusRequest *r = (const Axle__V1__StatusRequest *)req;
+	struct gw_node *node = gw_call_node(call);
+	Axle__V1__MessageStatus resp = AXLE__V1__MESSAGE_STATUS__INIT;
+	char detail[600];
+	struct sw_record rec;
+	struct sw_txn t;
+	MDB_txn *txn;
+	int64_t now = sw_now_ms();
+	int rc;
+
+	if (switch_down(node, call))
+		return;
+	if (r->message_id.len != SW_ID_LEN) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_id: %zu bytes, "
+		    "must be 16", r->message_id.len);
+		return;
+	}
+	if ((rc = store_read_begin(node->store, &txn)) != 0) {
+		gw_call_error(call, GRPC_UNAVAILABLE, "store: %s", store_strerror(rc));
+		return;
+	}
+	sw_txn_lmdb(node->sw->q, txn, &t);
+	rc = sw_queue_status(&t, r->message_id.data, &rec);
+	if (rc == 0 && !status_allowed(gw_call_caller(call), &t, r->message_id.data))
+		rc = SW_Q_NOTFOUND;	/* not theirs: no different from unknown */
+	mdb_txn_abort(txn);
+	resp.message_id = r->message_id;
+	if (rc == SW_Q_NOTFOUND) {
+		resp.state = AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_UNKNOWN;
+		resp.detail = "this node has no record of it that you may see";
+	} else if (rc != 0) {
+		gw_call_error(call, status_of(rc), "store: %s", sw_queue_strerror(rc));
+		return;
+	} else {
+		resp.state = state_of(&rec, now);
+		resp.location = rec.where;
+		if (rec.state == SW_STATE_RECOURSE)
+			resp.case_id = rec.where;
+		resp.updated_ms = rec.updated_ms;
+		status_detail(&rec, node->cfg.region, now, detail, sizeof(detail));
+		resp.detail = detail;
+	}
+	gw_call_reply(call, &resp.base);
+}
+
+/* --- Queues ---------------------------------------------------------------------------- */
+
+#define QUEUES_MAX 512
+
+struct queues {
+	struct sw_queue_stat st[3][QUEUES_MAX];
+	size_t n[3];
+	Axle__V1__QueueSummary qs[3][QUEUES_MAX + 64];
+	Axle__V1__QueueSummary *qp[3][QUEUES_MAX + 64];
+	size_t nq[3];
+};
+
+static Axle__V1__QueueSummary *
+queue_add(struct queues *q, int k, const char *name, uint64_t count,
+    uint64_t in_flight, int64_t age)
+{
+	Axle__V1__QueueSummary *s;
+
+	if (q->nq[k] >= QUEUES_MAX + 64)
+		return NULL;
+	s = &q->qs[k][q->nq[k]];
+	axle__v1__queue_summary__init(s);
+	s->name = (char *)name;
+	s->count = count;
+	s->in_flight = in_flight;
+	s->oldest_age_ms = age;
+	q->qp[k][q->nq[k]++] = s;
+	return s;
+}
+
+/* Every configured peer's outbox, waiting messages or not, with its pump. */
+static void
+queues_outboxes(struct gw_node *node, struct queues *q, int64_t now)
+{
+	struct sw_pump_info pi[GW_MAX_PEERS];
+	size_t np = sw_outbox_info(node, pi, GW_MAX_PEERS);
+
+	for (size_t i = 0; i < np; i++) {
+		const struct sw_queue_stat *st = NULL;
+		Axle__V1__QueueSummary *s;
+
+		for (size_t k = 0; k < q->n[0] && st == NULL; k++)
+			if (strcmp(q->st[0][k].name, pi[i].region) == 0)
+				st = &q->st[0][k];
+		s = queue_add(q, 0, pi[i].region, st ? st->count : 0, 0,
+		    st ? now - st->oldest_ms : 0);
+		if (s == NULL)
+			return;
+		s->retry_attempt = pi[i].attempt;
+		s->next_retry_ms = pi[i].next_ms;
+		s->last_error = (char *)pi[i].last_error;
+		s->forwarded = pi[i].sent;
+	}
+	for (size_t k = 0; k < q->n[0]; k++) {
+		bool known = false;
+
+		for (size_t i = 0; i < np && !known; i++)
+			known = strcmp(q->st[0][k].name, pi[i].region) == 0;
+		if (!known)
+			queue_add(q, 0, q->st[0][k].name, q->st[0][k].count, 0,
+			    now - q->st[0][k].oldest_ms);
+	}
+}
+
+static void
+sw_queues(struct gw_call *call, const ProtobufCMessage *req)
+{
+	struct gw_node *node = gw_call_node(call);
+	const struct gw_identity *who = gw_call_caller(call);
+	Axle__V1__QueuesResponse resp = AXLE__V1__QUEUES_RESPONSE__INIT;
+	static const enum sw_qstore which[3] = { SW_QS_OUTBOX, SW_QS_MAILBOX, SW_QS_HELD };
+	char box[SW_NAME_MAX + 1] = "", err[700];
+	struct queues *q;
+	struct sw_txn t;
+	MDB_txn *txn;
+	int64_t now = sw_now_ms();
+	int rc = 0, st;
+
+	(void)req;
+	if (switch_down(node, call))
+		return;
+	if (who->role == GW_ROLE_MEMBER && (st = member_mailbox(call, "", box,
+	    sizeof(box), err, sizeof(err))) != GRPC_OK) {
+		gw_call_error(call, st, "%s", err);
+		return;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL ||
+	    (rc = store_read_begin(node->store, &txn)) != 0) {
+		free(q);
+		gw_call_error(call, GRPC_UNAVAILABLE, "store: %s", store_strerror(rc));
+		return;
+	}
+	sw_txn_lmdb(node->sw->q, txn, &t);
+	for (int k = 0; k < 3 && rc == 0; k++) {
+		rc = sw_queue_stats(&t, which[k], now, q->st[k], QUEUES_MAX, &q->n[k]);
+		if (q->n[k] > QUEUES_MAX)
+			q->n[k] = QUEUES_MAX;
+	}
+	mdb_txn_abort(txn);
+	if (rc != 0) {
+		free(q);
+		gw_call_error(call, status_of(rc), "store: %s", sw_queue_strerror(rc));
+		return;
+	}
+	if (who->role != GW_ROLE_MEMBER)
+		queues_outboxes(node, q, now);
+	for (int k = 1; k < 3; k++)
+		for (size_t i = 0; i < q->n[k]; i++)
+			if (box[0] == '\0' || strcmp(q->st[k][i].name, box) == 0)
+				queue_add(q, k, q->st[k][i].name, q->st[k][i].count,
+				    q->st[k][i].in_flight, now - q->st[k][i].oldest_ms);
+	resp.outboxes = q->qp[0];
+	resp.n_outboxes = q->nq[0];
+	resp.mailboxes = q->qp[1];
+	resp.n_mailboxes = q->nq[1];
+	resp.held = q->qp[2];
+	resp.n_held = q->nq[2];
+	gw_call_reply(call, &resp.base);
+	free(q);
+}
+
+/* --- Axle/Forward -------------------------------------------------------------------------- */
+
+struct fwd_op {
+	struct gw_call *call;
+	Axle__V1__ForwardRequest *req;		/* owned by the call */
+	Axle__V1__ForwardResult *res;
+	Axle__V1__ForwardResult **resp;
+	char (*why)[400];
+	bool *ok;
+	size_t n;
+};
+
+static int
+forward_write(struct sw_wctx *c, void *arg)
+{
+	struct fwd_op *op = arg;
+	int rc;
+
+	for (size_t i = 0; i < op->n; i++) {
+		struct sw_placed p;
+
+		if (!op->ok[i])
+			continue;
+		if ((rc = sw_place(c, op->req->envelopes[i], false, &p)) != 0)
+			return rc;
+		op->res[i].outcome = p.duplicate ?
+		    AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_DUPLICATE :
+		    AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_COMMITTED;
+	}
+	return 0;
+}
+
+static void
+fwd_op_free(struct fwd_op *op)
+{
+	free(op->res);
+	free(op->resp);
+	free(op->why);
+	free(op->ok);
+	free(op);
+}
+
+static void
+forward_done(struct gw_node *node, int rc, const char *err, void *arg)
+{
+	struct fwd_op *op = arg;
+	Axle__V1__ForwardResponse resp = AXLE__V1__FORWARD_RESPONSE__INIT;
+
+	(void)node;
+	if (rc != 0) {
+		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
+	} else {
+		resp.results = op->resp;
+		resp.n_results = op->n;
+		gw_call_reply(op->call, &resp.base);
+	}
+	fwd_op_free(op);
+}
+
+/*
+ * A peer's routing hands a node only what lies in the node's region: the
+ * next hop is the peer whose region is the longest configured prefix of
+ * the recipient (sw_resolve_txn), so a recipient or group prefix outside
+ * our region did not come here by any route through us.
+ */
+static bool
+forward_for_us(const Axle__V1__Envelope *e, const char *region, char *why,
+    size_t len)
+{
+	const char *field = "to", *s = e->to;
+	char addr[ADDR_MAX_LEN + 1], err[200];
+
+	if (e->recipient_case == AXLE__V1__ENVELOPE__RECIPIENT_TO_GROUP) {
+		field = "to_group.prefix";
+		s = e->to_group != NULL ? e->to_group->prefix : NULL;
+	}
+	if (sw_address_of(s != NULL ? s : "", addr, err, sizeof(err)) != 0) {
+		snprintf(why, len, "%s: %s", field, err);
+		return false;
+	}
+	if (!registry_address_covers(region, addr)) {
+		snprintf(why, len, "%s: %s is outside this node's region %s: its "
+		    "route does not pass through this node", field, addr, region);
+		return false;
+	}
+	return true;
+}
+
+/* Checks one envelope from a peer; false with a reason if refused. */
+static bool
+forward_check(struct gw_call *call, Axle__V1__Envelope *e, int64_t now,
+    char *why, size_t len)
+{
+	struct gw_node *node = gw_call_node(call);
+	const struct gw_identity *who = gw_call_caller(call);
+	const Axle__V1__TraceHop *last = e->n_trace > 0 ? e->trace[e->n_trace - 1] : NULL;
+
+	if (last == NULL || last->region == NULL ||
+	    strcmp(last->region, who->address) != 0) {
+		snprintf(why, len, "trace: the forwarding node %s must be its last "
+		    "hop", who->address);
+		return false;
+	}
+	if (sw_envelope_check(e, who, now, &node->sw->lim, why, len) != GRPC_OK)
+		return false;
+	if (!forward_for_us(e, node->cfg.region, why, len))
+		return false;
+	sw_envelope_normalise(e, now, &node->sw->lim);
+	return true;
+}
+
+/*
+ * Refused envelopes are worth an operator's look (a peer misrouting or
+ * misbehaving): one line per call, naming the first of them.
+ */
+static void
+forward_refused_log(const char *peer, size_t refused, size_t n,
+    const Axle__V1__Envelope *e, const char *why)
+{
+	char id[SW_ID_HEX_LEN + 1], q[600];
+
+	if (e->message_id.len == SW_ID_LEN)
+		sw_message_id_hex(e->message_id.data, id);
+	else
+		snprintf(id, sizeof(id), "-");
+	gw_log(GW_LOG_WARN, "switch_forward_refused", "peer=%s refused=%zu "
+	    "envelopes=%zu first_id=%s reason=%s", peer, refused, n, id,
+	    gw_log_quote(q, sizeof(q), why, strlen(why)));
+}
+
+static void
+axle_forward(struct gw_call *call, const ProtobufCMessage *req)
+{
+	Axle__V1__ForwardRequest *r = (Axle__V1__ForwardRequest *)req;
+	struct gw_node *node = gw_call_node(call);
+	int64_t now = sw_now_ms();
+	struct fwd_op *op;
+	size_t n = r->n_envelopes, refused = 0, first = 0;
+
+	if (switch_down(node, call))
+		return;
+	if (gw_config_peer(&node->cfg, gw_call_caller(call)->address) == NULL) {
+		gw_call_error(call, GRPC_PERMISSION_DENIED, "node %s is not a peer "
+		    "of node %s (no [peer] section for its region): traffic "
+		    "reaches a node only over its configured axles",
+		    gw_call_caller(call)->address, node->cfg.region);
+		return;
+	}
+	if (n > FORWARD_MAX) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "envelopes: %zu, at most %d "
+		    "per call", n, FORWARD_MAX);
+		return;
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL ||
+	    (op->res = calloc(n + 1, sizeof(*op->res))) == NULL ||
+	    (op->resp = calloc(n + 1, sizeof(*op->resp))) == NULL ||
+	    (op->why = calloc(n + 1, sizeof(*op->why))) == NULL ||
+	    (op->ok = calloc(n + 1, sizeof(*op->ok))) == NULL) {
+		if (op != NULL)
+			fwd_op_free(op);
+		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	op->call = call;
+	op->req = r;
+	op->n = n;
+	for (size_t i = 0; i < n; i++) {
+		Axle__V1__ForwardResult *x = &op->res[i];
+
+		axle__v1__forward_result__init(x);
+		x->message_id = r->envelopes[i]->message_id;
+		op->resp[i] = x;
+		op->ok[i] = forward_check(call, r->envelopes[i], now, op->why[i],
+		    sizeof(op->why[i]));
+		if (!op->ok[i]) {
+			x->outcome = AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_REFUSED;
+			x->reason = op->why[i];
+			if (refused++ == 0)
+				first = i;
+		}
+	}
+	if (refused > 0)
+		forward_refused_log(gw_call_caller(call)->address, refused, n,
+		    r->envelopes[first], op->why[first]);
+	if (sw_submit(node, forward_write, forward_done, op) != 0) {
+		fwd_op_free(op);
+		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
+	}
+}
+
+static const struct gw_rpc_method methods[] = {
+	{ "/axle.v1.Switch/Send", GW_AUTHZ_MEMBER_OR_ADMIN,
+	  &axle__v1__envelope__descriptor, sw_send, 0 },
+	{ "/axle.v1.Switch/Fetch", GW_AUTHZ_MEMBER,
+	  &axle__v1__fetch_request__descriptor, sw_fetch, 1 },
+	{ "/axle.v1.Switch/Ack", GW_AUTHZ_MEMBER,
+	  &axle__v1__ack_request__descriptor, sw_ack, 0 },
+	{ "/axle.v1.Switch/Reject", GW_AUTHZ_MEMBER,
+	  &axle__v1__reject_request__descriptor, sw_reject, 0 },
+	{ "/axle.v1.Switch/Status", GW_AUTHZ_MEMBER_OR_ADMIN,
+	  &axle__v1__status_request__descriptor, sw_status, 0 },
+	{ "/axle.v1.Switch/Queues", GW_AUTHZ_MEMBER_OR_ADMIN,
+	  &axle__v1__queues_request__descriptor, sw_queues, 0 },
+	{ "/axle.v1.Axle/Forward", GW_AUTHZ_NODE,
+	  &axle__v1__forward_request__descriptor, axle_forward, 0 },
+};
+
+const struct gw_rpc_service gw_svc_switch = { methods,
+	sizeof(methods) / sizeof(methods[0]) };

@@ -1,0 +1,236 @@
+/* sw_core.h -- the switch's own shared state and its work inside write transactions; for the switch's files only (gw_switch.h is the public contract). */
+#ifndef AXLE_GW_SW_CORE_H
+#define AXLE_GW_SW_CORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+#include "axle/v1/envelope.pb-c.h"
+#include "gateway/switch/sw_envelope.h"
+#include "gateway/switch/sw_queue.h"
+#include "gateway/switch/sw_route.h"
+#include "recourse/case.h"
+
+struct gw_node;
+struct gw_call;
+struct event;
+
+#define SW_RECEIPT_TYPE		"axle.receipt"	/* system envelopes: never get receipts */
+#define SW_RECEIPT_CT		"application/x-protobuf; messageType=axle.v1.Receipt"
+#define SW_VISIBILITY_MAX_MS	(3600 * 1000)	/* Fetch; the default: [switch] default_visibility_ms */
+#define SW_FETCH_MAX_DEFAULT	100	/* Fetch: default max_messages */
+#define SW_FETCH_MAX		1000
+#define SW_FETCH_WAIT_MAX_MS	(5 * 60 * 1000)
+#define SW_RETRY_BASE_MS	100	/* peer retry backoff: base and cap */
+#define SW_RETRY_CAP_MS		5000
+#define SW_FORWARD_BATCH	64	/* envelopes per Axle.Forward */
+#define SW_FORWARD_BYTES	(2u << 20)	/* and bytes */
+#define SW_FORWARD_TIMEOUT_MS	15000
+#define SW_TICK_MS		200	/* deadline and fetch-waiter timer */
+#define SW_TOUCH_MAX		8
+
+/* What metrics count (axle_switch_messages_total{event}). */
+enum sw_event {
+	SW_EV_ACCEPTED, SW_EV_DELIVERED, SW_EV_FETCHED, SW_EV_ACKED,
+	SW_EV_HELD, SW_EV_RELEASED, SW_EV_RETURNED, SW_EV_DISCARDED,
+	SW_EV_ESCALATED, SW_EV_DUPLICATE, SW_EV_FORWARDED, SW_EV_REJECTED,
+	SW_EV_REPLY_OVERDUE, SW_EV_RECEIPTS, SW_EV_HOLD_EXPIRED,
+	SW_EV__COUNT
+};
+const char *sw_event_name(enum sw_event e);
+
+/*
+ * What one write did, for the loop thread once it committed: counters to
+ * add, and which outboxes and mailboxes got messages (to wake their pumps
+ * and waiting fetches).
+ */
+struct sw_tally {
+	uint64_t ev[SW_EV__COUNT];
+	char peers[SW_TOUCH_MAX][ADDR_MAX_LEN + 1];
+	size_t npeers;
+	bool all_peers;
+	char boxes[SW_TOUCH_MAX][SW_NAME_MAX + 1];
+	size_t nboxes;
+	bool all_boxes;
+	bool deadline;		/* a deadline was added */
+};
+
+struct sw_pump;
+struct sw_waiter;
+
+/* node->sw */
+struct gw_switch {
+	struct sw_queue *q;		/* LMDB queues in the node's environment */
+	struct sw_limits lim;
+	_Atomic uint64_t ev[SW_EV__COUNT];
+	struct event *tick;
+	struct event *kick;		/* coalesces kicks into one pass */
+	bool kick_all;
+	struct sw_tally pending;	/* touched since the last kick pass */
+	bool deadline_busy;		/* a deadline write is in flight */
+	unsigned sweeps;		/* held-queue releases in flight */
+	bool mailboxes_swept;		/* held_sweep looked at the mailboxes once */
+	bool stopping;
+	struct sw_pump *pumps;		/* one per configured peer (node/outbox.c) */
+	size_t npumps;
+	struct sw_waiter *waiters;	/* parked Fetch calls (svc_switch.c) */
+};
+
+/* --- one write's context (writer thread) ----------------------------------- */
+
+struct sw_wctx {
+	struct gw_node *node;
+	MDB_txn *txn;
+	struct sw_txn t;
+	int64_t now;
+	struct sw_tally *tally;		/* may be NULL: counted at once, atomically */
+	int depth;			/* receipts and group copies nest */
+	char err[320];			/* why a step failed */
+};
+
+void sw_wctx_init(struct sw_wctx *c, struct gw_node *node, MDB_txn *txn,
+    int64_t now_ms, struct sw_tally *tally);
+
+/* Where a placed message went, for the caller's answer. */
+struct sw_placed {
+	enum sw_state state;
+	char where[SW_WHERE_MAX + 1];
+	char case_id[RECOURSE_ID_MAX];
+	bool duplicate;
+	size_t copies;			/* a group: copies made */
+	char detail[320];		/* for a person */
+};
+
+/* How a failure-policy outcome is recorded. */
+enum sw_settle { SW_SETTLE_NEW, SW_SETTLE_MOVE, SW_SETTLE_REJECT };
+
+/*
+ * Places an envelope that arrives at this node (Send, Forward, a receipt,
+ * a group copy): de-duplicates, routes (from the register in this very
+ * transaction: the index is the loop thread's), appends this node's hop,
+ * and accepts it into a mailbox, an outbox, held, or recourse per its
+ * failure policy, with the receipts that go with it. existing: the id is
+ * already recorded here (a recourse redirect): move it instead of
+ * accepting. Returns 0 (out filled; out->duplicate if seen before) or a
+ * store / queue error (abort the write) with c->err.
+ */
+int sw_place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
+    struct sw_placed *out);
+
+/* Only the route env would take from here (nothing written). 0 or an error. */
+int sw_route_only(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    struct sw_route *rt);
+
+/*
+ * Applies env's failure policy for a stored or new message: escalate (a
+ * case here), return (a RETURNED receipt) or discard (audited). how says
+ * whether the id is new here, moved from where it is, or rejected from
+ * mailbox (in flight there). Returns 0 or an error.
+ */
+int sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
+    const char *detail, enum sw_settle how, const char *mailbox,
+    struct sw_placed *out);
+
+/* Sends the sender of env a receipt (a system envelope). 0 or an error. */
+int sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    Axle__V1__ReceiptKind kind, const char *detail, const char *case_id);
+
+/*
+ * A stored envelope as it arrived here: this node's own hop (appended when
+ * it was queued) left out, so that a case or a redirect does not see a
+ * loop. The view needs no release.
+ */
+const Axle__V1__Envelope *sw_as_arrived(struct sw_wctx *c,
+    const Axle__V1__Envelope *stored, struct sw_env_view *v);
+
+/* Unpacks a stored envelope; NULL on a corrupt record (err set). */
+Axle__V1__Envelope *sw_env_unpack(const uint8_t *b, size_t len, char *err,
+    size_t errlen);
+
+bool sw_is_receipt(const Axle__V1__Envelope *env);
+void sw_count(struct sw_wctx *c, enum sw_event e);
+void sw_touch_peer(struct sw_tally *t, const char *peer);
+void sw_touch_box(struct sw_tally *t, const char *box);
+/* Adds a tally's counters and wake-ups (loop thread, after the commit). */
+void sw_tally_apply(struct gw_node *node, const struct sw_tally *t);
+
+/*
+ * The deadlines due now: applies the failure policy (delivery deadline,
+ * hold limit) or REPLY_OVERDUE. Each deadline is dropped as it is handled.
+ */
+int sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n);
+
+/*
+ * A registrar's standing as txn sees it: *st (UNSPECIFIED if it is not in
+ * the register) and, if successor is not NULL, the id it was re-homed to
+ * ("" if none). Returns 0 or the store's error.
+ */
+int sw_registrar_get(struct gw_node *node, MDB_txn *txn, const char *id,
+    Axle__V1__RegistrarStatus *st, char *successor, size_t len);
+
+/* Whether a successor takes a re-homed registrar's traffic: active, or suspended (held there). */
+bool sw_takes_traffic(Axle__V1__RegistrarStatus st);
+
+/* A registrar's standing changed (inside the registry's or our own write). */
+int sw_registrar_txn(struct sw_wctx *c, const char *id,
+    Axle__V1__RegistrarStatus status, const char *successor, size_t *moved);
+
+/*
+ * Resolves address from the register in txn: local delegations with their
+ * standing, then this node's and the configured peers' regions. Strings
+ * point into *buf (lives as long as it).
+ */
+struct sw_resbuf {
+	char prefix[ADDR_MAX_LEN + 1];
+	char id[ADDR_MAX_LEN + 1];
+	char region[ADDR_MAX_LEN + 1];
+};
+int sw_resolve_txn(struct sw_wctx *c, const char *address,
+    struct registry_resolution *res, struct sw_resbuf *buf);
+
+/* sw_groups.c: the services of a group envelope, from the register in txn. */
+int sw_group_copies(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    struct sw_group_copy **out, size_t *n, void **arena);
+void sw_group_free(struct sw_group_copy *copies, void *arena);
+
+/* --- loop thread -------------------------------------------------------------- */
+
+/* node/outbox.c */
+int sw_outbox_start(struct gw_node *node, char *err, size_t errlen);
+void sw_outbox_stop(struct gw_node *node);
+/* Wakes the pump of peer (NULL: every pump). */
+void sw_outbox_kick(struct gw_node *node, const char *peer);
+/* Pump state for metrics and axlectl: attempt count, next try, last error. */
+struct sw_pump_info {
+	const char *region;
+	unsigned attempt;
+	int64_t next_ms;
+	bool busy;
+	const char *last_error;
+	uint64_t sent, failed;
+};
+size_t sw_outbox_info(struct gw_node *node, struct sw_pump_info *out, size_t max);
+
+/* svc_switch.c: wakes parked fetches of mailbox (NULL: all). */
+void sw_fetch_kick(struct gw_node *node, const char *mailbox);
+void sw_fetch_stop(struct gw_node *node);
+
+/* gw_switch.c */
+int64_t sw_now_ms(void);
+/*
+ * A switch write: fn runs on the store's writer inside the batch (a
+ * context with its own tally; return non-zero to abort just this write),
+ * done on the loop thread after the commit (rc 0) or failure, with the
+ * reason fn left in the context. The tally is applied before done. done
+ * may run after the module stopped (node->sw NULL): it must check.
+ * Returns 0, or an errno (done not called).
+ */
+typedef int (*sw_job_fn)(struct sw_wctx *c, void *arg);
+typedef void (*sw_job_done)(struct gw_node *node, int rc, const char *err,
+    void *arg);
+int sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg);
+
+#endif

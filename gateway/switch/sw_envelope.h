@@ -1,0 +1,118 @@
+/* sw_envelope.h -- switch envelopes: validation, defaults, ids, and shallow views for re-packing. Pure. */
+#ifndef AXLE_GW_SW_ENVELOPE_H
+#define AXLE_GW_SW_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "axle/v1/envelope.pb-c.h"
+#include "gateway/net/identity.h"
+#include "registry/address.h"
+
+#define SW_ID_LEN		16	/* message id bytes */
+#define SW_ID_HEX_LEN		32	/* hex digits of a message id */
+#define SW_MSGTYPE_MAX		128	/* message_type bytes */
+#define SW_CONTEXT_MAX		256	/* context bytes */
+#define SW_CONTENT_TYPE_MAX	128	/* content_type bytes */
+#define SW_HOP_LIMIT_MAX	64
+#define SW_HOP_LIMIT_DEFAULT	16
+#define SW_FUTURE_SKEW_MS	(5 * 60 * 1000)	/* created may be this far ahead */
+#define SW_PAYLOAD_DEFAULT	(1024 * 1024)	/* max_payload when 0 */
+
+/* The node's limits on envelopes (from the configuration). */
+struct sw_limits {
+	size_t max_payload;		/* payload bytes; 0: SW_PAYLOAD_DEFAULT */
+	uint32_t default_hop_limit;	/* applied to hop_limit 0; 0: 16 */
+};
+
+/*
+ * Checks an envelope a caller hands in (Send from a member, Forward from a
+ * node), before anything is stored. Returns GRPC_OK, or a status with a
+ * reason in reason[0..len) that starts with the field name and states the
+ * limit ("message_type: 130 bytes, at most 128"):
+ *
+ * - message_id exactly 16 bytes, not all zero (INVALID_ARGUMENT);
+ * - sender an address or identifier (INVALID_ARGUMENT); for a member caller
+ *   its address part inside the member's prefix, for an admin inside the
+ *   admin's node region (PERMISSION_DENIED); a node caller forwards others'
+ *   traffic, so the sender's prefix is not its to answer for here;
+ * - recipient: `to` an address or identifier, or `to_group` with a valid
+ *   prefix, a known kind and an optional valid message_type;
+ * - message_type 1..128 bytes of 0x21-0x7e; context <= 256 bytes and
+ *   content_type <= 128 bytes, no control bytes;
+ * - created_ms >= 0 and at most 5 minutes after now_ms (0: "now", see
+ *   sw_envelope_normalise); deliver_by_ms and reply_by_ms, if set, after
+ *   created; deliver_by_ms already past: FAILED_PRECONDITION "delivery
+ *   deadline already passed" -- except for a node caller, whose messages
+ *   the failure policy handles once they are committed here;
+ * - hop_limit <= 64 (0 takes the default); trace no longer than the
+ *   effective hop limit, each hop's region a valid address;
+ * - failure_policy one of the three known;
+ * - payload at most lim->max_payload bytes (length only: never parsed).
+ * lim may be NULL (defaults). reason is always NUL-terminated if len > 0.
+ */
+int sw_envelope_check(const Axle__V1__Envelope *e,
+    const struct gw_identity *caller, int64_t now_ms,
+    const struct sw_limits *lim, char *reason, size_t len);
+
+/*
+ * Fills defaults in place on an envelope that passed sw_envelope_check:
+ * hop_limit 0 -> lim->default_hop_limit (or 16), created_ms 0 -> now_ms, and
+ * case-folds the address parts of sender, to and to_group.prefix (folding
+ * keeps lengths, so the strings are rewritten in place; local ids keep
+ * their case). Safe on messages from pb_unpack (no reallocation).
+ */
+void sw_envelope_normalise(Axle__V1__Envelope *e, int64_t now_ms,
+    const struct sw_limits *lim);
+
+/* Writes the 32 lower-case hex digits of id[0..16) and a NUL to out; returns out. */
+char *sw_message_id_hex(const uint8_t *id, char out[SW_ID_HEX_LEN + 1]);
+
+/* Parses 32 hex digits (either case) into id. Returns 0, or -1 if malformed. */
+int sw_message_id_parse(const char *hex, size_t len, uint8_t id[SW_ID_LEN]);
+
+/*
+ * The address an envelope's `to` or `sender` names: an address, or the
+ * address part of an identifier, parsed and folded into out (ADDR_MAX_LEN +
+ * 1 bytes). Returns 0, or -1 with a reason in err.
+ */
+int sw_address_of(const char *s, char out[ADDR_MAX_LEN + 1], char *err,
+    size_t errlen);
+
+/*
+ * A shallow copy of an envelope that can carry a different id and `to` and
+ * one more trace hop, for packing without touching the original (messages
+ * from pb_unpack own their memory through pb's allocator: they must not be
+ * grown). Self-referential: initialise in place with sw_view_init, do not
+ * copy the struct, release with sw_view_release. Valid while the original
+ * envelope lives and is unchanged.
+ */
+struct sw_env_view {
+	Axle__V1__Envelope env;		/* what to pack */
+	Axle__V1__TraceHop hop;		/* the appended hop, if any */
+	Axle__V1__TraceHop **trace;	/* malloc'd n_trace + 1 pointers, or NULL */
+	uint8_t id[SW_ID_LEN];
+	char to[IDENT_MAX_LEN + 1];
+	char region[ADDR_MAX_LEN + 1];
+};
+
+void sw_view_init(struct sw_env_view *v, const Axle__V1__Envelope *e);
+
+/*
+ * Makes the view carry message id id and recipient `to` (an address or
+ * identifier, at most IDENT_MAX_LEN bytes: longer is truncated).
+ */
+void sw_view_set_recipient(struct sw_env_view *v, const uint8_t id[SW_ID_LEN],
+    const char *to);
+
+/*
+ * Packs the view with `headroom` zeroed bytes in front (pb_pack). Returns
+ * the malloc'd buffer (caller frees) and *outlen, or NULL on ENOMEM.
+ */
+uint8_t *sw_view_pack(const struct sw_env_view *v, size_t headroom,
+    size_t *outlen);
+
+/* Frees what the view allocated (not the original). */
+void sw_view_release(struct sw_env_view *v);
+
+#endif
