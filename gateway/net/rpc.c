@@ -1,29 +1,40 @@
-/* rpc.c -- the method dispatch table: every gRPC service the node serves. */
+/* rpc.c -- the method dispatch table: the services registered at start, looked up by :path. */
 #include <string.h>
 
 #include "gateway/net/rpc.h"
-#include "gateway/node/svc.h"
 
-/* One row per service; each service's methods live beside its handlers. */
-static const struct gw_rpc_service *const services[] = {
-	&gw_svc_node,
-	&gw_svc_registry,
-	&gw_svc_switch,
-	&gw_svc_recourse,
-	&gw_svc_axle_escalate,
-};
-
-#define NSERVICES (sizeof(services) / sizeof(services[0]))
+#define MAX_SERVICES 16
 #define MAX_METHODS 128
 
+/* Filled at start, before the first call (gw_rpc_register); read-only after. */
+static const struct gw_rpc_service *services[MAX_SERVICES];
+static size_t nservices;
+static size_t nmethods;
 static struct gw_rpc_stats stats[MAX_METHODS];
+
+int
+gw_rpc_register(const struct gw_rpc_service *svc)
+{
+	for (size_t s = 0; s < nservices; s++)
+		if (services[s] == svc)
+			return 0;
+	if (nservices == MAX_SERVICES || svc->n > MAX_METHODS - nmethods)
+		return -1;
+	for (size_t i = 0; i < svc->n; i++)
+		if (gw_rpc_lookup(svc->methods[i].path, strlen(svc->methods[i].path),
+		    NULL) != NULL)
+			return -1;
+	services[nservices++] = svc;
+	nmethods += svc->n;
+	return 0;
+}
 
 const struct gw_rpc_method *
 gw_rpc_lookup(const char *path, size_t len, size_t *index)
 {
 	size_t base = 0;
 
-	for (size_t s = 0; s < NSERVICES; s++) {
+	for (size_t s = 0; s < nservices; s++) {
 		for (size_t i = 0; i < services[s]->n; i++) {
 			const struct gw_rpc_method *m = &services[s]->methods[i];
 
@@ -41,17 +52,13 @@ gw_rpc_lookup(const char *path, size_t len, size_t *index)
 size_t
 gw_rpc_count(void)
 {
-	size_t n = 0;
-
-	for (size_t s = 0; s < NSERVICES; s++)
-		n += services[s]->n;
-	return n < MAX_METHODS ? n : MAX_METHODS;
+	return nmethods;
 }
 
 const struct gw_rpc_method *
 gw_rpc_at(size_t i)
 {
-	for (size_t s = 0; s < NSERVICES; s++) {
+	for (size_t s = 0; s < nservices; s++) {
 		if (i < services[s]->n)
 			return &services[s]->methods[i];
 		i -= services[s]->n;

@@ -28,7 +28,7 @@ struct gw_rpc_method {
 	int server_streaming;			/* may send more than one message */
 };
 
-/* A service: its methods, in svc_<service>.c. rpc.c lists every service. */
+/* A service: its methods, in svc_<service>.c; registered at start (node/svc.c). */
 struct gw_rpc_service {
 	const struct gw_rpc_method *methods;
 	size_t n;
@@ -39,6 +39,14 @@ struct gw_rpc_stats {
 	uint64_t by_status[17];
 };
 
+/*
+ * Adds a service (not copied: static, lives forever) to the dispatch table,
+ * before the first call is served. Methods are numbered in the order they
+ * were registered (gw_rpc_at, /metrics). Registering a service again does
+ * nothing. Returns 0, or -1 if the table is full or another service already
+ * serves one of its paths.
+ */
+int gw_rpc_register(const struct gw_rpc_service *svc);
 /*
  * Looks up a method by :path. Returns the entry (static, lives forever) and
  * its index for gw_rpc_stats_at(), or NULL.

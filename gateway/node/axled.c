@@ -17,6 +17,7 @@
 #include "gateway/node/node.h"
 #include "gateway/node/peers.h"
 #include "gateway/node/store.h"
+#include "gateway/node/svc.h"
 #include "gateway/net/tls.h"
 
 #define DRAIN_LIMIT_MS	10000
@@ -155,6 +156,13 @@ run(void)
 	}
 	if (gw_modules_start(&node, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "startup_failed", "what=module error=\"%s\"", err);
+		gw_peers_stop(&node);
+		store_close(node.store);
+		return 1;
+	}
+	if (gw_svc_register_all(err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "startup_failed", "what=services error=\"%s\"", err);
+		gw_modules_stop(&node);
 		gw_peers_stop(&node);
 		store_close(node.store);
 		return 1;

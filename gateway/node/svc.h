@@ -2,7 +2,15 @@
 #ifndef AXLE_GW_SVC_H
 #define AXLE_GW_SVC_H
 
+#include <stddef.h>
+
 #include "gateway/net/rpc.h"
+
+/*
+ * Registers every service below with the dispatch table (net/rpc.c), in
+ * the order /metrics lists their methods. Returns 0, or -1 with err.
+ */
+int gw_svc_register_all(char *err, size_t errlen);
 
 /* svc_node.c: axle.v1.Node */
 extern const struct gw_rpc_service gw_svc_node;

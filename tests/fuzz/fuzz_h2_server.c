@@ -18,6 +18,7 @@
 
 #include "gateway/node/config.h"
 #include "gateway/net/h2_server.h"
+#include "gateway/node/svc.h"
 #include "gateway/net/identity.h"
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
@@ -59,7 +60,8 @@ setup(void)
 	snprintf(node.cfg.region, sizeof(node.cfg.region), "uk.london");
 	defaults = node.cfg.limits;
 	clock_gettime(CLOCK_MONOTONIC, &node.started);
-	if ((node.base = event_base_new()) == NULL ||
+	if (gw_svc_register_all(err, sizeof(err)) != 0 ||
+	    (node.base = event_base_new()) == NULL ||
 	    (kick = event_new(node.base, -1, 0, kick_cb, NULL)) == NULL)
 		abort();
 	for (size_t i = 0; i < 4; i++)

@@ -62,12 +62,12 @@ else
 	bad "protocol.md lacks:$missing (found $nrpc RPCs)"
 fi
 
-# The status table matches what rpc.c serves: "**implemented**" when every
+# The status table matches what node/svc.c registers: "**implemented**" when every
 # RPC of a service is served, "**partly implemented**" when some are, neither
 # when none is. A method is served when a file defining a gw_svc_* listed in
-# rpc.c names it ("/axle.v1.S/M", or "/axle.v1.S/" and "M" for macro tables).
+# node/svc.c names it ("/axle.v1.S/M", or "/axle.v1.S/" and "M" for macro tables).
 files=""
-for v in $(sed -n 's/^[[:space:]]*&\(gw_svc_[a-z_]*\),.*/\1/p' "$top/gateway/net/rpc.c"); do
+for v in $(sed -n 's/^[[:space:]]*&\(gw_svc_[a-z_]*\),.*/\1/p' "$top/gateway/node/svc.c"); do
 	files="$files $(grep -l "gw_rpc_service $v\b" "$top"/gateway/*/*.c)"
 done
 served_rpc() {	# service method
@@ -100,9 +100,9 @@ for svc in $(awk '{print $1}' "$tmp/rpcs" | sort -u); do
 	fi
 done
 if [ -n "$files" ] && [ -z "$wrong" ]; then
-	ok "protocol.md's status table matches rpc.c (served:$summary)"
+	ok "protocol.md's status table matches node/svc.c (served:$summary)"
 else
-	bad "protocol.md status table disagrees with gateway/net/rpc.c (served:$summary):$wrong"
+	bad "protocol.md status table disagrees with gateway/node/svc.c (served:$summary):$wrong"
 fi
 
 # Relative links between the docs resolve.

@@ -24,6 +24,7 @@
 #include "gateway/net/h2_server.h"
 #include "gateway/net/identity.h"
 #include "gateway/node/node.h"
+#include "gateway/node/svc.h"
 
 #define H2H_MAX_STREAMS	512
 #define H2H_MAX_ROUNDS	10000
@@ -206,8 +207,10 @@ h2h_new(void)
 {
 	struct h2h *h = calloc(1, sizeof(*h));
 
-	if (h == NULL)
+	if (h == NULL || gw_svc_register_all(NULL, 0) != 0) {
+		free(h);
 		return NULL;
+	}
 	gw_config_defaults(&h->node.cfg);
 	snprintf(h->node.cfg.federation, sizeof(h->node.cfg.federation), "fame-test");
 	snprintf(h->node.cfg.region, sizeof(h->node.cfg.region), "uk.london");
