@@ -34,7 +34,7 @@ ctl_table_len(size_t t)
 	    sizeof(ctl_help_cmds) / sizeof(ctl_help_cmds[0]);
 }
 
-void
+static void
 ctl_usage(FILE *f)
 {
 	fprintf(f,
@@ -76,7 +76,7 @@ ctl_find(const char *name)
 int
 main(int argc, char **argv)
 {
-	struct ctl ctl = { .cmd = "axlectl" };
+	struct ctl ctl = { .cmd = "axlectl", .usage = ctl_usage };
 	const struct ctl_cmd *cmd;
 	int first, rc;
 

@@ -15,7 +15,7 @@
 #include "axle/v1/node.pb-c.h"
 #include "gateway/net/client.h"
 #include "gateway/ctl/ctl.h"
-#include "gateway/node/config.h"
+#include "gateway/net/hostport.h"
 #include "gateway/net/grpc_frame.h"
 #include "proto/pb.h"
 #include "gateway/ctl/pb_json.h"
@@ -190,8 +190,8 @@ ctl_parse(struct ctl *ctl, int argc, char **argv)
 				return -1;
 			break;
 		case 'j': ctl->json = true; break;
-		case 'h': ctl_usage(stdout); exit(CTL_OK);
-		default: ctl_usage(stderr); return -1;
+		case 'h': ctl->usage(stdout); exit(CTL_OK);
+		default: ctl->usage(stderr); return -1;
 		}
 	}
 	ctl->set.timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
@@ -212,7 +212,7 @@ ctl_parse(struct ctl *ctl, int argc, char **argv)
 	if (flags.timeout_ms > 0)
 		ctl->set.timeout_ms = flags.timeout_ms;
 	if (optind >= argc) {
-		ctl_usage(stderr);
+		ctl->usage(stderr);
 		return -1;
 	}
 	return optind;
@@ -225,6 +225,7 @@ ctl_connect(struct ctl *ctl)
 {
 	struct ctl_settings *s = &ctl->set;
 	char host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1], err[512];
+	const char *why;
 	struct gw_tls_opts o = { .cert_file = s->cert, .key_file = s->key,
 	    .trust_dir = s->trust, .federation = s->federation };
 
@@ -234,8 +235,8 @@ ctl_connect(struct ctl *ctl)
 		    "--federation (or -c FILE, or AXLE_* variables)\n");
 		return CTL_USAGE;
 	}
-	if (gw_config_split_hostport(s->server, host, sizeof(host), port,
-	    sizeof(port)) < 0) {
+	if (gw_hostport_split(s->server, host, sizeof(host), port,
+	    sizeof(port), &why) < 0) {
 		fprintf(stderr, "axlectl: --server: expected host:port or "
 		    "[v6]:port, got '%s'\n", s->server);
 		return CTL_USAGE;

@@ -8,7 +8,8 @@
 #include <protobuf-c/protobuf-c.h>
 #include <openssl/ssl.h>
 
-#include "gateway/node/config.h"
+#include "gateway/net/hostport.h"
+#include "gateway/net/identity.h"
 
 struct event_base;
 struct gw_client;
@@ -30,6 +31,7 @@ struct ctl_settings {
 
 struct ctl {
 	const char *cmd;		/* for error messages */
+	void (*usage)(FILE *f);		/* usage text with every command (axlectl.c) */
 	struct ctl_settings set;
 	bool json;
 	struct event_base *base;
@@ -74,7 +76,5 @@ int ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
     const ProtobufCMessageDescriptor *rdesc, ProtobufCMessage **out);
 /* Prints m as indented JSON (proto field names). Returns CTL_OK or CTL_FAILED. */
 int ctl_print_json(const ProtobufCMessage *m);
-/* Usage text with every command; in axlectl.c. */
-void ctl_usage(FILE *f);
 
 #endif

@@ -14,7 +14,7 @@
 #include <event2/event.h>
 
 #include "gateway/net/client.h"
-#include "gateway/node/config.h"
+#include "gateway/net/hostport.h"
 #include "gateway/net/grpc_status.h"
 #include "gateway/net/tls.h"
 
@@ -349,9 +349,10 @@ static int
 lg_setup(struct lg *lg, const struct lg_args *a, SSL_CTX *ctx)
 {
 	char host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1];
+	const char *why;
 
-	if (gw_config_split_hostport(a->server, host, sizeof(host), port,
-	    sizeof(port)) < 0) {
+	if (gw_hostport_split(a->server, host, sizeof(host), port,
+	    sizeof(port), &why) < 0) {
 		fprintf(stderr, "loadgen: --server: expected host:port, got "
 		    "'%s'\n", a->server);
 		return -1;

@@ -7,13 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/net/hostport.h"
 #include "gateway/net/identity.h"
 #include "gateway/net/log.h"
 #include "registry/address.h"
 
 #define GW_MAX_PEERS   64
-#define GW_HOST_MAX    255
-#define GW_PORT_MAX    5
 
 /* A peer node: [peer <name>] section. */
 struct gw_peer {
@@ -105,9 +104,5 @@ int gw_config_check_key_file(const char *path, char *err, size_t errlen);
 /* The [peer] section for region, or NULL if the node has none. */
 const struct gw_peer *gw_config_peer(const struct gw_config *cfg,
     const char *region);
-
-/* Splits "host:port", "[v6]:port" into host and port. Returns 0 or -1. */
-int gw_config_split_hostport(const char *s, char *host, size_t hostlen,
-    char *port, size_t portlen);
 
 #endif

@@ -578,27 +578,28 @@ static void
 test_split_hostport(void **state)
 {
 	char host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1], small[4];
+	const char *why;
 
 	(void)state;
-	assert_int_equal(gw_config_split_hostport("localhost:1", host,
-	    sizeof(host), port, sizeof(port)), 0);
+	assert_int_equal(gw_hostport_split("localhost:1", host,
+	    sizeof(host), port, sizeof(port), &why), 0);
 	assert_string_equal(host, "localhost");
 	assert_string_equal(port, "1");
-	assert_int_equal(gw_config_split_hostport("[::1]:443", host,
-	    sizeof(host), port, sizeof(port)), 0);
+	assert_int_equal(gw_hostport_split("[::1]:443", host,
+	    sizeof(host), port, sizeof(port), &why), 0);
 	assert_string_equal(host, "::1");
 	assert_string_equal(port, "443");
-	assert_int_equal(gw_config_split_hostport("127.0.0.1:80", host,
-	    sizeof(host), port, sizeof(port)), 0);
+	assert_int_equal(gw_hostport_split("127.0.0.1:80", host,
+	    sizeof(host), port, sizeof(port), &why), 0);
 	assert_string_equal(host, "127.0.0.1");
-	assert_int_equal(gw_config_split_hostport("localhost:1", small,
-	    sizeof(small), port, sizeof(port)), -1);
-	assert_int_equal(gw_config_split_hostport("::1:443", host,
-	    sizeof(host), port, sizeof(port)), -1);
-	assert_int_equal(gw_config_split_hostport("h:070000", host,
-	    sizeof(host), port, sizeof(port)), -1);
-	assert_int_equal(gw_config_split_hostport("", host, sizeof(host),
-	    port, sizeof(port)), -1);
+	assert_int_equal(gw_hostport_split("localhost:1", small,
+	    sizeof(small), port, sizeof(port), &why), -1);
+	assert_int_equal(gw_hostport_split("::1:443", host,
+	    sizeof(host), port, sizeof(port), &why), -1);
+	assert_int_equal(gw_hostport_split("h:070000", host,
+	    sizeof(host), port, sizeof(port), &why), -1);
+	assert_int_equal(gw_hostport_split("", host, sizeof(host),
+	    port, sizeof(port), &why), -1);
 }
 
 static void
