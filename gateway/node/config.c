@@ -300,9 +300,11 @@ static const struct cfg_key registry_keys[] = {
 	{ #field, set_u32, offsetof(struct gw_config, sw.field), \
 	    sizeof(uint32_t), 0, lo, hi, false }
 
+/* Order matters: cfg_check_switch reads seen[] by index. */
 static const struct cfg_key switch_keys[] = {
 	CFG_SW(hold_limit_ms, 1000, 2592000000u),	/* 30 days */
 	CFG_SW(default_visibility_ms, 100, 3600000),	/* SW_VISIBILITY_MAX_MS */
+	CFG_SW(max_payload, 1, 67108864 - GW_ENVELOPE_ROOM),
 };
 
 static const struct cfg_key peer_keys[] = {
@@ -357,6 +359,7 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->sw = (struct gw_switch_cfg){
 		.hold_limit_ms = 259200000,
 		.default_visibility_ms = 30000,
+		.max_payload = 1u << 20,
 	};
 }
 
@@ -612,6 +615,29 @@ cfg_check_recourse(struct cfg_state *st)
 	return 1;
 }
 
+/*
+ * A payload the node accepts must fit, with its envelope, in one gRPC message
+ * ([limits] max_message_size), or Send and Forward would refuse it at the
+ * framing layer with a less helpful message. Checked when max_payload is set:
+ * the default (1 MiB) is kept with a small max_message_size, whose own limit
+ * then applies first.
+ */
+static int
+cfg_check_switch(struct cfg_state *st)
+{
+	const struct gw_config *c = st->cfg;
+	int line = st->seen[SEC_SWITCH][2];
+
+	if (line != 0 && (uint64_t)c->sw.max_payload + GW_ENVELOPE_ROOM >
+	    c->limits.max_message_size)
+		return cfg_fail(st, line, "[switch] max_payload = %u leaves no room "
+		    "for the envelope in a gRPC message: at most [limits] "
+		    "max_message_size (%u) - %u = %ld", c->sw.max_payload,
+		    c->limits.max_message_size, GW_ENVELOPE_ROOM,
+		    (long)c->limits.max_message_size - GW_ENVELOPE_ROOM);
+	return 1;
+}
+
 /* The region [node] parent (a peer's name) stands for. */
 static const char *
 cfg_parent_region(const struct gw_config *cfg)
@@ -716,7 +742,8 @@ gw_config_load(const char *path, struct gw_config *cfg, char *err,
 	fclose(st.fp);
 	free(st.buf);
 	if (!st.failed && cfg_check_required(&st) && cfg_check_peers(&st) &&
-	    cfg_check_parent(&st) && cfg_check_recourse(&st))
+	    cfg_check_parent(&st) && cfg_check_recourse(&st) &&
+	    cfg_check_switch(&st))
 		cfg_check_chain(&st);
 	return st.failed ? -1 : 0;
 }

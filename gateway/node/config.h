@@ -43,7 +43,12 @@ struct gw_registry_cfg {
 struct gw_switch_cfg {
 	uint32_t hold_limit_ms;		/* held for a suspended registrar -> recourse after; default 259200000 (72 h) */
 	uint32_t default_visibility_ms;	/* Fetch without visibility_timeout_ms; default 30000 */
+	uint32_t max_payload;		/* envelope payload bytes; default 1048576 (1 MiB) */
 };
+
+/* Bytes of a gRPC message kept for the envelope around a payload: an
+ * explicit [switch] max_payload may be at most max_message_size minus this. */
+#define GW_ENVELOPE_ROOM 65536
 
 struct gw_limits {
 	uint32_t max_connections;	/* default 1024 */

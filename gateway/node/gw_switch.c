@@ -269,7 +269,7 @@ sw_start(struct gw_node *node, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	sw->lim.max_payload = 0;
+	sw->lim.max_payload = node->cfg.sw.max_payload;
 	sw->lim.default_hop_limit = SW_HOP_LIMIT_DEFAULT;
 	if ((rc = store_write_now(node->store, open_queues, &oa)) != 0) {
 		snprintf(err, errlen, "opening the switch queues: %s",

@@ -286,7 +286,8 @@ sw_envelope_check(const Axle__V1__Envelope *e,
 		    (int)e->failure_policy);
 	if (e->payload.len > lim_payload(lim))
 		return why(reason, len, GRPC_INVALID_ARGUMENT, "payload: %zu "
-		    "bytes, at most %zu", e->payload.len, lim_payload(lim));
+		    "bytes, at most %zu (this node's [switch] max_payload)",
+		    e->payload.len, lim_payload(lim));
 	/* Deadlines last: a malformed envelope is INVALID_ARGUMENT first. */
 	return check_times(e, caller, now_ms, reason, len);
 }

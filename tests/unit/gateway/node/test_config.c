@@ -487,7 +487,42 @@ test_switch(void **state)
 	    12, "duplicate key \"hold_limit_ms\" in [switch] (first set on line 11)");
 	expect_error(BASE "[switch]\nhold = 5\n", 11,
 	    "unknown key \"hold\" in [switch] (known: hold_limit_ms, "
-	    "default_visibility_ms)");
+	    "default_visibility_ms, max_payload)");
+}
+
+/* [switch] max_payload: 1 MiB by default; set, it must leave the envelope
+ * room in a gRPC message ([limits] max_message_size). */
+static void
+test_switch_max_payload(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text(BASE), 0);
+	assert_int_equal(cfg.sw.max_payload, 1048576);
+	assert_int_equal(load_text(BASE "[switch]\nmax_payload = 1\n"), 0);
+	assert_int_equal(cfg.sw.max_payload, 1);
+	/* The default 4 MiB message: 4194304 - 65536. */
+	assert_int_equal(load_text(BASE "[switch]\nmax_payload = 4128768\n"), 0);
+	assert_int_equal(cfg.sw.max_payload, 4128768);
+	expect_error(BASE "[switch]\nmax_payload = 4128769\n", 11,
+	    "[switch] max_payload = 4128769 leaves no room for the envelope in "
+	    "a gRPC message: at most [limits] max_message_size (4194304) - "
+	    "65536 = 4128768");
+	assert_int_equal(load_text(BASE "[limits]\nmax_message_size = 67108864\n"
+	    "[switch]\nmax_payload = 67043328\n"), 0);
+	assert_int_equal(cfg.sw.max_payload, 67043328);
+	expect_error(BASE "[switch]\nmax_payload = 67043329\n", 11,
+	    "must be between 1 and 67043328");
+	expect_error(BASE "[switch]\nmax_payload = 0\n", 11,
+	    "must be between 1 and 67043328");
+	expect_error(BASE "[switch]\nmax_payload = 1MiB\n", 11,
+	    "must be a whole number between 1 and 67043328");
+	/* Left at its default, a small max_message_size is not an error: the
+	 * gRPC limit applies first (test_bad_input.py runs so). */
+	assert_int_equal(load_text(BASE "[limits]\nmax_message_size = 65536\n"), 0);
+	assert_int_equal(cfg.sw.max_payload, 1048576);
+	expect_error(BASE "[limits]\nmax_message_size = 65536\n"
+	    "[switch]\nmax_payload = 1\n", 13, "at most [limits] "
+	    "max_message_size (65536) - 65536 = 0");
 }
 
 /* axled -n refuses a cycle in the parent chain, at the line closing it. */
@@ -710,6 +745,7 @@ main(void)
 		cmocka_unit_test(test_recourse),
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_switch),
+		cmocka_unit_test(test_switch_max_payload),
 		cmocka_unit_test(test_parent_chain),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_split_hostport),
