@@ -10,6 +10,7 @@
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 
+#include "gateway/node/backup.h"
 #include "gateway/node/config.h"
 #include "gateway/net/conn.h"
 #include "gateway/net/log.h"
@@ -32,8 +33,11 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: axled [-n] -c FILE\n"
+	    "       axled -c FILE -b DIR\n"
 	    "  -c FILE  configuration (INI; see axled.conf(5))\n"
-	    "  -n       check the configuration, certificates and trust, then exit\n");
+	    "  -n       check the configuration, certificates and trust, then exit\n"
+	    "  -b DIR   back up the store to DIR/data.mdb (mode 0600; the node may\n"
+	    "           be running), then exit\n");
 	exit(2);
 }
 
@@ -125,6 +129,24 @@ check_config(const char *path)
 	return 0;
 }
 
+/* axled -b: only the configuration is needed (not the key or the trust). */
+static int
+backup(const char *path, const char *dest)
+{
+	char err[1024];
+	long long bytes;
+
+	if (gw_config_load(path, &node.cfg, err, sizeof(err)) != 0 ||
+	    gw_backup(node.cfg.data_dir, dest, node.cfg.limits.map_size_mb,
+	    &bytes, err, sizeof(err)) != 0) {
+		fprintf(stderr, "axled: backup: %s\n", err);
+		return 1;
+	}
+	printf("%s/data.mdb: %lld bytes, mode 0600, a snapshot of %s\n", dest,
+	    bytes, node.cfg.data_dir);
+	return 0;
+}
+
 static int
 run(void)
 {
@@ -209,11 +231,14 @@ run(void)
 int
 main(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *dest = NULL;
 	int check = 0, ch;
 
-	while ((ch = getopt(argc, argv, "c:nh")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:nh")) != -1) {
 		switch (ch) {
+		case 'b':
+			dest = optarg;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -224,8 +249,10 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (path == NULL || optind != argc)
+	if (path == NULL || optind != argc || (dest != NULL && check))
 		usage();
+	if (dest != NULL)
+		return backup(path, dest);
 	/* Before any event base: the store's writer thread wakes the loop. */
 	evthread_use_pthreads();
 	gw_config_defaults(&node.cfg);
