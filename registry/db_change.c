@@ -1,5 +1,6 @@
 /* db_change.c -- validated changes to the register: delegate, set status, re-home, publish and withdraw services. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,12 +324,46 @@ split_prefixes(const Axle__V1__Registrar *from, char *const *want, size_t nwant,
 	return REGISTRY_OK;
 }
 
+/*
+ * Splits from's services the way its prefixes were split: a service whose
+ * address lies under a moved prefix moves with it (appended to to's, in
+ * moved[]), the others stay (kept[]). A name to already publishes would
+ * make two services of one name, so it refuses the re-home instead.
+ * Arrays are malloc'd by the caller with room for every service of from.
+ */
+static int
+split_services(const Axle__V1__Registrar *from, const Axle__V1__Registrar *to,
+    char *const *prefixes, size_t nprefixes, Axle__V1__Service **kept,
+    size_t *nkept, Axle__V1__Service **moved, size_t *nmoved,
+    struct registry_outcome *res)
+{
+	*nkept = *nmoved = 0;
+	for (size_t i = 0; i < from->n_services; i++) {
+		Axle__V1__Service *s = from->services[i];
+		bool move = false;
+
+		for (size_t j = 0; j < nprefixes && !move; j++)
+			move = registry_address_covers(prefixes[j], s->address);
+		if (!move) {
+			kept[(*nkept)++] = s;
+			continue;
+		}
+		if (registry_registrar_service_index(to, s->name) >= 0)
+			return FAIL(res, REGISTRY_EEXIST, "successor %s already "
+			    "publishes a service named \"%s\", as does %s under a "
+			    "prefix being re-homed: withdraw one of them first",
+			    to->id, s->name, from->id);
+		moved[(*nmoved)++] = s;
+	}
+	return REGISTRY_OK;
+}
+
 /* Writes the moved prefixes, both records and their two feed entries. */
 static int
 rehome_write(MDB_txn *txn, const struct registry_db *db,
     const struct registry_change *ch, Axle__V1__Registrar *from,
-    Axle__V1__Registrar *to, char **moved, size_t nmoved, const char *reason,
-    Axle__V1__Registrar **out_from, Axle__V1__Registrar **out_to,
+    Axle__V1__Registrar *to, char **moved, size_t nmoved, size_t nsvc,
+    const char *reason, Axle__V1__Registrar **out_from, Axle__V1__Registrar **out_to,
     struct registry_outcome *res)
 {
 	char detail[REGISTRY_REASON_MAX + 160];
@@ -339,8 +374,8 @@ rehome_write(MDB_txn *txn, const struct registry_db *db,
 			return rc;
 	bump(from, ch);
 	bump(to, ch);
-	snprintf(detail, sizeof(detail), "%zu prefix(es) re-homed from %s to %s: %s",
-	    nmoved, from->id, to->id, reason);
+	snprintf(detail, sizeof(detail), "%zu prefix(es) and %zu service(s) "
+	    "re-homed from %s to %s: %s", nmoved, nsvc, from->id, to->id, reason);
 	if ((rc = commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_REHOMED,
 	    from, detail, out_from, res)) != REGISTRY_OK)
 		return rc;
@@ -355,8 +390,9 @@ registry_db_rehome(MDB_txn *txn, const struct registry_db *db,
     struct registry_outcome *res)
 {
 	Axle__V1__Registrar *from = NULL, *to = NULL, nf, nt;
+	Axle__V1__Service **skept = NULL, **sall = NULL;
 	char **kept = NULL, **all = NULL;
-	size_t nkept, nmoved;
+	size_t nkept, nmoved, nskept, nsmoved;
 	int rc;
 
 	registry_outcome_reset(res);
@@ -369,27 +405,37 @@ registry_db_rehome(MDB_txn *txn, const struct registry_db *db,
 	    (rc = registry_rehome_check(from, to, res->reason,
 	    sizeof(res->reason))) != REGISTRY_OK)
 		goto out;
-	/* One array: moved prefixes first go to `to` after its own. */
+	/* One array each: what moves goes to `to` after its own. */
 	kept = malloc((from->n_prefixes + 1) * sizeof(*kept));
 	all = malloc((to->n_prefixes + from->n_prefixes + 1) * sizeof(*all));
-	if (kept == NULL || all == NULL) {
+	skept = malloc((from->n_services + 1) * sizeof(*skept));
+	sall = malloc((to->n_services + from->n_services + 1) * sizeof(*sall));
+	if (kept == NULL || all == NULL || skept == NULL || sall == NULL) {
 		rc = FAIL(res, REGISTRY_ENOMEM, "out of memory");
 		goto out;
 	}
 	if (to->n_prefixes > 0)
 		memcpy(all, to->prefixes, to->n_prefixes * sizeof(*all));
+	if (to->n_services > 0)
+		memcpy(sall, to->services, to->n_services * sizeof(*sall));
 	if ((rc = split_prefixes(from, req->prefixes, req->n_prefixes, kept, &nkept,
-	    all + to->n_prefixes, &nmoved, res)) != REGISTRY_OK)
+	    all + to->n_prefixes, &nmoved, res)) != REGISTRY_OK ||
+	    (rc = split_services(from, to, all + to->n_prefixes, nmoved, skept,
+	    &nskept, sall + to->n_services, &nsmoved, res)) != REGISTRY_OK)
 		goto out;
 	nf = *from;
 	nf.prefixes = kept;
 	nf.n_prefixes = nkept;
+	nf.services = skept;
+	nf.n_services = nskept;
 	nf.successor_id = to->id;
 	nt = *to;
 	nt.prefixes = all;
 	nt.n_prefixes = to->n_prefixes + nmoved;
+	nt.services = sall;
+	nt.n_services = to->n_services + nsmoved;
 	rc = rehome_write(txn, db, ch, &nf, &nt, all + to->n_prefixes, nmoved,
-	    req->reason, out_from, out_to, res);
+	    nsmoved, req->reason, out_from, out_to, res);
 	if (rc != REGISTRY_OK && out_from != NULL && *out_from != NULL) {
 		pb_free(&(*out_from)->base);
 		*out_from = NULL;
@@ -397,6 +443,8 @@ registry_db_rehome(MDB_txn *txn, const struct registry_db *db,
 out:
 	free(kept);
 	free(all);
+	free(skept);
+	free(sall);
 	if (from != NULL)
 		pb_free(&from->base);
 	if (to != NULL)

@@ -337,6 +337,90 @@ test_rehome_subset(void **state)
 	pb_free(&ot->base);
 }
 
+/*
+ * A re-home moves the services published under the moved prefixes with
+ * them (the successor publishes them, the revoked registrar lists them no
+ * more); a service under a prefix the revoked registrar keeps stays with
+ * it; a name the successor already publishes refuses the re-home, naming
+ * it, and nothing moves.
+ */
+static void
+test_rehome_moves_services(void **state)
+{
+	Axle__V1__Registrar *of = NULL, *ot = NULL, *r;
+	uint64_t before;
+
+	assert_int_equal(node_delegate(&n, "old", "uk.london.a"), 0);
+	assert_int_equal(node_delegate(&n, "old", "uk.london.b"), 0);
+	assert_int_equal(node_delegate(&n, "new", "uk.london.n"), 0);
+	assert_int_equal(node_set_status(&n, "old", S(ACTIVE)), 0);
+	assert_int_equal(node_set_status(&n, "new", S(ACTIVE)), 0);
+	assert_int_equal(node_publish(&n, "old", "a-index", SK(INDEX), "uk.london.a.idx",
+	    "index.query", "a's index"), 0);
+	assert_int_equal(node_publish(&n, "old", "b-portal", SK(PORTAL), "uk.london.b",
+	    NULL, NULL), 0);
+	assert_int_equal(node_publish(&n, "old", "shared", SK(SWITCH), "uk.london.b.x",
+	    "referral.v1", NULL), 0);
+	assert_int_equal(node_publish(&n, "new", "shared", SK(SWITCH), "uk.london.n",
+	    "referral.v1", NULL), 0);
+	assert_int_equal(node_set_status(&n, "old", S(REVOKED)), 0);
+
+	/* Both would publish "shared": refused, naming it; nothing moved. */
+	before = head_seq();
+	assert_int_equal(rehome("old", "new", (char *[]){ (char *)"uk.london.b" }, 1,
+	    &of, &ot, 1), REGISTRY_EEXIST);
+	assert_null(of);
+	assert_null(ot);
+	assert_non_null(strstr(n.res.reason, "shared"));
+	assert_non_null(strstr(n.res.reason, "withdraw"));
+	assert_int_equal(head_seq(), before);
+	r = get("old");
+	assert_int_equal(r->n_services, 3);
+	pb_free(&r->base);
+
+	/* A service under a prefix it keeps stays; b's go with uk.london.b. */
+	{
+		Axle__V1__WithdrawServiceRequest w = AXLE__V1__WITHDRAW_SERVICE_REQUEST__INIT;
+
+		w.registrar_id = (char *)"new";
+		w.name = (char *)"shared";
+		w.reason = (char *)"the old one takes over";
+		node_begin(&n);
+		assert_int_equal(registry_db_withdraw_service(n.txn, &n.db, &test_admin, &w,
+		    0, NULL, &n.res), 0);
+		node_commit(&n);
+	}
+	assert_int_equal(rehome("old", "new", (char *[]){ (char *)"uk.london.b" }, 1,
+	    &of, &ot, 1), REGISTRY_OK);
+	assert_int_equal(of->n_services, 1);
+	assert_string_equal(of->services[0]->name, "a-index");
+	assert_int_equal(ot->n_services, 2);
+	assert_string_equal(ot->services[0]->name, "b-portal");
+	assert_string_equal(ot->services[0]->address, "uk.london.b");
+	assert_string_equal(ot->services[1]->name, "shared");
+	assert_string_equal(ot->services[1]->address, "uk.london.b.x");
+	assert_string_equal(ot->services[1]->message_types[0], "referral.v1");
+	pb_free(&of->base);
+	pb_free(&ot->base);
+	/* The rest: the revoked registrar is left with no prefix and no service. */
+	assert_int_equal(rehome("old", "new", NULL, 0, &of, &ot, 1), REGISTRY_OK);
+	assert_int_equal(of->n_prefixes, 0);
+	assert_int_equal(of->n_services, 0);
+	assert_int_equal(ot->n_services, 3);
+	assert_string_equal(ot->services[2]->name, "a-index");
+	pb_free(&of->base);
+	pb_free(&ot->base);
+	/* What was stored and fed is what was returned. */
+	r = get("old");
+	assert_int_equal(r->n_services, 0);
+	pb_free(&r->base);
+	r = get("new");
+	assert_int_equal(r->n_services, 3);
+	assert_string_equal(r->services[2]->address, "uk.london.a.idx");
+	pb_free(&r->base);
+	feed_verifies(head_seq());
+}
+
 static void
 test_services(void **state)
 {
@@ -461,6 +545,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lifecycle_and_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rehome, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rehome_subset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rehome_moves_services, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_services, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_errors, setup, teardown),
