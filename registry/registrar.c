@@ -125,3 +125,14 @@ registry_registrar_covering_prefix(const Axle__V1__Registrar *r, const char *add
 			return r->prefixes[i];
 	return NULL;
 }
+
+const char *
+registry_registrar_acting_prefix(const Axle__V1__Registrar *r, const char *uri,
+    const char *address)
+{
+	if (r == NULL || uri == NULL || address == NULL || r->cert_identity == NULL ||
+	    r->cert_identity[0] == '\0' || strcmp(r->cert_identity, uri) != 0 ||
+	    r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED)
+		return NULL;
+	return registry_registrar_covering_prefix(r, address);
+}

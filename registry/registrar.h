@@ -63,4 +63,16 @@ int registry_registrar_service_index(const Axle__V1__Registrar *r, const char *n
 const char *registry_registrar_covering_prefix(const Axle__V1__Registrar *r,
     const char *address);
 
+/*
+ * The prefix through which the certificate uri acts as address for r:
+ * r's registered certificate identity is uri (exactly: a narrower
+ * certificate under one of r's prefixes is not r's), r is not revoked, and
+ * one of r's prefixes covers address (label-aligned). This is how a
+ * registrar's own certificate holds every prefix it was delegated or
+ * re-homed, beyond the one its URI names. Points into r; NULL if not.
+ * Pure.
+ */
+const char *registry_registrar_acting_prefix(const Axle__V1__Registrar *r,
+    const char *uri, const char *address);
+
 #endif

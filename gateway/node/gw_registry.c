@@ -17,8 +17,10 @@
 #include "gateway/node/feed_pull.h"
 #include "gateway/node/node.h"
 #include "gateway/node/store.h"
+#include "proto/pb.h"
 #include "registry/error.h"
 #include "registry/feed.h"
+#include "registry/registrar.h"
 
 #define KEY_FILE_MAX	(64u << 10)	/* a PEM private key is a few hundred bytes */
 
@@ -110,6 +112,37 @@ gw_registry_member_revoked(struct gw_node *node, const struct gw_identity *who)
 	return res.match.kind == REGISTRY_PREFIX_DELEGATION &&
 	    res.match.registrar_status ==
 	    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED;
+}
+
+/* --- what a member acts as ---------------------------------------------------------- */
+
+bool
+gw_registry_acting_identity(struct gw_node *node, const struct gw_identity *who,
+    const char *addr, struct gw_identity *as)
+{
+	struct registry_outcome out = { 0 };
+	struct registry_resolution res;
+	Axle__V1__Registrar *r = NULL;
+	const char *prefix;
+	MDB_txn *txn;
+	bool widened = false;
+
+	*as = *who;
+	if (who->role != GW_ROLE_MEMBER || node->registry == NULL || addr == NULL ||
+	    registry_address_covers(who->address, addr) ||
+	    !registry_resolve(node->registry->idx, addr, &res) ||
+	    res.match.region == NULL || store_read_begin(node->store, &txn) != 0)
+		return false;
+	if (registry_db_get(txn, &node->registry->db, res.match.region,
+	    res.match.registrar_id, &r, &out) == REGISTRY_OK &&
+	    (prefix = registry_registrar_acting_prefix(r, who->uri, addr)) != NULL) {
+		snprintf(as->address, sizeof(as->address), "%s", prefix);
+		widened = true;
+	}
+	mdb_txn_abort(txn);
+	if (r != NULL)
+		pb_free(&r->base);
+	return widened;
 }
 
 /* --- the index ------------------------------------------------------------------- */

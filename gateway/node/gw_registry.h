@@ -61,6 +61,22 @@ int gw_registry_reindex(struct gw_node *node, char *err, size_t errlen);
 bool gw_registry_member_revoked(struct gw_node *node, const struct gw_identity *who);
 
 /*
+ * The identity a member acts with on address addr (sending from it, using
+ * its mailbox): *as is a copy of who, and when addr lies outside who's
+ * certificate prefix but inside a delegation whose registrar (in the
+ * register: this node's or a mirrored one) names who's URI as its
+ * certificate identity and is not revoked (registry_registrar_acting_prefix),
+ * as->address is that delegation's prefix: a successor's certificate acts
+ * for the prefixes re-homed to it, a registrar's for every prefix it holds.
+ * Anything else (a narrower certificate, another member, a prefix nobody
+ * holds, a store that cannot be read) leaves *as equal to *who, so the
+ * usual prefix checks refuse it. Returns true if the register widened it.
+ * Loop thread (one read transaction, a point lookup).
+ */
+bool gw_registry_acting_identity(struct gw_node *node,
+    const struct gw_identity *who, const char *addr, struct gw_identity *as);
+
+/*
  * Ends every Feed long poll still parked with UNAVAILABLE (the node stops).
  * In svc_registry.c; called by the module's stop.
  */

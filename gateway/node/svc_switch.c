@@ -62,6 +62,7 @@ member_mailbox(struct gw_call *call, const char *address, char *box,
 	struct gw_node *node = gw_call_node(call);
 	const struct gw_identity *who = gw_call_caller(call);
 	struct registry_resolution res;
+	struct gw_identity as;
 	char addr[ADDR_MAX_LEN + 1], e[300];
 
 	if (address == NULL || address[0] == '\0')
@@ -71,7 +72,9 @@ member_mailbox(struct gw_call *call, const char *address, char *box,
 		snprintf(err, errlen, "mailbox: %s", e);
 		return GRPC_INVALID_ARGUMENT;
 	}
-	if (!gw_authz_member_covers(who, addr, e, sizeof(e))) {
+	/* A registrar's own certificate also holds the prefixes re-homed to it. */
+	gw_registry_acting_identity(node, who, addr, &as);
+	if (!gw_authz_member_covers(&as, addr, e, sizeof(e))) {
 		snprintf(err, errlen, "%s", e);
 		return GRPC_PERMISSION_DENIED;
 	}
@@ -88,7 +91,7 @@ member_mailbox(struct gw_call *call, const char *address, char *box,
 	 * delegation: a certificate for a narrower prefix would read other
 	 * agencies' messages, so it is refused rather than filtered.
 	 */
-	if (!registry_address_covers(who->address, res.match.prefix)) {
+	if (!registry_address_covers(as.address, res.match.prefix)) {
 		snprintf(err, errlen, "the mailbox of registrar %s holds messages "
 		    "for all of %s; member %s covers only part of it: use a "
 		    "certificate for %s", res.match.registrar_id,
@@ -188,19 +191,39 @@ send_done(struct gw_node *node, int rc, const char *err, void *arg)
 	free(op);
 }
 
+/*
+ * The identity whose prefix the sender address is checked against: the
+ * caller's, or for a registrar's own certificate the delegation of its that
+ * covers the sender (gw_registry_acting_identity). An unparsable sender is
+ * left to sw_envelope_check to explain.
+ */
+static const struct gw_identity *
+sender_identity(struct gw_node *node, const struct gw_identity *who,
+    const Axle__V1__Envelope *env, struct gw_identity *as)
+{
+	char addr[ADDR_MAX_LEN + 1], e[200];
+
+	if (who == NULL || who->role != GW_ROLE_MEMBER || env->sender == NULL ||
+	    sw_address_of(env->sender, addr, e, sizeof(e)) != 0)
+		return who;
+	gw_registry_acting_identity(node, who, addr, as);
+	return as;
+}
+
 static void
 sw_send(struct gw_call *call, const ProtobufCMessage *req)
 {
 	struct gw_node *node = gw_call_node(call);
 	Axle__V1__Envelope *env = (Axle__V1__Envelope *)req;	/* owned by the call */
+	struct gw_identity as;
 	struct send_op *op;
 	char reason[400];
 	int st, rc;
 
 	if (switch_down(node, call))
 		return;
-	st = sw_envelope_check(env, gw_call_caller(call), sw_now_ms(),
-	    &node->sw->lim, reason, sizeof(reason));
+	st = sw_envelope_check(env, sender_identity(node, gw_call_caller(call),
+	    env, &as), sw_now_ms(), &node->sw->lim, reason, sizeof(reason));
 	if (st != GRPC_OK) {
 		gw_call_error(call, st, "%s", reason);
 		return;
@@ -787,10 +810,22 @@ status_detail(const struct sw_record *r, const char *region, int64_t now,
 	}
 }
 
-/* A member may ask only about messages from or to its own prefix. */
+/* Does member who act as addr (its prefix, or a delegation its registrar holds)? */
 static bool
-status_allowed(const struct gw_identity *who, struct sw_txn *t,
-    const uint8_t *id)
+acts_as(struct gw_node *node, const struct gw_identity *who, const char *addr)
+{
+	struct gw_identity as;
+
+	if (addr[0] == '\0')
+		return false;
+	gw_registry_acting_identity(node, who, addr, &as);
+	return registry_address_covers(as.address, addr);
+}
+
+/* A member may ask only about messages from or to addresses it acts as. */
+static bool
+status_allowed(struct gw_node *node, const struct gw_identity *who,
+    struct sw_txn *t, const uint8_t *id)
 {
 	struct sw_parties p;
 
@@ -798,9 +833,7 @@ status_allowed(const struct gw_identity *who, struct sw_txn *t,
 		return true;
 	if (sw_parties_get(t, id, &p) != 0)
 		return false;
-	return (p.sender[0] != '\0' && registry_address_covers(who->address,
-	    p.sender)) || (p.to[0] != '\0' && registry_address_covers(who->address,
-	    p.to));
+	return acts_as(node, who, p.sender) || acts_as(node, who, p.to);
 }
 
 static void
@@ -829,7 +862,7 @@ sw_status(struct gw_call *call, const ProtobufCMessage *req)
 	}
 	sw_txn_lmdb(node->sw->q, txn, &t);
 	rc = sw_queue_status(&t, r->message_id.data, &rec);
-	if (rc == 0 && !status_allowed(gw_call_caller(call), &t, r->message_id.data))
+	if (rc == 0 && !status_allowed(node, gw_call_caller(call), &t, r->message_id.data))
 		rc = SW_Q_NOTFOUND;	/* not theirs: no different from unknown */
 	mdb_txn_abort(txn);
 	resp.message_id = r->message_id;

@@ -239,7 +239,7 @@ class RegistrarScript(Script):
         def publish(name, kind):
             return lambda c: c.registry.PublishService.future(p.PublishServiceRequest(
                 registrar_id=rid, service=p.Service(
-                    name=name, kind=kind, address='%s.%s' % (self.prefix, name),
+                    name=self.svc(name), kind=kind, address='%s.%s' % (self.prefix, name),
                     message_types=['index.query'], description='crashloop %s' % rid)),
                 timeout=to)
 
@@ -257,7 +257,8 @@ class RegistrarScript(Script):
             ('publish sw', publish('sw', K.SERVICE_KIND_SWITCH)),
             ('reinstate', status(S.REGISTRAR_STATUS_ACTIVE, 'audit passed')),
             ('withdraw idx', lambda c: c.registry.WithdrawService.future(
-                p.WithdrawServiceRequest(registrar_id=rid, name='idx', reason='retired'),
+                p.WithdrawServiceRequest(registrar_id=rid, name=self.svc('idx'),
+                                         reason='retired'),
                 timeout=to)),
         ]
         if n % 3 == 0:
@@ -269,6 +270,11 @@ class RegistrarScript(Script):
                     from_registrar_id=rid, to_registrar_id=self.succ,
                     reason='successor'), timeout=to))]
 
+    def svc(self, name):
+        """Service names are per registrar; a successor takes over several registrars'
+        services, so they carry the registrar's id (a clash would refuse the re-home)."""
+        return '%s-%s' % (self.rid, name)
+
     def probe(self, conn):
         return conn.registry.GetRegistrar.future(rpb().GetRegistrarRequest(id=self.rid),
                                                  timeout=CALL_TIMEOUT)
@@ -278,10 +284,11 @@ class RegistrarScript(Script):
             else resp.registrar
         return r.version
 
-    def expected(self):
-        """(status, prefixes, services, successor) after the steps made."""
+    def expected(self, moved=False):
+        """(status, prefixes, services, successor) after the steps made; moved: the
+        services the re-home (if made) moved to the successor instead."""
         p = rpb()
-        st, prefixes, services, succ = None, set(), set(), ''
+        st, prefixes, services, succ, gone = None, set(), set(), '', set()
         for label in self.applied:
             if label == 'delegate':
                 st, prefixes = p.REGISTRAR_STATUS_PENDING, {self.prefix}
@@ -294,12 +301,12 @@ class RegistrarScript(Script):
             elif label == 'revoke':
                 st = p.REGISTRAR_STATUS_REVOKED
             elif label.startswith('publish '):
-                services.add(label.split()[1])
+                services.add(self.svc(label.split()[1]))
             elif label == 'withdraw idx':
-                services.discard('idx')
-            elif label == 'rehome':
-                prefixes, succ = set(), self.succ
-        return st, prefixes, services, succ
+                services.discard(self.svc('idx'))
+            elif label == 'rehome':	# its prefixes take their services along
+                prefixes, succ, gone, services = set(), self.succ, services, set()
+        return gone if moved else (st, prefixes, services, succ)
 
     def rehomed(self):
         """Prefixes this script moved to its successor."""
@@ -607,6 +614,10 @@ def check_records(scripts, records, last):
         want = {'%s.succ%d' % (ORIGIN, lane)} | moved
         got = set(records['succ%d' % lane].prefixes)
         check(got == want, 'succ%d holds %s, want %s' % (lane, sorted(got), sorted(want)))
+        want = set().union(*([s.expected(moved=True) for s in scripts if s.lane == lane] or
+                             [set()]))
+        got = {x.name for x in records['succ%d' % lane].services}
+        check(got == want, 'succ%d publishes %s, want %s' % (lane, sorted(got), sorted(want)))
 
 
 def check_resolution(conn, scripts, mirror=False):

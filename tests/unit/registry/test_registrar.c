@@ -131,6 +131,48 @@ test_lookups(void **state)
 	assert_string_equal(registry_strerror(REGISTRY_ECONFLICT), "ECONFLICT");
 }
 
+/*
+ * A registrar's own certificate acts as any address under any prefix it
+ * holds (its delegations and those re-homed to it); no other certificate
+ * does, not one under its prefix, and not once it is revoked.
+ */
+static void
+test_acting_prefix(void **state)
+{
+	Axle__V1__Registrar r = AXLE__V1__REGISTRAR__INIT;
+	char *pfx[] = { (char *)"uk.westyorks.new", (char *)"uk.westyorks.old" };
+	const char *me = "axle://fame-uk/member/uk.westyorks.new";
+
+	r.id = (char *)"wy-new";
+	r.prefixes = pfx;
+	r.n_prefixes = 2;
+	r.cert_identity = (char *)me;
+	r.status = S(ACTIVE);
+	assert_string_equal(registry_registrar_acting_prefix(&r, me,
+	    "uk.westyorks.old.inbox"), "uk.westyorks.old");
+	assert_string_equal(registry_registrar_acting_prefix(&r, me,
+	    "uk.westyorks.new"), "uk.westyorks.new");
+	assert_null(registry_registrar_acting_prefix(&r, me, "uk.westyorks.older"));
+	assert_null(registry_registrar_acting_prefix(&r, me, "uk.westyorks"));
+	/* Not its certificate: a desk under its prefix, another member, a prefix of the URI. */
+	assert_null(registry_registrar_acting_prefix(&r,
+	    "axle://fame-uk/member/uk.westyorks.new.desk", "uk.westyorks.old.inbox"));
+	assert_null(registry_registrar_acting_prefix(&r,
+	    "axle://fame-uk/member/uk.westyorks.other", "uk.westyorks.old.inbox"));
+	assert_null(registry_registrar_acting_prefix(&r,
+	    "axle://fame-uk/member/uk.westyorks.ne", "uk.westyorks.old.inbox"));
+	assert_null(registry_registrar_acting_prefix(&r, NULL, "uk.westyorks.old"));
+	/* Suspended still holds its prefixes; revoked holds nothing. */
+	r.status = S(SUSPENDED);
+	assert_non_null(registry_registrar_acting_prefix(&r, me, "uk.westyorks.old"));
+	r.status = S(REVOKED);
+	assert_null(registry_registrar_acting_prefix(&r, me, "uk.westyorks.old"));
+	/* No registered identity matches nothing, not even an empty URI. */
+	r.status = S(ACTIVE);
+	r.cert_identity = (char *)"";
+	assert_null(registry_registrar_acting_prefix(&r, "", "uk.westyorks.old"));
+}
+
 int
 main(void)
 {
@@ -140,6 +182,7 @@ main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_acting_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
