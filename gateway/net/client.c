@@ -31,12 +31,12 @@
 
 enum call_kind { CALL_GRPC, CALL_GET };
 
-struct gw_conn;
+struct cl_conn;
 
-struct gw_call {
+struct cl_call {
 	struct gw_client *c;
-	struct gw_conn *conn;		/* NULL while queued on the client */
-	TAILQ_ENTRY(gw_call) link;	/* in c->queue or conn->calls */
+	struct cl_conn *conn;		/* NULL while queued on the client */
+	TAILQ_ENTRY(cl_call) link;	/* in c->queue or conn->calls */
 	enum call_kind kind;
 	char *path;
 	uint8_t *body;			/* framed request (gRPC), NULL for GET */
@@ -55,13 +55,13 @@ struct gw_call {
 	size_t rlen, rcap;
 	bool finished;			/* final callback made */
 };
-TAILQ_HEAD(call_list, gw_call);
+TAILQ_HEAD(call_list, cl_call);
 
 enum conn_state { CONN_CONNECTING, CONN_UP, CONN_DRAINING };
 
-struct gw_conn {
+struct cl_conn {
 	struct gw_client *c;
-	TAILQ_ENTRY(gw_conn) link;	/* in c->draining */
+	TAILQ_ENTRY(cl_conn) link;	/* in c->draining */
 	enum conn_state state;
 	struct bufferevent *bev;
 	nghttp2_session *h2;
@@ -73,7 +73,7 @@ struct gw_conn {
 	char err[CLIENT_REASON_MAX];	/* set before a deferred failure */
 	char h2err[CLIENT_REASON_MAX];	/* nghttp2's last complaint about the server */
 };
-TAILQ_HEAD(conn_list, gw_conn);
+TAILQ_HEAD(conn_list, cl_conn);
 
 struct gw_client {
 	struct event_base *base;
@@ -81,7 +81,7 @@ struct gw_client {
 	char *host, *port;
 	char *name;			/* SNI and certificate host check */
 	char *authority;		/* :authority header */
-	struct gw_conn *conn;		/* current: connecting or up */
+	struct cl_conn *conn;		/* current: connecting or up */
 	struct conn_list draining;	/* got GOAWAY, finishing their calls */
 	struct call_list queue;		/* waiting for c->conn to be up */
 	size_t inflight;
@@ -92,15 +92,15 @@ struct gw_client {
 	char open_err[CLIENT_REASON_MAX];
 };
 
-static void conn_fail(struct gw_conn *conn, int status, const char *reason);
-static int conn_flush(struct gw_conn *conn);
+static void conn_fail(struct cl_conn *conn, int status, const char *reason);
+static int conn_flush(struct cl_conn *conn);
 static void client_open(struct gw_client *c);
-static int client_dispatch(struct gw_client *c, struct gw_call *call);
+static int client_dispatch(struct gw_client *c, struct cl_call *call);
 
 /* --- calls ------------------------------------------------------------- */
 
 static void
-call_free(struct gw_call *call)
+call_free(struct cl_call *call)
 {
 	if (call->deadline != NULL)
 		event_free(call->deadline);
@@ -112,7 +112,7 @@ call_free(struct gw_call *call)
 
 /* Makes the one final callback of a call (the call itself is freed elsewhere). */
 static void
-call_finish(struct gw_call *call, int status, const char *reason)
+call_finish(struct cl_call *call, int status, const char *reason)
 {
 	if (call->finished)
 		return;
@@ -145,7 +145,7 @@ call_http_to_grpc(int http)
 
 /* Works out how a stream that closed with error_code ended, and says so. */
 static void
-call_closed(struct gw_call *call, uint32_t error_code)
+call_closed(struct cl_call *call, uint32_t error_code)
 {
 	char reason[CLIENT_REASON_MAX];
 
@@ -175,7 +175,7 @@ call_closed(struct gw_call *call, uint32_t error_code)
 
 /* Ends a call early on our side: final callback now, RST_STREAM to the server. */
 static void
-call_abort(struct gw_call *call, int status, const char *reason)
+call_abort(struct cl_call *call, int status, const char *reason)
 {
 	call_finish(call, status, reason);
 	if (call->conn != NULL && call->stream_id > 0)
@@ -186,8 +186,8 @@ call_abort(struct gw_call *call, int status, const char *reason)
 static void
 call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw_call *call = arg;
-	struct gw_conn *conn = call->conn;
+	struct cl_call *call = arg;
+	struct cl_conn *conn = call->conn;
 
 	if (conn == NULL) {		/* still queued: nothing was sent */
 		TAILQ_REMOVE(&call->c->queue, call, link);
@@ -206,7 +206,7 @@ static ssize_t
 call_body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf,
     size_t length, uint32_t *flags, nghttp2_data_source *src, void *user)
 {
-	struct gw_call *call = src->ptr;
+	struct cl_call *call = src->ptr;
 	size_t n = call->body_len - call->body_off;
 
 	if (n > length)
@@ -223,7 +223,7 @@ call_body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf,
 
 /* Submits the call's HEADERS (and body) on conn. Returns 0 or an nghttp2 error. */
 static int
-call_start(struct gw_conn *conn, struct gw_call *call)
+call_start(struct cl_conn *conn, struct cl_call *call)
 {
 	struct gw_client *c = conn->c;
 	char tmo[32] = "";
@@ -261,10 +261,10 @@ call_start(struct gw_conn *conn, struct gw_call *call)
 
 /* --- nghttp2 callbacks ------------------------------------------------- */
 
-static struct gw_call *
+static struct cl_call *
 stream_call(nghttp2_session *h2, int32_t stream_id)
 {
-	struct gw_call *call = nghttp2_session_get_stream_user_data(h2, stream_id);
+	struct cl_call *call = nghttp2_session_get_stream_user_data(h2, stream_id);
 
 	return call != NULL && !call->finished ? call : NULL;
 }
@@ -297,7 +297,7 @@ on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint8_t *name,
     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
     void *user)
 {
-	struct gw_call *call;
+	struct cl_call *call;
 
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    (call = stream_call(h2, frame->hd.stream_id)) == NULL)
@@ -323,7 +323,7 @@ on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint8_t *name,
 }
 
 static int
-rbuf_append(struct gw_call *call, const uint8_t *data, size_t len, size_t max)
+rbuf_append(struct cl_call *call, const uint8_t *data, size_t len, size_t max)
 {
 	if (len > max - call->rlen)
 		return -1;
@@ -345,7 +345,7 @@ rbuf_append(struct gw_call *call, const uint8_t *data, size_t len, size_t max)
 
 /* Hands every complete gRPC message in the buffer to the callback. */
 static void
-call_deliver(struct gw_call *call)
+call_deliver(struct cl_call *call)
 {
 	size_t off = 0, mlen, flen;
 	const uint8_t *msg;
@@ -373,7 +373,7 @@ static int
 on_data_chunk_recv(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
     const uint8_t *data, size_t len, void *user)
 {
-	struct gw_call *call = stream_call(h2, stream_id);
+	struct cl_call *call = stream_call(h2, stream_id);
 	size_t max = GW_CLIENT_MAX_MSG;
 
 	if (call == NULL)
@@ -397,9 +397,9 @@ static int
 on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code,
     void *user)
 {
-	struct gw_conn *conn = user;
+	struct cl_conn *conn = user;
 	struct gw_client *c = conn->c;
-	struct gw_call *call = nghttp2_session_get_stream_user_data(h2, stream_id);
+	struct cl_call *call = nghttp2_session_get_stream_user_data(h2, stream_id);
 
 	if (call == NULL)
 		return 0;
@@ -423,7 +423,7 @@ on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code,
 
 /* The client stops starting calls on a connection that got GOAWAY. */
 static void
-conn_drain(struct gw_conn *conn)
+conn_drain(struct cl_conn *conn)
 {
 	struct gw_client *c = conn->c;
 
@@ -448,7 +448,7 @@ static int
 on_error(nghttp2_session *h2, int code, const char *msg, size_t len,
     void *user)
 {
-	struct gw_conn *conn = user;
+	struct cl_conn *conn = user;
 
 	snprintf(conn->h2err, sizeof(conn->h2err), "HTTP/2 protocol error "
 	    "from server: %.*s", (int)len, msg);
@@ -463,7 +463,7 @@ on_error(nghttp2_session *h2, int code, const char *msg, size_t len,
  * nghttp2 is deferred to the outer call. Returns 0 or -1 with conn->err.
  */
 static int
-conn_flush(struct gw_conn *conn)
+conn_flush(struct cl_conn *conn)
 {
 	struct evbuffer *out;
 	const uint8_t *data;
@@ -495,7 +495,7 @@ conn_flush(struct gw_conn *conn)
 }
 
 static void
-conn_free(struct gw_conn *conn)
+conn_free(struct cl_conn *conn)
 {
 	if (conn->h2 != NULL)
 		nghttp2_session_del(conn->h2);
@@ -513,11 +513,11 @@ conn_free(struct gw_conn *conn)
  * (which open a new connection).
  */
 static void
-conn_fail(struct gw_conn *conn, int status, const char *reason)
+conn_fail(struct cl_conn *conn, int status, const char *reason)
 {
 	struct gw_client *c = conn->c;
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
-	struct gw_call *call;
+	struct cl_call *call;
 	char why[CLIENT_REASON_MAX];
 
 	snprintf(why, sizeof(why), "%s", reason);	/* may point into conn */
@@ -539,7 +539,7 @@ conn_fail(struct gw_conn *conn, int status, const char *reason)
 
 /* A connection both sides have finished with (GOAWAY exchanged) closes quietly. */
 static bool
-conn_done(struct gw_conn *conn)
+conn_done(struct cl_conn *conn)
 {
 	if (conn->h2 == NULL || nghttp2_session_want_read(conn->h2) ||
 	    nghttp2_session_want_write(conn->h2) ||
@@ -553,7 +553,7 @@ conn_done(struct gw_conn *conn)
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct gw_conn *conn = arg;
+	struct cl_conn *conn = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer_iovec v;
 	ssize_t n;
@@ -583,7 +583,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct gw_conn *conn = arg;
+	struct cl_conn *conn = arg;
 
 	if (conn->h2 == NULL)
 		return;
@@ -594,7 +594,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 }
 
 static nghttp2_session *
-conn_session_new(struct gw_conn *conn)
+conn_session_new(struct cl_conn *conn)
 {
 	nghttp2_session_callbacks *cbs;
 	nghttp2_session *h2 = NULL;
@@ -630,12 +630,12 @@ conn_session_new(struct gw_conn *conn)
 
 /* Handshake done: check who answered, speak HTTP/2, start the queued calls. */
 static void
-conn_up(struct gw_conn *conn)
+conn_up(struct cl_conn *conn)
 {
 	struct gw_client *c = conn->c;
 	SSL *ssl = bufferevent_openssl_get_ssl(conn->bev);
 	char err[CLIENT_REASON_MAX - 32], reason[CLIENT_REASON_MAX];
-	struct gw_call *call;
+	struct cl_call *call;
 	int one = 1;
 
 	if (gw_tls_peer_identity(ssl, &conn->peer, err, sizeof(err)) < 0) {
@@ -685,7 +685,7 @@ conn_tls_error(struct bufferevent *bev)
 }
 
 static void
-conn_describe_error(struct gw_conn *conn, short events, char *out, size_t len)
+conn_describe_error(struct cl_conn *conn, short events, char *out, size_t len)
 {
 	unsigned long e = conn_tls_error(conn->bev);
 	SSL *ssl = bufferevent_openssl_get_ssl(conn->bev);
@@ -718,12 +718,12 @@ conn_describe_error(struct gw_conn *conn, short events, char *out, size_t len)
 	ERR_clear_error();
 }
 
-static int conn_try_next(struct gw_conn *conn);
+static int conn_try_next(struct cl_conn *conn);
 
 static void
 conn_event_cb(struct bufferevent *bev, short events, void *arg)
 {
-	struct gw_conn *conn = arg;
+	struct cl_conn *conn = arg;
 	char reason[CLIENT_REASON_MAX];
 
 	if (events & BEV_EVENT_CONNECTED) {
@@ -748,7 +748,7 @@ conn_event_cb(struct bufferevent *bev, short events, void *arg)
 
 /* Starts a nonblocking connect to the next resolved address. Returns 0 or -1. */
 static int
-conn_try_next(struct gw_conn *conn)
+conn_try_next(struct cl_conn *conn)
 {
 	struct gw_client *c = conn->c;
 	struct timeval hs = { CLIENT_HANDSHAKE_S, 0 };
@@ -789,7 +789,7 @@ client_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_client *c = arg;
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
-	struct gw_call *call;
+	struct cl_call *call;
 	char why[CLIENT_REASON_MAX];
 
 	if (c->conn != NULL)		/* a newer open is under way */
@@ -815,7 +815,7 @@ client_open(struct gw_client *c)
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
 	    .ai_socktype = SOCK_STREAM };
 	struct timeval now = { 0, 0 };
-	struct gw_conn *conn;
+	struct cl_conn *conn;
 	int rc;
 
 	if ((conn = calloc(1, sizeof(*conn))) == NULL) {
@@ -875,11 +875,11 @@ gw_client_new(struct event_base *base, SSL_CTX *ctx, const char *host,
 	return c;
 }
 
-static struct gw_call *
+static struct cl_call *
 call_new(struct gw_client *c, enum call_kind kind, const char *path,
     int timeout_ms, void *arg)
 {
-	struct gw_call *call;
+	struct cl_call *call;
 
 	if (c->closing || (call = calloc(1, sizeof(*call))) == NULL)
 		return NULL;
@@ -901,9 +901,9 @@ call_new(struct gw_client *c, enum call_kind kind, const char *path,
  * (opening it). Returns 0, or an nghttp2 error with the call untouched.
  */
 static int
-client_dispatch(struct gw_client *c, struct gw_call *call)
+client_dispatch(struct gw_client *c, struct cl_call *call)
 {
-	struct gw_conn *conn = c->conn;
+	struct cl_conn *conn = c->conn;
 
 	if (conn != NULL && conn->state == CONN_UP) {
 		int rc = call_start(conn, call);
@@ -923,7 +923,7 @@ client_dispatch(struct gw_client *c, struct gw_call *call)
 
 /* Starts or queues a new call. Returns 0, or -1 (call freed, no callback). */
 static int
-call_submit(struct gw_client *c, struct gw_call *call)
+call_submit(struct gw_client *c, struct cl_call *call)
 {
 	if (client_dispatch(c, call) != 0) {
 		call_free(call);
@@ -947,7 +947,7 @@ int
 gw_client_call(struct gw_client *c, const char *path, const uint8_t *req,
     size_t len, int timeout_ms, gw_client_cb cb, void *arg)
 {
-	struct gw_call *call;
+	struct cl_call *call;
 
 	if (len > UINT32_MAX - GRPC_FRAME_HDR ||
 	    (call = call_new(c, CALL_GRPC, path, timeout_ms, arg)) == NULL)
@@ -968,7 +968,7 @@ int
 gw_client_get(struct gw_client *c, const char *path, int timeout_ms,
     gw_client_get_cb cb, void *arg)
 {
-	struct gw_call *call = call_new(c, CALL_GET, path, timeout_ms, arg);
+	struct cl_call *call = call_new(c, CALL_GET, path, timeout_ms, arg);
 
 	if (call == NULL)
 		return -1;
@@ -999,8 +999,8 @@ static void
 client_fail_all(struct gw_client *c, int status, const char *reason)
 {
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
-	struct gw_conn *conn;
-	struct gw_call *call;
+	struct cl_conn *conn;
+	struct cl_call *call;
 
 	if (c->conn != NULL)
 		conn_fail(c->conn, status, reason);

@@ -29,7 +29,7 @@ struct rec_full {
 	struct rec_life life;
 };
 
-struct open_arg {
+struct recourse_open_arg {
 	struct gw_node *node;
 	char err[256];
 };
@@ -122,7 +122,7 @@ gw_recourse_submit(struct gw_node *node, store_write_fn fn, store_done_fn done,
 static int
 open_backend(MDB_txn *txn, struct store *st, void *arg)
 {
-	struct open_arg *oa = arg;
+	struct recourse_open_arg *oa = arg;
 
 	return recourse_backend_lmdb_new(store_env(st), txn,
 	    &oa->node->recourse->be, oa->err, sizeof(oa->err));
@@ -168,7 +168,7 @@ rec_context(struct gw_node *node, char *err, size_t errlen)
 static int
 rec_start(struct gw_node *node, char *err, size_t errlen)
 {
-	struct open_arg oa = { .node = node };
+	struct recourse_open_arg oa = { .node = node };
 	struct rec_full *rf;
 	int rv;
 

@@ -227,7 +227,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- start and stop ------------------------------------------------------------------ */
 
-struct open_arg {
+struct switch_open_arg {
 	struct gw_node *node;
 	size_t backfilled;
 	char err[256];
@@ -240,7 +240,7 @@ struct open_arg {
 static int
 open_queues(MDB_txn *txn, struct store *st, void *arg)
 {
-	struct open_arg *oa = arg;
+	struct switch_open_arg *oa = arg;
 	struct sw_txn t;
 	int rc = sw_queue_lmdb_open(store_env(st), txn, &oa->node->sw->q,
 	    oa->err, sizeof(oa->err));
@@ -261,7 +261,7 @@ static int
 sw_start(struct gw_node *node, char *err, size_t errlen)
 {
 	struct timeval tv = { 0, SW_TICK_MS * 1000 };
-	struct open_arg oa = { .node = node };
+	struct switch_open_arg oa = { .node = node };
 	struct gw_switch *sw;
 	int rc;
 

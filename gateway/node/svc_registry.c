@@ -177,7 +177,7 @@ reg_get(struct gw_call *call, const ProtobufCMessage *m)
 	pb_free(&resp.registrar->base);
 }
 
-struct list_ctx {
+struct registrar_list_ctx {
 	const char *prefix;		/* NULL: any */
 	const char *region;		/* NULL: any */
 	Axle__V1__RegistrarStatus status;
@@ -188,7 +188,7 @@ struct list_ctx {
 };
 
 static bool
-list_match(const struct list_ctx *c, const Axle__V1__Registrar *r)
+list_match(const struct registrar_list_ctx *c, const Axle__V1__Registrar *r)
 {
 	if (c->status != AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED &&
 	    r->status != c->status)
@@ -204,7 +204,7 @@ list_match(const struct list_ctx *c, const Axle__V1__Registrar *r)
 static int
 list_cb(const Axle__V1__Registrar *r, void *arg)
 {
-	struct list_ctx *c = arg;
+	struct registrar_list_ctx *c = arg;
 
 	if (c->region != NULL && strcmp(r->region, c->region) != 0)
 		return strcmp(r->region, c->region) > 0 ? 1 : 0;
@@ -242,7 +242,7 @@ list_token(const char *tok, char *region, char *id)
 
 /* Checks the filters of req into c (strings in the buffers given). */
 static int
-list_filters(const Axle__V1__ListRegistrarsRequest *req, struct list_ctx *c,
+list_filters(const Axle__V1__ListRegistrarsRequest *req, struct registrar_list_ctx *c,
     char *prefix, char *region, char *why, size_t whylen)
 {
 	char reason[REGISTRY_REASON_MAX];
@@ -273,7 +273,7 @@ list_filters(const Axle__V1__ListRegistrarsRequest *req, struct list_ctx *c,
 }
 
 static void
-list_reply(struct gw_call *call, struct list_ctx *c, bool first_page)
+list_reply(struct gw_call *call, struct registrar_list_ctx *c, bool first_page)
 {
 	Axle__V1__ListRegistrarsResponse resp = AXLE__V1__LIST_REGISTRARS_RESPONSE__INIT;
 	Axle__V1__PageResponse page = AXLE__V1__PAGE_RESPONSE__INIT;
@@ -295,7 +295,7 @@ reg_list(struct gw_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__ListRegistrarsRequest *req = (const void *)m;
 	struct gw_node *node = gw_call_node(call);
-	struct list_ctx c = { 0 };
+	struct registrar_list_ctx c = { 0 };
 	struct registry_outcome res = { 0 };
 	char prefix[ADDR_MAX_LEN + 1], region[ADDR_MAX_LEN + 1], why[512];
 	char tregion[ADDR_MAX_LEN + 1], tid[REGISTRY_ID_MAX + 1];

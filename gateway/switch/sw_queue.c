@@ -234,14 +234,14 @@ qkey_of(struct sw_kv k, const char *name, uint64_t *seq)
 	return true;
 }
 
-struct entry {
+struct sw_qentry {
 	uint8_t id[SW_QID_LEN];
 	int64_t enqueued_ms, due_ms;
 	uint32_t attempts;
 };
 
 static void
-entry_encode(const struct entry *e, uint8_t out[ENTRY_LEN])
+entry_encode(const struct sw_qentry *e, uint8_t out[ENTRY_LEN])
 {
 	memcpy(out, e->id, SW_QID_LEN);
 	put64(out + 16, (uint64_t)e->enqueued_ms);
@@ -250,7 +250,7 @@ entry_encode(const struct entry *e, uint8_t out[ENTRY_LEN])
 }
 
 static int
-entry_decode(struct sw_kv v, struct entry *e)
+entry_decode(struct sw_kv v, struct sw_qentry *e)
 {
 	const uint8_t *p = v.p;
 
@@ -265,7 +265,7 @@ entry_decode(struct sw_kv v, struct entry *e)
 
 static int
 entry_put(struct sw_txn *t, enum sw_state s, const char *name, uint64_t seq,
-    const struct entry *e)
+    const struct sw_qentry *e)
 {
 	uint8_t k[QKEY_MAX], v[ENTRY_LEN];
 	size_t kl = qkey(k, name, seq);
@@ -350,7 +350,7 @@ rec_read(struct sw_txn *t, const uint8_t id[SW_QID_LEN], struct sw_record *r,
 {
 	uint8_t k[QKEY_MAX];
 	struct sw_kv v;
-	struct entry e;
+	struct sw_qentry e;
 	int rc;
 
 	if ((rc = bget(t, SW_QS_MSGS, kv(id, SW_QID_LEN), &v)) != 0 ||
@@ -431,7 +431,7 @@ sw_queue_hold_backfill(struct sw_txn *t, size_t max, size_t *added)
 {
 	uint8_t k[QKEY_MAX + 1], v[ENTRY_LEN];
 	struct sw_kv ko, vo, from = kv(k, 0);
-	struct entry e;
+	struct sw_qentry e;
 	size_t n = 0;
 	int rc = 0;
 
@@ -478,7 +478,7 @@ move_rec(struct sw_txn *t, const struct sw_record *r, const uint8_t *env,
 {
 	bool keep = sw_state_is_queue(to);
 	struct sw_record n = *r;
-	struct entry e;
+	struct sw_qentry e;
 	uint8_t *b;
 	size_t len;
 	int rc;
@@ -560,7 +560,7 @@ sw_queue_accept(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 	bool keep = sw_state_is_queue(state), seen;
 	struct sw_record r;
 	struct sw_kv v;
-	struct entry e;
+	struct sw_qentry e;
 	uint8_t first[8];
 	int rc;
 
@@ -630,7 +630,7 @@ sw_queue_get(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
  */
 static int
 q_next(struct sw_txn *t, enum sw_qstore s, const char *name, uint64_t *seq,
-    struct entry *e)
+    struct sw_qentry *e)
 {
 	uint8_t k[QKEY_MAX];
 	struct sw_kv ko, vo;
@@ -646,7 +646,7 @@ q_next(struct sw_txn *t, enum sw_qstore s, const char *name, uint64_t *seq,
 /* Reads the record an entry points to, checking they agree. */
 static int
 q_record(struct sw_txn *t, enum sw_state s, const char *name, uint64_t seq,
-    const struct entry *e, struct sw_record *r, const uint8_t **env)
+    const struct sw_qentry *e, struct sw_record *r, const uint8_t **env)
 {
 	int rc = rec_read(t, e->id, r, env);
 
@@ -679,7 +679,7 @@ sw_queue_outbox_peek(struct sw_txn *t, const char *peer, size_t max,
 {
 	struct sw_record r;
 	const uint8_t *env;
-	struct entry e;
+	struct sw_qentry e;
 	uint64_t seq = 0;
 	int rc = 0;
 
@@ -752,7 +752,7 @@ sw_queue_outbox_remove(struct sw_txn *t, const char *peer,
 /* Marks one mailbox entry fetched and copies the message out. */
 static int
 fetch_one(struct sw_txn *t, const char *mailbox, uint64_t seq,
-    struct entry *e, int64_t now_ms, int64_t vis_ms, struct sw_msg *m)
+    struct sw_qentry *e, int64_t now_ms, int64_t vis_ms, struct sw_msg *m)
 {
 	struct sw_record r;
 	const uint8_t *env;
@@ -776,7 +776,7 @@ int
 sw_queue_mailbox_fetch(struct sw_txn *t, const char *mailbox, size_t max,
     int64_t now_ms, int64_t visibility_ms, struct sw_msg *out, size_t *n)
 {
-	struct entry e;
+	struct sw_qentry e;
 	uint64_t seq = 0;
 	int rc = 0;
 
@@ -888,7 +888,7 @@ move_queue(struct sw_txn *t, enum sw_state from, const char *name,
 	struct sw_record r;
 	struct sw_msg m;
 	const uint8_t *env;
-	struct entry e;
+	struct sw_qentry e;
 	uint64_t seq = 0;
 	size_t k = 0;
 	int rc = 0;
@@ -970,7 +970,7 @@ stat_add(struct sw_kv k, struct sw_kv v, bool mailbox, int64_t now_ms,
     struct sw_queue_stat *out, size_t max, size_t *n, char *cur)
 {
 	const uint8_t *p = k.p;
-	struct entry e;
+	struct sw_qentry e;
 	size_t nl;
 	int rc;
 

@@ -12,17 +12,17 @@
  * replays it backwards, so a failed operation leaves no trace. One write
  * transaction at a time; read transactions are free.
  */
-struct ram_ent {
+struct sw_ram_ent {
 	uint8_t *k, *v;
 	size_t kl, vl;
 };
 
 struct ram_store {
-	struct ram_ent *e;
+	struct sw_ram_ent *e;
 	size_t n, cap;
 };
 
-struct ram_undo {
+struct sw_ram_undo {
 	enum sw_qstore s;
 	uint8_t *k, *v;		/* v NULL: the key did not exist */
 	size_t kl, vl;
@@ -30,7 +30,7 @@ struct ram_undo {
 
 struct ram_txn {
 	bool rdonly;
-	struct ram_undo *u;
+	struct sw_ram_undo *u;
 	size_t n, cap;
 };
 
@@ -82,7 +82,7 @@ static int
 grow_store(struct ram_store *st)
 {
 	size_t cap;
-	struct ram_ent *ne;
+	struct sw_ram_ent *ne;
 
 	if (st->n < st->cap)
 		return 0;
@@ -98,7 +98,7 @@ static int
 grow_journal(struct ram_txn *x)
 {
 	size_t cap;
-	struct ram_undo *nu;
+	struct sw_ram_undo *nu;
 
 	if (x->n < x->cap)
 		return 0;
@@ -118,7 +118,7 @@ remove_at(struct ram_store *st, size_t i)
 }
 
 static void
-insert_at(struct ram_store *st, size_t i, struct ram_ent e)
+insert_at(struct ram_store *st, size_t i, struct sw_ram_ent e)
 {
 	memmove(&st->e[i + 1], &st->e[i], (st->n - i) * sizeof(*st->e));
 	st->e[i] = e;
@@ -130,7 +130,7 @@ insert_at(struct ram_store *st, size_t i, struct ram_ent e)
  * allocates nothing.
  */
 static int
-ram_delete(struct ram_store *st, struct ram_undo *u, struct sw_kv key)
+ram_delete(struct ram_store *st, struct sw_ram_undo *u, struct sw_kv key)
 {
 	bool hit;
 	size_t i = find(st, key, &hit);
@@ -150,7 +150,7 @@ ram_delete(struct ram_store *st, struct ram_undo *u, struct sw_kv key)
  * journal takes the old value (or records that there was none).
  */
 static int
-ram_set(struct ram_store *st, struct ram_undo *u, struct sw_kv key,
+ram_set(struct ram_store *st, struct sw_ram_undo *u, struct sw_kv key,
     struct sw_kv val)
 {
 	bool hit;
@@ -179,14 +179,14 @@ ram_set(struct ram_store *st, struct ram_undo *u, struct sw_kv key,
 	} else {
 		u->v = NULL;
 		u->vl = 0;
-		insert_at(st, i, (struct ram_ent){ nk, nv, key.len, val.len });
+		insert_at(st, i, (struct sw_ram_ent){ nk, nv, key.len, val.len });
 	}
 	return 0;
 }
 
 /* Undoes one journal entry, taking its buffers back. */
 static void
-undo(struct ram_store *st, struct ram_undo *u)
+undo(struct ram_store *st, struct sw_ram_undo *u)
 {
 	struct sw_kv k = { u->k, u->kl };
 	bool hit;
@@ -213,7 +213,7 @@ undo(struct ram_store *st, struct ram_undo *u)
 	 */
 	if (grow_store(st) != 0)
 		abort();		/* unreachable; see above */
-	insert_at(st, i, (struct ram_ent){ u->k, u->v, u->kl, u->vl });
+	insert_at(st, i, (struct sw_ram_ent){ u->k, u->v, u->kl, u->vl });
 	u->k = NULL;
 	u->v = NULL;
 }
@@ -290,7 +290,7 @@ static int
 ram_write(struct ram_be *b, struct ram_txn *x, enum sw_qstore s,
     struct sw_kv key, const struct sw_kv *val)
 {
-	struct ram_undo *u;
+	struct sw_ram_undo *u;
 	int rc;
 
 	if (x == NULL || x->rdonly || b->writer != x)
