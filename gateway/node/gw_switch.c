@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "gateway/net/grpc_status.h"
+#include "gateway/node/gw_recourse.h"
 #include "gateway/node/gw_switch.h"
 #include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
@@ -49,7 +50,7 @@ job_write(MDB_txn *txn, struct store *st, void *arg)
 
 	(void)st;
 	memset(&j->tally, 0, sizeof(j->tally));
-	sw_wctx_init(&c, j->node, txn, sw_now_ms(), &j->tally);
+	sw_wctx_init(&c, &j->node->sw->ctx, txn, sw_now_ms(), &j->tally);
 	rc = j->fn(&c, j->arg);
 	if (rc != 0) {
 		memset(&j->tally, 0, sizeof(j->tally));
@@ -257,6 +258,12 @@ open_queues(MDB_txn *txn, struct store *st, void *arg)
 
 static void sw_stop(struct gw_node *node);
 
+static bool
+ctx_is_peer(const struct gw_node *node, const char *region)
+{
+	return gw_config_peer(&node->cfg, region) != NULL;
+}
+
 static int
 sw_start(struct gw_node *node, char *err, size_t errlen)
 {
@@ -269,6 +276,14 @@ sw_start(struct gw_node *node, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	sw->ctx = (struct sw_ctx){
+		.region = node->cfg.region,
+		.db = node->registry != NULL ? &node->registry->db : NULL,
+		.sw = sw,
+		.is_peer = ctx_is_peer,
+		.open_case = gw_recourse_open_txn,
+		.node = node,
+	};
 	sw->lim.max_payload = node->cfg.sw.max_payload;
 	sw->lim.default_hop_limit = SW_HOP_LIMIT_DEFAULT;
 	if ((rc = store_write_now(node->store, open_queues, &oa)) != 0) {
@@ -462,7 +477,7 @@ gw_switch_inject_txn(struct gw_node *node, MDB_txn *txn,
 
 	if (!id_ok(env, err, errlen))
 		return GRPC_INVALID_ARGUMENT;
-	sw_wctx_init(&c, node, txn, now_ms, NULL);
+	sw_wctx_init(&c, &node->sw->ctx, txn, now_ms, NULL);
 	if ((rc = sw_route_only(&c, env, &rt)) != 0) {
 		snprintf(err, errlen, "%s", c.err);
 		return grpc_of(rc);
@@ -514,7 +529,7 @@ gw_switch_return_txn(struct gw_node *node, MDB_txn *txn,
 
 	if (!id_ok(env, err, errlen))
 		return GRPC_INVALID_ARGUMENT;
-	sw_wctx_init(&c, node, txn, now_ms, NULL);
+	sw_wctx_init(&c, &node->sw->ctx, txn, now_ms, NULL);
 	snprintf(where, sizeof(where), "%s%s%s", case_id != NULL ? case_id : "",
 	    case_id != NULL ? ": " : "", reason != NULL ? reason : "");
 	if ((rc = custody_end(&c, env, SW_STATE_RETURNED, where)) != 0 ||
@@ -542,7 +557,7 @@ gw_switch_note_recourse_txn(struct gw_node *node, MDB_txn *txn,
 		snprintf(err, errlen, "case_id: empty");
 		return GRPC_INVALID_ARGUMENT;
 	}
-	sw_wctx_init(&c, node, txn, now_ms, NULL);
+	sw_wctx_init(&c, &node->sw->ctx, txn, now_ms, NULL);
 	snprintf(where, sizeof(where), "%.*s", SW_WHERE_MAX, case_id);
 	if ((rc = custody_end(&c, env, SW_STATE_RECOURSE, where)) != 0 ||
 	    (rc = sw_receipt(&c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ESCALATED,
@@ -567,7 +582,7 @@ gw_switch_registrar_changed_txn(struct gw_node *node, MDB_txn *txn,
 	*moved = 0;
 	if (node->sw == NULL || registrar_id == NULL || registrar_id[0] == '\0')
 		return GRPC_OK;
-	sw_wctx_init(&c, node, txn, now_ms, NULL);
+	sw_wctx_init(&c, &node->sw->ctx, txn, now_ms, NULL);
 	if ((rc = sw_registrar_txn(&c, registrar_id, status, successor_id, &k)) != 0) {
 		snprintf(err, errlen, "%s", c.err);
 		return grpc_of(rc);
@@ -593,7 +608,7 @@ static int
 reg_write(struct sw_wctx *c, void *arg)
 {
 	struct reg_job *j = arg;
-	int rc = sw_registrar_get(c->node, c->txn, j->id, &j->status,
+	int rc = sw_registrar_get(c->x, c->txn, j->id, &j->status,
 	    j->successor, sizeof(j->successor));
 
 	if (rc != 0) {
@@ -636,7 +651,7 @@ sweep_due(struct gw_node *node, MDB_txn *txn, const Axle__V1__Registrar *r,
 
 	if (r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
 	    r->successor_id != NULL && r->successor_id[0] != '\0' &&
-	    sw_registrar_get(node, txn, r->successor_id, &sst, NULL, 0) == 0)
+	    sw_registrar_get(&node->sw->ctx, txn, r->successor_id, &sst, NULL, 0) == 0)
 		rehomed = sw_takes_traffic(sst);
 	if (held)
 		return r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||

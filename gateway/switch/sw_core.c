@@ -7,12 +7,10 @@
 
 #include <openssl/evp.h>
 
-#include "gateway/node/gw_recourse.h"
-#include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
-#include "gateway/node/node.h"
 #include "gateway/switch/sw_core.h"
 #include "proto/pb.h"
+#include "recourse/recourse.h"
 #include "registry/db.h"
 
 #define SW_DEPTH_MAX	6	/* place -> group copy -> receipt -> ... */
@@ -32,15 +30,16 @@ sw_event_name(enum sw_event e)
 }
 
 void
-sw_wctx_init(struct sw_wctx *c, struct gw_node *node, MDB_txn *txn,
+sw_wctx_init(struct sw_wctx *c, const struct sw_ctx *x, MDB_txn *txn,
     int64_t now_ms, struct sw_tally *tally)
 {
 	memset(c, 0, sizeof(*c));
-	c->node = node;
+	c->x = x;
+	c->node = x->node;
 	c->txn = txn;
 	c->now = now_ms;
 	c->tally = tally;
-	sw_txn_lmdb(node->sw->q, txn, &c->t);
+	sw_txn_lmdb(x->sw->q, txn, &c->t);
 }
 
 bool
@@ -56,7 +55,7 @@ sw_count(struct sw_wctx *c, enum sw_event e)
 	if (c->tally != NULL)
 		c->tally->ev[e]++;
 	else
-		atomic_fetch_add(&c->node->sw->ev[e], 1);
+		atomic_fetch_add(&c->x->sw->ev[e], 1);
 }
 
 void
@@ -127,7 +126,7 @@ static int
 local_delegation(struct sw_wctx *c, const char *p, struct registry_resolution *res,
     struct sw_resbuf *b)
 {
-	const struct registry_db *db = &c->node->registry->db;
+	const struct registry_db *db = c->x->db;
 	Axle__V1__RegistrarStatus st = AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED;
 	MDB_val k = { strlen(p), (void *)(uintptr_t)p }, v;
 	struct registry_outcome o = { 0 };
@@ -147,7 +146,7 @@ local_delegation(struct sw_wctx *c, const char *p, struct registry_resolution *r
 		return fail(c, o.mdb_rc != 0 ? o.mdb_rc : EIO, "register");
 	pb_free(r != NULL ? &r->base : NULL);
 	snprintf(b->prefix, sizeof(b->prefix), "%s", p);
-	snprintf(b->region, sizeof(b->region), "%s", c->node->cfg.region);
+	snprintf(b->region, sizeof(b->region), "%s", c->x->region);
 	match_set(&res->match, REGISTRY_PREFIX_DELEGATION, b->prefix, b->id, st,
 	    b->region);
 	res->encloser = res->match;
@@ -158,7 +157,7 @@ int
 sw_resolve_txn(struct sw_wctx *c, const char *address,
     struct registry_resolution *res, struct sw_resbuf *b)
 {
-	const char *own = c->node->cfg.region;
+	const char *own = c->x->region;
 	char p[ADDR_MAX_LEN + 1];
 	int rc;
 
@@ -171,7 +170,7 @@ sw_resolve_txn(struct sw_wctx *c, const char *address,
 			return 0;
 		if (rc != MDB_NOTFOUND)
 			return fail(c, rc, "register");
-		if (strcmp(p, own) == 0 || gw_config_peer(&c->node->cfg, p) != NULL) {
+		if (strcmp(p, own) == 0 || c->x->is_peer(c->x->node, p)) {
 			bool mine = strcmp(p, own) == 0;
 
 			snprintf(b->prefix, sizeof(b->prefix), "%s", p);
@@ -231,7 +230,7 @@ decide(struct sw_wctx *c, const Axle__V1__Envelope *env, struct sw_route *rt)
 	}
 	if ((rc = sw_resolve_txn(c, addr, &res, &b)) != 0)
 		return rc;
-	sw_route_decide(env, c->node->cfg.region, &res, group, rt);
+	sw_route_decide(env, c->x->region, &res, group, rt);
 	if (rt->kind == SW_ROUTE_EXPAND &&
 	    res.encloser.kind == REGISTRY_PREFIX_PEER_REGION) {
 		const char *peer = res.encloser.region;
@@ -254,7 +253,7 @@ decide(struct sw_wctx *c, const Axle__V1__Envelope *env, struct sw_route *rt)
 	    env->deliver_by_ms <= c->now)
 		route_recourse(rt, AXLE__V1__CASE_REASON__CASE_REASON_DELIVERY_DEADLINE,
 		    "delivery deadline passed before delivery (at %s)%s",
-		    c->node->cfg.region, "");
+		    c->x->region, "");
 	return 0;
 }
 
@@ -362,7 +361,7 @@ sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
 		return sw_receipt(c, env, ret ? AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED :
 		    AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED, detail, NULL);
 	}
-	rc = gw_recourse_open_txn(c->node, c->txn, env, reason, detail, c->now,
+	rc = c->x->open_case(c->x->node, c->txn, env, reason, detail, c->now,
 	    out->case_id, c->err, sizeof(c->err));
 	if (rc != RECOURSE_OK)
 		return rc == RECOURSE_ENOMEM ? ENOMEM : EIO;
@@ -411,7 +410,7 @@ sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	r.message_id = env->message_id;
 	r.kind = kind;
 	r.at_ms = c->now;
-	r.node = c->node->cfg.region;
+	r.node = (char *)c->x->region;
 	r.detail = (char *)(detail != NULL ? detail : "");
 	r.case_id = (char *)(case_id != NULL ? case_id : "");
 	if (kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REDIRECTED &&
@@ -441,7 +440,7 @@ sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
 		return fail(c, ENOMEM, "receipt");
 	e.message_id.data = id;
 	e.message_id.len = SW_ID_LEN;
-	e.sender = c->node->cfg.region;
+	e.sender = (char *)c->x->region;
 	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
 	e.to = env->sender;
 	e.message_type = (char *)SW_RECEIPT_TYPE;
@@ -555,7 +554,7 @@ enqueue(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 	int rc;
 
 	sw_view_init(&v, env);
-	if (sw_trace_append(&v, c->node->cfg.region, c->now) != 0 ||
+	if (sw_trace_append(&v, c->x->region, c->now) != 0 ||
 	    (buf = sw_view_pack(&v, 0, &len)) == NULL) {
 		sw_view_release(&v);
 		return fail(c, ENOMEM, "pack");
@@ -594,7 +593,7 @@ enqueue(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 		if ((rc = reply_arrived(c, env)) != 0)
 			return rc;
 		snprintf(out->detail, sizeof(out->detail), "in the mailbox of "
-		    "registrar %s at %s", where, c->node->cfg.region);
+		    "registrar %s at %s", where, c->x->region);
 		return sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DELIVERED,
 		    out->detail, NULL);
 	default:
@@ -717,7 +716,7 @@ sw_as_arrived(struct sw_wctx *c, const Axle__V1__Envelope *stored,
 	sw_view_init(v, stored);
 	if (n > 0 && stored->trace[n - 1] != NULL &&
 	    stored->trace[n - 1]->region != NULL &&
-	    strcmp(stored->trace[n - 1]->region, c->node->cfg.region) == 0)
+	    strcmp(stored->trace[n - 1]->region, c->x->region) == 0)
 		v->env.n_trace = n - 1;
 	return &v->env;
 }
@@ -746,7 +745,7 @@ deadline_deliver(struct sw_wctx *c, const struct sw_deadline *d)
 	}
 	snprintf(detail, sizeof(detail), "delivery deadline passed while %s "
 	    "for %s at %s", m.rec.state == SW_STATE_HELD ? "held" : "waiting in "
-	    "the outbox", m.rec.where, c->node->cfg.region);
+	    "the outbox", m.rec.where, c->x->region);
 	sw_msgs_free(&m, 1);
 	rc = env->deliver_by_ms == d->at_ms ? sw_policy(c, sw_as_arrived(c, env,
 	    &v), AXLE__V1__CASE_REASON__CASE_REASON_DELIVERY_DEADLINE, detail,
@@ -780,7 +779,7 @@ deadline_reply(struct sw_wctx *c, const struct sw_deadline *d)
 	}
 	snprintf(detail, sizeof(detail), "no reply in context \"%.200s\" from %s "
 	    "by the reply deadline", p.context, p.to);
-	rc = gw_recourse_open_txn(c->node, c->txn, env,
+	rc = c->x->open_case(c->x->node, c->txn, env,
 	    AXLE__V1__CASE_REASON__CASE_REASON_REPLY_OVERDUE, detail, c->now,
 	    case_id, c->err, sizeof(c->err));
 	if (rc == RECOURSE_OK) {
@@ -828,12 +827,12 @@ hold_reason(struct sw_wctx *c, const char *registrar, int *reason,
 	bool rehomed = false;
 	int rc;
 
-	if ((rc = sw_registrar_get(c->node, c->txn, registrar, &st, successor,
+	if ((rc = sw_registrar_get(c->x, c->txn, registrar, &st, successor,
 	    sizeof(successor))) != 0)
 		return fail(c, rc, "register");
 	if (st == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
 	    successor[0] != '\0') {
-		if ((rc = sw_registrar_get(c->node, c->txn, successor, &sst, NULL,
+		if ((rc = sw_registrar_get(c->x, c->txn, successor, &sst, NULL,
 		    0)) != 0)
 			return fail(c, rc, "register");
 		rehomed = sw_takes_traffic(sst);
@@ -882,7 +881,7 @@ deadline_hold(struct sw_wctx *c, const struct sw_deadline *d)
 	snprintf(detail, sizeof(detail), "registrar %s %s past the hold limit: "
 	    "held at %s for %s (limit %s); contact the registrar, then "
 	    "redirect or return the message", m.rec.where, standing,
-	    c->node->cfg.region, held, limit);
+	    c->x->region, held, limit);
 	sw_msgs_free(&m, 1);
 	sw_count(c, SW_EV_HOLD_EXPIRED);
 	rc = sw_policy(c, sw_as_arrived(c, env, &v), reason, detail,
@@ -914,12 +913,12 @@ sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n)
 /* --- a registrar's standing ------------------------------------------------------------------ */
 
 int
-sw_registrar_get(struct gw_node *node, MDB_txn *txn, const char *id,
+sw_registrar_get(const struct sw_ctx *x, MDB_txn *txn, const char *id,
     Axle__V1__RegistrarStatus *st, char *successor, size_t len)
 {
 	struct registry_outcome o = { 0 };
 	Axle__V1__Registrar *r = NULL;
-	int rc = registry_db_get(txn, &node->registry->db, NULL, id, &r, &o);
+	int rc = registry_db_get(txn, x->db, NULL, id, &r, &o);
 
 	*st = rc == REGISTRY_OK ? r->status :
 	    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED;
@@ -981,7 +980,7 @@ rehome(struct sw_wctx *c, const char *id, const char *successor,
     Axle__V1__RegistrarStatus sst, size_t *moved)
 {
 	struct moved_note note = { c, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED, "" };
-	const char *region = c->node->cfg.region;
+	const char *region = c->x->region;
 	bool active = sst == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE;
 	size_t k = 0;
 	int rc;
@@ -1032,7 +1031,7 @@ sw_registrar_txn(struct sw_wctx *c, const char *id,
 {
 	Axle__V1__RegistrarStatus sst = AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED;
 	struct moved_note note = { c, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED, "" };
-	const char *region = c->node->cfg.region;
+	const char *region = c->x->region;
 	size_t k = 0;
 	int rc = 0;
 
@@ -1050,7 +1049,7 @@ sw_registrar_txn(struct sw_wctx *c, const char *id,
 	case AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED:
 		if (status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED &&
 		    successor != NULL && successor[0] != '\0' &&
-		    (rc = sw_registrar_get(c->node, c->txn, successor, &sst, NULL,
+		    (rc = sw_registrar_get(c->x, c->txn, successor, &sst, NULL,
 		    0)) != 0)
 			return fail(c, rc, "register");
 		if (sw_takes_traffic(sst))

@@ -60,9 +60,33 @@ struct sw_tally {
 
 struct sw_pump;
 struct sw_waiter;
+struct gw_switch;
+struct registry_db;
+
+/*
+ * What the switch's rules need of the node that runs them: no socket, no
+ * event loop, not the node itself (node/gw_switch.c fills it at start).
+ * node is handed back to the hooks and is opaque here.
+ */
+struct sw_ctx {
+	const char *region;		/* this node's region */
+	const struct registry_db *db;	/* the register, read in the write's txn */
+	struct gw_switch *sw;		/* the queues and the counters */
+	/* Whether region is one of the configured peers'. */
+	bool (*is_peer)(const struct gw_node *node, const char *region);
+	/*
+	 * Opens a recourse case for env inside txn (its id into id_out,
+	 * RECOURSE_ID_MAX). Returns a RECOURSE_* code, with err.
+	 */
+	int (*open_case)(struct gw_node *node, MDB_txn *txn,
+	    const Axle__V1__Envelope *env, int reason, const char *detail,
+	    int64_t now_ms, char *id_out, char *err, size_t errlen);
+	struct gw_node *node;
+};
 
 /* node->sw */
 struct gw_switch {
+	struct sw_ctx ctx;		/* what the rules see of the node */
 	struct sw_queue *q;		/* LMDB queues in the node's environment */
 	struct sw_limits lim;
 	_Atomic uint64_t ev[SW_EV__COUNT];
@@ -82,7 +106,8 @@ struct gw_switch {
 /* --- one write's context (writer thread) ----------------------------------- */
 
 struct sw_wctx {
-	struct gw_node *node;
+	const struct sw_ctx *x;
+	struct gw_node *node;		/* x->node: for the node's own jobs */
 	MDB_txn *txn;
 	struct sw_txn t;
 	int64_t now;
@@ -91,7 +116,7 @@ struct sw_wctx {
 	char err[320];			/* why a step failed */
 };
 
-void sw_wctx_init(struct sw_wctx *c, struct gw_node *node, MDB_txn *txn,
+void sw_wctx_init(struct sw_wctx *c, const struct sw_ctx *x, MDB_txn *txn,
     int64_t now_ms, struct sw_tally *tally);
 
 /* Where a placed message went, for the caller's answer. */
@@ -168,7 +193,7 @@ int sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n);
  * the register) and, if successor is not NULL, the id it was re-homed to
  * ("" if none). Returns 0 or the store's error.
  */
-int sw_registrar_get(struct gw_node *node, MDB_txn *txn, const char *id,
+int sw_registrar_get(const struct sw_ctx *x, MDB_txn *txn, const char *id,
     Axle__V1__RegistrarStatus *st, char *successor, size_t len);
 
 /* Whether a successor takes a re-homed registrar's traffic: active, or suspended (held there). */

@@ -3,9 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/node/gw_registry.h"
-#include "gateway/node/node.h"
 #include "gateway/switch/sw_core.h"
+#include "registry/db.h"
 #include "registry/portal.h"
 
 /* Everything the service list points to, freed in one go. */
@@ -139,8 +138,8 @@ sw_group_copies(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	f.message_type = g->message_type != NULL && g->message_type[0] != '\0' ?
 	    g->message_type : NULL;
 	a->f = &f;
-	a->region = c->node->cfg.region;
-	rc = registry_db_walk(c->txn, &c->node->registry->db, NULL, NULL,
+	a->region = c->x->region;
+	rc = registry_db_walk(c->txn, c->x->db, NULL, NULL,
 	    walk_one, a, &o);
 	if (rc != REGISTRY_OK) {
 		rc = a->err != 0 ? a->err : o.mdb_rc != 0 ? o.mdb_rc : EIO;

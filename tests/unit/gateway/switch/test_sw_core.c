@@ -244,7 +244,7 @@ place_write(MDB_txn *txn, struct store *st, void *arg)
 	struct sw_wctx c;
 
 	(void)st;
-	sw_wctx_init(&c, &p->h->node, txn, sw_now_ms(), NULL);
+	sw_wctx_init(&c, &p->h->node.sw->ctx, txn, sw_now_ms(), NULL);
 	return sw_place(&c, p->env, false, &p->out);
 }
 
@@ -469,7 +469,7 @@ deadlines_write(MDB_txn *txn, struct store *st, void *arg)
 	int rc;
 
 	(void)st;
-	sw_wctx_init(&c, &d->h->node, txn, d->at, NULL);
+	sw_wctx_init(&c, &d->h->node.sw->ctx, txn, d->at, NULL);
 	if ((rc = sw_deadline_due(&c.t, d->at, dl, 64, &d->n)) != 0)
 		return rc;
 	return sw_deadlines_run(&c, dl, d->n);
