@@ -42,6 +42,7 @@ ctl_usage(FILE *f)
 	    "--federation FED]\n"
 	    "               [--server host:port] [--json] [--timeout ms] "
 	    "COMMAND [ARGS...]\n"
+	    "       axlectl --help | --version\n"
 	    "Settings also come from AXLE_CERT, AXLE_KEY, AXLE_TRUST, "
 	    "AXLE_FEDERATION, AXLE_SERVER\n"
 	    "(flags win over the environment, which wins over the config "

@@ -20,6 +20,7 @@
 #include "proto/pb.h"
 #include "gateway/ctl/pb_json.h"
 #include "gateway/net/tls.h"
+#include "gateway/net/version.h"
 
 
 int
@@ -169,6 +170,7 @@ ctl_parse(struct ctl *ctl, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_settings flags = { .timeout_ms = 0 };
@@ -191,6 +193,7 @@ ctl_parse(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'j': ctl->json = true; break;
 		case 'h': ctl->usage(stdout); exit(CTL_OK);
+		case 'V': printf("axlectl %s\n", AXLE_VERSION); exit(CTL_OK);
 		default: ctl->usage(stderr); return -1;
 		}
 	}

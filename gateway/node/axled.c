@@ -1,5 +1,6 @@
 /* axled.c -- the axle federation node daemon: configuration, start-up, signals, drain. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,16 +30,20 @@ static struct event *drain_timer;
 static int drain_ticks;
 static int exit_status;		/* 1 after a fail-stop */
 
+/* --help on stdout (exit 0); a usage error on stderr (exit 2). */
 static void
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: axled [-n] -c FILE\n"
+	fprintf(f, "usage: axled [-n] -c FILE\n"
 	    "       axled -c FILE -b DIR\n"
-	    "  -c FILE  configuration (INI; see axled.conf(5))\n"
-	    "  -n       check the configuration, certificates and trust, then exit\n"
-	    "  -b DIR   back up the store to DIR/data.mdb (mode 0600; the node may\n"
-	    "           be running), then exit\n");
-	exit(2);
+	    "       axled --help | --version\n"
+	    "  -c, --config FILE  configuration (INI; see axled.conf(5))\n"
+	    "  -n, --check        check the configuration, certificates and trust, then exit\n"
+	    "  -b, --backup DIR   back up the store to DIR/data.mdb (mode 0600; the node\n"
+	    "                     may be running), then exit\n"
+	    "  -h, --help         print this help and exit\n"
+	    "  -V, --version      print the version and exit\n");
+	exit(status);
 }
 
 static void
@@ -231,10 +236,18 @@ run(void)
 int
 main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "backup", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *path = NULL, *dest = NULL;
 	int check = 0, ch;
 
-	while ((ch = getopt(argc, argv, "b:c:nh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:c:nhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			dest = optarg;
@@ -245,12 +258,18 @@ main(int argc, char **argv)
 		case 'n':
 			check = 1;
 			break;
+		case 'h':
+			usage(stdout, 0);
+			break;
+		case 'V':
+			printf("axled %s\n", AXLE_VERSION);
+			return 0;
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
 	if (path == NULL || optind != argc || (dest != NULL && check))
-		usage();
+		usage(stderr, 2);
 	if (dest != NULL)
 		return backup(path, dest);
 	/* Before any event base: the store's writer thread wakes the loop. */

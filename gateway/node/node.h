@@ -6,6 +6,7 @@
 #include <time.h>
 #include <openssl/ssl.h>
 
+#include "gateway/net/version.h"
 #include "gateway/node/config.h"
 
 struct event_base;
@@ -16,8 +17,6 @@ struct gw_peers;
 struct gw_registry;
 struct gw_recourse;
 struct gw_switch;
-
-#define AXLE_VERSION "0.1.0"
 
 /* Why the node closed an HTTP/2 connection with GOAWAY. */
 enum gw_goaway_reason {

@@ -126,16 +126,22 @@ if [ -n "$opts" ] && [ -n "$envs" ] && [ -z "$missing" ]; then
 else
 	bad "axlectl.1 lacks:${missing:- (no options found in ctl.c)}"
 fi
-# axled's own options: -c and -n, from its getopt string.
-optstr=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$top/gateway/node/axled.c")
+# axled's own options: the short ones of its getopt string and the long ones
+# of its option table.
+axledc=$top/gateway/node/axled.c
+optstr=$(sed -n 's/.*getopt\(_long\)\{0,1\}(argc, argv, "\([^"]*\)".*/\2/p' "$axledc")
+longs=$(sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", [a-z_]*_argument.*/\1/p' "$axledc")
 missing=""
-for o in $(echo "$optstr" | tr -d ':h' | sed 's/./& /g'); do
-	grep -q "^\.BI* \\\\-$o" "$top/docs/man/axled.8" || missing="$missing -$o"
+for o in $(echo "$optstr" | tr -d ':' | sed 's/./& /g'); do
+	grep -q "^\.BI* \\\\-$o\( \|\$\)" "$top/docs/man/axled.8" || missing="$missing -$o"
 done
-if [ -n "$optstr" ] && [ -z "$missing" ]; then
-	ok "axled.8 describes axled's options ($optstr)"
+for o in $longs; do
+	grep -q "^\.BI* \\\\-\\\\-$o\( \|\$\)" "$top/docs/man/axled.8" || missing="$missing --$o"
+done
+if [ -n "$optstr" ] && [ -n "$longs" ] && [ -z "$missing" ]; then
+	ok "axled.8 describes axled's options ($optstr;" $longs")"
 else
-	bad "axled.8 lacks options:${missing:- (no getopt string in axled.c)}"
+	bad "axled.8 lacks options:${missing:- (no getopt string or option table in axled.c)}"
 fi
 
 # --- make install -------------------------------------------------------------
