@@ -162,6 +162,9 @@ install: all
 	install -m 0644 docs/man/axlectl.1 $(DESTDIR)$(PREFIX)/share/man/man1/axlectl.1
 	install -m 0644 docs/man/axled.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/axled.conf.5
 	install -m 0644 docs/man/axled.8 $(DESTDIR)$(PREFIX)/share/man/man8/axled.8
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 gateway/ctl/axlectl.bash \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/axlectl
 	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g' docs/axled.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/axled.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/axled.service
 

@@ -1,0 +1,120 @@
+# axlectl.bash -- bash completion for axlectl: global options, commands,
+# sub-commands, each command's options, and files where a file is asked for.
+# `make install` puts it in $(PREFIX)/share/bash-completion/completions/axlectl
+# (bash-completion loads it on first use); or `. gateway/ctl/axlectl.bash`.
+# tests/integration/test_cli_tools.sh keeps it in step with axlectl: the
+# commands of `axlectl help`, and every sub-command and option in
+# gateway/ctl/*.c, must be offered here.
+
+# Global options: those taking a value, then flags.
+_axlectl_global_valued="-c --config --cert --key --trust --federation --server --timeout"
+_axlectl_global_flags="--json --help --version"
+_axlectl_commands="info health cases audit registrar delegate resolve service
+discover feed mirror send fetch ack reject status outbox mailbox help"
+# Command options that take no value (all others take one).
+_axlectl_flags="--json --overdue --all"
+
+# The sub-commands of a command ("" when it has none).
+_axlectl_subs()
+{
+	case $1 in
+	cases) echo "list show claim release redirect return discard escalate annotate" ;;
+	audit) echo "verify" ;;
+	registrar) echo "add show list suspend activate revoke rehome" ;;
+	service) echo "publish withdraw" ;;
+	feed) echo "show verify" ;;
+	mirror) echo "reset" ;;
+	esac
+}
+
+# The options of "command sub-command".
+_axlectl_opts()
+{
+	case "$1 $2" in
+	"cases list") echo "--state --reason --overdue --min-age --assignee --all" \
+	    "--page-size --page-token --json" ;;
+	"cases "*) echo "--reason --json" ;;
+	"audit verify") echo "--json" ;;
+	"registrar add" | "delegate "*) echo "--name --cert --contact" ;;
+	"registrar list") echo "--prefix --status --region" ;;
+	"registrar suspend" | "registrar activate" | "registrar revoke")
+		echo "--reason --version" ;;
+	"registrar rehome") echo "--reason --prefix" ;;
+	"service publish") echo "--kind --address --type --description --endpoint" ;;
+	"service withdraw" | "mirror reset" | "reject "*) echo "--reason" ;;
+	"discover "*) echo "--prefix --kind --type --text --page-size --page-token" ;;
+	"feed show") echo "--from" ;;
+	"send "*) echo "--to --to-group --from --type --context --payload-file" \
+	    "--content-type --deliver-by-ms --reply-by-ms --policy --id" ;;
+	"fetch "*) echo "--max --wait-ms --mailbox --visibility-ms" ;;
+	esac
+}
+
+_axlectl()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local cmd="" cmd_i=0 sub="" subs="" i w
+
+	COMPREPLY=()
+	# Find the command and its sub-command among the words before this one,
+	# skipping the global options (and their values) before the command.
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		if [[ -z $cmd ]]; then
+			case " $_axlectl_global_valued " in
+			*" $w "*) ((i++)); continue ;;
+			esac
+			case $w in
+			-*) continue ;;
+			esac
+			cmd=$w cmd_i=$i
+			subs=$(_axlectl_subs "$cmd")
+		elif [[ -n $subs && -z $sub && $w != -* ]]; then
+			sub=$w
+		fi
+	done
+
+	if [[ -z $cmd ]]; then
+		case $prev in
+		-c | --config | --cert | --key)
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+			return ;;
+		--trust)
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+			return ;;
+		--federation | --server | --timeout)
+			return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$_axlectl_global_valued \
+			    $_axlectl_global_flags" -- "$cur")
+		else
+			mapfile -t COMPREPLY < <(compgen -W "$_axlectl_commands" -- "$cur")
+		fi
+		return
+	fi
+
+	# A value after a command option: files, the policies, or nothing to offer.
+	if ((COMP_CWORD - 1 > cmd_i)) && [[ $prev == --* &&
+	    " $_axlectl_flags " != *" $prev "* ]]; then
+		case $prev in
+		--payload-file)
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+		--policy)
+			mapfile -t COMPREPLY < <(compgen -W "escalate return discard" -- "$cur") ;;
+		esac
+		return
+	fi
+	if [[ -n $subs && -z $sub && $cur != -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
+		return
+	fi
+	if [[ $cur == -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$(_axlectl_opts "$cmd" "$sub")" -- "$cur")
+	fi
+}
+
+complete -F _axlectl axlectl
