@@ -43,7 +43,7 @@ axle_lower() {
 	printf '%s' "$1" | tr '[:upper:]' '[:lower:]'
 }
 
-# DESIGN.md "Addresses": a label is 1-63 of [a-z0-9-], not starting or
+# docs/design.md "Addresses": a label is 1-63 of [a-z0-9-], not starting or
 # ending with '-'.
 axle_is_label() {
 	case $1 in

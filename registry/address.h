@@ -1,4 +1,4 @@
-/* address.h -- the federation's address and identifier grammar (DESIGN.md "Addresses"). */
+/* address.h -- the federation's address and identifier grammar (docs/design.md "Addresses"). */
 #ifndef AXLE_REGISTRY_ADDRESS_H
 #define AXLE_REGISTRY_ADDRESS_H
 

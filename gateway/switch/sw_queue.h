@@ -14,7 +14,7 @@
 #define SW_CTX_MAX	256	/* an envelope's context (SW_CONTEXT_MAX) */
 
 /*
- * Where a message is now; exactly one per message (DESIGN.md "Switch").
+ * Where a message is now; exactly one per message (docs/design.md "Switch").
  * The first three are queues: the message sits in sw.outbox, sw.mailbox or
  * sw.held under its `where`, and the record keeps its envelope. The others
  * end this node's custody: the envelope is dropped, the record stays (for

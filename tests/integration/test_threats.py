@@ -480,7 +480,7 @@ def payload_never_in_logs_metrics_or_recourse_text():
     Annotate, Redirect, Discard and VerifyAudit. The marker (raw, hex or base64) is in
     no log line (debug level), no /metrics, no Status or Queues answer, no List answer
     (envelopes without payload), and in no other recourse answer except the case's own
-    envelope payload (DESIGN.md: a case holds the envelope, payload still opaque): not
+    envelope payload (docs/design.md "Recourse": a case holds the opaque envelope): not
     in its detail, history or audit."""
     e = env()
     f, lon, wy = e['f'], e['lon'], e['wy']
