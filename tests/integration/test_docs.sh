@@ -152,5 +152,86 @@ PYEOF
 [ -z "$missing" ] && ok "every test docs/security.md names exists" ||
 	bad "docs/security.md names tests that do not exist: $missing"
 
+# --- the docs name only what exists -----------------------------------------
+
+# The design is docs/design.md: no page, comment or proto cites a DESIGN.md,
+# and every section cited by name ('design.md "Switch"', '[design.md](design.md)
+# ("Addresses", ...)', and design.md's own 'see "Durability"') is a heading of it.
+design=$top/docs/design.md
+files=$(cd "$top" && git ls-files 2>/dev/null | grep -v '^tests/integration/test_docs.sh$')
+[ -n "$files" ] || files=$(cd "$top" && find . -type f ! -path './build*' ! -path './.git/*' |
+    sed 's|^\./||' | grep -v '^tests/integration/test_docs.sh$')
+upper=$(cd "$top" && echo "$files" | tr '\n' '\0' | xargs -0 grep -In 'DESIGN\.md' 2>/dev/null)
+[ -z "$upper" ] && ok "nothing cites DESIGN.md (the design is docs/design.md)" ||
+	bad "cite docs/design.md, not DESIGN.md: $upper"
+cited=$(cd "$top" && echo "$files" | tr '\n' '\0' | xargs -0 /usr/bin/python3 -c '
+import re, sys
+cite = re.compile(r"design\.md(?:\]\(design\.md\))?\)?,?\s*\(?((?:\"[^\"]+\"(?:,\s*)?)+)")
+see = re.compile(r"see ((?:\"[^\"]+\"(?:,\s*)?)+)")
+for f in sys.argv[1:]:
+    try:
+        text = open(f, errors="replace").read()
+    except (IsADirectoryError, FileNotFoundError):
+        continue
+    for n, line in enumerate(text.splitlines(), 1):
+        hits = cite.findall(line) + (see.findall(line) if f == "docs/design.md" else [])
+        for h in hits:
+            for name in re.findall(r"\"([^\"]+)\"", h):
+                print("%s:%d\t%s" % (f, n, name))
+')
+ncited=$(echo "$cited" | grep -c .)
+missing=$(echo "$cited" | while IFS='	' read -r where name; do
+	[ -n "$name" ] && ! grep -qxF "## $name" "$design" && echo "$where:\"$name\""
+done | tr '\n' ' ')
+if [ ! -f "$design" ]; then
+	bad "docs/design.md is missing"
+elif [ "$ncited" -ge 10 ] && [ -z "$missing" ]; then
+	ok "all $ncited citations of docs/design.md name one of its sections"
+else
+	bad "citations of docs/design.md naming no section of it (found $ncited):${missing:- too few found: has the citation form changed?}"
+fi
+
+# Repository paths in backticks in README.md and docs/*.md exist (globs too).
+missing=""
+npaths=0
+for md in "$top/README.md" "$top"/docs/*.md; do
+	for p in $(grep -o '`\(gateway\|registry\|recourse\|proto\|certs\|tests\|docs\|\.ci\)/[A-Za-z0-9_./*-]*`' "$md" |
+	    tr -d '`' | sort -u); do
+		npaths=$((npaths + 1))
+		# shellcheck disable=SC2086 # a glob on purpose
+		set -- "$top"/$p
+		[ -e "$1" ] || missing="$missing $(basename "$md"):$p"
+	done
+done
+if [ "$npaths" -ge 20 ] && [ -z "$missing" ]; then
+	ok "all $npaths repository paths named in README.md and docs/*.md exist"
+else
+	bad "README.md or docs/*.md name paths that do not exist (found $npaths):$missing"
+fi
+
+# Relative links of README.md resolve (docs/*.md's are checked above).
+missing=""
+for l in $(grep -o '](\([^)#: ]*\)[)#]' "$top/README.md" | sed 's/^](//; s/[)#]$//' | sort -u); do
+	[ -n "$l" ] && [ ! -e "$top/$l" ] && missing="$missing $l"
+done
+[ -z "$missing" ] && ok "relative links in README.md resolve" || bad "README.md broken links:$missing"
+
+# No page or help text says a part is still being built: the status table of
+# protocol.md (checked above) is where the status of a service lives.
+stale=$(grep -rnIiE 'being (built|wired)|wired in\b|as they land' "$top/README.md" "$top/docs" \
+    "$top/gateway" "$top/certs" 2>/dev/null | sed "s|^$top/||")
+[ -z "$stale" ] && ok "no doc or help text says a part is still being built" ||
+	bad "stale status (say what the code does, or list it under design.md's \"Not in this version\"): $stale"
+
+# The closing line of the test runner is the one README.md describes.
+want='N passed, N failed, N skipped'
+if grep -qF "\`$want\`" "$top/README.md" &&
+    grep -qF 'echo "$pass passed, $fail failed, $skip skipped"' "$top/tests/run.sh" &&
+    grep -qF "'%d passed, %d failed, %d skipped'" "$top/tests/integration/axletest.py"; then
+	ok "README.md, tests/run.sh and axletest.py agree on the closing line '$want'"
+else
+	bad "the closing line '$want' differs between README.md, tests/run.sh and axletest.py"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

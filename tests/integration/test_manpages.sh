@@ -82,6 +82,12 @@ missing=""
 for k in $keys; do
 	grep -q "^\.BI $k \"" "$top/docs/man/axled.conf.5" || missing="$missing $k"
 	grep -q "^[;#]* *$k = " "$top/docs/axled.conf.example" || missing="$missing $k(in the example)"
+	grep -q "^|[^|]*| \`$k\` |" "$top/docs/operator.md" ||
+		missing="$missing $k(in operator.md's table)"
+done
+# ... and operator.md's table names no key the code does not read.
+for k in $(sed -n 's/^|[^|]*| `\([a-z0-9_]*\)` | .*/\1/p' "$top/docs/operator.md" | sort -u); do
+	echo "$keys" | grep -qx "$k" || missing="$missing $k(in operator.md, not in config.c)"
 done
 for s in $sections; do
 	grep -q "^\.SH \"\[$s[] ]" "$top/docs/man/axled.conf.5" || missing="$missing [$s]"
