@@ -10,6 +10,7 @@
 #include "proto/pb.h"
 #include "registry/db.h"
 #include "registry/mirror.h"
+#include "registry/portal.h"
 #include "reg_harness.h"
 
 #define S(x) AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_##x
@@ -323,6 +324,52 @@ test_own_region_never_mirrored(void **state)
 	batch_free(&b);
 }
 
+/*
+ * A re-home reaches a peer through the feed: the mirrored successor holds
+ * the prefix and publishes the moved service, so discovery at the peer
+ * finds it there; the mirrored revoked registrar lists no service.
+ */
+static void
+test_rehome_reaches_discovery(void **state)
+{
+	Axle__V1__ReHomeRequest rh = AXLE__V1__RE_HOME_REQUEST__INIT;
+	Axle__V1__DiscoverRequest dq = AXLE__V1__DISCOVER_REQUEST__INIT;
+	Axle__V1__DiscoverResponse *d = NULL;
+	Axle__V1__Registrar *r;
+	struct batch b;
+	MDB_txn *txn;
+
+	assert_int_equal(node_publish(&origin, "lewisham", "referrals",
+	    AXLE__V1__SERVICE_KIND__SERVICE_KIND_SWITCH, "uk.london.lewisham.care",
+	    "referral.v1", NULL), 0);
+	assert_int_equal(node_set_status(&origin, "lewisham", S(REVOKED)), 0);
+	assert_int_equal(node_set_status(&origin, "camden", S(ACTIVE)), 0);
+	rh.from_registrar_id = (char *)"lewisham";
+	rh.to_registrar_id = (char *)"camden";
+	rh.reason = (char *)"merger";
+	node_begin(&origin);
+	assert_int_equal(registry_db_rehome(origin.txn, &origin.db, &test_admin, &rh,
+	    NULL, NULL, &origin.res), 0);
+	node_commit(&origin);
+
+	fetch(&b, 0, 100, okey);
+	assert_int_equal(apply(&b, okey), REGISTRY_OK);
+	batch_free(&b);
+	r = mirrored("lewisham");
+	assert_int_equal(r->n_services, 0);
+	assert_string_equal(r->successor_id, "camden");
+	pb_free(&r->base);
+	dq.prefix = (char *)"uk.london.lewisham";
+	assert_int_equal(mdb_txn_begin(peer.env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(registry_portal_discover(txn, &peer.db, &dq, &d, &peer.res), 0);
+	mdb_txn_abort(txn);
+	assert_int_equal(d->n_services, 1);
+	assert_string_equal(d->services[0]->registrar_id, "camden");
+	assert_string_equal(d->services[0]->service->name, "referrals");
+	assert_true(d->services[0]->from_mirror);
+	registry_portal_free(d);
+}
+
 int
 main(void)
 {
@@ -335,6 +382,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_head_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_prefix_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_region_never_mirrored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rehome_reaches_discovery, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
