@@ -25,6 +25,16 @@
 
 #define OUT_HIGH_WATER	(64 * 1024)
 #define OUT_LOW_WATER	(16 * 1024)
+#define LINGER_MAX_MS	2000	/* reading and dropping after our close, at most */
+
+/*
+ * Lifetime rule of this file: conn_free() frees a connection, and so may
+ * every function that returns enum conn_fate. Its result must be checked
+ * (the compiler insists); after CONN_GONE the caller touches nothing of the
+ * connection and returns at once. Nothing else frees one.
+ */
+enum conn_fate { CONN_KEPT, CONN_GONE };
+#define CONN_MUST_CHECK	__attribute__((warn_unused_result))
 
 struct gw_conn {
 	struct gw_node *node;
@@ -34,6 +44,7 @@ struct gw_conn {
 	struct gw_h2 *h2;
 	struct event *timer;	/* handshake deadline, then idle timeout */
 	struct event *kick;	/* the session has something to say */
+	struct event *linger;	/* after our close: input read and dropped */
 	char addr[64];
 	int closing;		/* write out what is queued, then free */
 };
@@ -62,9 +73,72 @@ conn_free(struct gw_conn *c)
 		event_free(c->timer);
 	if (c->kick)
 		event_free(c->kick);
+	if (c->linger)
+		event_free(c->linger);
 	if (c->bev)
 		bufferevent_free(c->bev);	/* frees the SSL and closes the socket */
 	free(c);
+}
+
+/* Drops what the peer still sends; frees at its EOF or error. */
+static void
+linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+	char buf[16384];
+
+	(void)what;
+	for (int i = 0; i < 8; i++) {	/* bounded work per wake-up */
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		conn_free(c);
+		return;
+	}
+}
+
+/*
+ * Our own close, everything written: TLS close_notify, so that the peer
+ * sees an orderly end after the GOAWAY (not a truncation), and a FIN. A
+ * socket closed with unread input sends RST, which can destroy both before
+ * the peer reads them (a flooding peer always has input in flight), so the
+ * connection lingers, reading and dropping, until the peer closes or
+ * LINGER_MAX_MS pass.
+ */
+static enum conn_fate CONN_MUST_CHECK
+conn_finish(struct gw_conn *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	struct timeval tv;
+	uint32_t ms = c->node->cfg.limits.handshake_timeout_ms;
+
+	if (c->linger != NULL)		/* finished already (a late write callback) */
+		return CONN_KEPT;
+	if (c->h2 == NULL || fd < 0) {
+		conn_free(c);
+		return CONN_GONE;
+	}
+	(void)SSL_shutdown(c->ssl);	/* best effort: we close either way */
+	ERR_clear_error();
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->linger = event_new(c->node->base, fd, EV_READ | EV_PERSIST, linger_cb, c);
+	if (c->linger == NULL || shutdown(fd, SHUT_WR) != 0 ||
+	    event_add(c->linger, NULL) != 0) {
+		conn_free(c);
+		return CONN_GONE;
+	}
+	ms_tv(ms < LINGER_MAX_MS ? ms : LINGER_MAX_MS, &tv);
+	evtimer_add(c->timer, &tv);
+	return CONN_KEPT;
+}
+
+static int
+conn_output_empty(const struct gw_conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 }
 
 /*
@@ -72,32 +146,29 @@ conn_free(struct gw_conn *c)
  * after handshake_timeout_ms: a peer that stops reading must not keep its
  * slot (and our buffers) forever.
  */
-static void
+static enum conn_fate CONN_MUST_CHECK
 conn_close_soon(struct gw_conn *c)
 {
 	struct timeval tv;
 
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		conn_free(c);
-		return;
-	}
+	if (conn_output_empty(c))
+		return conn_finish(c);
 	ms_tv(c->node->cfg.limits.handshake_timeout_ms, &tv);
 	evtimer_add(c->timer, &tv);
+	return CONN_KEPT;
 }
 
-/* Pumps frames out; returns 1 if the connection was freed. */
-static int
+/* Moves the session's frames out; closes (maybe frees) once it is done. */
+static enum conn_fate CONN_MUST_CHECK
 conn_pump(struct gw_conn *c)
 {
-	if (c->h2 == NULL)
-		return 0;
-	if (gw_h2_flush(c->h2, OUT_HIGH_WATER) != 0 || gw_h2_done(c->h2)) {
-		conn_close_soon(c);
-		return c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
-	}
-	return 0;
+	if (c->h2 == NULL || c->closing)
+		return CONN_KEPT;
+	if (gw_h2_flush(c->h2, OUT_HIGH_WATER) != 0 || gw_h2_done(c->h2))
+		return conn_close_soon(c);
+	return CONN_KEPT;
 }
 
 static void
@@ -135,12 +206,9 @@ read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, failed ? evbuffer_get_length(in) : used);
 	}
 	idle_arm(c);
-	if (failed) {
-		gw_h2_flush(c->h2, OUT_HIGH_WATER);	/* a GOAWAY may be queued */
-		conn_close_soon(c);
+	/* On failure the session has written its GOAWAY and is done: pump closes. */
+	if (conn_pump(c) == CONN_GONE)
 		return;
-	}
-	conn_pump(c);
 }
 
 static void
@@ -149,11 +217,12 @@ write_cb(struct bufferevent *bev, void *arg)
 	struct gw_conn *c = arg;
 
 	if (c->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_free(c);
+		if (conn_output_empty(c) && conn_finish(c) == CONN_GONE)
+			return;		/* nothing of c below */
 		return;
 	}
-	conn_pump(c);
+	if (conn_pump(c) == CONN_GONE)
+		return;
 }
 
 static void
@@ -162,8 +231,8 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	struct gw_conn *c = arg;
 
 	(void)fd, (void)what;
-	if (!c->closing)
-		conn_pump(c);
+	if (conn_pump(c) == CONN_GONE)
+		return;
 }
 
 static void
@@ -189,7 +258,7 @@ handshake_failed(struct gw_conn *c, short events)
 	    c->addr, events, buf);
 }
 
-static void
+static enum conn_fate CONN_MUST_CHECK
 connected(struct gw_conn *c)
 {
 	struct gw_identity id;
@@ -199,7 +268,7 @@ connected(struct gw_conn *c)
 		gw_log(GW_LOG_WARN, "handshake_refused", "peer=%s error=\"%s\"",
 		    c->addr, err);
 		conn_free(c);
-		return;
+		return CONN_GONE;
 	}
 	c->node->ctr.handshakes_ok++;
 	c->kick = event_new(c->node->base, -1, 0, kick_cb, c);
@@ -208,13 +277,13 @@ connected(struct gw_conn *c)
 	if (c->h2 == NULL) {
 		gw_log(GW_LOG_ERR, "conn_error", "peer=%s error=\"out of memory\"", c->addr);
 		conn_free(c);
-		return;
+		return CONN_GONE;
 	}
 	gw_log(GW_LOG_DEBUG, "conn_open", "peer=%s identity=%s", c->addr, id.uri);
 	if (c->node->draining)
 		gw_h2_shutdown(c->h2);
 	idle_arm(c);
-	conn_pump(c);
+	return conn_pump(c);
 }
 
 static void
@@ -225,10 +294,9 @@ event_cb(struct bufferevent *bev, short events, void *arg)
 	(void)bev;
 	if (events & BEV_EVENT_CONNECTED) {
 		evtimer_del(c->timer);
-		connected(c);
-		return;
-	}
-	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (connected(c) == CONN_GONE)
+			return;		/* nothing of c below */
+	} else if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (c->h2 == NULL)
 			handshake_failed(c, events);
 		else
@@ -244,6 +312,10 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct gw_conn *c = arg;
 
 	(void)fd, (void)what;
+	if (c->linger != NULL) {	/* the peer did not close in time */
+		conn_free(c);
+		return;
+	}
 	if (c->closing) {
 		gw_log(GW_LOG_INFO, "conn_close", "peer=%s reason=\"output not drained\"",
 		    c->addr);
@@ -256,10 +328,12 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 		return;
 	}
-	if (gw_h2_idle(c->h2))
-		conn_pump(c);
-	else
+	if (!gw_h2_idle(c->h2)) {
 		idle_arm(c);
+		return;
+	}
+	if (conn_pump(c) == CONN_GONE)
+		return;
 }
 
 static void
@@ -420,7 +494,8 @@ gw_conn_drain(struct gw_node *node)
 			continue;
 		}
 		gw_h2_shutdown(c->h2);
-		conn_pump(c);
+		if (conn_pump(c) == CONN_GONE)
+			continue;	/* next was taken before */
 	}
 	return gw_conn_count(node);
 }

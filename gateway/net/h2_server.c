@@ -21,6 +21,9 @@
 #define PATH_MAX_LEN	512
 #define RST_WINDOW_S	60
 #define CTL_WINDOW_S	60
+/* Rapid reset (CVE-2023-44487): streams the peer may reset, a burst then a rate. */
+#define RESET_BURST	200
+#define RESET_PER_S	33
 
 struct gw_stream {
 	int32_t id;
@@ -54,9 +57,13 @@ struct gw_h2 {
 	char peer_addr[64];
 	struct gw_stream *streams;
 	size_t nstreams;
-	int fatal;
+	int fatal;			/* nghttp2 is done with the session: nothing more goes out */
 	int goaway_sent_by_us;
 	int terminated;			/* fatal GOAWAY: no new work (a shutdown GOAWAY is not) */
+	uint32_t goaway_code;		/* of the fatal GOAWAY */
+	int goaway_out;			/* a GOAWAY frame is in out */
+	uint32_t reset_tokens;		/* peer resets left in the rapid-reset bucket */
+	time_t reset_at;		/* last refill */
 	time_t rst_window;
 	uint32_t rst_sent;
 	time_t ctl_window;
@@ -90,19 +97,79 @@ mono_ms(void)
 
 /* --- connection-level limits --------------------------------------------- */
 
+/*
+ * Counts and logs the node's decision to end the connection. Returns 0, or
+ * -1 if an earlier one was made (it stands: one GOAWAY per connection).
+ * error: what nghttp2 said, or NULL.
+ */
+static int
+goaway_decided(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code,
+    const char *error)
+{
+	if (h2->terminated)
+		return -1;
+	h2->terminated = 1;
+	h2->goaway_sent_by_us = 1;
+	h2->goaway_code = code;
+	h2->node->ctr.goaway[why]++;
+	gw_log(why == GW_GA_SHUTDOWN || why == GW_GA_IDLE ? GW_LOG_INFO :
+	    GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s code=%s streams=%zu%s%s%s",
+	    h2->peer_addr, h2->peer.uri, gw_goaway_reason_name(why),
+	    nghttp2_http2_strerror(code), h2->nstreams,
+	    error ? " error=\"" : "", error ? error : "", error ? "\"" : "");
+	return 0;
+}
+
+/* The session ends: GOAWAY code through nghttp2, after what it has queued. */
 static void
 goaway(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code)
 {
-	if (h2->terminated)
+	if (goaway_decided(h2, why, code, NULL) == 0)
+		nghttp2_session_terminate_session(h2->session, code);
+}
+
+/*
+ * nghttp2 gave up on the session (a fatal error: CONTINUATION flood, ACK
+ * flood, bad preface) or we do (outbound queue), and nothing more comes out
+ * of it. The peer is still owed the GOAWAY (RFC 9113 5.4.1), which we write
+ * ourselves after the whole frames already in out; the node's decision, if
+ * it made one before, keeps its reason and code.
+ */
+static void
+goaway_fatal(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code,
+    const char *error)
+{
+	uint32_t last = (uint32_t)nghttp2_session_get_last_proc_stream_id(h2->session);
+	uint8_t f[17] = { 0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0 };
+
+	h2->fatal = 1;
+	(void)goaway_decided(h2, why, code, error);
+	if (h2->goaway_out)
 		return;
-	h2->terminated = 1;
-	h2->goaway_sent_by_us = 1;
-	h2->node->ctr.goaway[why]++;
-	gw_log(why == GW_GA_SHUTDOWN || why == GW_GA_IDLE ? GW_LOG_INFO :
-	    GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s streams=%zu",
-	    h2->peer_addr, h2->peer.uri, gw_goaway_reason_name(why),
-	    h2->nstreams);
-	nghttp2_session_terminate_session(h2->session, code);
+	for (int i = 0; i < 4; i++) {
+		f[9 + i] = (uint8_t)((last & 0x7fffffff) >> (24 - 8 * i));
+		f[13 + i] = (uint8_t)(h2->goaway_code >> (24 - 8 * i));
+	}
+	if (evbuffer_add(h2->out, f, sizeof(f)) == 0)
+		h2->goaway_out = 1;
+}
+
+/* One reset by the peer; -1 once it resets faster than the rapid-reset limit. */
+static int
+reset_take(struct gw_h2 *h2)
+{
+	time_t now = time(NULL);
+
+	if (now > h2->reset_at) {
+		uint64_t t = h2->reset_tokens + (uint64_t)(now - h2->reset_at) * RESET_PER_S;
+
+		h2->reset_tokens = t > RESET_BURST ? RESET_BURST : (uint32_t)t;
+		h2->reset_at = now;
+	}
+	if (h2->reset_tokens == 0)
+		return -1;
+	h2->reset_tokens--;
+	return 0;
 }
 
 static void
@@ -703,6 +770,11 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 			goaway(h2, GW_GA_CONTROL_FLOOD, NGHTTP2_ENHANCE_YOUR_CALM);
 		return 0;
 	}
+	if (frame->hd.type == NGHTTP2_RST_STREAM) {
+		if (reset_take(h2) != 0)
+			goaway(h2, GW_GA_RAPID_RESET, NGHTTP2_ENHANCE_YOUR_CALM);
+		return 0;
+	}
 	if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
@@ -730,16 +802,13 @@ on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 			    st->id, NGHTTP2_NO_ERROR);
 		return 0;
 	}
-	if (frame->hd.type == NGHTTP2_GOAWAY && !h2->terminated &&
-	    frame->goaway.error_code != NGHTTP2_NO_ERROR) {
-		/* nghttp2 itself refused the peer: flood, rapid reset, bad frames. */
-		h2->terminated = 1;
-		h2->goaway_sent_by_us = 1;
-		h2->node->ctr.goaway[GW_GA_PROTOCOL]++;
-		gw_log(GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s error=%s",
-		    h2->peer_addr, h2->peer.uri,
-		    gw_goaway_reason_name(GW_GA_PROTOCOL),
-		    nghttp2_http2_strerror(frame->goaway.error_code));
+	if (frame->hd.type == NGHTTP2_GOAWAY) {
+		h2->goaway_out = 1;
+		/* nghttp2 itself refused the peer's frames (a connection error). */
+		if (frame->goaway.error_code != NGHTTP2_NO_ERROR)
+			(void)goaway_decided(h2, GW_GA_PROTOCOL,
+			    frame->goaway.error_code, NULL);
+		return 0;
 	}
 	if (frame->hd.type != NGHTTP2_RST_STREAM)
 		return 0;
@@ -806,7 +875,8 @@ gw_h2_new(struct gw_node *node, const struct gw_identity *peer,
 	h2->peer = *peer;
 	h2->out = out;
 	h2->kick = kick_ev;
-	h2->rst_window = h2->ctl_window = time(NULL);
+	h2->rst_window = h2->ctl_window = h2->reset_at = time(NULL);
+	h2->reset_tokens = RESET_BURST;
 	snprintf(h2->peer_addr, sizeof(h2->peer_addr), "%s", peer_addr);
 
 	if (nghttp2_session_callbacks_new(&cbs) != 0) {
@@ -828,8 +898,12 @@ gw_h2_new(struct gw_node *node, const struct gw_identity *peer,
 	nghttp2_option_set_max_outbound_ack(opt, lim->max_control_frames);
 	nghttp2_option_set_max_settings(opt, 32);
 	nghttp2_option_set_max_continuations(opt, 8);
-	/* Rapid reset (CVE-2023-44487): a burst of 200, then 33 a second. */
-	nghttp2_option_set_stream_reset_rate_limit(opt, 200, 33);
+	/*
+	 * Rapid reset is ours (reset_take: GOAWAY ENHANCE_YOUR_CALM, its own
+	 * reason); nghttp2's limit, twice as loose, is only a backstop.
+	 */
+	nghttp2_option_set_stream_reset_rate_limit(opt, 2 * RESET_BURST,
+	    2 * RESET_PER_S);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
 	rc = nghttp2_session_server_new2(&h2->session, cbs, h2, opt);
 	nghttp2_option_del(opt);
@@ -849,6 +923,28 @@ gw_h2_new(struct gw_node *node, const struct gw_identity *peer,
 	return h2;
 }
 
+/* nghttp2_session_mem_recv failed (always fatal): why, in GOAWAY terms. */
+static void
+recv_failed(struct gw_h2 *h2, int rc)
+{
+	const char *error = nghttp2_strerror(rc);
+
+	switch (rc) {
+	case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+		goaway_fatal(h2, GW_GA_CONTINUATION, NGHTTP2_ENHANCE_YOUR_CALM, error);
+		break;
+	case NGHTTP2_ERR_FLOODED:	/* it does not read our ACKs */
+		goaway_fatal(h2, GW_GA_OUTBOUND_QUEUE, NGHTTP2_ENHANCE_YOUR_CALM, error);
+		break;
+	case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
+		goaway_fatal(h2, GW_GA_PROTOCOL, NGHTTP2_PROTOCOL_ERROR, error);
+		break;
+	default:			/* out of memory, a callback failed */
+		goaway_fatal(h2, GW_GA_PROTOCOL, NGHTTP2_INTERNAL_ERROR, error);
+		break;
+	}
+}
+
 int
 gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
 {
@@ -858,23 +954,13 @@ gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
 		return -1;
 	n = nghttp2_session_mem_recv(h2->session, data, len);
 	if (n < 0) {
-		gw_log(GW_LOG_WARN, "h2_error", "peer=%s identity=%s error=%s",
-		    h2->peer_addr, h2->peer.uri, nghttp2_strerror((int)n));
-		if (!h2->terminated) {
-			h2->terminated = 1;
-			h2->goaway_sent_by_us = 1;
-			h2->node->ctr.goaway[GW_GA_PROTOCOL]++;
-		}
-		h2->fatal = 1;
+		recv_failed(h2, (int)n);
 		return -1;
 	}
 	if (nghttp2_session_get_outbound_queue_size(h2->session) >
 	    h2->node->cfg.limits.max_outbound_queue) {
-		h2->node->ctr.goaway[GW_GA_OUTBOUND_QUEUE]++;
-		gw_log(GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s",
-		    h2->peer_addr, h2->peer.uri,
-		    gw_goaway_reason_name(GW_GA_OUTBOUND_QUEUE));
-		h2->fatal = 1;
+		goaway_fatal(h2, GW_GA_OUTBOUND_QUEUE, NGHTTP2_ENHANCE_YOUR_CALM,
+		    NULL);
 		return -1;
 	}
 	return 0;
@@ -883,14 +969,15 @@ gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
 int
 gw_h2_flush(struct gw_h2 *h2, size_t high_water)
 {
+	if (h2->fatal)
+		return -1;	/* its last words (GOAWAY) are in out already */
 	while (evbuffer_get_length(h2->out) < high_water) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(h2->session, &data);
 
 		if (n < 0) {
-			gw_log(GW_LOG_WARN, "h2_error", "peer=%s error=%s",
-			    h2->peer_addr, nghttp2_strerror((int)n));
-			h2->fatal = 1;
+			goaway_fatal(h2, GW_GA_PROTOCOL, NGHTTP2_INTERNAL_ERROR,
+			    nghttp2_strerror((int)n));
 			return -1;
 		}
 		if (n == 0)

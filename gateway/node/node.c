@@ -7,8 +7,8 @@
 #include "gateway/net/tls.h"
 
 static const char *const goaway_names[GW_GA__COUNT] = {
-	"header_list", "rst_sent", "empty_data", "control_flood", "outbound_queue", "protocol",
-	"idle", "shutdown",
+	"header_list", "rst_sent", "empty_data", "control_flood", "outbound_queue",
+	"continuation", "rapid_reset", "protocol", "idle", "shutdown",
 };
 
 const char *

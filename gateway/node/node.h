@@ -25,7 +25,9 @@ enum gw_goaway_reason {
 	GW_GA_EMPTY_DATA,	/* empty DATA frame flood */
 	GW_GA_CONTROL_FLOOD,	/* PING / SETTINGS over max_control_frames a minute */
 	GW_GA_OUTBOUND_QUEUE,	/* it does not read what we send */
-	GW_GA_PROTOCOL,		/* nghttp2 refused its frames (incl. rapid reset, CONTINUATION, floods) */
+	GW_GA_CONTINUATION,	/* CONTINUATION flood (nghttp2's limit on frames per header block) */
+	GW_GA_RAPID_RESET,	/* it reset streams faster than the rate limit (CVE-2023-44487) */
+	GW_GA_PROTOCOL,		/* nghttp2 refused its frames (bad frames, bad preface) */
 	GW_GA_IDLE,		/* idle timeout */
 	GW_GA_SHUTDOWN,		/* we are draining */
 	GW_GA__COUNT

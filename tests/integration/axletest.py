@@ -570,16 +570,19 @@ def tls_context(cert=None, key=None, ca=None, alpn=('h2',), server_hostname=None
 
 
 def tls_connect(host, port, cert=None, key=None, ca=None, alpn=('h2',), timeout=10,
-                server_hostname=None):
+                server_hostname=None, ragged_eofs=True):
     """TCP + TLS handshake (client cert optional, ALPN h2 by default). Returns the
     SSLSocket or raises the handshake error (ssl.SSLError, OSError). With TLS 1.3
     the server judges our certificate after our side of the handshake ends, so a
-    refusal of the client cert often shows only on the first read: see refused()."""
+    refusal of the client cert often shows only on the first read: see refused().
+    ragged_eofs=False: a TCP close without TLS close_notify raises ssl.SSLEOFError
+    on read (RawH2 records it in eof_reason) instead of reading as a clean EOF."""
     ctx = tls_context(cert, key, ca, alpn, server_hostname)
     raw = socket.create_connection((host, port), timeout=timeout)
     try:
         s = ctx.wrap_socket(raw, server_hostname=server_hostname or host,
-                            do_handshake_on_connect=False)
+                            do_handshake_on_connect=False,
+                            suppress_ragged_eofs=ragged_eofs)
         s.settimeout(timeout)
         s.do_handshake()
         return s

@@ -495,6 +495,9 @@ test_outbound_queue(void **state)
 	assert_int_equal(h->server_rc, -1);
 	assert_int_equal(h->node.ctr.goaway[GW_GA_OUTBOUND_QUEUE], 1);
 	assert_true(gw_h2_done(h->h2));
+	h2h_server_to_client(h);		/* it reads at last: the GOAWAY is there */
+	assert_int_equal(h->goaways, 1);
+	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 static void
@@ -535,9 +538,39 @@ test_rapid_reset(void **state)
 		assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	}
 	assert_int_equal(h->goaways, 1);
-	assert_int_not_equal(h->goaway_code, NGHTTP2_NO_ERROR);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_PROTOCOL], 1);
-	assert_int_equal(gw_h2_streams(h->h2), 0);
+	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(h->node.ctr.goaway[GW_GA_RAPID_RESET], 1);
+	assert_int_equal(h->node.ctr.goaway[GW_GA_PROTOCOL], 0);
+	assert_true(gw_h2_done(h->h2));
+}
+
+/*
+ * HEADERS without END_HEADERS, then empty CONTINUATION frames past
+ * nghttp2's limit: the peer gets GOAWAY ENHANCE_YOUR_CALM before the end,
+ * and the count says what was sent (issue 12, item 9).
+ */
+static void
+test_continuation_flood(void **state)
+{
+	struct h2h *h = connected(state, MEMBER_URI);
+	uint8_t f[9];
+	int i, rc = 0;
+
+	h2h_frame(f, NGHTTP2_HEADERS, NGHTTP2_FLAG_NONE, 1, NULL, 0);
+	assert_int_equal(h2h_raw(h, f, sizeof(f)), 0);
+	h2h_frame(f, NGHTTP2_CONTINUATION, NGHTTP2_FLAG_NONE, 1, NULL, 0);
+	for (i = 0; i < 100 && rc == 0; i++)
+		rc = h2h_raw(h, f, sizeof(f));
+	assert_int_equal(rc, -1);
+	h2h_server_to_client(h);
+	assert_int_equal(h->goaways, 1);
+	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(h->node.ctr.goaway[GW_GA_CONTINUATION], 1);
+	assert_int_equal(h->node.ctr.goaway[GW_GA_PROTOCOL], 0);
+	assert_true(gw_h2_done(h->h2));
+	/* Nothing follows the GOAWAY, however often the owner asks. */
+	assert_int_equal(gw_h2_flush(h->h2, 1 << 20), -1);
+	assert_int_equal(evbuffer_get_length(h->out), 0);
 }
 
 static void
@@ -547,9 +580,13 @@ test_garbage_preface(void **state)
 	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 	assert_int_equal(h2h_connect(h, MEMBER_URI), 0);
+	h2h_server_to_client(h);	/* our SETTINGS go out first, as conn.c does */
 	assert_int_equal(h2h_raw(h, junk, sizeof(junk) - 1), -1);
 	assert_int_equal(h->node.ctr.goaway[GW_GA_PROTOCOL], 1);
 	assert_true(gw_h2_done(h->h2));
+	h2h_server_to_client(h);
+	assert_int_equal(h->goaways, 1);	/* said, not only counted */
+	assert_int_equal(h->goaway_code, NGHTTP2_PROTOCOL_ERROR);
 	assert_int_equal(gw_h2_recv(h->h2, (const uint8_t *)"x", 1), -1);	/* stays dead */
 }
 
@@ -649,6 +686,7 @@ main(void)
 		T(test_outbound_queue),
 		T(test_control_flood),
 		T(test_rapid_reset),
+		T(test_continuation_flood),
 		T(test_garbage_preface),
 		T(test_shutdown_lets_inflight_finish),
 		T(test_idle),
