@@ -360,6 +360,21 @@ gw_switch_outbox_count(struct gw_node *node, const char *region)
 
 /* --- metrics -------------------------------------------------------------------------- */
 
+/* Configured peer i has no summary in st[0..n): nothing waits for it. */
+static bool
+peer_idle(const struct gw_node *node, size_t i, const struct sw_queue_stat *st,
+    size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(st[k].name, node->cfg.peers[i].region) == 0)
+			return false;
+	return true;
+}
+
+/*
+ * Per-peer families have a series for every configured peer, 0 when nothing
+ * waits, so that none vanishes when its outbox empties.
+ */
 static void
 metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
     enum sw_qstore which, const char *family, const char *label,
@@ -374,18 +389,10 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 		n = 0;
 	if (n > STATS_MAX)
 		n = STATS_MAX;
-	if (which == SW_QS_OUTBOX) {
-		/* Every configured peer, waiting messages or not. */
-		for (size_t i = 0; i < node->cfg.npeers; i++) {
-			bool found = false;
-
-			for (size_t k = 0; k < n && !found; k++)
-				found = strcmp(st[k].name, node->cfg.peers[i].region) == 0;
-			if (!found)
-				evbuffer_add_printf(out, "%s{%s=\"%s\"} 0\n", family,
-				    label, node->cfg.peers[i].region);
-		}
-	}
+	for (size_t i = 0; which == SW_QS_OUTBOX && i < node->cfg.npeers; i++)
+		if (peer_idle(node, i, st, n))
+			evbuffer_add_printf(out, "%s{%s=\"%s\"} 0\n", family, label,
+			    node->cfg.peers[i].region);
 	for (size_t k = 0; k < n; k++)
 		evbuffer_add_printf(out, "%s{%s=\"%s\"} %llu\n", family, label,
 		    st[k].name, (unsigned long long)st[k].count);
@@ -393,6 +400,10 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 		evbuffer_add_printf(out, "# HELP axle_switch_outbox_oldest_seconds "
 		    "Age of the oldest message waiting for a peer.\n"
 		    "# TYPE axle_switch_outbox_oldest_seconds gauge\n");
+		for (size_t i = 0; i < node->cfg.npeers; i++)
+			if (peer_idle(node, i, st, n))
+				evbuffer_add_printf(out, "axle_switch_outbox_oldest_seconds"
+				    "{peer=\"%s\"} 0\n", node->cfg.peers[i].region);
 		for (size_t k = 0; k < n; k++)
 			evbuffer_add_printf(out, "axle_switch_outbox_oldest_seconds"
 			    "{peer=\"%s\"} %.3f\n", st[k].name,

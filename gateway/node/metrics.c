@@ -63,13 +63,17 @@ render_conns(struct gw_node *node, struct evbuffer *out)
 static void
 render_rpcs(struct evbuffer *out)
 {
+	/*
+	 * Every method with every status, 0 included: a series that appeared
+	 * only at its first call would hide that call from rate() and
+	 * increase(), and vanish again at each restart.
+	 */
 	family(out, "axle_rpc_total", "counter", "gRPC calls by method and status.");
 	for (size_t i = 0; i < gw_rpc_count(); i++) {
 		const struct gw_rpc_stats *s = gw_rpc_stats_at(i);
 
-		for (int code = 0; code < 17; code++) {
-			if (s->by_status[code] == 0 && code != 0)
-				continue;
+		for (int code = 0; code < (int)(sizeof(s->by_status) /
+		    sizeof(s->by_status[0])); code++) {
 			evbuffer_add_printf(out,
 			    "axle_rpc_total{method=\"%s\",code=\"%s\"} %" PRIu64 "\n",
 			    gw_rpc_at(i)->path, grpc_status_name(code), s->by_status[code]);

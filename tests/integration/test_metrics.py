@@ -234,6 +234,29 @@ def metrics_parse_strictly():
               for n, l in m['samples']), 'no handshakes_refused_total{reason="no_cert"}')
 
 
+GRPC_CODES = ('OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
+              'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION',
+              'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
+              'UNAUTHENTICATED')
+
+
+@test
+def rpc_counter_has_every_method_and_code_from_start():
+    """A counter series that appears only at its first event hides that event
+    from rate() and increase(), and is absent again after every restart: each
+    method served has all 17 status codes, 0 included."""
+    m = scrape()
+    codes = {}
+    for (name, labels), _v in m['samples'].items():
+        if name == 'axle_rpc_total':
+            d = dict(labels)
+            codes.setdefault(d['method'], set()).add(d['code'])
+    check(len(codes) >= 20, 'only %d methods in axle_rpc_total' % len(codes))
+    short = {meth: sorted(set(GRPC_CODES) - c) for meth, c in codes.items() if c != set(GRPC_CODES)}
+    check(not short, '%d of %d methods lack codes, e.g. %s' % (
+        len(short), len(codes), next(iter(sorted(short.items()))) if short else ''))
+
+
 @test
 def rpc_counter_moves_with_info_calls():
     e = env()

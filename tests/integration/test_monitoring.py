@@ -213,7 +213,8 @@ def every_metric_named_is_exported():
     check(not missing, 'named but not exported by axled: %s' % '; '.join(
         '%s (%s)' % (n, ', '.join(sorted(set(w)))) for n, w in sorted(missing.items())))
     # The per-peer families have series for the configured peer.
-    for fam in ('axle_mirror_lag_seconds', 'axle_mirror_broken', 'axle_switch_outbox'):
+    for fam in ('axle_mirror_lag_seconds', 'axle_mirror_broken', 'axle_switch_outbox',
+                'axle_switch_outbox_oldest_seconds'):
         check(re.search(r'^%s\{peer="%s"\} ' % (fam, re.escape(PEER)), text, re.M),
               'no %s{peer="%s"} series' % (fam, PEER))
 
