@@ -321,6 +321,24 @@ receipt_detail_print(const Axle__V1__Receipt *r)
 	putchar('\n');
 }
 
+/* A returned message: which message came back, from where, and why. */
+static void
+returned_print(const Axle__V1__ReturnInfo *ri)
+{
+	char hex[SW_ID_HEX_LEN + 1];
+
+	id_hex(&ri->original_id, hex);
+	printf("    returned %s by ", hex);
+	ctl_put_safe(stdout, ri->node != NULL && ri->node[0] != '\0' ? ri->node : "-");
+	if (ri->case_id != NULL && ri->case_id[0] != '\0') {
+		fputs(" case ", stdout);
+		ctl_put_safe(stdout, ri->case_id);
+	}
+	fputs(": ", stdout);
+	ctl_put_safe(stdout, ri->reason != NULL ? ri->reason : "");
+	putchar('\n');
+}
+
 static void
 fetch_cb(void *arg, int final, int status, const char *message,
     const uint8_t *msg, size_t len)
@@ -352,6 +370,8 @@ fetch_cb(void *arg, int final, int status, const char *message,
 		delivery_print(d);
 		if (r != NULL)
 			receipt_detail_print(r);
+		if (d->envelope != NULL && d->envelope->returned != NULL)
+			returned_print(d->envelope->returned);
 	}
 	if (r != NULL)
 		pb_free(&r->base);
@@ -529,6 +549,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 			row("state", "?");
 		}
 		row("location", r->location);
+		row("node", r->node);
 		row("case", r->case_id);
 		snprintf(when, sizeof(when), "%lld", (long long)r->updated_ms);
 		row("updated ms", r->updated_ms ? when : "");

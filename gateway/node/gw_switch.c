@@ -478,38 +478,47 @@ id_ok(const Axle__V1__Envelope *env, char *err, size_t errlen)
 
 int
 gw_switch_inject_txn(struct gw_node *node, MDB_txn *txn,
-    const Axle__V1__Envelope *env, int64_t now_ms, char *err, size_t errlen)
+    const Axle__V1__Envelope *env, const char *case_id, int64_t now_ms,
+    char *err, size_t errlen)
 {
 	struct sw_record rec;
 	struct sw_placed out;
+	struct sw_env_view v;
 	struct sw_route rt;
 	struct sw_wctx c;
-	int rc;
+	int rc, st = GRPC_OK;
 
 	if (!id_ok(env, err, errlen))
 		return GRPC_INVALID_ARGUMENT;
 	sw_wctx_init(&c, &node->sw->ctx, txn, now_ms, NULL);
+	/* A new journey from here: this node's hop names the case. */
+	sw_view_init(&v, env);
+	if (sw_trace_append(&v, node->cfg.region, now_ms, case_id) != 0) {
+		sw_view_release(&v);
+		snprintf(err, errlen, "out of memory");
+		return GRPC_RESOURCE_EXHAUSTED;
+	}
+	env = &v.env;
 	if ((rc = sw_route_only(&c, env, &rt)) != 0) {
 		snprintf(err, errlen, "%s", c.err);
-		return grpc_of(rc);
-	}
-	if (rt.kind == SW_ROUTE_RECOURSE) {
+		st = grpc_of(rc);
+	} else if (rt.kind == SW_ROUTE_RECOURSE) {
 		snprintf(err, errlen, "%s", rt.reason);
-		return GRPC_FAILED_PRECONDITION;
-	}
-	rc = sw_queue_status(&c.t, env->message_id.data, &rec);
-	if (rc != 0 && rc != SW_Q_NOTFOUND) {
+		st = GRPC_FAILED_PRECONDITION;
+	} else if ((rc = sw_queue_status(&c.t, env->message_id.data, &rec)) != 0 &&
+	    rc != SW_Q_NOTFOUND) {
 		snprintf(err, errlen, "record: %s", sw_queue_strerror(rc));
-		return grpc_of(rc);
-	}
-	if ((rc = sw_place(&c, env, rc == 0, &out)) != 0 ||
+		st = grpc_of(rc);
+	} else if ((rc = sw_place(&c, env, rc == 0, &out)) != 0 ||
 	    (rc = sw_receipt(&c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REDIRECTED,
-	    out.detail, NULL)) != 0) {
+	    out.detail, case_id)) != 0) {
 		snprintf(err, errlen, "%s", c.err);
-		return grpc_of(rc);
+		st = grpc_of(rc);
+	} else {
+		snprintf(err, errlen, "%s", out.detail);
 	}
-	snprintf(err, errlen, "%s", out.detail);
-	return GRPC_OK;
+	sw_view_release(&v);
+	return st;
 }
 
 /* Ends this node's custody of env as `state` (recorded, new or moved). */
@@ -529,28 +538,41 @@ custody_end(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	return rc;
 }
 
-int
-gw_switch_return_txn(struct gw_node *node, MDB_txn *txn,
-    const Axle__V1__Envelope *env, const char *reason, const char *case_id,
-    int64_t now_ms, char *err, size_t errlen)
+static int
+end_txn(struct gw_node *node, MDB_txn *txn, const Axle__V1__Envelope *env,
+    bool ret, const char *reason, const char *case_id, int64_t now_ms,
+    char *err, size_t errlen)
 {
+	struct sw_placed out;
 	struct sw_wctx c;
-	char where[SW_WHERE_MAX + 1];
 	int rc;
 
 	if (!id_ok(env, err, errlen))
 		return GRPC_INVALID_ARGUMENT;
 	sw_wctx_init(&c, &node->sw->ctx, txn, now_ms, NULL);
-	snprintf(where, sizeof(where), "%s%s%s", case_id != NULL ? case_id : "",
-	    case_id != NULL ? ": " : "", reason != NULL ? reason : "");
-	if ((rc = custody_end(&c, env, SW_STATE_RETURNED, where)) != 0 ||
-	    (rc = sw_receipt(&c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED,
-	    reason, case_id)) != 0) {
+	memset(&out, 0, sizeof(out));
+	if ((rc = sw_end(&c, env, ret, reason != NULL ? reason : "", case_id,
+	    SW_SETTLE_MOVE, NULL, &out)) != 0) {
 		snprintf(err, errlen, "%s", c.err[0] ? c.err : sw_queue_strerror(rc));
 		return grpc_of(rc);
 	}
-	sw_count(&c, SW_EV_RETURNED);
 	return GRPC_OK;
+}
+
+int
+gw_switch_return_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, const char *reason, const char *case_id,
+    int64_t now_ms, char *err, size_t errlen)
+{
+	return end_txn(node, txn, env, true, reason, case_id, now_ms, err, errlen);
+}
+
+int
+gw_switch_discard_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, const char *reason, const char *case_id,
+    int64_t now_ms, char *err, size_t errlen)
+{
+	return end_txn(node, txn, env, false, reason, case_id, now_ms, err, errlen);
 }
 
 int

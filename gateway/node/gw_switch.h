@@ -15,23 +15,38 @@ struct gw_node;
 extern const struct gw_module gw_switch_module;
 
 /*
- * Puts env back into the switch inside txn (a store_write_fn's transaction),
- * as if it had just been received by this node: routed by its (corrected)
- * `to`, its trace kept, enqueued in a mailbox, a peer outbox, held, or - if
- * it still cannot be routed - the caller is told so (nothing enqueued).
- * Used by recourse's redirect. Returns a gRPC status (OK: enqueued) with a
- * reason in err. After the commit, call gw_switch_kick().
+ * Puts env back into the switch inside txn (a store_write_fn's transaction)
+ * on a new journey from this node: this node's trace hop names case_id (the
+ * case it is redirected out of; loop and hop checks start again there, and
+ * nodes that saw the message before take it as the redirected message, not
+ * a duplicate), routed by its (corrected) `to`, enqueued in a mailbox, a
+ * peer outbox, held, or - if it still cannot be routed - the caller is told
+ * so (nothing enqueued). The sender gets a REDIRECTED receipt. Used by
+ * recourse's redirect. Returns a gRPC status (OK: enqueued) with a reason in
+ * err. After the commit, call gw_switch_kick().
  */
 int gw_switch_inject_txn(struct gw_node *node, MDB_txn *txn,
-    const Axle__V1__Envelope *env, int64_t now_ms, char *err, size_t errlen);
+    const Axle__V1__Envelope *env, const char *case_id, int64_t now_ms,
+    char *err, size_t errlen);
 
 /*
- * Returns env to its sender inside txn: a RETURNED receipt carrying reason
- * (and the case id, if any) goes to the sender's mailbox here, or toward the
- * sender's node. Used by recourse's return action and by failure policy
- * `return`. Returns a gRPC status with a reason in err.
+ * Returns env to its sender inside txn: the sender gets a RETURNED receipt
+ * and its envelope back, a returned message (docs/protocol.md "Returned
+ * messages") carrying reason and case_id (NULL: none), in its mailbox here
+ * or toward its node. Used by recourse's return action. Returns a gRPC
+ * status with a reason in err. After the commit, call gw_switch_kick().
  */
 int gw_switch_return_txn(struct gw_node *node, MDB_txn *txn,
+    const Axle__V1__Envelope *env, const char *reason, const char *case_id,
+    int64_t now_ms, char *err, size_t errlen);
+
+/*
+ * Discards env inside txn by an admin's decision in case case_id: recorded
+ * as DISCARDED here, and the sender gets a DISCARDED receipt with reason.
+ * Returns a gRPC status with a reason in err. After the commit, call
+ * gw_switch_kick().
+ */
+int gw_switch_discard_txn(struct gw_node *node, MDB_txn *txn,
     const Axle__V1__Envelope *env, const char *reason, const char *case_id,
     int64_t now_ms, char *err, size_t errlen);
 

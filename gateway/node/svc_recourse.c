@@ -151,10 +151,10 @@ rec_verify(struct gw_call *call, const ProtobufCMessage *msg)
 /* --- actions --------------------------------------------------------------------- */
 
 /*
- * One admin action, written by the group-commit writer. Redirect and return
- * hand the envelope to the switch in the same transaction as the case's
- * resolution: the message is in the case or back in the switch, never both
- * and never neither.
+ * One admin action, written by the group-commit writer. Redirect, return
+ * and discard hand the envelope to the switch in the same transaction as
+ * the case's resolution: the message is in the case or back in the switch
+ * (or ended there, its sender told), never both and never neither.
  */
 struct rec_act {
 	struct gw_call *call;
@@ -168,9 +168,17 @@ struct rec_act {
 	Axle__V1__Case *out;
 	int rrc;
 	struct recourse_err e;
-	int sw;				/* the switch's status (redirect, return) */
+	int sw;				/* the switch's status (redirect, return, discard) */
 	char sw_err[256];
 };
+
+/* Redirect, return and discard hand the message to the switch (and tell its sender). */
+static bool
+ends_custody(enum recourse_action a)
+{
+	return a == RECOURSE_ACT_REDIRECT || a == RECOURSE_ACT_RETURN ||
+	    a == RECOURSE_ACT_DISCARD;
+}
 
 static int
 act_switch(struct rec_act *r, MDB_txn *txn)
@@ -182,18 +190,20 @@ act_switch(struct rec_act *r, MDB_txn *txn)
 		snprintf(r->sw_err, sizeof(r->sw_err), "the case holds no envelope");
 		return GRPC_FAILED_PRECONDITION;
 	}
-	if (r->a == RECOURSE_ACT_RETURN) {
-		why = r->args.reason != NULL && r->args.reason[0] ?
-		    r->args.reason : r->out->detail;
+	why = r->args.reason != NULL && r->args.reason[0] ? r->args.reason :
+	    r->out->detail;
+	if (r->a == RECOURSE_ACT_RETURN)
 		return gw_switch_return_txn(r->node, txn, r->out->envelope, why,
 		    r->out->id, r->now, r->sw_err, sizeof(r->sw_err));
-	}
+	if (r->a == RECOURSE_ACT_DISCARD)
+		return gw_switch_discard_txn(r->node, txn, r->out->envelope, why,
+		    r->out->id, r->now, r->sw_err, sizeof(r->sw_err));
 	/* A shallow copy with the corrected address: the trace is kept. */
 	env = *r->out->envelope;
 	env.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
 	env.to = (char *)r->args.to;
-	return gw_switch_inject_txn(r->node, txn, &env, r->now, r->sw_err,
-	    sizeof(r->sw_err));
+	return gw_switch_inject_txn(r->node, txn, &env, r->out->id, r->now,
+	    r->sw_err, sizeof(r->sw_err));
 }
 
 static int
@@ -207,7 +217,7 @@ act_write(MDB_txn *txn, struct store *st, void *arg)
 	    &r->out, &r->e);
 	if (r->rrc != RECOURSE_OK)
 		return -1;
-	if (r->a == RECOURSE_ACT_REDIRECT || r->a == RECOURSE_ACT_RETURN)
+	if (ends_custody(r->a))
 		r->sw = act_switch(r, txn);
 	return r->sw == GRPC_OK ? 0 : -1;
 }
@@ -242,7 +252,7 @@ act_done(int rc, void *arg)
 		    "unchanged: %s", r->id, store_strerror(rc));
 	} else {
 		act_log(r);
-		if (r->a == RECOURSE_ACT_REDIRECT || r->a == RECOURSE_ACT_RETURN)
+		if (ends_custody(r->a))
 			gw_switch_kick(r->node);
 		gw_escalate_kick(r->node);
 		resp.record = r->out;

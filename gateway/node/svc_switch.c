@@ -228,9 +228,11 @@ sw_send(struct gw_call *call, const ProtobufCMessage *req)
 		gw_call_error(call, st, "%s", reason);
 		return;
 	}
-	if (sw_is_receipt(env)) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_type: \"%s\" is "
-		    "reserved for the nodes' receipts", SW_RECEIPT_TYPE);
+	if (sw_is_system(env)) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_type \"%s\" and "
+		    "\"%s\", and the field returned, are reserved for what nodes "
+		    "make (receipts, returned messages)", SW_RECEIPT_TYPE,
+		    SW_RETURNED_TYPE);
 		return;
 	}
 	if (env->n_trace > 0) {
@@ -810,6 +812,61 @@ status_detail(const struct sw_record *r, const char *region, int64_t now,
 	}
 }
 
+/*
+ * Does the latest report from another node (a receipt) say more than this
+ * node's own record? When the message was handed on, always; otherwise if
+ * it came after the record's last change here (a case here escalated and
+ * resolved above; a redirect that brought it back here is newer again).
+ */
+static bool
+report_wins(const struct sw_record *r)
+{
+	return r->rep.kind != 0 && (r->state == SW_STATE_FORWARDED ||
+	    r->rep.noted_ms > r->updated_ms);
+}
+
+static Axle__V1__MessageState
+report_state(int kind)
+{
+	switch (kind) {
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DELIVERED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED:
+		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_MAILBOX;
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_FETCHED:
+		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_IN_FLIGHT;
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ACKNOWLEDGED:
+		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_ACKNOWLEDGED;
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD:
+		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_HELD;
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ESCALATED:
+		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_RECOURSE;
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED:
+		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_RETURNED;
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED:
+		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_DISCARDED;
+	default:	/* REDIRECTED: back in the switch at that node */
+		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_FORWARDED;
+	}
+}
+
+/* Status from the latest report: where another node said the message went. */
+static void
+status_reported(const struct sw_record *r, Axle__V1__MessageStatus *resp,
+    char *detail, size_t len)
+{
+	const struct sw_report *rp = &r->rep;
+
+	resp->state = report_state(rp->kind);
+	resp->location = (char *)(resp->state ==
+	    AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_RECOURSE && rp->case_id[0] ?
+	    rp->case_id : rp->node);
+	resp->case_id = (char *)rp->case_id;
+	resp->updated_ms = rp->at_ms;
+	resp->node = (char *)rp->node;
+	snprintf(detail, len, "%s (reported by node %s)", rp->detail, rp->node);
+	resp->detail = detail;
+}
+
 /* Does member who act as addr (its prefix, or a delegation its registrar holds)? */
 static bool
 acts_as(struct gw_node *node, const struct gw_identity *who, const char *addr)
@@ -842,7 +899,7 @@ sw_status(struct gw_call *call, const ProtobufCMessage *req)
 	const Axle__V1__StatusRequest *r = (const Axle__V1__StatusRequest *)req;
 	struct gw_node *node = gw_call_node(call);
 	Axle__V1__MessageStatus resp = AXLE__V1__MESSAGE_STATUS__INIT;
-	char detail[600];
+	char detail[SW_REPORT_DETAIL_MAX + SW_NAME_MAX + 64];
 	struct sw_record rec;
 	struct sw_txn t;
 	MDB_txn *txn;
@@ -872,12 +929,15 @@ sw_status(struct gw_call *call, const ProtobufCMessage *req)
 	} else if (rc != 0) {
 		gw_call_error(call, status_of(rc), "store: %s", sw_queue_strerror(rc));
 		return;
+	} else if (report_wins(&rec)) {
+		status_reported(&rec, &resp, detail, sizeof(detail));
 	} else {
 		resp.state = state_of(&rec, now);
 		resp.location = rec.where;
 		if (rec.state == SW_STATE_RECOURSE)
 			resp.case_id = rec.where;
 		resp.updated_ms = rec.updated_ms;
+		resp.node = (char *)node->cfg.region;
 		status_detail(&rec, node->cfg.region, now, detail, sizeof(detail));
 		resp.detail = detail;
 	}

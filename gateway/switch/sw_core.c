@@ -49,6 +49,14 @@ sw_is_receipt(const Axle__V1__Envelope *env)
 	    strcmp(env->message_type, SW_RECEIPT_TYPE) == 0;
 }
 
+bool
+sw_is_system(const Axle__V1__Envelope *env)
+{
+	return sw_is_receipt(env) || env->returned != NULL ||
+	    (env->message_type != NULL &&
+	    strcmp(env->message_type, SW_RETURNED_TYPE) == 0);
+}
+
 void
 sw_count(struct sw_wctx *c, enum sw_event e)
 {
@@ -239,7 +247,7 @@ decide(struct sw_wctx *c, const Axle__V1__Envelope *env, struct sw_route *rt)
 			route_recourse(rt, AXLE__V1__CASE_REASON__CASE_REASON_ROUTING_LOOP,
 			    "routing loop: group node %s is already in the trace%s",
 			    peer, "");
-		else if (env->n_trace + 1 >= hop_limit(env))
+		else if (env->n_trace - sw_trace_journey(env) + 1 >= hop_limit(env))
 			route_recourse(rt, AXLE__V1__CASE_REASON__CASE_REASON_HOP_LIMIT,
 			    "hop limit reached before group node %s%s", peer, "");
 		else {
@@ -298,7 +306,7 @@ note_parties(struct sw_wctx *c, const Axle__V1__Envelope *env)
 	struct sw_parties p;
 	int rc;
 
-	if (sw_is_receipt(env))
+	if (sw_is_system(env))
 		return 0;
 	parties_of(env, &p);
 	if ((rc = sw_parties_put(&c->t, env->message_id.data, &p)) != 0)
@@ -332,35 +340,64 @@ settle(struct sw_wctx *c, const Axle__V1__Envelope *env, enum sw_settle how,
 	return rc != 0 ? fail(c, rc, "record outcome") : 0;
 }
 
+/* What the record of a returned or discarded message says: why, and the case. */
+static void
+end_where(const char *reason, const char *case_id, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s%s", case_id != NULL ? case_id : "",
+	    case_id != NULL ? ": " : "", reason);
+}
+
+int
+sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
+    const char *reason, const char *case_id, enum sw_settle how,
+    const char *mailbox, struct sw_placed *out)
+{
+	char where[SW_WHERE_MAX + 1], idhex[SW_ID_HEX_LEN + 1], q[400],
+	    detail[SW_REPORT_DETAIL_MAX + 1];
+	int rc;
+
+	end_where(reason, case_id, where, sizeof(where));
+	out->state = ret ? SW_STATE_RETURNED : SW_STATE_DISCARDED;
+	snprintf(out->where, sizeof(out->where), "%s", where);
+	if ((rc = settle(c, env, how, mailbox, out->state, where)) != 0)
+		return rc;
+	sw_count(c, ret ? SW_EV_RETURNED : SW_EV_DISCARDED);
+	if (sw_is_system(env))
+		return 0;	/* system envelopes get no receipts */
+	sw_message_id_hex(env->message_id.data, idhex);
+	gw_log(GW_LOG_INFO, ret ? "switch_returned" : "switch_discarded",
+	    "id=%s case=%s reason=%s", idhex, case_id != NULL ? case_id : "-",
+	    gw_log_quote(q, sizeof(q), reason, strlen(reason)));
+	snprintf(detail, sizeof(detail), "%s %s%s%s: %s", ret ? "returned to "
+	    "the sender by" : "discarded at", c->x->region,
+	    case_id != NULL ? " in case " : "", case_id != NULL ? case_id : "",
+	    reason);
+	snprintf(out->detail, sizeof(out->detail), "%.*s",
+	    (int)sizeof(out->detail) - 1, detail);
+	if (ret && (rc = sw_return_envelope(c, env, reason, case_id)) != 0)
+		return rc;
+	return sw_receipt(c, env, ret ? AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED :
+	    AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED, detail, case_id);
+}
+
 int
 sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
     const char *detail, enum sw_settle how, const char *mailbox,
     struct sw_placed *out)
 {
 	Axle__V1__FailurePolicy pol = env->failure_policy;
-	char where[SW_WHERE_MAX + 1], idhex[SW_ID_HEX_LEN + 1], q[400];
+	char idhex[SW_ID_HEX_LEN + 1], q[400];
 	int rc;
 
-	if (sw_is_receipt(env))
+	if (sw_is_system(env))
 		pol = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_DISCARD;
 	snprintf(out->detail, sizeof(out->detail), "%s", detail);
-	sw_message_id_hex(env->message_id.data, idhex);
 	if (pol == AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_RETURN ||
-	    pol == AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_DISCARD) {
-		bool ret = pol == AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_RETURN;
-
-		snprintf(where, sizeof(where), "%s", detail);
-		out->state = ret ? SW_STATE_RETURNED : SW_STATE_DISCARDED;
-		if ((rc = settle(c, env, how, mailbox, out->state, where)) != 0)
-			return rc;
-		sw_count(c, ret ? SW_EV_RETURNED : SW_EV_DISCARDED);
-		if (!sw_is_receipt(env))
-			gw_log(GW_LOG_INFO, ret ? "switch_returned" : "switch_discarded",
-			    "id=%s reason=%s", idhex,
-			    gw_log_quote(q, sizeof(q), detail, strlen(detail)));
-		return sw_receipt(c, env, ret ? AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED :
-		    AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED, detail, NULL);
-	}
+	    pol == AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_DISCARD)
+		return sw_end(c, env, pol == AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_RETURN,
+		    detail, NULL, how, mailbox, out);
+	sw_message_id_hex(env->message_id.data, idhex);
 	rc = c->x->open_case(c->x->node, c->txn, env, reason, detail, c->now,
 	    out->case_id, c->err, sizeof(c->err));
 	if (rc != RECOURSE_OK)
@@ -380,18 +417,105 @@ sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
 
 /*
  * Receipt ids are derived, so the same receipt made twice is de-duplicated:
- * the message id with its last byte flipped by 0x80 | kind. Derived ids sit
+ * the message id with its last byte flipped by 0x80 | kind, byte 11 by the
+ * message's redirects (each journey of a redirected message has receipts of
+ * its own) and bytes 12-13 by a hash of the node that says so (ESCALATED
+ * from each level of the tree is news, not a duplicate). Derived ids sit
  * next to the message's own in every id-keyed store, so a receipt shares
  * the message's B-tree pages instead of dirtying random ones (a SHA-256
  * derivation would be no harder to forge: the message id is known to those
  * who see the message either way).
  */
-static int
-receipt_id(const uint8_t *id, int kind, uint8_t out[SW_ID_LEN])
+static void
+system_id(const Axle__V1__Envelope *env, int kind, const char *node,
+    uint8_t out[SW_ID_LEN])
 {
-	memcpy(out, id, SW_ID_LEN);
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (const char *p = node; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	memcpy(out, env->message_id.data, SW_ID_LEN);
 	out[SW_ID_LEN - 1] ^= (uint8_t)(0x80 | (kind & 0x7f));
-	return 0;
+	out[SW_ID_LEN - 5] ^= (uint8_t)sw_trace_redirects(env);
+	out[SW_ID_LEN - 4] ^= (uint8_t)(h >> 8);
+	out[SW_ID_LEN - 3] ^= (uint8_t)h;
+}
+
+/* system_id's kind for the returned message (no receipt kind is 0x7f). */
+#define RETURNED_ID_KIND	0x7f
+
+/* "group KIND under PREFIX" or the address: who a message was for, for a person. */
+static void
+recipient_text(const Axle__V1__Envelope *env, char *out, size_t len)
+{
+	const Axle__V1__ServiceGroup *g = env->to_group;
+	const ProtobufCEnumValue *k;
+
+	if (env->recipient_case != AXLE__V1__ENVELOPE__RECIPIENT_TO_GROUP ||
+	    g == NULL) {
+		snprintf(out, len, "%s", env->recipient_case ==
+		    AXLE__V1__ENVELOPE__RECIPIENT_TO && env->to != NULL ? env->to : "");
+		return;
+	}
+	k = protobuf_c_enum_descriptor_get_value(&axle__v1__service_kind__descriptor,
+	    (int)g->kind);
+	snprintf(out, len, "group %s under %s", k != NULL ? k->name : "?",
+	    g->prefix != NULL ? g->prefix : "");
+}
+
+/*
+ * Makes e (its body already set) a system envelope from this node to env's
+ * sender: id id (SW_ID_LEN bytes, kept by the caller), type, env's context,
+ * no trace, no deadlines, policy discard.
+ */
+static void
+system_header(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    Axle__V1__Envelope *e, uint8_t *id, const char *type)
+{
+	e->message_id.data = id;
+	e->message_id.len = SW_ID_LEN;
+	e->sender = (char *)c->x->region;
+	e->recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
+	e->to = env->sender;
+	e->message_type = (char *)type;
+	e->context = env->context;
+	e->created_ms = c->now;
+	e->deliver_by_ms = 0;
+	e->reply_by_ms = 0;
+	e->hop_limit = SW_HOP_LIMIT_DEFAULT;
+	e->failure_policy = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_DISCARD;
+	e->n_trace = 0;
+	e->trace = NULL;
+}
+
+int
+sw_return_envelope(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const char *reason, const char *case_id)
+{
+	Axle__V1__ReturnInfo ri = AXLE__V1__RETURN_INFO__INIT;
+	Axle__V1__Envelope e;
+	struct sw_placed p;
+	char to[IDENT_MAX_LEN + 64];
+	uint8_t id[SW_ID_LEN];
+
+	if (sw_is_system(env) || env->sender == NULL || env->sender[0] == '\0')
+		return 0;
+	system_id(env, RETURNED_ID_KIND, c->x->region, id);
+	recipient_text(env, to, sizeof(to));
+	ri.original_id = env->message_id;
+	ri.original_sender = env->sender;
+	ri.original_to = to;
+	ri.original_message_type = env->message_type != NULL ?
+	    env->message_type : (char *)"";
+	ri.reason = (char *)reason;
+	ri.node = (char *)c->x->region;
+	ri.case_id = (char *)(case_id != NULL ? case_id : "");
+	ri.at_ms = c->now;
+	/* The original, given back: payload and content type kept. */
+	e = *env;
+	system_header(c, env, &e, id, SW_RETURNED_TYPE);
+	e.returned = &ri;
+	return sw_place(c, &e, false, &p);
 }
 
 int
@@ -405,7 +529,7 @@ sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	size_t plen;
 	int rc;
 
-	if (sw_is_receipt(env) || env->sender == NULL || env->sender[0] == '\0')
+	if (sw_is_system(env) || env->sender == NULL || env->sender[0] == '\0')
 		return 0;
 	r.message_id = env->message_id;
 	r.kind = kind;
@@ -416,8 +540,7 @@ sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	if (kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REDIRECTED &&
 	    env->recipient_case == AXLE__V1__ENVELOPE__RECIPIENT_TO)
 		r.redirect_to = env->to;
-	if (receipt_id(env->message_id.data, kind, id) != 0)
-		return fail(c, ENOMEM, "receipt");
+	system_id(env, kind, c->x->region, id);
 	/*
 	 * A message may be held and released more than once (suspended again,
 	 * re-homed to a suspended successor): each hold and each release is
@@ -438,16 +561,7 @@ sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	}
 	if ((payload = pb_pack(&r.base, 0, &plen)) == NULL)
 		return fail(c, ENOMEM, "receipt");
-	e.message_id.data = id;
-	e.message_id.len = SW_ID_LEN;
-	e.sender = (char *)c->x->region;
-	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
-	e.to = env->sender;
-	e.message_type = (char *)SW_RECEIPT_TYPE;
-	e.context = env->context;
-	e.created_ms = c->now;
-	e.hop_limit = SW_HOP_LIMIT_DEFAULT;
-	e.failure_policy = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_DISCARD;
+	system_header(c, env, &e, id, SW_RECEIPT_TYPE);
 	e.content_type = (char *)SW_RECEIPT_CT;
 	e.payload.data = payload;
 	e.payload.len = plen;
@@ -542,19 +656,134 @@ reply_expect(struct sw_wctx *c, const Axle__V1__Envelope *env)
 
 /* --- placing ---------------------------------------------------------------------------- */
 
+/*
+ * env's id was seen here: is it the message coming back after a redirect
+ * elsewhere (more redirects in its trace than its record here counts)?
+ * Then it is placed anew, moving its record (*seen false, *existing true).
+ */
+static int
+redirected_back(struct sw_wctx *c, const Axle__V1__Envelope *env, bool *seen,
+    bool *existing)
+{
+	uint32_t n = sw_trace_redirects(env);
+	struct sw_record rec;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = sw_queue_status(&c->t, env->message_id.data, &rec);
+	if (rc == SW_Q_NOTFOUND)
+		return 0;	/* only its dedup mark is left: a duplicate */
+	if (rc != 0)
+		return fail(c, rc, "record");
+	if (rec.redirects < n) {
+		*seen = false;
+		*existing = true;
+	}
+	return 0;
+}
+
+/* What a receipt of kind k says of its message, for Status (UNSPECIFIED: nothing to keep). */
+static bool
+report_final(int k)
+{
+	return k == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ACKNOWLEDGED ||
+	    k == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED ||
+	    k == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED;
+}
+
+static bool
+report_kept(int k)
+{
+	switch (k) {
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DELIVERED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_FETCHED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ACKNOWLEDGED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ESCALATED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REDIRECTED:
+		return true;
+	default:
+		return false;	/* ACCEPTED, REJECTED (a policy receipt follows), ... */
+	}
+}
+
+/*
+ * A receipt from another node passes through or lands here: if this node
+ * has a record of the message it is about, the record keeps what it says
+ * (the latest report; a final one -- acknowledged, returned, discarded --
+ * is not replaced by a later non-final one). So a sender's node answers
+ * Status with where its message went after it left. One bounded field of
+ * the existing record: nothing grows.
+ */
+static int
+note_report(struct sw_wctx *c, const Axle__V1__Envelope *env)
+{
+	const char *own = c->x->region;
+	Axle__V1__Receipt *r;
+	struct sw_record rec;
+	struct sw_report rep;
+	int rc = 0;
+
+	if (env->sender != NULL && strcmp(env->sender, own) == 0)
+		return 0;	/* ours: the record itself says so */
+	r = PB_UNPACK(Axle__V1__Receipt, axle__v1__receipt, env->payload.data,
+	    env->payload.len, env->payload.len, NULL, 0);
+	if (r == NULL)
+		return 0;
+	if (!report_kept(r->kind) || r->message_id.len != SW_ID_LEN ||
+	    r->node == NULL || r->node[0] == '\0' || strcmp(r->node, own) == 0)
+		goto out;
+	rc = sw_queue_status(&c->t, r->message_id.data, &rec);
+	if (rc == SW_Q_NOTFOUND || rc == SW_Q_CORRUPT) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0 || (report_final(rec.rep.kind) && !report_final(r->kind)))
+		goto out;
+	memset(&rep, 0, sizeof(rep));
+	rep.kind = r->kind;
+	rep.at_ms = r->at_ms;
+	rep.noted_ms = c->now;
+	snprintf(rep.node, sizeof(rep.node), "%.*s", SW_NAME_MAX, r->node);
+	snprintf(rep.case_id, sizeof(rep.case_id), "%.*s", SW_REPORT_CASE_MAX,
+	    r->case_id != NULL ? r->case_id : "");
+	snprintf(rep.detail, sizeof(rep.detail), "%.*s", SW_REPORT_DETAIL_MAX,
+	    r->detail != NULL ? r->detail : "");
+	rc = sw_queue_set_report(&c->t, r->message_id.data, &rep);
+out:
+	pb_free(&r->base);
+	return rc != 0 ? fail(c, rc, "report") : 0;
+}
+
+/* Is env's last hop this node's, where an admin redirected it? */
+static bool
+own_redirect_hop(const struct sw_wctx *c, const Axle__V1__Envelope *env)
+{
+	const Axle__V1__TraceHop *h = env->n_trace > 0 ? env->trace[env->n_trace - 1] : NULL;
+
+	return h != NULL && h->region != NULL && h->redirect_case != NULL &&
+	    h->redirect_case[0] != '\0' && strcmp(h->region, c->x->region) == 0;
+}
+
 static int
 enqueue(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
     enum sw_state state, const char *where, struct sw_placed *out)
 {
 	const uint8_t *id = env->message_id.data;
-	bool receipt = sw_is_receipt(env);
+	bool receipt = sw_is_system(env);
 	struct sw_env_view v;
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
 	sw_view_init(&v, env);
-	if (sw_trace_append(&v, c->x->region, c->now) != 0 ||
+	/* A redirect here appended this node's hop already (sw_redirect_hop). */
+	if ((!own_redirect_hop(c, env) && sw_trace_append(&v,
+	    c->x->region, c->now, NULL) != 0) ||
 	    (buf = sw_view_pack(&v, 0, &len)) == NULL) {
 		sw_view_release(&v);
 		return fail(c, ENOMEM, "pack");
@@ -664,18 +893,20 @@ sw_place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 	if (!existing && (rc = sw_queue_seen(&c->t, env->message_id.data, &seen,
 	    NULL)) != 0)
 		return fail(c, rc, "dedup");
+	if (seen && (rc = redirected_back(c, env, &seen, &existing)) != 0)
+		return rc;
 	if (seen) {
 		out->duplicate = true;
 		snprintf(out->detail, sizeof(out->detail), "duplicate: this node "
 		    "accepted message id before");
-		if (!sw_is_receipt(env))
+		if (!sw_is_system(env))
 			sw_count(c, SW_EV_DUPLICATE);
 		return 0;
 	}
 	c->depth++;
 	if ((rc = decide(c, env, &rt)) == 0) {
 		snprintf(out->detail, sizeof(out->detail), "%s", rt.reason);
-		if (!existing && !sw_is_receipt(env))
+		if (!existing && !sw_is_system(env))
 			sw_count(c, SW_EV_ACCEPTED);
 		switch (rt.kind) {
 		case SW_ROUTE_LOCAL_MAILBOX:
@@ -696,6 +927,11 @@ sw_place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 			break;
 		}
 	}
+	if (rc == 0 && sw_trace_redirects(env) > 0 && (rc = sw_queue_set_redirects(
+	    &c->t, env->message_id.data, sw_trace_redirects(env))) != 0)
+		rc = fail(c, rc, "redirects");
+	if (rc == 0 && sw_is_receipt(env))
+		rc = note_report(c, env);
 	c->depth--;
 	return rc;
 }
@@ -714,9 +950,11 @@ sw_as_arrived(struct sw_wctx *c, const Axle__V1__Envelope *stored,
 	size_t n = stored->n_trace;
 
 	sw_view_init(v, stored);
+	/* A redirect hop stays: it starts the journey and counts the redirect. */
 	if (n > 0 && stored->trace[n - 1] != NULL &&
 	    stored->trace[n - 1]->region != NULL &&
-	    strcmp(stored->trace[n - 1]->region, c->x->region) == 0)
+	    strcmp(stored->trace[n - 1]->region, c->x->region) == 0 &&
+	    !own_redirect_hop(c, stored))
 		v->env.n_trace = n - 1;
 	return &v->env;
 }
@@ -878,10 +1116,12 @@ deadline_hold(struct sw_wctx *c, const struct sw_deadline *d)
 	}
 	duration_text(c->now - m.rec.enqueued_ms, held, sizeof(held));
 	duration_text(d->at_ms - m.rec.enqueued_ms, limit, sizeof(limit));
+	/* Advice is for the admin of a case; a return or discard ends it here. */
 	snprintf(detail, sizeof(detail), "registrar %s %s past the hold limit: "
-	    "held at %s for %s (limit %s); contact the registrar, then "
-	    "redirect or return the message", m.rec.where, standing,
-	    c->x->region, held, limit);
+	    "held at %s for %s (limit %s)%s", m.rec.where, standing,
+	    c->x->region, held, limit, env->failure_policy ==
+	    AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE && !sw_is_system(env) ?
+	    "; contact the registrar, then redirect or return the message" : "");
 	sw_msgs_free(&m, 1);
 	sw_count(c, SW_EV_HOLD_EXPIRED);
 	rc = sw_policy(c, sw_as_arrived(c, env, &v), reason, detail,

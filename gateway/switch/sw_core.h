@@ -159,6 +159,28 @@ int sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
     const char *detail, enum sw_settle how, const char *mailbox,
     struct sw_placed *out);
 
+/*
+ * Ends this node's custody of env by a decision (failure policy, or an
+ * admin in case case_id; NULL: none): ret, returned -- the sender gets a
+ * RETURNED receipt and its envelope back (sw_return_envelope) -- else
+ * discarded, with a DISCARDED receipt. reason is for a person; the
+ * receipts' detail says who decided it and where. how/mailbox as for
+ * sw_policy. System envelopes end silently. Returns 0 or an error.
+ */
+int sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
+    const char *reason, const char *case_id, enum sw_settle how,
+    const char *mailbox, struct sw_placed *out);
+
+/*
+ * Gives env back to its sender: a returned message (message_type
+ * SW_RETURNED_TYPE, the original's payload, content type and context, a
+ * ReturnInfo saying why, from this node) placed toward the sender's
+ * mailbox. Its id is derived from env's, so a return made twice arrives
+ * once. Nothing for a system envelope. Returns 0 or an error.
+ */
+int sw_return_envelope(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const char *reason, const char *case_id);
+
 /* Sends the sender of env a receipt (a system envelope). 0 or an error. */
 int sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
     Axle__V1__ReceiptKind kind, const char *detail, const char *case_id);
@@ -176,6 +198,8 @@ Axle__V1__Envelope *sw_env_unpack(const uint8_t *b, size_t len, char *err,
     size_t errlen);
 
 bool sw_is_receipt(const Axle__V1__Envelope *env);
+/* A receipt or a returned message: made by nodes, never gets receipts itself. */
+bool sw_is_system(const Axle__V1__Envelope *env);
 void sw_count(struct sw_wctx *c, enum sw_event e);
 void sw_touch_peer(struct sw_tally *t, const char *peer);
 void sw_touch_box(struct sw_tally *t, const char *box);

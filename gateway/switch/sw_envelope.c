@@ -243,21 +243,33 @@ check_hops(const Axle__V1__Envelope *e, const struct sw_limits *lim,
 {
 	uint32_t limit = e->hop_limit != 0 ? e->hop_limit : lim_hops(lim);
 	char addr[ADDR_MAX_LEN + 1], err[200];
+	size_t journey = e->n_trace;
 
 	if (e->hop_limit > SW_HOP_LIMIT_MAX)
 		return why(reason, len, GRPC_INVALID_ARGUMENT, "hop_limit: %u, at "
 		    "most %d", e->hop_limit, SW_HOP_LIMIT_MAX);
-	if (e->n_trace > limit)
+	if (e->n_trace > SW_TRACE_MAX)
 		return why(reason, len, GRPC_INVALID_ARGUMENT, "trace: %zu hops, "
-		    "more than the hop limit %u", e->n_trace, limit);
+		    "at most %d", e->n_trace, SW_TRACE_MAX);
 	for (size_t i = 0; i < e->n_trace; i++) {
 		const char *r = e->trace[i] != NULL ? str(e->trace[i]->region) : "";
+		const char *rc = e->trace[i] != NULL ? str(e->trace[i]->redirect_case) : "";
 
 		if (registry_address_parse(r, strlen(r), addr, err,
 		    sizeof(err)) != 0)
 			return why(reason, len, GRPC_INVALID_ARGUMENT, "trace[%zu]."
 			    "region: not an address: %s", i, err);
+		if (strlen(rc) > SW_REDIRECT_CASE_MAX || bad_byte(rc, 0x21) >= 0)
+			return why(reason, len, GRPC_INVALID_ARGUMENT, "trace[%zu]."
+			    "redirect_case: at most %d bytes of printable ASCII",
+			    i, SW_REDIRECT_CASE_MAX);
+		if (rc[0] != '\0')
+			journey = e->n_trace - i - 1;	/* hops since the redirect */
 	}
+	if (journey > limit)
+		return why(reason, len, GRPC_INVALID_ARGUMENT, "trace: %zu hops%s, "
+		    "more than the hop limit %u", journey, journey == e->n_trace ?
+		    "" : " since the last redirect", limit);
 	return GRPC_OK;
 }
 

@@ -18,6 +18,9 @@
 #define SW_HOP_LIMIT_DEFAULT	16
 #define SW_FUTURE_SKEW_MS	(5 * 60 * 1000)	/* created may be this far ahead */
 #define SW_PAYLOAD_DEFAULT	(1024 * 1024)	/* max_payload when 0 */
+#define SW_TRACE_MAX		(4 * SW_HOP_LIMIT_MAX)	/* hops in all, redirects included */
+#define SW_REDIRECT_CASE_MAX	299	/* a trace hop's redirect_case bytes */
+#define SW_RETURNED_TYPE	"axle.returned"	/* a returned message (docs/protocol.md) */
 
 /* The node's limits on envelopes (from the configuration). */
 struct sw_limits {
@@ -94,6 +97,7 @@ struct sw_env_view {
 	uint8_t id[SW_ID_LEN];
 	char to[IDENT_MAX_LEN + 1];
 	char region[ADDR_MAX_LEN + 1];
+	char redirect_case[SW_REDIRECT_CASE_MAX + 1];
 };
 
 void sw_view_init(struct sw_env_view *v, const Axle__V1__Envelope *e);

@@ -10,16 +10,21 @@
 
 /*
  * Layouts (all integers big-endian, so keys sort by number):
- *   record  = ver(1)=1 state(1) where_len(2) env_len(4) seq(8)
- *             accepted_ms(8) updated_ms(8) where env
+ *   record  = ver(1)=2 state(1) where_len(2) env_len(4) seq(8)
+ *             accepted_ms(8) updated_ms(8)
+ *             redirects(4) rep_kind(1) rep_node_len(1) rep_case_len(2)
+ *             rep_detail_len(2) rep_at_ms(8) rep_noted_ms(8)
+ *             where rep_node rep_case rep_detail env
+ *             (version 1, still read: the first line, then where env)
  *   entry   = id(16) enqueued_ms(8) due_ms(8) attempts(4)
  *             (due_ms: MAILBOX visible again after, 0 not fetched;
  *             HELD the hold deadline, 0 none; OUTBOX 0)
  *   qkey    = name NUL seq(8)     (NUL sorts first: "a" NUL.. < "a.b" NUL..)
  *   counter = sw.msgs["seq"] = last seq handed out (ids are 16 bytes: no clash)
  */
-#define REC_VER		1
-#define REC_HDR		32
+#define REC_VER		2
+#define REC_HDR1	32	/* version 1's header */
+#define REC_HDR		58
 #define ENTRY_LEN	36
 #define QKEY_MAX	(SW_NAME_MAX + 1 + 8)
 
@@ -285,15 +290,17 @@ entry_del(struct sw_txn *t, enum sw_state s, const char *name, uint64_t seq)
 
 /* --- records ------------------------------------------------------------- */
 
-/* A malloc'd record value (header, where, env). NULL on ENOMEM. */
+/* A malloc'd record value (header, texts, env). NULL on ENOMEM. */
 static uint8_t *
 rec_encode(const struct sw_record *r, const uint8_t *env, size_t env_len,
     size_t *len)
 {
-	size_t wl = strlen(r->where);
-	uint8_t *b;
+	const struct sw_report *rp = &r->rep;
+	size_t wl = strlen(r->where), nl = strlen(rp->node),
+	    cl = strlen(rp->case_id), dl = strlen(rp->detail);
+	uint8_t *b, *p;
 
-	*len = REC_HDR + wl + env_len;
+	*len = REC_HDR + wl + nl + cl + dl + env_len;
 	if ((b = malloc(*len)) == NULL)
 		return NULL;
 	b[0] = REC_VER;
@@ -304,10 +311,34 @@ rec_encode(const struct sw_record *r, const uint8_t *env, size_t env_len,
 	put64(b + 8, r->seq);
 	put64(b + 16, (uint64_t)r->accepted_ms);
 	put64(b + 24, (uint64_t)r->updated_ms);
-	memcpy(b + REC_HDR, r->where, wl);
+	put32(b + 32, r->redirects);
+	b[36] = (uint8_t)rp->kind;
+	b[37] = (uint8_t)nl;
+	b[38] = (uint8_t)(cl >> 8);
+	b[39] = (uint8_t)cl;
+	b[40] = (uint8_t)(dl >> 8);
+	b[41] = (uint8_t)dl;
+	put64(b + 42, (uint64_t)rp->at_ms);
+	put64(b + 50, (uint64_t)rp->noted_ms);
+	p = b + REC_HDR;
+	memcpy(p, r->where, wl);
+	memcpy(p += wl, rp->node, nl);
+	memcpy(p += nl, rp->case_id, cl);
+	memcpy(p += cl, rp->detail, dl);
 	if (env_len > 0)
-		memcpy(b + REC_HDR + wl, env, env_len);
+		memcpy(p + dl, env, env_len);
 	return b;
+}
+
+/* Copies text p[0..n) into out (cap bytes with the NUL); false if it does not fit or has a NUL. */
+static bool
+rec_text(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	if (n >= cap || memchr(p, '\0', n) != NULL)
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
 }
 
 static int
@@ -315,28 +346,43 @@ rec_decode(const uint8_t id[SW_QID_LEN], struct sw_kv v, struct sw_record *r,
     const uint8_t **env)
 {
 	const uint8_t *p = v.p;
-	size_t wl, el;
+	struct sw_report *rp = &r->rep;
+	size_t hdr, wl, el, nl = 0, cl = 0, dl = 0;
 
-	if (v.len < REC_HDR || p[0] != REC_VER || p[1] == 0 ||
+	if (v.len < REC_HDR1 || (p[0] != 1 && p[0] != REC_VER) || p[1] == 0 ||
 	    p[1] > SW_STATE_MAX)
 		return SW_Q_CORRUPT;
-	wl = (size_t)p[2] << 8 | p[3];
-	el = get32(p + 4);
-	if (wl > SW_WHERE_MAX || REC_HDR + wl + el != v.len)
+	hdr = p[0] == 1 ? REC_HDR1 : REC_HDR;
+	if (v.len < hdr)
 		return SW_Q_CORRUPT;
 	memset(r, 0, sizeof(*r));
+	wl = (size_t)p[2] << 8 | p[3];
+	el = get32(p + 4);
+	if (p[0] == REC_VER) {
+		r->redirects = get32(p + 32);
+		rp->kind = p[36];
+		nl = p[37];
+		cl = (size_t)p[38] << 8 | p[39];
+		dl = (size_t)p[40] << 8 | p[41];
+		rp->at_ms = (int64_t)get64(p + 42);
+		rp->noted_ms = (int64_t)get64(p + 50);
+	}
+	if (wl > SW_WHERE_MAX || hdr + wl + nl + cl + dl + el != v.len)
+		return SW_Q_CORRUPT;
 	memcpy(r->id, id, SW_QID_LEN);
 	r->state = (enum sw_state)p[1];
 	r->seq = get64(p + 8);
 	r->accepted_ms = (int64_t)get64(p + 16);
 	r->updated_ms = (int64_t)get64(p + 24);
-	memcpy(r->where, p + REC_HDR, wl);
-	r->where[wl] = '\0';
-	if (memchr(r->where, '\0', wl) != NULL)
+	p += hdr;
+	if (!rec_text(p, wl, r->where, sizeof(r->where)) ||
+	    !rec_text(p += wl, nl, rp->node, sizeof(rp->node)) ||
+	    !rec_text(p += nl, cl, rp->case_id, sizeof(rp->case_id)) ||
+	    !rec_text(p += cl, dl, rp->detail, sizeof(rp->detail)))
 		return SW_Q_CORRUPT;
 	r->env_len = el;
 	if (env != NULL)
-		*env = p + REC_HDR + wl;
+		*env = p + dl;
 	return 0;
 }
 
@@ -389,6 +435,59 @@ rec_put(struct sw_txn *t, const struct sw_record *r, const uint8_t *env,
 	rc = bput(t, SW_QS_MSGS, kv(r->id, SW_QID_LEN), kv(b, len));
 	free(b);
 	return rc;
+}
+
+/* Rewrites id's record (envelope kept) after fn changed it; fn false: nothing to write. */
+static int
+rec_rewrite(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    bool (*fn)(struct sw_record *r, const void *arg), const void *arg)
+{
+	struct sw_record r;
+	const uint8_t *env;
+	int rc = rec_read(t, id, &r, &env);
+
+	if (rc != 0)
+		return rc;
+	if (!fn(&r, arg))
+		return 0;
+	return rec_put(t, &r, env, r.env_len);	/* encoded before the write */
+}
+
+static bool
+set_redirects(struct sw_record *r, const void *arg)
+{
+	uint32_t n = *(const uint32_t *)arg;
+
+	if (r->redirects == n)
+		return false;
+	r->redirects = n;
+	memset(&r->rep, 0, sizeof(r->rep));	/* about the earlier journey */
+	return true;
+}
+
+int
+sw_queue_set_redirects(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    uint32_t n)
+{
+	return rec_rewrite(t, id, set_redirects, &n);
+}
+
+static bool
+set_report(struct sw_record *r, const void *arg)
+{
+	const struct sw_report *rep = arg;
+
+	r->rep = *rep;
+	return true;
+}
+
+int
+sw_queue_set_report(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    const struct sw_report *rep)
+{
+	if (rep->kind < 0 || rep->kind > 255)
+		return SW_Q_EINVAL;
+	return rec_rewrite(t, id, set_report, rep);
 }
 
 /* --- hold deadlines ----------------------------------------------------------- */

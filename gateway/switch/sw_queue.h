@@ -173,6 +173,23 @@ unsigned sw_queue_fault_writes(const struct sw_queue *q);
 
 /* --- records ------------------------------------------------------------- */
 
+#define SW_REPORT_CASE_MAX	299	/* a reported case id (RECOURSE_ID_MAX - 1) */
+#define SW_REPORT_DETAIL_MAX	400	/* a reported detail: longer is cut */
+
+/*
+ * The latest state a receipt from another node reported about a message
+ * this node holds a record of (a sender's node learns where its message
+ * went after it left). One per record: each report replaces the last.
+ */
+struct sw_report {
+	int kind;			/* an Axle__V1__ReceiptKind; 0: no report */
+	int64_t at_ms;			/* when it happened (that node's clock) */
+	int64_t noted_ms;		/* when this node recorded it */
+	char node[SW_NAME_MAX + 1];	/* the region of the node that said so */
+	char case_id[SW_REPORT_CASE_MAX + 1];
+	char detail[SW_REPORT_DETAIL_MAX + 1];
+};
+
 struct sw_record {
 	uint8_t id[SW_QID_LEN];
 	enum sw_state state;
@@ -186,6 +203,8 @@ struct sw_record {
 	int64_t hold_until_ms;		/* HELD: its SW_DL_HOLD deadline (0: none) */
 	uint32_t attempts;		/* MAILBOX: deliveries so far */
 	size_t env_len;			/* stored envelope bytes; 0 after custody ended */
+	uint32_t redirects;		/* redirects of the incarnation recorded here */
+	struct sw_report rep;		/* the latest report from another node */
 };
 
 /* True if a mailbox record is fetched and not yet due for redelivery. */
@@ -225,6 +244,18 @@ int sw_queue_seen(struct sw_txn *t, const uint8_t id[SW_QID_LEN], bool *seen,
 /* The record of id. Returns 0, SW_Q_NOTFOUND, SW_Q_CORRUPT or a backend error. */
 int sw_queue_status(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
     struct sw_record *out);
+
+/*
+ * A redirected message came back to (or reached) this node: its record now
+ * counts n redirects, and a report about the earlier incarnation is
+ * dropped. Returns 0, SW_Q_NOTFOUND or an error.
+ */
+int sw_queue_set_redirects(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    uint32_t n);
+
+/* Keeps rep as id's latest report. Returns 0, SW_Q_NOTFOUND or an error. */
+int sw_queue_set_report(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    const struct sw_report *rep);
 
 /* The record and a copy of the envelope (free with sw_msgs_free(out, 1)). */
 int sw_queue_get(struct sw_txn *t, const uint8_t id[SW_QID_LEN],

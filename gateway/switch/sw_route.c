@@ -41,10 +41,35 @@ sw_route_kind_name(enum sw_route_kind kind)
 	return "unknown";
 }
 
+static bool
+hop_redirects(const Axle__V1__TraceHop *h)
+{
+	return h != NULL && h->redirect_case != NULL && h->redirect_case[0] != '\0';
+}
+
+size_t
+sw_trace_journey(const Axle__V1__Envelope *e)
+{
+	for (size_t i = e->n_trace; i > 0; i--)
+		if (hop_redirects(e->trace[i - 1]))
+			return i;
+	return 0;
+}
+
+uint32_t
+sw_trace_redirects(const Axle__V1__Envelope *e)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < e->n_trace; i++)
+		n += hop_redirects(e->trace[i]);
+	return n;
+}
+
 bool
 sw_trace_contains(const Axle__V1__Envelope *e, const char *region)
 {
-	for (size_t i = 0; i < e->n_trace; i++)
+	for (size_t i = sw_trace_journey(e); i < e->n_trace; i++)
 		if (e->trace[i] != NULL && e->trace[i]->region != NULL &&
 		    strcmp(e->trace[i]->region, region) == 0)
 			return true;
@@ -55,6 +80,13 @@ static uint32_t
 hop_limit(const Axle__V1__Envelope *e)
 {
 	return e->hop_limit != 0 ? e->hop_limit : SW_HOP_LIMIT_DEFAULT;
+}
+
+/* Hops since the last redirect: what the hop limit counts. */
+static size_t
+journey(const Axle__V1__Envelope *e)
+{
+	return e->n_trace - sw_trace_journey(e);
 }
 
 static const char *
@@ -111,11 +143,11 @@ route_peer(const Axle__V1__Envelope *e, const char *peer, const char *why_,
 		    peer, why_);
 		return;
 	}
-	if (e->n_trace + 1 >= hop_limit(e)) {
+	if (journey(e) + 1 >= hop_limit(e)) {
 		route_set(out, SW_ROUTE_RECOURSE,
 		    AXLE__V1__CASE_REASON__CASE_REASON_HOP_LIMIT, NULL,
 		    "hop limit %u reached: cannot pass to %s after %zu nodes",
-		    hop_limit(e), peer, e->n_trace + 1);
+		    hop_limit(e), peer, journey(e) + 1);
 		return;
 	}
 	route_set(out, SW_ROUTE_PEER, 0, peer, "%s", why_);
@@ -175,11 +207,11 @@ sw_route_decide(const Axle__V1__Envelope *e, const char *region,
 		    region);
 		return;
 	}
-	if (e->n_trace >= hop_limit(e)) {
+	if (journey(e) >= hop_limit(e)) {
 		route_set(out, SW_ROUTE_RECOURSE,
 		    AXLE__V1__CASE_REASON__CASE_REASON_HOP_LIMIT, NULL,
 		    "hop limit %u reached: the trace already has %zu nodes",
-		    hop_limit(e), e->n_trace);
+		    hop_limit(e), journey(e));
 		return;
 	}
 	if (is_group) {
@@ -197,7 +229,8 @@ sw_route_decide(const Axle__V1__Envelope *e, const char *region,
 }
 
 int
-sw_trace_append(struct sw_env_view *v, const char *region, int64_t now_ms)
+sw_trace_append(struct sw_env_view *v, const char *region, int64_t now_ms,
+    const char *redirect_case)
 {
 	size_t n = v->env.n_trace;
 	Axle__V1__TraceHop **t;
@@ -212,6 +245,11 @@ sw_trace_append(struct sw_env_view *v, const char *region, int64_t now_ms)
 	snprintf(v->region, sizeof(v->region), "%s", region);
 	v->hop.region = v->region;
 	v->hop.at_ms = now_ms;
+	if (redirect_case != NULL) {
+		snprintf(v->redirect_case, sizeof(v->redirect_case), "%s",
+		    redirect_case);
+		v->hop.redirect_case = v->redirect_case;
+	}
 	t[n] = &v->hop;
 	v->trace = t;
 	v->env.trace = t;

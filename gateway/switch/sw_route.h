@@ -33,6 +33,10 @@ struct sw_route {
  * appended; res is registry_resolve() of the address part of `to`, or of
  * to_group.prefix when is_group. Rules, first match wins:
  *
+ * "The trace" in these rules is the journey: the hops after the last one
+ * that carries a redirect_case (an admin sent the message on anew there;
+ * see sw_trace_journey), or all of them if there is none.
+ *
  * 1. region already in the trace: RECOURSE ROUTING_LOOP.
  * 2. trace length >= hop limit (0: SW_HOP_LIMIT_DEFAULT): RECOURSE HOP_LIMIT
  *    (this node may not add itself).
@@ -57,15 +61,27 @@ struct sw_route {
 void sw_route_decide(const Axle__V1__Envelope *e, const char *region,
     const struct registry_resolution *res, bool is_group, struct sw_route *out);
 
-/* True if region is one of the trace's hops. */
+/* True if region is one of the hops of the journey (sw_trace_journey). */
 bool sw_trace_contains(const Axle__V1__Envelope *e, const char *region);
 
 /*
- * Appends this node's hop (region, now_ms) to a view (sw_envelope.h) of the
- * envelope, leaving the original alone. Returns 0, -ENOMEM, or -EINVAL if
- * the view already has an appended hop.
+ * The index of the journey's first hop: just after the last hop that
+ * carries a redirect_case, or 0 if none does. Hops of the journey:
+ * e->n_trace minus this.
  */
-int sw_trace_append(struct sw_env_view *v, const char *region, int64_t now_ms);
+size_t sw_trace_journey(const Axle__V1__Envelope *e);
+
+/* How many hops carry a redirect_case: the times the message was redirected. */
+uint32_t sw_trace_redirects(const Axle__V1__Envelope *e);
+
+/*
+ * Appends this node's hop (region, now_ms; redirect_case NULL, or the case
+ * an admin here redirects the message out of) to a view (sw_envelope.h) of
+ * the envelope, leaving the original alone. Returns 0, -ENOMEM, or -EINVAL
+ * if the view already has an appended hop.
+ */
+int sw_trace_append(struct sw_env_view *v, const char *region, int64_t now_ms,
+    const char *redirect_case);
 
 /* --- service groups ------------------------------------------------------ */
 

@@ -123,8 +123,10 @@ def cross_region_through_the_relay():
         check('RECEIPT_KIND_DELIVERED' in kinds and 'RECEIPT_KIND_FETCHED' in kinds, 'kinds %r' % kinds)
         r = [lon.receipt_of(d) for d in back if lon.is_receipt(d) and lon.receipt_of(d).message_id == m][0]
         check(r.node == 'uk.westyorks', 'receipt node %r' % r.node)
+    # The sender's node keeps what the receipts it passed on report: acknowledged there.
     st = lon.status(sent[0])
-    check(st.state == lon.pb.MESSAGE_STATE_FORWARDED and st.location == 'uk', 'status at london %r' % st)
+    check(st.state == lon.pb.MESSAGE_STATE_ACKNOWLEDGED and st.location == 'uk.westyorks' and
+          st.node == 'uk.westyorks', 'status at london %r' % st)
     # A member may not ask about others' messages: to westyorks' hub, london's is unknown.
     other = e['idx']['idx1'].status(sent[0])
     check(other.state == lon.pb.MESSAGE_STATE_UNKNOWN, 'foreign status %r' % other)
@@ -353,8 +355,14 @@ def axlectl_send_fetch_status_outbox():
     got = wait_for(fetched, 30, interval=0.2, what='axlectl fetch')
     hexid = base64.b64decode(got[0]['envelope']['message_id']).hex()
     f.axlectl('uk.westyorks', 'ack', hexid, cred=wyhub)
-    cp = f.axlectl('uk.london', 'status', hexid, cred=hub)
-    check('forwarded' in cp.stdout.lower(), 'status: %r' % cp.stdout)
+    # The sender's node follows it: acknowledged at westyorks, as its receipts say.
+    def acknowledged():
+        cp = f.axlectl('uk.london', 'status', hexid, cred=hub)
+        rows = dict(line.split(None, 1) for line in cp.stdout.splitlines() if ' ' in line)
+        return rows if rows.get('state') == 'acknowledged' else None
+    rows = wait_for(acknowledged, 30, interval=0.2, what='axlectl status: acknowledged')
+    check(rows.get('node') == 'uk.westyorks' and rows.get('location') == 'uk.westyorks',
+          'status rows %r' % rows)
     cp = f.axlectl('uk', 'outbox')
     check('uk.westyorks' in cp.stdout and 'uk.london' in cp.stdout, 'outbox: %r' % cp.stdout)
     cp = f.axlectl('uk.london', '--json', 'mailbox', cred=hub)

@@ -481,8 +481,8 @@ test_view_repack(void **state)
 	memset(nid, 0xab, sizeof(nid));
 	sw_view_init(&v, u);
 	sw_view_set_recipient(&v, nid, "uk.leeds.index");
-	assert_int_equal(sw_trace_append(&v, "uk.leeds", NOW), 0);
-	assert_int_equal(sw_trace_append(&v, "uk.leeds", NOW), -EINVAL);
+	assert_int_equal(sw_trace_append(&v, "uk.leeds", NOW, NULL), 0);
+	assert_int_equal(sw_trace_append(&v, "uk.leeds", NOW, NULL), -EINVAL);
 	assert_non_null(buf2 = sw_view_pack(&v, 5, &len2));
 	sw_view_release(&v);
 

@@ -202,6 +202,51 @@ test_loops(void **state)
 	expect(&r, SW_ROUTE_LOCAL_MAILBOX, 0, "lewisham", "");
 }
 
+/*
+ * A redirect starts a new journey: the hops before the last hop that names
+ * a case (where an admin redirected the message) are history, not a loop,
+ * and the hop limit counts from there.
+ */
+static void
+test_redirect_starts_a_journey(void **state)
+{
+	Axle__V1__Envelope e = env();
+	struct registry_resolution res;
+	struct sw_route r;
+	const char *path[] = { HERE, "uk", "uk.leeds", "uk" };
+
+	(void)state;
+	trace(&e, 4, path);
+	assert_int_equal(sw_trace_journey(&e), 0);
+	assert_int_equal(sw_trace_redirects(&e), 0);
+	res = deleg("uk.london.lewisham", "lewisham", HERE, ACTIVE);
+	sw_route_decide(&e, HERE, &res, false, &r);
+	expect(&r, SW_ROUTE_RECOURSE, R_LOOP, "", "this node (uk.london)");
+	/* uk redirected it out of case uk.leeds/7: back to its origin is no loop. */
+	hops[3].redirect_case = (char *)"uk.leeds/7";
+	assert_int_equal(sw_trace_journey(&e), 4);
+	assert_int_equal(sw_trace_redirects(&e), 1);
+	assert_false(sw_trace_contains(&e, HERE));
+	assert_false(sw_trace_contains(&e, "uk"));
+	sw_route_decide(&e, HERE, &res, false, &r);
+	expect(&r, SW_ROUTE_LOCAL_MAILBOX, 0, "lewisham", "");
+	/* An earlier redirect counts too; the journey starts after the last. */
+	hops[1].redirect_case = (char *)"uk.london/2";
+	assert_int_equal(sw_trace_journey(&e), 4);
+	assert_int_equal(sw_trace_redirects(&e), 2);
+	hops[3].redirect_case = NULL;
+	assert_int_equal(sw_trace_journey(&e), 2);
+	assert_true(sw_trace_contains(&e, "uk"));	/* hop 3, after the redirect */
+	assert_false(sw_trace_contains(&e, HERE));
+	/* The hop limit counts the journey: 2 hops of limit 3 leave us room. */
+	e.hop_limit = 3;
+	sw_route_decide(&e, HERE, &res, false, &r);
+	expect(&r, SW_ROUTE_LOCAL_MAILBOX, 0, "lewisham", "");
+	hops[1].redirect_case = NULL;
+	sw_route_decide(&e, HERE, &res, false, &r);
+	expect(&r, SW_ROUTE_RECOURSE, R_LOOP, "", "this node");
+}
+
 static void
 test_hop_limit(void **state)
 {
@@ -401,7 +446,7 @@ test_trace_append_view(void **state)
 	(void)state;
 	trace(&e, 1, regs);
 	sw_view_init(&v, &e);
-	assert_int_equal(sw_trace_append(&v, HERE, 42), 0);
+	assert_int_equal(sw_trace_append(&v, HERE, 42, NULL), 0);
 	assert_int_equal(v.env.n_trace, 2);
 	assert_string_equal(v.env.trace[0]->region, "uk.leeds");
 	assert_string_equal(v.env.trace[1]->region, HERE);
@@ -421,6 +466,7 @@ main(void)
 		cmocka_unit_test(test_remote_goes_to_serving_node),
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_loops),
+		cmocka_unit_test(test_redirect_starts_a_journey),
 		cmocka_unit_test(test_hop_limit),
 		cmocka_unit_test(test_group_route),
 		cmocka_unit_test(test_copy_id_vector),
