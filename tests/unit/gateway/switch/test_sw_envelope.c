@@ -338,6 +338,17 @@ test_hops_and_trace(void **state)
 	accepted(&e, &node);
 	e.n_trace = 17;
 	refused(&e, &node, GRPC_INVALID_ARGUMENT, "trace", "hop limit 16");
+	/* A redirect starts a new journey: the limit counts the hops after it. */
+	hops[2].redirect_case = (char *)"uk.london/7";
+	accepted(&e, &node);
+	e.n_trace = 20;
+	refused(&e, &node, GRPC_INVALID_ARGUMENT, "trace",
+	    "17 hops since the last redirect, more than the hop limit 16");
+	hops[2].redirect_case = (char *)"uk.london/7\n";
+	e.n_trace = 3;
+	refused(&e, &node, GRPC_INVALID_ARGUMENT, "trace[2].redirect_case",
+	    "printable ASCII");
+	hops[2].redirect_case = NULL;
 	e.n_trace = 2;
 	hops[1].region = (char *)"uk..leeds";
 	refused(&e, &node, GRPC_INVALID_ARGUMENT, "trace[1].region",

@@ -631,6 +631,63 @@ test_move(void **state)
 	commit(&t);
 }
 
+/*
+ * A record counts the redirects of the incarnation it holds and keeps the
+ * latest report from another node: both survive moves (the envelope too),
+ * a new redirect count drops the report (it was about the earlier journey),
+ * and a version 1 record still reads, with neither.
+ */
+static void
+test_redirects_and_report(void **state)
+{
+	struct fx *f = *state;
+	struct sw_report rep = { .kind = 2, .at_ms = 77, .noted_ms = 88,
+	    .node = "uk.westyorks", .case_id = "uk.london/4", .detail = "in the mailbox" };
+	struct sw_txn t;
+	struct sw_msg m;
+	struct sw_record r;
+	uint8_t id[16], v1[32 + 3] = { 1, SW_STATE_FORWARDED, 0, 3 };
+
+	assert_int_equal(put_msg(f, 1, SW_STATE_MAILBOX, "m", 10), 0);
+	mkid(1, id);
+	begin(f, &t);
+	assert_int_equal(sw_queue_set_redirects(&t, id, 2), 0);
+	assert_int_equal(sw_queue_set_report(&t, id, &rep), 0);
+	assert_int_equal(sw_queue_move(&t, id, SW_STATE_OUTBOX, "uk", NULL, 0, 20), 0);
+	assert_int_equal(sw_queue_get(&t, id, &m), 0);
+	assert_int_equal(m.rec.state, SW_STATE_OUTBOX);
+	assert_int_equal(m.rec.redirects, 2);
+	assert_int_equal(m.rec.rep.kind, 2);
+	assert_int_equal(m.rec.rep.at_ms, 77);
+	assert_int_equal(m.rec.rep.noted_ms, 88);
+	assert_string_equal(m.rec.rep.node, "uk.westyorks");
+	assert_string_equal(m.rec.rep.case_id, "uk.london/4");
+	assert_string_equal(m.rec.rep.detail, "in the mailbox");
+	check_env(&m);
+	sw_msgs_free(&m, 1);
+	/* The same count changes nothing; another drops the report. */
+	assert_int_equal(sw_queue_set_redirects(&t, id, 2), 0);
+	assert_int_equal(sw_queue_status(&t, id, &r), 0);
+	assert_int_equal(r.rep.kind, 2);
+	assert_int_equal(sw_queue_set_redirects(&t, id, 3), 0);
+	assert_int_equal(sw_queue_status(&t, id, &r), 0);
+	assert_int_equal(r.redirects, 3);
+	assert_int_equal(r.rep.kind, 0);
+	assert_string_equal(r.rep.node, "");
+	mkid(2, id);
+	assert_int_equal(sw_queue_set_report(&t, id, &rep), SW_Q_NOTFOUND);
+	/* Version 1: header, where "uk.", no envelope. */
+	memcpy(v1 + 32, "uk.", 3);
+	assert_int_equal(f->q->ops->put(f->q->be, t.h, SW_QS_MSGS,
+	    (struct sw_kv){ id, 16 }, (struct sw_kv){ v1, sizeof(v1) }), 0);
+	assert_int_equal(sw_queue_status(&t, id, &r), 0);
+	assert_int_equal(r.state, SW_STATE_FORWARDED);
+	assert_string_equal(r.where, "uk.");
+	assert_int_equal(r.redirects, 0);
+	assert_int_equal(r.rep.kind, 0);
+	commit(&t);
+}
+
 /* The hold deadlines due by `by`, as message numbers in time order; returns how many. */
 static size_t
 holds_due(struct fx *f, int64_t by, unsigned *nums, int64_t *at)
@@ -1223,6 +1280,7 @@ main(void)
 		BOTH(test_hold_backfill),
 		BOTH(test_hold_release_callback),
 		BOTH(test_move),
+		BOTH(test_redirects_and_report),
 		BOTH(test_fault_injection),
 		BOTH(test_corrupt_record),
 		cmocka_unit_test_setup_teardown(test_ram_one_writer, setup_ram,
