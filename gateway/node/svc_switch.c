@@ -814,15 +814,17 @@ status_detail(const struct sw_record *r, const char *region, int64_t now,
 
 /*
  * Does the latest report from another node (a receipt) say more than this
- * node's own record? When the message was handed on, always; otherwise if
- * it came after the record's last change here (a case here escalated and
- * resolved above; a redirect that brought it back here is newer again).
+ * node's own record? Never while the message is in a queue here (an outbox
+ * entry the peer has not yet confirmed, say: this node still holds it).
+ * Else when it was handed on, always; otherwise if the report came after
+ * the record's last change here (a case here escalated and resolved above;
+ * a redirect that brought it back here is newer again).
  */
 static bool
 report_wins(const struct sw_record *r)
 {
-	return r->rep.kind != 0 && (r->state == SW_STATE_FORWARDED ||
-	    r->rep.noted_ms > r->updated_ms);
+	return r->rep.kind != 0 && !sw_state_is_queue(r->state) &&
+	    (r->state == SW_STATE_FORWARDED || r->rep.noted_ms > r->updated_ms);
 }
 
 static Axle__V1__MessageState
