@@ -629,9 +629,14 @@ dispatch_http(struct gw_h2 *h2, struct gw_stream *st)
 		else
 			stream_http(st, "200", "text/plain", "ok\n", 3);
 	} else if (strcmp(st->path, "/metrics") == 0) {
-		gw_metrics_render(h2->node, st->resp);
+		bool ok = gw_metrics_allowed(h2->node, &h2->peer, h2->peer_addr,
+		    st->resp);
+
+		if (ok)
+			gw_metrics_render(h2->node, st->resp);
 		st->resp_eof = 1;
-		if (stream_respond(st, "200", "text/plain; version=0.0.4") != 0)
+		if (stream_respond(st, ok ? "200" : "403", ok ?
+		    "text/plain; version=0.0.4" : "text/plain") != 0)
 			nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE,
 			    st->id, NGHTTP2_INTERNAL_ERROR);
 	} else {

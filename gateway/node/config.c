@@ -17,7 +17,7 @@
 #define CFG_KEYS_MAX 16
 
 enum cfg_sec { SEC_NONE, SEC_NODE, SEC_TLS, SEC_LOG, SEC_LIMITS, SEC_RECOURSE, SEC_REGISTRY,
-    SEC_SWITCH, SEC_PEER, SEC_COUNT };
+    SEC_SWITCH, SEC_METRICS, SEC_PEER, SEC_COUNT };
 
 struct cfg_state;
 struct cfg_key;
@@ -140,6 +140,24 @@ set_label(const struct cfg_state *st, const struct cfg_key *k, void *base,
 		return -1;
 	}
 	snprintf((char *)base + k->off, k->size, "%s", folded);
+	return 0;
+}
+
+/* An axle:// identity URI, stored in its canonical form. */
+static int
+set_identity(const struct cfg_state *st, const struct cfg_key *k, void *base,
+    const char *val, char *msg, size_t msglen)
+{
+	struct gw_identity id;
+	char reason[256];
+
+	if (gw_identity_parse_uri(val, strlen(val), &id, reason,
+	    sizeof(reason)) < 0) {
+		axle_seterr(msg, msglen, "not an identity URI (%s); expected e.g. "
+		    "axle://fame-uk/member/uk.london.monitoring", reason);
+		return -1;
+	}
+	snprintf((char *)base + k->off, k->size, "%s", id.uri);
 	return 0;
 }
 
@@ -307,6 +325,10 @@ static const struct cfg_key switch_keys[] = {
 	CFG_SW(max_payload, 1, 67108864 - GW_ENVELOPE_ROOM),
 };
 
+static const struct cfg_key metrics_keys[] = {
+	CFG_STR("scrape_identity", set_identity, metrics.scrape_identity, false),
+};
+
 static const struct cfg_key peer_keys[] = {
 	{ "address", set_hostport, offsetof(struct gw_peer, host), 0,
 	    offsetof(struct gw_peer, port), 0, 0, true },
@@ -326,6 +348,7 @@ static const struct cfg_section sections[SEC_COUNT] = {
 	[SEC_RECOURSE] = { "recourse", recourse_keys, NKEYS(recourse_keys) },
 	[SEC_REGISTRY] = { "registry", registry_keys, NKEYS(registry_keys) },
 	[SEC_SWITCH] = { "switch", switch_keys, NKEYS(switch_keys) },
+	[SEC_METRICS] = { "metrics", metrics_keys, NKEYS(metrics_keys) },
 	[SEC_PEER] = { "peer", peer_keys, NKEYS(peer_keys) },
 };
 
@@ -444,7 +467,8 @@ cfg_section_line(struct cfg_state *st, char *line)
 	    name[4] == ' ' || name[4] == '\t'))
 		return cfg_peer_begin(st, cfg_trim(name + 4, name + strlen(name)));
 	return cfg_fail(st, st->lineno, "unknown section [%s] (known: node, "
-	    "tls, log, limits, recourse, registry, switch, peer <name>)", name);
+	    "tls, log, limits, recourse, registry, switch, metrics, "
+	    "peer <name>)", name);
 }
 
 /* ---- inih glue -------------------------------------------------------- */

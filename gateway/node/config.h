@@ -50,6 +50,11 @@ struct gw_switch_cfg {
  * explicit [switch] max_payload may be at most max_message_size minus this. */
 #define GW_ENVELOPE_ROOM 65536
 
+/* [metrics]: who may read /metrics besides this node's admins and nodes (metrics.c). */
+struct gw_metrics_cfg {
+	char scrape_identity[GW_URI_MAX + 1];	/* canonical axle:// URI; "" none */
+};
+
 struct gw_limits {
 	uint32_t max_connections;	/* default 1024 */
 	uint32_t max_concurrent_streams;	/* default 100 */
@@ -82,6 +87,7 @@ struct gw_config {
 	struct gw_recourse_cfg recourse;	/* [recourse] */
 	struct gw_registry_cfg registry;	/* [registry] */
 	struct gw_switch_cfg sw;		/* [switch] */
+	struct gw_metrics_cfg metrics;		/* [metrics] */
 	struct gw_peer peers[GW_MAX_PEERS];	/* [peer <name>] */
 	size_t npeers;
 };

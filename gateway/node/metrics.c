@@ -1,10 +1,13 @@
 /* metrics.c -- Prometheus text exposition (format 0.0.4) of the node's counters. */
 #include <inttypes.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
 #include "gateway/net/conn.h"
 #include "gateway/net/grpc_frame.h"
+#include "gateway/net/identity.h"
+#include "gateway/net/log.h"
 #include "gateway/node/metrics.h"
 #include "gateway/node/module.h"
 #include "gateway/node/node.h"
@@ -114,6 +117,29 @@ render_store(struct gw_node *node, struct evbuffer *out)
 	    (double)s.commit_ns_total / 1e9);
 	scalar(out, "axle_store_map_size_bytes", "gauge", "LMDB map size.", s.map_size);
 	scalar(out, "axle_store_map_used_bytes", "gauge", "LMDB map in use.", s.map_used);
+}
+
+bool
+gw_metrics_allowed(const struct gw_node *node, const struct gw_identity *caller,
+    const char *peer_addr, struct evbuffer *refusal)
+{
+	const struct gw_config *cfg = &node->cfg;
+	const char *scrape = cfg->metrics.scrape_identity;
+
+	if (gw_authz_allows(caller, GW_AUTHZ_ADMIN, cfg->federation,
+	    cfg->region, NULL, 0) ||
+	    gw_authz_allows(caller, GW_AUTHZ_NODE, cfg->federation,
+	    cfg->region, NULL, 0) ||
+	    (scrape[0] != '\0' && strcmp(caller->uri, scrape) == 0))
+		return true;
+	gw_log(GW_LOG_WARN, "metrics_refused", "peer=%s identity=%s "
+	    "scrape_identity=%s", peer_addr, caller->uri,
+	    scrape[0] != '\0' ? scrape : "none");
+	evbuffer_add_printf(refusal, "forbidden: /metrics is served to admins "
+	    "of node %s, to nodes, and to the identity named by [metrics] "
+	    "scrape_identity in axled.conf (%s); %s is none of them\n",
+	    cfg->region, scrape[0] != '\0' ? scrape : "not set", caller->uri);
+	return false;
 }
 
 void

@@ -646,7 +646,7 @@ def check_resolution(conn, scripts, mirror=False):
 
 def metrics(region):
     e = env()
-    return e['nodes'][region].metrics(e['fed'].member(region))
+    return e['nodes'][region].metrics(e['fed'].admin(region))
 
 
 def axlectl(region, *args):

@@ -45,16 +45,22 @@ def node():
     return env()['node']
 
 
-def tls_sock():
+def tls_sock(cred=None):
     e = env()
     n = e['node']
-    return tls_connect(n.host, n.port, e['member'].chain, e['member'].key, e['fed'].ca_pem)
+    cred = cred or e['member']
+    return tls_connect(n.host, n.port, cred.chain, cred.key, e['fed'].ca_pem)
 
 
-def raw_conn(settings=None):
+def admin():
+    """For connections that GET /metrics (served to admins and nodes only)."""
+    return env()['fed'].admin(REGION)
+
+
+def raw_conn(settings=None, cred=None):
     """A RawH2 past the SETTINGS exchange; settings (id -> value) follow our
     empty preface SETTINGS before any request."""
-    raw = RawH2(tls_sock())
+    raw = RawH2(tls_sock(cred))
     if settings:
         raw.send(hf.SettingsFrame(0, settings=settings))
     end = time.monotonic() + 10
@@ -77,12 +83,12 @@ def info_ok(after):
 
 
 def goaways():
-    m = node().metrics(env()['member'])
+    m = node().metrics(admin())
     return {k.split('"')[1]: v for k, v in m.items() if k.startswith('axle_h2_goaway_total{')}
 
 
 def metric(name):
-    return node().metrics(env()['member']).get(name, 0)
+    return node().metrics(admin()).get(name, 0)
 
 
 def rss_bound_kib(mib):
@@ -357,8 +363,8 @@ def zero_window_slow_reader():
     n = node()
     before = goaways()
     rss0 = n.rss_kib()
-    zero = raw_conn(settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0})
-    conn = raw_conn()
+    zero = raw_conn(settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0}, cred=admin())
+    conn = raw_conn(cred=admin())
     try:
         get = zero.request_headers(path='/metrics', method='GET')
         zero.send(*[hf.HeadersFrame(1 + 2 * i, zero.block(get), flags=['END_HEADERS', 'END_STREAM'])
@@ -414,7 +420,7 @@ def deaf_conn():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.settimeout(10)
     s.connect((n.host, n.port))
-    t = tls_context(e['member'].chain, e['member'].key, e['fed'].ca_pem).wrap_socket(
+    t = tls_context(admin().chain, admin().key, e['fed'].ca_pem).wrap_socket(
         s, server_hostname=HOST)
     raw = RawH2(t)
     raw.send(hf.SettingsFrame(0, settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 2**31 - 1}),

@@ -1,4 +1,4 @@
-"""test_metrics.py -- /metrics over mTLS parses as strict Prometheus text exposition (0.0.4) and its counters move with traffic: Node.Info calls and a certless handshake."""
+"""test_metrics.py -- /metrics over mTLS parses as strict Prometheus text exposition (0.0.4), its counters move with traffic (Node.Info calls, a certless handshake), and it is served only to this node's admins, nodes and the configured [metrics] scrape_identity: a member gets 403."""
 
 import math
 import os
@@ -284,6 +284,62 @@ def refused_handshake_counter_moves():
                    interval=0.1, what='no_cert refusals to count up')
     check(got == before + 1, 'no_cert %r -> %r for one attempt' % (before, got))
     check(n.alive(), 'node died')
+
+
+# --- who may read it ----------------------------------------------------------------
+
+def get_metrics(node, cred):
+    c = node.connect(cred)
+    try:
+        return c.request('GET', '/metrics', timeout=10)
+    finally:
+        c.close()
+
+
+def check_refused(node, cred, uri):
+    before = node.log_text().count('event=metrics_refused')
+    r = get_metrics(node, cred)
+    body = r.body.decode('utf-8', 'replace')
+    check(r.status == 403, '/metrics as %s: status %r, want 403' % (uri, r.status))
+    check('axle_' not in body, '403 body carries metrics: %r' % body[:200])
+    check(uri in body and 'scrape_identity' in body,
+          '403 body does not say who was refused and how to be allowed: %r' % body)
+    lines = wait_for(lambda: [l for l in node.log_text().splitlines()
+                              if 'event=metrics_refused' in l][before:] or None,
+                     5, what='event=metrics_refused log line')
+    check(uri in lines[0], 'log line does not name the caller: %s' % lines[0])
+
+
+def check_served(node, cred, who):
+    r = get_metrics(node, cred)
+    check(r.status == 200 and b'axle_rpc_total' in r.body,
+          '/metrics as %s: status %r %r' % (who, r.status, r.body[:200]))
+
+
+@test
+def metrics_refused_to_members():
+    e = env()
+    n = e['node']
+    member = e['fed'].member(REGION)
+    check_refused(n, member, 'axle://fame-test/member/%s.hub' % REGION)
+    other_admin = e['fed'].issue('admin', 'uk.other', user='ops')
+    check_refused(n, other_admin, 'axle://fame-test/admin/uk.other/ops')
+    check_served(n, e['admin'], 'this node\'s admin')
+    check_served(n, e['fed'].node(REGION), 'a node identity')
+    check_served(n, e['fed'].issue('node', 'uk.peer'), 'a peer node identity')
+
+
+@test
+def metrics_served_to_the_scrape_identity():
+    e = env()
+    uri = 'axle://fame-test/member/%s.monitoring' % REGION
+    n = Node(e['ws'], e['fed'], REGION, name='scrape',
+             extra='\n[metrics]\nscrape_identity = %s\n' % uri)
+    try:
+        check_served(n, e['fed'].issue('member', '%s.monitoring' % REGION), uri)
+        check_refused(n, e['fed'].member(REGION), 'axle://fame-test/member/%s.hub' % REGION)
+    finally:
+        n.stop()
 
 
 if __name__ == '__main__':

@@ -37,18 +37,18 @@ def assert_refused(cred, what, reason, **kw):
     refusal counter for reason (tls.h gw_tls_refusal names) went up by one."""
     n, e = node(), env()
     key = 'axle_handshakes_refused_total{reason="%s"}' % reason
-    before = n.metrics(e['member']).get(key)
+    before = n.metrics(e['fed'].admin(REGION)).get(key)
     check(before is not None, '/metrics has no %s' % key)
     why = refused(n.host, n.port, cred and cred.chain, cred and cred.key, n.fed.ca_pem, **kw)
     check(why, '%s: the node answered an HTTP/2 request; it must refuse the handshake' % what)
     check(n.alive(), 'node died after %s: %s' % (what, n.log_tail()))
     print('   %s -> %s' % (what, why))
     def counted():
-        m = n.metrics(e['member'])
+        m = n.metrics(e['fed'].admin(REGION))
         return m if m.get(key, 0) > before else None
     wait_for(counted, 3, interval=0.1, what='%s to count up' % key)
     time.sleep(0.2)		# a second increment for the same refusal would show by now
-    after = n.metrics(e['member'])
+    after = n.metrics(e['fed'].admin(REGION))
     check(after[key] == before + 1, '%s went from %d to %d for one refusal'
           % (key, before, after[key]))
     return why
@@ -140,7 +140,7 @@ def healthz():
 
 @test
 def metrics():
-    c = node().connect(env()['member'])
+    c = node().connect(env()['fed'].admin(REGION))
     try:
         r = c.request('GET', '/metrics')
     finally:
@@ -310,7 +310,7 @@ def resumed_session_after_revocation():
     fed.trust_add()
     n.hup()
     key = 'axle_handshakes_refused_total{reason="revoked"}'
-    revoked0 = n.metrics(e['member'])[key]
+    revoked0 = n.metrics(e['fed'].admin(REGION))[key]
     raw = socket.create_connection((n.host, n.port), timeout=10)
     t = None
     why = None
@@ -328,7 +328,7 @@ def resumed_session_after_revocation():
     finally:
         (t or raw).close()
     check(why, 'no refusal')
-    wait_for(lambda: n.metrics(e['member'])[key] == revoked0 + 1, 3, interval=0.1,
+    wait_for(lambda: n.metrics(e['fed'].admin(REGION))[key] == revoked0 + 1, 3, interval=0.1,
              what='%s to count the refusal' % key)
     print('   resumption attempt: not resumed, refused as revoked (%s)' % why)
     check(n.alive(), 'node died')

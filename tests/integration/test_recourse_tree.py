@@ -207,7 +207,7 @@ def one_place(mid):
 
 def metric(region, name):
     e = env()
-    return e['nodes'][region].metrics(member(region)).get(name)
+    return e['nodes'][region].metrics(e['fed'].admin(region)).get(name)
 
 
 # --- steps ---------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def axlectl(region, *args, cred=None, check_rc=True):
 
 def metrics(region):
     e = env()
-    return e['nodes'][region].metrics(e['fed'].member(region))
+    return e['nodes'][region].metrics(e['fed'].admin(region))
 
 
 # --- steps ---------------------------------------------------------------------------------

@@ -373,7 +373,7 @@ def axlectl_send_fetch_status_outbox():
 @test
 def metrics_count_switch_events():
     e = env()
-    m = e['f'].nodes['uk.london'].metrics(e['f'].fed.member('uk.london'))
+    m = e['f'].nodes['uk.london'].metrics(e['f'].fed.admin('uk.london'))
     check(m.get('axle_switch_messages_total{event="accepted"}', 0) >= 10, 'accepted %r' % m)
     check('axle_switch_outbox{peer="uk"}' in m, 'outbox gauge missing')
     check(m.get('axle_switch_messages_total{event="escalated"}', 0) >= 1, 'escalated')

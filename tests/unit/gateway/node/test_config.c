@@ -251,7 +251,7 @@ test_unknown_key_and_section(void **state)
 	    "listen, data_dir, parent)");
 	expect_error(BASE "[nodes]\nx = 1\n", 10,
 	    "unknown section [nodes] (known: node, tls, log, limits, "
-	    "recourse, registry, switch, peer <name>)");
+	    "recourse, registry, switch, metrics, peer <name>)");
 	expect_error(BASE "[limits]\nmax_streams = 5\n", 11,
 	    "unknown key \"max_streams\" in [limits] (known: max_connections,");
 	expect_error(BASE "[peer uk.leeds]\naddress = a:1\nport = 5\n", 12,
@@ -454,6 +454,21 @@ test_registry(void **state)
 	    "must be between 50 and 3600000");
 	expect_error(BASE "[registry]\ninterval = 5\n", 11,
 	    "unknown key \"interval\" in [registry] (known: mirror_interval_ms)");
+}
+
+/* [metrics] scrape_identity: an identity URI, kept canonical (folded). */
+static void
+test_metrics(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text(BASE), 0);
+	assert_string_equal(cfg.metrics.scrape_identity, "");
+	assert_int_equal(load_text(BASE "[metrics]\nscrape_identity = "
+	    "axle://fame-uk/member/UK.London.Monitoring\n"), 0);
+	assert_string_equal(cfg.metrics.scrape_identity,
+	    "axle://fame-uk/member/uk.london.monitoring");
+	expect_error(BASE "[metrics]\nscrape_identity = prometheus\n", 11,
+	    "[metrics] scrape_identity = prometheus: not an identity URI");
 }
 
 /* [switch]: the hold limit and the Fetch default, with their ranges. */
@@ -746,6 +761,7 @@ main(void)
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_switch_max_payload),
+		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_parent_chain),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_split_hostport),
