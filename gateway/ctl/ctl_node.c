@@ -46,14 +46,16 @@ info_print(const Axle__V1__InfoResponse *r)
 	info_row("role", r->caller_role);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->boot_count);
 	info_row("boot count", buf);
-	printf("\n%-24s %-28s %-11s %s\n", "PEER", "ADDRESS", "STATE", "OUTBOX");
+	printf("\n%-24s %-28s %-11s %-8s %s\n", "PEER", "ADDRESS", "STATE",
+	    "OUTBOX", "MIRROR LAG");
 	for (size_t i = 0; i < r->n_peers; i++) {
 		const Axle__V1__PeerSummary *p = r->peers[i];
 
 		ctl_put_col(p->region, 24);
 		ctl_put_col(p->address, 28);
 		ctl_put_col(p->state, 11);
-		printf("%llu\n", (unsigned long long)p->outbox);
+		printf("%-8llu %llds\n", (unsigned long long)p->outbox,
+		    (long long)p->mirror_lag_seconds);
 	}
 	if (r->n_peers == 0)
 		printf("(no peers)\n");

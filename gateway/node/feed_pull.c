@@ -24,8 +24,13 @@
 #include "registry/mirror.h"
 
 #define FEED_PATH	"/axle.v1.Axle/Feed"
-#define PULL_WAIT_MS	20000	/* long poll: the peer answers at once when it changes */
-#define PULL_TIMEOUT_MS	(PULL_WAIT_MS + 10000)
+/*
+ * Long poll: the peer answers at once when it changes, and with "no change"
+ * after this long, which confirms that we still hold its head. So on a
+ * healthy peer, idle or busy, the lag stays below about this much.
+ */
+#define MIRROR_CONFIRM_MS	5000
+#define PULL_TIMEOUT_MS		(MIRROR_CONFIRM_MS + 10000)
 
 struct gw_mirror;
 
@@ -40,13 +45,13 @@ struct mpeer {
 	unsigned gen;				/* bumped by a reset: older pulls are void */
 	bool busy;				/* a pull or its write in flight */
 	bool down;				/* the last pull failed (logged once) */
-	int64_t reached_ms;			/* a pull last reached the head (0: never) */
+	int64_t confirmed_ms;			/* monotonic: when the newest head we
+						   hold was the peer's (see gw_mirror_lag_ms) */
 	struct event *timer;
 };
 
 struct gw_mirror {
 	struct gw_node *node;
-	int64_t started_ms;
 	size_t n;
 	struct mpeer peers[GW_MAX_PEERS];
 };
@@ -59,7 +64,7 @@ struct pull {
 	uint8_t *msg;
 	size_t len;
 	int nmsgs;
-	int64_t started_ms;
+	int64_t started_ms;	/* monotonic */
 };
 
 /* A batch on its way through the store; self-contained for the writer thread. */
@@ -71,11 +76,22 @@ struct mwrite {
 	Axle__V1__FeedResponse *resp;
 	EVP_PKEY *pub;
 	int64_t now_ms;
+	int64_t answered_ms;	/* monotonic: when the peer's answer came */
 	int lrc;
 	struct registry_outcome res;
 };
 
 static void pull_start(struct mpeer *p);
+
+/* Lag is a duration: measured on a clock that wall-clock steps do not move. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static struct mpeer *
 mirror_find(struct gw_node *node, const char *region)
@@ -214,8 +230,8 @@ mwrite_done(int rc, void *arg)
 		mark_broken(p, w->res.reason);
 	} else {
 		mwrite_applied(p, w);
-		if (!w->resp->more)
-			p->reached_ms = gw_registry_now_ms();
+		if (!w->resp->more)	/* the head the peer had when it answered */
+			p->confirmed_ms = w->answered_ms;
 		/* New entries: ask again now (the next pull long-polls at the head). */
 		schedule(p, w->resp->n_entries > 0 ? 0 : interval_ms(p));
 	}
@@ -255,6 +271,7 @@ peer_pub(struct gw_node *node, const char *region)
 static void
 pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
 {
+	int64_t answered_ms = mono_ms();
 	struct gw_node *node = p->m->node;
 	EVP_PKEY *pub = peer_pub(node, p->region);
 	struct mwrite *w;
@@ -269,9 +286,9 @@ pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
 	if (at_head(p, resp, pub)) {
 		EVP_PKEY_free(pub);
 		pb_free(&resp->base);
-		p->reached_ms = gw_registry_now_ms();
+		p->confirmed_ms = answered_ms;
 		/* A long poll that waited its time out: ask again at once. */
-		schedule(p, p->reached_ms - started_ms >= PULL_WAIT_MS / 2 ? 0 :
+		schedule(p, answered_ms - started_ms >= MIRROR_CONFIRM_MS / 2 ? 0 :
 		    interval_ms(p));
 		return;
 	}
@@ -288,6 +305,7 @@ pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
 	w->resp = resp;
 	w->pub = pub;
 	w->now_ms = gw_registry_now_ms();
+	w->answered_ms = answered_ms;
 	if (store_submit(node->store, mwrite_fn, mwrite_done, w) != 0) {
 		mwrite_free(w);
 		schedule(p, interval_ms(p));
@@ -370,8 +388,8 @@ pull_start(struct mpeer *p)
 	memcpy(pl->region, p->region, sizeof(pl->region));
 	req.region = p->region;
 	req.from_seq = p->seq + 1;
-	req.wait_ms = PULL_WAIT_MS;
-	pl->started_ms = gw_registry_now_ms();
+	req.wait_ms = MIRROR_CONFIRM_MS;
+	pl->started_ms = mono_ms();
 	p->busy = true;
 	if (gw_peers_call(node, p->region, FEED_PATH, &req.base, PULL_TIMEOUT_MS,
 	    pull_cb, pl) != 0) {
@@ -434,7 +452,7 @@ mreset_done(int rc, void *arg)
 	memset(p->hash, 0, sizeof(p->hash));
 	p->broken = false;
 	p->down = false;
-	p->reached_ms = 0;
+	p->confirmed_ms = mono_ms();	/* we hold nothing: lag counts from now */
 	/* The index still holds the forgotten records: rebuild it from the store. */
 	if (gw_registry_reindex(r->node, err, sizeof(err)) != 0)
 		gw_log(GW_LOG_ERR, "mirror_reset_reindex_failed", "peer=%s error=\"%s\" "
@@ -546,13 +564,13 @@ gw_mirror_start(struct gw_node *node, char *err, size_t errlen)
 		return -1;
 	}
 	m->node = node;
-	m->started_ms = gw_registry_now_ms();
 	m->n = node->cfg.npeers;
 	node->registry->mirror = m;
 	for (size_t i = 0; i < m->n; i++) {
 		struct mpeer *p = &m->peers[i];
 
 		p->m = m;
+		p->confirmed_ms = mono_ms();	/* nothing confirmed yet */
 		snprintf(p->region, sizeof(p->region), "%s", node->cfg.peers[i].region);
 		if ((p->timer = evtimer_new(node->base, timer_cb, p)) == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -581,6 +599,19 @@ gw_mirror_stop(struct gw_node *node)
 	node->registry->mirror = NULL;
 }
 
+bool
+gw_mirror_lag_ms(struct gw_node *node, const char *region, int64_t *lag_ms)
+{
+	struct mpeer *p = mirror_find(node, region);
+	int64_t lag;
+
+	if (p == NULL)
+		return false;
+	lag = mono_ms() - p->confirmed_ms;
+	*lag_ms = lag > 0 ? lag : 0;
+	return true;
+}
+
 unsigned long long
 gw_mirror_seq(struct gw_node *node, const char *region)
 {
@@ -593,7 +624,7 @@ void
 gw_mirror_metrics(struct gw_node *node, struct evbuffer *out)
 {
 	struct gw_mirror *m = node->registry != NULL ? node->registry->mirror : NULL;
-	int64_t now = gw_registry_now_ms();
+	int64_t lag;
 
 	if (m == NULL || m->n == 0)
 		return;
@@ -602,16 +633,14 @@ gw_mirror_metrics(struct gw_node *node, struct evbuffer *out)
 	for (size_t i = 0; i < m->n; i++)
 		evbuffer_add_printf(out, "axle_mirror_last_seq{peer=\"%s\"} %" PRIu64
 		    "\n", m->peers[i].region, m->peers[i].seq);
-	evbuffer_add_printf(out, "# HELP axle_mirror_lag_seconds Time since a "
-	    "pull last reached the peer's feed head.\n"
+	evbuffer_add_printf(out, "# HELP axle_mirror_lag_seconds Age of the "
+	    "newest head of the peer's feed this node has confirmed it holds.\n"
 	    "# TYPE axle_mirror_lag_seconds gauge\n");
-	for (size_t i = 0; i < m->n; i++) {
-		int64_t since = m->peers[i].reached_ms ? m->peers[i].reached_ms :
-		    m->started_ms;
-
-		evbuffer_add_printf(out, "axle_mirror_lag_seconds{peer=\"%s\"} %.3f\n",
-		    m->peers[i].region, (double)(now - since) / 1000.0);
-	}
+	for (size_t i = 0; i < m->n; i++)
+		if (gw_mirror_lag_ms(node, m->peers[i].region, &lag))
+			evbuffer_add_printf(out, "axle_mirror_lag_seconds{peer="
+			    "\"%s\"} %.3f\n", m->peers[i].region,
+			    (double)lag / 1000.0);
 	evbuffer_add_printf(out, "# HELP axle_mirror_broken 1 when the peer's "
 	    "mirror stopped on a broken chain or bad signature.\n"
 	    "# TYPE axle_mirror_broken gauge\n");

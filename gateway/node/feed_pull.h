@@ -27,9 +27,8 @@ int gw_mirror_start(struct gw_node *node, char *err, size_t errlen);
 void gw_mirror_stop(struct gw_node *node);
 
 /*
- * Appends axle_mirror_last_seq, axle_mirror_lag_seconds (time since a pull
- * last reached the peer's head; since start if none has) and
- * axle_mirror_broken, each per {peer="<region>"}.
+ * Appends axle_mirror_last_seq, axle_mirror_lag_seconds (gw_mirror_lag_ms)
+ * and axle_mirror_broken, each per {peer="<region>"}.
  */
 void gw_mirror_metrics(struct gw_node *node, struct evbuffer *out);
 
@@ -55,6 +54,19 @@ typedef void gw_mirror_reset_cb(void *arg, int status, const char *err,
 int gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
     const char *reason, gw_mirror_reset_cb *cb, void *arg, char *err,
     size_t errlen);
+
+/*
+ * The mirror lag of peer region: the age of the newest head of its feed that
+ * this node has confirmed it holds, i.e. now minus when the peer last
+ * answered a pull that left us at its head (entries up to its head, applied
+ * and committed, or a long poll's "no change"). Before the first such answer
+ * since start (or a reset), the time since then. A healthy peer, idle or
+ * busy, confirms at least every 5 s; a stopped one lets it grow. The one
+ * definition behind /metrics and Node.Info. Returns false if region is not
+ * a mirrored peer. Loop thread.
+ */
+bool gw_mirror_lag_ms(struct gw_node *node, const char *region,
+    int64_t *lag_ms);
 
 /* The last seq mirrored of region (0: none, or not a peer). Loop thread. */
 unsigned long long gw_mirror_seq(struct gw_node *node, const char *region);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "axle/v1/node.pb-c.h"
+#include "gateway/node/feed_pull.h"
 #include "gateway/node/gw_switch.h"
 #include "gateway/node/node.h"
 #include "gateway/node/peers.h"
@@ -15,6 +16,7 @@ node_info(struct gw_call *call, const ProtobufCMessage *req)
 	Axle__V1__InfoResponse resp = AXLE__V1__INFO_RESPONSE__INIT;
 	Axle__V1__PeerSummary peers[GW_MAX_PEERS], *pp[GW_MAX_PEERS];
 	char addrs[GW_MAX_PEERS][GW_HOST_MAX + GW_PORT_MAX + 4];
+	int64_t lag_ms;
 
 	(void)req;
 	resp.federation = node->cfg.federation;
@@ -36,6 +38,8 @@ node_info(struct gw_call *call, const ProtobufCMessage *req)
 		/* "unknown" until the first call over the link ended. */
 		peers[i].state = (char *)gw_peer_state_name(l ? l->state : GW_PEER_UNKNOWN);
 		peers[i].outbox = gw_switch_outbox_count(node, p->region);
+		if (gw_mirror_lag_ms(node, p->region, &lag_ms))
+			peers[i].mirror_lag_seconds = lag_ms / 1000;
 		pp[i] = &peers[i];
 	}
 	resp.n_peers = node->cfg.npeers;
