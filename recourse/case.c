@@ -28,6 +28,7 @@ static const unsigned char next_tab[RECOURSE_ACT__MAX + 1][5] = {
 	[RECOURSE_ACT_DISCARD]	 = { S0, SR, SR, S0, S0 },
 	[RECOURSE_ACT_ESCALATE]	 = { S0, SO, SC, S0, S0 },
 	[RECOURSE_ACT_ANNOTATE]	 = { S0, SO, SC, SR, SE },
+	[RECOURSE_ACT_VIEW_PAYLOAD] = { S0, SO, SC, SR, SE },
 	[RECOURSE_ACT_DEADLINE]	 = { S0, SO, S0, S0, S0 },
 	[RECOURSE_ACT_HANDOVER]	 = { S0, SO, SC, S0, S0 },
 	[RECOURSE_ACT_RETRY]	 = { S0, SO, SC, S0, S0 },
@@ -36,20 +37,20 @@ static const unsigned char next_tab[RECOURSE_ACT__MAX + 1][5] = {
 
 static const char *const act_names[RECOURSE_ACT__MAX + 1] = {
 	"?", "claim", "release", "redirect", "return", "discard", "escalate",
-	"annotate", "deadline", "handover", "retry", "escalated"
+	"annotate", "view_payload", "deadline", "handover", "retry", "escalated"
 };
 
 /* "resolved cases cannot be <done>". */
 static const char *const act_done[RECOURSE_ACT__MAX + 1] = {
 	"?", "claimed", "released", "redirected", "returned", "discarded",
-	"escalated", "annotated", "flagged overdue", "handed to the parent",
-	"retried", "marked escalated"
+	"escalated", "annotated", "viewed", "flagged overdue",
+	"handed to the parent", "retried", "marked escalated"
 };
 
 static const int act_kind[RECOURSE_ACT__MAX + 1] = {
 	0, K(CLAIMED), K(RELEASED), K(REDIRECTED), K(RETURNED), K(DISCARDED),
-	K(ESCALATION_REQUESTED), K(ANNOTATED), K(DEADLINE), K(HANDOVER),
-	K(RETRY), K(ESCALATED)
+	K(ESCALATION_REQUESTED), K(ANNOTATED), K(PAYLOAD_VIEWED), K(DEADLINE),
+	K(HANDOVER), K(RETRY), K(ESCALATED)
 };
 
 const char *
@@ -84,9 +85,9 @@ recourse_kind_name(int kind)
 	static const char *const n[] = { "UNSPECIFIED", "OPENED", "CLAIMED",
 	    "RELEASED", "REDIRECTED", "RETURNED", "DISCARDED", "ESCALATED",
 	    "ANNOTATED", "RECEIVED", "DEADLINE", "RETRY",
-	    "ESCALATION_REQUESTED", "HANDOVER" };
+	    "ESCALATION_REQUESTED", "HANDOVER", "PAYLOAD_VIEWED" };
 
-	return kind >= 0 && kind <= 13 ? n[kind] : "UNSPECIFIED";
+	return kind >= 0 && kind <= 14 ? n[kind] : "UNSPECIFIED";
 }
 
 int

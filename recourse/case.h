@@ -17,7 +17,7 @@
 #define RECOURSE_ST_ESCALATED	AXLE__V1__CASE_STATE__CASE_STATE_ESCALATED
 
 /*
- * What can happen to a case. The first seven are what admins do; the rest
+ * What can happen to a case. The first eight are what admins do; the rest
  * are the node's own steps of the hand-over protocol (the gateway calls
  * them through recourse.h, never on an admin's behalf).
  *
@@ -39,6 +39,9 @@
  *   ANNOTATE   any state, unchanged. Also on closed cases: a note after the
  *              fact ("sender phoned") changes nothing about where the message
  *              is, and belongs with the case's record.
+ *   VIEW_PAYLOAD any state, unchanged: an admin was shown the payload (who,
+ *              when, and the reason if given, are recorded: it is
+ *              child-protection content).
  *   DEADLINE   OPEN, unchanged: notes once that the deadline passed
  *   HANDOVER   OPEN|CLAIMED, unchanged: a hand-over to the parent begins;
  *              from now until the parent answers, the case cannot be
@@ -58,13 +61,14 @@ enum recourse_action {
 	RECOURSE_ACT_DISCARD,
 	RECOURSE_ACT_ESCALATE,
 	RECOURSE_ACT_ANNOTATE,
+	RECOURSE_ACT_VIEW_PAYLOAD,
 	RECOURSE_ACT_DEADLINE,
 	RECOURSE_ACT_HANDOVER,
 	RECOURSE_ACT_RETRY,
 	RECOURSE_ACT_ESCALATED,
 	RECOURSE_ACT__MAX = RECOURSE_ACT_ESCALATED
 };
-#define RECOURSE_ACT_ADMIN_MAX	RECOURSE_ACT_ANNOTATE
+#define RECOURSE_ACT_ADMIN_MAX	RECOURSE_ACT_VIEW_PAYLOAD
 
 struct recourse_act_args {
 	const char *actor;	/* identity URI of who acts; required */

@@ -1,8 +1,11 @@
 /* ctl_recourse.c -- axlectl cases ..., audit verify: the admin's side of recourse. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/evp.h>
 
 #include "axle/v1/recourse.pb-c.h"
 #include "gateway/ctl/ctl.h"
@@ -18,6 +21,7 @@ struct rec_opts {
 	const char *assignee;
 	const char *why;		/* --reason: why (actions), case reason (list) */
 	int overdue, all;
+	int payload;			/* --payload: show it (audited) */
 	const char *pos[3];
 	int npos;
 };
@@ -29,7 +33,8 @@ rec_usage(const char *what)
 	fprintf(stderr, "usage: axlectl [--json] cases list [--state S] "
 	    "[--reason R] [--overdue] [--min-age MS] [--assignee URI] [--all]\n"
 	    "                    [--page-size N] [--page-token T]\n"
-	    "       axlectl cases show ID | claim ID | release ID [--reason R]\n"
+	    "       axlectl cases show ID [--payload [--reason R]] | claim ID | "
+	    "release ID [--reason R]\n"
 	    "       axlectl cases redirect ID ADDRESS [--reason R] | "
 	    "return ID [--reason R]\n"
 	    "       axlectl cases discard ID --reason R | escalate ID "
@@ -60,6 +65,7 @@ rec_parse(struct ctl *ctl, int argc, char **argv, int from, struct rec_opts *o)
 		if (strcmp(a, "--json") == 0) { ctl->json = true; continue; }
 		if (strcmp(a, "--overdue") == 0) { o->overdue = 1; continue; }
 		if (strcmp(a, "--all") == 0) { o->all = 1; continue; }
+		if (strcmp(a, "--payload") == 0) { o->payload = 1; continue; }
 		for (k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
 			if (strcmp(a, valued[k].flag) == 0)
 				break;
@@ -245,6 +251,35 @@ rec_row(const char *name, const char *value)
 	putchar('\n');
 }
 
+/* Payloads are shown only when asked for (the node records the view). */
+static void
+rec_payload_print(const Axle__V1__Case *c)
+{
+	const ProtobufCBinaryData *p = c->envelope ? &c->envelope->payload : NULL;
+	char buf[160];
+	unsigned char *b64;
+
+	if (p == NULL || p->len == 0) {
+		snprintf(buf, sizeof(buf), "%llu bytes, not shown (cases show %s "
+		    "--payload shows it; the view is recorded in the case)",
+		    (unsigned long long)c->payload_bytes, c->id);
+		rec_row("payload", buf);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%zu bytes, %s, base64 below", p->len,
+	    c->envelope->content_type[0] ? c->envelope->content_type :
+	    "no content type");
+	rec_row("payload", buf);
+	if (p->len > INT_MAX / 2 ||
+	    (b64 = malloc(4 * ((p->len + 2) / 3) + 1)) == NULL) {
+		rec_row("", "(too large to print)");
+		return;
+	}
+	EVP_EncodeBlock(b64, p->data, (int)p->len);
+	printf("%s\n", (const char *)b64);
+	free(b64);
+}
+
 static void
 rec_show_print(const Axle__V1__Case *c)
 {
@@ -259,6 +294,7 @@ rec_show_print(const Axle__V1__Case *c)
 	rec_row("sender", c->envelope ? c->envelope->sender : "");
 	rec_row("to", rec_to(c));
 	rec_row("message type", c->envelope ? c->envelope->message_type : "");
+	rec_payload_print(c);
 	rec_time(c->opened_ms, t, sizeof(t));
 	rec_row("opened", t);
 	rec_time(c->deadline_ms, t, sizeof(t));
@@ -360,6 +396,8 @@ rec_action_request(const struct rec_action *a, const struct rec_opts *o,
 	case RK_SHOW:
 		axle__v1__show_case_request__init(&u->show);
 		u->show.id = id;
+		u->show.with_payload = o->payload != 0;
+		u->show.reason = why;
 		return &u->show.base;
 	case RK_CLAIM:
 		axle__v1__claim_case_request__init(&u->claim);
@@ -416,6 +454,11 @@ rec_act(struct ctl *ctl, const struct rec_action *a, const struct rec_opts *o)
 		    "ID ADDRESS" : "ID TEXT");
 		return rec_usage(msg);
 	}
+	if (o->payload && a->kind != RK_SHOW)
+		return rec_usage("--payload goes with cases show only");
+	if (a->kind == RK_SHOW && o->why != NULL && !o->payload)
+		return rec_usage("cases show takes --reason only with --payload "
+		    "(why the payload is needed; it is recorded)");
 	if (a->reason_required && (o->why == NULL || o->why[0] == '\0'))
 		return rec_usage("cases discard needs --reason: say why the "
 		    "message is dropped (it is audited)");

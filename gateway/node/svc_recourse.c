@@ -17,6 +17,20 @@
 
 /* --- reads ----------------------------------------------------------------------- */
 
+/*
+ * Payloads are child-protection content: an answer carries one only to
+ * Show with_payload, which records the view (RECOURSE_ACT_VIEW_PAYLOAD).
+ * Every other answer says how big it is instead.
+ */
+static void
+rec_withhold_payload(Axle__V1__Case *c)
+{
+	if (c == NULL || c->envelope == NULL)
+		return;
+	c->payload_bytes = c->envelope->payload.len;
+	c->envelope->payload.len = 0;
+}
+
 /* A read transaction for a handler; ends the call on failure. */
 static int
 rec_read_begin(struct gw_call *call, MDB_txn **txn)
@@ -79,10 +93,8 @@ rec_list(struct gw_call *call, const ProtobufCMessage *msg)
 		gw_call_error(call, gw_recourse_grpc_status(rc, &e), "%s", e.msg);
 		return;
 	}
-	/* A listing shows envelopes without their payload: Show has it. */
 	for (size_t i = 0; i < p.n; i++)
-		if (p.cases[i]->envelope != NULL)
-			p.cases[i]->envelope->payload.len = 0;
+		rec_withhold_payload(p.cases[i]);
 	resp.cases = p.cases;
 	resp.n_cases = p.n;
 	page.next_page_token = p.next_token;
@@ -90,6 +102,9 @@ rec_list(struct gw_call *call, const ProtobufCMessage *msg)
 	gw_call_reply(call, &resp.base);
 	recourse_page_free(&p);
 }
+
+static void act_submit(struct gw_call *call, const char *id,
+    enum recourse_action a, const struct recourse_act_args *args);
 
 static void
 rec_show(struct gw_call *call, const ProtobufCMessage *msg)
@@ -102,6 +117,12 @@ rec_show(struct gw_call *call, const ProtobufCMessage *msg)
 	MDB_txn *txn;
 	int rc;
 
+	if (req->with_payload) {	/* recorded first, shown after the commit */
+		struct recourse_act_args a = { .reason = req->reason };
+
+		act_submit(call, req->id, RECOURSE_ACT_VIEW_PAYLOAD, &a);
+		return;
+	}
 	if (rec_read_begin(call, &txn) != 0)
 		return;
 	rc = recourse_case_get(node->recourse->rc, txn, req->id, &c, &e);
@@ -110,6 +131,7 @@ rec_show(struct gw_call *call, const ProtobufCMessage *msg)
 		gw_call_error(call, gw_recourse_grpc_status(rc, &e), "%s", e.msg);
 		return;
 	}
+	rec_withhold_payload(c);
 	resp.record = c;
 	gw_call_reply(call, &resp.base);
 	recourse_case_free(c);
@@ -255,6 +277,8 @@ act_done(int rc, void *arg)
 		if (ends_custody(r->a))
 			gw_switch_kick(r->node);
 		gw_escalate_kick(r->node);
+		if (r->a != RECOURSE_ACT_VIEW_PAYLOAD)
+			rec_withhold_payload(r->out);
 		resp.record = r->out;
 		gw_call_reply(r->call, &resp.base);
 	}

@@ -484,9 +484,9 @@ def payload_never_in_logs_metrics_or_recourse_text():
     an undeliverable address (a recourse case), return, and Recourse List, Show, Claim,
     Annotate, Redirect, Discard and VerifyAudit. The marker (raw, hex or base64) is in
     no log line (debug level), no /metrics, no Status or Queues answer, no List answer
-    (envelopes without payload), and in no other recourse answer except the case's own
-    envelope payload (docs/design.md "Recourse": a case holds the opaque envelope): not
-    in its detail, history or audit."""
+    (envelopes without payload), and in no recourse answer but Show with_payload's
+    envelope payload (payloads are shown to admins only on request): not in any other
+    answer's envelope, nor in a case's detail, history or audit."""
     e = env()
     f, lon, wy = e['f'], e['lon'], e['wy']
     rp = f.stubs.recourse_pb2
@@ -524,7 +524,9 @@ def payload_never_in_logs_metrics_or_recourse_text():
               what='the returned receipt')
     # Recourse at L: List, Show, Claim, Annotate, Redirect to W's hub (forwarded again).
     keep(f.recourse(LON, 'List', rp.ListCasesRequest(include_closed=True)))
-    shown = f.recourse(LON, 'Show', rp.ShowCaseRequest(id=m3.case_id)).record
+    keep(f.recourse(LON, 'Show', rp.ShowCaseRequest(id=m3.case_id)))
+    shown = f.recourse(LON, 'Show', rp.ShowCaseRequest(id=m3.case_id, with_payload=True,
+                                                      reason='threat test')).record
     check(shown.envelope.payload == payload, 'the case lost its envelope payload')
     claimed = f.recourse(LON, 'Claim', rp.ClaimCaseRequest(id=m3.case_id)).record
     noted = f.recourse(LON, 'Annotate', rp.AnnotateCaseRequest(id=m3.case_id,
@@ -535,10 +537,14 @@ def payload_never_in_logs_metrics_or_recourse_text():
     check([d.envelope.payload for d in got if d.envelope.message_id == m3.message_id] == [payload],
           'redirected payload')
     # Recourse at W: the rejected message's case.
-    shown_w = f.recourse(WY, 'Show', rp.ShowCaseRequest(id=rej.receipt.case_id)).record
+    shown_w = f.recourse(WY, 'Show', rp.ShowCaseRequest(id=rej.receipt.case_id,
+                                                        with_payload=True)).record
     keep(f.recourse(WY, 'List', rp.ListCasesRequest(include_closed=True)))
     disc = f.recourse(WY, 'Discard', rp.DiscardCaseRequest(id=rej.receipt.case_id, reason='spam'))
-    for rec in (shown, claimed, noted, red.record, shown_w, disc.record):
+    for rec in (claimed, noted, red.record, disc.record):
+        check(rec.payload_bytes == len(payload), 'case %s: payload_bytes %d' % (rec.id, rec.payload_bytes))
+        answers.append(rec.SerializeToString())	# the payload withheld: must not be there
+    for rec in (shown, shown_w):
         check(rec.envelope.payload == payload, 'case %s without its payload' % rec.id)
         bare = type(rec)()
         bare.CopyFrom(rec)

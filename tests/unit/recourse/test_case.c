@@ -107,7 +107,8 @@ expected_next(int s, enum recourse_action a)
 	case RECOURSE_ACT_ESCALATE:
 	case RECOURSE_ACT_HANDOVER:
 	case RECOURSE_ACT_RETRY:	return live ? s : 0;
-	case RECOURSE_ACT_ANNOTATE:	return s;
+	case RECOURSE_ACT_ANNOTATE:
+	case RECOURSE_ACT_VIEW_PAYLOAD:	return s;
 	case RECOURSE_ACT_DEADLINE:	return s == O ? O : 0;
 	case RECOURSE_ACT_ESCALATED:	return live ? E : 0;
 	}
