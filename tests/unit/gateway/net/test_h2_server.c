@@ -17,6 +17,7 @@
 #include "tests/unit/gateway/net/h2_harness.h"
 
 #define MEMBER_URI	"axle://fame-test/member/uk.london.hub"
+#define ADMIN_URI	"axle://fame-test/admin/uk.london/ops"
 #define INFO		"/axle.v1.Node/Info"
 #define GRPC_CT		"application/grpc"
 
@@ -327,10 +328,23 @@ test_healthz(void **state)
 	assert_int_equal(h->node.ctr.http_requests, 2);
 }
 
+/* /metrics lists every registrar's counts: members get 403, admins the exposition. */
+static void
+test_metrics_refused_to_members(void **state)
+{
+	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h_stream *st = get(h, "/metrics");
+
+	assert_int_equal(st->status, 403);
+	assert_non_null(st->data);
+	assert_null(strstr((char *)st->data, "axle_"));
+	assert_non_null(strstr((char *)st->data, MEMBER_URI));
+}
+
 static void
 test_metrics(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = connected(state, ADMIN_URI);
 	struct h2h_stream *st;
 
 	assert_int_equal(call(h, INFO, NULL, 0, empty_info,
@@ -677,6 +691,7 @@ main(void)
 		T(test_bad_timeout),
 		T(test_healthz),
 		T(test_metrics),
+		T(test_metrics_refused_to_members),
 		T(test_head_has_no_body),
 		T(test_not_found_and_bad_method),
 		T(test_header_list_goaway),
