@@ -4,7 +4,7 @@ an idle peer and for a busy one, growing for a stopped one, and the same in both
 
 Two real nodes (uk.a, uk.b) peered over mTLS; uk.b mirrors uk.a. Steps run in order.
 The bound LAG_SMALL is not a speed target: a healthy mirror confirms the head every
-5 s (gateway/mirror.c MIRROR_CONFIRM_MS), so its lag cannot honestly exceed that by much;
+5 s (gateway/node/feed_pull.c MIRROR_CONFIRM_MS), so its lag cannot honestly exceed that by much;
 the old gauge counted the whole 20 s long poll as lag.
 """
 
