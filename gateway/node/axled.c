@@ -159,6 +159,7 @@ run(void)
 	struct store_opts so = {
 		.map_size = (size_t)node.cfg.limits.map_size_mb << 20,
 		.batch_max = node.cfg.limits.commit_batch_max,
+		.reserve = (size_t)node.cfg.limits.store_reserve_kb << 10,
 		.on_fatal = on_store_fatal,
 	};
 	char err[1024];

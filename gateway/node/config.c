@@ -295,6 +295,7 @@ static const struct cfg_key limits_keys[] = {
 	CFG_LIM(idle_timeout_ms, 100, 86400000),
 	CFG_LIM(map_size_mb, 1, 1048576),
 	CFG_LIM(commit_batch_max, 1, 65536),
+	CFG_LIM(store_reserve_kb, 0, 1048576),
 };
 
 #define CFG_REC(field, lo, hi) \
@@ -371,6 +372,7 @@ gw_config_defaults(struct gw_config *cfg)
 		.idle_timeout_ms = 300000,
 		.map_size_mb = 1024,
 		.commit_batch_max = 256,
+		.store_reserve_kb = 16384,
 	};
 	cfg->recourse = (struct gw_recourse_cfg){
 		.case_deadline_ms = 86400000,

@@ -68,6 +68,7 @@ struct gw_limits {
 	uint32_t idle_timeout_ms;	/* default 300000 */
 	uint32_t map_size_mb;		/* LMDB map size, default 1024 */
 	uint32_t commit_batch_max;	/* requests per group commit, default 256 */
+	uint32_t store_reserve_kb;	/* room kept for draining, default 16384; used up to a quarter of the map and of the disk */
 };
 
 struct gw_config {

@@ -17,6 +17,9 @@ struct gw_node;
  */
 int gw_recourse_submit(struct gw_node *node, store_write_fn fn,
     store_done_fn done, void *arg);
+/* The same for new work (a case a child node hands up): store_submit_new. */
+int gw_recourse_submit_new(struct gw_node *node, store_write_fn fn,
+    store_done_fn done, void *arg);
 
 /* Hand-over outcomes, for axle_recourse_escalations_total{result}. */
 enum gw_esc_result {

@@ -306,7 +306,8 @@ pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
 	w->pub = pub;
 	w->now_ms = gw_registry_now_ms();
 	w->answered_ms = answered_ms;
-	if (store_submit(node->store, mwrite_fn, mwrite_done, w) != 0) {
+	/* A peer's entries are new work: refused above the high-water mark. */
+	if (store_submit_new(node->store, mwrite_fn, mwrite_done, w) != 0) {
 		mwrite_free(w);
 		schedule(p, interval_ms(p));
 	}

@@ -97,9 +97,9 @@ rec_sub_done(int rc, void *arg)
 		rec_free(rf);
 }
 
-int
-gw_recourse_submit(struct gw_node *node, store_write_fn fn, store_done_fn done,
-    void *arg)
+static int
+rec_enqueue(struct gw_node *node, store_write_fn fn, store_done_fn done,
+    void *arg, int is_new)
 {
 	struct rec_sub *s;
 	int rc;
@@ -109,12 +109,28 @@ gw_recourse_submit(struct gw_node *node, store_write_fn fn, store_done_fn done,
 	if ((s = malloc(sizeof(*s))) == NULL)
 		return ENOMEM;
 	*s = (struct rec_sub){ (struct rec_full *)node->recourse, fn, done, arg };
-	if ((rc = store_submit(node->store, rec_sub_write, rec_sub_done, s)) != 0) {
+	rc = is_new ? store_submit_new(node->store, rec_sub_write, rec_sub_done, s) :
+	    store_submit(node->store, rec_sub_write, rec_sub_done, s);
+	if (rc != 0) {
 		free(s);
 		return rc;
 	}
 	s->rf->life.pending++;
 	return 0;
+}
+
+int
+gw_recourse_submit(struct gw_node *node, store_write_fn fn, store_done_fn done,
+    void *arg)
+{
+	return rec_enqueue(node, fn, done, arg, 0);
+}
+
+int
+gw_recourse_submit_new(struct gw_node *node, store_write_fn fn,
+    store_done_fn done, void *arg)
+{
+	return rec_enqueue(node, fn, done, arg, 1);
 }
 
 /* --- start, stop --------------------------------------------------------------- */

@@ -73,8 +73,9 @@ job_done(int rc, void *arg)
 	free(j);
 }
 
-int
-sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg)
+static int
+sw_enqueue(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg,
+    int is_new)
 {
 	struct sw_job *j = calloc(1, sizeof(*j));
 	int rc;
@@ -85,9 +86,23 @@ sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg)
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;
-	if ((rc = store_submit(node->store, job_write, job_done, j)) != 0)
+	rc = is_new ? store_submit_new(node->store, job_write, job_done, j) :
+	    store_submit(node->store, job_write, job_done, j);
+	if (rc != 0)
 		free(j);
 	return rc;
+}
+
+int
+sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg)
+{
+	return sw_enqueue(node, fn, done, arg, 0);
+}
+
+int
+sw_submit_new(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg)
+{
+	return sw_enqueue(node, fn, done, arg, 1);
 }
 
 /* --- wake-ups ------------------------------------------------------------------- */

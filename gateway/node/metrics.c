@@ -117,6 +117,17 @@ render_store(struct gw_node *node, struct evbuffer *out)
 	    (double)s.commit_ns_total / 1e9);
 	scalar(out, "axle_store_map_size_bytes", "gauge", "LMDB map size.", s.map_size);
 	scalar(out, "axle_store_map_used_bytes", "gauge", "LMDB map in use.", s.map_used);
+	scalar(out, "axle_store_reserve_bytes", "gauge",
+	    "Room kept for draining: new work is refused below it.", s.reserve);
+	scalar(out, "axle_store_room_bytes", "gauge", "Room for writes in the "
+	    "map and on the filesystem, as last measured before new work.",
+	    s.room);
+	scalar(out, "axle_store_high_water", "gauge", "1 while new messages "
+	    "and register changes are refused for room.",
+	    (uint64_t)s.high_water);
+	scalar(out, "axle_store_high_water_refused_total", "counter",
+	    "Writes of new work refused at the high-water mark.",
+	    s.high_water_refused);
 }
 
 bool

@@ -31,6 +31,7 @@ struct store_req {
 	store_done_fn done;
 	void *arg;
 	int rc;
+	int is_new;		/* store_submit_new: refused above the mark */
 	struct store_req *next;
 };
 
@@ -44,6 +45,7 @@ struct store {
 	MDB_dbi dbi[STORE_DB__COUNT];
 	unsigned batch_max;
 	uint64_t boot_count;
+	uint64_t reserve;		/* opts.reserve; 0: no high-water mark */
 
 	pthread_t writer;
 	pthread_mutex_t mu;		/* queue, stopping, stats */
@@ -395,6 +397,113 @@ store_full_disk_rc(struct store *st, int rc)
 	return (uint64_t)sv.f_bavail * sv.f_frsize < STORE_FULL_BYTES ? ENOSPC : rc;
 }
 
+/* --- the high-water mark: room kept for draining ------------------------- */
+
+/*
+ * Pages on the freelist: reusable without growing the file. Counted in a read
+ * transaction of its own (LMDB opens a cursor on its free DB only for
+ * readers); the writer calls it between batches, near the mark only.
+ */
+static uint64_t
+store_free_pages(struct store *st)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, d;
+	uint64_t n = 0;
+	size_t cnt;
+
+	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	if (mdb_cursor_open(txn, 0, &c) == 0) {		/* 0: FREE_DBI */
+		/* Each record is an ID list: its first word is its length. */
+		while (mdb_cursor_get(c, &k, &d, MDB_NEXT) == 0)
+			if (d.mv_size >= sizeof(cnt)) {
+				memcpy(&cnt, d.mv_data, sizeof(cnt));
+				n += cnt;
+			}
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	return n;
+}
+
+/*
+ * Bytes writes may still take: pages past the map's last page, as many as
+ * the data directory's filesystem can still hold, plus the freelist's pages
+ * (already on disk) when the first part alone is near the mark. UINT64_MAX
+ * if it cannot be told (then nothing is refused for it).
+ */
+static uint64_t
+store_room(struct store *st)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct statvfs sv;
+	const char *path;
+	uint64_t psize, used, tail, disk;
+
+	if (mdb_env_info(st->env, &info) != 0 ||
+	    mdb_env_stat(st->env, &ms) != 0 || ms.ms_psize == 0)
+		return UINT64_MAX;
+	psize = ms.ms_psize;
+	used = (uint64_t)info.me_last_pgno + 1;
+	tail = info.me_mapsize / psize > used ? info.me_mapsize / psize - used : 0;
+	if (mdb_env_get_path(st->env, &path) == 0 && statvfs(path, &sv) == 0) {
+		disk = (uint64_t)sv.f_bavail * sv.f_frsize / psize;
+		if (disk < tail)
+			tail = disk;
+	}
+	if (tail * psize >= 2 * st->reserve)
+		return tail * psize;
+	return (tail + store_free_pages(st)) * psize;
+}
+
+/* Sets the mark (on: 1) and logs a change; cause says why. Writer thread. */
+static void
+store_high_water_set(struct store *st, int on, uint64_t room, const char *cause)
+{
+	int was;
+
+	pthread_mutex_lock(&st->mu);
+	was = st->stats.high_water;
+	st->stats.high_water = on;
+	if (room != UINT64_MAX)
+		st->stats.room = room;
+	pthread_mutex_unlock(&st->mu);
+	if (on == was)
+		return;
+	if (on)
+		gw_log(GW_LOG_WARN, "store_high_water", "state=on cause=%s "
+		    "room_bytes=%llu reserve_bytes=%llu action=\"new messages "
+		    "and register changes are refused; fetching, acknowledging "
+		    "and resolving cases go on\"", cause,
+		    (unsigned long long)st->stats.room,
+		    (unsigned long long)st->reserve);
+	else
+		gw_log(GW_LOG_INFO, "store_high_water", "state=off "
+		    "room_bytes=%llu reserve_bytes=%llu", (unsigned long long)room,
+		    (unsigned long long)st->reserve);
+}
+
+/* Measures the room before a batch with new work: on below the reserve, off at twice it. */
+static void
+store_high_water_check(struct store *st)
+{
+	uint64_t room = store_room(st);
+	int on = st->stats.high_water ? room < 2 * st->reserve :
+	    room < st->reserve;
+
+	store_high_water_set(st, on, room, "room");
+}
+
+static int
+store_is_room_error(int rc)
+{
+	return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC ||
+	    rc == EDQUOT;
+}
+
 /* The batch's begin or commit (event) failed: refuse it; fail the store if the env is unsound. */
 static void
 store_batch_failed(struct store *st, struct store_req *batch,
@@ -413,6 +522,9 @@ store_batch_failed(struct store *st, struct store_req *batch,
 		st->fail_rc = rc;
 	}
 	pthread_mutex_unlock(&st->mu);
+	/* A batch that found no room: new work waits until there is plenty. */
+	if (sound && st->reserve > 0 && store_is_room_error(rc))
+		store_high_water_set(st, 1, UINT64_MAX, "commit_failed");
 	if (!sound)
 		gw_log(GW_LOG_ERR, "store_failed", "rc=%d error=\"%s\" "
 		    "action=exit detail=\"no more writes; the node stops so that "
@@ -426,9 +538,14 @@ store_account(struct store *st, struct store_req *batch, unsigned n,
 {
 	uint64_t errors = 0;
 
-	for (struct store_req *r = batch; r != NULL; r = r->next)
+	uint64_t high_water = 0;
+
+	for (struct store_req *r = batch; r != NULL; r = r->next) {
 		errors += r->rc != 0;
+		high_water += r->rc == STORE_EHIGHWATER;
+	}
 	pthread_mutex_lock(&st->mu);
+	st->stats.high_water_refused += high_water;
 	st->stats.commits += committed;
 	st->stats.commit_errors += commit_failed;
 	st->stats.commit_ns_total += ns;
@@ -455,13 +572,21 @@ store_run_batch(struct store *st, struct store_req *batch, unsigned n)
 		store_account(st, batch, n, 0, 0, 0);
 		return;
 	}
+	for (r = batch; r != NULL && st->reserve > 0; r = r->next)
+		if (r->is_new) {
+			store_high_water_check(st);
+			break;
+		}
 	if ((rc = store_begin_batch(st, &txn)) != 0) {
 		store_batch_failed(st, batch, "store_begin_failed", rc, n);
 		store_account(st, batch, n, 0, 1, 0);
 		return;
 	}
 	for (r = batch; r != NULL; r = r->next)
-		ok += (r->rc = store_run_one(st, txn, r)) == 0;
+		if (r->is_new && st->stats.high_water)	/* only this thread sets it */
+			r->rc = STORE_EHIGHWATER;
+		else
+			ok += (r->rc = store_run_one(st, txn, r)) == 0;
 	if (ok == 0) {
 		mdb_txn_abort(txn);	/* nothing to make durable */
 	} else {
@@ -593,6 +718,34 @@ store_free(struct store *st)
 	free(st);
 }
 
+/*
+ * The reserve: at most a quarter of the map (as opened: maybe grown to the
+ * data) and of the data directory's filesystem, so that a small store still
+ * takes new work.
+ */
+static int
+store_set_reserve(struct store *st, size_t reserve, char *err, size_t errlen)
+{
+	MDB_envinfo info;
+	struct statvfs sv;
+	const char *path;
+	uint64_t r = reserve;
+	int rc;
+
+	if ((rc = mdb_env_info(st->env, &info)) != 0) {
+		store_seterr(err, errlen, "store: env info", rc);
+		return rc;
+	}
+	if (r > info.me_mapsize / 4)
+		r = info.me_mapsize / 4;
+	if (mdb_env_get_path(st->env, &path) == 0 && statvfs(path, &sv) == 0 &&
+	    r > (uint64_t)sv.f_blocks * sv.f_frsize / 4)
+		r = (uint64_t)sv.f_blocks * sv.f_frsize / 4;
+	st->reserve = r;
+	st->stats.reserve = r;
+	return 0;
+}
+
 int
 store_open(struct store **out, struct event_base *base, const char *dir,
     const struct store_opts *opts, char *err, size_t errlen)
@@ -622,21 +775,23 @@ store_open(struct store **out, struct event_base *base, const char *dir,
 	pthread_cond_init(&st->cond, NULL);
 	if ((rc = store_env_open(st, dir, map_size, err, errlen)) != 0 ||
 	    (rc = store_init_dbs(st, err, errlen)) != 0 ||
+	    (rc = store_set_reserve(st, opts != NULL ? opts->reserve : 0, err,
+	    errlen)) != 0 ||
 	    (base != NULL && (rc = store_attach_loop(st, base, err, errlen))) ||
 	    (rc = store_start_writer(st, err, errlen)) != 0) {
 		store_free(st);
 		return rc;
 	}
 	gw_log(GW_LOG_INFO, "store_open", "boot_count=%llu map_size=%zu "
-	    "batch_max=%u", (unsigned long long)st->boot_count, map_size,
-	    st->batch_max);
+	    "batch_max=%u reserve=%llu", (unsigned long long)st->boot_count,
+	    map_size, st->batch_max, (unsigned long long)st->reserve);
 	*out = st;
 	return 0;
 }
 
-int
-store_submit(struct store *st, store_write_fn fn, store_done_fn done,
-    void *arg)
+static int
+store_enqueue(struct store *st, store_write_fn fn, store_done_fn done,
+    void *arg, int is_new)
 {
 	struct store_req *r = malloc(sizeof(*r));
 
@@ -646,6 +801,7 @@ store_submit(struct store *st, store_write_fn fn, store_done_fn done,
 	r->done = done;
 	r->arg = arg;
 	r->rc = 0;
+	r->is_new = is_new;
 	pthread_mutex_lock(&st->mu);
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->mu);
@@ -656,6 +812,20 @@ store_submit(struct store *st, store_write_fn fn, store_done_fn done,
 	pthread_cond_signal(&st->cond);
 	pthread_mutex_unlock(&st->mu);
 	return 0;
+}
+
+int
+store_submit(struct store *st, store_write_fn fn, store_done_fn done,
+    void *arg)
+{
+	return store_enqueue(st, fn, done, arg, 0);
+}
+
+int
+store_submit_new(struct store *st, store_write_fn fn, store_done_fn done,
+    void *arg)
+{
+	return store_enqueue(st, fn, done, arg, 1);
 }
 
 int
@@ -739,8 +909,8 @@ store_rc_grpc_status(int rc)
 {
 	if (rc == 0)
 		return GRPC_OK;
-	if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == -ENOSPC ||
-	    rc == EDQUOT || rc == -EDQUOT)
+	if (rc == MDB_MAP_FULL || rc == STORE_EHIGHWATER || rc == ENOSPC ||
+	    rc == -ENOSPC || rc == EDQUOT || rc == -EDQUOT)
 		return GRPC_RESOURCE_EXHAUSTED;
 	return GRPC_UNAVAILABLE;
 }
@@ -765,6 +935,12 @@ store_strerror(int rc)
 	if (rc == STORE_EFAILED)
 		return "the node's storage failed: nothing was written, and the "
 		    "node is restarting; retry shortly";
+	if (rc == STORE_EHIGHWATER)
+		return "the node's storage is nearly full: new messages and "
+		    "register changes are refused until hubs fetch and "
+		    "acknowledge theirs or the operator adds room ([limits] "
+		    "map_size_mb, disk); fetching, acknowledging and resolving "
+		    "still work; retry later";
 	/* LMDB's own codes sit in [MDB_KEYEXIST, MDB_LAST_ERRCODE]. */
 	if (rc < 0 && (rc < MDB_KEYEXIST || rc > MDB_LAST_ERRCODE))
 		return strerror(-rc);

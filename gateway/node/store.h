@@ -34,6 +34,10 @@ typedef void (*store_fatal_fn)(int rc, void *arg);
 struct store_opts {
 	size_t map_size;		/* bytes; 0 = 1 GiB */
 	unsigned batch_max;		/* requests per commit; 0 = 256 */
+	size_t reserve;			/* bytes kept for draining (see
+					   store_submit_new), at most a quarter
+					   of the map and of the filesystem;
+					   0 = none */
 	store_fatal_fn on_fatal;	/* NULL: the store just refuses writes */
 	void *fatal_arg;
 };
@@ -44,6 +48,14 @@ struct store_opts {
  * above any errno, so it collides with neither errno nor MDB codes.
  */
 #define STORE_EFAILED	20001
+
+/*
+ * The result of a store_submit_new request while the store is above its
+ * high-water mark: less than opts.reserve is free in the map or on the
+ * data directory's filesystem. Nothing was written. Like STORE_EFAILED,
+ * collides with neither errno nor MDB codes.
+ */
+#define STORE_EHIGHWATER	20002
 
 /*
  * Runs on the writer thread inside its own nested transaction of the batch's
@@ -90,6 +102,20 @@ int store_open(struct store **out, struct event_base *base, const char *dir,
  * STORE_EFAILED.
  */
 int store_submit(struct store *st, store_write_fn fn, store_done_fn done,
+    void *arg);
+
+/*
+ * store_submit for new work (a message accepted or forwarded in, a register
+ * change): refused, done getting STORE_EHIGHWATER, while the store is above
+ * its high-water mark, so that the reserve is left to writes that let hubs
+ * and admins drain it (Fetch, Ack, Reject, resolving cases: store_submit).
+ * The mark is measured on the writer thread before each batch holding new
+ * work (free pages past the map's last page that the filesystem can hold,
+ * plus the freelist's); it is passed when less than the reserve is free,
+ * and after any commit that failed for room, and cleared once twice the
+ * reserve is free.
+ */
+int store_submit_new(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg);
 
 /*
@@ -148,13 +174,18 @@ struct store_stats {
 	uint64_t commit_ns_total;	/* time in mdb_txn_commit */
 	uint64_t map_size;		/* bytes */
 	uint64_t map_used;		/* bytes: (last_pgno + 1) * page size */
+	uint64_t reserve;		/* bytes: opts.reserve */
+	uint64_t room;			/* bytes free for writes, as last measured */
+	int high_water;			/* 1: new work is refused */
+	uint64_t high_water_refused;	/* requests refused STORE_EHIGHWATER */
 };
 /* A consistent copy of the counters; any thread. */
 void store_get_stats(struct store *st, struct store_stats *out);
 
 /*
- * Maps a store rc to a gRPC status: 0 -> OK; MDB_MAP_FULL and (+/-) ENOSPC or
- * EDQUOT -> RESOURCE_EXHAUSTED; else (STORE_EFAILED, EIO, ...) UNAVAILABLE.
+ * Maps a store rc to a gRPC status: 0 -> OK; MDB_MAP_FULL, STORE_EHIGHWATER
+ * and (+/-) ENOSPC or EDQUOT -> RESOURCE_EXHAUSTED; else (STORE_EFAILED,
+ * EIO, ...) UNAVAILABLE.
  */
 int store_rc_grpc_status(int rc);
 /* Human text for an rc: MDB codes, errno or -errno. Static; never NULL. */

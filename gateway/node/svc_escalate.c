@@ -141,7 +141,7 @@ axle_escalate(struct gw_call *call, const ProtobufCMessage *msg)
 	a->child = req->record;
 	snprintf(a->actor, sizeof(a->actor), "%s", who->uri);
 	a->now = gw_recourse_now_ms();
-	if (gw_recourse_submit(node, accept_write, accept_done, a) != 0) {
+	if (gw_recourse_submit_new(node, accept_write, accept_done, a) != 0) {
 		free(a);
 		gw_call_error(call, GRPC_UNAVAILABLE, "the store is shutting down");
 	}

@@ -559,7 +559,8 @@ rwrite_new(struct gw_call *call, enum wkind kind, const ProtobufCMessage *req)
 static void
 rwrite_submit(struct rwrite *w)
 {
-	int rc = store_submit(w->node->store, rwrite_fn, rwrite_done, w);
+	/* A register change is new work: refused above the high-water mark. */
+	int rc = store_submit_new(w->node->store, rwrite_fn, rwrite_done, w);
 
 	if (rc != 0) {
 		gw_call_error(w->call, GRPC_UNAVAILABLE, "the register cannot take "

@@ -247,7 +247,7 @@ sw_send(struct gw_call *call, const ProtobufCMessage *req)
 	}
 	op->call = call;
 	op->env = env;
-	if ((rc = sw_submit(node, send_write, send_done, op)) != 0) {
+	if ((rc = sw_submit_new(node, send_write, send_done, op)) != 0) {
 		free(op);
 		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking "
 		    "writes: %s", store_strerror(rc));
@@ -1251,7 +1251,7 @@ axle_forward(struct gw_call *call, const ProtobufCMessage *req)
 	if (refused > 0)
 		forward_refused_log(gw_call_caller(call)->address, refused, n,
 		    r->envelopes[first], op->why[first]);
-	if (sw_submit(node, forward_write, forward_done, op) != 0) {
+	if (sw_submit_new(node, forward_write, forward_done, op) != 0) {
 		fwd_op_free(op);
 		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
 	}

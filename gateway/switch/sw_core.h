@@ -281,5 +281,12 @@ typedef int (*sw_job_fn)(struct sw_wctx *c, void *arg);
 typedef void (*sw_job_done)(struct gw_node *node, int rc, const char *err,
     void *arg);
 int sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg);
+/*
+ * sw_submit for new work (Send, Forward): refused, done getting
+ * STORE_EHIGHWATER, while the store is above its high-water mark
+ * (store_submit_new), which keeps the reserve for Fetch, Ack and Reject.
+ */
+int sw_submit_new(struct gw_node *node, sw_job_fn fn, sw_job_done done,
+    void *arg);
 
 #endif

@@ -125,7 +125,9 @@ def node_answers(node):
 @test(timeout=240)
 def map_full_refuses_cleanly_and_recovers():
     e = env()
-    n = Node(e['ws'], e['fed'], REGION, name='mapfull', limits={'map_size_mb': 1})
+    # No reserve: the map's own limit is what refuses (the reserve's tests are below).
+    n = Node(e['ws'], e['fed'], REGION, name='mapfull',
+             limits={'map_size_mb': 1, 'store_reserve_kb': 0})
     t0 = time.monotonic()
     acked, refused = fill(n)
     print('   fill %.1fs' % (time.monotonic() - t0))
@@ -165,7 +167,9 @@ def disk_full_refuses_cleanly_and_recovers():
             '' if os.geteuid() == 0 else 'not root: ', why.strip()))
     n = None
     try:
-        n = Node(e['ws'], e['fed'], REGION, name='enospc', start=False)
+        # No reserve: the disk itself refuses (the reserve's tests are below).
+        n = Node(e['ws'], e['fed'], REGION, name='enospc', start=False,
+                 limits={'store_reserve_kb': 0})
         n.data_dir = os.path.join(mnt, 'data')
         n.write_config()
         n.start()
@@ -189,6 +193,152 @@ def disk_full_refuses_cleanly_and_recovers():
         check_present(n, acked)
         more, refused2 = fill(n, limit=40, window=8, until_refusals=1, first=10000)
         check(not refused2 and len(more) == 40, 'writes after freeing space: %s' % refused2[:3])
+        n.stop()
+    finally:
+        if n is not None:
+            n.kill()
+        subprocess.run(['umount', '-l', mnt], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# --- a hub drains a full store: headroom for Fetch and Ack ------------------------
+
+HUB = REGION + '.hub'
+GRPC_HDRS = [('content-type', 'application/grpc'), ('te', 'trailers')]
+PAYLOAD = 3000		# bytes per message: the store fills in a few hundred
+
+
+def onboard_hub(node):
+    """Delegates uk.test.hub (the dev federation's member cert) and activates it."""
+    p = env()['stubs'].registry_pb2
+    c = node.connect(env()['admin'], timeout=20)
+    try:
+        for path, req in (
+                ('Delegate', p.DelegateRequest(registrar_id='hub', prefix=HUB, display_name='hub',
+                                               cert_identity='axle://%s/member/%s' % (FEDNAME, HUB))),
+                ('SetStatus', p.SetStatusRequest(registrar_id='hub', reason='onboarded',
+                                                 status=p.REGISTRAR_STATUS_ACTIVE))):
+            r = c.grpc_unary('/axle.v1.Registry/' + path, req.SerializeToString(), timeout=20)
+            check(r.grpc_status == GRPC_OK, '%s: %r' % (path, r))
+    finally:
+        c.close()
+
+
+def send_until_refused(node, window=8, until_refusals=8, limit=5000):
+    """The hub sends to itself (window Sends in flight) until until_refusals are
+    refused. Returns (acked ids, [(status, message)])."""
+    ep = env()['stubs'].envelope_pb2
+    c = node.connect(env()['fed'].member(REGION), timeout=20)
+    acked, refused, other = [], [], []
+    try:
+        while len(acked) + len(refused) < limit and len(refused) < until_refusals:
+            sids = {}
+            for _ in range(window):
+                mid = os.urandom(16)
+                e = ep.Envelope(message_id=mid, sender=HUB, to=HUB, message_type='note.v1',
+                                content_type='application/octet-stream',
+                                payload=os.urandom(PAYLOAD))
+                sids[c.start('POST', '/axle.v1.Switch/Send', GRPC_HDRS,
+                             grpc_frame(e.SerializeToString()))] = mid
+            for sid, mid in sids.items():
+                r = c.finish(sid, timeout=20)
+                if r.grpc_status == GRPC_OK:
+                    acked.append(mid)
+                elif r.grpc_status == GRPC_RESOURCE_EXHAUSTED:
+                    refused.append((r.grpc_status, r.grpc_message))
+                else:
+                    other.append((r.grpc_status, r.grpc_message))
+    finally:
+        c.close()
+    check(not other, 'unexpected answers to Send: %s' % other[:5])
+    check(node.alive(), 'axled died while filling: %s' % node.log_tail())
+    return acked, refused
+
+
+def drain(node, acked):
+    """Fetches and acknowledges everything in the hub's mailbox (messages and the
+    receipts about them) until a Fetch finds nothing. Every Fetch and Ack must
+    commit. Returns the ids of the (non-receipt) messages acknowledged."""
+    st = env()['stubs']
+    c = node.connect(env()['fed'].member(REGION), timeout=20)
+    got, fetches = set(), 0
+    try:
+        for _ in range(20 * len(acked) // 50 + 50):
+            r = c.grpc_unary('/axle.v1.Switch/Fetch', st.switch_pb2.FetchRequest(
+                max_messages=50, visibility_timeout_ms=600000).SerializeToString(), timeout=20)
+            fetches += 1
+            check(r.grpc_status == GRPC_OK, 'Fetch %d on the full store: status %d %r'
+                  % (fetches, r.grpc_status, r.grpc_message))
+            ds = [st.switch_pb2.Delivery.FromString(m) for m in r.messages]
+            if not ds:
+                return got
+            ids = [d.envelope.message_id for d in ds]
+            a = c.grpc_unary('/axle.v1.Switch/Ack', st.switch_pb2.AckRequest(
+                message_ids=ids).SerializeToString(), timeout=20)
+            check(a.grpc_status == GRPC_OK, 'Ack after %d fetches: status %d %r'
+                  % (fetches, a.grpc_status, a.grpc_message))
+            ack = st.switch_pb2.AckResponse.FromString(a.messages[0])
+            check(ack.acknowledged == len(ids), 'Ack: %d of %d acknowledged (unknown %d)'
+                  % (ack.acknowledged, len(ids), len(ack.unknown_ids)))
+            got |= {d.envelope.message_id for d in ds if d.envelope.message_type != 'axle.receipt'}
+    finally:
+        c.close()
+    raise AssertionError('the mailbox did not empty after %d fetches' % fetches)
+
+
+def fill_drain_send_again(n, where):
+    onboard_hub(n)
+    acked, refused = send_until_refused(n)
+    print('   %s: %d sends acked, then %d refused: %s' % (where, len(acked), len(refused),
+                                                        refused[0][1] if refused else '-'))
+    check(len(acked) > 20, 'only %d Sends succeeded %s' % (len(acked), where))
+    check_refusals(refused, GRPC_RESOURCE_EXHAUSTED)
+    node_answers(n)
+    m = n.metrics(env()['admin'])
+    check(m.get('axle_store_high_water') == 1 and m.get('axle_store_high_water_refused_total', 0) > 0,
+          'the refusals were not the high-water mark: %s' % {k: v for k, v in m.items()
+                                                            if k.startswith('axle_store')})
+    check('event=store_high_water state=on' in n.log_text(), 'no log line for the mark')
+    got = drain(n, acked)
+    missing = set(acked) - got
+    check(not missing, '%d of %d acknowledged messages never fetched %s'
+          % (len(missing), len(acked), where))
+    more, refused2 = send_until_refused(n, window=4, until_refusals=1, limit=20)
+    check(not refused2 and len(more) == 20, 'Send after the drain %s: %s' % (where, refused2[:3]))
+    check(n.metrics(env()['admin']).get('axle_store_high_water') == 0, 'the mark is still on')
+    check('event=store_high_water state=off' in n.log_text(), 'no log line for the mark clearing')
+    got2 = drain(n, more)
+    check(set(more) <= got2, 'messages sent after the drain were not delivered')
+    node_answers(n)
+
+
+@test(timeout=300)
+def hub_drains_a_full_map_and_sends_again():
+    e = env()
+    # The default reserve (16 MiB), at most a quarter of the map: 512 KiB.
+    n = Node(e['ws'], e['fed'], REGION, name='drainmap', limits={'map_size_mb': 2})
+    try:
+        fill_drain_send_again(n, 'with a 2 MiB map')
+        n.stop()
+    finally:
+        n.kill()
+
+
+@test(timeout=300)
+def hub_drains_a_full_disk_and_sends_again():
+    e = env()
+    mnt = e['ws'].join('tiny-drain')
+    ok, why = mount_tmpfs(mnt, '2m')
+    if not ok:  # counted as skipped (tests/run.sh), never as passed
+        skip('cannot mount a tmpfs (%s%s)' % (
+            '' if os.geteuid() == 0 else 'not root: ', why.strip()))
+    n = None
+    try:
+        # The default reserve, at most a quarter of the filesystem: 512 KiB.
+        n = Node(e['ws'], e['fed'], REGION, name='draindisk', start=False)
+        n.data_dir = os.path.join(mnt, 'data')
+        n.write_config()
+        n.start()
+        fill_drain_send_again(n, 'on a 2 MiB tmpfs')
         n.stop()
     finally:
         if n is not None:

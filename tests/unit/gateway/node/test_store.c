@@ -540,6 +540,108 @@ test_map_full(void **state)
 	tdir_remove(&t);
 }
 
+/* Submits one write of new work (store_submit_new) and waits; returns its rc. */
+static int
+write_new_sync(struct store *st, const char *key, const char *val)
+{
+	struct wreq w;
+
+	done_reset();
+	wreq_init(&w, key, val);
+	assert_int_equal(store_submit_new(st, wreq_fn, wreq_done, &w), 0);
+	done_wait(1);
+	assert_int_equal(w.ndone, 1);
+	return w.rc;
+}
+
+/* Deletes key0000 .. key<del_n - 1> (the drain: store_submit); arg is a wreq. */
+static int del_n;
+
+static int
+del_fn(MDB_txn *txn, struct store *st, void *arg)
+{
+	int n = del_n, rc;
+	char key[32];
+
+	(void)arg;
+	for (int i = 0; i < n; i++) {
+		MDB_val k;
+
+		snprintf(key, sizeof(key), "key%04d", i);
+		k = (MDB_val){ strlen(key), key };
+		if ((rc = mdb_del(txn, store_dbi(st, STORE_DB_META), &k, NULL)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The high-water mark: new work is refused (STORE_EHIGHWATER, nothing
+ * written) while less than the reserve is free, writes that drain still
+ * commit in the reserve, and new work is taken again once twice the reserve
+ * is free (the freelist counts: LMDB reuses, never shrinks).
+ */
+static void
+test_high_water(void **state)
+{
+	struct store_opts o = { .map_size = 256 << 10, .reserve = 64 << 10 };
+	struct tdir t;
+	struct store *st;
+	struct store_stats s;
+	struct wreq drain;
+	char key[32], val[520], err[256];
+	int rc = 0, ok = 0;
+
+	(void)state;
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	tdir_make(&t);
+	assert_int_equal(store_open(&st, NULL, t.env, &o, err, sizeof(err)), 0);
+	store_get_stats(st, &s);
+	assert_int_equal(s.reserve, 64 << 10);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "key%04d", i);
+		if ((rc = write_new_sync(st, key, val)) != 0)
+			break;
+		ok++;
+	}
+	assert_int_equal(rc, STORE_EHIGHWATER);
+	assert_true(ok > 20);
+	assert_no_key(st, key);
+	assert_int_equal(store_rc_grpc_status(rc), GRPC_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(store_strerror(rc), "nearly full"));
+	store_get_stats(st, &s);
+	assert_int_equal(s.high_water, 1);
+	assert_int_equal(s.high_water_refused, 1);
+	assert_true(s.room < s.reserve);
+	assert_int_equal(s.errors[STORE_ERR_MAP_FULL], 0);	/* never hit the map */
+
+	/* The reserve is for the drain: it grows a little, then frees. */
+	assert_int_equal(write_sync(st, "drain-note", val), 0);
+	assert_int_equal(write_new_sync(st, "more", val), STORE_EHIGHWATER);
+	done_reset();
+	wreq_init(&drain, "", "");
+	del_n = ok;
+	assert_int_equal(store_submit(st, del_fn, wreq_done, &drain), 0);
+	done_wait(1);
+	assert_int_equal(drain.rc, 0);
+	assert_int_equal(write_sync(st, "drain-note2", val), 0);	/* reuse starts */
+	assert_int_equal(write_new_sync(st, "more", val), 0);
+	store_get_stats(st, &s);
+	assert_int_equal(s.high_water, 0);
+	assert_true(s.room >= 2 * s.reserve);
+	assert_key(st, "more", val);
+	store_close(st);
+
+	/* A reserve over a quarter of the map is cut to a quarter. */
+	o.reserve = 200 << 10;
+	assert_int_equal(store_open(&st, NULL, t.env, &o, err, sizeof(err)), 0);
+	store_get_stats(st, &s);
+	assert_int_equal(s.reserve, 64 << 10);
+	store_close(st);
+	tdir_remove(&t);
+}
+
 /*
  * A batch that overflows the map part-way: whatever LMDB fails (a request's
  * nested transaction or the batch commit), a request acknowledged with 0 is
@@ -963,6 +1065,7 @@ main(void)
 		cmocka_unit_test(test_failing_request_isolated),
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_high_water),
 		cmocka_unit_test(test_map_full_in_batch),
 		cmocka_unit_test(test_loop_delivery),
 		cmocka_unit_test(test_close_drains_with_base),
