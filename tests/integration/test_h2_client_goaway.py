@@ -51,10 +51,12 @@ def bystander_ok(after):
           'a new client was not served after %s: %r' % (after, r))
 
 
-def raw_conn(settings=None):
+def raw_conn(settings=None, cred=None):
+    """cred: the member unless given (/metrics, the large answer, needs an admin)."""
     e = env()
     n = e['node']
-    raw = RawH2(tls_connect(n.host, n.port, e['member'].chain, e['member'].key, e['fed'].ca_pem))
+    cred = cred or e['member']
+    raw = RawH2(tls_connect(n.host, n.port, cred.chain, cred.key, e['fed'].ca_pem))
     if settings:
         raw.send(hf.SettingsFrame(0, settings=settings))
     end = time.monotonic() + 10 * TIME_SCALE
@@ -218,7 +220,8 @@ def goaway_with_long_poll_open():
 def metrics_mid_response(window):
     """GET /metrics with a stream window of `window` bytes: the answer stops
     after that much DATA. Returns the RawH2 and the stream id."""
-    raw = raw_conn(settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: window})
+    raw = raw_conn(settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: window},
+                   cred=env()['fed'].admin(REGION))
     get = raw.request_headers(path='/metrics', method='GET')
     raw.send(hf.HeadersFrame(1, raw.block(get), flags=['END_HEADERS', 'END_STREAM']))
     end = time.monotonic() + 10 * TIME_SCALE
@@ -267,7 +270,8 @@ def goaway_while_node_writes():
     """GOAWAY while the node is still pushing a large answer out (window wide
     open, the client not reading): the connection ends cleanly either way."""
     for i in range(3):
-        raw = raw_conn(settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 2 ** 31 - 1})
+        raw = raw_conn(settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 2 ** 31 - 1},
+                       cred=env()['fed'].admin(REGION))
         try:
             raw.send(hf.WindowUpdateFrame(0, window_increment=2 ** 31 - 1 - 65535))
             get = raw.request_headers(path='/metrics', method='GET')

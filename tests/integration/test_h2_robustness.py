@@ -120,7 +120,7 @@ ENHANCE_YOUR_CALM = 0xb
 
 
 def goaways():
-    m = node().metrics(env()['member'])
+    m = node().metrics(env()['fed'].admin(REGION))
     return {k.split('"')[1]: v for k, v in m.items() if k.startswith('axle_h2_goaway_total{')}
 
 
