@@ -21,6 +21,18 @@
 #define DEADLINE_BATCH	64
 #define STATS_MAX	256
 
+/*
+ * Registrars whose mailbox or held series this node has written keep it, 0
+ * once the queue empties: a series that vanishes at zero reads as "no data",
+ * not as empty. At most STATS_MAX names a family (the first seen), until
+ * the node stops.
+ */
+enum { SHOWN_MAILBOX, SHOWN_HELD, SHOWN__COUNT };
+struct sw_shown {
+	char (*name)[SW_NAME_MAX + 1];
+	size_t n;
+};
+
 int64_t
 sw_now_ms(void)
 {
@@ -341,6 +353,9 @@ sw_stop(struct gw_node *node)
 	if (sw->kick != NULL)
 		event_free(sw->kick);
 	sw_queue_close(sw->q);
+	for (int i = 0; sw->shown != NULL && i < SHOWN__COUNT; i++)
+		free(sw->shown[i].name);
+	free(sw->shown);
 	free(sw);
 	node->sw = NULL;
 }
@@ -375,25 +390,48 @@ gw_switch_outbox_count(struct gw_node *node, const char *region)
 
 /* --- metrics -------------------------------------------------------------------------- */
 
-/* Configured peer i has no summary in st[0..n): nothing waits for it. */
+/* name has no summary in st[0..n): its queue is empty. */
 static bool
-peer_idle(const struct gw_node *node, size_t i, const struct sw_queue_stat *st,
-    size_t n)
+queue_empty(const char *name, const struct sw_queue_stat *st, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
-		if (strcmp(st[k].name, node->cfg.peers[i].region) == 0)
+		if (strcmp(st[k].name, name) == 0)
 			return false;
 	return true;
 }
 
+/* Writes 0 for each name shown before whose queue is now empty; remembers new names. */
+static void
+shown_zeros(struct sw_shown *s, struct evbuffer *out, const char *family,
+    const char *label, const struct sw_queue_stat *st, size_t n)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (queue_empty(s->name[i], st, n))
+			evbuffer_add_printf(out, "%s{%s=\"%s\"} 0\n", family, label,
+			    s->name[i]);
+	for (size_t k = 0; k < n && s->n < STATS_MAX; k++) {
+		bool known = false;
+
+		for (size_t i = 0; i < s->n && !known; i++)
+			known = strcmp(s->name[i], st[k].name) == 0;
+		if (known)
+			continue;
+		if (s->name == NULL &&
+		    (s->name = calloc(STATS_MAX, sizeof(*s->name))) == NULL)
+			return;
+		memcpy(s->name[s->n++], st[k].name, sizeof(st[k].name));
+	}
+}
+
 /*
- * Per-peer families have a series for every configured peer, 0 when nothing
- * waits, so that none vanishes when its outbox empties.
+ * One gauge family over the queues of store which: every configured peer
+ * (outboxes) or every registrar shown before (shown, mailboxes and held)
+ * has a series, 0 when nothing waits, so that none vanishes at zero.
  */
 static void
 metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
-    enum sw_qstore which, const char *family, const char *label,
-    const char *help, int64_t now)
+    enum sw_qstore which, struct sw_shown *shown, const char *family,
+    const char *label, const char *help, int64_t now)
 {
 	struct sw_queue_stat *st = calloc(STATS_MAX, sizeof(*st));
 	size_t n = 0;
@@ -405,9 +443,11 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 	if (n > STATS_MAX)
 		n = STATS_MAX;
 	for (size_t i = 0; which == SW_QS_OUTBOX && i < node->cfg.npeers; i++)
-		if (peer_idle(node, i, st, n))
+		if (queue_empty(node->cfg.peers[i].region, st, n))
 			evbuffer_add_printf(out, "%s{%s=\"%s\"} 0\n", family, label,
 			    node->cfg.peers[i].region);
+	if (shown != NULL)
+		shown_zeros(shown, out, family, label, st, n);
 	for (size_t k = 0; k < n; k++)
 		evbuffer_add_printf(out, "%s{%s=\"%s\"} %llu\n", family, label,
 		    st[k].name, (unsigned long long)st[k].count);
@@ -416,7 +456,7 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 		    "Age of the oldest message waiting for a peer.\n"
 		    "# TYPE axle_switch_outbox_oldest_seconds gauge\n");
 		for (size_t i = 0; i < node->cfg.npeers; i++)
-			if (peer_idle(node, i, st, n))
+			if (queue_empty(node->cfg.peers[i].region, st, n))
 				evbuffer_add_printf(out, "axle_switch_outbox_oldest_seconds"
 				    "{peer=\"%s\"} 0\n", node->cfg.peers[i].region);
 		for (size_t k = 0; k < n; k++)
@@ -445,12 +485,16 @@ sw_metrics(struct gw_node *node, struct evbuffer *out)
 		    (unsigned long long)atomic_load(&sw->ev[e]));
 	if (store_read_begin(node->store, &txn) != 0)
 		return;
+	if (sw->shown == NULL)
+		sw->shown = calloc(SHOWN__COUNT, sizeof(*sw->shown));
 	sw_txn_lmdb(sw->q, txn, &t);
-	metrics_queue(node, out, &t, SW_QS_OUTBOX, "axle_switch_outbox", "peer",
-	    "Messages waiting for a peer node.", now);
-	metrics_queue(node, out, &t, SW_QS_MAILBOX, "axle_switch_mailbox",
-	    "registrar", "Messages in a registrar's mailbox (fetched or not).", now);
-	metrics_queue(node, out, &t, SW_QS_HELD, "axle_switch_held_by_registrar",
+	metrics_queue(node, out, &t, SW_QS_OUTBOX, NULL, "axle_switch_outbox",
+	    "peer", "Messages waiting for a peer node.", now);
+	metrics_queue(node, out, &t, SW_QS_MAILBOX, sw->shown ?
+	    &sw->shown[SHOWN_MAILBOX] : NULL, "axle_switch_mailbox", "registrar",
+	    "Messages in a registrar's mailbox (fetched or not).", now);
+	metrics_queue(node, out, &t, SW_QS_HELD, sw->shown ?
+	    &sw->shown[SHOWN_HELD] : NULL, "axle_switch_held_by_registrar",
 	    "registrar", "Messages held for a suspended registrar.", now);
 	if (sw_queue_counts(&t, &cnt) == 0) {
 		evbuffer_add_printf(out, "# HELP axle_switch_held Messages held "

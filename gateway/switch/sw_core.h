@@ -101,6 +101,7 @@ struct gw_switch {
 	struct sw_pump *pumps;		/* one per configured peer (node/outbox.c) */
 	size_t npumps;
 	struct sw_waiter *waiters;	/* parked Fetch calls (svc_switch.c) */
+	struct sw_shown *shown;		/* registrars given a metric series (node/gw_switch.c) */
 };
 
 /* --- one write's context (writer thread) ----------------------------------- */
