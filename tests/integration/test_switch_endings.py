@@ -157,6 +157,21 @@ def status_follows_a_delivery_in_another_region():
     check(WY in st.location and WY in st.detail, 'status %r' % st)
 
 
+@test(timeout=120)
+def status_names_a_case_at_another_node():
+    """Held at westyorks past the hold limit, policy escalate: a case there. The sender's
+    node says where: in recourse, the case id, at westyorks."""
+    env()
+    lon = _env['lon']
+    mid = lon.send(lon.envelope(LON_HUB, to=HELD, context='end-case')).message_id
+    rs, _ = sender_told(mid, ['RECEIPT_KIND_HELD', 'RECEIPT_KIND_ESCALATED'])
+    esc = [r for r in rs if r.kind == lon.pb.RECEIPT_KIND_ESCALATED][0]
+    check(esc.case_id.startswith(WY + '/') and esc.node == WY, 'receipt %r' % esc)
+    st = status_becomes(mid, 'MESSAGE_STATE_RECOURSE', 'in a case at westyorks')
+    check(st.case_id == esc.case_id and st.location == esc.case_id and st.node == WY and
+          'hold limit' in st.detail, 'status %r' % st)
+
+
 # --- redirect: delivered wherever it goes ----------------------------------------------------
 
 def redirected(note, at, hub, to):
