@@ -38,31 +38,26 @@ def at_fed():
     return 'fame-test'
 
 
-def delivered(hub, mid, what):
-    got = hub.drain(lambda g: any(d.envelope.message_id == mid for d in g), what=what)
-    return [d for d in got if d.envelope.message_id == mid][0]
+def delivered_at_the_limit(to, recipient, what):
+    """A payload of exactly LIMIT bytes from LON_HUB to `to` reaches recipient, unchanged."""
+    lon = env()['lon']
+    body = os.urandom(LIMIT)
+    r = lon.send(lon.envelope(LON_HUB + '.a', to=to, payload=body))
+    check(r.kind == lon.pb.RECEIPT_KIND_ACCEPTED, 'receipt %r' % r)
+    got = recipient.drain(lambda g: any(d.envelope.message_id == r.message_id for d in g),
+                          what=what)
+    d = [d for d in got if d.envelope.message_id == r.message_id][0]
+    check(d.envelope.payload == body, 'payload changed: %d bytes' % len(d.envelope.payload))
 
 
 @test(timeout=180)
 def payload_at_the_limit_is_delivered_in_the_region():
-    e = env()
-    lon = e['lon']
-    body = os.urandom(LIMIT)
-    r = lon.send(lon.envelope(LON_HUB + '.a', to=LON_HUB + ':desk', payload=body))
-    check(r.kind == lon.pb.RECEIPT_KIND_ACCEPTED, 'receipt %r' % r)
-    d = delivered(lon, r.message_id, 'the message at the limit')
-    check(d.envelope.payload == body, 'payload changed: %d bytes' % len(d.envelope.payload))
+    delivered_at_the_limit(LON_HUB + ':desk', env()['lon'], 'the message at the limit')
 
 
 @test(timeout=180)
 def payload_at_the_limit_crosses_regions():
-    e = env()
-    lon, wy = e['lon'], e['wy']
-    body = os.urandom(LIMIT)
-    r = lon.send(lon.envelope(LON_HUB + '.a', to=WY_HUB + ':desk', payload=body))
-    check(r.kind == lon.pb.RECEIPT_KIND_ACCEPTED, 'receipt %r' % r)
-    d = delivered(wy, r.message_id, 'the message at the limit, relayed by uk')
-    check(d.envelope.payload == body, 'payload changed: %d bytes' % len(d.envelope.payload))
+    delivered_at_the_limit(WY_HUB + ':desk', env()['wy'], 'the message at the limit, relayed by uk')
 
 
 @test(timeout=120)
