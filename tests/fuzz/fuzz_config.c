@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gateway/net/hostport.h"
 #include "gateway/node/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,13 +63,21 @@ hostport(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1), host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1];
 	char small[4];
+	const char *why;
 
 	if (s == NULL)
 		return;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	(void)gw_config_split_hostport(s, host, sizeof(host), port, sizeof(port));
-	(void)gw_config_split_hostport(s, small, sizeof(small), port, 2);
+	/* A refusal always says why (hostport.h). */
+	why = NULL;
+	if (gw_hostport_split(s, host, sizeof(host), port, sizeof(port), &why) != 0 &&
+	    why == NULL)
+		abort();
+	why = NULL;
+	if (gw_hostport_split(s, small, sizeof(small), port, 2, &why) != 0 &&
+	    why == NULL)
+		abort();
 	free(s);
 }
 
