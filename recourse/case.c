@@ -8,6 +8,7 @@
 
 #include "proto/pb.h"
 #include "recourse/case.h"
+#include "recourse/deadline.h"
 #include "recourse/mem.h"
 #include "recourse/path.h"
 #include "recourse/rc.h"
@@ -74,9 +75,10 @@ recourse_reason_name(int reason)
 	static const char *const n[] = { "UNSPECIFIED", "UNKNOWN_ADDRESS",
 	    "REGISTRAR_SUSPENDED", "REGISTRAR_REVOKED", "DELIVERY_DEADLINE",
 	    "REPLY_OVERDUE", "HOP_LIMIT", "ROUTING_LOOP", "REJECTED",
-	    "MALFORMED" };
+	    "MALFORMED", "PEER_IDENTITY_MISMATCH", "MESSAGE_ID_CONFLICT" };
 
-	return reason >= 0 && reason <= 9 ? n[reason] : "UNSPECIFIED";
+	return reason >= 0 && reason <= RECOURSE_REASON_MAX ? n[reason] :
+	    "UNSPECIFIED";
 }
 
 const char *
@@ -537,7 +539,7 @@ recourse_case_new(const struct recourse_case_init *in,
 	if (in->envelope == NULL)
 		return recourse_why(why, whylen, RECOURSE_EINVAL, "a case needs "
 		    "the envelope it is about");
-	if (in->reason < 1 || in->reason > 9)
+	if (in->reason < 1 || in->reason > RECOURSE_REASON_MAX)
 		return recourse_why(why, whylen, RECOURSE_EINVAL, "unknown case "
 		    "reason %d", in->reason);
 	if ((rc = text_check("detail", in->detail, 0, why, whylen)) != 0)
@@ -576,7 +578,8 @@ receive_check(const Axle__V1__Case *ch, const struct recourse_node *node,
 	if (strcmp(region, ch->origin_node) != 0)
 		return recourse_why(why, whylen, RECOURSE_EINVAL, "case %s says "
 		    "it was opened at \"%s\"", ch->id, ch->origin_node);
-	if (ch->envelope == NULL || ch->reason < 1 || ch->reason > 9)
+	if (ch->envelope == NULL || ch->reason < 1 ||
+	    ch->reason > RECOURSE_REASON_MAX)
 		return recourse_why(why, whylen, RECOURSE_EINVAL, "case %s has "
 		    "no envelope or no known reason", ch->id);
 	if (ch->n_path == 0 || strcmp(ch->path[0], ch->origin_node) != 0)

@@ -117,6 +117,34 @@ receipt_print(const Axle__V1__Receipt *r)
 	row("node", r->node);
 	row("case", r->case_id);
 	row("detail", r->detail);
+	if (r->original_id.len > 0) {
+		id_hex(&r->original_id, hex);
+		row("copy of", hex);
+	}
+}
+
+/* A group expanded at the node: one line per copy, its id first. */
+static void
+copies_print(const Axle__V1__SendResponse *r)
+{
+	char hex[SW_ID_HEX_LEN + 1], n[32];
+
+	if (r->n_copies == 0)
+		return;
+	snprintf(n, sizeof(n), "%zu", r->n_copies);
+	row("copies", n);
+	for (size_t i = 0; i < r->n_copies; i++) {
+		const Axle__V1__GroupCopy *c = r->copies[i];
+
+		id_hex(&c->message_id, hex);
+		printf("  %s  ", hex);
+		ctl_put_safe(stdout, c->to);
+		printf("  (");
+		ctl_put_safe(stdout, c->registrar_id);
+		printf(" ");
+		ctl_put_safe(stdout, c->service);
+		printf(")\n");
+	}
 }
 
 /* --- send ------------------------------------------------------------------------- */
@@ -256,8 +284,10 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (ctl->json)
 		rc = ctl_print_json(m);
-	else
+	else {
 		receipt_print(((Axle__V1__SendResponse *)m)->receipt);
+		copies_print((Axle__V1__SendResponse *)m);
+	}
 	pb_free(m);
 	return rc;
 }
@@ -587,6 +617,20 @@ queue_rows(const char *title, Axle__V1__QueueSummary **q, size_t n, bool outbox)
 	}
 	if (n == 0)
 		printf("(none)\n");
+	for (size_t i = 0; outbox && i < n; i++) {
+		if (q[i]->identity_mismatch == NULL || q[i]->identity_mismatch[0] == '\0')
+			continue;
+		printf("\nIDENTITY MISMATCH ");
+		ctl_put_safe(stdout, q[i]->name);
+		printf(": its address answered as ");
+		ctl_put_safe(stdout, q[i]->identity_mismatch);
+		printf(", expected ");
+		ctl_put_safe(stdout, q[i]->expected_identity);
+		printf(";\n  correct [peer ");
+		ctl_put_safe(stdout, q[i]->name);
+		printf("] address in axled.conf and reload: its messages wait,\n"
+		    "  then go to recourse at their delivery deadline\n");
+	}
 }
 
 static int

@@ -89,6 +89,7 @@ struct gw_client {
 	struct event *retry_ev;		/* fails the queue after a synchronous open error */
 	char *expect_uri;		/* server must prove exactly this identity (NULL: any node) */
 	X509 *peer_cert;		/* leaf of the last verified handshake (gw_client_peer_cert) */
+	char mismatch[GW_URI_MAX + 1];	/* identity the last handshake proved, if not expect_uri */
 	char open_err[CLIENT_REASON_MAX];
 };
 
@@ -648,9 +649,11 @@ conn_up(struct cl_conn *conn)
 		/* Both URIs can be long; cut each so the reason always fits. */
 		snprintf(reason, sizeof(reason), "server is %.110s, expected %.110s",
 		    conn->peer.uri, conn->c->expect_uri);
+		snprintf(c->mismatch, sizeof(c->mismatch), "%s", conn->peer.uri);
 		conn_fail(conn, GRPC_UNAVAILABLE, reason);
 		return;
 	}
+	c->mismatch[0] = '\0';
 	/* Kept for callers that check what the server signed (feed heads). */
 	X509_free(c->peer_cert);
 	c->peer_cert = SSL_get1_peer_certificate(ssl);
@@ -1032,6 +1035,12 @@ gw_client_free(struct gw_client *c)
 	free(c->expect_uri);
 	X509_free(c->peer_cert);
 	free(c);
+}
+
+const char *
+gw_client_identity_mismatch(const struct gw_client *c)
+{
+	return c->mismatch;
 }
 
 int

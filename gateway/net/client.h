@@ -72,6 +72,14 @@ int gw_client_get(struct gw_client *c, const char *path, int timeout_ms,
  */
 int gw_client_expect(struct gw_client *c, const char *uri);
 
+/*
+ * The identity the server proved in the last handshake when it was not the
+ * one gw_client_expect asked for (a [peer] address that reaches another
+ * node); "" when the last handshake proved the expected one, or before any.
+ * Borrowed: valid until the next handshake or the client is freed.
+ */
+const char *gw_client_identity_mismatch(const struct gw_client *c);
+
 /* Identity of the server, once connected (NULL before). */
 const struct gw_identity *gw_client_peer(const struct gw_client *c);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <ini.h>
@@ -324,6 +325,7 @@ static const struct cfg_key switch_keys[] = {
 	CFG_SW(hold_limit_ms, 1000, 2592000000u),	/* 30 days */
 	CFG_SW(default_visibility_ms, 100, 3600000),	/* SW_VISIBILITY_MAX_MS */
 	CFG_SW(max_payload, 1, 67108864 - GW_ENVELOPE_ROOM),
+	CFG_SW(default_deliver_by_ms, 1000, 2592000000u),	/* 30 days */
 };
 
 static const struct cfg_key metrics_keys[] = {
@@ -385,6 +387,7 @@ gw_config_defaults(struct gw_config *cfg)
 		.hold_limit_ms = 259200000,
 		.default_visibility_ms = 30000,
 		.max_payload = 1u << 20,
+		.default_deliver_by_ms = 604800000,
 	};
 }
 
@@ -601,6 +604,16 @@ cfg_check_peers(struct cfg_state *st)
 				    "%s is also the region of [peer %s] (line "
 				    "%d)", p->name, p->region,
 				    cfg->peers[j].name, cfg->peers[j].line);
+		/* A node serves one region: one address for two is a slip. */
+		for (size_t j = 0; j < i; j++)
+			if (strcasecmp(cfg->peers[j].host, p->host) == 0 &&
+			    strcmp(cfg->peers[j].port, p->port) == 0)
+				return cfg_fail(st, p->line, "[peer %s] has the "
+				    "same address %s:%s as [peer %s] (line %d): "
+				    "a node serves one region, so one of them "
+				    "reaches the wrong node", p->name, p->host,
+				    p->port, cfg->peers[j].name,
+				    cfg->peers[j].line);
 	}
 	return 1;
 }

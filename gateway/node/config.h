@@ -44,6 +44,7 @@ struct gw_switch_cfg {
 	uint32_t hold_limit_ms;		/* held for a suspended registrar -> recourse after; default 259200000 (72 h) */
 	uint32_t default_visibility_ms;	/* Fetch without visibility_timeout_ms; default 30000 */
 	uint32_t max_payload;		/* envelope payload bytes; default 1048576 (1 MiB) */
+	uint32_t default_deliver_by_ms;	/* deliver_by_ms of a message that has none, from acceptance; default 604800000 (7 days) */
 };
 
 /* Bytes of a gRPC message kept for the envelope around a payload: an

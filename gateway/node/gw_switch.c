@@ -179,14 +179,46 @@ gw_switch_kick(struct gw_node *node)
 struct dl_job {
 	struct sw_deadline d[DEADLINE_BATCH];
 	size_t n;
+	struct sw_peer_trouble *pt;	/* peers answering as another node (malloc'd) */
+	size_t npt;
 };
+
+static void
+dl_free(struct dl_job *j)
+{
+	free(j->pt);
+	free(j);
+}
 
 static int
 dl_write(struct sw_wctx *c, void *arg)
 {
 	struct dl_job *j = arg;
 
-	return sw_deadlines_run(c, j->d, j->n);
+	return sw_deadlines_run(c, j->d, j->n, j->pt, j->npt);
+}
+
+/* The pumps' view of their peers' identities, for the writer thread. */
+static void
+dl_trouble(struct gw_node *node, struct dl_job *j)
+{
+	struct sw_pump_info pi[GW_MAX_PEERS];
+	size_t np = sw_outbox_info(node, pi, GW_MAX_PEERS);
+
+	for (size_t i = 0; i < np; i++) {
+		struct sw_peer_trouble *t;
+
+		if (pi[i].mismatch[0] == '\0')
+			continue;
+		if (j->pt == NULL && (j->pt = calloc(np, sizeof(*j->pt))) == NULL)
+			return;		/* the plain DELIVERY_DEADLINE case */
+		t = &j->pt[j->npt];
+		snprintf(t->region, sizeof(t->region), "%s", pi[i].region);
+		snprintf(t->address, sizeof(t->address), "%s", pi[i].address);
+		snprintf(t->expected, sizeof(t->expected), "%s", pi[i].expected);
+		snprintf(t->answered, sizeof(t->answered), "%s", pi[i].mismatch);
+		j->npt++;
+	}
 }
 
 static void
@@ -199,7 +231,7 @@ dl_done(struct gw_node *node, int rc, const char *err, void *arg)
 	if (rc != 0)
 		gw_log(GW_LOG_WARN, "switch_deadlines_failed", "count=%zu error=\"%s\"",
 		    j->n, err);
-	free(j);
+	dl_free(j);
 }
 
 static void
@@ -224,10 +256,11 @@ deadlines_check(struct gw_node *node)
 		free(j);
 		return;
 	}
+	dl_trouble(node, j);
 	sw->deadline_busy = true;
 	if (sw_submit(node, dl_write, dl_done, j) != 0) {
 		sw->deadline_busy = false;
-		free(j);
+		dl_free(j);
 	}
 }
 
@@ -313,6 +346,7 @@ sw_start(struct gw_node *node, char *err, size_t errlen)
 	};
 	sw->lim.max_payload = node->cfg.sw.max_payload;
 	sw->lim.default_hop_limit = SW_HOP_LIMIT_DEFAULT;
+	sw->lim.default_deliver_by_ms = node->cfg.sw.default_deliver_by_ms;
 	if ((rc = store_write_now(node->store, open_queues, &oa)) != 0) {
 		snprintf(err, errlen, "opening the switch queues: %s",
 		    oa.err[0] ? oa.err : store_strerror(rc));
@@ -452,6 +486,17 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 		evbuffer_add_printf(out, "%s{%s=\"%s\"} %llu\n", family, label,
 		    st[k].name, (unsigned long long)st[k].count);
 	if (which == SW_QS_OUTBOX) {
+		struct sw_pump_info pi[GW_MAX_PEERS];
+		size_t np = sw_outbox_info(node, pi, GW_MAX_PEERS);
+
+		evbuffer_add_printf(out, "# HELP axle_switch_outbox_identity_mismatch "
+		    "1 while the address of a [peer] answers with another node's "
+		    "identity (crossed peers).\n# TYPE "
+		    "axle_switch_outbox_identity_mismatch gauge\n");
+		for (size_t i = 0; i < np; i++)
+			evbuffer_add_printf(out, "axle_switch_outbox_identity_mismatch"
+			    "{peer=\"%s\"} %d\n", pi[i].region,
+			    pi[i].mismatch[0] != '\0');
 		evbuffer_add_printf(out, "# HELP axle_switch_outbox_oldest_seconds "
 		    "Age of the oldest message waiting for a peer.\n"
 		    "# TYPE axle_switch_outbox_oldest_seconds gauge\n");
@@ -540,6 +585,7 @@ gw_switch_inject_txn(struct gw_node *node, MDB_txn *txn,
     const Axle__V1__Envelope *env, const char *case_id, int64_t now_ms,
     char *err, size_t errlen)
 {
+	Axle__V1__Envelope renewed;
 	struct sw_record rec;
 	struct sw_placed out;
 	struct sw_env_view v;
@@ -549,6 +595,16 @@ gw_switch_inject_txn(struct gw_node *node, MDB_txn *txn,
 
 	if (!id_ok(env, err, errlen))
 		return GRPC_INVALID_ARGUMENT;
+	/*
+	 * An admin's redirect is a new attempt: a delivery deadline that has
+	 * passed (often why the case was opened) starts again from now.
+	 */
+	if (env->deliver_by_ms != 0 && env->deliver_by_ms <= now_ms &&
+	    node->sw->lim.default_deliver_by_ms > 0) {
+		renewed = *env;
+		renewed.deliver_by_ms = now_ms + node->sw->lim.default_deliver_by_ms;
+		env = &renewed;
+	}
 	sw_wctx_init(&c, &node->sw->ctx, txn, now_ms, NULL);
 	/* A new journey from here: this node's hop names the case. */
 	sw_view_init(&v, env);

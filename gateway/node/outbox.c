@@ -27,6 +27,9 @@ struct sw_pump {
 	struct event *timer;
 	char last_error[256];
 	uint64_t sent, failed;
+	char expected[GW_URI_MAX + 1];	/* the identity its address must prove */
+	char mismatch[GW_URI_MAX + 1];	/* "" or the other identity it proved */
+	char address[SW_PEER_ADDR_MAX + 1];
 };
 
 /* One Forward in flight: found again by region (the pump may be gone). */
@@ -42,6 +45,7 @@ struct fwd {
 	size_t ndone;
 	uint8_t (*refused)[SW_ID_LEN];
 	char (*why)[256];
+	bool *conflict;		/* refused[i]: the peer holds another message under its id */
 	size_t nrefused, nretry;
 	size_t removed;
 };
@@ -74,6 +78,7 @@ fwd_free(struct fwd *f)
 	free(f->done);
 	free(f->refused);
 	free(f->why);
+	free(f->conflict);
 	free(f);
 }
 
@@ -139,7 +144,8 @@ fwd_write(struct sw_wctx *c, void *arg)
 		sw_msgs_free(&m, 1);
 		snprintf(detail, sizeof(detail), "node %s refused it: %.300s",
 		    f->region, f->why[i]);
-		rc = sw_policy(c, sw_as_arrived(c, env, &v),
+		rc = sw_policy(c, sw_as_arrived(c, env, &v), f->conflict[i] ?
+		    AXLE__V1__CASE_REASON__CASE_REASON_MESSAGE_ID_CONFLICT :
 		    AXLE__V1__CASE_REASON__CASE_REASON_MALFORMED, detail,
 		    SW_SETTLE_MOVE, NULL, &out);
 		pb_free(&env->base);
@@ -190,7 +196,9 @@ fwd_sort(struct fwd *f, const Axle__V1__ForwardResponse *r, char *why,
 	f->done = calloc(f->n, SW_ID_LEN);
 	f->refused = calloc(f->n, SW_ID_LEN);
 	f->why = calloc(f->n, sizeof(*f->why));
-	if (f->done == NULL || f->refused == NULL || f->why == NULL) {
+	f->conflict = calloc(f->n, sizeof(*f->conflict));
+	if (f->done == NULL || f->refused == NULL || f->why == NULL ||
+	    f->conflict == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
@@ -213,6 +221,7 @@ fwd_sort(struct fwd *f, const Axle__V1__ForwardResponse *r, char *why,
 				break;
 			}
 			memcpy(f->refused[f->nrefused], f->ids[i], SW_ID_LEN);
+			f->conflict[f->nrefused] = x->id_conflict;
 			snprintf(f->why[f->nrefused++], sizeof(f->why[0]), "%s",
 			    x->reason != NULL ? x->reason : "");
 			break;
@@ -222,6 +231,34 @@ fwd_sort(struct fwd *f, const Axle__V1__ForwardResponse *r, char *why,
 		}
 	}
 	return 0;
+}
+
+/*
+ * After each call: did the peer's address answer with another node's
+ * identity? Told at once (log line; outbox and metrics read the pump),
+ * and again when it is put right.
+ */
+static void
+pump_identity(struct sw_pump *p, int status)
+{
+	struct gw_peer_link *l = gw_peers_find(p->node, p->region);
+	const char *seen = l != NULL && l->client != NULL ?
+	    gw_client_identity_mismatch(l->client) : "";
+
+	if (seen[0] != '\0' && strcmp(seen, p->mismatch) != 0) {
+		snprintf(p->mismatch, sizeof(p->mismatch), "%s", seen);
+		gw_log(GW_LOG_ERR, "switch_peer_identity_mismatch", "peer=%s "
+		    "address=%s expected=%s answered=%s hint=\"the address of "
+		    "[peer %s] reaches another node: correct it and reload; its "
+		    "messages wait, then go to recourse at their delivery "
+		    "deadline\"", p->region, p->address, p->expected, seen,
+		    p->region);
+	} else if (seen[0] == '\0' && p->mismatch[0] != '\0' &&
+	    status == GRPC_OK) {
+		gw_log(GW_LOG_INFO, "switch_peer_identity_ok", "peer=%s address=%s "
+		    "identity=%s", p->region, p->address, p->expected);
+		p->mismatch[0] = '\0';
+	}
 }
 
 static void
@@ -246,6 +283,7 @@ fwd_cb(void *arg, int final, int status, const char *message,
 		fwd_free(f);
 		return;
 	}
+	pump_identity(p, status);
 	if (status != GRPC_OK || f->resp == NULL) {
 		snprintf(why, sizeof(why), "%s: %s", grpc_status_name(status),
 		    message != NULL ? message : "no answer");
@@ -379,6 +417,11 @@ sw_outbox_start(struct gw_node *node, char *err, size_t errlen)
 
 		p->node = node;
 		snprintf(p->region, sizeof(p->region), "%s", node->cfg.peers[i].region);
+		snprintf(p->expected, sizeof(p->expected), "axle://%s/node/%s",
+		    node->cfg.federation, p->region);
+		snprintf(p->address, sizeof(p->address), strchr(node->cfg.peers[i].host,
+		    ':') != NULL ? "[%s]:%s" : "%s:%s", node->cfg.peers[i].host,
+		    node->cfg.peers[i].port);
 		if ((p->timer = evtimer_new(node->base, pump_timer, p)) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
@@ -415,6 +458,9 @@ sw_outbox_info(struct gw_node *node, struct sw_pump_info *out, size_t max)
 		out[n].last_error = p->last_error;
 		out[n].sent = p->sent;
 		out[n].failed = p->failed;
+		out[n].expected = p->expected;
+		out[n].mismatch = p->mismatch;
+		snprintf(out[n].address, sizeof(out[n].address), "%s", p->address);
 		n++;
 	}
 	return n;

@@ -107,7 +107,9 @@ member_mailbox(struct gw_call *call, const char *address, char *box,
 struct send_op {
 	struct gw_call *call;
 	Axle__V1__Envelope *env;
+	uint8_t digest[SW_DIGEST_LEN];
 	struct sw_placed placed;
+	struct sw_copies copies;	/* a group expanded here */
 	int64_t at;
 };
 
@@ -152,7 +154,9 @@ send_write(struct sw_wctx *c, void *arg)
 	int rc;
 
 	op->at = c->now;
-	rc = sw_place(c, op->env, false, &op->placed);
+	c->copies = &op->copies;
+	rc = sw_place_digest(c, op->env, op->digest, &op->placed);
+	c->copies = NULL;
 	if (rc == 0 && op->placed.duplicate)
 		send_duplicate(c, op->env, &op->placed);
 	return rc;
@@ -172,22 +176,54 @@ receipt_fill(Axle__V1__Receipt *r, const struct gw_node *node,
 	r->case_id = (char *)case_id;
 }
 
+/* The Send answer: the receipt, and the copies of a group expanded here. */
+static void
+send_reply(struct gw_node *node, struct send_op *op)
+{
+	Axle__V1__SendResponse resp = AXLE__V1__SEND_RESPONSE__INIT;
+	Axle__V1__GroupCopy *gc = NULL, **gp = NULL;
+	size_t n = op->copies.n;
+	Axle__V1__Receipt r;
+
+	receipt_fill(&r, node, &op->env->message_id,
+	    AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ACCEPTED, op->at,
+	    op->placed.detail, op->placed.case_id);
+	resp.receipt = &r;
+	if (n > 0 && ((gc = calloc(n, sizeof(*gc))) == NULL ||
+	    (gp = calloc(n, sizeof(*gp))) == NULL)) {
+		/* Committed: answer without the list rather than not at all. */
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sw_copy *k = &op->copies.v[i];
+
+		axle__v1__group_copy__init(&gc[i]);
+		gc[i].message_id.data = k->id;
+		gc[i].message_id.len = SW_ID_LEN;
+		gc[i].to = k->to;
+		gc[i].registrar_id = k->registrar_id;
+		gc[i].service = k->service;
+		gp[i] = &gc[i];
+	}
+	resp.copies = gp;
+	resp.n_copies = n;
+	gw_call_reply(op->call, &resp.base);
+	free(gc);
+	free(gp);
+}
+
 static void
 send_done(struct gw_node *node, int rc, const char *err, void *arg)
 {
 	struct send_op *op = arg;
-	Axle__V1__SendResponse resp = AXLE__V1__SEND_RESPONSE__INIT;
-	Axle__V1__Receipt r;
 
-	if (rc != 0) {
+	if (rc != 0)
 		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
-	} else {
-		receipt_fill(&r, node, &op->env->message_id,
-		    AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ACCEPTED, op->at,
-		    op->placed.detail, op->placed.case_id);
-		resp.receipt = &r;
-		gw_call_reply(op->call, &resp.base);
-	}
+	else if (op->placed.conflict)
+		gw_call_error(op->call, GRPC_ALREADY_EXISTS, "%s", op->placed.detail);
+	else
+		send_reply(node, op);
+	sw_copies_free(&op->copies);
 	free(op);
 }
 
@@ -216,6 +252,7 @@ sw_send(struct gw_call *call, const ProtobufCMessage *req)
 	struct gw_node *node = gw_call_node(call);
 	Axle__V1__Envelope *env = (Axle__V1__Envelope *)req;	/* owned by the call */
 	struct gw_identity as;
+	struct sw_given given;
 	struct send_op *op;
 	char reason[400];
 	int st, rc;
@@ -240,8 +277,16 @@ sw_send(struct gw_call *call, const ProtobufCMessage *req)
 		    "not by senders (send it empty)");
 		return;
 	}
+	if (env->original_id.len > 0) {
+		gw_call_error(call, GRPC_INVALID_ARGUMENT, "original_id: set by "
+		    "the node that expands a group, not by senders (send it empty)");
+		return;
+	}
+	sw_envelope_given(env, &given);
 	sw_envelope_normalise(env, sw_now_ms(), &node->sw->lim);
-	if ((op = calloc(1, sizeof(*op))) == NULL) {
+	if ((op = calloc(1, sizeof(*op))) == NULL ||
+	    sw_envelope_digest(env, &given, op->digest) != 0) {
+		free(op);
 		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
@@ -998,6 +1043,9 @@ queues_outboxes(struct gw_node *node, struct queues *q, int64_t now)
 		s->next_retry_ms = pi[i].next_ms;
 		s->last_error = (char *)pi[i].last_error;
 		s->forwarded = pi[i].sent;
+		s->identity_mismatch = (char *)pi[i].mismatch;
+		if (pi[i].mismatch[0] != '\0')
+			s->expected_identity = (char *)pi[i].expected;
 	}
 	for (size_t k = 0; k < q->n[0]; k++) {
 		bool known = false;
@@ -1075,6 +1123,7 @@ struct fwd_op {
 	Axle__V1__ForwardResult *res;
 	Axle__V1__ForwardResult **resp;
 	char (*why)[400];
+	uint8_t (*digest)[SW_DIGEST_LEN];
 	bool *ok;
 	size_t n;
 };
@@ -1090,11 +1139,19 @@ forward_write(struct sw_wctx *c, void *arg)
 
 		if (!op->ok[i])
 			continue;
-		if ((rc = sw_place(c, op->req->envelopes[i], false, &p)) != 0)
+		if ((rc = sw_place_digest(c, op->req->envelopes[i], op->digest[i],
+		    &p)) != 0)
 			return rc;
 		op->res[i].outcome = p.duplicate ?
 		    AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_DUPLICATE :
 		    AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_COMMITTED;
+		if (p.conflict) {
+			/* Not to be retried: the sending node settles it. */
+			op->res[i].outcome = AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_REFUSED;
+			op->res[i].id_conflict = true;
+			snprintf(op->why[i], sizeof(op->why[i]), "%s", p.detail);
+			op->res[i].reason = op->why[i];
+		}
 	}
 	return 0;
 }
@@ -1105,6 +1162,7 @@ fwd_op_free(struct fwd_op *op)
 	free(op->res);
 	free(op->resp);
 	free(op->why);
+	free(op->digest);
 	free(op->ok);
 	free(op);
 }
@@ -1158,8 +1216,9 @@ forward_for_us(const Axle__V1__Envelope *e, const char *region, char *why,
 /* Checks one envelope from a peer; false with a reason if refused. */
 static bool
 forward_check(struct gw_call *call, Axle__V1__Envelope *e, int64_t now,
-    char *why, size_t len)
+    uint8_t digest[SW_DIGEST_LEN], char *why, size_t len)
 {
+	struct sw_given given;
 	struct gw_node *node = gw_call_node(call);
 	const struct gw_identity *who = gw_call_caller(call);
 	const Axle__V1__TraceHop *last = e->n_trace > 0 ? e->trace[e->n_trace - 1] : NULL;
@@ -1174,7 +1233,12 @@ forward_check(struct gw_call *call, Axle__V1__Envelope *e, int64_t now,
 		return false;
 	if (!forward_for_us(e, node->cfg.region, why, len))
 		return false;
+	sw_envelope_given(e, &given);
 	sw_envelope_normalise(e, now, &node->sw->lim);
+	if (sw_envelope_digest(e, &given, digest) != 0) {
+		snprintf(why, len, "out of memory");
+		return false;
+	}
 	return true;
 }
 
@@ -1224,6 +1288,7 @@ axle_forward(struct gw_call *call, const ProtobufCMessage *req)
 	    (op->res = calloc(n + 1, sizeof(*op->res))) == NULL ||
 	    (op->resp = calloc(n + 1, sizeof(*op->resp))) == NULL ||
 	    (op->why = calloc(n + 1, sizeof(*op->why))) == NULL ||
+	    (op->digest = calloc(n + 1, sizeof(*op->digest))) == NULL ||
 	    (op->ok = calloc(n + 1, sizeof(*op->ok))) == NULL) {
 		if (op != NULL)
 			fwd_op_free(op);
@@ -1239,8 +1304,8 @@ axle_forward(struct gw_call *call, const ProtobufCMessage *req)
 		axle__v1__forward_result__init(x);
 		x->message_id = r->envelopes[i]->message_id;
 		op->resp[i] = x;
-		op->ok[i] = forward_check(call, r->envelopes[i], now, op->why[i],
-		    sizeof(op->why[i]));
+		op->ok[i] = forward_check(call, r->envelopes[i], now, op->digest[i],
+		    op->why[i], sizeof(op->why[i]));
 		if (!op->ok[i]) {
 			x->outcome = AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_REFUSED;
 			x->reason = op->why[i];

@@ -20,7 +20,7 @@
 static const char *const ev_names[SW_EV__COUNT] = {
 	"accepted", "delivered", "fetched", "acked", "held", "released",
 	"returned", "discarded", "escalated", "duplicate", "forwarded",
-	"rejected", "reply_overdue", "receipts", "hold_expired",
+	"rejected", "reply_overdue", "receipts", "hold_expired", "conflict",
 };
 
 const char *
@@ -466,7 +466,7 @@ recipient_text(const Axle__V1__Envelope *env, char *out, size_t len)
 /*
  * Makes e (its body already set) a system envelope from this node to env's
  * sender: id id (SW_ID_LEN bytes, kept by the caller), type, env's context,
- * no trace, no deadlines, policy discard.
+ * no trace, the node's default delivery deadline (none if 0), policy discard.
  */
 static void
 system_header(struct sw_wctx *c, const Axle__V1__Envelope *env,
@@ -480,7 +480,9 @@ system_header(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	e->message_type = (char *)type;
 	e->context = env->context;
 	e->created_ms = c->now;
-	e->deliver_by_ms = 0;
+	/* One that cannot reach its sender's node ends too (discarded). */
+	e->deliver_by_ms = c->x->sw->lim.default_deliver_by_ms > 0 ?
+	    c->now + c->x->sw->lim.default_deliver_by_ms : 0;
 	e->reply_by_ms = 0;
 	e->hop_limit = SW_HOP_LIMIT_DEFAULT;
 	e->failure_policy = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_DISCARD;
@@ -540,16 +542,19 @@ sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	if (kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REDIRECTED &&
 	    env->recipient_case == AXLE__V1__ENVELOPE__RECIPIENT_TO)
 		r.redirect_to = env->to;
+	r.original_id = env->original_id;
 	system_id(env, kind, c->x->region, id);
 	/*
 	 * A message may be held and released more than once (suspended again,
-	 * re-homed to a suspended successor): each hold and each release is
-	 * news to its sender, so a HELD or RELEASED receipt whose id an earlier
-	 * one took here takes the next free variant (byte 14 flipped by 1, 2,
-	 * ...; after RECEIPT_VARIANTS the duplicate is dropped as before).
+	 * re-homed to a suspended successor): each hold, each release and each
+	 * arrival in a mailbox after one is news to its sender, so a HELD,
+	 * RELEASED or DELIVERED receipt whose id an earlier one took here takes
+	 * the next free variant (byte 14 flipped by 1, 2, ...; after
+	 * RECEIPT_VARIANTS the duplicate is dropped as before).
 	 */
 	if (kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD ||
-	    kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED) {
+	    kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED ||
+	    kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DELIVERED) {
 		bool seen = true;
 
 		for (unsigned v = 1; seen && v < RECEIPT_VARIANTS; v++) {
@@ -834,6 +839,34 @@ enqueue(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 	}
 }
 
+void
+sw_copies_free(struct sw_copies *c)
+{
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
+}
+
+/* The copies of the top envelope, for the caller's answer. */
+static int
+copies_note(struct sw_copies *out, const struct sw_group_copy *g, size_t n)
+{
+	sw_copies_free(out);
+	if ((out->v = calloc(n, sizeof(*out->v))) == NULL)
+		return ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct sw_copy *k = &out->v[i];
+
+		memcpy(k->id, g[i].id, SW_ID_LEN);
+		snprintf(k->to, sizeof(k->to), "%s", g[i].to);
+		snprintf(k->registrar_id, sizeof(k->registrar_id), "%s",
+		    g[i].service->registrar_id);
+		snprintf(k->service, sizeof(k->service), "%s", g[i].service->name);
+	}
+	out->n = n;
+	return 0;
+}
+
 /* A service group expanded here: one copy per service, each placed on its own. */
 static int
 expand(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
@@ -855,12 +888,18 @@ expand(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 		    "service group: no matching service in the register",
 		    existing ? SW_SETTLE_MOVE : SW_SETTLE_NEW, NULL, out);
 	}
+	if (c->copies != NULL && c->depth == 1 && (rc = copies_note(c->copies,
+	    copies, n)) != 0) {
+		sw_group_free(copies, arena);
+		return fail(c, rc, "group");
+	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct sw_env_view v;
 		struct sw_placed sub;
 
 		sw_view_init(&v, env);
 		sw_view_set_recipient(&v, copies[i].id, copies[i].to);
+		v.env.original_id = env->message_id;
 		rc = sw_place(c, &v.env, false, &sub);
 		sw_view_release(&v);
 	}
@@ -877,9 +916,63 @@ expand(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 	    SW_STATE_FORWARDED, where);
 }
 
+/*
+ * id was accepted before: is env the same envelope (a retry), or another
+ * under a used id? Only digests tell; a mark without one is taken as a
+ * retry, as before digests were kept.
+ */
+static int
+conflict_check(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const uint8_t digest[SW_DIGEST_LEN], struct sw_placed *out)
+{
+	const char *sender = env->sender != NULL ? env->sender : "";
+	uint8_t kept[SW_DIGEST_LEN];
+	char idhex[SW_ID_HEX_LEN + 1], q[300];
+	bool has = false;
+	int rc = sw_queue_digest_get(&c->t, env->message_id.data, kept, &has);
+
+	if (rc != 0)
+		return fail(c, rc, "dedup");
+	if (!has || memcmp(kept, digest, SW_DIGEST_LEN) == 0)
+		return 0;
+	out->conflict = true;
+	sw_message_id_hex(env->message_id.data, idhex);
+	snprintf(out->detail, sizeof(out->detail), "message_id %s is taken at "
+	    "node %.64s by a different message (another recipient, content or "
+	    "field): an identical retry is a duplicate, a new message needs a "
+	    "new message id", idhex, c->x->region);
+	sw_count(c, SW_EV_CONFLICT);
+	gw_log(GW_LOG_WARN, "switch_id_conflict", "id=%s sender=%s "
+	    "reason=\"a used message id with a different envelope: refused\"",
+	    idhex, gw_log_quote(q, sizeof(q), sender, strlen(sender)));
+	return 0;
+}
+
+static int place(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    bool existing, const uint8_t *digest, struct sw_placed *out);
+
 int
 sw_place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
     struct sw_placed *out)
+{
+	return place(c, env, existing, NULL, out);
+}
+
+int
+sw_place_digest(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const uint8_t digest[SW_DIGEST_LEN], struct sw_placed *out)
+{
+	int rc = place(c, env, false, digest, out);
+
+	if (rc != 0 || out->duplicate || out->conflict)
+		return rc;
+	rc = sw_queue_digest_put(&c->t, env->message_id.data, digest);
+	return rc != 0 && rc != SW_Q_NOTFOUND ? fail(c, rc, "dedup") : 0;
+}
+
+static int
+place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
+    const uint8_t *digest, struct sw_placed *out)
 {
 	struct sw_route rt;
 	bool seen = false;
@@ -894,6 +987,9 @@ sw_place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 	    NULL)) != 0)
 		return fail(c, rc, "dedup");
 	if (seen && (rc = redirected_back(c, env, &seen, &existing)) != 0)
+		return rc;
+	if (seen && digest != NULL && ((rc = conflict_check(c, env, digest,
+	    out)) != 0 || out->conflict))
 		return rc;
 	if (seen) {
 		out->duplicate = true;
@@ -961,14 +1057,26 @@ sw_as_arrived(struct sw_wctx *c, const Axle__V1__Envelope *stored,
 
 /* --- deadlines ---------------------------------------------------------------------------- */
 
-static int
-deadline_deliver(struct sw_wctx *c, const struct sw_deadline *d)
+static const struct sw_peer_trouble *
+trouble_of(const char *region, const struct sw_peer_trouble *pt, size_t npt)
 {
+	for (size_t i = 0; i < npt; i++)
+		if (strcmp(pt[i].region, region) == 0)
+			return &pt[i];
+	return NULL;
+}
+
+static int
+deadline_deliver(struct sw_wctx *c, const struct sw_deadline *d,
+    const struct sw_peer_trouble *pt, size_t npt)
+{
+	const struct sw_peer_trouble *bad = NULL;
+	int reason = AXLE__V1__CASE_REASON__CASE_REASON_DELIVERY_DEADLINE;
 	struct sw_placed out;
 	struct sw_env_view v;
 	struct sw_msg m;
 	Axle__V1__Envelope *env;
-	char detail[700];
+	char detail[1400];
 	int rc = sw_queue_get(&c->t, d->id, &m);
 
 	if (rc == SW_Q_NOTFOUND || rc == SW_Q_CORRUPT)
@@ -981,13 +1089,25 @@ deadline_deliver(struct sw_wctx *c, const struct sw_deadline *d)
 		sw_msgs_free(&m, 1);
 		return 0;
 	}
-	snprintf(detail, sizeof(detail), "delivery deadline passed while %s "
-	    "for %s at %s", m.rec.state == SW_STATE_HELD ? "held" : "waiting in "
-	    "the outbox", m.rec.where, c->x->region);
+	if (m.rec.state == SW_STATE_OUTBOX)
+		bad = trouble_of(m.rec.where, pt, npt);
+	if (bad != NULL) {
+		reason = AXLE__V1__CASE_REASON__CASE_REASON_PEER_IDENTITY_MISMATCH;
+		snprintf(detail, sizeof(detail), "delivery deadline passed while "
+		    "waiting in the outbox for %.100s at %.100s: the node at "
+		    "%.100s, the address of [peer %.100s], answered as %.200s, "
+		    "not %.200s; correct that address in the axled.conf of "
+		    "%.100s, reload, then redirect the message", m.rec.where,
+		    c->x->region, bad->address, bad->region, bad->answered,
+		    bad->expected, c->x->region);
+	} else {
+		snprintf(detail, sizeof(detail), "delivery deadline passed while "
+		    "%s for %s at %s", m.rec.state == SW_STATE_HELD ? "held" :
+		    "waiting in the outbox", m.rec.where, c->x->region);
+	}
 	sw_msgs_free(&m, 1);
 	rc = env->deliver_by_ms == d->at_ms ? sw_policy(c, sw_as_arrived(c, env,
-	    &v), AXLE__V1__CASE_REASON__CASE_REASON_DELIVERY_DEADLINE, detail,
-	    SW_SETTLE_MOVE, NULL, &out) : 0;
+	    &v), reason, detail, SW_SETTLE_MOVE, NULL, &out) : 0;
 	pb_free(&env->base);
 	return rc;
 }
@@ -1131,7 +1251,8 @@ deadline_hold(struct sw_wctx *c, const struct sw_deadline *d)
 }
 
 int
-sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n)
+sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n,
+    const struct sw_peer_trouble *pt, size_t npt)
 {
 	int rc;
 
@@ -1141,7 +1262,8 @@ sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n)
 			continue;	/* done by an earlier run */
 		if (rc != 0)
 			return fail(c, rc, "deadline");
-		rc = d[i].kind == SW_DL_DELIVER ? deadline_deliver(c, &d[i]) :
+		rc = d[i].kind == SW_DL_DELIVER ?
+		    deadline_deliver(c, &d[i], pt, npt) :
 		    d[i].kind == SW_DL_HOLD ? deadline_hold(c, &d[i]) :
 		    deadline_reply(c, &d[i]);
 		if (rc != 0)
@@ -1184,6 +1306,28 @@ struct moved_note {
 };
 
 /*
+ * A held message released into a mailbox is delivered there like any other:
+ * counted, awaited replies matched, and a DELIVERED receipt after RELEASED.
+ */
+static int
+released_delivered(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const char *mailbox)
+{
+	char detail[SW_WHERE_MAX + 64 + ADDR_MAX_LEN];
+	int rc;
+
+	if (sw_is_receipt(env))
+		return 0;
+	sw_count(c, SW_EV_DELIVERED);
+	if ((rc = reply_arrived(c, env)) != 0)
+		return rc;
+	snprintf(detail, sizeof(detail), "in the mailbox of registrar %s at %s",
+	    mailbox, c->x->region);
+	return sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DELIVERED,
+	    detail, NULL);
+}
+
+/*
  * sw_queue_hold and sw_queue_release call this for each message they move,
  * in the same transaction: its sender gets the HELD or RELEASED receipt,
  * committed with the move or not at all (sw_receipt sends none about a
@@ -1206,6 +1350,8 @@ moved_receipt(struct sw_txn *t, const struct sw_msg *m, void *arg)
 		return 0;
 	}
 	rc = sw_receipt(n->c, env, n->kind, n->detail, NULL);
+	if (rc == 0 && m->rec.state == SW_STATE_MAILBOX)
+		rc = released_delivered(n->c, env, m->rec.where);
 	pb_free(&env->base);
 	return rc;
 }

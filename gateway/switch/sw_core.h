@@ -13,6 +13,7 @@
 #include "gateway/switch/sw_queue.h"
 #include "gateway/switch/sw_route.h"
 #include "recourse/case.h"
+#include "registry/registrar.h"
 
 struct gw_node;
 struct gw_call;
@@ -38,6 +39,7 @@ enum sw_event {
 	SW_EV_HELD, SW_EV_RELEASED, SW_EV_RETURNED, SW_EV_DISCARDED,
 	SW_EV_ESCALATED, SW_EV_DUPLICATE, SW_EV_FORWARDED, SW_EV_REJECTED,
 	SW_EV_REPLY_OVERDUE, SW_EV_RECEIPTS, SW_EV_HOLD_EXPIRED,
+	SW_EV_CONFLICT,		/* a used message id with a different envelope: refused */
 	SW_EV__COUNT
 };
 const char *sw_event_name(enum sw_event e);
@@ -106,6 +108,32 @@ struct gw_switch {
 
 /* --- one write's context (writer thread) ----------------------------------- */
 
+#define SW_PEER_ADDR_MAX	300	/* a peer's "host:port" as shown (cut if longer) */
+
+/* A group copy made at this node (for the Send answer). */
+struct sw_copy {
+	uint8_t id[SW_ID_LEN];
+	char to[ADDR_MAX_LEN + 1];
+	char registrar_id[ADDR_MAX_LEN + 1];
+	char service[REGISTRY_NAME_MAX + 1];
+};
+struct sw_copies {
+	struct sw_copy *v;		/* malloc'd; free with sw_copies_free */
+	size_t n;
+};
+void sw_copies_free(struct sw_copies *c);
+
+/*
+ * A peer whose address answered with another node's identity, as the loop
+ * thread saw it when it handed deadlines to the writer (sw_deadlines_run).
+ */
+struct sw_peer_trouble {
+	char region[ADDR_MAX_LEN + 1];
+	char address[SW_PEER_ADDR_MAX + 1];
+	char expected[GW_URI_MAX + 1];
+	char answered[GW_URI_MAX + 1];
+};
+
 struct sw_wctx {
 	const struct sw_ctx *x;
 	struct gw_node *node;		/* x->node: for the node's own jobs */
@@ -114,6 +142,7 @@ struct sw_wctx {
 	int64_t now;
 	struct sw_tally *tally;		/* may be NULL: counted at once, atomically */
 	int depth;			/* receipts and group copies nest */
+	struct sw_copies *copies;	/* not NULL: the top envelope's group copies go here */
 	char err[320];			/* why a step failed */
 };
 
@@ -126,6 +155,7 @@ struct sw_placed {
 	char where[SW_WHERE_MAX + 1];
 	char case_id[RECOURSE_ID_MAX];
 	bool duplicate;
+	bool conflict;			/* the id was used by a different envelope: nothing written */
 	size_t copies;			/* a group: copies made */
 	char detail[320];		/* for a person */
 };
@@ -145,6 +175,16 @@ enum sw_settle { SW_SETTLE_NEW, SW_SETTLE_MOVE, SW_SETTLE_REJECT };
  */
 int sw_place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
     struct sw_placed *out);
+
+/*
+ * sw_place for a new envelope a caller handed in (Send, Forward) with its
+ * digest (sw_envelope_digest), kept with the id's dedup mark. An id seen
+ * before with the same digest, or with none kept (marks older than
+ * digests), is a duplicate as in sw_place; with another digest it is a
+ * conflict: out->conflict, a reason in out->detail, nothing written.
+ */
+int sw_place_digest(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const uint8_t digest[SW_DIGEST_LEN], struct sw_placed *out);
 
 /* Only the route env would take from here (nothing written). 0 or an error. */
 int sw_route_only(struct sw_wctx *c, const Axle__V1__Envelope *env,
@@ -210,8 +250,12 @@ void sw_tally_apply(struct gw_node *node, const struct sw_tally *t);
 /*
  * The deadlines due now: applies the failure policy (delivery deadline,
  * hold limit) or REPLY_OVERDUE. Each deadline is dropped as it is handled.
+ * A message whose delivery deadline passes in the outbox of a peer listed
+ * in pt[0..npt) gets a PEER_IDENTITY_MISMATCH case (or its policy) that
+ * says so.
  */
-int sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n);
+int sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n,
+    const struct sw_peer_trouble *pt, size_t npt);
 
 /*
  * A registrar's standing as txn sees it: *st (UNSPECIFIED if it is not in
@@ -261,6 +305,9 @@ struct sw_pump_info {
 	bool busy;
 	const char *last_error;
 	uint64_t sent, failed;
+	const char *expected;		/* the identity its address must prove */
+	const char *mismatch;		/* "" or the other identity it proved */
+	char address[SW_PEER_ADDR_MAX + 1];	/* host:port */
 };
 size_t sw_outbox_info(struct gw_node *node, struct sw_pump_info *out, size_t max);
 

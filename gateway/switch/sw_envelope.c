@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "gateway/net/grpc_status.h"
 #include "gateway/switch/sw_envelope.h"
 #include "proto/pb.h"
@@ -320,12 +322,45 @@ sw_envelope_normalise(Axle__V1__Envelope *e, int64_t now_ms,
 		e->hop_limit = lim_hops(lim);
 	if (e->created_ms == 0)
 		e->created_ms = now_ms;
+	if (e->deliver_by_ms == 0 && lim != NULL && lim->default_deliver_by_ms > 0)
+		e->deliver_by_ms = (e->created_ms > now_ms ? e->created_ms : now_ms) +
+		    lim->default_deliver_by_ms;
 	fold_address_part(e->sender);
 	if (e->recipient_case == AXLE__V1__ENVELOPE__RECIPIENT_TO)
 		fold_address_part(e->to);
 	else if (e->recipient_case == AXLE__V1__ENVELOPE__RECIPIENT_TO_GROUP &&
 	    e->to_group != NULL)
 		fold_address_part(e->to_group->prefix);
+}
+
+void
+sw_envelope_given(const Axle__V1__Envelope *e, struct sw_given *g)
+{
+	g->created_ms = e->created_ms;
+	g->deliver_by_ms = e->deliver_by_ms;
+	g->hop_limit = e->hop_limit;
+}
+
+int
+sw_envelope_digest(const Axle__V1__Envelope *e, const struct sw_given *g,
+    uint8_t out[SW_DIGEST_LEN])
+{
+	Axle__V1__Envelope c = *e;	/* shallow: packed, never freed */
+	uint8_t *b;
+	size_t len;
+
+	c.n_trace = 0;
+	c.trace = NULL;
+	if (g != NULL) {
+		c.created_ms = g->created_ms;
+		c.deliver_by_ms = g->deliver_by_ms;
+		c.hop_limit = g->hop_limit;
+	}
+	if ((b = pb_pack(&c.base, 0, &len)) == NULL)
+		return -1;
+	SHA256(b, len, out);
+	free(b);
+	return 0;
 }
 
 char *

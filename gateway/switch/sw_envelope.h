@@ -21,11 +21,13 @@
 #define SW_TRACE_MAX		(4 * SW_HOP_LIMIT_MAX)	/* hops in all, redirects included */
 #define SW_REDIRECT_CASE_MAX	299	/* a trace hop's redirect_case bytes */
 #define SW_RETURNED_TYPE	"axle.returned"	/* a returned message (docs/protocol.md) */
+#define SW_DIGEST_LEN		32	/* SHA-256: sw_envelope_digest */
 
 /* The node's limits on envelopes (from the configuration). */
 struct sw_limits {
 	size_t max_payload;		/* payload bytes; 0: SW_PAYLOAD_DEFAULT */
 	uint32_t default_hop_limit;	/* applied to hop_limit 0; 0: 16 */
+	int64_t default_deliver_by_ms;	/* deliver_by_ms 0 -> this long after acceptance; 0: none */
 };
 
 /*
@@ -60,13 +62,34 @@ int sw_envelope_check(const Axle__V1__Envelope *e,
 
 /*
  * Fills defaults in place on an envelope that passed sw_envelope_check:
- * hop_limit 0 -> lim->default_hop_limit (or 16), created_ms 0 -> now_ms, and
+ * hop_limit 0 -> lim->default_hop_limit (or 16), created_ms 0 -> now_ms,
+ * deliver_by_ms 0 -> lim->default_deliver_by_ms after now_ms (or after
+ * created_ms if that is later; none if the default is 0), and
  * case-folds the address parts of sender, to and to_group.prefix (folding
  * keeps lengths, so the strings are rewritten in place; local ids keep
  * their case). Safe on messages from pb_unpack (no reallocation).
  */
 void sw_envelope_normalise(Axle__V1__Envelope *e, int64_t now_ms,
     const struct sw_limits *lim);
+
+/* What the sender gave in the fields sw_envelope_normalise may fill. */
+struct sw_given {
+	int64_t created_ms;
+	int64_t deliver_by_ms;
+	uint32_t hop_limit;
+};
+void sw_envelope_given(const Axle__V1__Envelope *e, struct sw_given *g);
+
+/*
+ * The digest a node keeps with a message id's de-duplication mark: SHA-256
+ * over e packed without its trace (nodes append to it) and with the fields
+ * that normalising fills set back to what the sender gave (g, taken before
+ * sw_envelope_normalise; NULL: as they are). Taken after normalising, so
+ * addresses are case-folded: an identical retry has the same digest, any
+ * other change a different one. Returns 0, or -1 (ENOMEM).
+ */
+int sw_envelope_digest(const Axle__V1__Envelope *e, const struct sw_given *g,
+    uint8_t out[SW_DIGEST_LEN]);
 
 /* Writes the 32 lower-case hex digits of id[0..16) and a NUL to out; returns out. */
 char *sw_message_id_hex(const uint8_t *id, char out[SW_ID_HEX_LEN + 1]);

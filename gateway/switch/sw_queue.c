@@ -643,12 +643,48 @@ sw_queue_seen(struct sw_txn *t, const uint8_t id[SW_QID_LEN], bool *seen,
 		return 0;
 	if (rc != 0)
 		return rc;
-	if (v.len != 8)
+	if (v.len != 8 && v.len != 8 + SW_QDIGEST_LEN)
 		return SW_Q_CORRUPT;
 	*seen = true;
 	if (first_ms != NULL)
 		*first_ms = (int64_t)get64(v.p);
 	return 0;
+}
+
+int
+sw_queue_digest_get(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    uint8_t digest[SW_QDIGEST_LEN], bool *has)
+{
+	struct sw_kv v;
+	int rc = bget(t, SW_QS_DEDUP, kv(id, SW_QID_LEN), &v);
+
+	*has = false;
+	if (rc != 0)
+		return rc;
+	if (v.len == 8)
+		return 0;	/* a mark from before digests were kept */
+	if (v.len != 8 + SW_QDIGEST_LEN)
+		return SW_Q_CORRUPT;
+	memcpy(digest, (const uint8_t *)v.p + 8, SW_QDIGEST_LEN);
+	*has = true;
+	return 0;
+}
+
+int
+sw_queue_digest_put(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    const uint8_t digest[SW_QDIGEST_LEN])
+{
+	uint8_t b[8 + SW_QDIGEST_LEN];
+	struct sw_kv v;
+	int rc = bget(t, SW_QS_DEDUP, kv(id, SW_QID_LEN), &v);
+
+	if (rc != 0)
+		return rc;
+	if (v.len != 8 && v.len != 8 + SW_QDIGEST_LEN)
+		return SW_Q_CORRUPT;
+	memcpy(b, v.p, 8);
+	memcpy(b + 8, digest, SW_QDIGEST_LEN);
+	return bput(t, SW_QS_DEDUP, kv(id, SW_QID_LEN), kv(b, sizeof(b)));
 }
 
 int

@@ -9,6 +9,7 @@
 #include <lmdb.h>
 
 #define SW_QID_LEN	16	/* message id bytes (SW_ID_LEN) */
+#define SW_QDIGEST_LEN	32	/* an envelope's digest (SW_DIGEST_LEN) */
 #define SW_NAME_MAX	253	/* a queue's name: peer region or mailbox (registrar id) */
 #define SW_WHERE_MAX	255	/* a record's location text (queue name, case id@node, ...) */
 #define SW_CTX_MAX	256	/* an envelope's context (SW_CONTEXT_MAX) */
@@ -70,7 +71,7 @@ enum sw_qstore {
 	SW_QS_OUTBOX,		/* "sw.outbox":  peer region NUL seq(8, BE) -> entry */
 	SW_QS_MAILBOX,		/* "sw.mailbox": registrar id NUL seq -> entry */
 	SW_QS_HELD,		/* "sw.held":    registrar id NUL seq -> entry */
-	SW_QS_DEDUP,		/* "sw.dedup":   id -> first-seen ms (8, BE) */
+	SW_QS_DEDUP,		/* "sw.dedup":   id -> first-seen ms (8, BE) [digest (32)] */
 	SW_QS_DEADLINES,	/* "sw.deadlines": at_ms(8, BE) kind(1) id -> "" (sw_deadline.c) */
 	SW_QS_PARTIES,		/* "sw.parties": id -> sender NUL to (sw_deadline.c) */
 	SW_QS_REPLIES,		/* "sw.replies": context NUL id -> header envelope (sw_deadline.c) */
@@ -240,6 +241,16 @@ int sw_queue_accept(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 /* True (rc 0) if id was accepted before, with its first-seen time. */
 int sw_queue_seen(struct sw_txn *t, const uint8_t id[SW_QID_LEN], bool *seen,
     int64_t *first_ms);
+
+/*
+ * The envelope digest kept with id's dedup mark: *has false (rc 0) for a
+ * mark made before digests were kept. SW_Q_NOTFOUND if id has no mark.
+ */
+int sw_queue_digest_get(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    uint8_t digest[SW_QDIGEST_LEN], bool *has);
+/* Keeps digest with id's dedup mark (which must exist: else SW_Q_NOTFOUND). */
+int sw_queue_digest_put(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    const uint8_t digest[SW_QDIGEST_LEN]);
 
 /* The record of id. Returns 0, SW_Q_NOTFOUND, SW_Q_CORRUPT or a backend error. */
 int sw_queue_status(struct sw_txn *t, const uint8_t id[SW_QID_LEN],

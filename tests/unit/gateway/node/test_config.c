@@ -502,7 +502,7 @@ test_switch(void **state)
 	    12, "duplicate key \"hold_limit_ms\" in [switch] (first set on line 11)");
 	expect_error(BASE "[switch]\nhold = 5\n", 11,
 	    "unknown key \"hold\" in [switch] (known: hold_limit_ms, "
-	    "default_visibility_ms, max_payload)");
+	    "default_visibility_ms, max_payload, default_deliver_by_ms)");
 }
 
 /* [switch] max_payload: 1 MiB by default; set, it must leave the envelope

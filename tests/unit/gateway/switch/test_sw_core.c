@@ -50,6 +50,8 @@ h_set_up(struct gw_config *c, void *arg)
 	(void)arg;
 	nh_closed_port(port, sizeof(port));
 	nh_peer(c, PEER, PEER, port);
+	/* These tests count deadlines: hold limits only (no default deliver_by). */
+	c->sw.default_deliver_by_ms = 0;
 }
 
 static void
@@ -472,7 +474,7 @@ deadlines_write(MDB_txn *txn, struct store *st, void *arg)
 	sw_wctx_init(&c, &d->h->node.sw->ctx, txn, d->at, NULL);
 	if ((rc = sw_deadline_due(&c.t, d->at, dl, 64, &d->n)) != 0)
 		return rc;
-	return sw_deadlines_run(&c, dl, d->n);
+	return sw_deadlines_run(&c, dl, d->n, NULL, 0);
 }
 
 /* Runs the switch deadlines due by at_ms, as the timer would then; returns how many ran. */
@@ -589,16 +591,29 @@ test_hold_release_receipts(void **state)
 	assert_int_equal(it[1].kind, RK(HELD));
 	assert_int_equal(it[1].about, 4);
 
-	/* Reactivated: RELEASED receipts; the recipient gets each message once, in order. */
+	/*
+	 * Reactivated: a RELEASED receipt, then DELIVERED as the message
+	 * reaches the mailbox (like any other); the recipient gets each
+	 * message once, in order.
+	 */
 	assert_int_equal(set_status(&h, "rcv", ST(ACTIVE)), 5);
 	n = fetch(&h, "snd", it, 64);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 6);
 	check_nums(nums, of_kind(it, n, RK(RELEASED), nums), three, 3);
+	check_nums(nums, of_kind(it, n, RK(DELIVERED), nums), three, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(it[2 * i].kind, RK(RELEASED));
+		assert_int_equal(it[2 * i + 1].kind, RK(DELIVERED));
+		assert_int_equal(it[2 * i + 1].about, it[2 * i].about);
+	}
 	assert_non_null(strstr(it[0].detail, "registrar rcv is active again"));
+	assert_non_null(strstr(it[1].detail, "in the mailbox of registrar rcv"));
 	n = outbox(&h, it, 64);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(it[2].kind, RK(RELEASED));
 	assert_int_equal(it[2].about, 4);
+	assert_int_equal(it[3].kind, RK(DELIVERED));
+	assert_int_equal(it[3].about, 4);
 	n = fetch(&h, "rcv", it, 64);
 	for (size_t i = 0; i < n; i++)
 		nums[i] = it[i].about;
@@ -615,7 +630,8 @@ test_hold_release_receipts(void **state)
 	assert_int_equal(set_status(&h, "rcv", ST(ACTIVE)), 5);
 	n = fetch(&h, "snd", it, 64);
 	check_nums(nums, of_kind(it, n, RK(RELEASED), nums), three, 3);
-	assert_int_equal(outbox(&h, it, 64), 5);
+	check_nums(nums, of_kind(it, n, RK(DELIVERED), nums), three, 3);	/* new ids again */
+	assert_int_equal(outbox(&h, it, 64), 7);
 
 	/* Suspended, revoked, re-homed to an active successor: released to it. */
 	assert_int_equal(set_status(&h, "rcv", ST(SUSPENDED)), 5);
@@ -627,10 +643,12 @@ test_hold_release_receipts(void **state)
 	check_nums(nums, of_kind(it, n, RK(RELEASED), nums), three, 3);
 	if (strstr(it[0].detail, "re-homed to succ") == NULL)
 		fail_msg("RELEASED detail: %s", it[0].detail);
+	check_nums(nums, of_kind(it, n, RK(DELIVERED), nums), three, 3);
 	n = outbox(&h, it2, 64);
-	assert_int_equal(n, 7);
-	assert_int_equal(it2[5].kind, RK(HELD));
-	assert_int_equal(it2[6].kind, RK(RELEASED));
+	assert_int_equal(n, 10);
+	assert_int_equal(it2[7].kind, RK(HELD));
+	assert_int_equal(it2[8].kind, RK(RELEASED));
+	assert_int_equal(it2[9].kind, RK(DELIVERED));
 	n = fetch(&h, "succ", it, 64);
 	for (size_t i = 0; i < n; i++)
 		nums[i] = it[i].about;
@@ -771,14 +789,17 @@ test_revoke_then_rehome(void **state)
 	for (unsigned i = 1; i <= 4; i++)
 		is_at(&h, i, SW_STATE_MAILBOX, "succ");
 	n = fetch(&h, "snd", it, 64);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 6);		/* RELEASED, then DELIVERED at succ */
 	check_nums(nums, of_kind(it, n, RK(RELEASED), nums), three, 3);
+	check_nums(nums, of_kind(it, n, RK(DELIVERED), nums), three, 3);
 	details_have(it, n, RK(RELEASED), "registrar rcv was revoked and "
 	    "re-homed to succ: released into the mailbox of succ");
+	details_have(it, n, RK(DELIVERED), "in the mailbox of registrar succ");
 	n = outbox(&h, it, 64);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(it[2].kind, RK(RELEASED));
 	assert_int_equal(it[2].about, 4);
+	assert_int_equal(it[3].kind, RK(DELIVERED));
 	n = fetch(&h, "succ", it, 64);
 	for (size_t i = 0; i < n; i++)
 		nums[i] = it[i].about;
@@ -800,7 +821,7 @@ test_rehome_moves_mailbox(void **state)
 {
 	const unsigned three[] = { 1, 2, 3 };
 	struct item it[64];
-	unsigned nums[64];
+	unsigned nums[64] = { 0 };
 	size_t n;
 	struct h h;
 
@@ -826,7 +847,8 @@ test_rehome_moves_mailbox(void **state)
 	assert_int_equal(reg(&h, R_REHOME, "rcv", NULL, 0, "succ", false), 3);
 	n = fetch(&h, "snd", it, 64);
 	check_nums(nums, of_kind(it, n, RK(RELEASED), nums), three, 3);
-	assert_int_equal(n, 3);
+	check_nums(nums, of_kind(it, n, RK(DELIVERED), nums), three, 3);
+	assert_int_equal(n, 6);
 	n = fetch(&h, "succ", it, 64);
 	for (size_t i = 0; i < n; i++)
 		nums[i] = it[i].about;
