@@ -37,11 +37,13 @@ struct fwd {
 	struct gw_node *node;
 	char region[ADDR_MAX_LEN + 1];
 	uint8_t (*ids)[SW_ID_LEN];
+	int64_t *deliver_by;	/* each one's delivery deadline (0: none) */
 	size_t n;
 	uint8_t *resp;
 	size_t resp_len;
 	/* after the answer */
 	uint8_t (*done)[SW_ID_LEN];
+	int64_t *done_by;	/* deliver_by of done[i] */
 	size_t ndone;
 	uint8_t (*refused)[SW_ID_LEN];
 	char (*why)[256];
@@ -74,8 +76,10 @@ static void
 fwd_free(struct fwd *f)
 {
 	free(f->ids);
+	free(f->deliver_by);
 	free(f->resp);
 	free(f->done);
+	free(f->done_by);
 	free(f->refused);
 	free(f->why);
 	free(f->conflict);
@@ -123,6 +127,18 @@ fwd_write(struct sw_wctx *c, void *arg)
 		return rc;
 	for (size_t i = 0; i < f->removed; i++)
 		sw_count(c, SW_EV_FORWARDED);
+	for (size_t i = 0; i < f->ndone && f->removed > 0; i++) {
+		struct sw_record r;
+
+		/* Only those this very write took out of this outbox. */
+		if ((rc = sw_queue_status(&c->t, f->done[i], &r)) != 0 &&
+		    rc != SW_Q_NOTFOUND)
+			return rc;
+		if (rc == 0 && r.state == SW_STATE_FORWARDED && r.updated_ms == c->now &&
+		    strcmp(r.where, f->region) == 0 &&
+		    (rc = sw_deliver_deadline_end(c, f->done[i], f->done_by[i])) != 0)
+			return rc;
+	}
 	for (size_t i = 0; i < f->nrefused; i++) {
 		struct sw_placed out;
 		struct sw_env_view v;
@@ -144,6 +160,11 @@ fwd_write(struct sw_wctx *c, void *arg)
 		sw_msgs_free(&m, 1);
 		snprintf(detail, sizeof(detail), "node %s refused it: %.300s",
 		    f->region, f->why[i]);
+		if ((rc = sw_deliver_deadline_end(c, f->refused[i],
+		    env->deliver_by_ms)) != 0) {
+			pb_free(&env->base);
+			return rc;
+		}
 		rc = sw_policy(c, sw_as_arrived(c, env, &v), f->conflict[i] ?
 		    AXLE__V1__CASE_REASON__CASE_REASON_MESSAGE_ID_CONFLICT :
 		    AXLE__V1__CASE_REASON__CASE_REASON_MALFORMED, detail,
@@ -194,10 +215,12 @@ fwd_sort(struct fwd *f, const Axle__V1__ForwardResponse *r, char *why,
 		return -1;
 	}
 	f->done = calloc(f->n, SW_ID_LEN);
+	f->done_by = calloc(f->n, sizeof(*f->done_by));
 	f->refused = calloc(f->n, SW_ID_LEN);
 	f->why = calloc(f->n, sizeof(*f->why));
 	f->conflict = calloc(f->n, sizeof(*f->conflict));
-	if (f->done == NULL || f->refused == NULL || f->why == NULL ||
+	if (f->done == NULL || f->done_by == NULL || f->refused == NULL ||
+	    f->why == NULL ||
 	    f->conflict == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
@@ -213,6 +236,7 @@ fwd_sort(struct fwd *f, const Axle__V1__ForwardResponse *r, char *why,
 		switch (x->outcome) {
 		case AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_COMMITTED:
 		case AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_DUPLICATE:
+			f->done_by[f->ndone] = f->deliver_by[i];
 			memcpy(f->done[f->ndone++], f->ids[i], SW_ID_LEN);
 			break;
 		case AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_REFUSED:
@@ -318,6 +342,7 @@ batch_build(struct sw_msg *m, size_t n, Axle__V1__Envelope **envs,
 		    m[i].env_len, NULL, 0)) == NULL)
 			break;	/* a corrupt record stops here; logged by the caller */
 		memcpy(f->ids[k], m[i].rec.id, SW_ID_LEN);
+		f->deliver_by[k] = envs[k]->deliver_by_ms;
 		bytes += m[i].env_len;
 		k++;
 	}
@@ -333,7 +358,8 @@ pump_send(struct sw_pump *p, struct sw_msg *m, size_t n)
 	size_t k = 0;
 	int rc = -1;
 
-	if (f != NULL && (f->ids = calloc(n, SW_ID_LEN)) != NULL) {
+	if (f != NULL && (f->ids = calloc(n, SW_ID_LEN)) != NULL &&
+	    (f->deliver_by = calloc(n, sizeof(*f->deliver_by))) != NULL) {
 		f->node = p->node;
 		snprintf(f->region, sizeof(f->region), "%s", p->region);
 		k = batch_build(m, n, envs, f);

@@ -413,6 +413,20 @@ sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
 	    detail, out->case_id);
 }
 
+int
+sw_deliver_deadline_end(struct sw_wctx *c, const uint8_t id[SW_ID_LEN],
+    int64_t at_ms)
+{
+	struct sw_deadline d = { at_ms, SW_DL_DELIVER, { 0 } };
+	int rc;
+
+	if (at_ms <= 0)
+		return 0;
+	memcpy(d.id, id, SW_ID_LEN);
+	rc = sw_deadline_del(&c->t, &d);
+	return rc != 0 && rc != SW_Q_NOTFOUND ? fail(c, rc, "deadline") : 0;
+}
+
 /* --- receipts ------------------------------------------------------------------- */
 
 /*
@@ -1246,6 +1260,8 @@ deadline_hold(struct sw_wctx *c, const struct sw_deadline *d)
 	sw_count(c, SW_EV_HOLD_EXPIRED);
 	rc = sw_policy(c, sw_as_arrived(c, env, &v), reason, detail,
 	    SW_SETTLE_MOVE, NULL, &out);
+	if (rc == 0)
+		rc = sw_deliver_deadline_end(c, d->id, env->deliver_by_ms);
 	pb_free(&env->base);
 	return rc;
 }
@@ -1350,7 +1366,8 @@ moved_receipt(struct sw_txn *t, const struct sw_msg *m, void *arg)
 		return 0;
 	}
 	rc = sw_receipt(n->c, env, n->kind, n->detail, NULL);
-	if (rc == 0 && m->rec.state == SW_STATE_MAILBOX)
+	if (rc == 0 && m->rec.state == SW_STATE_MAILBOX &&
+	    (rc = sw_deliver_deadline_end(n->c, m->rec.id, env->deliver_by_ms)) == 0)
 		rc = released_delivered(n->c, env, m->rec.where);
 	pb_free(&env->base);
 	return rc;

@@ -222,6 +222,14 @@ int sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
 int sw_return_envelope(struct sw_wctx *c, const Axle__V1__Envelope *env,
     const char *reason, const char *case_id);
 
+/*
+ * A message left the outbox or held queue for good (forwarded, delivered,
+ * settled): its delivery deadline at_ms (0: none) leaves the time index, so
+ * the index holds only what waits. 0 or an error.
+ */
+int sw_deliver_deadline_end(struct sw_wctx *c, const uint8_t id[SW_ID_LEN],
+    int64_t at_ms);
+
 /* Sends the sender of env a receipt (a system envelope). 0 or an error. */
 int sw_receipt(struct sw_wctx *c, const Axle__V1__Envelope *env,
     Axle__V1__ReceiptKind kind, const char *detail, const char *case_id);

@@ -3,8 +3,8 @@ held for a suspended registrar past [switch] hold_limit_ms are settled by their 
 (escalate: a REGISTRAR_SUSPENDED case; return; discard) with the sender's receipts; a message
 released before its limit is delivered and never gets a case, its hold deadline kept across a
 restart and dropped at the release; messages already waiting in the mailbox when the registrar
-is suspended get HELD and then RELEASED receipts (senders on this node and on another) and are
-delivered once, in order. A registrar revoked with messages waiting in its mailbox (one of them
+is suspended get HELD, then RELEASED and DELIVERED receipts (senders on this node and on
+another) and are delivered once, in order. A registrar revoked with messages waiting in its mailbox (one of them
 fetched, not acknowledged): each is held in the revoking commit (HELD receipts naming the
 revocation); re-homed to an active successor, the successor fetches each exactly once, in order;
 not re-homed, the hold limit settles each in exactly one REGISTRAR_REVOKED case. The client is the
@@ -143,13 +143,14 @@ def waiting_in(to, context):
     return remote, local
 
 
-def told(kind, remote, local, what, timeout=30):
-    """Waits for a receipt of kind about each message (remote: london's, local: the desk's);
-    returns {message id: (receipt, every receipt kind about it)}."""
+def told(kind, remote, local, what, timeout=30, then=None):
+    """Waits for a receipt of kind (and of kind `then`, if given) about each message (remote:
+    london's, local: the desk's); returns {message id: (receipt, every receipt kind about it)}."""
     e = _env
     out = {}
+    want = (kind,) if then is None else (kind, then)
     for hub, mids in ((e['lon'], remote), (e['desk'], [local])):
-        got = hub.drain(lambda g: all(kind in receipts_for(hub, g, m) for m in mids),
+        got = hub.drain(lambda g: all(k in receipts_for(hub, g, m) for m in mids for k in want),
                         timeout=timeout, what='%s receipts (%s)' % (what, hub.region))
         for m in mids:
             out[m] = (receipt(hub, got, m, kind), receipts_for(hub, got, m))
@@ -159,6 +160,22 @@ def told(kind, remote, local, what, timeout=30):
 def wy_metrics():
     f = _env['f']
     return f.nodes['uk.westyorks'].metrics(f.fed.admin('uk.westyorks'))
+
+
+def deadlines_at_westyorks(want, what):
+    """Waits for westyorks to count want deadlines pending: receipts on their way back wait in
+    its outbox with a delivery deadline ([switch] default_deliver_by_ms) until uk takes them."""
+    wait_for(lambda: wy_metrics().get('axle_switch_deadlines') == want, 15, interval=0.2,
+             what='%s (%d deadlines pending at westyorks; now %r)' % (
+                 what, want, wy_metrics().get('axle_switch_deadlines')))
+
+
+def nothing_waits_at_westyorks():
+    """Nothing held, and no deadline left: those of settled messages went with them."""
+    deadlines_at_westyorks(0, 'no deadline left')
+    m = wy_metrics()
+    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
+          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
 
 
 # --- steps -------------------------------------------------------------------------------
@@ -211,8 +228,7 @@ def held_past_the_limit_is_settled_by_its_policy():
     m = wy_metrics()
     check(m.get('axle_switch_messages_total{event="hold_expired"}') == 3, 'hold_expired %r' %
           m.get('axle_switch_messages_total{event="hold_expired"}'))
-    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
-          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
+    nothing_waits_at_westyorks()
     print('settled after %.1fs (limit %.1fs)' % (waited, SHORT / 1000.0))
     # Nothing reached the suspended registrar, and lifting the suspension releases nothing.
     r = f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_ACTIVE, 'audit passed')
@@ -233,14 +249,15 @@ def released_before_the_limit_is_delivered_and_never_a_case():
     lon.drain(lambda g: 'RECEIPT_KIND_HELD' in receipts_for(lon, g, mid), what='held receipt')
     st = e['wyadmin'].status(mid)
     check(st.state == pb.MESSAGE_STATE_HELD and 'hold limit' in st.detail, 'status %r' % st)
-    check(wy_metrics().get('axle_switch_deadlines') == 1, 'one hold deadline')
+    # Its hold limit and its delivery deadline (the default: it was sent without one).
+    deadlines_at_westyorks(2, 'a hold and a delivery deadline')
     # A restart keeps the hold and its deadline (LMDB).
     node = f.nodes['uk.westyorks']
     node.stop()
     node.start()
     wy.reopen()
     e['wyadmin'].reopen()
-    check(wy_metrics().get('axle_switch_deadlines') == 1, 'hold deadline lost in the restart')
+    check(wy_metrics().get('axle_switch_deadlines') == 2, 'deadlines lost in the restart')
     st = e['wyadmin'].status(mid)
     check(st.state == pb.MESSAGE_STATE_HELD and 'hold limit' in st.detail, 'status %r' % st)
     f.wait_registry('uk.westyorks')
@@ -248,10 +265,9 @@ def released_before_the_limit_is_delivered_and_never_a_case():
     check(r.released == 1, 'released %d' % r.released)
     got = wy.drain(lambda g: mid in ids(g, wy), what='released message')
     check(ids(got, wy).count(mid) == 1, 'delivered once')
-    # The stale hold deadline went with the release, in its commit.
+    # The hold deadline and the delivery deadline went with the release, in its commit.
+    nothing_waits_at_westyorks()
     m = wy_metrics()
-    check(m.get('axle_switch_deadlines') == 0 and m.get('axle_switch_held') == 0,
-          'deadlines %r held %r' % (m.get('axle_switch_deadlines'), m.get('axle_switch_held')))
     check(m.get('axle_switch_messages_total{event="hold_expired"}', 0) == 0, 'hold expired')
     back = lon.drain(lambda g: 'RECEIPT_KIND_ACKNOWLEDGED' in receipts_for(lon, g, mid),
                      what='acknowledged receipt')
@@ -266,8 +282,8 @@ def released_before_the_limit_is_delivered_and_never_a_case():
 def waiting_in_the_mailbox_when_suspended_held_then_released_with_receipts():
     """Messages already in the mailbox when the registrar is suspended: each sender (on
     this node, or on another: the receipt comes back through uk) gets a HELD receipt for
-    each, committed with the hold; reactivation gives RELEASED receipts and the recipient
-    each message exactly once, in order."""
+    each, committed with the hold; reactivation gives RELEASED and DELIVERED receipts and
+    the recipient each message exactly once, in order."""
     e = env()
     f, lon, wy, wyadmin = e['f'], e['lon'], e['wy'], e['wyadmin']
     rp, pb = f.stubs.registry_pb2, lon.pb
@@ -304,16 +320,18 @@ def waiting_in_the_mailbox_when_suspended_held_then_released_with_receipts():
 
     r = f.set_status('uk.westyorks', 'wy-hub', rp.REGISTRAR_STATUS_ACTIVE, 'third audit passed')
     check(r.released == 3, 'released %d' % r.released)
-    back_l = lon.drain(lambda g: all('RECEIPT_KIND_RELEASED' in receipts_for(lon, g, m)
-                                     for m in remote), what='RELEASED receipts at london')
-    back_d = desk.drain(lambda g: 'RECEIPT_KIND_RELEASED' in receipts_for(desk, g, local),
-                        what='RELEASED receipt at westyorks')
+    both = ('RECEIPT_KIND_RELEASED', 'RECEIPT_KIND_DELIVERED')
+    back_l = lon.drain(lambda g: all(k in receipts_for(lon, g, m) for m in remote for k in both),
+                       what='RELEASED and DELIVERED receipts at london')
+    back_d = desk.drain(lambda g: all(k in receipts_for(desk, g, local) for k in both),
+                        what='RELEASED and DELIVERED receipts at westyorks')
     for hub, got, mids in ((lon, back_l, remote), (desk, back_d, [local])):
         for m in mids:
             r = receipt(hub, got, m, 'RECEIPT_KIND_RELEASED')
             check(r.node == 'uk.westyorks' and 'registrar wy-hub is active again' in r.detail,
                   'RELEASED receipt %r' % r)
-            check(receipts_for(hub, got, m) == ['RECEIPT_KIND_RELEASED'], 'receipts %r' %
+            # Back in the mailbox: delivered there, like any other message.
+            check(receipts_for(hub, got, m) == list(both), 'receipts %r' %
                   receipts_for(hub, got, m))
     got = wy.drain(lambda g: set(sent) <= set(ids(g, wy)), what='released messages')
     time.sleep(0.5)
@@ -324,8 +342,7 @@ def waiting_in_the_mailbox_when_suspended_held_then_released_with_receipts():
         check(wyadmin.status(m).state == pb.MESSAGE_STATE_ACKNOWLEDGED, 'status %r' %
               wyadmin.status(m))
     m = wy_metrics()
-    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
-          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
+    nothing_waits_at_westyorks()
 
 
 @test(timeout=300)
@@ -365,10 +382,12 @@ def revoked_with_a_waiting_mailbox_then_rehomed_the_successor_fetches_each_once(
     r = f.registry('uk.westyorks', 'ReHome', rp.ReHomeRequest(
         from_registrar_id='wy-old', to_registrar_id='wy-new', reason='successor'))
     check(r.released == 3 and r.from_registrar.successor_id == 'wy-new', 'rehome %r' % r)
-    for m, (rc, kinds) in told('RECEIPT_KIND_RELEASED', remote, local, 'RELEASED').items():
+    for m, (rc, kinds) in told('RECEIPT_KIND_RELEASED', remote, local, 'RELEASED',
+                               then='RECEIPT_KIND_DELIVERED').items():
         check('registrar wy-old was revoked and re-homed to wy-new' in rc.detail,
               'RELEASED receipt %r' % rc)
-        check(kinds == ['RECEIPT_KIND_RELEASED'], 'receipts %r' % kinds)
+        # In the successor's mailbox: delivered there, like any other message.
+        check(kinds == ['RECEIPT_KIND_RELEASED', 'RECEIPT_KIND_DELIVERED'], 'receipts %r' % kinds)
     # Its prefix now falls to the successor: the revoked certificate still reads nothing.
     refused(old, 'after the re-homing')
     got = new.drain(lambda g: set(sent) <= set(ids(g, new)), what='re-homed messages')
@@ -383,8 +402,7 @@ def revoked_with_a_waiting_mailbox_then_rehomed_the_successor_fetches_each_once(
         check(not [c for c in cases_at('uk.westyorks') if c.envelope.message_id == m],
               'a re-homed message got a case')
     m = wy_metrics()
-    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
-          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
+    nothing_waits_at_westyorks()
 
 
 @test(timeout=300)
@@ -448,8 +466,7 @@ def revoked_with_a_waiting_mailbox_not_rehomed_is_a_revoked_case_at_the_limit():
     m = wy_metrics()
     check(m.get('axle_switch_messages_total{event="hold_expired"}') == 3, 'hold_expired %r' %
           m.get('axle_switch_messages_total{event="hold_expired"}'))
-    check(m.get('axle_switch_held') == 0 and m.get('axle_switch_deadlines') == 0,
-          'held %r deadlines %r' % (m.get('axle_switch_held'), m.get('axle_switch_deadlines')))
+    nothing_waits_at_westyorks()
 
 
 @test(timeout=60)
