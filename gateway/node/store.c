@@ -17,7 +17,13 @@
 #include "gateway/net/grpc_status.h"
 #include "gateway/net/log.h"
 
-#define STORE_FORMAT		1u
+/*
+ * The data format this build records; it opens its own and older ones and
+ * refuses newer ones. Bump it whenever an older build would misread what
+ * this one writes. 1: 0.1.0. 2: hold deadlines (kind 3) in sw.deadlines and
+ * version 2 message records in sw.msgs, neither of which 0.1.0 can read.
+ */
+#define STORE_FORMAT		2u
 #define STORE_MAP_DEFAULT	((size_t)1 << 30)	/* 1 GiB, as config's default */
 #define STORE_BATCH_DEFAULT	256u
 

@@ -336,6 +336,49 @@ test_open_errors(void **state)
 	tdir_remove(&t);
 }
 
+/*
+ * The data format a store records. 0.1.0 (format 1) refuses only a newer
+ * format, and it cannot read what this build writes: version 2 message
+ * records in sw.msgs and hold deadlines (kind 3) in sw.deadlines (it would
+ * stop firing delivery and reply deadlines behind one). So this build must
+ * record format 2 or newer, and still open a format 1 store (upgrading it).
+ */
+static void
+test_format_stamp(void **state)
+{
+	struct tdir t;
+	struct store *st;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	unsigned char v1[8] = { 1 };	/* little-endian, as store.c writes */
+	MDB_val k = { 6, "format" }, v;
+	uint64_t format = 0;
+
+	tdir_make(&t);
+	st = open_store(&t, NULL, 1 << 20, 0);
+	store_close(st);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+	assert_int_equal(mdb_env_open(env, t.env, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, 8);
+	for (int i = 7; i >= 0; i--)
+		format = format << 8 | ((unsigned char *)v.mv_data)[i];
+	assert_true(format >= 2);
+	/* A store as 0.1.0 left it opens and is stamped with this format. */
+	v = (MDB_val){ 8, v1 };
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	st = open_store(&t, NULL, 1 << 20, 0);
+	assert_int_equal(store_boot_count(st), 2);
+	store_close(st);
+	tdir_remove(&t);
+}
+
 static void
 test_failing_request_isolated(void **state)
 {
@@ -1062,6 +1105,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_reopen_persists),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_format_stamp),
 		cmocka_unit_test(test_failing_request_isolated),
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_map_full),
