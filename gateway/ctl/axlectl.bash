@@ -12,7 +12,7 @@ _axlectl_global_flags="--json --help --version"
 _axlectl_commands="info health cases audit registrar delegate resolve service
 discover feed mirror send fetch ack reject status outbox mailbox help"
 # Command options that take no value (all others take one).
-_axlectl_flags="--json --overdue --all"
+_axlectl_flags="--json --overdue --all --payload"
 
 # The sub-commands of a command ("" when it has none).
 _axlectl_subs()
@@ -33,6 +33,7 @@ _axlectl_opts()
 	case "$1 $2" in
 	"cases list") echo "--state --reason --overdue --min-age --assignee --all" \
 	    "--page-size --page-token --json" ;;
+	"cases show") echo "--payload --reason --json" ;;
 	"cases "*) echo "--reason --json" ;;
 	"audit verify") echo "--json" ;;
 	"registrar add" | "delegate "*) echo "--name --cert --contact" ;;

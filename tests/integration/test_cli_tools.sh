@@ -106,6 +106,8 @@ expect "suspend" axlectl registrar su
 expect "list" axlectl -c ctl.conf cases l
 expect "--page-size --page-token" axlectl cases list --page-
 expect "--cert --contact" axlectl delegate uk.x r1 --c
+expect "--payload" axlectl cases show c1 --pay
+expect "--json" axlectl cases show c1 --payload --j
 expect "escalate return discard" axlectl send --to a --policy ""
 expect "--policy" axlectl send --to a --pol
 expect "" axlectl cases list --state ""
@@ -153,7 +155,8 @@ opts=$( (sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", [a-z_]*_argument.*/\1/p' "$top/
     grep -oh '\.name = "[a-z][a-z-]*"' "$top"/gateway/ctl/ctl_*.c | sed 's/.*"\(.*\)"/\1/') | sort -u)
 missing=""
 for o in $opts; do
-	grep -q -- "--$o\\b" "$comp" || missing="$missing --$o"
+	# A whole word: --payload must not pass on --payload-file.
+	grep -qE -- "(^|[[:space:]\"])--$o([[:space:]\"]|\$)" "$comp" || missing="$missing --$o"
 done
 n=$(echo "$opts" | grep -c .)
 if [ "$n" -ge 30 ] && [ -z "$missing" ]; then
