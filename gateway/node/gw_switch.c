@@ -469,18 +469,21 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 {
 	struct sw_queue_stat *st = calloc(STATS_MAX, sizeof(*st));
 	size_t n = 0;
+	/* Without the summaries nothing is known: no series, rather than zeros. */
+	bool known = st != NULL &&
+	    sw_queue_stats(t, which, now, st, STATS_MAX, &n) == 0;
 
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", family, help,
 	    family);
-	if (st == NULL || sw_queue_stats(t, which, now, st, STATS_MAX, &n) != 0)
+	if (!known)
 		n = 0;
 	if (n > STATS_MAX)
 		n = STATS_MAX;
-	for (size_t i = 0; which == SW_QS_OUTBOX && i < node->cfg.npeers; i++)
+	for (size_t i = 0; known && which == SW_QS_OUTBOX && i < node->cfg.npeers; i++)
 		if (queue_empty(node->cfg.peers[i].region, st, n))
 			evbuffer_add_printf(out, "%s{%s=\"%s\"} 0\n", family, label,
 			    node->cfg.peers[i].region);
-	if (shown != NULL)
+	if (known && shown != NULL)
 		shown_zeros(shown, out, family, label, st, n);
 	for (size_t k = 0; k < n; k++)
 		evbuffer_add_printf(out, "%s{%s=\"%s\"} %llu\n", family, label,
@@ -500,7 +503,7 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 		evbuffer_add_printf(out, "# HELP axle_switch_outbox_oldest_seconds "
 		    "Age of the oldest message waiting for a peer.\n"
 		    "# TYPE axle_switch_outbox_oldest_seconds gauge\n");
-		for (size_t i = 0; i < node->cfg.npeers; i++)
+		for (size_t i = 0; known && i < node->cfg.npeers; i++)
 			if (queue_empty(node->cfg.peers[i].region, st, n))
 				evbuffer_add_printf(out, "axle_switch_outbox_oldest_seconds"
 				    "{peer=\"%s\"} 0\n", node->cfg.peers[i].region);
