@@ -14,7 +14,9 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 
@@ -65,7 +67,8 @@ struct cl_conn {
 	enum conn_state state;
 	struct bufferevent *bev;
 	nghttp2_session *h2;
-	struct addrinfo *ai_list, *ai_next;
+	struct evdns_getaddrinfo_request *resolving;	/* name lookup under way */
+	struct evutil_addrinfo *ai_list, *ai_next;
 	struct call_list calls;		/* started on this connection */
 	struct gw_identity peer;
 	int busy;			/* inside nghttp2_session_mem_recv/send */
@@ -86,14 +89,17 @@ struct gw_client {
 	struct call_list queue;		/* waiting for c->conn to be up */
 	size_t inflight;
 	bool closing;
-	struct event *retry_ev;		/* fails the queue after a synchronous open error */
+	struct event *retry_ev;		/* fails the queue after an open error */
+	struct evdns_base *dns;		/* asynchronous resolver (gw_client_set_dns or our own) */
+	bool own_dns;
 	char *expect_uri;		/* server must prove exactly this identity (NULL: any node) */
 	X509 *peer_cert;		/* leaf of the last verified handshake (gw_client_peer_cert) */
 	char mismatch[GW_URI_MAX + 1];	/* identity the last handshake proved, if not expect_uri */
 	char open_err[CLIENT_REASON_MAX];
 };
 
-static void conn_fail(struct cl_conn *conn, int status, const char *reason);
+static void conn_fail_and_free(struct cl_conn *conn, int status,
+    const char *reason);
 static int conn_flush(struct cl_conn *conn);
 static void client_open(struct gw_client *c);
 static int client_dispatch(struct gw_client *c, struct cl_call *call);
@@ -200,7 +206,7 @@ call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	/* The call stays on the stream until it closes; only the callback is early. */
 	call_abort(call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
 	if (conn_flush(conn) < 0)
-		conn_fail(conn, GRPC_UNAVAILABLE, conn->err);
+		conn_fail_and_free(conn, GRPC_UNAVAILABLE, conn->err);
 }
 
 static ssize_t
@@ -495,15 +501,22 @@ conn_flush(struct cl_conn *conn)
 	return 0;
 }
 
+/*
+ * Frees the connection alone (its calls are the caller's). A name lookup
+ * under way is cancelled: its callback comes later, from the loop, with
+ * EVUTIL_EAI_CANCEL, and touches nothing (conn_resolved).
+ */
 static void
 conn_free(struct cl_conn *conn)
 {
+	if (conn->resolving != NULL)
+		evdns_getaddrinfo_cancel(conn->resolving);
 	if (conn->h2 != NULL)
 		nghttp2_session_del(conn->h2);
 	if (conn->bev != NULL)
 		bufferevent_free(conn->bev);
 	if (conn->ai_list != NULL)
-		freeaddrinfo(conn->ai_list);
+		evutil_freeaddrinfo(conn->ai_list);
 	free(conn);
 }
 
@@ -514,7 +527,7 @@ conn_free(struct cl_conn *conn)
  * (which open a new connection).
  */
 static void
-conn_fail(struct cl_conn *conn, int status, const char *reason)
+conn_fail_and_free(struct cl_conn *conn, int status, const char *reason)
 {
 	struct gw_client *c = conn->c;
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
@@ -538,16 +551,19 @@ conn_fail(struct cl_conn *conn, int status, const char *reason)
 	}
 }
 
-/* A connection both sides have finished with (GOAWAY exchanged) closes quietly. */
+/*
+ * A connection both sides have finished with (GOAWAY exchanged) closes
+ * quietly. Returns true if it freed conn.
+ */
 static bool
-conn_done(struct cl_conn *conn)
+conn_free_if_done(struct cl_conn *conn)
 {
 	if (conn->h2 == NULL || nghttp2_session_want_read(conn->h2) ||
 	    nghttp2_session_want_write(conn->h2) ||
 	    evbuffer_get_length(bufferevent_get_output(conn->bev)) > 0)
 		return false;
-	conn_fail(conn, GRPC_UNAVAILABLE, conn->h2err[0] != '\0' ? conn->h2err :
-	    "connection closed by server");
+	conn_fail_and_free(conn, GRPC_UNAVAILABLE, conn->h2err[0] != '\0' ?
+	    conn->h2err : "connection closed by server");
 	return true;
 }
 
@@ -570,15 +586,15 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 			snprintf(reason, sizeof(reason), "HTTP/2 protocol error "
 			    "from server: %s", nghttp2_strerror((int)n));
-			conn_fail(conn, GRPC_UNAVAILABLE, reason);
+			conn_fail_and_free(conn, GRPC_UNAVAILABLE, reason);
 			return;
 		}
 		evbuffer_drain(in, v.iov_len);
 	}
 	if (conn_flush(conn) < 0)
-		conn_fail(conn, GRPC_UNAVAILABLE, conn->err);
+		conn_fail_and_free(conn, GRPC_UNAVAILABLE, conn->err);
 	else
-		conn_done(conn);
+		conn_free_if_done(conn);
 }
 
 static void
@@ -589,9 +605,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (conn->h2 == NULL)
 		return;
 	if (conn_flush(conn) < 0)
-		conn_fail(conn, GRPC_UNAVAILABLE, conn->err);
+		conn_fail_and_free(conn, GRPC_UNAVAILABLE, conn->err);
 	else
-		conn_done(conn);
+		conn_free_if_done(conn);
 }
 
 static nghttp2_session *
@@ -641,7 +657,7 @@ conn_up(struct cl_conn *conn)
 
 	if (gw_tls_peer_identity(ssl, &conn->peer, err, sizeof(err)) < 0) {
 		snprintf(reason, sizeof(reason), "server refused: %s", err);
-		conn_fail(conn, GRPC_UNAVAILABLE, reason);
+		conn_fail_and_free(conn, GRPC_UNAVAILABLE, reason);
 		return;
 	}
 	if (conn->c->expect_uri != NULL &&
@@ -650,7 +666,7 @@ conn_up(struct cl_conn *conn)
 		snprintf(reason, sizeof(reason), "server is %.110s, expected %.110s",
 		    conn->peer.uri, conn->c->expect_uri);
 		snprintf(c->mismatch, sizeof(c->mismatch), "%s", conn->peer.uri);
-		conn_fail(conn, GRPC_UNAVAILABLE, reason);
+		conn_fail_and_free(conn, GRPC_UNAVAILABLE, reason);
 		return;
 	}
 	c->mismatch[0] = '\0';
@@ -658,7 +674,7 @@ conn_up(struct cl_conn *conn)
 	X509_free(c->peer_cert);
 	c->peer_cert = SSL_get1_peer_certificate(ssl);
 	if ((conn->h2 = conn_session_new(conn)) == NULL) {
-		conn_fail(conn, GRPC_UNAVAILABLE, "HTTP/2 session: out of memory");
+		conn_fail_and_free(conn, GRPC_UNAVAILABLE, "HTTP/2 session: out of memory");
 		return;
 	}
 	setsockopt(bufferevent_getfd(conn->bev), IPPROTO_TCP, TCP_NODELAY,
@@ -675,7 +691,7 @@ conn_up(struct cl_conn *conn)
 		}
 	}
 	if (conn_flush(conn) < 0)
-		conn_fail(conn, GRPC_UNAVAILABLE, conn->err);
+		conn_fail_and_free(conn, GRPC_UNAVAILABLE, conn->err);
 }
 
 /* libevent also stores SSL_get_error() codes (no library part): not TLS errors. */
@@ -734,7 +750,7 @@ conn_event_cb(struct bufferevent *bev, short events, void *arg)
 		return;
 	}
 	if (conn->err[0] != '\0') {		/* a deferred failure of ours */
-		conn_fail(conn, GRPC_UNAVAILABLE, conn->err);
+		conn_fail_and_free(conn, GRPC_UNAVAILABLE, conn->err);
 		return;
 	}
 	conn_describe_error(conn, events, reason, sizeof(reason));
@@ -746,7 +762,7 @@ conn_event_cb(struct bufferevent *bev, short events, void *arg)
 		if (conn_try_next(conn) == 0)
 			return;
 	}
-	conn_fail(conn, GRPC_UNAVAILABLE, reason);
+	conn_fail_and_free(conn, GRPC_UNAVAILABLE, reason);
 }
 
 /* Starts a nonblocking connect to the next resolved address. Returns 0 or -1. */
@@ -757,7 +773,7 @@ conn_try_next(struct cl_conn *conn)
 	struct timeval hs = { CLIENT_HANDSHAKE_S, 0 };
 
 	while (conn->ai_next != NULL) {
-		struct addrinfo *ai = conn->ai_next;
+		struct evutil_addrinfo *ai = conn->ai_next;
 		SSL *ssl;
 
 		conn->ai_next = ai->ai_next;
@@ -808,42 +824,100 @@ client_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Opens c->conn. Resolution is blocking (getaddrinfo). A synchronous
- * failure is reported from the event loop, so that a callback starting a
- * new call never recurses.
+ * The opening connection could not start: it goes, and the queued calls
+ * fail from the event loop (client_retry_cb), so that a callback starting
+ * a new call never recurses.
+ */
+static void
+conn_open_failed_and_free(struct cl_conn *conn)
+{
+	struct gw_client *c = conn->c;
+	struct timeval now = { 0, 0 };
+
+	if (c->conn == conn)
+		c->conn = NULL;
+	conn_free(conn);
+	evtimer_add(c->retry_ev, &now);
+}
+
+/* evdns_getaddrinfo's answer: connect to the first address that takes. */
+static void
+conn_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct cl_conn *conn = arg;
+	struct gw_client *c;
+
+	if (result == EVUTIL_EAI_CANCEL) {	/* conn_free cancelled: conn is gone */
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	c = conn->c;
+	conn->resolving = NULL;
+	if (result != 0) {
+		snprintf(c->open_err, sizeof(c->open_err), "resolve %s:%s: %s",
+		    c->host, c->port, evutil_gai_strerror(result));
+		conn_open_failed_and_free(conn);
+		return;
+	}
+	conn->ai_list = conn->ai_next = res;
+	if (conn_try_next(conn) < 0) {
+		snprintf(c->open_err, sizeof(c->open_err), "connect to %s:%s: "
+		    "cannot start", c->host, c->port);
+		conn_open_failed_and_free(conn);
+	}
+}
+
+/* The client's resolver: the one it was given, or its own (made on first use). */
+static struct evdns_base *
+client_dns(struct gw_client *c)
+{
+	if (c->dns == NULL) {
+		c->dns = evdns_base_new(c->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		c->own_dns = c->dns != NULL;
+	}
+	return c->dns;
+}
+
+/*
+ * Opens c->conn: an asynchronous name lookup (evdns), then a nonblocking
+ * connect. Nothing here waits on the network, so one slow resolver stalls
+ * only the calls that need it.
  */
 static void
 client_open(struct gw_client *c)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-	    .ai_socktype = SOCK_STREAM };
-	struct timeval now = { 0, 0 };
+	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC,
+	    .ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP };
+	struct evdns_getaddrinfo_request *req;
 	struct cl_conn *conn;
-	int rc;
 
 	if ((conn = calloc(1, sizeof(*conn))) == NULL) {
+		struct timeval now = { 0, 0 };
+
 		snprintf(c->open_err, sizeof(c->open_err), "out of memory");
-		goto fail;
+		evtimer_add(c->retry_ev, &now);
+		return;
 	}
 	conn->c = c;
 	TAILQ_INIT(&conn->calls);
-	if ((rc = getaddrinfo(c->host, c->port, &hints, &conn->ai_list)) != 0) {
-		snprintf(c->open_err, sizeof(c->open_err), "resolve %s:%s: %s",
-		    c->host, c->port, gai_strerror(rc));
-		goto fail;
-	}
-	conn->ai_next = conn->ai_list;
-	if (conn_try_next(conn) < 0) {
-		snprintf(c->open_err, sizeof(c->open_err), "connect to %s:%s: "
-		    "cannot start", c->host, c->port);
-		goto fail;
-	}
 	c->conn = conn;
-	return;
-fail:
-	if (conn != NULL)
-		conn_free(conn);
-	evtimer_add(c->retry_ev, &now);
+	if (client_dns(c) == NULL) {
+		snprintf(c->open_err, sizeof(c->open_err), "resolve %s: cannot set "
+		    "up the resolver (out of memory)", c->host);
+		conn_open_failed_and_free(conn);
+		return;
+	}
+	/*
+	 * A numeric address or a name in /etc/hosts is answered at once:
+	 * conn_resolved has run (and may have freed conn) when this returns
+	 * NULL. Otherwise conn is still ours and waits for the answer.
+	 */
+	req = evdns_getaddrinfo(c->dns, c->host, c->port, &hints, conn_resolved,
+	    conn);
+	if (req != NULL)
+		conn->resolving = req;
 }
 
 /* --- the public API ---------------------------------------------------- */
@@ -1006,9 +1080,9 @@ client_fail_all(struct gw_client *c, int status, const char *reason)
 	struct cl_call *call;
 
 	if (c->conn != NULL)
-		conn_fail(c->conn, status, reason);
+		conn_fail_and_free(c->conn, status, reason);
 	while ((conn = TAILQ_FIRST(&c->draining)) != NULL)
-		conn_fail(conn, status, reason);
+		conn_fail_and_free(conn, status, reason);
 	TAILQ_CONCAT(&dead, &c->queue, link);
 	while ((call = TAILQ_FIRST(&dead)) != NULL) {
 		TAILQ_REMOVE(&dead, call, link);
@@ -1026,6 +1100,8 @@ gw_client_free(struct gw_client *c)
 	client_fail_all(c, GRPC_CANCELLED, "client closed");
 	if (c->retry_ev != NULL)
 		event_free(c->retry_ev);
+	if (c->own_dns)
+		evdns_base_free(c->dns, 0);	/* its lookups were cancelled above */
 	if (c->ctx != NULL)
 		SSL_CTX_free(c->ctx);
 	free(c->host);
@@ -1041,6 +1117,14 @@ const char *
 gw_client_identity_mismatch(const struct gw_client *c)
 {
 	return c->mismatch;
+}
+
+void
+gw_client_set_dns(struct gw_client *c, struct evdns_base *dns)
+{
+	if (c->own_dns || c->conn != NULL)
+		return;		/* too late: it resolves with what it has */
+	c->dns = dns;
 }
 
 int

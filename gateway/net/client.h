@@ -9,6 +9,7 @@
 #include "gateway/net/identity.h"
 
 struct event_base;
+struct evdns_base;
 struct gw_client;
 
 /* Largest response message (gRPC) or GET body the client accepts. */
@@ -38,8 +39,10 @@ typedef void (*gw_client_get_cb)(void *arg, int http_status,
  * Creates a client for host:port with ctx (from gw_tls_client_ctx; the client
  * takes a reference). Connects lazily on first call and reconnects after a
  * failure. authority is the :authority / SNI name (NULL: host); the
- * :authority header is "<name>:<port>". Name resolution (getaddrinfo) is
- * blocking. The process must ignore SIGPIPE (OpenSSL writes to the socket).
+ * :authority header is "<name>:<port>". Names are resolved asynchronously
+ * (libevent's evdns, /etc/hosts then the nameservers of /etc/resolv.conf,
+ * unless gw_client_set_dns gives another resolver): the event loop never
+ * waits on a lookup. The process must ignore SIGPIPE (OpenSSL writes to the socket).
  * A server GOAWAY drains the connection and new calls open another; a
  * stream refused before any response (REFUSED_STREAM) is retried once.
  * Returns NULL on ENOMEM.
@@ -79,6 +82,13 @@ int gw_client_expect(struct gw_client *c, const char *uri);
  * Borrowed: valid until the next handshake or the client is freed.
  */
 const char *gw_client_identity_mismatch(const struct gw_client *c);
+
+/*
+ * Resolves through dns (not owned: it must outlive the client) instead of
+ * a resolver of the client's own. Only before the first call; later calls
+ * of this are ignored. A node gives all its clients one.
+ */
+void gw_client_set_dns(struct gw_client *c, struct evdns_base *dns);
 
 /* Identity of the server, once connected (NULL before). */
 const struct gw_identity *gw_client_peer(const struct gw_client *c);

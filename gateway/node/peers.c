@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/dns.h>
+
 #include "gateway/net/grpc_status.h"
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
@@ -13,6 +15,7 @@
 struct gw_peers {
 	struct gw_peer_link links[GW_MAX_PEERS];
 	size_t n;
+	struct evdns_base *dns;		/* every link resolves through it, off the loop's back */
 };
 
 struct peer_call {
@@ -45,6 +48,16 @@ gw_peer_state_name(enum gw_peer_state s)
 	}
 }
 
+/* libevent's resolver speaks through the node's log, not on stderr. */
+static void
+dns_log(int is_warning, const char *msg)
+{
+	char q[600];
+
+	gw_log(is_warning ? GW_LOG_WARN : GW_LOG_DEBUG, "dns_resolver",
+	    "message=%s", gw_log_quote(q, sizeof(q), msg, strlen(msg)));
+}
+
 static int
 links_open(struct gw_node *node, struct gw_peers *p, char *err, size_t errlen)
 {
@@ -56,6 +69,8 @@ links_open(struct gw_node *node, struct gw_peers *p, char *err, size_t errlen)
 		    node->cfg.federation, l->cfg->region);
 		l->client = gw_client_new(node->base, node->client_ctx,
 		    l->cfg->host, l->cfg->port, NULL);
+		if (l->client != NULL)
+			gw_client_set_dns(l->client, p->dns);
 		if (l->client == NULL || gw_client_expect(l->client, l->uri) != 0) {
 			snprintf(err, errlen, "peer %s: out of memory", l->cfg->name);
 			return -1;
@@ -84,6 +99,15 @@ gw_peers_start(struct gw_node *node, char *err, size_t errlen)
 		return -1;
 	}
 	node->peers = p;
+	/* /etc/hosts, then /etc/resolv.conf's nameservers (127.0.0.1 if none). */
+	evdns_set_log_fn(dns_log);
+	p->dns = evdns_base_new(node->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (p->dns == NULL) {
+		snprintf(err, errlen, "peers: cannot set up the DNS resolver");
+		gw_peers_stop(node);
+		return -1;
+	}
 	if (links_open(node, p, err, errlen) != 0) {
 		gw_peers_stop(node);
 		return -1;
@@ -97,6 +121,8 @@ gw_peers_stop(struct gw_node *node)
 	if (node->peers == NULL)
 		return;
 	links_close(node->peers);
+	if (node->peers->dns != NULL)
+		evdns_base_free(node->peers->dns, 0);	/* lookups cancelled above */
 	free(node->peers);
 	node->peers = NULL;
 }
@@ -113,6 +139,8 @@ gw_peers_reload(struct gw_node *node)
 		struct gw_client *c = gw_client_new(node->base, node->client_ctx,
 		    p->links[i].cfg->host, p->links[i].cfg->port, NULL);
 
+		if (c != NULL)
+			gw_client_set_dns(c, p->dns);
 		if (c == NULL || gw_client_expect(c, p->links[i].uri) != 0) {
 			gw_client_free(c);
 			snprintf(err, sizeof(err), "out of memory");
