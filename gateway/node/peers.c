@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <event2/dns.h>
+#include <event2/event.h>
 
 #include "gateway/net/grpc_status.h"
 #include "gateway/net/log.h"
@@ -121,8 +122,15 @@ gw_peers_stop(struct gw_node *node)
 	if (node->peers == NULL)
 		return;
 	links_close(node->peers);
-	if (node->peers->dns != NULL)
-		evdns_base_free(node->peers->dns, 0);	/* lookups cancelled above */
+	if (node->peers->dns != NULL) {
+		/*
+		 * Closing the links cancelled their lookups; libevent frees a
+		 * cancelled lookup's records in a callback from the loop, so let
+		 * it run once (nothing waits) before the resolver goes.
+		 */
+		event_base_loop(node->base, EVLOOP_NONBLOCK);
+		evdns_base_free(node->peers->dns, 0);
+	}
 	free(node->peers);
 	node->peers = NULL;
 }
