@@ -121,8 +121,10 @@ conn_finish(struct gw_conn *c)
 		conn_free(c);
 		return CONN_GONE;
 	}
-	(void)SSL_shutdown(c->ssl);	/* best effort: we close either way */
-	ERR_clear_error();
+	if (c->ssl != NULL) {		/* NULL: plain HTTP/2 (gw_conn_adopt) */
+		(void)SSL_shutdown(c->ssl);	/* best effort: we close either way */
+		ERR_clear_error();
+	}
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	c->linger = event_new(c->node->base, fd, EV_READ | EV_PERSIST, linger_cb, c);
 	if (c->linger == NULL || shutdown(fd, SHUT_WR) != 0 ||
@@ -258,6 +260,25 @@ handshake_failed(struct gw_conn *c, short events)
 	    c->addr, events, buf);
 }
 
+/* The peer is who it proved to be: speak HTTP/2. */
+static enum conn_fate CONN_MUST_CHECK
+conn_start_h2(struct gw_conn *c, const struct gw_identity *id)
+{
+	c->kick = event_new(c->node->base, -1, 0, kick_cb, c);
+	c->h2 = c->kick ? gw_h2_new(c->node, id, bufferevent_get_output(c->bev),
+	    c->kick, c->addr) : NULL;
+	if (c->h2 == NULL) {
+		gw_log(GW_LOG_ERR, "conn_error", "peer=%s error=\"out of memory\"", c->addr);
+		conn_free(c);
+		return CONN_GONE;
+	}
+	gw_log(GW_LOG_DEBUG, "conn_open", "peer=%s identity=%s", c->addr, id->uri);
+	if (c->node->draining)
+		gw_h2_shutdown(c->h2);
+	idle_arm(c);
+	return conn_pump(c);
+}
+
 static enum conn_fate CONN_MUST_CHECK
 connected(struct gw_conn *c)
 {
@@ -271,19 +292,7 @@ connected(struct gw_conn *c)
 		return CONN_GONE;
 	}
 	c->node->ctr.handshakes_ok++;
-	c->kick = event_new(c->node->base, -1, 0, kick_cb, c);
-	c->h2 = c->kick ? gw_h2_new(c->node, &id, bufferevent_get_output(c->bev),
-	    c->kick, c->addr) : NULL;
-	if (c->h2 == NULL) {
-		gw_log(GW_LOG_ERR, "conn_error", "peer=%s error=\"out of memory\"", c->addr);
-		conn_free(c);
-		return CONN_GONE;
-	}
-	gw_log(GW_LOG_DEBUG, "conn_open", "peer=%s identity=%s", c->addr, id.uri);
-	if (c->node->draining)
-		gw_h2_shutdown(c->h2);
-	idle_arm(c);
-	return conn_pump(c);
+	return conn_start_h2(c, &id);
 }
 
 static void
@@ -382,6 +391,22 @@ conn_make_room(struct gw_node *node)
 	return 0;
 }
 
+/* Puts c (bev set up) in the node's list and lets its bytes flow. */
+static void
+conn_link(struct gw_conn *c)
+{
+	struct gw_node *node = c->node;
+
+	c->next = node->conns;
+	if (node->conns)
+		node->conns->prev = c;
+	node->conns = c;
+	node->ctr.conns_open++;
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW_WATER, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int socklen, void *arg)
@@ -426,17 +451,29 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	c->next = node->conns;
-	if (node->conns)
-		node->conns->prev = c;
-	node->conns = c;
-	node->ctr.conns_open++;
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW_WATER, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_link(c);
 	ms_tv(node->cfg.limits.handshake_timeout_ms, &tv);
 	evtimer_add(c->timer, &tv);
+}
+
+int
+gw_conn_adopt(struct gw_node *node, struct bufferevent *bev,
+    const struct gw_identity *id, const char *addr)
+{
+	struct gw_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (c->timer = evtimer_new(node->base, timer_cb, c)) == NULL) {
+		free(c);
+		bufferevent_free(bev);
+		return -1;
+	}
+	c->node = node;
+	c->bev = bev;
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	conn_link(c);
+	/* The owner learns nothing more: whether it lives on is the peer's doing. */
+	return conn_start_h2(c, id) == CONN_GONE ? -1 : 0;
 }
 
 static void

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+struct bufferevent;
+struct gw_identity;
 struct gw_node;
 
 /*
@@ -21,6 +23,15 @@ size_t gw_conn_drain(struct gw_node *node);
 /* Number of open connections, and of streams over them. */
 size_t gw_conn_count(const struct gw_node *node);
 size_t gw_conn_streams(const struct gw_node *node);
+
+/*
+ * For fuzzers and tests: serves bev, a connected bufferevent carrying plain
+ * HTTP/2 (no TLS), as a connection whose peer proved id, just as one that
+ * passed its TLS handshake; the connection owns bev from here on (on
+ * failure too). Returns 0, or -1 if the connection is already gone.
+ */
+int gw_conn_adopt(struct gw_node *node, struct bufferevent *bev,
+    const struct gw_identity *id, const char *addr);
 
 /* Closes every connection at once (end of drain). */
 void gw_conn_close_all(struct gw_node *node);
