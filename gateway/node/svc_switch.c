@@ -1,4 +1,5 @@
 /* svc_switch.c -- axle.v1.Switch (members send, fetch, acknowledge, reject, ask) and axle.v1.Axle/Forward (nodes hand messages on). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,38 @@ struct sw_waiter {
 	bool busy, expired;
 };
 
+/*
+ * How many messages one write transaction of Fetch or Ack may take: all of
+ * them, except at the store's high-water mark, where every commit must fit
+ * in what is left of the reserve. A Fetch rewrites each message it hands out
+ * (its visibility timeout): a quarter of the reserve holds per_msg-byte
+ * messages this many times. An Ack drops envelopes, but the pages it frees
+ * are reusable only after its commit, while its receipts need new ones.
+ */
+static size_t
+drain_round_max(struct gw_node *node, size_t want, size_t per_msg)
+{
+	struct store_stats s;
+	size_t cap;
+
+	store_get_stats(node->store, &s);
+	if (!s.high_water)
+		return want;
+	cap = (size_t)(s.reserve / 4 / per_msg);
+	cap = cap > 0 ? cap : 1;
+	return want < cap ? want : cap;
+}
+
+/* A Fetch's messages: each up to the payload limit, plus its envelope. */
+static size_t
+fetch_msg_bytes(struct gw_node *node)
+{
+	return (node->sw->lim.max_payload ? node->sw->lim.max_payload :
+	    SW_PAYLOAD_DEFAULT) + 4096;
+}
+
+#define ACK_MSG_BYTES	4096	/* an Ack's receipt and record per message, generously */
+
 struct fetch_op {
 	struct sw_waiter *w;
 	struct sw_msg *m;
@@ -414,10 +447,11 @@ fetch_done(struct gw_node *node, int rc, const char *err, void *arg)
 			tv.tv_sec = (time_t)(w->wait_ms / 1000);
 			tv.tv_usec = (suseconds_t)(w->wait_ms % 1000) * 1000;
 			w->expired = w->wait_ms == 0;
-			if (w->expired)
-				fetch_try(w);
-			else
+			if (!w->expired)
 				evtimer_add(w->timer, &tv);
+			/* A full round (a capped one): more may be there now. */
+			if (w->expired || op->n == op->want)
+				fetch_try(w);
 		}
 	}
 	sw_msgs_free(op->m, op->n);
@@ -441,7 +475,8 @@ fetch_try(struct sw_waiter *w)
 		return;
 	}
 	op->w = w;
-	op->want = w->max - w->sent;
+	op->want = drain_round_max(w->node, w->max - w->sent,
+	    fetch_msg_bytes(w->node));
 	op->vis_ms = w->vis_ms;
 	w->busy = true;
 	if (sw_submit(w->node, fetch_write, fetch_done, op) != 0) {
@@ -555,19 +590,22 @@ struct ack_op {
 	uint8_t (*ids)[SW_ID_LEN];
 	bool *done;
 	size_t n, acked;
+	size_t from, len;	/* this write's part of ids (drain_round_max) */
 };
+
 
 static int
 ack_write(struct sw_wctx *c, void *arg)
 {
 	struct ack_op *op = arg;
 	Axle__V1__Envelope **envs = calloc(op->n, sizeof(*envs));
+	size_t end = op->from + op->len, acked = 0;
 	int rc = 0;
 
 	if (envs == NULL)
 		return SW_Q_ENOMEM;
 	/* The envelopes first: acknowledging ends custody and drops them. */
-	for (size_t i = 0; i < op->n && rc == 0; i++) {
+	for (size_t i = op->from; i < end && rc == 0; i++) {
 		struct sw_msg m;
 
 		rc = sw_queue_get(&c->t, op->ids[i], &m);
@@ -581,9 +619,12 @@ ack_write(struct sw_wctx *c, void *arg)
 		sw_msgs_free(&m, 1);
 	}
 	if (rc == 0)
-		rc = sw_queue_ack(&c->t, op->mailbox, (const uint8_t (*)[SW_QID_LEN])op->ids,
-		    op->n, c->now, op->done, &op->acked);
-	for (size_t i = 0; i < op->n; i++) {
+		rc = sw_queue_ack(&c->t, op->mailbox,
+		    (const uint8_t (*)[SW_QID_LEN])(op->ids + op->from), op->len,
+		    c->now, op->done + op->from, &acked);
+	if (rc == 0)
+		op->acked += acked;
+	for (size_t i = op->from; i < end; i++) {
 		if (rc == 0 && op->done[i]) {
 			sw_count(c, SW_EV_ACKED);
 			if (envs[i] != NULL)
@@ -597,15 +638,38 @@ ack_write(struct sw_wctx *c, void *arg)
 	return rc;
 }
 
+static void ack_done(struct gw_node *node, int rc, const char *err,
+    void *arg);
+
+/* Writes the next part of op's ids. Returns sw_submit's rc. */
+static int
+ack_submit_part(struct gw_node *node, struct ack_op *op)
+{
+	op->len = drain_round_max(node, op->n - op->from, ACK_MSG_BYTES);
+	return sw_submit(node, ack_write, ack_done, op);
+}
+
 static void
 ack_done(struct gw_node *node, int rc, const char *err, void *arg)
 {
 	struct ack_op *op = arg;
 	Axle__V1__AckResponse resp = AXLE__V1__ACK_RESPONSE__INIT;
-	ProtobufCBinaryData *unknown = calloc(op->n + 1, sizeof(*unknown));
+	ProtobufCBinaryData *unknown;
 
-	(void)node;
-	if (rc != 0) {
+	if (rc == 0 && op->from + op->len < op->n) {
+		op->from += op->len;	/* at the high-water mark: the next part */
+		if (node->sw != NULL && !node->sw->stopping &&
+		    ack_submit_part(node, op) == 0)
+			return;
+		rc = ESHUTDOWN;
+		err = "the node is shutting down";
+	}
+	unknown = calloc(op->n + 1, sizeof(*unknown));
+	if (rc != 0 && op->acked > 0) {
+		gw_call_error(op->call, status_of(rc), "not committed after %zu of "
+		    "%zu were acknowledged: %s; acknowledge them again (done "
+		    "ones come back as unknown_ids)", op->acked, op->n, err);
+	} else if (rc != 0) {
 		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
 	} else if (unknown == NULL) {
 		gw_call_error(op->call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -670,7 +734,7 @@ sw_ack(struct gw_call *call, const ProtobufCMessage *req)
 	op->n = r->n_message_ids;
 	for (size_t i = 0; i < op->n; i++)
 		memcpy(op->ids[i], r->message_ids[i].data, SW_ID_LEN);
-	if (sw_submit(node, ack_write, ack_done, op) != 0) {
+	if (ack_submit_part(node, op) != 0) {
 		free(op->ids);
 		free(op->done);
 		free(op);
