@@ -121,6 +121,7 @@ registry_db_open(MDB_txn *txn, const char *region, struct registry_db *out,
 		{ "reg.feed", offsetof(struct registry_db, feed) },
 		{ "reg.mirror", offsetof(struct registry_db, mirror) },
 		{ "reg.mirror_state", offsetof(struct registry_db, mirror_state) },
+		{ "reg.mirror_heads", offsetof(struct registry_db, mirror_heads) },
 	};
 	char why[REGISTRY_REASON_MAX];
 

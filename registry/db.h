@@ -31,14 +31,18 @@
  *   reg.mirror        region NUL seq (8 bytes BE) -> packed FeedEntry:
  *                     peers' feeds as received and verified.
  *   reg.mirror_state  region -> last seq, last hash, ok/broken + reason.
+ *   reg.mirror_heads  region NUL seq (8 bytes BE) -> packed SignedHead: the
+ *                     origin's signed head at the end of each batch applied
+ *                     to the mirror (with the origin's certificate chain),
+ *                     what lets this node relay the feed to others.
  * The environment must allow REGISTRY_DB_COUNT more named databases
  * (mdb_env_set_maxdbs).
  */
-#define REGISTRY_DB_COUNT	5
+#define REGISTRY_DB_COUNT	6
 #define REGISTRY_RECORD_MAX	(1u << 20)	/* largest record or entry unpacked */
 
 struct registry_db {
-	MDB_dbi registrars, prefixes, feed, mirror, mirror_state;
+	MDB_dbi registrars, prefixes, feed, mirror, mirror_state, mirror_heads;
 	char region[ADDR_MAX_LEN + 1];		/* this node's region */
 };
 

@@ -7,6 +7,7 @@
 #include "proto/pb.h"
 #include "registry/db_priv.h"
 #include "registry/feed.h"
+#include "registry/db.h"
 #include "registry/mirror.h"
 #include "registry/registrar.h"
 
@@ -242,11 +243,41 @@ check_region(const struct registry_db *db, const char *region,
 	return REGISTRY_OK;
 }
 
+/* Keeps the origin's signed head at the end of the batch: what relaying serves. */
+static int
+store_head(MDB_txn *txn, const struct registry_db *db, const char *region,
+    const Axle__V1__SignedHead *head, struct registry_outcome *res)
+{
+	uint8_t key[ADDR_MAX_LEN + 9], *buf;
+	MDB_val k = { entry_key(key, region, head->seq), key }, v;
+	size_t n;
+	int rc;
+
+	if ((buf = pb_pack(&head->base, 0, &n)) == NULL)
+		return FAIL(res, REGISTRY_ENOMEM, "out of memory");
+	v.mv_data = buf;
+	v.mv_size = n;
+	rc = mdb_put(txn, db->mirror_heads, &k, &v, 0);
+	free(buf);
+	return rc == 0 ? REGISTRY_OK : registry_db_store_fail(res, rc,
+	    "write reg.mirror_heads");
+}
+
 int
 registry_mirror_apply(MDB_txn *txn, const struct registry_db *db,
     const char *region, const Axle__V1__FeedEntry *const *entries, size_t n,
     const Axle__V1__SignedHead *head, EVP_PKEY *peer_pub, int64_t now_ms,
     struct registry_outcome *res)
+{
+	return registry_mirror_apply_via(txn, db, region, NULL, entries, n, head,
+	    peer_pub, now_ms, res);
+}
+
+int
+registry_mirror_apply_via(MDB_txn *txn, const struct registry_db *db,
+    const char *region, const char *via, const Axle__V1__FeedEntry *const *entries,
+    size_t n, const Axle__V1__SignedHead *head, EVP_PKEY *origin_pub,
+    int64_t now_ms, struct registry_outcome *res)
 {
 	struct registry_mirror_state st;
 	size_t first = 0;
@@ -259,9 +290,17 @@ registry_mirror_apply(MDB_txn *txn, const struct registry_db *db,
 	if (st.broken)
 		return FAIL(res, REGISTRY_EPRECOND, "the mirror of %s is stopped (%s); "
 		    "reset it to start again", region, st.reason);
-	rc = check_batch(txn, db, region, entries, n, head, peer_pub, &st, &first, res);
-	if (rc == REGISTRY_EINTEGRITY)
+	rc = check_batch(txn, db, region, entries, n, head, origin_pub, &st, &first, res);
+	if (rc == REGISTRY_EINTEGRITY) {
+		if (via != NULL && strcmp(via, region) != 0) {
+			char why[REGISTRY_REASON_MAX];
+
+			snprintf(why, sizeof(why), "%s", res->reason);
+			FAIL(res, REGISTRY_EINTEGRITY, "relay %s served a feed of %s "
+			    "that fails verification: %s", via, region, why);
+		}
 		return stop_mirror(txn, db, region, &st, now_ms, res);
+	}
 	if (rc != REGISTRY_OK)
 		return rc;
 	for (size_t i = first; i < n; i++)
@@ -271,10 +310,160 @@ registry_mirror_apply(MDB_txn *txn, const struct registry_db *db,
 		st.seq = entries[n - 1]->seq;
 		memcpy(st.hash, entries[n - 1]->hash.data, REGISTRY_HASH_LEN);
 		st.changed_ms = now_ms;
-		if ((rc = state_put(txn, db, region, &st, res)) != REGISTRY_OK)
+		if ((rc = state_put(txn, db, region, &st, res)) != REGISTRY_OK ||
+		    (rc = store_head(txn, db, region, head, res)) != REGISTRY_OK)
 			return rc;
 	}
 	res->feed_seq = st.seq;
+	return REGISTRY_OK;
+}
+
+/* --- relaying: what this node serves of a region it mirrors -------------------------- */
+
+/* The first head held of region at or after seq; REGISTRY_ENOTFOUND if none. */
+static int
+head_from(MDB_txn *txn, const struct registry_db *db, const char *region,
+    uint64_t seq, Axle__V1__SignedHead **out, struct registry_outcome *res)
+{
+	uint8_t key[ADDR_MAX_LEN + 9];
+	size_t kl = entry_key(key, region, seq), rl = strlen(region);
+	MDB_val k = { kl, key }, v;
+	MDB_cursor *c;
+	char why[160];
+	int rc;
+
+	*out = NULL;
+	if ((rc = mdb_cursor_open(txn, db->mirror_heads, &c)) != 0)
+		return registry_db_store_fail(res, rc, "open a cursor on reg.mirror_heads");
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && (k.mv_size != kl || memcmp(k.mv_data, key, rl + 1) != 0))
+		rc = MDB_NOTFOUND;	/* past region's key range */
+	if (rc == 0 && (*out = PB_UNPACK(Axle__V1__SignedHead, axle__v1__signed_head,
+	    v.mv_data, v.mv_size, REGISTRY_RECORD_MAX, why, sizeof(why))) == NULL)
+		rc = FAIL(res, REGISTRY_EINTEGRITY, "stored head of %s does not "
+		    "unpack: %s", region, why);
+	else if (rc == MDB_NOTFOUND)
+		rc = REGISTRY_ENOTFOUND;
+	else if (rc != 0)
+		rc = registry_db_store_fail(res, rc, "read reg.mirror_heads");
+	mdb_cursor_close(c);
+	return rc;
+}
+
+/* Entries of region's mirror from..to, in order; *n of them into *out (malloc'd). */
+static int
+entries_range(MDB_txn *txn, const struct registry_db *db, const char *region,
+    uint64_t from, uint64_t to, Axle__V1__FeedEntry ***out, size_t *n,
+    struct registry_outcome *res)
+{
+	size_t want = (size_t)(to - from + 1), cnt = 0;
+	Axle__V1__FeedEntry **arr = calloc(want, sizeof(*arr));
+	int rc = REGISTRY_OK;
+
+	if (arr == NULL)
+		return FAIL(res, REGISTRY_ENOMEM, "out of memory");
+	for (uint64_t seq = from; seq <= to && rc == REGISTRY_OK; seq++) {
+		uint8_t key[ADDR_MAX_LEN + 9];
+		MDB_val k = { entry_key(key, region, seq), key }, v;
+		int mrc = mdb_get(txn, db->mirror, &k, &v);
+
+		if (mrc == MDB_NOTFOUND)
+			rc = FAIL(res, REGISTRY_EINTEGRITY, "entry %" PRIu64 " of %s "
+			    "is not held although a head past it is", seq, region);
+		else if (mrc != 0)
+			rc = registry_db_store_fail(res, mrc, "read reg.mirror");
+		else if ((rc = registry_db_unpack_entry(&v, &arr[cnt], res)) == REGISTRY_OK)
+			cnt++;
+	}
+	if (rc != REGISTRY_OK) {
+		registry_feed_entries_free(arr, cnt);
+		return rc;
+	}
+	*out = arr;
+	*n = cnt;
+	return REGISTRY_OK;
+}
+
+int
+registry_mirror_read(MDB_txn *txn, const struct registry_db *db,
+    const char *region, uint64_t after, Axle__V1__FeedEntry ***out, size_t *n,
+    Axle__V1__SignedHead **head, struct registry_outcome *res)
+{
+	struct registry_mirror_state st;
+	Axle__V1__SignedHead *h = NULL;
+	int rc;
+
+	registry_outcome_reset(res);
+	*out = NULL;
+	*n = 0;
+	*head = NULL;
+	if ((rc = check_region(db, region, res)) != REGISTRY_OK ||
+	    (rc = registry_mirror_state_get(txn, db, region, &st, res)) != REGISTRY_OK)
+		return rc;
+	if (st.seq == 0)
+		return FAIL(res, REGISTRY_ENOTFOUND, "this node holds nothing of the "
+		    "feed of %s", region);
+	/* At or past what we hold: the newest head, nothing more. */
+	rc = head_from(txn, db, region, after < st.seq ? after + 1 : st.seq, &h, res);
+	if (rc == REGISTRY_ENOTFOUND || (rc == REGISTRY_OK && h->seq > st.seq)) {
+		if (h != NULL)
+			pb_free(&h->base);
+		return FAIL(res, REGISTRY_ENOTFOUND, "this node holds no signed head "
+		    "of %s at or after entry %" PRIu64 " (it mirrored that part before "
+		    "it relayed feeds): reset its mirror of %s to relay it", region,
+		    after + 1, region);
+	}
+	if (rc != REGISTRY_OK)
+		return rc;
+	if (after < h->seq && h->seq - after > REGISTRY_RELAY_SPAN_MAX) {
+		uint64_t hs = h->seq;
+
+		pb_free(&h->base);
+		return FAIL(res, REGISTRY_EINTEGRITY, "%" PRIu64 " entries of %s "
+		    "lie between entry %" PRIu64 " and the next signed head held "
+		    "(entry %" PRIu64 "): more than one relayed answer may carry",
+		    hs - after, region, after + 1, hs);
+	}
+	if (after < h->seq &&
+	    (rc = entries_range(txn, db, region, after + 1, h->seq, out, n, res)) != REGISTRY_OK) {
+		pb_free(&h->base);
+		return rc;
+	}
+	*head = h;
+	return REGISTRY_OK;
+}
+
+int
+registry_mirror_regions(MDB_txn *txn, const struct registry_db *db,
+    size_t max, void (*fn)(void *arg, const char *region,
+    const struct registry_mirror_state *st), void *arg,
+    struct registry_outcome *res)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t cnt = 0;
+	int rc;
+
+	registry_outcome_reset(res);
+	if ((rc = mdb_cursor_open(txn, db->mirror_state, &c)) != 0)
+		return registry_db_store_fail(res, rc, "open a cursor on reg.mirror_state");
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && cnt < max;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		char region[ADDR_MAX_LEN + 1];
+		struct registry_mirror_state st;
+
+		if (k.mv_size == 0 || k.mv_size > ADDR_MAX_LEN)
+			continue;
+		memcpy(region, k.mv_data, k.mv_size);
+		region[k.mv_size] = '\0';
+		if (registry_mirror_state_get(txn, db, region, &st, res) != REGISTRY_OK)
+			continue;
+		fn(arg, region, &st);
+		cnt++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return registry_db_store_fail(res, rc, "read reg.mirror_state");
 	return REGISTRY_OK;
 }
 
@@ -321,6 +510,7 @@ registry_mirror_reset(MDB_txn *txn, const struct registry_db *db,
 	rl = strlen(region);
 	memcpy(key, region, rl + 1);	/* the NUL ends the region in both key spaces */
 	if ((rc = delete_range(txn, db->mirror, key, rl + 1, res)) != REGISTRY_OK ||
+	    (rc = delete_range(txn, db->mirror_heads, key, rl + 1, res)) != REGISTRY_OK ||
 	    (rc = delete_range(txn, db->registrars, key, rl + 1, res)) != REGISTRY_OK)
 		return rc;
 	k.mv_data = key;

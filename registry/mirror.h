@@ -60,6 +60,50 @@ int registry_mirror_apply(MDB_txn *txn, const struct registry_db *db,
     struct registry_outcome *res);
 
 /*
+ * registry_mirror_apply for a feed that may have come through relays: via
+ * is the peer that served it (NULL or region itself: the origin served it),
+ * origin_pub the origin node's key (from the certificate chain the head
+ * carries, verified by the caller, or from the origin's own link). A batch
+ * that fails verification stops the mirror with a reason that names via:
+ * "relay <via> served a feed of <region> that fails verification: ...".
+ * Also keeps the head (reg.mirror_heads) at the end of every batch that
+ * brought new entries: registry_mirror_read serves it on.
+ */
+int registry_mirror_apply_via(MDB_txn *txn, const struct registry_db *db,
+    const char *region, const char *via, const Axle__V1__FeedEntry *const *entries,
+    size_t n, const Axle__V1__SignedHead *head, EVP_PKEY *origin_pub,
+    int64_t now_ms, struct registry_outcome *res);
+
+/* Most entries between two heads held that one relayed answer carries. */
+#define REGISTRY_RELAY_SPAN_MAX	4096
+
+/*
+ * What this node relays of region's feed to a node that holds it up to
+ * entry after: the entries after it up to the first head held at or past
+ * after+1, and that head as its origin signed it (so the receiver verifies
+ * the origin's signature, never this node's word). At or past the last
+ * entry held: no entries and the newest head. *out (freed with
+ * registry_feed_entries_free) and *head (pb_free) are the caller's. Returns
+ * REGISTRY_OK, REGISTRY_ENOTFOUND (nothing of region held, or only entries
+ * mirrored before heads were kept: reason says to reset the mirror),
+ * REGISTRY_EINVAL, REGISTRY_EPERM (own region), REGISTRY_EINTEGRITY,
+ * REGISTRY_ENOMEM, REGISTRY_ESTORE.
+ */
+int registry_mirror_read(MDB_txn *txn, const struct registry_db *db,
+    const char *region, uint64_t after, Axle__V1__FeedEntry ***out, size_t *n,
+    Axle__V1__SignedHead **head, struct registry_outcome *res);
+
+/*
+ * Calls fn for each region with a mirror state (at most max of them), in
+ * key order. For start-up only: it walks reg.mirror_state. Returns
+ * REGISTRY_OK or REGISTRY_ESTORE.
+ */
+int registry_mirror_regions(MDB_txn *txn, const struct registry_db *db,
+    size_t max, void (*fn)(void *arg, const char *region,
+    const struct registry_mirror_state *st), void *arg,
+    struct registry_outcome *res);
+
+/*
  * Forgets everything mirrored of region (entries, records, state), so that
  * an operator can restart a broken mirror from seq 0. Returns REGISTRY_OK or
  * REGISTRY_ESTORE.

@@ -37,6 +37,7 @@ struct gw_recourse_cfg {
 /* [registry]: the register and its mirrors (gw_registry.c, feed_pull.c). */
 struct gw_registry_cfg {
 	uint32_t mirror_interval_ms;	/* pause between feed pulls at the head; default 1000 */
+	uint32_t max_origins;		/* regions' feeds mirrored (direct and relayed); default 256 */
 };
 
 /* [switch]: message handling (sw_queue.c, sw_core.c, svc_switch.c). */

@@ -7,6 +7,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
 #include "axle/v1/axle.pb-c.h"
@@ -15,6 +16,7 @@
 #include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
 #include "gateway/node/feed_pull.h"
+#include "gateway/node/feed_pull_priv.h"
 #include "gateway/node/node.h"
 #include "gateway/node/peers.h"
 #include "gateway/node/store.h"
@@ -32,34 +34,13 @@
 #define MIRROR_CONFIRM_MS	5000
 #define PULL_TIMEOUT_MS		(MIRROR_CONFIRM_MS + 10000)
 
-struct gw_mirror;
-
-/* One peer's mirror, as the loop thread sees it. */
-struct mpeer {
-	struct gw_mirror *m;
-	char region[ADDR_MAX_LEN + 1];
-	uint64_t seq;				/* last entry applied */
-	uint8_t hash[REGISTRY_HASH_LEN];	/* its hash */
-	bool broken;
-	bool resetting;				/* a reset is on its way through the store */
-	unsigned gen;				/* bumped by a reset: older pulls are void */
-	bool busy;				/* a pull or its write in flight */
-	bool down;				/* the last pull failed (logged once) */
-	int64_t confirmed_ms;			/* monotonic: when the newest head we
-						   hold was the peer's (see gw_mirror_lag_ms) */
-	struct event *timer;
-};
-
-struct gw_mirror {
-	struct gw_node *node;
-	size_t n;
-	struct mpeer peers[GW_MAX_PEERS];
-};
+/* struct mpeer, struct mlink, struct gw_mirror: feed_pull_priv.h */
 
 /* A pull in flight; outlives the mirror if the node stops meanwhile. */
 struct pull {
 	struct gw_node *node;
 	char region[ADDR_MAX_LEN + 1];
+	char via[ADDR_MAX_LEN + 1];	/* the peer asked */
 	unsigned gen;
 	uint8_t *msg;
 	size_t len;
@@ -72,8 +53,12 @@ struct mwrite {
 	struct gw_node *node;
 	struct registry_db db;
 	char region[ADDR_MAX_LEN + 1];
+	char via[ADDR_MAX_LEN + 1];
 	unsigned gen;
 	Axle__V1__FeedResponse *resp;
+	const Axle__V1__SignedHead *head;	/* resp->head, or head_copy */
+	Axle__V1__SignedHead head_copy;		/* resp->head with the link's certificate */
+	ProtobufCBinaryData cert;		/* malloc'd DER for head_copy */
 	EVP_PKEY *pub;
 	int64_t now_ms;
 	int64_t answered_ms;	/* monotonic: when the peer's answer came */
@@ -84,8 +69,8 @@ struct mwrite {
 static void pull_start(struct mpeer *p);
 
 /* Lag is a duration: measured on a clock that wall-clock steps do not move. */
-static int64_t
-mono_ms(void)
+int64_t
+gw_mirror_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -93,8 +78,8 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct mpeer *
-mirror_find(struct gw_node *node, const char *region)
+struct mpeer *
+gw_mirror_find(struct gw_node *node, const char *region)
 {
 	struct gw_mirror *m;
 
@@ -106,13 +91,14 @@ mirror_find(struct gw_node *node, const char *region)
 	return NULL;
 }
 
-static void
-schedule(struct mpeer *p, uint32_t ms)
+void
+gw_mirror_schedule(struct mpeer *p, uint32_t ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	p->busy = false;
-	if (!p->broken && !p->resetting)
+	/* A relayed origin known only from the store waits for a peer to offer it. */
+	if (!p->broken && !p->resetting && p->via[0] != '\0')
 		evtimer_add(p->timer, &tv);
 }
 
@@ -141,7 +127,7 @@ stale_done(struct mpeer *p)
 {
 	p->busy = false;
 	if (!p->resetting)
-		schedule(p, 0);
+		gw_mirror_schedule(p, 0);
 }
 
 static void
@@ -151,9 +137,10 @@ mark_broken(struct mpeer *p, const char *reason)
 
 	p->broken = true;
 	p->busy = false;
-	gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64 " reason=%s "
+	snprintf(p->reason, sizeof(p->reason), "%s", reason);
+	gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s via=%s seq=%" PRIu64 " reason=%s "
 	    "action=\"mirror stopped; nothing of this batch was applied\"",
-	    p->region, p->seq, gw_log_quote(q, sizeof(q), reason, strlen(reason)));
+	    p->region, p->via, p->seq, gw_log_quote(q, sizeof(q), reason, strlen(reason)));
 }
 
 /* --- applying a batch (writer thread, then loop thread) -------------------------- */
@@ -164,9 +151,9 @@ mwrite_fn(MDB_txn *txn, struct store *st, void *arg)
 	struct mwrite *w = arg;
 
 	(void)st;
-	w->lrc = registry_mirror_apply(txn, &w->db, w->region,
+	w->lrc = registry_mirror_apply_via(txn, &w->db, w->region, w->via,
 	    (const Axle__V1__FeedEntry *const *)w->resp->entries,
-	    w->resp->n_entries, w->resp->head, w->pub, w->now_ms, &w->res);
+	    w->resp->n_entries, w->head, w->pub, w->now_ms, &w->res);
 	/* A broken mark is a result too: keep it so it survives a restart. */
 	return w->lrc == REGISTRY_OK || w->lrc == REGISTRY_EINTEGRITY ? 0 : 1;
 }
@@ -176,6 +163,7 @@ mwrite_free(struct mwrite *w)
 {
 	pb_free(&w->resp->base);
 	EVP_PKEY_free(w->pub);
+	OPENSSL_free(w->cert.data);	/* from i2d_X509 */
 	free(w);
 }
 
@@ -196,16 +184,21 @@ mwrite_applied(struct mpeer *p, const struct mwrite *w)
 			memcpy(p->hash, e->hash.data, REGISTRY_HASH_LEN);
 	}
 	p->seq = w->res.feed_seq;
-	if (p->seq > before)
-		gw_log(GW_LOG_DEBUG, "mirror_applied", "peer=%s from=%" PRIu64
-		    " to=%" PRIu64, p->region, before + 1, p->seq);
+	if (r->head != NULL && r->head->signed_ms > p->signed_ms)
+		p->signed_ms = r->head->signed_ms;
+	if (p->seq > before) {
+		gw_log(GW_LOG_DEBUG, "mirror_applied", "peer=%s via=%s from=%" PRIu64
+		    " to=%" PRIu64, p->region, p->via, before + 1, p->seq);
+		/* Nodes that mirror this feed through us learn it now. */
+		gw_registry_feed_wake(w->node);
+	}
 }
 
 static void
 mwrite_done(int rc, void *arg)
 {
 	struct mwrite *w = arg;
-	struct mpeer *p = mirror_find(w->node, w->region);
+	struct mpeer *p = gw_mirror_find(w->node, w->region);
 
 	if (p == NULL) {
 		mwrite_free(w);
@@ -225,7 +218,7 @@ mwrite_done(int rc, void *arg)
 
 		gw_log(GW_LOG_WARN, "mirror_write_failed", "peer=%s error=%s",
 		    p->region, gw_log_quote(q, sizeof(q), e, strlen(e)));
-		schedule(p, interval_ms(p));
+		gw_mirror_schedule(p, interval_ms(p));
 	} else if (w->lrc == REGISTRY_EINTEGRITY) {
 		mark_broken(p, w->res.reason);
 	} else {
@@ -233,7 +226,7 @@ mwrite_done(int rc, void *arg)
 		if (!w->resp->more)	/* the head the peer had when it answered */
 			p->confirmed_ms = w->answered_ms;
 		/* New entries: ask again now (the next pull long-polls at the head). */
-		schedule(p, w->resp->n_entries > 0 ? 0 : interval_ms(p));
+		gw_mirror_schedule(p, w->resp->n_entries > 0 ? 0 : interval_ms(p));
 	}
 	mwrite_free(w);
 }
@@ -257,51 +250,64 @@ at_head(const struct mpeer *p, const Axle__V1__FeedResponse *r, EVP_PKEY *pub)
 	    registry_feed_verify_head(pub, h, why, sizeof(why)) == REGISTRY_OK;
 }
 
-/* The peer's public key: from the certificate its link verified (pinned identity). */
-static EVP_PKEY *
-peer_pub(struct gw_node *node, const char *region)
-{
-	struct gw_peer_link *l = gw_peers_find(node, region);
-	X509 *cert = l != NULL && l->client != NULL ?
-	    gw_client_peer_cert(l->client) : NULL;
-
-	return cert != NULL ? X509_get_pubkey(cert) : NULL;
-}
-
 static void
-pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
+pull_answer(struct mpeer *p, const char *via, Axle__V1__FeedResponse *resp,
+    int64_t started_ms)
 {
-	int64_t answered_ms = mono_ms();
+	int64_t answered_ms = gw_mirror_mono_ms();
 	struct gw_node *node = p->m->node;
-	EVP_PKEY *pub = peer_pub(node, p->region);
+	char why[REGISTRY_REASON_MAX], q[2 * REGISTRY_REASON_MAX];
+	EVP_PKEY *pub = gw_mirror_origin_pub(node, p->region, via, resp->head,
+	    why, sizeof(why));
 	struct mwrite *w;
 
 	if (pub == NULL) {
-		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s error=\"no "
-		    "certificate kept from the peer's handshake\"", p->region);
+		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s via=%s error=%s",
+		    p->region, via, gw_log_quote(q, sizeof(q), why, strlen(why)));
+		snprintf(p->fault, sizeof(p->fault), "%s", why);
 		pb_free(&resp->base);
-		schedule(p, interval_ms(p));
+		gw_mirror_schedule(p, interval_ms(p));
 		return;
 	}
 	if (at_head(p, resp, pub)) {
 		EVP_PKEY_free(pub);
+		if (resp->head != NULL && resp->head->signed_ms > p->signed_ms)
+			p->signed_ms = resp->head->signed_ms;
 		pb_free(&resp->base);
 		p->confirmed_ms = answered_ms;
 		/* A long poll that waited its time out: ask again at once. */
-		schedule(p, answered_ms - started_ms >= MIRROR_CONFIRM_MS / 2 ? 0 :
+		gw_mirror_schedule(p, answered_ms - started_ms >= MIRROR_CONFIRM_MS / 2 ? 0 :
 		    interval_ms(p));
+		return;
+	}
+	/* A relay behind us (we also heard from a closer or fresher path): wait. */
+	if (strcmp(via, p->region) != 0 && resp->n_entries == 0 &&
+	    resp->head != NULL && resp->head->seq < p->seq) {
+		EVP_PKEY_free(pub);
+		pb_free(&resp->base);
+		gw_mirror_schedule(p, interval_ms(p));
 		return;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		EVP_PKEY_free(pub);
 		pb_free(&resp->base);
-		schedule(p, interval_ms(p));
+		gw_mirror_schedule(p, interval_ms(p));
 		return;
+	}
+	w->head = resp->head;
+	/* What we keep must let others verify it after us: the origin's chain. */
+	if (resp->head != NULL && resp->head->n_node_chain == 0 &&
+	    gw_mirror_link_cert(node, via, &w->cert) == 0) {
+		w->head_copy = *resp->head;
+		w->head_copy.n_node_chain = 1;
+		w->head_copy.node_chain = &w->cert;
+		w->head = &w->head_copy;
 	}
 	w->node = node;
 	w->db = node->registry->db;
 	w->gen = p->gen;
 	memcpy(w->region, p->region, sizeof(w->region));
+	snprintf(w->via, sizeof(w->via), "%s", via);
 	w->resp = resp;
 	w->pub = pub;
 	w->now_ms = gw_registry_now_ms();
@@ -309,7 +315,7 @@ pull_answer(struct mpeer *p, Axle__V1__FeedResponse *resp, int64_t started_ms)
 	/* A peer's entries are new work: refused above the high-water mark. */
 	if (store_submit_new(node->store, mwrite_fn, mwrite_done, w) != 0) {
 		mwrite_free(w);
-		schedule(p, interval_ms(p));
+		gw_mirror_schedule(p, interval_ms(p));
 	}
 }
 
@@ -322,12 +328,12 @@ pull_failed(struct mpeer *p, int status, const char *message)
 	if (message == NULL)
 		message = "";
 	if (!p->down)
-		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s status=%d "
+		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s via=%s status=%d "
 		    "error=%s action=\"retry every %ums from seq %" PRIu64 "\"",
-		    p->region, status, gw_log_quote(q, sizeof(q), message,
+		    p->region, p->via, status, gw_log_quote(q, sizeof(q), message,
 		    strlen(message)), interval_ms(p), p->seq + 1);
 	p->down = true;
-	schedule(p, interval_ms(p));
+	gw_mirror_schedule(p, interval_ms(p));
 }
 
 static void
@@ -346,7 +352,7 @@ pull_cb(void *arg, int final, int status, const char *message,
 		}
 		return;
 	}
-	if ((p = mirror_find(pl->node, pl->region)) == NULL)
+	if ((p = gw_mirror_find(pl->node, pl->region)) == NULL)
 		goto out;
 	if (pl->gen != p->gen) {	/* asked before a reset: void */
 		stale_done(p);
@@ -367,7 +373,7 @@ pull_cb(void *arg, int final, int status, const char *message,
 		gw_log(GW_LOG_INFO, "mirror_resumed", "peer=%s from_seq=%" PRIu64,
 		    p->region, p->seq + 1);
 	p->down = false;
-	pull_answer(p, resp, pl->started_ms);
+	pull_answer(p, pl->via, resp, pl->started_ms);
 out:
 	free(pl->msg);
 	free(pl);
@@ -381,18 +387,19 @@ pull_start(struct mpeer *p)
 	struct pull *pl = calloc(1, sizeof(*pl));
 
 	if (pl == NULL) {
-		schedule(p, interval_ms(p));
+		gw_mirror_schedule(p, interval_ms(p));
 		return;
 	}
 	pl->node = node;
 	pl->gen = p->gen;
 	memcpy(pl->region, p->region, sizeof(pl->region));
+	memcpy(pl->via, p->via, sizeof(pl->via));
 	req.region = p->region;
 	req.from_seq = p->seq + 1;
 	req.wait_ms = MIRROR_CONFIRM_MS;
-	pl->started_ms = mono_ms();
+	pl->started_ms = gw_mirror_mono_ms();
 	p->busy = true;
-	if (gw_peers_call(node, p->region, FEED_PATH, &req.base, PULL_TIMEOUT_MS,
+	if (gw_peers_call(node, p->via, FEED_PATH, &req.base, PULL_TIMEOUT_MS,
 	    pull_cb, pl) != 0) {
 		free(pl);
 		pull_failed(p, GRPC_UNAVAILABLE, "cannot start the call");
@@ -432,7 +439,7 @@ static void
 mreset_done(int rc, void *arg)
 {
 	struct mreset *r = arg;
-	struct mpeer *p = mirror_find(r->node, r->region);
+	struct mpeer *p = gw_mirror_find(r->node, r->region);
 	char err[256] = "", q[2 * REGISTRY_REASON_MAX];
 
 	if (p != NULL)
@@ -443,7 +450,7 @@ mreset_done(int rc, void *arg)
 		gw_log(GW_LOG_WARN, "mirror_reset_failed", "peer=%s by=%s error=\"%s\"",
 		    r->region, r->by, err);
 		if (p != NULL && !p->busy)
-			schedule(p, 0);
+			gw_mirror_schedule(p, 0);
 		r->cb(r->arg, p == NULL ? GRPC_UNAVAILABLE : r->lrc != REGISTRY_OK ?
 		    GRPC_INTERNAL : store_rc_grpc_status(rc), err, 0, false);
 		free(r);
@@ -453,7 +460,13 @@ mreset_done(int rc, void *arg)
 	memset(p->hash, 0, sizeof(p->hash));
 	p->broken = false;
 	p->down = false;
-	p->confirmed_ms = mono_ms();	/* we hold nothing: lag counts from now */
+	p->signed_ms = 0;
+	p->reason[0] = p->fault[0] = '\0';
+	if (strcmp(p->via, p->region) != 0) {	/* relayed: the closest offer wins again */
+		p->via[0] = '\0';
+		p->hops = 0;
+	}
+	p->confirmed_ms = gw_mirror_mono_ms();	/* we hold nothing: lag counts from now */
 	/* The index still holds the forgotten records: rebuild it from the store. */
 	if (gw_registry_reindex(r->node, err, sizeof(err)) != 0)
 		gw_log(GW_LOG_ERR, "mirror_reset_reindex_failed", "peer=%s error=\"%s\" "
@@ -463,7 +476,7 @@ mreset_done(int rc, void *arg)
 	    r->region, r->by, r->before.seq, r->before.broken,
 	    gw_log_quote(q, sizeof(q), r->reason, strlen(r->reason)));
 	if (!p->busy)
-		schedule(p, 0);
+		gw_mirror_schedule(p, 0);
 	r->cb(r->arg, 0, NULL, r->before.seq, r->before.broken);
 	free(r);
 }
@@ -473,13 +486,14 @@ gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
     const char *reason, gw_mirror_reset_cb *cb, void *arg, char *err,
     size_t errlen)
 {
-	struct mpeer *p = mirror_find(node, region);
+	struct mpeer *p = gw_mirror_find(node, region);
 	struct mreset *r;
 	int rc;
 
 	if (p == NULL) {
-		snprintf(err, errlen, "%s is not a peer of this node: only a "
-		    "configured [peer] has a mirror", region);
+		snprintf(err, errlen, "%s is not a peer of this node nor relayed to "
+		    "it: only a configured [peer] or a relayed region has a mirror",
+		    region);
 		return GRPC_NOT_FOUND;
 	}
 	if (p->resetting) {
@@ -505,7 +519,7 @@ gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
 	if ((rc = store_submit(node->store, mreset_fn, mreset_done, r)) != 0) {
 		p->resetting = false;
 		if (!p->busy)
-			schedule(p, 0);
+			gw_mirror_schedule(p, 0);
 		snprintf(err, errlen, "the store cannot take the reset now: %s",
 		    store_strerror(rc));
 		free(r);
@@ -515,6 +529,51 @@ gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
 }
 
 /* --- module life ----------------------------------------------------------------- */
+
+struct mpeer *
+gw_mirror_add(struct gw_mirror *m, const char *region, const char *via,
+    unsigned hops)
+{
+	struct mpeer *p;
+
+	if (m->n >= m->cap)
+		return NULL;
+	p = &m->peers[m->n];
+	memset(p, 0, sizeof(*p));
+	p->m = m;
+	p->confirmed_ms = gw_mirror_mono_ms();	/* nothing confirmed yet */
+	snprintf(p->region, sizeof(p->region), "%s", region);
+	snprintf(p->via, sizeof(p->via), "%s", via);
+	p->hops = hops;
+	if ((p->timer = evtimer_new(m->node->base, timer_cb, p)) == NULL)
+		return NULL;
+	m->n++;
+	return p;
+}
+
+/* A region mirrored before this start: relayed ones wait for a peer's offer. */
+static void
+load_one(void *arg, const char *region, const struct registry_mirror_state *st)
+{
+	struct gw_mirror *m = arg;
+	struct mpeer *p = gw_mirror_find(m->node, region);
+	char q[600];
+
+	if (p == NULL && (p = gw_mirror_add(m, region, "", 0)) == NULL)
+		return;
+	p->seq = st->seq;
+	memcpy(p->hash, st->hash, REGISTRY_HASH_LEN);
+	p->broken = st->broken;
+	snprintf(p->reason, sizeof(p->reason), "%s", st->reason);
+	if (st->broken)
+		gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64
+		    " reason=%s action=\"mirror stays stopped\"", p->region, p->seq,
+		    gw_log_quote(q, sizeof(q), st->reason, strlen(st->reason)));
+	else
+		gw_log(GW_LOG_INFO, "mirror_start", "peer=%s from_seq=%" PRIu64
+		    " via=%s", p->region, p->seq + 1, p->via[0] ? p->via :
+		    "(a peer that offers it)");
+}
 
 static int
 mirror_load(struct gw_node *node, struct gw_mirror *m, char *err, size_t errlen)
@@ -527,30 +586,14 @@ mirror_load(struct gw_node *node, struct gw_mirror *m, char *err, size_t errlen)
 		snprintf(err, errlen, "read transaction: %s", store_strerror(rc));
 		return -1;
 	}
-	for (size_t i = 0; i < m->n; i++) {
-		struct mpeer *p = &m->peers[i];
-		struct registry_mirror_state st;
-		char q[600];
-
-		if ((rc = registry_mirror_state_get(txn, &node->registry->db,
-		    p->region, &st, &res)) != REGISTRY_OK) {
-			mdb_txn_abort(txn);
-			snprintf(err, errlen, "mirror of %s: %s", p->region, res.reason);
-			return -1;
-		}
-		p->seq = st.seq;
-		memcpy(p->hash, st.hash, REGISTRY_HASH_LEN);
-		p->broken = st.broken;
-		if (st.broken)
-			gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64
-			    " reason=%s action=\"mirror stays stopped\"",
-			    p->region, p->seq, gw_log_quote(q, sizeof(q),
-			    st.reason, strlen(st.reason)));
-		else
-			gw_log(GW_LOG_INFO, "mirror_start", "peer=%s from_seq=%"
-			    PRIu64, p->region, p->seq + 1);
-	}
+	/* Start-up only: reads at most cap states (the configured cap on origins). */
+	rc = registry_mirror_regions(txn, &node->registry->db, m->cap, load_one, m,
+	    &res);
 	mdb_txn_abort(txn);
+	if (rc != REGISTRY_OK) {
+		snprintf(err, errlen, "mirror states: %s", res.reason);
+		return -1;
+	}
 	return 0;
 }
 
@@ -558,30 +601,32 @@ int
 gw_mirror_start(struct gw_node *node, char *err, size_t errlen)
 {
 	struct gw_mirror *m = calloc(1, sizeof(*m));
+	size_t cap = node->cfg.registry.max_origins;
 	struct timeval now = { 0, 0 };
 
-	if (m == NULL) {
+	if (cap < node->cfg.npeers)
+		cap = node->cfg.npeers;		/* every configured peer has its mirror */
+	if (m == NULL || (m->peers = calloc(cap ? cap : 1, sizeof(*m->peers))) == NULL) {
+		free(m);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	m->node = node;
-	m->n = node->cfg.npeers;
+	m->cap = cap;
 	node->registry->mirror = m;
-	for (size_t i = 0; i < m->n; i++) {
-		struct mpeer *p = &m->peers[i];
+	for (size_t i = 0; i < node->cfg.npeers; i++) {
+		const char *r = node->cfg.peers[i].region;
 
-		p->m = m;
-		p->confirmed_ms = mono_ms();	/* nothing confirmed yet */
-		snprintf(p->region, sizeof(p->region), "%s", node->cfg.peers[i].region);
-		if ((p->timer = evtimer_new(node->base, timer_cb, p)) == NULL) {
+		if (gw_mirror_add(m, r, r, 1) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 	}
-	if (mirror_load(node, m, err, errlen) != 0)
+	if (mirror_load(node, m, err, errlen) != 0 ||
+	    gw_mirror_links_start(node, m, err, errlen) != 0)
 		return -1;
 	for (size_t i = 0; i < m->n; i++)
-		if (!m->peers[i].broken)
+		if (!m->peers[i].broken && m->peers[i].via[0] != '\0')
 			evtimer_add(m->peers[i].timer, &now);
 	return 0;
 }
@@ -593,9 +638,11 @@ gw_mirror_stop(struct gw_node *node)
 
 	if (m == NULL)
 		return;
+	gw_mirror_links_stop(m);
 	for (size_t i = 0; i < m->n; i++)
 		if (m->peers[i].timer != NULL)
 			event_free(m->peers[i].timer);
+	free(m->peers);
 	free(m);
 	node->registry->mirror = NULL;
 }
@@ -603,12 +650,12 @@ gw_mirror_stop(struct gw_node *node)
 bool
 gw_mirror_lag_ms(struct gw_node *node, const char *region, int64_t *lag_ms)
 {
-	struct mpeer *p = mirror_find(node, region);
+	struct mpeer *p = gw_mirror_find(node, region);
 	int64_t lag;
 
 	if (p == NULL)
 		return false;
-	lag = mono_ms() - p->confirmed_ms;
+	lag = gw_mirror_mono_ms() - p->confirmed_ms;
 	*lag_ms = lag > 0 ? lag : 0;
 	return true;
 }
@@ -616,7 +663,7 @@ gw_mirror_lag_ms(struct gw_node *node, const char *region, int64_t *lag_ms)
 unsigned long long
 gw_mirror_seq(struct gw_node *node, const char *region)
 {
-	struct mpeer *p = mirror_find(node, region);
+	struct mpeer *p = gw_mirror_find(node, region);
 
 	return p != NULL ? (unsigned long long)p->seq : 0;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "axle/v1/axle.pb-c.h"
+
 struct evbuffer;
 struct gw_node;
 
@@ -67,6 +69,18 @@ int gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
  */
 bool gw_mirror_lag_ms(struct gw_node *node, const char *region,
     int64_t *lag_ms);
+
+/*
+ * Fills out[0..max) with the origins this node mirrors and pulls (region,
+ * last seq, hops, via, broken and why, when the origin signed the newest
+ * head seen); the strings point into the mirror (valid until the loop runs
+ * on). Returns how many. Loop thread; walks memory bounded by max_origins.
+ */
+size_t gw_mirror_origins(struct gw_node *node, Axle__V1__OriginHead *out,
+    size_t max);
+
+/* How many origins this node mirrors (direct peers and relayed regions). */
+size_t gw_mirror_count(struct gw_node *node);
 
 /* The last seq mirrored of region (0: none, or not a peer). Loop thread. */
 unsigned long long gw_mirror_seq(struct gw_node *node, const char *region);

@@ -20,6 +20,7 @@
 #include "proto/pb.h"
 #include "registry/error.h"
 #include "registry/feed.h"
+#include "registry/mirror.h"
 #include "registry/registrar.h"
 
 #define KEY_FILE_MAX	(64u << 10)	/* a PEM private key is a few hundred bytes */
@@ -147,6 +148,15 @@ gw_registry_acting_identity(struct gw_node *node, const struct gw_identity *who,
 
 /* --- the index ------------------------------------------------------------------- */
 
+static void
+add_mirrored_region(void *arg, const char *region,
+    const struct registry_mirror_state *st)
+{
+	(void)st;
+	/* Already there (a configured peer) or out of memory: resolution degrades only. */
+	(void)registry_index_add_region(arg, region, REGISTRY_PREFIX_PEER_REGION);
+}
+
 static int
 build_index(struct gw_node *node, struct registry_index **out, size_t *skipped,
     char *err, size_t errlen)
@@ -175,6 +185,10 @@ build_index(struct gw_node *node, struct registry_index **out, size_t *skipped,
 	}
 	if (rc == REGISTRY_OK)
 		rc = registry_db_head(txn, &reg->db, &reg->feed_seq, hash, &res);
+	/* Regions mirrored through relays: their prefixes resolve as regions too. */
+	if (rc == REGISTRY_OK)
+		rc = registry_mirror_regions(txn, &reg->db,
+		    node->cfg.registry.max_origins, add_mirrored_region, idx, &res);
 	mdb_txn_abort(txn);
 	for (size_t i = 0; rc == REGISTRY_OK && i < node->cfg.npeers; i++)
 		rc = registry_index_add_region(idx, node->cfg.peers[i].region,
@@ -245,6 +259,47 @@ out:
 	return key;
 }
 
+/* Reads the node's certificate chain (PEM) as DER: heads carry it to nodes beyond the peers. */
+static void
+load_chain(struct gw_registry *reg, const char *path)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	X509 *c;
+
+	while (bio != NULL && reg->nchain < 4 &&
+	    (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(c, &der);
+		ProtobufCBinaryData *nc;
+
+		X509_free(c);
+		if (n <= 0 || (nc = realloc(reg->chain, (reg->nchain + 1) *
+		    sizeof(*nc))) == NULL) {
+			OPENSSL_free(der);
+			break;
+		}
+		reg->chain = nc;
+		reg->chain[reg->nchain].data = der;
+		reg->chain[reg->nchain++].len = (size_t)n;
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	if (reg->nchain == 0)
+		gw_log(GW_LOG_WARN, "registry_no_chain", "file=%s error=\"no "
+		    "certificate read: nodes beyond the peers cannot verify this "
+		    "node's feed when it is relayed\"", path);
+}
+
+static void
+free_chain(struct gw_registry *reg)
+{
+	for (size_t i = 0; i < reg->nchain; i++)
+		OPENSSL_free(reg->chain[i].data);
+	free(reg->chain);
+	reg->chain = NULL;
+	reg->nchain = 0;
+}
+
 /*
  * The key must sign feed heads (EC P-256). A node whose key cannot is still
  * useful (it resolves from its peers), so this is a warning, not a refusal:
@@ -261,6 +316,7 @@ setup_signing(struct gw_node *node)
 
 	snprintf(reg->key_identity, sizeof(reg->key_identity), "axle://%s/node/%s",
 	    node->cfg.federation, node->cfg.region);
+	load_chain(reg, node->cfg.cert_file);
 	if ((key = load_key(node->cfg.key_file, err, sizeof(err))) == NULL) {
 		gw_log(GW_LOG_WARN, "registry_no_signing_key", "error=\"%s\"", err);
 		return;
@@ -319,6 +375,7 @@ reg_stop(struct gw_node *node)
 	gw_mirror_stop(node);
 	registry_index_free(reg->idx);
 	EVP_PKEY_free(reg->sign_key);
+	free_chain(reg);
 	revoked_clear(reg);
 	free(reg);
 	/* Completions still queued in the store see NULL and only clean up. */

@@ -28,6 +28,8 @@ struct gw_registry {
 	size_t nrevoked, caprevoked;
 	struct gw_mirror *mirror;	/* feed_pull.c: pulls of the peers' feeds */
 	void *feed_waiters;		/* svc_registry.c: Feed long polls parked */
+	ProtobufCBinaryData *chain;	/* the node's certificate chain, DER: carried in heads */
+	size_t nchain;
 };
 
 extern const struct gw_module gw_registry_module;
@@ -81,6 +83,12 @@ bool gw_registry_acting_identity(struct gw_node *node,
  * In svc_registry.c; called by the module's stop.
  */
 void gw_registry_feed_release(struct gw_node *node);
+
+/*
+ * Answers every parked Feed long poll now (a change was committed to this
+ * node's feed or to a mirror it relays). In svc_registry.c.
+ */
+void gw_registry_feed_wake(struct gw_node *node);
 
 /* Wall clock in ms since the epoch (for feed entries and mirror state). */
 int64_t gw_registry_now_ms(void);

@@ -19,6 +19,7 @@
 #include "registry/address.h"
 #include "registry/delegate.h"
 #include "registry/error.h"
+#include "registry/mirror.h"
 #include "registry/portal.h"
 #include "registry/registrar.h"
 
@@ -29,7 +30,6 @@
 #define FEED_WAIT_MAX_MS	30000
 #define FEED_WAIT_TICK_MS	100	/* how soon a parked Feed notices a drain or a reset */
 
-static void feed_wake(struct gw_node *node);
 
 /* Ends the call with the gRPC status for a registry/ result and its reason. */
 static void
@@ -523,7 +523,7 @@ rwrite_done(int rc, void *arg)
 				reg->feed_seq = w->res.feed_seq;
 		}
 		if (reg != NULL)
-			feed_wake(w->node);
+			gw_registry_feed_wake(w->node);
 		if (w->moved > 0)
 			gw_switch_kick(w->node);
 		gw_log(GW_LOG_INFO, "registry_change", "change=%s registrar=%s "
@@ -810,9 +810,35 @@ feed_read(struct gw_node *node, const Axle__V1__FeedRequest *req,
 	    reg->key_identity, gw_registry_now_ms(), head, res);
 	if (rc != REGISTRY_OK)
 		return rc;
+	head->node_chain = reg->chain;	/* so that relays' nodes verify it too */
+	head->n_node_chain = reg->nchain;
 	resp->head = head;
 	resp->more = head->seq < last;
 	return REGISTRY_OK;
+}
+
+/* A region this node mirrors: entries up to the next head its origin signed, and that head. */
+static int
+feed_read_relayed(struct gw_node *node, const Axle__V1__FeedRequest *req,
+    Axle__V1__FeedResponse *resp, Axle__V1__SignedHead **head,
+    struct registry_outcome *res, MDB_txn *txn)
+{
+	uint64_t from = req->from_seq > 0 ? req->from_seq : 1;
+	int rc = registry_mirror_read(txn, &node->registry->db, req->region,
+	    from - 1, &resp->entries, &resp->n_entries, head, res);
+
+	if (rc != REGISTRY_OK)
+		return rc;
+	resp->head = *head;
+	resp->more = (*head)->seq < gw_mirror_seq(node, req->region);
+	return REGISTRY_OK;
+}
+
+static bool
+feed_is_own(const struct gw_node *node, const Axle__V1__FeedRequest *req)
+{
+	return req->region == NULL || req->region[0] == '\0' ||
+	    strcmp(req->region, node->cfg.region) == 0;
 }
 
 static void
@@ -820,21 +846,26 @@ feed_answer(struct gw_call *call, const Axle__V1__FeedRequest *req)
 {
 	struct gw_node *node = gw_call_node(call);
 	Axle__V1__FeedResponse resp = AXLE__V1__FEED_RESPONSE__INIT;
-	Axle__V1__SignedHead head = AXLE__V1__SIGNED_HEAD__INIT;
+	Axle__V1__SignedHead head = AXLE__V1__SIGNED_HEAD__INIT, *relayed = NULL;
 	struct registry_outcome res = { 0 };
 	MDB_txn *txn;
 	int rc;
 
 	if ((txn = read_begin(call)) == NULL)
 		return;
-	rc = feed_read(node, req, &resp, &head, &res, txn);
+	rc = feed_is_own(node, req) ? feed_read(node, req, &resp, &head, &res, txn) :
+	    feed_read_relayed(node, req, &resp, &relayed, &res, txn);
 	mdb_txn_abort(txn);
 	if (rc != REGISTRY_OK)
 		fail_registry(call, rc, &res);
 	else
 		gw_call_reply(call, &resp.base);
 	registry_feed_entries_free(resp.entries, resp.n_entries);
+	head.node_chain = NULL;		/* the node's, not this answer's */
+	head.n_node_chain = 0;
 	registry_signed_head_clear(&head);
+	if (relayed != NULL)
+		pb_free(&relayed->base);
 }
 
 /*
@@ -912,8 +943,8 @@ feed_park(struct gw_call *call, const Axle__V1__FeedRequest *req)
 }
 
 /* A change committed: every parked Feed gets it now. */
-static void
-feed_wake(struct gw_node *node)
+void
+gw_registry_feed_wake(struct gw_node *node)
 {
 	struct feed_wait *fw;
 
@@ -945,10 +976,21 @@ axle_feed(struct gw_call *call, const ProtobufCMessage *m)
 
 	if (!feed_caller_ok(call))
 		return;
-	if (req->region != NULL && req->region[0] != '\0' &&
-	    strcmp(req->region, node->cfg.region) != 0) {
-		gw_call_error(call, GRPC_NOT_FOUND, "this node serves the feed of %s "
-		    "only, not of %s", node->cfg.region, req->region);
+	if (!feed_is_own(node, req)) {
+		/* Relayed: the origin's signature travels with it; we sign nothing. */
+		uint64_t held = gw_mirror_seq(node, req->region);
+
+		if (held == 0) {
+			gw_call_error(call, GRPC_NOT_FOUND, "this node serves the feed "
+			    "of %s and relays those it mirrors (Axle.Origins), not %s",
+			    node->cfg.region, req->region);
+			return;
+		}
+		if (req->wait_ms > 0 && !node->draining &&
+		    (req->from_seq > 0 ? req->from_seq - 1 : 0) == held &&
+		    feed_park(call, req) == 0)
+			return;
+		feed_answer(call, req);
 		return;
 	}
 	if (node->registry->sign_key == NULL) {
@@ -962,6 +1004,42 @@ axle_feed(struct gw_call *call, const ProtobufCMessage *m)
 	    feed_park(call, req) == 0)
 		return;
 	feed_answer(call, req);
+}
+
+/* --- Axle.Origins: the feeds this node holds and relays ------------------------------ */
+
+static void
+axle_origins(struct gw_call *call, const ProtobufCMessage *m)
+{
+	struct gw_node *node = gw_call_node(call);
+	Axle__V1__OriginsResponse resp = AXLE__V1__ORIGINS_RESPONSE__INIT;
+	size_t max = gw_mirror_count(node) + 1, n = 0;
+	Axle__V1__OriginHead *heads = calloc(max, sizeof(*heads));
+	Axle__V1__OriginHead **ptrs = calloc(max, sizeof(*ptrs));
+
+	(void)m;
+	if (!feed_caller_ok(call))
+		goto out;
+	if (heads == NULL || ptrs == NULL) {
+		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	if (node->registry->sign_key != NULL) {	/* our own feed, if we can sign it */
+		axle__v1__origin_head__init(&heads[0]);
+		heads[0].region = node->cfg.region;
+		heads[0].seq = node->registry->feed_seq;
+		heads[0].head_signed_ms = gw_registry_now_ms();
+		n = 1;
+	}
+	n += gw_mirror_origins(node, heads + n, max - n);
+	for (size_t i = 0; i < n; i++)
+		ptrs[i] = &heads[i];
+	resp.origins = ptrs;
+	resp.n_origins = n;
+	gw_call_reply(call, &resp.base);
+out:
+	free(heads);
+	free(ptrs);
 }
 
 /* --- ResetMirror (admins of this node) ------------------------------------------ */
@@ -1035,6 +1113,7 @@ REG_GUARDED(reg_withdraw)
 REG_GUARDED(reg_reset_mirror)
 REG_GUARDED(portal_discover)
 REG_GUARDED(axle_feed)
+REG_GUARDED(axle_origins)
 
 static const struct gw_rpc_method methods[] = {
 	{ "/axle.v1.Registry/Resolve", GW_AUTHZ_ANY,
@@ -1060,6 +1139,8 @@ static const struct gw_rpc_method methods[] = {
 	/* Peers mirror it; this node's admins verify it (axlectl feed): checked inside. */
 	{ "/axle.v1.Axle/Feed", GW_AUTHZ_ANY,
 	  &axle__v1__feed_request__descriptor, axle_feed_guarded, 0 },
+	{ "/axle.v1.Axle/Origins", GW_AUTHZ_ANY,
+	  &axle__v1__origins_request__descriptor, axle_origins_guarded, 0 },
 };
 
 const struct gw_rpc_service gw_svc_registry = { methods, sizeof(methods) / sizeof(methods[0]) };

@@ -1,0 +1,86 @@
+/* feed_pull_priv.h -- the mirrors' shared state: feed_pull.c (pulling, applying) and feed_relay.c (offers, origin keys). */
+#ifndef AXLE_GW_FEED_PULL_PRIV_H
+#define AXLE_GW_FEED_PULL_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "axle/v1/registry.pb-c.h"
+#include "registry/address.h"
+#include "registry/error.h"
+#include "registry/feed.h"
+
+struct gw_node;
+struct gw_mirror;
+
+/* One origin region's mirror, as the loop thread sees it. */
+struct mpeer {
+	struct gw_mirror *m;
+	char region[ADDR_MAX_LEN + 1];		/* the origin */
+	char via[ADDR_MAX_LEN + 1];		/* the peer pulled from ("" : none offers it yet) */
+	unsigned hops;				/* 1: from the origin; n: through n-1 relays */
+	uint64_t seq;				/* last entry applied */
+	uint8_t hash[REGISTRY_HASH_LEN];	/* its hash */
+	bool broken;
+	char reason[REGISTRY_REASON_MAX];	/* why broken (names the relay at fault) */
+	char fault[REGISTRY_REASON_MAX];	/* the last refused answer, if any */
+	bool resetting;				/* a reset is on its way through the store */
+	unsigned gen;				/* bumped by a reset: older pulls are void */
+	bool busy;				/* a pull or its write in flight */
+	bool down;				/* the last pull failed (logged once) */
+	int64_t confirmed_ms;			/* monotonic: when the newest head we
+						   hold was the peer's (see gw_mirror_lag_ms) */
+	int64_t signed_ms;			/* when the origin signed the newest head seen */
+	struct event *timer;
+};
+
+/* One configured peer, asked now and then which origins it holds (Axle.Origins). */
+struct mlink {
+	struct gw_mirror *m;
+	char region[ADDR_MAX_LEN + 1];
+	bool busy;
+	bool unimplemented;		/* an older node: asked rarely */
+	struct event *timer;
+};
+
+struct gw_mirror {
+	struct gw_node *node;
+	size_t n, cap;			/* cap: [registry] max_origins (at least the peers) */
+	struct mpeer *peers;		/* cap of them, never moved (timers point in) */
+	size_t nlinks;
+	struct mlink *links;
+	bool full_logged;		/* an offer was refused at the cap (logged once) */
+};
+
+/* feed_pull.c */
+int64_t gw_mirror_mono_ms(void);
+struct mpeer *gw_mirror_find(struct gw_node *node, const char *region);
+void gw_mirror_schedule(struct mpeer *p, uint32_t ms);
+/* Adds an origin (not started); NULL at the cap or out of memory. */
+struct mpeer *gw_mirror_add(struct gw_mirror *m, const char *region,
+    const char *via, unsigned hops);
+
+/* feed_relay.c */
+int gw_mirror_links_start(struct gw_node *node, struct gw_mirror *m, char *err,
+    size_t errlen);
+void gw_mirror_links_stop(struct gw_mirror *m);
+
+/*
+ * The key that verifies a head of region's feed served by peer via: the
+ * certificate of the link to via when via is the origin itself (pinned
+ * identity), else the leaf of head->node_chain once that chain verifies to
+ * the federation's CA (with CRLs) and its URI is axle://<fed>/node/<region>.
+ * NULL with why when there is none (no head, no chain, a chain that fails).
+ * The caller frees the key.
+ */
+EVP_PKEY *gw_mirror_origin_pub(struct gw_node *node, const char *region,
+    const char *via, const Axle__V1__SignedHead *head, char *why, size_t len);
+
+/* The certificate of the link to via, DER, malloc'd into *out (an older origin sends no chain). */
+int gw_mirror_link_cert(struct gw_node *node, const char *via,
+    ProtobufCBinaryData *out);
+
+#endif

@@ -1,0 +1,370 @@
+/* feed_relay.c -- relayed feeds: which origins each peer offers (Axle.Origins), and the origin's key behind a relayed head. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "axle/v1/axle.pb-c.h"
+#include "gateway/net/client.h"
+#include "gateway/net/grpc_status.h"
+#include "gateway/net/log.h"
+#include "gateway/net/tls.h"
+#include "gateway/node/feed_pull.h"
+#include "gateway/node/feed_pull_priv.h"
+#include "gateway/node/gw_registry.h"
+#include "gateway/node/node.h"
+#include "gateway/node/peers.h"
+#include "proto/pb.h"
+
+#define ORIGINS_PATH		"/axle.v1.Axle/Origins"
+#define OFFER_EVERY_MS		5000	/* how often a peer is asked what it holds */
+#define OFFER_OLD_NODE_MS	60000	/* ... an older node (UNIMPLEMENTED) */
+#define OFFER_TIMEOUT_MS	10000
+#define HOPS_MAX		64	/* deeper than any tree: refused as a loop */
+#define CHAIN_MAX		4	/* certificates a head may carry */
+
+/* --- the origin's key -------------------------------------------------------------- */
+
+static EVP_PKEY *
+link_pub(struct gw_node *node, const char *via)
+{
+	struct gw_peer_link *l = gw_peers_find(node, via);
+	X509 *cert = l != NULL && l->client != NULL ?
+	    gw_client_peer_cert(l->client) : NULL;
+
+	return cert != NULL ? X509_get_pubkey(cert) : NULL;
+}
+
+int
+gw_mirror_link_cert(struct gw_node *node, const char *via, ProtobufCBinaryData *out)
+{
+	struct gw_peer_link *l = gw_peers_find(node, via);
+	X509 *cert = l != NULL && l->client != NULL ?
+	    gw_client_peer_cert(l->client) : NULL;
+	unsigned char *der = NULL;
+	int n;
+
+	if (cert == NULL || (n = i2d_X509(cert, &der)) <= 0)
+		return -1;
+	out->data = der;	/* the caller frees it with OPENSSL_free */
+	out->len = (size_t)n;
+	return 0;
+}
+
+/* Verifies head's chain to the federation's CA; returns the leaf's key or NULL with why. */
+static EVP_PKEY *
+chain_pub(struct gw_node *node, const char *region,
+    const Axle__V1__SignedHead *head, char *why, size_t len)
+{
+	X509_STORE *store = node->client_ctx != NULL ?
+	    SSL_CTX_get_cert_store(node->client_ctx) : NULL;
+	STACK_OF(X509) *rest = sk_X509_new_null();
+	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+	X509 *leaf = NULL;
+	EVP_PKEY *pub = NULL;
+	struct gw_identity id;
+	char err[256];
+
+	if (store == NULL || rest == NULL || vctx == NULL) {
+		snprintf(why, len, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < head->n_node_chain && i < CHAIN_MAX; i++) {
+		const unsigned char *p = head->node_chain[i].data;
+		X509 *c = d2i_X509(NULL, &p, (long)head->node_chain[i].len);
+
+		if (c == NULL) {
+			snprintf(why, len, "certificate %zu of the head's chain does "
+			    "not parse", i);
+			goto out;
+		}
+		if (i == 0)
+			leaf = c;
+		else if (!sk_X509_push(rest, c)) {
+			X509_free(c);
+			snprintf(why, len, "out of memory");
+			goto out;
+		}
+	}
+	if (leaf == NULL) {
+		snprintf(why, len, "the head of %s carries no certificate of its "
+		    "origin", region);
+		goto out;
+	}
+	if (X509_STORE_CTX_init(vctx, store, leaf, rest) != 1 ||
+	    X509_verify_cert(vctx) != 1) {
+		snprintf(why, len, "the certificate the head of %s carries does not "
+		    "verify to the federation's CA: %s", region,
+		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx)));
+		goto out;
+	}
+	if (gw_tls_cert_identity(leaf, node->cfg.federation, &id, err, sizeof(err)) != 0 ||
+	    id.role != GW_ROLE_NODE || strcmp(id.address, region) != 0) {
+		snprintf(why, len, "the head of %s is signed by a certificate that is "
+		    "not the node of %s: %s", region, region, id.role == GW_ROLE_NODE ?
+		    id.uri : err);
+		goto out;
+	}
+	pub = X509_get_pubkey(leaf);
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(vctx);
+	sk_X509_pop_free(rest, X509_free);
+	X509_free(leaf);
+	return pub;
+}
+
+EVP_PKEY *
+gw_mirror_origin_pub(struct gw_node *node, const char *region, const char *via,
+    const Axle__V1__SignedHead *head, char *why, size_t len)
+{
+	EVP_PKEY *pub;
+
+	if (strcmp(region, via) == 0) {		/* the origin itself: its pinned link */
+		if ((pub = link_pub(node, via)) == NULL)
+			snprintf(why, len, "no certificate kept from the peer's handshake");
+		return pub;
+	}
+	if (head == NULL) {
+		snprintf(why, len, "relay %s sent no signed head of %s", via, region);
+		return NULL;
+	}
+	if ((pub = chain_pub(node, region, head, why, len)) == NULL) {
+		char w[REGISTRY_REASON_MAX];
+
+		snprintf(w, sizeof(w), "%s", why);
+		snprintf(why, len, "relay %s: %s", via, w);
+	}
+	return pub;
+}
+
+/* --- offers: what each peer holds ----------------------------------------------------- */
+
+struct offer_call {
+	struct gw_node *node;
+	char link[ADDR_MAX_LEN + 1];
+	uint8_t *msg;
+	size_t len;
+	int nmsgs;
+};
+
+static struct mlink *
+link_find(struct gw_node *node, const char *region)
+{
+	struct gw_mirror *m = node->registry != NULL ? node->registry->mirror : NULL;
+
+	for (size_t i = 0; m != NULL && i < m->nlinks; i++)
+		if (strcmp(m->links[i].region, region) == 0)
+			return &m->links[i];
+	return NULL;
+}
+
+static void
+link_schedule(struct mlink *l, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	l->busy = false;
+	evtimer_add(l->timer, &tv);
+}
+
+/*
+ * One origin the peer holds: adopt it if we hold it from nobody, move to
+ * this peer if it is strictly closer to the origin than where we pull now.
+ */
+static void
+offer_one(struct mlink *l, const Axle__V1__OriginHead *o)
+{
+	struct gw_mirror *m = l->m;
+	struct gw_node *node = m->node;
+	struct mpeer *p;
+	char folded[ADDR_MAX_LEN + 1], why[REGISTRY_REASON_MAX];
+	unsigned hops;
+
+	if (o->region == NULL || o->broken || o->seq == 0 || o->hops >= HOPS_MAX ||
+	    registry_address_parse(o->region, strlen(o->region), folded, why,
+	    sizeof(why)) != 0 || strcmp(folded, o->region) != 0 ||
+	    strcmp(o->region, node->cfg.region) == 0)
+		return;
+	/* Never back through the node we would relay it to: it got it from us. */
+	if (o->via != NULL && strcmp(o->via, node->cfg.region) == 0)
+		return;
+	hops = o->hops + 1;
+	if ((p = gw_mirror_find(node, o->region)) != NULL) {
+		if (p->broken || p->resetting || (p->via[0] != '\0' && p->hops <= hops))
+			return;
+		gw_log(GW_LOG_INFO, "mirror_via", "peer=%s via=%s hops=%u was=%s",
+		    p->region, l->region, hops, p->via[0] ? p->via : "(none)");
+		snprintf(p->via, sizeof(p->via), "%s", l->region);
+		p->hops = hops;
+		if (!p->busy)
+			gw_mirror_schedule(p, 0);
+		return;
+	}
+	if ((p = gw_mirror_add(m, o->region, l->region, hops)) == NULL) {
+		if (!m->full_logged)
+			gw_log(GW_LOG_WARN, "mirror_origins_full", "peer=%s via=%s "
+			    "max_origins=%zu action=\"raise [registry] max_origins to "
+			    "mirror every region of the federation\"", o->region,
+			    l->region, m->cap);
+		m->full_logged = true;
+		return;
+	}
+	if (registry_index_add_region(node->registry->idx, p->region,
+	    REGISTRY_PREFIX_PEER_REGION) == REGISTRY_ENOMEM)
+		gw_log(GW_LOG_WARN, "mirror_index_failed", "peer=%s error=\"out of "
+		    "memory\"", p->region);
+	gw_log(GW_LOG_INFO, "mirror_start", "peer=%s from_seq=1 via=%s hops=%u",
+	    p->region, l->region, hops);
+	gw_mirror_schedule(p, 0);
+}
+
+static void
+offer_cb(void *arg, int final, int status, const char *message,
+    const uint8_t *msg, size_t len)
+{
+	struct offer_call *oc = arg;
+	struct mlink *l;
+	Axle__V1__OriginsResponse *resp;
+	char err[256];
+
+	if (!final) {
+		if (oc->nmsgs++ == 0 && (oc->msg = malloc(len ? len : 1)) != NULL) {
+			memcpy(oc->msg, msg, len);
+			oc->len = len;
+		}
+		return;
+	}
+	if ((l = link_find(oc->node, oc->link)) == NULL)
+		goto out;
+	if (status == GRPC_UNIMPLEMENTED) {
+		if (!l->unimplemented)
+			gw_log(GW_LOG_INFO, "mirror_offers_unsupported", "peer=%s "
+			    "action=\"mirroring only its own feed (an older node)\"",
+			    l->region);
+		l->unimplemented = true;
+		link_schedule(l, OFFER_OLD_NODE_MS);
+		goto out;
+	}
+	l->unimplemented = false;
+	if (status != GRPC_OK || oc->nmsgs != 1 || oc->msg == NULL ||
+	    (resp = PB_UNPACK(Axle__V1__OriginsResponse, axle__v1__origins_response,
+	    oc->msg, oc->len, GW_CLIENT_MAX_MSG, err, sizeof(err))) == NULL) {
+		gw_log(GW_LOG_DEBUG, "mirror_offers_failed", "peer=%s status=%d",
+		    l->region, status);
+		link_schedule(l, OFFER_EVERY_MS);
+		goto out;
+	}
+	(void)message;
+	for (size_t i = 0; i < resp->n_origins; i++)
+		offer_one(l, resp->origins[i]);
+	pb_free(&resp->base);
+	link_schedule(l, OFFER_EVERY_MS);
+out:
+	free(oc->msg);
+	free(oc);
+}
+
+static void
+link_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mlink *l = arg;
+	struct gw_node *node = l->m->node;
+	Axle__V1__OriginsRequest req = AXLE__V1__ORIGINS_REQUEST__INIT;
+	struct offer_call *oc;
+
+	(void)fd, (void)what;
+	if (l->busy)
+		return;
+	if ((oc = calloc(1, sizeof(*oc))) == NULL) {
+		link_schedule(l, OFFER_EVERY_MS);
+		return;
+	}
+	oc->node = node;
+	snprintf(oc->link, sizeof(oc->link), "%s", l->region);
+	l->busy = true;
+	if (gw_peers_call(node, l->region, ORIGINS_PATH, &req.base,
+	    OFFER_TIMEOUT_MS, offer_cb, oc) != 0) {
+		free(oc);
+		link_schedule(l, OFFER_EVERY_MS);
+	}
+}
+
+int
+gw_mirror_links_start(struct gw_node *node, struct gw_mirror *m, char *err,
+    size_t errlen)
+{
+	struct timeval now = { 0, 0 };
+
+	if (node->cfg.npeers == 0)
+		return 0;
+	if ((m->links = calloc(node->cfg.npeers, sizeof(*m->links))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < node->cfg.npeers; i++) {
+		struct mlink *l = &m->links[i];
+
+		l->m = m;
+		snprintf(l->region, sizeof(l->region), "%s", node->cfg.peers[i].region);
+		if ((l->timer = evtimer_new(node->base, link_timer_cb, l)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		m->nlinks++;
+		evtimer_add(l->timer, &now);
+	}
+	return 0;
+}
+
+void
+gw_mirror_links_stop(struct gw_mirror *m)
+{
+	for (size_t i = 0; i < m->nlinks; i++)
+		event_free(m->links[i].timer);
+	free(m->links);
+	m->links = NULL;
+	m->nlinks = 0;
+}
+
+/* --- what this node offers (Axle.Origins, served in svc_registry.c) --------------------- */
+
+size_t
+gw_mirror_origins(struct gw_node *node, Axle__V1__OriginHead *out, size_t max)
+{
+	struct gw_mirror *m = node->registry != NULL ? node->registry->mirror : NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; m != NULL && i < m->n && k < max; i++) {
+		struct mpeer *p = &m->peers[i];
+		Axle__V1__OriginHead *o;
+
+		if (p->via[0] == '\0')		/* held from before; pulled from nobody now */
+			continue;
+		o = &out[k++];
+		axle__v1__origin_head__init(o);
+		o->region = p->region;
+		o->seq = p->seq;
+		o->hops = p->hops;
+		o->via = p->via;
+		o->broken = p->broken;
+		o->reason = p->broken ? p->reason : p->fault;
+		o->head_signed_ms = p->signed_ms;
+	}
+	return k;
+}
+
+size_t
+gw_mirror_count(struct gw_node *node)
+{
+	struct gw_mirror *m = node->registry != NULL ? node->registry->mirror : NULL;
+
+	return m != NULL ? m->n : 0;
+}

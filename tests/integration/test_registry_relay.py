@@ -1,0 +1,321 @@
+"""test_registry_relay.py -- the register spread through a tree by relayed feeds.
+
+A tree of real nodes over mTLS, each peered only with its parent and children:
+
+    uk ---- uk.london
+     \\---- uk.westyorks ---- uk.westyorks.leeds
+
+uk.london's register reaches uk.westyorks.leeds three hops away (uk.london -> uk ->
+uk.westyorks -> leeds), each hop serving the feed as the origin signed it; leeds resolves
+and discovers London's services, and still does with uk.london stopped (and after a
+restart of its own). A fake node (this process, holding the real certificate of
+uk.fake) relays uk.london's genuine feed with one entry altered to uk.victim, whose only
+peer it is: uk.victim's mirror stops and names the relay. Steps run in order.
+"""
+
+import os
+import socket
+import ssl
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import axletest as at  # noqa: E402
+from axletest import (Node, Workspace, check, free_port, grpc_stubs, main,  # noqa: E402
+                      make_federation, test, wait_for)
+
+import grpc  # noqa: E402
+import h2.config  # noqa: E402
+import h2.connection  # noqa: E402
+import h2.events  # noqa: E402
+import h2.exceptions  # noqa: E402
+
+FED = 'fame-test'
+ROOT, LON, WY, LEEDS = 'uk', 'uk.london', 'uk.westyorks', 'uk.westyorks.leeds'
+FAKE, VICTIM = 'uk.fake', 'uk.victim'
+SOCIAL = 'uk.london.lewisham.social-care'
+WAIT = 30		# seconds: three hops of long polls on a loaded machine
+EXTRA = '\n[registry]\nmirror_interval_ms = 100\n'
+_env = {}
+
+
+class FakeRelay:
+    """TLS h2 server with uk.fake's node certificate. Origins offers uk.london as
+    if uk.fake had it from the origin; Feed answers with what feed_fn returns."""
+
+    def __init__(self, cred, origins_fn, feed_fn):
+        self.origins_fn, self.feed_fn = origins_fn, feed_fn
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cred.chain, cred.key)
+        self.ctx.set_alpn_protocols(['h2'])
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((at.HOST, 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.calls = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                raw, _ = self.lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _answer(self, conn, sid, path, body):
+        try:
+            req = at.grpc_unframe(body)[0] if body else b''
+            if path.endswith('/Origins'):
+                out, status = self.origins_fn(req), 0
+            elif path.endswith('/Feed'):
+                out = self.feed_fn(req)
+                status = 0 if out is not None else 14
+            else:
+                out, status = None, 12
+        except Exception as err:  # noqa: BLE001 -- answered as INTERNAL
+            out, status = None, 13
+            print('fake relay: %s failed: %r' % (path, err))
+        conn.send_headers(sid, [(':status', '200'), ('content-type', 'application/grpc')])
+        if out is not None:
+            conn.send_data(sid, at.grpc_frame(out))
+        conn.send_headers(sid, [('grpc-status', str(status))], end_stream=True)
+
+    def _serve(self, raw):
+        try:
+            raw.settimeout(60)
+            sock = self.ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(
+            client_side=False, header_encoding='utf-8'))
+        paths, bodies = {}, {}
+        try:
+            conn.initiate_connection()
+            sock.sendall(conn.data_to_send())
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        paths[ev.stream_id] = dict(ev.headers).get(':path')
+                        bodies[ev.stream_id] = b''
+                        self.calls.append(paths[ev.stream_id])
+                    elif isinstance(ev, h2.events.DataReceived):
+                        bodies[ev.stream_id] = bodies.get(ev.stream_id, b'') + ev.data
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        self._answer(conn, ev.stream_id, paths.pop(ev.stream_id, ''),
+                                     bodies.pop(ev.stream_id, b''))
+                out = conn.data_to_send()
+                if out:
+                    sock.sendall(out)
+        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
+            pass
+        finally:
+            sock.close()
+
+
+@at.shared_env(_env)
+def env():
+    ws = Workspace(prefix='axle-relay-')
+    fed = make_federation(ws, FED, [ROOT, LON, WY, LEEDS, FAKE, VICTIM])
+    stubs = grpc_stubs(ws)
+    ports = {r: free_port() for r in (ROOT, LON, WY, LEEDS, VICTIM)}
+    tree = {ROOT: (LON, WY), LON: (ROOT,), WY: (ROOT, LEEDS), LEEDS: (WY,)}
+    nodes = {}
+    for r, peers in tree.items():
+        nodes[r] = Node(ws, fed, r, port=ports[r], extra=EXTRA,
+                        peers=[(p, '127.0.0.1:%d' % ports[p]) for p in peers],
+                        log_level=os.environ.get('REG_LOG', 'debug'))
+    hub = fed.issue('member', 'uk.london.lewisham.hub', name='lewisham-hub')
+    _env.update(ws=ws, fed=fed, stubs=stubs, nodes=nodes, hub=hub, ports=ports)
+
+
+def _read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def channel(port, cred):
+    e = env()
+    creds = grpc.ssl_channel_credentials(root_certificates=_read(e['fed'].ca_pem),
+                                         private_key=_read(cred.key),
+                                         certificate_chain=_read(cred.chain))
+    return grpc.secure_channel('localhost:%d' % port, creds)
+
+
+def call(region, service, method, req, cred=None):
+    e = env()
+    with channel(e['ports'][region], cred or e['fed'].admin(region)) as ch:
+        stub = getattr(getattr(e['stubs'], service[0] + '_pb2_grpc'), service[1] + 'Stub')(ch)
+        return getattr(stub, method)(req, timeout=10)
+
+
+def reg(region, method, req, cred=None):
+    return call(region, ('registry', 'Registry'), method, req, cred)
+
+
+def pb():
+    return env()['stubs'].registry_pb2
+
+
+def resolve(region, address):
+    return reg(region, 'Resolve', pb().ResolveRequest(address=address),
+               env()['fed'].member(region))
+
+
+def origins(region):
+    r = call(region, ('axle', 'Axle'), 'Origins', env()['stubs'].axle_pb2.OriginsRequest())
+    return {o.region: o for o in r.origins}
+
+
+def wait_resolves(region, address, registrar):
+    def ok():
+        try:
+            r = resolve(region, address)
+        except grpc.RpcError:
+            return None
+        return r if r.registrar.id == registrar else None
+    return wait_for(ok, WAIT, interval=0.2, what='%s resolves to %s at %s'
+                    % (address, registrar, region))
+
+
+# --- steps ----------------------------------------------------------------------------
+
+@test(timeout=180)
+def leaf_resolves_and_discovers_three_hops_away():
+    e, p = env(), pb()
+    # The root's register too (an empty feed has nothing to relay).
+    reg(ROOT, 'Delegate', p.DelegateRequest(
+        registrar_id='gds', prefix='uk.gds', display_name='GDS',
+        cert_identity='axle://%s/member/uk.gds.hub' % FED))
+    reg(LON, 'Delegate', p.DelegateRequest(
+        registrar_id='lewisham', prefix='uk.london.lewisham', display_name='Lewisham',
+        cert_identity='axle://%s/member/uk.london.lewisham.hub' % FED))
+    reg(LON, 'PublishService', p.PublishServiceRequest(
+        registrar_id='lewisham', service=p.Service(
+            name='lewisham-switch', kind=e['stubs'].common_pb2.SERVICE_KIND_SWITCH,
+            message_types=['case.referral'], address='uk.london.lewisham.switch',
+            description='Lewisham social care switch')), cred=e['hub'])
+    for region in (WY, LEEDS):
+        r = wait_resolves(region, SOCIAL, 'lewisham')
+        check(r.outcome == p.RESOLVE_OUTCOME_MATCHED and r.from_mirror
+              and r.serving_node == LON and r.matched_prefix == 'uk.london.lewisham',
+              '%s: %r' % (region, r))
+
+    def found():
+        r = call(LEEDS, ('registry', 'Portal'), 'Discover', p.DiscoverRequest(
+            kind=e['stubs'].common_pb2.SERVICE_KIND_SWITCH, prefix='uk.london'),
+            cred=e['fed'].member(LEEDS))
+        return r if [d.service.name for d in r.services] == ['lewisham-switch'] else None
+    d = wait_for(found, WAIT, interval=0.2, what='Discover at leeds').services[0]
+    check(d.region == LON and d.from_mirror, 'discovered %r' % d)
+    # An unknown London address names London's region, not the root.
+    r = resolve(LEEDS, 'uk.london.southwark.x')
+    check(r.outcome == p.RESOLVE_OUTCOME_REGION and r.closest_encloser == LON
+          and r.serving_node == LON, 'region outcome at leeds: %r' % r)
+    # Where leeds has each feed from, and how far away its origin is.
+    o = origins(LEEDS)
+    check(o[LON].via == WY and o[LON].hops == 3 and o[LON].seq >= 2 and not o[LON].broken,
+          'uk.london at leeds: %r' % o[LON])
+    check(o[WY].via == WY and o[WY].hops == 1, 'uk.westyorks at leeds: %r' % o[WY])
+    wait_resolves(LEEDS, 'uk.gds.x', 'gds')
+    o = origins(LEEDS)
+    check(o[ROOT].via == WY and o[ROOT].hops == 2, 'uk at leeds: %r' % o[ROOT])
+
+
+@test(timeout=180)
+def a_change_reaches_the_leaf():
+    e, p = env(), pb()
+    reg(LON, 'Delegate', p.DelegateRequest(
+        registrar_id='camden', prefix='uk.london.camden', display_name='Camden',
+        cert_identity='axle://%s/member/uk.london.camden.hub' % FED))
+    wait_resolves(LEEDS, 'uk.london.camden.x', 'camden')
+    # And upwards and across: leeds's register at uk.london.
+    reg(LEEDS, 'Delegate', p.DelegateRequest(
+        registrar_id='leeds-cc', prefix='uk.westyorks.leeds.cc', display_name='Leeds CC',
+        cert_identity='axle://%s/member/uk.westyorks.leeds.cc.hub' % FED))
+    wait_resolves(LON, 'uk.westyorks.leeds.cc.x', 'leeds-cc')
+    o = origins(LON)[LEEDS]
+    check(o.via == ROOT and o.hops == 3, 'leeds at uk.london: %r' % o)
+
+
+@test(timeout=180)
+def leaf_resolves_while_origin_down():
+    e, p = env(), pb()
+    e['nodes'][LON].stop()
+    r = resolve(LEEDS, SOCIAL)
+    check(r.registrar.id == 'lewisham' and r.from_mirror, 'origin down: %r' % r)
+    # The leaf restarts meanwhile: what it mirrored still answers.
+    e['nodes'][LEEDS].stop()
+    e['nodes'][LEEDS].start()
+    r = resolve(LEEDS, SOCIAL)
+    check(r.registrar.id == 'lewisham' and r.outcome == p.RESOLVE_OUTCOME_MATCHED
+          and r.serving_node == LON, 'origin down, leaf restarted: %r' % r)
+    # Its relay keeps serving it as signed: the leaf finds where to pull it again.
+    wait_for(lambda: origins(LEEDS).get(LON) and origins(LEEDS)[LON].via == WY, WAIT,
+             interval=0.2, what='leeds pulls uk.london via uk.westyorks again')
+    e['nodes'][LON].start()
+    reg(LON, 'Delegate', p.DelegateRequest(
+        registrar_id='hackney', prefix='uk.london.hackney', display_name='Hackney',
+        cert_identity='axle://%s/member/uk.london.hackney.hub' % FED))
+    wait_resolves(LEEDS, 'uk.london.hackney.x', 'hackney')
+
+
+def _feed_from_root(req_bytes, tamper):
+    """uk.london's genuine feed, as uk relays it to any node (asked as uk.fake)."""
+    e = env()
+    a = e['stubs'].axle_pb2
+    req = a.FeedRequest.FromString(req_bytes)
+    if req.region != LON:
+        return None		# uk.fake's own feed: it has none to give
+    req.wait_ms = 0
+    with channel(e['ports'][ROOT], e['fed'].node(FAKE)) as ch:
+        resp = e['stubs'].axle_pb2_grpc.AxleStub(ch).Feed(req, timeout=10)
+    if tamper:
+        for ent in resp.entries:
+            if ent.registrar.id == 'lewisham':
+                ent.registrar.display_name = 'Lewisham (redirected)'
+                break
+    return resp.SerializeToString()
+
+
+@test(timeout=180)
+def tampering_relay_is_detected_and_named():
+    e = env()
+    a = e['stubs'].axle_pb2
+
+    def offer(_req):
+        return a.OriginsResponse(origins=[a.OriginHead(
+            region=LON, seq=origins(ROOT)[LON].seq, hops=1, via=LON)]).SerializeToString()
+    fake = FakeRelay(e['fed'].node(FAKE), offer, lambda b: _feed_from_root(b, True))
+    e['fake'] = fake
+    e['nodes'][VICTIM] = Node(e['ws'], e['fed'], VICTIM, port=e['ports'][VICTIM],
+                              extra=EXTRA, peers=[(FAKE, '127.0.0.1:%d' % fake.port)],
+                              log_level='debug')
+
+    def stopped():
+        o = origins(VICTIM).get(LON)
+        return o if o is not None and o.broken else None
+    o = wait_for(stopped, WAIT, interval=0.2, what='uk.victim stops its mirror of uk.london')
+    check('relay uk.fake' in o.reason and 'was modified' in o.reason and o.via == FAKE,
+          'the mirror names the relay: %r' % o)
+    check('/axle.v1.Axle/Feed' in fake.calls, 'the fake was asked for the feed: %r' % fake.calls)
+    # Nothing of the altered feed was applied.
+    r = resolve(VICTIM, SOCIAL)
+    check(r.outcome != env()['stubs'].registry_pb2.RESOLVE_OUTCOME_MATCHED,
+          'an altered entry was applied: %r' % r)
+    check('relay uk.fake' in e['nodes'][VICTIM].log_text(), 'log names the relay')
+
+
+def _after_failure(name):
+    for r, n in _env.get('nodes', {}).items():
+        print('--- %s log tail ---\n%s' % (r, n.log_tail(30)))
+
+
+if __name__ == '__main__':
+    main(_after_failure)
