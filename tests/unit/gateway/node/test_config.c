@@ -453,7 +453,13 @@ test_registry(void **state)
 	expect_error(BASE "[registry]\nmirror_interval_ms = 3600001\n", 11,
 	    "must be between 50 and 3600000");
 	expect_error(BASE "[registry]\ninterval = 5\n", 11,
-	    "unknown key \"interval\" in [registry] (known: mirror_interval_ms)");
+	    "unknown key \"interval\" in [registry] (known: mirror_interval_ms, "
+	    "max_origins)");
+	assert_int_equal(cfg.registry.max_origins, 256);
+	assert_int_equal(load_text(BASE "[registry]\nmax_origins = 1\n"), 0);
+	assert_int_equal(cfg.registry.max_origins, 1);
+	expect_error(BASE "[registry]\nmax_origins = 0\n", 11,
+	    "[registry] max_origins = 0: must be between 1 and 65536");
 }
 
 /* [metrics] scrape_identity: an identity URI, kept canonical (folded). */
