@@ -203,6 +203,18 @@ if [ $regs = 5 ] && poll 30 seen_idx; then
 else
 	fail registrars "registrars=$regs, or the mirrors never showed the index services"
 fi
+# uk.westyorks does not peer with uk.london: uk relays London's feed, as London signed it.
+seen_lon() {
+	ctlj resolve-lon uk.westyorks member resolve uk.london.hub 2>/dev/null &&
+	    [ "$(jget "$res/resolve-lon.json" "j['registrar']['id']")" = lon-hub ]
+}
+if poll 30 seen_lon; then
+	tell "uk.westyorks resolves a London address from London's feed, relayed by uk:"
+	ctl uk.westyorks member resolve uk.london.hub | sed 's/^/   /'
+	ok relayed "at=uk.westyorks address=uk.london.hub registrar=lon-hub relayed_by=uk"
+else
+	fail relayed "uk.westyorks never resolved uk.london.hub from its relayed mirror of uk.london"
+fi
 
 say "4. A message across regions: uk.london.hub -> uk.westyorks.hub (relayed by uk)"
 ctlj send-x uk.london member send --to uk.westyorks.hub --from uk.london.hub \

@@ -20,7 +20,7 @@ rc=$?
 [ $rc = 0 ] && ok "the demo exits 0" || { bad "the demo exited $rc"; tail -n 40 "$tmp/out" | sed 's/^/       | /'; }
 
 # Every step, in order, reported ok=1 both on stdout and in the results dir.
-STEPS="certs start registrars cross_region index_fanout recourse_open recourse_escalate recourse_resolve suspend release stop"
+STEPS="certs start registrars relayed cross_region index_fanout recourse_open recourse_escalate recourse_resolve suspend release stop"
 for s in $STEPS; do
 	if grep -q "^DEMO-STEP name=$s ok=1 " "$res/steps.txt" 2>/dev/null &&
 	    grep -q "^DEMO-STEP name=$s ok=1 " "$tmp/out"; then
