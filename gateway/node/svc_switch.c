@@ -960,6 +960,26 @@ report_state(int kind)
 	}
 }
 
+/* The kept report as the one receipt this node records about the message. */
+static void
+report_receipt(const struct sw_record *r, const ProtobufCBinaryData *id,
+    Axle__V1__Receipt *out, Axle__V1__Receipt **outp,
+    Axle__V1__MessageStatus *resp)
+{
+	const struct sw_report *rp = &r->rep;
+
+	axle__v1__receipt__init(out);
+	out->message_id = *id;
+	out->kind = rp->kind;
+	out->at_ms = rp->at_ms;
+	out->node = (char *)rp->node;
+	out->detail = (char *)rp->detail;
+	out->case_id = (char *)rp->case_id;
+	*outp = out;
+	resp->receipts = outp;
+	resp->n_receipts = 1;
+}
+
 /* Status from the latest report: where another node said the message went. */
 static void
 status_reported(const struct sw_record *r, Axle__V1__MessageStatus *resp,
@@ -1010,6 +1030,7 @@ sw_status(struct gw_call *call, const ProtobufCMessage *req)
 	const Axle__V1__StatusRequest *r = (const Axle__V1__StatusRequest *)req;
 	struct gw_node *node = gw_call_node(call);
 	Axle__V1__MessageStatus resp = AXLE__V1__MESSAGE_STATUS__INIT;
+	Axle__V1__Receipt kept, *kept_p;
 	char detail[SW_REPORT_DETAIL_MAX + SW_NAME_MAX + 64];
 	struct sw_record rec;
 	struct sw_txn t;
@@ -1052,6 +1073,9 @@ sw_status(struct gw_call *call, const ProtobufCMessage *req)
 		status_detail(&rec, node->cfg.region, now, detail, sizeof(detail));
 		resp.detail = detail;
 	}
+	/* The latest report goes with either answer: the receipt this node keeps. */
+	if (rc == 0 && rec.rep.kind != 0)
+		report_receipt(&rec, &resp.message_id, &kept, &kept_p, &resp);
 	gw_call_reply(call, &resp.base);
 }
 

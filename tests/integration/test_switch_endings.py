@@ -170,6 +170,8 @@ def status_names_a_case_at_another_node():
     st = status_becomes(mid, 'MESSAGE_STATE_RECOURSE', 'in a case at westyorks')
     check(st.case_id == esc.case_id and st.location == esc.case_id and st.node == WY and
           'hold limit' in st.detail, 'status %r' % st)
+    check(len(st.receipts) == 1 and st.receipts[0].kind == lon.pb.RECEIPT_KIND_ESCALATED and
+          st.receipts[0].case_id == esc.case_id, 'receipts kept %r' % list(st.receipts))
 
 
 # --- redirect: delivered wherever it goes ----------------------------------------------------
