@@ -73,6 +73,15 @@ class Fed:
                 registrar_id=rid, service=rp.Service(name=name, kind=kind, address=address,
                                                      message_types=['index.query'])))
 
+    def leaf_hubs(self):
+        """Waits for the leaves' registries, then registers the dev federation's hubs:
+        lon-hub (uk.london.hub) and wy-hub (uk.westyorks.hub), active."""
+        for r in ('uk.london', 'uk.westyorks'):
+            self.wait_registry(r)
+        for region, rid in (('uk.london', 'lon-hub'), ('uk.westyorks', 'wy-hub')):
+            hub = region + '.hub'
+            self.registrar(region, rid, hub, 'axle://%s/member/%s' % (FED, hub))
+
     def set_status(self, region, rid, status, reason):
         rp = self.stubs.registry_pb2
         return self.registry(region, 'SetStatus', rp.SetStatusRequest(

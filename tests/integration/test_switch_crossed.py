@@ -28,10 +28,7 @@ _env = {}
 @at.shared_env(_env)
 def env():
     f = Fed(prefix='axle-swcross-', node_extra='\n[switch]\ndefault_deliver_by_ms = %d\n' % DEADLINE)
-    for r in ('uk.london', 'uk.westyorks'):
-        f.wait_registry(r)
-    f.registrar('uk.london', 'lon-hub', LON_HUB, 'axle://%s/member/%s' % (FED, LON_HUB))
-    f.registrar('uk.westyorks', 'wy-hub', WY_HUB, 'axle://%s/member/%s' % (FED, WY_HUB))
+    f.leaf_hubs()
     uk = f.nodes['uk']
     uk.stop()
     uk.peers = [('uk.london', '127.0.0.1:%d' % f.ports['uk.westyorks']),

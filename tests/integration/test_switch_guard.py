@@ -35,11 +35,8 @@ _env = {}
 @at.shared_env(_env)
 def env():
     f = Fed(prefix='axle-swguard-')
-    for r in ('uk.london', 'uk.westyorks'):
-        f.wait_registry(r)
+    f.leaf_hubs()
     kind = f.stubs.common_pb2.SERVICE_KIND_INDEX
-    f.registrar('uk.london', 'lon-hub', LON_HUB, 'axle://%s/member/%s' % (FED, LON_HUB))
-    f.registrar('uk.westyorks', 'wy-hub', WY_HUB, 'axle://%s/member/%s' % (FED, WY_HUB))
     idx = {}
     for n in IDX:
         prefix = 'uk.london.%s' % n

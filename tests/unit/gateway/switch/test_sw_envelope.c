@@ -446,6 +446,86 @@ test_normalise(void **state)
 	assert_string_equal(group.prefix, "uk.westyorks");
 }
 
+/* deliver_by_ms 0 gets the node's default after acceptance (or created, if later). */
+static void
+test_normalise_deliver_by(void **state)
+{
+	Axle__V1__Envelope e = good();
+	struct sw_limits lim = { .default_deliver_by_ms = 60000 };
+
+	(void)state;
+	e.deliver_by_ms = 0;
+	sw_envelope_normalise(&e, NOW, NULL);
+	assert_int_equal(e.deliver_by_ms, 0);		/* no default: none */
+	sw_envelope_normalise(&e, NOW, &lim);
+	assert_int_equal(e.deliver_by_ms, NOW + 60000);
+	sw_envelope_normalise(&e, NOW + 5000, &lim);
+	assert_int_equal(e.deliver_by_ms, NOW + 60000);	/* set: kept */
+	e.deliver_by_ms = 0;
+	e.created_ms = NOW + 120000;			/* ahead, within the skew */
+	sw_envelope_normalise(&e, NOW, &lim);
+	assert_int_equal(e.deliver_by_ms, NOW + 180000);
+}
+
+/*
+ * The digest kept with a dedup mark: the same envelope whatever the trace,
+ * the case of its addresses or the defaults a node filled in; any other
+ * field changes it.
+ */
+static void
+test_digest(void **state)
+{
+	Axle__V1__Envelope e = good(), f;
+	Axle__V1__TraceHop hop = AXLE__V1__TRACE_HOP__INIT, *one[1] = { &hop };
+	struct sw_limits lim = { .default_hop_limit = 9, .default_deliver_by_ms = 1000 };
+	uint8_t d1[SW_DIGEST_LEN], d2[SW_DIGEST_LEN];
+	struct sw_given g;
+
+	(void)state;
+	assert_int_equal(sw_envelope_digest(&e, NULL, d1), 0);
+	f = e;
+	hop.region = (char *)"uk.london";
+	hop.at_ms = NOW;
+	f.trace = one;
+	f.n_trace = 1;
+	assert_int_equal(sw_envelope_digest(&f, NULL, d2), 0);
+	assert_memory_equal(d1, d2, SW_DIGEST_LEN);	/* trace left out */
+
+	/* Filled defaults count as the sender gave them; case folds first. */
+	e.created_ms = 0;
+	e.deliver_by_ms = 0;
+	e.hop_limit = 0;
+	e.to = strcpy(sbuf[1], "UK.Leeds.Social-Care");
+	sw_envelope_given(&e, &g);
+	sw_envelope_normalise(&e, NOW, &lim);
+	assert_int_not_equal(e.deliver_by_ms, 0);
+	assert_int_equal(sw_envelope_digest(&e, &g, d1), 0);
+	f = good();
+	f.created_ms = 0;
+	f.deliver_by_ms = 0;
+	f.hop_limit = 0;
+	sw_envelope_given(&f, &g);
+	sw_envelope_normalise(&f, NOW + 777, &lim);	/* a retry, later */
+	assert_int_equal(sw_envelope_digest(&f, &g, d2), 0);
+	assert_memory_equal(d1, d2, SW_DIGEST_LEN);
+
+	/* Another payload, recipient or type: another digest. */
+	f.payload.data = (uint8_t *)"opaquE";
+	assert_int_equal(sw_envelope_digest(&f, &g, d2), 0);
+	assert_memory_not_equal(d1, d2, SW_DIGEST_LEN);
+	f.payload = e.payload;
+	f.message_type = (char *)"referral.v3";
+	assert_int_equal(sw_envelope_digest(&f, &g, d2), 0);
+	assert_memory_not_equal(d1, d2, SW_DIGEST_LEN);
+	f.message_type = e.message_type;
+	f.to = (char *)"uk.leeds.education";
+	assert_int_equal(sw_envelope_digest(&f, &g, d2), 0);
+	assert_memory_not_equal(d1, d2, SW_DIGEST_LEN);
+	f.to = e.to;
+	assert_int_equal(sw_envelope_digest(&f, &g, d2), 0);
+	assert_memory_equal(d1, d2, SW_DIGEST_LEN);
+}
+
 static void
 test_message_id_hex(void **state)
 {
@@ -534,6 +614,8 @@ main(void)
 		cmocka_unit_test(test_policy_and_payload),
 		cmocka_unit_test(test_reason_truncation),
 		cmocka_unit_test(test_normalise),
+		cmocka_unit_test(test_normalise_deliver_by),
+		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_message_id_hex),
 		cmocka_unit_test(test_view_repack),
 	};

@@ -328,6 +328,39 @@ test_accept_dedup(void **state)
 	    "message id already accepted");
 }
 
+/*
+ * A dedup mark keeps an envelope digest once put; a mark without one (as
+ * written before digests) reads as "none", not as corrupt.
+ */
+static void
+test_dedup_digest(void **state)
+{
+	struct fx *f = *state;
+	struct sw_txn t;
+	uint8_t id[16], d[SW_QDIGEST_LEN], got[SW_QDIGEST_LEN];
+	bool has = true, seen = false;
+	int64_t first = 0;
+
+	memset(d, 0xab, sizeof(d));
+	assert_int_equal(put_msg(f, 1, SW_STATE_MAILBOX, "lewisham", 1000), 0);
+	begin(f, &t);
+	mkid(1, id);
+	assert_int_equal(sw_queue_digest_get(&t, id, got, &has), 0);
+	assert_false(has);
+	assert_int_equal(sw_queue_digest_put(&t, id, d), 0);
+	assert_int_equal(sw_queue_digest_get(&t, id, got, &has), 0);
+	assert_true(has);
+	assert_memory_equal(got, d, SW_QDIGEST_LEN);
+	assert_int_equal(sw_queue_seen(&t, id, &seen, &first), 0);
+	assert_true(seen);
+	assert_int_equal(first, 1000);		/* the first-seen time stays */
+	mkid(2, id);
+	assert_int_equal(sw_queue_digest_get(&t, id, got, &has), SW_Q_NOTFOUND);
+	assert_int_equal(sw_queue_digest_put(&t, id, d), SW_Q_NOTFOUND);
+	commit(&t);
+	assert_int_equal(counts(f).dedup, 1);
+}
+
 static void
 test_outbox_order_and_remove(void **state)
 {
@@ -1272,6 +1305,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		BOTH(test_accept_dedup),
+		BOTH(test_dedup_digest),
 		BOTH(test_outbox_order_and_remove),
 		BOTH(test_fetch_ack_redeliver),
 		BOTH(test_reject),
