@@ -5,6 +5,7 @@ must be readable (GetRegistrar) after a restart with more room; every refusal
 must be RESOURCE_EXHAUSTED or UNAVAILABLE with a message; the node never dies.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -150,21 +151,31 @@ def map_full_refuses_cleanly_and_recovers():
     n.stop()
 
 
-def mount_tmpfs(path, size):
+@contextlib.contextmanager
+def tiny_tmpfs(name):
+    """A 2 MiB tmpfs in the workspace, unmounted afterwards. A test that cannot
+    mount one is counted as skipped (tests/run.sh), never as passed."""
+    path = env()['ws'].join(name)
     os.makedirs(path, exist_ok=True)
-    cp = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=%s' % size, 'tmpfs', path],
+    cp = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', path],
                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-    return cp.returncode == 0, cp.stdout
+    if cp.returncode != 0:
+        skip('cannot mount a tmpfs (%s%s)' % (
+            '' if os.geteuid() == 0 else 'not root: ', cp.stdout.strip()))
+    try:
+        yield path
+    finally:
+        subprocess.run(['umount', '-l', path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @test(timeout=240)
 def disk_full_refuses_cleanly_and_recovers():
     e = env()
-    mnt = e['ws'].join('tiny')
-    ok, why = mount_tmpfs(mnt, '2m')
-    if not ok:  # counted as skipped (tests/run.sh), never as passed
-        skip('cannot mount a tmpfs (%s%s)' % (
-            '' if os.geteuid() == 0 else 'not root: ', why.strip()))
+    with tiny_tmpfs('tiny') as mnt:
+        disk_full_on(e, mnt)
+
+
+def disk_full_on(e, mnt):
     n = None
     try:
         # No reserve: the disk itself refuses (the reserve's tests are below).
@@ -197,7 +208,6 @@ def disk_full_refuses_cleanly_and_recovers():
     finally:
         if n is not None:
             n.kill()
-        subprocess.run(['umount', '-l', mnt], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 # --- a hub drains a full store: headroom for Fetch and Ack ------------------------
@@ -330,24 +340,17 @@ def hub_drains_a_full_map_and_sends_again():
 @test(timeout=300)
 def hub_drains_a_full_disk_and_sends_again():
     e = env()
-    mnt = e['ws'].join('tiny-drain')
-    ok, why = mount_tmpfs(mnt, '2m')
-    if not ok:  # counted as skipped (tests/run.sh), never as passed
-        skip('cannot mount a tmpfs (%s%s)' % (
-            '' if os.geteuid() == 0 else 'not root: ', why.strip()))
-    n = None
-    try:
+    with tiny_tmpfs('tiny-drain') as mnt:
         # The default reserve, at most a quarter of the filesystem: 512 KiB.
         n = Node(e['ws'], e['fed'], REGION, name='draindisk', start=False)
-        n.data_dir = os.path.join(mnt, 'data')
-        n.write_config()
-        n.start()
-        fill_drain_send_again(n, 'on a 2 MiB tmpfs')
-        n.stop()
-    finally:
-        if n is not None:
+        try:
+            n.data_dir = os.path.join(mnt, 'data')
+            n.write_config()
+            n.start()
+            fill_drain_send_again(n, 'on a 2 MiB tmpfs')
+            n.stop()
+        finally:
             n.kill()
-        subprocess.run(['umount', '-l', mnt], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 # Runs in a child python: opens the LMDB env at argv[1] and, with "txn",
