@@ -891,6 +891,7 @@ client_open(struct gw_client *c)
 	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC,
 	    .ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP };
 	struct evdns_getaddrinfo_request *req;
+	struct evutil_addrinfo *res = NULL;
 	struct cl_conn *conn;
 
 	if ((conn = calloc(1, sizeof(*conn))) == NULL) {
@@ -903,6 +904,13 @@ client_open(struct gw_client *c)
 	conn->c = c;
 	TAILQ_INIT(&conn->calls);
 	c->conn = conn;
+	/* A numeric address needs no resolver (nor its socket: loadgen has many clients). */
+	hints.ai_flags = EVUTIL_AI_NUMERICHOST;
+	if (evutil_getaddrinfo(c->host, c->port, &hints, &res) == 0) {
+		conn_resolved(0, res, conn);	/* may free conn */
+		return;
+	}
+	hints.ai_flags = 0;
 	if (client_dns(c) == NULL) {
 		snprintf(c->open_err, sizeof(c->open_err), "resolve %s: cannot set "
 		    "up the resolver (out of memory)", c->host);
@@ -910,7 +918,7 @@ client_open(struct gw_client *c)
 		return;
 	}
 	/*
-	 * A numeric address or a name in /etc/hosts is answered at once:
+	 * A name in /etc/hosts is answered at once:
 	 * conn_resolved has run (and may have freed conn) when this returns
 	 * NULL. Otherwise conn is still ours and waits for the answer.
 	 */
