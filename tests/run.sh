@@ -20,7 +20,7 @@ logdir="$B/test-logs"
 rm -rf "$logdir"; mkdir -p "$logdir"
 pass=0; fail=0; skip=0; failed=""
 
-. "$top/tests/skips.sh"
+. "$top/tests/runlib.sh"
 
 run_one() {	# name, command...
 	name=$1; shift
@@ -44,9 +44,15 @@ run_one() {	# name, command...
 }
 
 if [ "$what" = all ] || [ "$what" = unit ]; then
-	for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' 2>/dev/null | sort); do
-		run_one "unit/${t#$B/tests/}" "$t"
-	done
+	unit_tests "$top" "$B" >"$logdir/unit.list"
+	while read -r name bin; do
+		if [ -x "$bin" ]; then
+			run_one "$name" "$bin" </dev/null
+		else
+			fail=$((fail + 1)); failed="$failed $name"
+			echo "FAIL $name -- not built: no $bin (make unit-bins)"
+		fi
+	done <"$logdir/unit.list"
 fi
 if [ "$what" = all ] || [ "$what" = integration ]; then
 	for n in ${AXLE_TESTS:-}; do	# a misspelt name must not pass silently

@@ -4,7 +4,7 @@
 # Usage: tests/valgrind.sh BUILD_DIR (a plain -O1 -g tree: `make valgrind` builds build-vg).
 # AXLE_TESTS="name ..." limits the integration tests as in tests/run.sh; VG_UNIT=0 skips
 # the unit tests. Ends with one "N passed, N failed, N skipped" line, and counts
-# skips (tests/skips.sh) as tests/run.sh does.
+# skips (tests/runlib.sh) as tests/run.sh does.
 set -u
 B=${1:-build-vg}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +30,7 @@ test_certs:starts no axled (the certs/ shell tools and openssl only)"
 # Single tests of a file not run here (AXLE_SKIP_TESTS), by name and reason.
 SKIP_ONE="test_h2_hostile:connection_storm:a throughput bound (connects per minute), bench-like"
 pass=0; fail=0; skip=0; failed=""
-. "$top/tests/skips.sh"
+. "$top/tests/runlib.sh"
 
 vg_clean() {	# prefix: every valgrind log $vgdir/prefix.*.log clean? prints the bad ones
 	bad=""
@@ -81,10 +81,16 @@ run_one() {	# name, prefix of its valgrind logs, command...
 }
 
 if [ "${VG_UNIT:-1}" != 0 ]; then
-	for t in $(find "$B/tests" -type f -perm -u+x -name 'test_*' | sort); do
-		n=${t#$B/tests/}; p=unit-$(echo "$n" | tr '/' '_')
-		run_one "unit/$n" "$p" $VG --log-file="$vgdir/$p.%p.log" "$t"
-	done
+	unit_tests "$top" "$B" >"$logdir/unit.list"
+	while read -r name t; do
+		if [ ! -x "$t" ]; then
+			fail=$((fail + 1)); failed="$failed $name"
+			echo "FAIL $name -- not built: no $t"
+			continue
+		fi
+		p=unit-$(echo "${name#unit/}" | tr '/' '_')
+		run_one "$name" "$p" $VG --log-file="$vgdir/$p.%p.log" "$t" </dev/null
+	done <"$logdir/unit.list"
 fi
 for n in ${AXLE_TESTS:-}; do
 	[ -e "$top/tests/integration/$n.sh" ] || [ -e "$top/tests/integration/$n.py" ] ||
