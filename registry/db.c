@@ -390,8 +390,9 @@ registry_signed_head_clear(Axle__V1__SignedHead *head)
 {
 	free(head->hash.data);
 	free(head->signature.data);
-	head->hash.data = head->signature.data = NULL;
-	head->hash.len = head->signature.len = 0;
+	free(head->time_signature.data);
+	head->hash.data = head->signature.data = head->time_signature.data = NULL;
+	head->hash.len = head->signature.len = head->time_signature.len = 0;
 }
 
 /* --- index loading -------------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 
 #define ENTRY_TAG	"axle.v1.FeedEntry/1"
 #define HEAD_TAG	"axle.v1.SignedHead/1"
+#define HEAD_TAG2	"axle.v1.SignedHead/2"	/* same tag length: with signed_ms */
 
 static const uint8_t zero_hash[REGISTRY_HASH_LEN];
 
@@ -240,17 +241,17 @@ registry_feed_verify(const Axle__V1__FeedEntry *const *entries, size_t n,
 
 /* --- signed heads ------------------------------------------------------------------ */
 
-/* The bytes a head's signature covers; malloc'd into *out. */
+/* The bytes a head's signature covers (timed: "/2" and signed_ms too); malloc'd. */
 static uint8_t *
-head_bytes(const Axle__V1__SignedHead *h, size_t *outlen)
+head_bytes(const Axle__V1__SignedHead *h, bool timed, size_t *outlen)
 {
 	size_t rl = h->region != NULL ? strlen(h->region) : 0;
-	size_t n = sizeof(HEAD_TAG) + 4 + rl + 8 + 4 + h->hash.len, o = 0;
+	size_t n = sizeof(HEAD_TAG) + 4 + rl + 8 + 4 + h->hash.len + (timed ? 8 : 0), o = 0;
 	uint8_t *b = malloc(n);
 
 	if (b == NULL)
 		return NULL;
-	memcpy(b, HEAD_TAG, sizeof(HEAD_TAG));
+	memcpy(b, timed ? HEAD_TAG2 : HEAD_TAG, sizeof(HEAD_TAG));
 	o = sizeof(HEAD_TAG);
 	for (int i = 3; i >= 0; i--)
 		b[o++] = (uint8_t)(rl >> (8 * i));
@@ -263,6 +264,9 @@ head_bytes(const Axle__V1__SignedHead *h, size_t *outlen)
 		b[o++] = (uint8_t)(h->hash.len >> (8 * i));
 	if (h->hash.len > 0)
 		memcpy(b + o, h->hash.data, h->hash.len);
+	o += h->hash.len;
+	for (int i = 7; timed && i >= 0; i--)
+		b[o++] = (uint8_t)((uint64_t)h->signed_ms >> (8 * i));
 	*outlen = n;
 	return b;
 }
@@ -277,54 +281,83 @@ is_p256(EVP_PKEY *key)
 	    (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0);
 }
 
+/* ECDSA/SHA-256 signature of head's bytes (timed or not) into *out (malloc'd). */
+static int
+sign_bytes(EVP_PKEY *key, const Axle__V1__SignedHead *head, bool timed,
+    ProtobufCBinaryData *out)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t *msg = NULL, *sig = NULL;
+	size_t mlen, slen = 0;
+	int ok;
+
+	ok = md != NULL && (msg = head_bytes(head, timed, &mlen)) != NULL &&
+	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+	    EVP_DigestSign(md, NULL, &slen, msg, mlen) == 1 &&
+	    (sig = malloc(slen)) != NULL &&
+	    EVP_DigestSign(md, sig, &slen, msg, mlen) == 1;
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+	free(msg);
+	if (!ok) {
+		free(sig);
+		return -1;
+	}
+	out->data = sig;
+	out->len = slen;
+	return 0;
+}
+
 int
 registry_feed_sign_head(EVP_PKEY *key, Axle__V1__SignedHead *head,
     char *reason, size_t len)
 {
-	EVP_MD_CTX *md = NULL;
-	uint8_t *msg = NULL, *sig = NULL;
-	size_t mlen, slen = 0;
-	int rc = REGISTRY_EINTEGRITY;
-
 	if (key == NULL || !is_p256(key))
 		return registry_fail(REGISTRY_EINVAL, reason, len,
 		    "the node's key is not an EC P-256 key");
 	if (head->hash.len != REGISTRY_HASH_LEN)
 		return registry_fail(REGISTRY_EINVAL, reason, len,
 		    "head hash is %zu bytes, not %d", head->hash.len, REGISTRY_HASH_LEN);
-	if ((msg = head_bytes(head, &mlen)) == NULL || (md = EVP_MD_CTX_new()) == NULL) {
-		rc = registry_fail(REGISTRY_ENOMEM, reason, len, "out of memory");
-		goto out;
+	if (sign_bytes(key, head, false, &head->signature) != 0)
+		return registry_fail(REGISTRY_EINTEGRITY, reason, len,
+		    "cannot sign the feed head");
+	if (sign_bytes(key, head, true, &head->time_signature) != 0) {
+		free(head->signature.data);
+		head->signature.data = NULL;
+		head->signature.len = 0;
+		return registry_fail(REGISTRY_EINTEGRITY, reason, len,
+		    "cannot sign the feed head");
 	}
-	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-	    EVP_DigestSign(md, NULL, &slen, msg, mlen) != 1 ||
-	    (sig = malloc(slen)) == NULL ||
-	    EVP_DigestSign(md, sig, &slen, msg, mlen) != 1) {
-		free(sig);
-		sig = NULL;
-		registry_fail(rc, reason, len, "cannot sign the feed head");
-		goto out;
-	}
-	head->signature.data = sig;
-	head->signature.len = slen;
 	head->algorithm = (char *)REGISTRY_HEAD_ALG;
-	rc = REGISTRY_OK;
-out:
+	return REGISTRY_OK;
+}
+
+/* Does sig verify over head's bytes (timed or not) with pub? */
+static bool
+verify_bytes(EVP_PKEY *pub, const Axle__V1__SignedHead *head, bool timed,
+    const ProtobufCBinaryData *sig)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t *msg;
+	size_t mlen;
+	bool ok;
+
+	if ((msg = head_bytes(head, timed, &mlen)) == NULL) {
+		EVP_MD_CTX_free(md);
+		return false;
+	}
+	ok = md != NULL && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1 &&
+	    EVP_DigestVerify(md, sig->data, sig->len, msg, mlen) == 1;
 	ERR_clear_error();
 	EVP_MD_CTX_free(md);
 	free(msg);
-	return rc;
+	return ok;
 }
 
 int
 registry_feed_verify_head(EVP_PKEY *pub, const Axle__V1__SignedHead *head,
     char *reason, size_t len)
 {
-	EVP_MD_CTX *md;
-	uint8_t *msg;
-	size_t mlen;
-	int ok;
-
 	if (head->algorithm == NULL || strcmp(head->algorithm, REGISTRY_HEAD_ALG) != 0)
 		return registry_fail(REGISTRY_EINTEGRITY, reason, len,
 		    "head signature algorithm \"%s\" is not %s",
@@ -336,17 +369,21 @@ registry_feed_verify_head(EVP_PKEY *pub, const Axle__V1__SignedHead *head,
 	if (pub == NULL || !is_p256(pub))
 		return registry_fail(REGISTRY_EINTEGRITY, reason, len,
 		    "the peer's key is not an EC P-256 key");
-	if ((msg = head_bytes(head, &mlen)) == NULL)
-		return registry_fail(REGISTRY_ENOMEM, reason, len, "out of memory");
-	md = EVP_MD_CTX_new();
-	ok = md != NULL && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1 &&
-	    EVP_DigestVerify(md, head->signature.data, head->signature.len, msg, mlen) == 1;
-	ERR_clear_error();
-	EVP_MD_CTX_free(md);
-	free(msg);
-	if (!ok)
+	if (!verify_bytes(pub, head, false, &head->signature))
 		return registry_fail(REGISTRY_EINTEGRITY, reason, len,
 		    "signature of the head of %s at entry %" PRIu64 " does not "
 		    "verify with the key of its node", head->region, head->seq);
+	if (head->time_signature.len > 0 &&
+	    !verify_bytes(pub, head, true, &head->time_signature))
+		return registry_fail(REGISTRY_EINTEGRITY, reason, len,
+		    "time signature of the head of %s at entry %" PRIu64 " does "
+		    "not verify with the key of its node: its signed_ms was altered",
+		    head->region, head->seq);
 	return REGISTRY_OK;
+}
+
+int64_t
+registry_feed_head_time(const Axle__V1__SignedHead *head)
+{
+	return head != NULL && head->time_signature.len > 0 ? head->signed_ms : 0;
 }

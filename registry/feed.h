@@ -69,12 +69,23 @@ int registry_feed_sign_head(EVP_PKEY *key, Axle__V1__SignedHead *head,
     char *reason, size_t len);
 
 /*
+ * registry_feed_sign_head also sets head->time_signature (malloc'd, freed
+ * by the caller with free()): the same signature over "axle.v1.SignedHead/2"
+ * NUL, region, seq, hash as above, then signed_ms (8 bytes big-endian), so
+ * that signed_ms is the origin's word too.
+ *
  * Verifies head's signature with the signing node's public key (from its
  * certificate: X509_get0_pubkey). Returns REGISTRY_OK, or
  * REGISTRY_EINTEGRITY with a reason (unknown algorithm, hash not 32 bytes,
- * signature does not verify).
+ * signature does not verify, or a time signature present that does not).
  */
 int registry_feed_verify_head(EVP_PKEY *pub, const Axle__V1__SignedHead *head,
     char *reason, size_t len);
+
+/*
+ * When the origin vouches it was at head: signed_ms if head carries a time
+ * signature (checked by registry_feed_verify_head), else 0 (an older node).
+ */
+int64_t registry_feed_head_time(const Axle__V1__SignedHead *head);
 
 #endif

@@ -316,6 +316,8 @@ static const struct cfg_key registry_keys[] = {
 	    registry.mirror_interval_ms), sizeof(uint32_t), 0, 50, 3600000, false },
 	{ "max_origins", set_u32, offsetof(struct gw_config,
 	    registry.max_origins), sizeof(uint32_t), 0, 1, 65536, false },
+	{ "relay_stale_ms", set_u32, offsetof(struct gw_config,
+	    registry.relay_stale_ms), sizeof(uint32_t), 0, 1000, 86400000, false },
 };
 
 #define CFG_SW(field, lo, hi) \
@@ -385,7 +387,7 @@ gw_config_defaults(struct gw_config *cfg)
 		.escalate_timeout_ms = 10000,
 	};
 	cfg->registry = (struct gw_registry_cfg){ .mirror_interval_ms = 1000,
-	    .max_origins = 256 };
+	    .max_origins = 256, .relay_stale_ms = 60000 };
 	cfg->sw = (struct gw_switch_cfg){
 		.hold_limit_ms = 259200000,
 		.default_visibility_ms = 30000,

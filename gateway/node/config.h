@@ -38,6 +38,7 @@ struct gw_recourse_cfg {
 struct gw_registry_cfg {
 	uint32_t mirror_interval_ms;	/* pause between feed pulls at the head; default 1000 */
 	uint32_t max_origins;		/* regions' feeds mirrored (direct and relayed); default 256 */
+	uint32_t relay_stale_ms;	/* a relay's head older than this while a newer exists: named; default 60000 */
 };
 
 /* [switch]: message handling (sw_queue.c, sw_core.c, svc_switch.c). */

@@ -184,8 +184,8 @@ mwrite_applied(struct mpeer *p, const struct mwrite *w)
 			memcpy(p->hash, e->hash.data, REGISTRY_HASH_LEN);
 	}
 	p->seq = w->res.feed_seq;
-	if (r->head != NULL && r->head->signed_ms > p->signed_ms)
-		p->signed_ms = r->head->signed_ms;
+	if (w->head != NULL && w->head->seq == p->seq)
+		gw_mirror_head_seen(p, w->via, w->head);
 	if (p->seq > before) {
 		gw_log(GW_LOG_DEBUG, "mirror_applied", "peer=%s via=%s from=%" PRIu64
 		    " to=%" PRIu64, p->region, p->via, before + 1, p->seq);
@@ -271,8 +271,8 @@ pull_answer(struct mpeer *p, const char *via, Axle__V1__FeedResponse *resp,
 	}
 	if (at_head(p, resp, pub)) {
 		EVP_PKEY_free(pub);
-		if (resp->head != NULL && resp->head->signed_ms > p->signed_ms)
-			p->signed_ms = resp->head->signed_ms;
+		if (resp->head != NULL)
+			gw_mirror_head_seen(p, via, resp->head);
 		pb_free(&resp->base);
 		p->confirmed_ms = answered_ms;
 		/* A long poll that waited its time out: ask again at once. */
@@ -461,6 +461,10 @@ mreset_done(int rc, void *arg)
 	p->broken = false;
 	p->down = false;
 	p->signed_ms = 0;
+	free(p->fresh);
+	p->fresh = NULL;
+	p->fresh_len = 0;
+	p->suspect[0] = p->shunned[0] = '\0';
 	p->reason[0] = p->fault[0] = '\0';
 	if (strcmp(p->via, p->region) != 0) {	/* relayed: the closest offer wins again */
 		p->via[0] = '\0';
@@ -639,9 +643,11 @@ gw_mirror_stop(struct gw_node *node)
 	if (m == NULL)
 		return;
 	gw_mirror_links_stop(m);
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
 		if (m->peers[i].timer != NULL)
 			event_free(m->peers[i].timer);
+		free(m->peers[i].fresh);
+	}
 	free(m->peers);
 	free(m);
 	node->registry->mirror = NULL;

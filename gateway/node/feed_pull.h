@@ -79,6 +79,14 @@ bool gw_mirror_lag_ms(struct gw_node *node, const char *region,
 size_t gw_mirror_origins(struct gw_node *node, Axle__V1__OriginHead *out,
     size_t max);
 
+/*
+ * The freshest head of region's origin this node verified, packed, if it is
+ * at seq (what a relayed Feed at the head answers with, so that its time
+ * stays the origin's latest word). Valid until the loop runs on.
+ */
+bool gw_mirror_fresh_head(struct gw_node *node, const char *region, uint64_t seq,
+    const uint8_t **data, size_t *len);
+
 /* How many origins this node mirrors (direct peers and relayed regions). */
 size_t gw_mirror_count(struct gw_node *node);
 

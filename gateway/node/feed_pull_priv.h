@@ -33,7 +33,14 @@ struct mpeer {
 	bool down;				/* the last pull failed (logged once) */
 	int64_t confirmed_ms;			/* monotonic: when the newest head we
 						   hold was the peer's (see gw_mirror_lag_ms) */
-	int64_t signed_ms;			/* when the origin signed the newest head seen */
+	int64_t signed_ms;			/* when the origin vouched (time signature)
+						   it was at the newest head seen */
+	uint8_t *fresh;				/* that head, packed, at seq: relayed on */
+	size_t fresh_len;
+	char suspect[ADDR_MAX_LEN + 1];		/* a relay left for serving old heads */
+	uint64_t suspect_seq;			/* ... the newest entry it served */
+	int64_t suspect_ms;			/* ... signed then */
+	char shunned[ADDR_MAX_LEN + 1];		/* a relay named for withholding: not taken back */
 	struct event *timer;
 };
 
@@ -64,6 +71,17 @@ struct mpeer *gw_mirror_add(struct gw_mirror *m, const char *region,
     const char *via, unsigned hops);
 
 /* feed_relay.c */
+/*
+ * A head of p's origin verified from via: keeps the freshest (packed, to
+ * relay on) and, when it shows that the relay p left (p->suspect) served a
+ * head older than [registry] relay_stale_ms while a newer one existed, names
+ * that relay (p->fault, event=mirror_relay_stale).
+ */
+void gw_mirror_head_seen(struct mpeer *p, const char *via,
+    const Axle__V1__SignedHead *head);
+/* An offer of p's origin by peer via at a head signed `ms`: leave a stale relay for it? */
+bool gw_mirror_offer_fresher(struct mpeer *p, const char *via, uint64_t seq,
+    int64_t ms);
 int gw_mirror_links_start(struct gw_node *node, struct gw_mirror *m, char *err,
     size_t errlen);
 void gw_mirror_links_stop(struct gw_mirror *m);

@@ -145,6 +145,78 @@ gw_mirror_origin_pub(struct gw_node *node, const char *region, const char *via,
 	return pub;
 }
 
+/* --- withholding: a relay that serves old heads while newer ones exist --------------------- */
+
+static uint32_t
+stale_ms(const struct mpeer *p)
+{
+	return p->m->node->cfg.registry.relay_stale_ms;
+}
+
+bool
+gw_mirror_offer_fresher(struct mpeer *p, const char *via, uint64_t seq, int64_t ms)
+{
+	if (p->via[0] == '\0' || strcmp(p->via, via) == 0 ||
+	    strcmp(p->via, p->region) == 0 ||	/* the origin itself is never stale */
+	    seq <= p->seq || p->signed_ms == 0 || ms < p->signed_ms + stale_ms(p))
+		return false;
+	/* Its word is not proof: the head it serves will be (gw_mirror_head_seen). */
+	gw_log(GW_LOG_INFO, "mirror_via", "peer=%s via=%s was=%s reason=\"it offers "
+	    "entry %" PRIu64 " signed %" PRId64 " ms after the head %s serves\"",
+	    p->region, via, p->via, seq, ms - p->signed_ms, p->via);
+	snprintf(p->suspect, sizeof(p->suspect), "%s", p->via);
+	p->suspect_seq = p->seq;
+	p->suspect_ms = p->signed_ms;
+	snprintf(p->via, sizeof(p->via), "%s", via);
+	return true;
+}
+
+void
+gw_mirror_head_seen(struct mpeer *p, const char *via, const Axle__V1__SignedHead *head)
+{
+	int64_t t = registry_feed_head_time(head);
+	uint8_t *buf;
+	size_t n;
+	char q[2 * REGISTRY_REASON_MAX];
+
+	if (head->seq != p->seq || t <= p->signed_ms)
+		return;
+	p->signed_ms = t;
+	if ((buf = pb_pack(&head->base, 0, &n)) != NULL) {
+		free(p->fresh);
+		p->fresh = buf;
+		p->fresh_len = n;
+	}
+	if (p->suspect[0] == '\0' || strcmp(via, p->suspect) == 0)
+		return;
+	if (head->seq > p->suspect_seq && t >= p->suspect_ms + stale_ms(p)) {
+		/* Cut to fit if need be (long region names): the relay comes first. */
+		if (snprintf(p->fault, sizeof(p->fault), "relay %s withheld the feed of %s: "
+		    "it served entry %" PRIu64 " as its newest, signed %" PRId64 " ms "
+		    "before relay %s served entry %" PRIu64, p->suspect, p->region,
+		    p->suspect_seq, t - p->suspect_ms, via, head->seq) < 0)
+			p->fault[0] = '\0';
+		snprintf(p->shunned, sizeof(p->shunned), "%s", p->suspect);
+		gw_log(GW_LOG_WARN, "mirror_relay_stale", "peer=%s relay=%s via=%s "
+		    "reason=%s", p->region, p->suspect, via,
+		    gw_log_quote(q, sizeof(q), p->fault, strlen(p->fault)));
+	}
+	p->suspect[0] = '\0';
+}
+
+bool
+gw_mirror_fresh_head(struct gw_node *node, const char *region, uint64_t seq,
+    const uint8_t **data, size_t *len)
+{
+	struct mpeer *p = gw_mirror_find(node, region);
+
+	if (p == NULL || p->fresh == NULL || p->seq != seq)
+		return false;
+	*data = p->fresh;
+	*len = p->fresh_len;
+	return true;
+}
+
 /* --- offers: what each peer holds ----------------------------------------------------- */
 
 struct offer_call {
@@ -198,7 +270,16 @@ offer_one(struct mlink *l, const Axle__V1__OriginHead *o)
 		return;
 	hops = o->hops + 1;
 	if ((p = gw_mirror_find(node, o->region)) != NULL) {
-		if (p->broken || p->resetting || (p->via[0] != '\0' && p->hops <= hops))
+		if (p->broken || p->resetting)
+			return;
+		if (gw_mirror_offer_fresher(p, l->region, o->seq, o->head_signed_ms)) {
+			p->hops = hops;
+			if (!p->busy)
+				gw_mirror_schedule(p, 0);
+			return;
+		}
+		if ((p->via[0] != '\0' && p->hops <= hops) ||
+		    strcmp(l->region, p->suspect) == 0 || strcmp(l->region, p->shunned) == 0)
 			return;
 		gw_log(GW_LOG_INFO, "mirror_via", "peer=%s via=%s hops=%u was=%s",
 		    p->region, l->region, hops, p->via[0] ? p->via : "(none)");

@@ -330,6 +330,7 @@ setup_signing(struct gw_node *node)
 		return;
 	}
 	free(h.signature.data);
+	free(h.time_signature.data);
 	reg->sign_key = key;
 }
 

@@ -827,8 +827,24 @@ feed_read_relayed(struct gw_node *node, const Axle__V1__FeedRequest *req,
 	int rc = registry_mirror_read(txn, &node->registry->db, req->region,
 	    from - 1, &resp->entries, &resp->n_entries, head, res);
 
+	const uint8_t *fresh;
+	size_t flen;
+	char err[160];
+
 	if (rc != REGISTRY_OK)
 		return rc;
+	/* At the head: the origin's latest word on it, not the one of its batch. */
+	if (resp->n_entries == 0 && gw_mirror_fresh_head(node, req->region,
+	    (*head)->seq, &fresh, &flen)) {
+		Axle__V1__SignedHead *h = PB_UNPACK(Axle__V1__SignedHead,
+		    axle__v1__signed_head, fresh, flen, REGISTRY_RECORD_MAX, err,
+		    sizeof(err));
+
+		if (h != NULL) {
+			pb_free(&(*head)->base);
+			*head = h;
+		}
+	}
 	resp->head = *head;
 	resp->more = (*head)->seq < gw_mirror_seq(node, req->region);
 	return REGISTRY_OK;

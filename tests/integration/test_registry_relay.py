@@ -14,6 +14,7 @@ peer it is: uk.victim's mirror stops and names the relay. Steps run in order.
 """
 
 import os
+import time
 import socket
 import ssl
 import sys
@@ -32,7 +33,7 @@ import h2.exceptions  # noqa: E402
 
 FED = 'fame-test'
 ROOT, LON, WY, LEEDS = 'uk', 'uk.london', 'uk.westyorks', 'uk.westyorks.leeds'
-FAKE, VICTIM = 'uk.fake', 'uk.victim'
+FAKE, VICTIM, VICTIM2 = 'uk.fake', 'uk.victim', 'uk.victim2'
 SOCIAL = 'uk.london.lewisham.social-care'
 WAIT = 30		# seconds: three hops of long polls on a loaded machine
 EXTRA = '\n[registry]\nmirror_interval_ms = 100\n'
@@ -122,9 +123,9 @@ class FakeRelay:
 @at.shared_env(_env)
 def env():
     ws = Workspace(prefix='axle-relay-')
-    fed = make_federation(ws, FED, [ROOT, LON, WY, LEEDS, FAKE, VICTIM])
+    fed = make_federation(ws, FED, [ROOT, LON, WY, LEEDS, FAKE, VICTIM, VICTIM2])
     stubs = grpc_stubs(ws)
-    ports = {r: free_port() for r in (ROOT, LON, WY, LEEDS, VICTIM)}
+    ports = {r: free_port() for r in (ROOT, LON, WY, LEEDS, VICTIM, VICTIM2)}
     tree = {ROOT: (LON, WY), LON: (ROOT,), WY: (ROOT, LEEDS), LEEDS: (WY,)}
     nodes = {}
     for r, peers in tree.items():
@@ -310,6 +311,69 @@ def tampering_relay_is_detected_and_named():
     check(r.outcome != env()['stubs'].registry_pb2.RESOLVE_OUTCOME_MATCHED,
           'an altered entry was applied: %r' % r)
     check('relay uk.fake' in e['nodes'][VICTIM].log_text(), 'log names the relay')
+
+
+class Withholder:
+    """uk.fake relaying uk.london honestly (what uk relays), until frozen: then it
+    keeps answering with the last head it served, genuine but old."""
+
+    def __init__(self):
+        self.frozen = False
+        self.last = None
+
+    def offer(self, _req):
+        a = env()['stubs'].axle_pb2
+        o = origins(ROOT)[LON]
+        if self.frozen:		# it says nothing newer either
+            o = a.OriginHead(region=LON, seq=self.last.head.seq,
+                             head_signed_ms=self.last.head.signed_ms)
+        return a.OriginsResponse(origins=[a.OriginHead(
+            region=LON, seq=o.seq, hops=0, head_signed_ms=o.head_signed_ms)]).SerializeToString()
+
+    def feed(self, req_bytes):
+        e = env()
+        a = e['stubs'].axle_pb2
+        req = a.FeedRequest.FromString(req_bytes)
+        if req.region != LON:
+            return None
+        if self.frozen and self.last is not None:
+            return a.FeedResponse(head=self.last.head).SerializeToString()
+        resp = a.FeedResponse.FromString(_feed_from_root(req_bytes, False))
+        if not resp.entries and resp.HasField('head'):
+            self.last = resp
+        return resp.SerializeToString()
+
+
+@test(timeout=180)
+def withholding_relay_is_named():
+    e, p = env(), pb()
+    w = Withholder()
+    fake = FakeRelay(e['fed'].node(FAKE), w.offer, w.feed)
+    e['nodes'][VICTIM2] = Node(
+        e['ws'], e['fed'], VICTIM2, port=e['ports'][VICTIM2], log_level='debug',
+        extra=EXTRA + 'relay_stale_ms = 1000\n',
+        peers=[(FAKE, '127.0.0.1:%d' % fake.port), (ROOT, '127.0.0.1:%d' % e['ports'][ROOT])])
+    seq = origins(ROOT)[LON].seq
+
+    def via_fake_at_head():
+        o = origins(VICTIM2).get(LON)
+        return o if o is not None and o.via == FAKE and o.seq == seq and w.last else None
+    wait_for(via_fake_at_head, WAIT, interval=0.2, what='uk.victim2 mirrors uk.london via uk.fake')
+    w.frozen = True
+    time.sleep(1.5)		# past relay_stale_ms: what uk.fake serves is now old
+    reg(LON, 'Delegate', p.DelegateRequest(
+        registrar_id='islington', prefix='uk.london.islington', display_name='Islington',
+        cert_identity='axle://%s/member/uk.london.islington.hub' % FED))
+
+    def named():
+        o = origins(VICTIM2).get(LON)
+        return o if o is not None and 'relay uk.fake withheld' in o.reason else None
+    o = wait_for(named, WAIT, interval=0.2, what='uk.victim2 names uk.fake for withholding')
+    check(o.via == ROOT and not o.broken, 'pulled from uk now: %r' % o)
+    wait_resolves(VICTIM2, 'uk.london.islington.x', 'islington')
+    check('event=mirror_relay_stale' in e['nodes'][VICTIM2].log_text(), 'logged')
+    time.sleep(6)		# another round of offers: uk.fake is not taken back
+    check(origins(VICTIM2)[LON].via == ROOT, 'went back to the withholding relay')
 
 
 def _after_failure(name):

@@ -246,6 +246,25 @@ test_head_signature(void **state)
 	head.algorithm = (char *)"none";
 	assert_int_equal(registry_feed_verify_head(key, &head, why, sizeof(why)), REGISTRY_EINTEGRITY);
 	assert_string_equal(why, "head signature algorithm \"none\" is not ecdsa-p256-sha256");
+	head.algorithm = (char *)REGISTRY_HEAD_ALG;
+	/* signed_ms is the origin's word: a relay cannot make an old head look fresh. */
+	head.signed_ms = 1000;
+	assert_int_equal(registry_feed_head_time(&head), 1000);
+	assert_int_equal(registry_feed_verify_head(key, &head, why, sizeof(why)), REGISTRY_EINTEGRITY);
+	free(head.signature.data);
+	free(head.time_signature.data);
+	assert_int_equal(registry_feed_sign_head(key, &head, why, sizeof(why)), REGISTRY_OK);
+	assert_int_equal(registry_feed_verify_head(key, &head, why, sizeof(why)), REGISTRY_OK);
+	head.signed_ms = 2000;
+	assert_int_equal(registry_feed_verify_head(key, &head, why, sizeof(why)), REGISTRY_EINTEGRITY);
+	assert_string_equal(why, "time signature of the head of uk.london at entry 6 does not "
+	    "verify with the key of its node: its signed_ms was altered");
+	/* An older origin's head has no time signature: verified, its time unknown. */
+	free(head.time_signature.data);
+	head.time_signature.data = NULL;
+	head.time_signature.len = 0;
+	assert_int_equal(registry_feed_verify_head(key, &head, why, sizeof(why)), REGISTRY_OK);
+	assert_int_equal(registry_feed_head_time(&head), 0);
 	free(head.signature.data);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);

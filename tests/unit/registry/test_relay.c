@@ -205,7 +205,7 @@ test_relay_cannot_forge_the_head(void **state)
 	relay_mirrors_origin();
 	assert_int_equal(from_relay(&b, 0), REGISTRY_OK);
 	/* The relay re-signs the head with its own key: the origin's key refuses it. */
-	ProtobufCBinaryData sig = b.relayed->signature;
+	ProtobufCBinaryData sig = b.relayed->signature, tsig = b.relayed->time_signature;
 	char *alg = b.relayed->algorithm;
 
 	assert_int_equal(registry_feed_sign_head(relay_key, b.relayed, leaf.res.reason,
@@ -214,7 +214,9 @@ test_relay_cannot_forge_the_head(void **state)
 	assert_non_null(strstr(leaf.res.reason, "relay uk served a feed of uk.london"));
 	assert_non_null(strstr(leaf.res.reason, "does not verify"));
 	free(b.relayed->signature.data);	/* ours; the arena's go back for pb_free */
+	free(b.relayed->time_signature.data);
 	b.relayed->signature = sig;
+	b.relayed->time_signature = tsig;
 	b.relayed->algorithm = alg;
 	batch_free(&b);
 	EVP_PKEY_free(relay_key);

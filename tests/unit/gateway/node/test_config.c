@@ -454,7 +454,7 @@ test_registry(void **state)
 	    "must be between 50 and 3600000");
 	expect_error(BASE "[registry]\ninterval = 5\n", 11,
 	    "unknown key \"interval\" in [registry] (known: mirror_interval_ms, "
-	    "max_origins)");
+	    "max_origins, relay_stale_ms)");
 	assert_int_equal(cfg.registry.max_origins, 256);
 	assert_int_equal(load_text(BASE "[registry]\nmax_origins = 1\n"), 0);
 	assert_int_equal(cfg.registry.max_origins, 1);
