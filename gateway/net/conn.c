@@ -20,7 +20,7 @@
 #include "gateway/net/conn.h"
 #include "gateway/net/h2_server.h"
 #include "gateway/net/log.h"
-#include "gateway/node/node.h"
+#include "gateway/net/server.h"
 #include "gateway/net/tls.h"
 
 #define OUT_HIGH_WATER	(64 * 1024)
@@ -37,7 +37,7 @@ enum conn_fate { CONN_KEPT, CONN_GONE };
 #define CONN_MUST_CHECK	__attribute__((warn_unused_result))
 
 struct gw_conn {
-	struct gw_node *node;
+	struct gw_server *srv;
 	struct gw_conn *prev, *next;
 	struct bufferevent *bev;
 	SSL *ssl;
@@ -59,15 +59,15 @@ ms_tv(uint32_t ms, struct timeval *tv)
 static void
 conn_free(struct gw_conn *c)
 {
-	struct gw_node *node = c->node;
+	struct gw_server *srv = c->srv;
 
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		node->conns = c->next;
+		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	node->ctr.conns_open--;
+	srv->ctr->conns_open--;
 	gw_h2_free(c->h2);
 	if (c->timer)
 		event_free(c->timer);
@@ -113,7 +113,7 @@ conn_finish(struct gw_conn *c)
 {
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
 	struct timeval tv;
-	uint32_t ms = c->node->cfg.limits.handshake_timeout_ms;
+	uint32_t ms = c->srv->lim->handshake_timeout_ms;
 
 	if (c->linger != NULL)		/* finished already (a late write callback) */
 		return CONN_KEPT;
@@ -126,7 +126,7 @@ conn_finish(struct gw_conn *c)
 		ERR_clear_error();
 	}
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	c->linger = event_new(c->node->base, fd, EV_READ | EV_PERSIST, linger_cb, c);
+	c->linger = event_new(c->srv->base, fd, EV_READ | EV_PERSIST, linger_cb, c);
 	if (c->linger == NULL || shutdown(fd, SHUT_WR) != 0 ||
 	    event_add(c->linger, NULL) != 0) {
 		conn_free(c);
@@ -157,7 +157,7 @@ conn_close_soon(struct gw_conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 	if (conn_output_empty(c))
 		return conn_finish(c);
-	ms_tv(c->node->cfg.limits.handshake_timeout_ms, &tv);
+	ms_tv(c->srv->lim->handshake_timeout_ms, &tv);
 	evtimer_add(c->timer, &tv);
 	return CONN_KEPT;
 }
@@ -178,7 +178,7 @@ idle_arm(struct gw_conn *c)
 {
 	struct timeval tv;
 
-	ms_tv(c->node->cfg.limits.idle_timeout_ms, &tv);
+	ms_tv(c->srv->lim->idle_timeout_ms, &tv);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -264,8 +264,8 @@ handshake_failed(struct gw_conn *c, short events)
 static enum conn_fate CONN_MUST_CHECK
 conn_start_h2(struct gw_conn *c, const struct gw_identity *id)
 {
-	c->kick = event_new(c->node->base, -1, 0, kick_cb, c);
-	c->h2 = c->kick ? gw_h2_new(c->node, id, bufferevent_get_output(c->bev),
+	c->kick = event_new(c->srv->base, -1, 0, kick_cb, c);
+	c->h2 = c->kick ? gw_h2_new(c->srv, id, bufferevent_get_output(c->bev),
 	    c->kick, c->addr) : NULL;
 	if (c->h2 == NULL) {
 		gw_log(GW_LOG_ERR, "conn_error", "peer=%s error=\"out of memory\"", c->addr);
@@ -273,7 +273,7 @@ conn_start_h2(struct gw_conn *c, const struct gw_identity *id)
 		return CONN_GONE;
 	}
 	gw_log(GW_LOG_DEBUG, "conn_open", "peer=%s identity=%s", c->addr, id->uri);
-	if (c->node->draining)
+	if (*c->srv->draining)
 		gw_h2_shutdown(c->h2);
 	idle_arm(c);
 	return conn_pump(c);
@@ -291,7 +291,7 @@ connected(struct gw_conn *c)
 		conn_free(c);
 		return CONN_GONE;
 	}
-	c->node->ctr.handshakes_ok++;
+	c->srv->ctr->handshakes_ok++;
 	return conn_start_h2(c, &id);
 }
 
@@ -332,7 +332,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->h2 == NULL) {
-		c->node->ctr.handshake_timeouts++;
+		c->srv->ctr->handshake_timeouts++;
 		gw_log(GW_LOG_INFO, "handshake_timeout", "peer=%s", c->addr);
 		conn_free(c);
 		return;
@@ -361,11 +361,11 @@ peer_name(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
 
 /* The connection longest in its TLS handshake, or NULL (the list is newest first). */
 static struct gw_conn *
-oldest_handshake(struct gw_node *node)
+oldest_handshake(struct gw_server *srv)
 {
 	struct gw_conn *c, *oldest = NULL;
 
-	for (c = node->conns; c != NULL; c = c->next)
+	for (c = srv->conns; c != NULL; c = c->next)
 		if (c->h2 == NULL)
 			oldest = c;
 	return oldest;
@@ -377,31 +377,31 @@ oldest_handshake(struct gw_node *node)
  * is room now.
  */
 static int
-conn_make_room(struct gw_node *node)
+conn_make_room(struct gw_server *srv)
 {
 	struct gw_conn *old;
 
-	if (node->ctr.conns_open < node->cfg.limits.max_connections)
+	if (srv->ctr->conns_open < srv->lim->max_connections)
 		return 0;
-	if ((old = oldest_handshake(node)) == NULL)
+	if ((old = oldest_handshake(srv)) == NULL)
 		return -1;
-	node->ctr.handshakes_evicted++;
+	srv->ctr->handshakes_evicted++;
 	gw_log(GW_LOG_INFO, "handshake_evicted", "peer=%s", old->addr);
 	conn_free(old);
 	return 0;
 }
 
-/* Puts c (bev set up) in the node's list and lets its bytes flow. */
+/* Puts c (bev set up) in the server's list and lets its bytes flow. */
 static void
 conn_link(struct gw_conn *c)
 {
-	struct gw_node *node = c->node;
+	struct gw_server *srv = c->srv;
 
-	c->next = node->conns;
-	if (node->conns)
-		node->conns->prev = c;
-	node->conns = c;
-	node->ctr.conns_open++;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->ctr->conns_open++;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW_WATER, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -411,15 +411,15 @@ static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int socklen, void *arg)
 {
-	struct gw_node *node = arg;
+	struct gw_server *srv = arg;
 	struct gw_conn *c;
 	struct timeval tv;
 	int one = 1;
 
 	(void)l;
-	node->ctr.conns_accepted++;
-	if (node->draining || conn_make_room(node) != 0) {
-		node->ctr.conns_refused_limit++;
+	srv->ctr->conns_accepted++;
+	if (*srv->draining || conn_make_room(srv) != 0) {
+		srv->ctr->conns_refused_limit++;
 		evutil_closesocket(fd);
 		return;
 	}
@@ -429,10 +429,10 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	c->node = node;
+	c->srv = srv;
 	peer_name(sa, (socklen_t)socklen, c->addr, sizeof(c->addr));
-	c->ssl = SSL_new(node->server_ctx);
-	c->timer = evtimer_new(node->base, timer_cb, c);
+	c->ssl = SSL_new(srv->ctx);
+	c->timer = evtimer_new(srv->base, timer_cb, c);
 	if (c->ssl == NULL || c->timer == NULL) {
 		if (c->ssl)
 			SSL_free(c->ssl);
@@ -442,7 +442,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	c->bev = bufferevent_openssl_socket_new(node->base, fd, c->ssl,
+	c->bev = bufferevent_openssl_socket_new(srv->base, fd, c->ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (c->bev == NULL) {
 		SSL_free(c->ssl);
@@ -453,22 +453,22 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	conn_link(c);
-	ms_tv(node->cfg.limits.handshake_timeout_ms, &tv);
+	ms_tv(srv->lim->handshake_timeout_ms, &tv);
 	evtimer_add(c->timer, &tv);
 }
 
 int
-gw_conn_adopt(struct gw_node *node, struct bufferevent *bev,
+gw_conn_adopt(struct gw_server *srv, struct bufferevent *bev,
     const struct gw_identity *id, const char *addr)
 {
 	struct gw_conn *c = calloc(1, sizeof(*c));
 
-	if (c == NULL || (c->timer = evtimer_new(node->base, timer_cb, c)) == NULL) {
+	if (c == NULL || (c->timer = evtimer_new(srv->base, timer_cb, c)) == NULL) {
 		free(c);
 		bufferevent_free(bev);
 		return -1;
 	}
-	c->node = node;
+	c->srv = srv;
 	c->bev = bev;
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	conn_link(c);
@@ -488,7 +488,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 int
-gw_conn_listen(struct gw_node *node, char *err, size_t errlen)
+gw_conn_listen(struct gw_server *srv, char *err, size_t errlen)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
 	int rc;
@@ -496,35 +496,35 @@ gw_conn_listen(struct gw_node *node, char *err, size_t errlen)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(node->cfg.listen_host, node->cfg.listen_port, &hints, &res);
+	rc = getaddrinfo(srv->listen_host, srv->listen_port, &hints, &res);
 	if (rc != 0) {
-		snprintf(err, errlen, "listen %s:%s: %s", node->cfg.listen_host,
-		    node->cfg.listen_port, gai_strerror(rc));
+		snprintf(err, errlen, "listen %s:%s: %s", srv->listen_host,
+		    srv->listen_port, gai_strerror(rc));
 		return -1;
 	}
-	node->listener = evconnlistener_new_bind(node->base, accept_cb, node,
+	srv->listener = evconnlistener_new_bind(srv->base, accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
 	    res->ai_addr, (int)res->ai_addrlen);
 	freeaddrinfo(res);
-	if (node->listener == NULL) {
-		snprintf(err, errlen, "listen %s:%s: %s", node->cfg.listen_host,
-		    node->cfg.listen_port, strerror(errno));
+	if (srv->listener == NULL) {
+		snprintf(err, errlen, "listen %s:%s: %s", srv->listen_host,
+		    srv->listen_port, strerror(errno));
 		return -1;
 	}
-	evconnlistener_set_error_cb(node->listener, accept_error_cb);
+	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
 	return 0;
 }
 
 size_t
-gw_conn_drain(struct gw_node *node)
+gw_conn_drain(struct gw_server *srv)
 {
 	struct gw_conn *c, *next;
 
-	if (node->listener != NULL) {
-		evconnlistener_free(node->listener);
-		node->listener = NULL;
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
 	}
-	for (c = node->conns; c != NULL; c = next) {
+	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->h2 == NULL) {
 			conn_free(c);
@@ -534,33 +534,33 @@ gw_conn_drain(struct gw_node *node)
 		if (conn_pump(c) == CONN_GONE)
 			continue;	/* next was taken before */
 	}
-	return gw_conn_count(node);
+	return gw_conn_count(srv);
 }
 
 size_t
-gw_conn_count(const struct gw_node *node)
+gw_conn_count(const struct gw_server *srv)
 {
 	size_t n = 0;
 
-	for (struct gw_conn *c = node->conns; c != NULL; c = c->next)
+	for (struct gw_conn *c = srv->conns; c != NULL; c = c->next)
 		n++;
 	return n;
 }
 
 size_t
-gw_conn_streams(const struct gw_node *node)
+gw_conn_streams(const struct gw_server *srv)
 {
 	size_t n = 0;
 
-	for (struct gw_conn *c = node->conns; c != NULL; c = c->next)
+	for (struct gw_conn *c = srv->conns; c != NULL; c = c->next)
 		if (c->h2 != NULL)
 			n += gw_h2_streams(c->h2);
 	return n;
 }
 
 void
-gw_conn_close_all(struct gw_node *node)
+gw_conn_close_all(struct gw_server *srv)
 {
-	while (node->conns != NULL)
-		conn_free(node->conns);
+	while (srv->conns != NULL)
+		conn_free(srv->conns);
 }

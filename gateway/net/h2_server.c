@@ -13,8 +13,7 @@
 #include "gateway/net/grpc_frame.h"
 #include "gateway/net/h2_server.h"
 #include "gateway/net/log.h"
-#include "gateway/node/metrics.h"
-#include "gateway/node/node.h"
+#include "gateway/net/server.h"
 #include "proto/pb.h"
 #include "gateway/net/rpc.h"
 
@@ -48,9 +47,20 @@ struct gw_stream {
 	char message[512];
 };
 
+static const char *const goaway_names[GW_GA__COUNT] = {
+	"header_list", "rst_sent", "empty_data", "control_flood", "outbound_queue",
+	"continuation", "rapid_reset", "protocol", "idle", "shutdown",
+};
+
+const char *
+gw_goaway_reason_name(enum gw_goaway_reason r)
+{
+	return r < GW_GA__COUNT ? goaway_names[r] : "unknown";
+}
+
 struct gw_h2 {
 	nghttp2_session *session;
-	struct gw_node *node;
+	struct gw_server *srv;
 	struct gw_identity peer;
 	struct evbuffer *out;
 	struct event *kick;
@@ -111,7 +121,7 @@ goaway_decided(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code,
 	h2->terminated = 1;
 	h2->goaway_sent_by_us = 1;
 	h2->goaway_code = code;
-	h2->node->ctr.goaway[why]++;
+	h2->srv->ctr->goaway[why]++;
 	gw_log(why == GW_GA_SHUTDOWN || why == GW_GA_IDLE ? GW_LOG_INFO :
 	    GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s code=%s streams=%zu%s%s%s",
 	    h2->peer_addr, h2->peer.uri, gw_goaway_reason_name(why),
@@ -434,7 +444,7 @@ gw_call_finish(struct gw_call *call, int status, const char *fmt, ...)
 		if (call->m != NULL)
 			gw_rpc_stats_at(call->midx)->by_status[st ? status : GRPC_CANCELLED]++;
 		else
-			gw_metrics_rpc_unknown++;
+			gw_rpc_unknown++;
 		call_log(call, st ? status : GRPC_CANCELLED, message);
 	}
 	if (st != NULL) {
@@ -507,7 +517,7 @@ call_new(struct gw_h2 *h2, struct gw_stream *st)
 	if (call == NULL)
 		return NULL;
 	call->stream = st;
-	call->node = h2->node;
+	call->node = h2->srv->node;
 	call->caller = h2->peer;
 	clock_gettime(CLOCK_MONOTONIC, &call->started);
 	st->call = call;
@@ -516,7 +526,7 @@ call_new(struct gw_h2 *h2, struct gw_stream *st)
 			(st->timeout_ms % 1000) * 1000 };
 		int64_t at = mono_ms() + st->timeout_ms;
 
-		call->deadline = evtimer_new(h2->node->base, call_deadline_cb, call);
+		call->deadline = evtimer_new(h2->srv->base, call_deadline_cb, call);
 		if (call->deadline == NULL) {
 			st->call = NULL;
 			free(call);
@@ -535,7 +545,7 @@ call_new(struct gw_h2 *h2, struct gw_stream *st)
 static void
 dispatch_grpc(struct gw_h2 *h2, struct gw_stream *st)
 {
-	const struct gw_limits *lim = &h2->node->cfg.limits;
+	const struct gw_limits *lim = h2->srv->lim;
 	const uint8_t *msg;
 	size_t msglen, framelen, len, idx;
 	struct gw_call *call;
@@ -560,8 +570,8 @@ dispatch_grpc(struct gw_h2 *h2, struct gw_stream *st)
 		    "grpc-timeout header is malformed (expected 1-8 digits and one of H M S m u n)");
 		return;
 	}
-	if (!gw_authz_allows(&h2->peer, call->m->authz, h2->node->cfg.federation,
-	    h2->node->cfg.region, err, sizeof(err))) {
+	if (!gw_authz_allows(&h2->peer, call->m->authz, h2->srv->federation,
+	    h2->srv->region, err, sizeof(err))) {
 		gw_call_error(call, GRPC_PERMISSION_DENIED, "%s", err);
 		return;
 	}
@@ -620,20 +630,21 @@ dispatch_http(struct gw_h2 *h2, struct gw_stream *st)
 {
 	static const char nf[] = "not found: this node serves gRPC (axle.v1), /healthz and /metrics\n";
 
-	h2->node->ctr.http_requests++;
+	h2->srv->ctr->http_requests++;
 	if (strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0) {
 		stream_http(st, "405", "text/plain", "method not allowed\n", 19);
 	} else if (strcmp(st->path, "/healthz") == 0) {
-		if (h2->node->draining)
+		if (*h2->srv->draining)
 			stream_http(st, "503", "text/plain", "draining\n", 9);
 		else
 			stream_http(st, "200", "text/plain", "ok\n", 3);
 	} else if (strcmp(st->path, "/metrics") == 0) {
-		bool ok = gw_metrics_allowed(h2->node, &h2->peer, h2->peer_addr,
-		    st->resp);
+		bool ok = h2->srv->metrics_allowed != NULL &&
+		    h2->srv->metrics_allowed(h2->srv->node, &h2->peer,
+		    h2->peer_addr, st->resp);
 
-		if (ok)
-			gw_metrics_render(h2->node, st->resp);
+		if (ok && h2->srv->metrics != NULL)
+			h2->srv->metrics(h2->srv->node, st->resp);
 		st->resp_eof = 1;
 		if (stream_respond(st, ok ? "200" : "403", ok ?
 		    "text/plain; version=0.0.4" : "text/plain") != 0)
@@ -695,7 +706,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		return 0;
 	/* RFC 7541 entry size: the budget counts what HPACK would. */
 	st->header_bytes += namelen + valuelen + 32;
-	if (st->header_bytes > h2->node->cfg.limits.max_header_list) {
+	if (st->header_bytes > h2->srv->lim->max_header_list) {
 		goaway(h2, GW_GA_HEADER_LIST, NGHTTP2_ENHANCE_YOUR_CALM);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
@@ -738,7 +749,7 @@ on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
 	if (st == NULL || st->body_over || st->resp_started)
 		return 0;
 	if (evbuffer_get_length(st->body) + len >
-	    (size_t)h2->node->cfg.limits.max_message_size + GRPC_FRAME_HDR) {
+	    (size_t)h2->srv->lim->max_message_size + GRPC_FRAME_HDR) {
 		st->body_over = 1;
 		evbuffer_drain(st->body, evbuffer_get_length(st->body));
 		/* Answer at once rather than buffering a body we will refuse. */
@@ -758,7 +769,7 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 
 	if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 &&
 	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-		if (++h2->empty_data > h2->node->cfg.limits.max_empty_data) {
+		if (++h2->empty_data > h2->srv->lim->max_empty_data) {
 			goaway(h2, GW_GA_EMPTY_DATA, NGHTTP2_ENHANCE_YOUR_CALM);
 			return 0;
 		}
@@ -771,7 +782,7 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 			h2->ctl_window = now;
 			h2->ctl_recv = 0;
 		}
-		if (++h2->ctl_recv > h2->node->cfg.limits.max_control_frames)
+		if (++h2->ctl_recv > h2->srv->lim->max_control_frames)
 			goaway(h2, GW_GA_CONTROL_FLOOD, NGHTTP2_ENHANCE_YOUR_CALM);
 		return 0;
 	}
@@ -823,7 +834,7 @@ on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 		h2->rst_window = now;
 		h2->rst_sent = 0;
 	}
-	if (++h2->rst_sent > h2->node->cfg.limits.max_rst_sent)
+	if (++h2->rst_sent > h2->srv->lim->max_rst_sent)
 		goaway(h2, GW_GA_RST_SENT, NGHTTP2_ENHANCE_YOUR_CALM);
 	return 0;
 }
@@ -858,10 +869,10 @@ on_invalid_frame(nghttp2_session *session, const nghttp2_frame *frame,
 /* --- public ---------------------------------------------------------------------- */
 
 struct gw_h2 *
-gw_h2_new(struct gw_node *node, const struct gw_identity *peer,
+gw_h2_new(struct gw_server *srv, const struct gw_identity *peer,
     struct evbuffer *out, struct event *kick_ev, const char *peer_addr)
 {
-	const struct gw_limits *lim = &node->cfg.limits;
+	const struct gw_limits *lim = srv->lim;
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *opt;
 	struct gw_h2 *h2;
@@ -876,7 +887,7 @@ gw_h2_new(struct gw_node *node, const struct gw_identity *peer,
 	h2 = calloc(1, sizeof(*h2));
 	if (h2 == NULL)
 		return NULL;
-	h2->node = node;
+	h2->srv = srv;
 	h2->peer = *peer;
 	h2->out = out;
 	h2->kick = kick_ev;
@@ -963,7 +974,7 @@ gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
 		return -1;
 	}
 	if (nghttp2_session_get_outbound_queue_size(h2->session) >
-	    h2->node->cfg.limits.max_outbound_queue) {
+	    h2->srv->lim->max_outbound_queue) {
 		goaway_fatal(h2, GW_GA_OUTBOUND_QUEUE, NGHTTP2_ENHANCE_YOUR_CALM,
 		    NULL);
 		return -1;
@@ -1018,7 +1029,7 @@ gw_h2_shutdown(struct gw_h2 *h2)
 	if (h2->goaway_sent_by_us)
 		return;
 	h2->goaway_sent_by_us = 1;
-	h2->node->ctr.goaway[GW_GA_SHUTDOWN]++;
+	h2->srv->ctr->goaway[GW_GA_SHUTDOWN]++;
 	/* Streams already open may finish; new ones are refused. */
 	nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
 	    nghttp2_session_get_last_proc_stream_id(h2->session),

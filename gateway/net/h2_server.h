@@ -13,7 +13,7 @@
 
 struct evbuffer;
 struct event;
-struct gw_node;
+struct gw_server;
 struct gw_h2;
 
 /*
@@ -24,7 +24,7 @@ struct gw_h2;
  * then calls gw_h2_flush() and gw_h2_done(). peer_addr is for logs.
  * Queues the server SETTINGS. Returns NULL on ENOMEM.
  */
-struct gw_h2 *gw_h2_new(struct gw_node *node, const struct gw_identity *peer,
+struct gw_h2 *gw_h2_new(struct gw_server *srv, const struct gw_identity *peer,
     struct evbuffer *out, struct event *kick, const char *peer_addr);
 
 /*

@@ -11,6 +11,7 @@ static const struct gw_rpc_service *services[MAX_SERVICES];
 static size_t nservices;
 static size_t nmethods;
 static struct gw_rpc_stats stats[MAX_METHODS];
+uint64_t gw_rpc_unknown;
 
 int
 gw_rpc_register(const struct gw_rpc_service *svc)

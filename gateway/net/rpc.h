@@ -53,6 +53,8 @@ int gw_rpc_register(const struct gw_rpc_service *svc);
  */
 const struct gw_rpc_method *gw_rpc_lookup(const char *path, size_t len,
     size_t *index);
+/* Calls to methods no registered service serves (for /metrics). */
+extern uint64_t gw_rpc_unknown;
 /* All methods, for /metrics and tests. */
 size_t gw_rpc_count(void);
 const struct gw_rpc_method *gw_rpc_at(size_t i);

@@ -15,6 +15,7 @@
 #include "gateway/node/config.h"
 #include "gateway/net/conn.h"
 #include "gateway/net/log.h"
+#include "gateway/node/metrics.h"
 #include "gateway/node/module.h"
 #include "gateway/node/node.h"
 #include "gateway/node/peers.h"
@@ -50,14 +51,14 @@ static void
 drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = { 0, DRAIN_TICK_MS * 1000 };
-	size_t open = gw_conn_count(&node);
+	size_t open = gw_conn_count(&node.srv);
 
 	(void)fd, (void)what, (void)arg;
 	if (open == 0 || ++drain_ticks * DRAIN_TICK_MS >= DRAIN_LIMIT_MS) {
 		if (open > 0)
 			gw_log(GW_LOG_WARN, "drain_timeout", "connections=%zu streams=%zu",
-			    open, gw_conn_streams(&node));
-		gw_conn_close_all(&node);
+			    open, gw_conn_streams(&node.srv));
+		gw_conn_close_all(&node.srv);
 		event_base_loopexit(node.base, NULL);
 		return;
 	}
@@ -70,7 +71,7 @@ start_drain(void)
 	struct timeval tv = { 0, 0 };
 
 	node.draining = 1;
-	gw_conn_drain(&node);
+	gw_conn_drain(&node.srv);
 	drain_timer = evtimer_new(node.base, drain_tick, NULL);
 	if (drain_timer == NULL)
 		event_base_loopexit(node.base, NULL);
@@ -85,7 +86,7 @@ on_term(evutil_socket_t sig, short what, void *arg)
 	if (node.draining)
 		return;
 	gw_log(GW_LOG_INFO, "shutdown", "signal=%d connections=%zu", (int)sig,
-	    gw_conn_count(&node));
+	    gw_conn_count(&node.srv));
 	start_drain();
 }
 
@@ -100,7 +101,7 @@ on_store_fatal(int rc, void *arg)
 	(void)arg;
 	exit_status = 1;
 	gw_log(GW_LOG_ERR, "fail_stop", "what=store rc=%d connections=%zu exit=1",
-	    rc, gw_conn_count(&node));
+	    rc, gw_conn_count(&node.srv));
 	if (!node.draining)
 		start_drain();
 }
@@ -170,6 +171,8 @@ run(void)
 		gw_log(GW_LOG_ERR, "startup_failed", "error=\"event_base_new\"");
 		return 1;
 	}
+	gw_node_server_init(&node, gw_metrics_allowed,
+	    gw_metrics_render);
 	if (store_open(&node.store, node.base, node.cfg.data_dir, &so, err,
 	    sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "startup_failed", "what=store data_dir=%s error=\"%s\"",
@@ -195,7 +198,7 @@ run(void)
 		store_close(node.store);
 		return 1;
 	}
-	if (gw_conn_listen(&node, err, sizeof(err)) != 0) {
+	if (gw_conn_listen(&node.srv, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "startup_failed", "what=listen error=\"%s\"", err);
 		gw_modules_stop(&node);
 		gw_peers_stop(&node);
@@ -228,7 +231,7 @@ run(void)
 	event_free(sig_hup);
 	if (drain_timer)
 		event_free(drain_timer);
-	SSL_CTX_free(node.server_ctx);
+	SSL_CTX_free(node.srv.ctx);
 	SSL_CTX_free(node.client_ctx);
 	event_base_free(node.base);
 	return exit_status;

@@ -9,6 +9,7 @@
 
 #include "gateway/net/hostport.h"
 #include "gateway/net/identity.h"
+#include "gateway/net/server.h"
 #include "gateway/net/log.h"
 #include "registry/address.h"
 
@@ -56,22 +57,6 @@ struct gw_switch_cfg {
 /* [metrics]: who may read /metrics besides this node's admins and nodes (metrics.c). */
 struct gw_metrics_cfg {
 	char scrape_identity[GW_URI_MAX + 1];	/* canonical axle:// URI; "" none */
-};
-
-struct gw_limits {
-	uint32_t max_connections;	/* default 1024 */
-	uint32_t max_concurrent_streams;	/* default 100 */
-	uint32_t max_header_list;	/* bytes of decoded header list, default 16384 */
-	uint32_t max_message_size;	/* gRPC message bytes, default 4 MiB */
-	uint32_t max_outbound_queue;	/* queued frames per connection, default 1024 */
-	uint32_t max_rst_sent;		/* RST_STREAM we send per connection per minute, default 200 */
-	uint32_t max_empty_data;	/* empty DATA frames (no END_STREAM) per connection, default 100 */
-	uint32_t max_control_frames;	/* PING/SETTINGS per connection per minute, default 1000 */
-	uint32_t handshake_timeout_ms;	/* default 10000 */
-	uint32_t idle_timeout_ms;	/* default 300000 */
-	uint32_t map_size_mb;		/* LMDB map size, default 1024 */
-	uint32_t commit_batch_max;	/* requests per group commit, default 256 */
-	uint32_t store_reserve_kb;	/* room kept for draining, default 16384; used up to a quarter of the map and of the disk */
 };
 
 struct gw_config {

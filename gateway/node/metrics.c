@@ -15,8 +15,6 @@
 #include "gateway/node/store.h"
 #include "gateway/net/tls.h"
 
-uint64_t gw_metrics_rpc_unknown;
-
 static void
 family(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
@@ -37,9 +35,9 @@ render_conns(struct gw_node *node, struct evbuffer *out)
 	const struct gw_counters *c = &node->ctr;
 
 	scalar(out, "axle_connections_open", "gauge", "Open client and peer connections.",
-	    gw_conn_count(node));
+	    gw_conn_count(&node->srv));
 	scalar(out, "axle_streams_open", "gauge", "Open HTTP/2 streams.",
-	    gw_conn_streams(node));
+	    gw_conn_streams(&node->srv));
 	scalar(out, "axle_connections_accepted_total", "counter",
 	    "TCP connections accepted.", c->conns_accepted);
 	scalar(out, "axle_connections_refused_total", "counter",
@@ -83,7 +81,7 @@ render_rpcs(struct evbuffer *out)
 		}
 	}
 	scalar(out, "axle_rpc_unknown_method_total", "counter",
-	    "gRPC calls to methods this node does not serve.", gw_metrics_rpc_unknown);
+	    "gRPC calls to methods this node does not serve.", gw_rpc_unknown);
 }
 
 static void

@@ -9,9 +9,6 @@ struct evbuffer;
 struct gw_identity;
 struct gw_node;
 
-/* Calls to methods this node does not serve. */
-extern uint64_t gw_metrics_rpc_unknown;
-
 /*
  * Whether caller may read /metrics: an admin of this node, a node of our
  * federation, or the [metrics] scrape_identity. The exposition names every

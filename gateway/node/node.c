@@ -6,15 +6,26 @@
 #include "gateway/node/peers.h"
 #include "gateway/net/tls.h"
 
-static const char *const goaway_names[GW_GA__COUNT] = {
-	"header_list", "rst_sent", "empty_data", "control_flood", "outbound_queue",
-	"continuation", "rapid_reset", "protocol", "idle", "shutdown",
-};
-
-const char *
-gw_goaway_reason_name(enum gw_goaway_reason r)
+void
+gw_node_server_init(struct gw_node *node,
+    bool (*metrics_allowed)(const struct gw_node *node,
+    const struct gw_identity *caller, const char *peer_addr,
+    struct evbuffer *out),
+    void (*metrics)(struct gw_node *node, struct evbuffer *out))
 {
-	return r < GW_GA__COUNT ? goaway_names[r] : "unknown";
+	struct gw_server *srv = &node->srv;
+
+	srv->base = node->base;
+	srv->lim = &node->cfg.limits;
+	srv->federation = node->cfg.federation;
+	srv->region = node->cfg.region;
+	srv->listen_host = node->cfg.listen_host;
+	srv->listen_port = node->cfg.listen_port;
+	srv->draining = &node->draining;
+	srv->ctr = &node->ctr;
+	srv->metrics_allowed = metrics_allowed;
+	srv->metrics = metrics;
+	srv->node = node;
 }
 
 uint64_t
@@ -55,11 +66,11 @@ gw_node_reload_tls(struct gw_node *node)
 		return -1;
 	}
 	/* Open connections hold references to the old contexts. */
-	if (node->server_ctx)
-		SSL_CTX_free(node->server_ctx);
+	if (node->srv.ctx)
+		SSL_CTX_free(node->srv.ctx);
 	if (node->client_ctx)
 		SSL_CTX_free(node->client_ctx);
-	node->server_ctx = srv;
+	node->srv.ctx = srv;
 	node->client_ctx = cli;
 	node->ctr.reloads_ok++;
 	gw_peers_reload(node);

@@ -38,6 +38,7 @@
 #include "gateway/net/identity.h"
 #include "gateway/net/log.h"
 #include "gateway/node/config.h"
+#include "gateway/node/metrics.h"
 #include "gateway/node/node.h"
 #include "gateway/node/svc.h"
 
@@ -70,6 +71,7 @@ setup(void)
 	if (gw_svc_register_all(err, sizeof(err)) != 0 ||
 	    (node.base = event_base_new()) == NULL)
 		abort();
+	gw_node_server_init(&node, gw_metrics_allowed, gw_metrics_render);
 	for (size_t i = 0; i < 4; i++)
 		if (gw_identity_parse_uri(uris[i], strlen(uris[i]), &ids[i], err,
 		    sizeof(err)) != 0)
@@ -162,7 +164,7 @@ open_conn(struct peer *p, uint8_t ctl)
 	}
 	p->fd = sv[1];
 	p->wr_shut = p->deaf = 0;
-	(void)gw_conn_adopt(&node, bev, &ids[ctl & 3], "fuzz:1");
+	(void)gw_conn_adopt(&node.srv, bev, &ids[ctl & 3], "fuzz:1");
 	peer_send(p, (const uint8_t *)preface, sizeof(preface) - 1);
 	return 0;
 }
@@ -219,12 +221,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		default:
 			node.draining = 1;
-			(void)gw_conn_drain(&node);
+			(void)gw_conn_drain(&node.srv);
 			break;
 		}
 	}
 	run(&p, 4);
-	gw_conn_close_all(&node);
+	gw_conn_close_all(&node.srv);
 	event_base_loop(node.base, EVLOOP_NONBLOCK);
 	if (p.fd >= 0)
 		close(p.fd);

@@ -21,6 +21,7 @@
 #include "gateway/node/svc.h"
 #include "gateway/net/identity.h"
 #include "gateway/net/log.h"
+#include "gateway/node/metrics.h"
 #include "gateway/node/node.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -64,6 +65,8 @@ setup(void)
 	    (node.base = event_base_new()) == NULL ||
 	    (kick = event_new(node.base, -1, 0, kick_cb, NULL)) == NULL)
 		abort();
+	gw_node_server_init(&node, gw_metrics_allowed,
+	    gw_metrics_render);
 	for (size_t i = 0; i < 4; i++)
 		if (gw_identity_parse_uri(uris[i], strlen(uris[i]), &ids[i], err,
 		    sizeof(err)) != 0)
@@ -116,7 +119,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (step == 0)
 		step = size > 0 ? size : 1;
 	if ((out = evbuffer_new()) == NULL ||
-	    (h2 = gw_h2_new(&node, &ids[ctl & 3], out, kick, "fuzz:1")) == NULL)
+	    (h2 = gw_h2_new(&node.srv, &ids[ctl & 3], out, kick, "fuzz:1")) == NULL)
 		abort();
 	if (gw_h2_recv(h2, (const uint8_t *)preface, sizeof(preface) - 1) != 0)
 		abort();	/* the preface alone is always fine */

@@ -23,6 +23,7 @@
 #include "gateway/net/grpc_frame.h"
 #include "gateway/net/h2_server.h"
 #include "gateway/net/identity.h"
+#include "gateway/node/metrics.h"
 #include "gateway/node/node.h"
 #include "gateway/node/svc.h"
 
@@ -216,6 +217,8 @@ h2h_new(void)
 	snprintf(h->node.cfg.region, sizeof(h->node.cfg.region), "uk.london");
 	clock_gettime(CLOCK_MONOTONIC, &h->node.started);
 	h->node.base = event_base_new();
+	gw_node_server_init(&h->node, gw_metrics_allowed,
+	    gw_metrics_render);
 	h->node.store = NULL;
 	h->out = evbuffer_new();
 	if (h->node.base == NULL || h->out == NULL)
@@ -242,7 +245,7 @@ h2h_connect(struct h2h *h, const char *uri)
 		fprintf(stderr, "h2h_connect: %s: %s\n", uri, err);
 		return -1;
 	}
-	h->h2 = gw_h2_new(&h->node, &h->peer, h->out, h->kick, "test:1");
+	h->h2 = gw_h2_new(&h->node.srv, &h->peer, h->out, h->kick, "test:1");
 	if (h->h2 == NULL || nghttp2_session_callbacks_new(&cbs) != 0)
 		return -1;
 	nghttp2_session_callbacks_set_on_header_callback(cbs, h2h_on_header);
