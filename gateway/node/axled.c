@@ -110,8 +110,10 @@ static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig, (void)what, (void)arg;
-	if (gw_node_reload_tls(&node) == 0)
+	if (gw_node_reload_tls(&node) == 0) {
+		gw_peers_reload(&node);	/* links with the new client context */
 		gw_log(GW_LOG_INFO, "reload", "what=tls trust_dir=%s", node.cfg.trust_dir);
+	}
 	gw_modules_reload(&node);
 }
 

@@ -3,7 +3,6 @@
 
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
-#include "gateway/node/peers.h"
 #include "gateway/net/tls.h"
 
 void
@@ -73,6 +72,5 @@ gw_node_reload_tls(struct gw_node *node)
 	node->srv.ctx = srv;
 	node->client_ctx = cli;
 	node->ctr.reloads_ok++;
-	gw_peers_reload(node);
 	return 0;
 }

@@ -53,6 +53,7 @@ uint64_t gw_node_uptime(const struct gw_node *node);
  * Rebuilds the TLS contexts from the configured files (trust dir, cert, key).
  * On success new handshakes use them at once and open connections keep
  * theirs; on failure the old ones stay in force. Returns 0 or -1 (logged).
+ * Links to peers keep the old client context until gw_peers_reload().
  */
 int gw_node_reload_tls(struct gw_node *node);
 
