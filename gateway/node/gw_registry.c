@@ -1,4 +1,4 @@
-/* gw_registry.c -- the register inside the node: databases, resolution index, signing key, start and stop. */
+/* gw_registry.c -- the register inside the node: databases, resolution index, signing key (the module: mod_registry.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,7 +14,6 @@
 
 #include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
-#include "gateway/node/feed_pull.h"
 #include "gateway/node/node.h"
 #include "gateway/node/store.h"
 #include "proto/pb.h"
@@ -334,12 +333,10 @@ setup_signing(struct gw_node *node)
 	reg->sign_key = key;
 }
 
-/* --- module ---------------------------------------------------------------------- */
+/* --- what the module's start, stop and metrics do here (mod_registry.c) --------- */
 
-static void reg_stop(struct gw_node *node);
-
-static int
-reg_start(struct gw_node *node, char *err, size_t errlen)
+int
+gw_registry_open(struct gw_node *node, char *err, size_t errlen)
 {
 	int rc;
 
@@ -350,30 +347,21 @@ reg_start(struct gw_node *node, char *err, size_t errlen)
 	if ((rc = store_write_now(node->store, open_dbs, node)) != 0) {
 		snprintf(err, errlen, "opening the register's databases: %s",
 		    store_strerror(rc));
-		reg_stop(node);
 		return -1;
 	}
-	if (gw_registry_reindex(node, err, errlen) != 0) {
-		reg_stop(node);
+	if (gw_registry_reindex(node, err, errlen) != 0)
 		return -1;
-	}
 	setup_signing(node);
-	if (gw_mirror_start(node, err, errlen) != 0) {
-		reg_stop(node);
-		return -1;
-	}
 	return 0;
 }
 
-static void
-reg_stop(struct gw_node *node)
+void
+gw_registry_close(struct gw_node *node)
 {
 	struct gw_registry *reg = node->registry;
 
 	if (reg == NULL)
 		return;
-	gw_registry_feed_release(node);
-	gw_mirror_stop(node);
 	registry_index_free(reg->idx);
 	EVP_PKEY_free(reg->sign_key);
 	free_chain(reg);
@@ -383,8 +371,8 @@ reg_stop(struct gw_node *node)
 	node->registry = NULL;
 }
 
-static void
-reg_metrics(struct gw_node *node, struct evbuffer *out)
+void
+gw_registry_metrics(struct gw_node *node, struct evbuffer *out)
 {
 	struct gw_registry *reg = node->registry;
 
@@ -403,7 +391,6 @@ reg_metrics(struct gw_node *node, struct evbuffer *out)
 	    "# TYPE axle_registry_signing gauge\naxle_registry_signing %d\n",
 	    registry_index_count(reg->idx), reg->changes_total, reg->feed_seq,
 	    reg->sign_key != NULL);
-	gw_mirror_metrics(node, out);
 }
 
 bool
@@ -430,10 +417,3 @@ gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r)
 		    "error=\"out of memory\"", r->id);
 	return rc;
 }
-
-const struct gw_module gw_registry_module = {
-	.name = "registry",
-	.start = reg_start,
-	.stop = reg_stop,
-	.metrics = reg_metrics,
-};

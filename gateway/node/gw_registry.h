@@ -12,6 +12,7 @@
 #include "registry/db.h"
 #include "registry/prefix_index.h"
 
+struct evbuffer;
 struct gw_node;
 struct gw_mirror;
 
@@ -32,7 +33,19 @@ struct gw_registry {
 	size_t nchain;
 };
 
+/* mod_registry.c: starts the register, then the pulls of the peers' feeds. */
 extern const struct gw_module gw_registry_module;
+
+/*
+ * For the module (mod_registry.c): opens the databases into a new
+ * node->registry, builds the index, loads the signing key. On -1 (err
+ * set) node->registry may be left half made: gw_registry_close() it.
+ */
+int gw_registry_open(struct gw_node *node, char *err, size_t errlen);
+/* Frees node->registry (NULL after; completions still queued see NULL). */
+void gw_registry_close(struct gw_node *node);
+/* The register's own /metrics families (the module adds the mirrors'). */
+void gw_registry_metrics(struct gw_node *node, struct evbuffer *out);
 
 /*
  * Label-aligned longest-prefix resolution over the local register, the
