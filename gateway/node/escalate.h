@@ -9,18 +9,6 @@
 struct evbuffer;
 struct gw_node;
 
-/*
- * store_submit for everything recourse writes (gw_recourse.c): counts the
- * writes in flight, so that stopping the module frees the case store only
- * after the last of them ran (store_close runs queued writes after the
- * modules stopped). Same contract as store_submit.
- */
-int gw_recourse_submit(struct gw_node *node, store_write_fn fn,
-    store_done_fn done, void *arg);
-/* The same for new work (a case a child node hands up): store_submit_new. */
-int gw_recourse_submit_new(struct gw_node *node, store_write_fn fn,
-    store_done_fn done, void *arg);
-
 /* Hand-over outcomes, for axle_recourse_escalations_total{result}. */
 enum gw_esc_result {
 	GW_ESC_OK,		/* the parent committed it */

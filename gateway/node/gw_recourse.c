@@ -1,4 +1,4 @@
-/* gw_recourse.c -- universal recourse inside the node: the case store, start and stop, metrics, what other modules ask of it. */
+/* gw_recourse.c -- universal recourse inside the node: the case store, its opening and closing, metrics, what other modules ask of it (the module: mod_recourse.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,6 @@
 
 #include <event2/buffer.h>
 
-#include "gateway/node/escalate.h"
 #include "gateway/net/grpc_status.h"
 #include "gateway/node/gw_recourse.h"
 #include "gateway/net/log.h"
@@ -181,8 +180,8 @@ rec_context(struct gw_node *node, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-rec_start(struct gw_node *node, char *err, size_t errlen)
+int
+gw_recourse_open(struct gw_node *node, char *err, size_t errlen)
 {
 	struct recourse_open_arg oa = { .node = node };
 	struct rec_full *rf;
@@ -200,11 +199,6 @@ rec_start(struct gw_node *node, char *err, size_t errlen)
 	}
 	if (rec_context(node, err, errlen) != 0)
 		goto fail;
-	if (gw_escalate_start(node, err, errlen) != 0)
-		goto fail;
-	gw_log(GW_LOG_INFO, "recourse_started", "parent=%s case_deadline_ms=%u",
-	    rf->pub.parent_region[0] ? rf->pub.parent_region : "-",
-	    node->cfg.recourse.case_deadline_ms);
 	return 0;
 fail:
 	node->recourse = NULL;
@@ -212,14 +206,13 @@ fail:
 	return -1;
 }
 
-static void
-rec_stop(struct gw_node *node)
+void
+gw_recourse_close(struct gw_node *node)
 {
 	struct rec_full *rf = (struct rec_full *)node->recourse;
 
 	if (rf == NULL)
 		return;
-	gw_escalate_stop(node);
 	node->recourse = NULL;
 	rf->life.stopped = 1;
 	if (rf->life.pending == 0)
@@ -228,8 +221,8 @@ rec_stop(struct gw_node *node)
 
 /* --- metrics ------------------------------------------------------------------- */
 
-static void
-rec_metrics(struct gw_node *node, struct evbuffer *out)
+int
+gw_recourse_metrics(struct gw_node *node, struct evbuffer *out)
 {
 	struct recourse_stats s = { 0 };
 	struct recourse_err e = { 0 };
@@ -237,14 +230,14 @@ rec_metrics(struct gw_node *node, struct evbuffer *out)
 	int ok = 0;
 
 	if (node->recourse == NULL)
-		return;
+		return -1;
 	if (store_read_begin(node->store, &txn) == 0) {
 		ok = recourse_stats(node->recourse->rc, txn, gw_recourse_now_ms(),
 		    &s, &e) == RECOURSE_OK;
 		mdb_txn_abort(txn);
 	}
 	if (!ok)
-		return;
+		return -1;
 	evbuffer_add_printf(out, "# HELP axle_recourse_cases Cases held at this "
 	    "node, by state.\n# TYPE axle_recourse_cases gauge\n"
 	    "axle_recourse_cases{state=\"open\"} %llu\n"
@@ -262,7 +255,7 @@ rec_metrics(struct gw_node *node, struct evbuffer *out)
 	    "# TYPE axle_recourse_cases_in_handover gauge\n"
 	    "axle_recourse_cases_in_handover %llu\n",
 	    (unsigned long long)s.overdue, (unsigned long long)s.in_handover);
-	gw_escalate_metrics(node, out);
+	return 0;
 }
 
 /* --- what other modules ask ------------------------------------------------------ */
@@ -280,12 +273,6 @@ gw_recourse_open_txn(struct gw_node *node, MDB_txn *txn,
 	if (rc != RECOURSE_OK)
 		snprintf(err, errlen, "%s", e.msg);
 	return rc;
-}
-
-void
-gw_recourse_kick(struct gw_node *node)
-{
-	gw_escalate_kick(node);
 }
 
 static void
@@ -368,10 +355,3 @@ gw_recourse_case_brief(struct gw_node *node, MDB_txn *txn,
 	recourse_case_free(c);
 	return s;
 }
-
-const struct gw_module gw_recourse_module = {
-	.name = "recourse",
-	.start = rec_start,
-	.stop = rec_stop,
-	.metrics = rec_metrics,
-};

@@ -9,9 +9,11 @@
 #include "axle/v1/envelope.pb-c.h"
 #include "gateway/net/identity.h"
 #include "gateway/node/module.h"
+#include "gateway/node/store.h"
 #include "recourse/recourse.h"
 #include "registry/address.h"
 
+struct evbuffer;
 struct gw_node;
 struct gw_escalator;
 
@@ -23,7 +25,33 @@ struct gw_recourse {
 	struct gw_escalator *esc;	/* escalate.c: the hand-over timer and calls */
 };
 
+/* mod_recourse.c: starts the case store, then the escalation timer (escalate.c). */
 extern const struct gw_module gw_recourse_module;
+
+/*
+ * For the module (mod_recourse.c): opens the case store into a new
+ * node->recourse. Returns 0, or -1 with err (node->recourse NULL).
+ */
+int gw_recourse_open(struct gw_node *node, char *err, size_t errlen);
+/*
+ * Sets node->recourse to NULL; the case store is freed once the writes in
+ * flight (gw_recourse_submit) have ended.
+ */
+void gw_recourse_close(struct gw_node *node);
+/* The case store's /metrics families. 0, or -1 when it could not read them. */
+int gw_recourse_metrics(struct gw_node *node, struct evbuffer *out);
+
+/*
+ * store_submit for everything recourse writes: counts the writes in
+ * flight, so that stopping the module frees the case store only after the
+ * last of them ran (store_close runs queued writes after the modules
+ * stopped). Same contract as store_submit.
+ */
+int gw_recourse_submit(struct gw_node *node, store_write_fn fn,
+    store_done_fn done, void *arg);
+/* The same for new work (a case a child node hands up): store_submit_new. */
+int gw_recourse_submit_new(struct gw_node *node, store_write_fn fn,
+    store_done_fn done, void *arg);
 
 /*
  * Opens a case about env inside txn (the group-commit writer's transaction:
@@ -40,6 +68,7 @@ int gw_recourse_open_txn(struct gw_node *node, MDB_txn *txn,
 /*
  * Loop thread: look at the cases again soon (after a commit that opened or
  * changed one). Cheap; safe before start and after stop (no-op).
+ * In mod_recourse.c: it wakes the escalation timer.
  */
 void gw_recourse_kick(struct gw_node *node);
 
