@@ -141,6 +141,28 @@ sw_tally_apply(struct gw_node *node, const struct sw_tally *t)
 		event_active(sw->kick, 0, 0);
 }
 
+static size_t
+pumps_info(struct gw_node *node, struct sw_pump_info *pi, size_t max)
+{
+	if (node->sw == NULL || node->sw->pumps_info == NULL)
+		return 0;
+	return node->sw->pumps_info(node, pi, max);
+}
+
+static void
+wake_peer(struct gw_node *node, const char *peer)
+{
+	if (node->sw->wake_peer != NULL)
+		node->sw->wake_peer(node, peer);
+}
+
+static void
+wake_box(struct gw_node *node, const char *box)
+{
+	if (node->sw->wake_box != NULL)
+		node->sw->wake_box(node, box);
+}
+
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -153,15 +175,15 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	p = node->sw->pending;
 	memset(&node->sw->pending, 0, sizeof(node->sw->pending));
 	if (p.all_peers)
-		sw_outbox_kick(node, NULL);
+		wake_peer(node, NULL);
 	else
 		for (size_t i = 0; i < p.npeers; i++)
-			sw_outbox_kick(node, p.peers[i]);
+			wake_peer(node, p.peers[i]);
 	if (p.all_boxes)
-		sw_fetch_kick(node, NULL);
+		wake_box(node, NULL);
 	else
 		for (size_t i = 0; i < p.nboxes; i++)
-			sw_fetch_kick(node, p.boxes[i]);
+			wake_box(node, p.boxes[i]);
 }
 
 void
@@ -203,7 +225,7 @@ static void
 dl_trouble(struct gw_node *node, struct dl_job *j)
 {
 	struct sw_pump_info pi[GW_MAX_PEERS];
-	size_t np = sw_outbox_info(node, pi, GW_MAX_PEERS);
+	size_t np = pumps_info(node, pi, GW_MAX_PEERS);
 
 	for (size_t i = 0; i < np; i++) {
 		struct sw_peer_trouble *t;
@@ -280,8 +302,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	deadlines_check(node);
 	/* Redeliveries after a visibility timeout, and pumps left idle. */
 	if (++ticks % 5 == 0 || node->draining) {
-		sw_fetch_kick(node, NULL);
-		sw_outbox_kick(node, NULL);
+		wake_box(node, NULL);
+		wake_peer(node, NULL);
 		held_sweep(node);
 	}
 }
@@ -316,7 +338,6 @@ open_queues(MDB_txn *txn, struct store *st, void *arg)
 	return rc;
 }
 
-static void sw_stop(struct gw_node *node);
 
 static bool
 ctx_is_peer(const struct gw_node *node, const char *region)
@@ -324,8 +345,8 @@ ctx_is_peer(const struct gw_node *node, const char *region)
 	return gw_config_peer(&node->cfg, region) != NULL;
 }
 
-static int
-sw_start(struct gw_node *node, char *err, size_t errlen)
+int
+gw_switch_open(struct gw_node *node, char *err, size_t errlen)
 {
 	struct timeval tv = { 0, SW_TICK_MS * 1000 };
 	struct switch_open_arg oa = { .node = node };
@@ -350,7 +371,7 @@ sw_start(struct gw_node *node, char *err, size_t errlen)
 	if ((rc = store_write_now(node->store, open_queues, &oa)) != 0) {
 		snprintf(err, errlen, "opening the switch queues: %s",
 		    oa.err[0] ? oa.err : store_strerror(rc));
-		sw_stop(node);
+		gw_switch_close(node);
 		return -1;
 	}
 	if (oa.backfilled > 0)
@@ -360,28 +381,20 @@ sw_start(struct gw_node *node, char *err, size_t errlen)
 	sw->kick = event_new(node->base, -1, 0, kick_cb, node);
 	if (sw->tick == NULL || sw->kick == NULL || evtimer_add(sw->tick, &tv) != 0) {
 		snprintf(err, errlen, "out of memory");
-		sw_stop(node);
+		gw_switch_close(node);
 		return -1;
 	}
-	if (sw_outbox_start(node, err, errlen) != 0) {
-		sw_stop(node);
-		return -1;
-	}
-	/* Outboxes left from before a restart start moving at once. */
-	gw_switch_kick(node);
 	return 0;
 }
 
-static void
-sw_stop(struct gw_node *node)
+void
+gw_switch_close(struct gw_node *node)
 {
 	struct gw_switch *sw = node->sw;
 
 	if (sw == NULL)
 		return;
 	sw->stopping = true;
-	sw_fetch_stop(node);
-	sw_outbox_stop(node);
 	if (sw->tick != NULL)
 		event_free(sw->tick);
 	if (sw->kick != NULL)
@@ -490,7 +503,7 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 		    st[k].name, (unsigned long long)st[k].count);
 	if (which == SW_QS_OUTBOX) {
 		struct sw_pump_info pi[GW_MAX_PEERS];
-		size_t np = sw_outbox_info(node, pi, GW_MAX_PEERS);
+		size_t np = pumps_info(node, pi, GW_MAX_PEERS);
 
 		evbuffer_add_printf(out, "# HELP axle_switch_outbox_identity_mismatch "
 		    "1 while the address of a [peer] answers with another node's "
@@ -515,8 +528,8 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 	free(st);
 }
 
-static void
-sw_metrics(struct gw_node *node, struct evbuffer *out)
+void
+gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 {
 	struct gw_switch *sw = node->sw;
 	struct sw_counts cnt = { 0 };
@@ -558,13 +571,6 @@ sw_metrics(struct gw_node *node, struct evbuffer *out)
 	}
 	mdb_txn_abort(txn);
 }
-
-const struct gw_module gw_switch_module = {
-	.name = "switch",
-	.start = sw_start,
-	.stop = sw_stop,
-	.metrics = sw_metrics,
-};
 
 /* --- what other modules ask ---------------------------------------------------------- */
 

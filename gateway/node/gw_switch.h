@@ -10,9 +10,46 @@
 #include "axle/v1/registry.pb-c.h"
 #include "gateway/node/module.h"
 
+struct evbuffer;
 struct gw_node;
+struct sw_tally;
+struct sw_wctx;
 
+/* mod_switch.c: opens the switch, then starts its outbox pumps. */
 extern const struct gw_module gw_switch_module;
+
+/*
+ * For the module (mod_switch.c): a new node->sw with its context, queues,
+ * tick and kick events. Returns 0, or -1 with err (node->sw NULL).
+ */
+int gw_switch_open(struct gw_node *node, char *err, size_t errlen);
+/* Frees node->sw (NULL after); its pumps and fetches must have stopped. */
+void gw_switch_close(struct gw_node *node);
+/* The switch's /metrics families. */
+void gw_switch_metrics(struct gw_node *node, struct evbuffer *out);
+
+int64_t sw_now_ms(void);
+/*
+ * A switch write: fn runs on the store's writer inside the batch (a
+ * context with its own tally; return non-zero to abort just this write),
+ * done on the loop thread after the commit (rc 0) or failure, with the
+ * reason fn left in the context. The tally is applied before done. done
+ * may run after the module stopped (node->sw NULL): it must check.
+ * Returns 0, or an errno (done not called).
+ */
+typedef int (*sw_job_fn)(struct sw_wctx *c, void *arg);
+typedef void (*sw_job_done)(struct gw_node *node, int rc, const char *err,
+    void *arg);
+int sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg);
+/*
+ * sw_submit for new work (Send, Forward): refused, done getting
+ * STORE_EHIGHWATER, while the store is above its high-water mark
+ * (store_submit_new), which keeps the reserve for Fetch, Ack and Reject.
+ */
+int sw_submit_new(struct gw_node *node, sw_job_fn fn, sw_job_done done,
+    void *arg);
+/* Adds a tally's counters and wake-ups (loop thread, after the commit). */
+void sw_tally_apply(struct gw_node *node, const struct sw_tally *t);
 
 /*
  * Puts env back into the switch inside txn (a store_write_fn's transaction)

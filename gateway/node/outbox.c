@@ -16,6 +16,8 @@
 #include "gateway/node/store.h"
 #include "gateway/switch/sw_backoff.h"
 #include "gateway/switch/sw_core.h"
+#include "gateway/node/gw_switch.h"
+#include "gateway/node/outbox.h"
 #include "proto/pb.h"
 
 struct sw_pump {

@@ -6,6 +6,8 @@
 
 #include "gateway/net/rpc.h"
 
+struct gw_node;
+
 /*
  * Registers every service below with the dispatch table (net/rpc.c), in
  * the order /metrics lists their methods. Returns 0, or -1 with err.
@@ -26,5 +28,8 @@ extern const struct gw_rpc_service gw_svc_axle_escalate;
 
 /* svc_switch.c: axle.v1.Switch (members) and axle.v1.Axle/Forward (nodes) */
 extern const struct gw_rpc_service gw_svc_switch;
+/* svc_switch.c: wakes parked fetches of mailbox (NULL: all); ends them all. */
+void sw_fetch_kick(struct gw_node *node, const char *mailbox);
+void sw_fetch_stop(struct gw_node *node);
 
 #endif

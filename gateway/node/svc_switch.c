@@ -15,6 +15,8 @@
 #include "gateway/node/store.h"
 #include "gateway/node/svc.h"
 #include "gateway/switch/sw_core.h"
+#include "gateway/node/gw_switch.h"
+#include "gateway/node/outbox.h"
 #include "proto/pb.h"
 
 #define ACK_MAX		1000	/* ids per Ack */

@@ -61,6 +61,7 @@ struct sw_tally {
 };
 
 struct sw_pump;
+struct sw_pump_info;
 struct sw_waiter;
 struct gw_switch;
 struct registry_db;
@@ -104,11 +105,31 @@ struct gw_switch {
 	size_t npumps;
 	struct sw_waiter *waiters;	/* parked Fetch calls (svc_switch.c) */
 	struct sw_shown *shown;		/* registrars given a metric series (node/gw_switch.c) */
+	/* Wake the pump of peer, the fetches parked on box (NULL: all), read
+	 * the pumps' state (node/outbox.c); mod_switch.c sets them. */
+	void (*wake_peer)(struct gw_node *node, const char *peer);
+	void (*wake_box)(struct gw_node *node, const char *box);
+	size_t (*pumps_info)(struct gw_node *node, struct sw_pump_info *out,
+	    size_t max);
 };
 
 /* --- one write's context (writer thread) ----------------------------------- */
 
 #define SW_PEER_ADDR_MAX	300	/* a peer's "host:port" as shown (cut if longer) */
+
+/* An outbox pump's state (node/outbox.c) for metrics and axlectl: attempt count, next try, last error. */
+struct sw_pump_info {
+	const char *region;
+	unsigned attempt;
+	int64_t next_ms;
+	bool busy;
+	const char *last_error;
+	uint64_t sent, failed;
+	const char *expected;		/* the identity its address must prove */
+	const char *mismatch;		/* "" or the other identity it proved */
+	char address[SW_PEER_ADDR_MAX + 1];	/* host:port */
+};
+
 
 /* A group copy made at this node (for the Send answer). */
 struct sw_copy {
@@ -252,8 +273,6 @@ bool sw_is_system(const Axle__V1__Envelope *env);
 void sw_count(struct sw_wctx *c, enum sw_event e);
 void sw_touch_peer(struct sw_tally *t, const char *peer);
 void sw_touch_box(struct sw_tally *t, const char *box);
-/* Adds a tally's counters and wake-ups (loop thread, after the commit). */
-void sw_tally_apply(struct gw_node *node, const struct sw_tally *t);
 
 /*
  * The deadlines due now: applies the failure policy (delivery deadline,
@@ -297,52 +316,5 @@ int sw_resolve_txn(struct sw_wctx *c, const char *address,
 int sw_group_copies(struct sw_wctx *c, const Axle__V1__Envelope *env,
     struct sw_group_copy **out, size_t *n, void **arena);
 void sw_group_free(struct sw_group_copy *copies, void *arena);
-
-/* --- loop thread -------------------------------------------------------------- */
-
-/* node/outbox.c */
-int sw_outbox_start(struct gw_node *node, char *err, size_t errlen);
-void sw_outbox_stop(struct gw_node *node);
-/* Wakes the pump of peer (NULL: every pump). */
-void sw_outbox_kick(struct gw_node *node, const char *peer);
-/* Pump state for metrics and axlectl: attempt count, next try, last error. */
-struct sw_pump_info {
-	const char *region;
-	unsigned attempt;
-	int64_t next_ms;
-	bool busy;
-	const char *last_error;
-	uint64_t sent, failed;
-	const char *expected;		/* the identity its address must prove */
-	const char *mismatch;		/* "" or the other identity it proved */
-	char address[SW_PEER_ADDR_MAX + 1];	/* host:port */
-};
-size_t sw_outbox_info(struct gw_node *node, struct sw_pump_info *out, size_t max);
-
-/* svc_switch.c: wakes parked fetches of mailbox (NULL: all). */
-void sw_fetch_kick(struct gw_node *node, const char *mailbox);
-void sw_fetch_stop(struct gw_node *node);
-
-/* gw_switch.c */
-int64_t sw_now_ms(void);
-/*
- * A switch write: fn runs on the store's writer inside the batch (a
- * context with its own tally; return non-zero to abort just this write),
- * done on the loop thread after the commit (rc 0) or failure, with the
- * reason fn left in the context. The tally is applied before done. done
- * may run after the module stopped (node->sw NULL): it must check.
- * Returns 0, or an errno (done not called).
- */
-typedef int (*sw_job_fn)(struct sw_wctx *c, void *arg);
-typedef void (*sw_job_done)(struct gw_node *node, int rc, const char *err,
-    void *arg);
-int sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg);
-/*
- * sw_submit for new work (Send, Forward): refused, done getting
- * STORE_EHIGHWATER, while the store is above its high-water mark
- * (store_submit_new), which keeps the reserve for Fetch, Ack and Reject.
- */
-int sw_submit_new(struct gw_node *node, sw_job_fn fn, sw_job_done done,
-    void *arg);
 
 #endif

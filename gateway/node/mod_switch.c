@@ -1,0 +1,45 @@
+/* mod_switch.c -- the switch module's life: the switch (gw_switch.c), then its outbox pumps (outbox.c); parked fetches (svc_switch.c) end first. */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gateway/node/gw_switch.h"
+#include "gateway/node/module.h"
+#include "gateway/node/node.h"
+#include "gateway/node/outbox.h"
+#include "gateway/node/svc.h"
+#include "gateway/switch/sw_core.h"
+
+static void
+sw_stop(struct gw_node *node)
+{
+	if (node->sw == NULL)
+		return;
+	node->sw->stopping = true;
+	sw_fetch_stop(node);
+	sw_outbox_stop(node);
+	gw_switch_close(node);
+}
+
+static int
+sw_start(struct gw_node *node, char *err, size_t errlen)
+{
+	if (gw_switch_open(node, err, errlen) != 0)
+		return -1;
+	node->sw->wake_peer = sw_outbox_kick;
+	node->sw->wake_box = sw_fetch_kick;
+	node->sw->pumps_info = sw_outbox_info;
+	if (sw_outbox_start(node, err, errlen) != 0) {
+		sw_stop(node);
+		return -1;
+	}
+	/* Outboxes left from before a restart start moving at once. */
+	gw_switch_kick(node);
+	return 0;
+}
+
+const struct gw_module gw_switch_module = {
+	.name = "switch",
+	.start = sw_start,
+	.stop = sw_stop,
+	.metrics = gw_switch_metrics,
+};
