@@ -1,4 +1,4 @@
-/* test_sw_core.c -- the switch inside a node's write transactions (no listeners): a registrar's standing change tells the sender of every message it holds or releases, in the same commit. */
+/* test_switch_module.c -- the switch inside a node's write transactions (no listeners): a registrar's standing change tells the sender of every message it holds or releases, in the same commit. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

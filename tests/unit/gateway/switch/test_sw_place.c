@@ -1,0 +1,233 @@
+/* test_sw_place.c -- the switch's rules alone: placing envelopes with a bare struct sw_ctx (an LMDB environment, the register, the queues, two hooks), no node, no event loop, no socket. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "gateway/switch/sw_core.h"
+#include "gateway/switch/sw_queue.h"
+#include "proto/pb.h"
+#include "recourse/rc.h"
+#include "registry/db.h"
+#include "registry/error.h"
+#include "registry/registrar.h"
+
+#define REGION	"uk.test"
+#define PEER	"uk.peer"
+#define NOW	1700000000000LL
+
+/* What the hooks saw. */
+struct seen {
+	int peer_asks;
+	int cases;
+	char case_detail[320];
+};
+
+struct fx {
+	char dir[64];
+	MDB_env *env;
+	struct registry_db db;
+	struct gw_switch sw;
+	struct sw_ctx ctx;
+	struct seen seen;
+};
+
+static struct fx *the_fx;	/* the hooks get the node, which is NULL here */
+
+static bool
+is_peer(const struct gw_node *node, const char *region)
+{
+	assert_null(node);
+	the_fx->seen.peer_asks++;
+	return strcmp(region, PEER) == 0;
+}
+
+static int
+open_case(struct gw_node *node, MDB_txn *txn, const Axle__V1__Envelope *env,
+    int reason, const char *detail, int64_t now_ms, char *id_out, char *err,
+    size_t errlen)
+{
+	assert_null(node);
+	assert_non_null(txn);
+	the_fx->seen.cases++;
+	snprintf(the_fx->seen.case_detail, sizeof(the_fx->seen.case_detail), "%s",
+	    detail);
+	snprintf(id_out, RECOURSE_ID_MAX, "case-%d", the_fx->seen.cases);
+	return RECOURSE_OK;
+}
+
+/* A registrar for prefix REGION.<id>, active. */
+static void
+onboard(MDB_txn *txn, struct fx *f, const char *id)
+{
+	struct registry_change ch = { "axle://fame-test/admin/uk.test/t", NOW };
+	Axle__V1__DelegateRequest d = AXLE__V1__DELEGATE_REQUEST__INIT;
+	Axle__V1__SetStatusRequest s = AXLE__V1__SET_STATUS_REQUEST__INIT;
+	struct registry_outcome res = { 0 };
+	Axle__V1__Registrar *out = NULL;
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), REGION ".%s", id);
+	d.registrar_id = (char *)id;
+	d.prefix = prefix;
+	d.display_name = (char *)id;
+	d.cert_identity = "axle://fame-test/member/uk.test.x";
+	assert_int_equal(registry_db_delegate(txn, &f->db, &ch, &d,
+	    REGISTRY_ANY_VERSION, &out, &res), REGISTRY_OK);
+	pb_free(&out->base);
+	out = NULL;
+	s.registrar_id = (char *)id;
+	s.status = AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE;
+	s.reason = "test";
+	assert_int_equal(registry_db_set_status(txn, &f->db, &ch, &s, &out, &res),
+	    REGISTRY_OK);
+	pb_free(&out->base);
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct registry_outcome res = { 0 };
+	char err[256];
+	MDB_txn *txn;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/axle-sw-place-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(mdb_env_create(&f->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(f->env, 64), 0);
+	assert_int_equal(mdb_env_set_mapsize(f->env, 64u << 20), 0);
+	assert_int_equal(mdb_env_open(f->env, f->dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	assert_int_equal(registry_db_open(txn, REGION, &f->db, &res), REGISTRY_OK);
+	assert_int_equal(sw_queue_lmdb_open(f->env, txn, &f->sw.q, err,
+	    sizeof(err)), 0);
+	onboard(txn, f, "rcv");
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	f->ctx = (struct sw_ctx){
+		.region = REGION,
+		.db = &f->db,
+		.sw = &f->sw,
+		.is_peer = is_peer,
+		.open_case = open_case,
+		.node = NULL,
+	};
+	f->sw.ctx = f->ctx;
+	the_fx = f;
+	*state = f;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	sw_queue_close(f->sw.q);
+	mdb_env_close(f->env);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Places message n to `to` in a write of its own; returns where it went. */
+static struct sw_placed
+place(struct fx *f, unsigned n, const char *to, Axle__V1__FailurePolicy pol)
+{
+	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
+	uint8_t id[16] = { 0x5c }, payload[4] = { 'p', (uint8_t)n, 0, 0 };
+	struct sw_placed out;
+	struct sw_wctx c;
+	MDB_txn *txn;
+
+	id[7] = (uint8_t)n;
+	id[15] = 0x01;
+	e.message_id.data = id;
+	e.message_id.len = sizeof(id);
+	e.sender = "uk.test.rcv.hub";
+	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
+	e.to = (char *)to;
+	e.message_type = "note.v1";
+	e.created_ms = NOW;
+	e.hop_limit = 16;
+	e.failure_policy = pol;
+	e.content_type = "text/plain";
+	e.payload.data = payload;
+	e.payload.len = sizeof(payload);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	sw_wctx_init(&c, &f->ctx, txn, NOW, NULL);
+	if (sw_place(&c, &e, false, &out) != 0)
+		fail_msg("sw_place: %s", c.err);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	return out;
+}
+
+/* A delegated address of this region: its registrar's mailbox. */
+static void
+test_local_mailbox(void **state)
+{
+	struct fx *f = *state;
+	struct sw_placed p = place(f, 1, "uk.test.rcv.desk",
+	    AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE);
+
+	assert_int_equal(p.state, SW_STATE_MAILBOX);
+	assert_string_equal(p.where, "rcv");
+	assert_false(p.duplicate);
+	assert_int_equal(f->seen.cases, 0);
+	/* The same id again: recognised, not stored twice. */
+	p = place(f, 1, "uk.test.rcv.desk",
+	    AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE);
+	assert_true(p.duplicate);
+}
+
+/* A configured peer's region (the is_peer hook): that peer's outbox. */
+static void
+test_peer_outbox(void **state)
+{
+	struct fx *f = *state;
+	struct sw_placed p = place(f, 2, PEER ".x.desk",
+	    AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE);
+
+	assert_int_equal(p.state, SW_STATE_OUTBOX);
+	assert_string_equal(p.where, PEER);
+	assert_true(f->seen.peer_asks > 0);
+	assert_int_equal(f->seen.cases, 0);
+}
+
+/* Nobody under this region holds it: the failure policy opens a case (the open_case hook). */
+static void
+test_undeliverable_escalates(void **state)
+{
+	struct fx *f = *state;
+	struct sw_placed p = place(f, 3, "uk.test.nobody.desk",
+	    AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE);
+
+	assert_int_equal(p.state, SW_STATE_RECOURSE);
+	assert_int_equal(f->seen.cases, 1);
+	assert_string_equal(p.case_id, "case-1");
+	assert_true(f->seen.case_detail[0] != '\0');
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_local_mailbox, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_peer_outbox, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_undeliverable_escalates, fx_setup,
+		    fx_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
