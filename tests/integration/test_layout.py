@@ -168,6 +168,16 @@ def check(top):
     return faults, len(files)
 
 
+# Call cycles known and not yet folded, by their members: each is printed,
+# not failed. Keep this short: a new cycle, or a known one that grows,
+# fails. (feed_pull/feed_relay/svc_registry: the relayed feeds of issue 15,
+# landed as the rules did; to fold as the module files were: a hook, or the
+# part both call moved below them.)
+KNOWN_CALL_CYCLES = [
+    {"node/feed_pull", "node/feed_relay", "node/svc_registry"},
+]
+
+
 def call_cycles(objdir, srcdir=None):
     """Cycles of "calls a function defined in" between the .o files under objdir (nm);
     with srcdir, only objects whose X.c is still there (a build tree may keep old ones)."""
@@ -189,7 +199,14 @@ def call_cycles(objdir, srcdir=None):
                 elif len(f) == 3 and f[1] in "TDBRC":
                     defs[f[2]] = unit
     graph = {u: {defs[s] for s in syms if s in defs and defs[s] != u} for u, syms in undef.items()}
-    return [" -> ".join(c + [c[0]]) for c in cycles(graph)], len(undef)
+    found = []
+    for c in cycles(graph):
+        text = " -> ".join(c + [c[0]])
+        if set(c) in KNOWN_CALL_CYCLES and srcdir is not None:
+            print(f"note known call cycle, to fold: {text}")
+        else:
+            found.append(text)
+    return found, len(undef)
 
 
 SELF_TESTS = [
