@@ -297,7 +297,8 @@ test_foreign_prefix_refused(void **state)
 	memcpy(b.e[0]->hash.data, prev, REGISTRY_HASH_LEN);
 	memcpy(b.head.hash.data, prev, REGISTRY_HASH_LEN);
 	free(b.head.signature.data);
-	b.head.signature.data = NULL;
+	free(b.head.time_signature.data);
+	b.head.signature.data = b.head.time_signature.data = NULL;
 	assert_int_equal(registry_feed_sign_head(okey, &b.head, peer.res.reason,
 	    sizeof(peer.res.reason)), 0);
 	assert_int_equal(apply(&b, okey), REGISTRY_EINTEGRITY);
