@@ -190,7 +190,8 @@ mwrite_applied(struct mpeer *p, const struct mwrite *w)
 		gw_log(GW_LOG_DEBUG, "mirror_applied", "peer=%s via=%s from=%" PRIu64
 		    " to=%" PRIu64, p->region, p->via, before + 1, p->seq);
 		/* Nodes that mirror this feed through us learn it now. */
-		gw_registry_feed_wake(w->node);
+		if (w->node->registry->feed_wake != NULL)
+			w->node->registry->feed_wake(w->node);
 	}
 }
 
@@ -626,8 +627,7 @@ gw_mirror_start(struct gw_node *node, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (mirror_load(node, m, err, errlen) != 0 ||
-	    gw_mirror_links_start(node, m, err, errlen) != 0)
+	if (mirror_load(node, m, err, errlen) != 0)
 		return -1;
 	for (size_t i = 0; i < m->n; i++)
 		if (!m->peers[i].broken && m->peers[i].via[0] != '\0')
@@ -642,7 +642,6 @@ gw_mirror_stop(struct gw_node *node)
 
 	if (m == NULL)
 		return;
-	gw_mirror_links_stop(m);
 	for (size_t i = 0; i < m->n; i++) {
 		if (m->peers[i].timer != NULL)
 			event_free(m->peers[i].timer);

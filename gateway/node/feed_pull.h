@@ -29,6 +29,15 @@ int gw_mirror_start(struct gw_node *node, char *err, size_t errlen);
 void gw_mirror_stop(struct gw_node *node);
 
 /*
+ * After gw_mirror_start: asks each configured peer every 5 s which regions'
+ * feeds it holds (Axle.Origins) and mirrors each region it lacks from the
+ * peer closest to its origin (feed_relay.c). Stop before gw_mirror_stop.
+ * Returns 0 or -1 with err.
+ */
+int gw_mirror_links_start(struct gw_node *node, char *err, size_t errlen);
+void gw_mirror_links_stop(struct gw_node *node);
+
+/*
  * Appends axle_mirror_last_seq, axle_mirror_lag_seconds (gw_mirror_lag_ms)
  * and axle_mirror_broken, each per {peer="<region>"}.
  */

@@ -1,4 +1,4 @@
-/* feed_pull_priv.h -- the mirrors' shared state: feed_pull.c (pulling, applying) and feed_relay.c (offers, origin keys). */
+/* feed_pull_priv.h -- the mirrors' shared state: feed_pull.c (pulling, applying), feed_relay.c (offers) and feed_trust.c (origin keys, withholding). */
 #ifndef AXLE_GW_FEED_PULL_PRIV_H
 #define AXLE_GW_FEED_PULL_PRIV_H
 
@@ -70,7 +70,7 @@ void gw_mirror_schedule(struct mpeer *p, uint32_t ms);
 struct mpeer *gw_mirror_add(struct gw_mirror *m, const char *region,
     const char *via, unsigned hops);
 
-/* feed_relay.c */
+/* feed_trust.c */
 /*
  * A head of p's origin verified from via: keeps the freshest (packed, to
  * relay on) and, when it shows that the relay p left (p->suspect) served a
@@ -82,9 +82,6 @@ void gw_mirror_head_seen(struct mpeer *p, const char *via,
 /* An offer of p's origin by peer via at a head signed `ms`: leave a stale relay for it? */
 bool gw_mirror_offer_fresher(struct mpeer *p, const char *via, uint64_t seq,
     int64_t ms);
-int gw_mirror_links_start(struct gw_node *node, struct gw_mirror *m, char *err,
-    size_t errlen);
-void gw_mirror_links_stop(struct gw_mirror *m);
 
 /*
  * The key that verifies a head of region's feed served by peer via: the

@@ -1,4 +1,4 @@
-/* feed_relay.c -- relayed feeds: which origins each peer offers (Axle.Origins), and the origin's key behind a relayed head. */
+/* feed_relay.c -- relayed feeds: which origins each peer offers (Axle.Origins), and what this node offers on. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,181 +28,6 @@
 #define OFFER_OLD_NODE_MS	60000	/* ... an older node (UNIMPLEMENTED) */
 #define OFFER_TIMEOUT_MS	10000
 #define HOPS_MAX		64	/* deeper than any tree: refused as a loop */
-#define CHAIN_MAX		4	/* certificates a head may carry */
-
-/* --- the origin's key -------------------------------------------------------------- */
-
-static EVP_PKEY *
-link_pub(struct gw_node *node, const char *via)
-{
-	struct gw_peer_link *l = gw_peers_find(node, via);
-	X509 *cert = l != NULL && l->client != NULL ?
-	    gw_client_peer_cert(l->client) : NULL;
-
-	return cert != NULL ? X509_get_pubkey(cert) : NULL;
-}
-
-int
-gw_mirror_link_cert(struct gw_node *node, const char *via, ProtobufCBinaryData *out)
-{
-	struct gw_peer_link *l = gw_peers_find(node, via);
-	X509 *cert = l != NULL && l->client != NULL ?
-	    gw_client_peer_cert(l->client) : NULL;
-	unsigned char *der = NULL;
-	int n;
-
-	if (cert == NULL || (n = i2d_X509(cert, &der)) <= 0)
-		return -1;
-	out->data = der;	/* the caller frees it with OPENSSL_free */
-	out->len = (size_t)n;
-	return 0;
-}
-
-/* Verifies head's chain to the federation's CA; returns the leaf's key or NULL with why. */
-static EVP_PKEY *
-chain_pub(struct gw_node *node, const char *region,
-    const Axle__V1__SignedHead *head, char *why, size_t len)
-{
-	X509_STORE *store = node->client_ctx != NULL ?
-	    SSL_CTX_get_cert_store(node->client_ctx) : NULL;
-	STACK_OF(X509) *rest = sk_X509_new_null();
-	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
-	X509 *leaf = NULL;
-	EVP_PKEY *pub = NULL;
-	struct gw_identity id;
-	char err[256];
-
-	if (store == NULL || rest == NULL || vctx == NULL) {
-		snprintf(why, len, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < head->n_node_chain && i < CHAIN_MAX; i++) {
-		const unsigned char *p = head->node_chain[i].data;
-		X509 *c = d2i_X509(NULL, &p, (long)head->node_chain[i].len);
-
-		if (c == NULL) {
-			snprintf(why, len, "certificate %zu of the head's chain does "
-			    "not parse", i);
-			goto out;
-		}
-		if (i == 0)
-			leaf = c;
-		else if (!sk_X509_push(rest, c)) {
-			X509_free(c);
-			snprintf(why, len, "out of memory");
-			goto out;
-		}
-	}
-	if (leaf == NULL) {
-		snprintf(why, len, "the head of %s carries no certificate of its "
-		    "origin", region);
-		goto out;
-	}
-	if (X509_STORE_CTX_init(vctx, store, leaf, rest) != 1 ||
-	    X509_verify_cert(vctx) != 1) {
-		snprintf(why, len, "the certificate the head of %s carries does not "
-		    "verify to the federation's CA: %s", region,
-		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx)));
-		goto out;
-	}
-	if (gw_tls_cert_identity(leaf, node->cfg.federation, &id, err, sizeof(err)) != 0 ||
-	    id.role != GW_ROLE_NODE || strcmp(id.address, region) != 0) {
-		snprintf(why, len, "the head of %s is signed by a certificate that is "
-		    "not the node of %s: %s", region, region, id.role == GW_ROLE_NODE ?
-		    id.uri : err);
-		goto out;
-	}
-	pub = X509_get_pubkey(leaf);
-out:
-	ERR_clear_error();
-	X509_STORE_CTX_free(vctx);
-	sk_X509_pop_free(rest, X509_free);
-	X509_free(leaf);
-	return pub;
-}
-
-EVP_PKEY *
-gw_mirror_origin_pub(struct gw_node *node, const char *region, const char *via,
-    const Axle__V1__SignedHead *head, char *why, size_t len)
-{
-	EVP_PKEY *pub;
-
-	if (strcmp(region, via) == 0) {		/* the origin itself: its pinned link */
-		if ((pub = link_pub(node, via)) == NULL)
-			snprintf(why, len, "no certificate kept from the peer's handshake");
-		return pub;
-	}
-	if (head == NULL) {
-		snprintf(why, len, "relay %s sent no signed head of %s", via, region);
-		return NULL;
-	}
-	if ((pub = chain_pub(node, region, head, why, len)) == NULL) {
-		char w[REGISTRY_REASON_MAX];
-
-		snprintf(w, sizeof(w), "%s", why);
-		snprintf(why, len, "relay %s: %s", via, w);
-	}
-	return pub;
-}
-
-/* --- withholding: a relay that serves old heads while newer ones exist --------------------- */
-
-static uint32_t
-stale_ms(const struct mpeer *p)
-{
-	return p->m->node->cfg.registry.relay_stale_ms;
-}
-
-bool
-gw_mirror_offer_fresher(struct mpeer *p, const char *via, uint64_t seq, int64_t ms)
-{
-	if (p->via[0] == '\0' || strcmp(p->via, via) == 0 ||
-	    strcmp(p->via, p->region) == 0 ||	/* the origin itself is never stale */
-	    seq <= p->seq || p->signed_ms == 0 || ms < p->signed_ms + stale_ms(p))
-		return false;
-	/* Its word is not proof: the head it serves will be (gw_mirror_head_seen). */
-	gw_log(GW_LOG_INFO, "mirror_via", "peer=%s via=%s was=%s reason=\"it offers "
-	    "entry %" PRIu64 " signed %" PRId64 " ms after the head %s serves\"",
-	    p->region, via, p->via, seq, ms - p->signed_ms, p->via);
-	snprintf(p->suspect, sizeof(p->suspect), "%s", p->via);
-	p->suspect_seq = p->seq;
-	p->suspect_ms = p->signed_ms;
-	snprintf(p->via, sizeof(p->via), "%s", via);
-	return true;
-}
-
-void
-gw_mirror_head_seen(struct mpeer *p, const char *via, const Axle__V1__SignedHead *head)
-{
-	int64_t t = registry_feed_head_time(head);
-	uint8_t *buf;
-	size_t n;
-	char q[2 * REGISTRY_REASON_MAX];
-
-	if (head->seq != p->seq || t <= p->signed_ms)
-		return;
-	p->signed_ms = t;
-	if ((buf = pb_pack(&head->base, 0, &n)) != NULL) {
-		free(p->fresh);
-		p->fresh = buf;
-		p->fresh_len = n;
-	}
-	if (p->suspect[0] == '\0' || strcmp(via, p->suspect) == 0)
-		return;
-	if (head->seq > p->suspect_seq && t >= p->suspect_ms + stale_ms(p)) {
-		/* Cut to fit if need be (long region names): the relay comes first. */
-		if (snprintf(p->fault, sizeof(p->fault), "relay %s withheld the feed of %s: "
-		    "it served entry %" PRIu64 " as its newest, signed %" PRId64 " ms "
-		    "before relay %s served entry %" PRIu64, p->suspect, p->region,
-		    p->suspect_seq, t - p->suspect_ms, via, head->seq) < 0)
-			p->fault[0] = '\0';
-		snprintf(p->shunned, sizeof(p->shunned), "%s", p->suspect);
-		gw_log(GW_LOG_WARN, "mirror_relay_stale", "peer=%s relay=%s via=%s "
-		    "reason=%s", p->region, p->suspect, via,
-		    gw_log_quote(q, sizeof(q), p->fault, strlen(p->fault)));
-	}
-	p->suspect[0] = '\0';
-}
 
 bool
 gw_mirror_fresh_head(struct gw_node *node, const char *region, uint64_t seq,
@@ -379,12 +204,12 @@ link_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-gw_mirror_links_start(struct gw_node *node, struct gw_mirror *m, char *err,
-    size_t errlen)
+gw_mirror_links_start(struct gw_node *node, char *err, size_t errlen)
 {
+	struct gw_mirror *m = node->registry->mirror;
 	struct timeval now = { 0, 0 };
 
-	if (node->cfg.npeers == 0)
+	if (m == NULL || node->cfg.npeers == 0)
 		return 0;
 	if ((m->links = calloc(node->cfg.npeers, sizeof(*m->links))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -406,8 +231,12 @@ gw_mirror_links_start(struct gw_node *node, struct gw_mirror *m, char *err,
 }
 
 void
-gw_mirror_links_stop(struct gw_mirror *m)
+gw_mirror_links_stop(struct gw_node *node)
 {
+	struct gw_mirror *m = node->registry != NULL ? node->registry->mirror : NULL;
+
+	if (m == NULL)
+		return;
 	for (size_t i = 0; i < m->nlinks; i++)
 		event_free(m->links[i].timer);
 	free(m->links);

@@ -29,6 +29,8 @@ struct gw_registry {
 	size_t nrevoked, caprevoked;
 	struct gw_mirror *mirror;	/* feed_pull.c: pulls of the peers' feeds */
 	void *feed_waiters;		/* svc_registry.c: Feed long polls parked */
+	void (*feed_wake)(struct gw_node *);	/* gw_registry_feed_wake: feed_pull.c
+						   calls it (a hook: no call cycle) */
 	ProtobufCBinaryData *chain;	/* the node's certificate chain, DER: carried in heads */
 	size_t nchain;
 };

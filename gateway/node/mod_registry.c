@@ -1,4 +1,4 @@
-/* mod_registry.c -- the registry module's life: the register (gw_registry.c), then the pulls of the peers' feeds (feed_pull.c). */
+/* mod_registry.c -- the registry module's life: the register (gw_registry.c), then the pulls of the peers' feeds (feed_pull.c) and of those they relay (feed_relay.c). */
 #include <stddef.h>
 
 #include "gateway/node/feed_pull.h"
@@ -12,6 +12,7 @@ reg_stop(struct gw_node *node)
 	if (node->registry == NULL)
 		return;
 	gw_registry_feed_release(node);
+	gw_mirror_links_stop(node);
 	gw_mirror_stop(node);
 	gw_registry_close(node);
 }
@@ -19,8 +20,13 @@ reg_stop(struct gw_node *node)
 static int
 reg_start(struct gw_node *node, char *err, size_t errlen)
 {
-	if (gw_registry_open(node, err, errlen) != 0 ||
-	    gw_mirror_start(node, err, errlen) != 0) {
+	if (gw_registry_open(node, err, errlen) != 0) {
+		reg_stop(node);
+		return -1;
+	}
+	node->registry->feed_wake = gw_registry_feed_wake;
+	if (gw_mirror_start(node, err, errlen) != 0 ||
+	    gw_mirror_links_start(node, err, errlen) != 0) {
 		reg_stop(node);
 		return -1;
 	}
