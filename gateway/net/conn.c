@@ -144,9 +144,9 @@ conn_output_empty(const struct gw_conn *c)
 }
 
 /*
- * Frees now if nothing is left to write, else once the output drains, or
- * after handshake_timeout_ms: a peer that stops reading must not keep its
- * slot (and our buffers) forever.
+ * Finishes (conn_finish) now if nothing is left to write, else once the
+ * output drains; frees after handshake_timeout_ms if it never does: a peer
+ * that stops reading must not keep its slot (and our buffers) forever.
  */
 static enum conn_fate CONN_MUST_CHECK
 conn_close_soon(struct gw_conn *c)
