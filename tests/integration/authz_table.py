@@ -18,6 +18,7 @@ RULES = {
     '/axle.v1.Registry/ResetMirror': ADMIN,
     '/axle.v1.Portal/Discover': ANY,
     '/axle.v1.Axle/Feed': ANY,
+    '/axle.v1.Axle/Origins': ANY,
     # gateway/node/svc_escalate.c
     '/axle.v1.Axle/Escalate': NODE,
     # gateway/node/svc_switch.c

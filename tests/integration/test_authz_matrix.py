@@ -22,10 +22,12 @@ OTHER = 'fr.test'		# another region of the same federation
 
 # Handlers' own finer checks on top of the gate, for requests with no
 # addresses (so member-prefix checks cannot apply): svc_registry.c feed_allowed
-# admits only peer nodes and admins of this node to the ANY-gated Feed;
+# admits only peer nodes and admins of this node to the ANY-gated Feed and
+# Origins (feed_caller_ok);
 # svc_switch.c axle_forward only configured peers (the node under test has none).
 HANDLER_REFUSES = {
     '/axle.v1.Axle/Feed': {'member_here', 'member_other', 'admin_other'},
+    '/axle.v1.Axle/Origins': {'member_here', 'member_other', 'admin_other'},
     '/axle.v1.Axle/Forward': {'peer_node'},
 }
 
