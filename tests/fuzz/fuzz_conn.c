@@ -35,59 +35,19 @@
 #include <nghttp2/nghttp2.h>
 
 #include "gateway/net/conn.h"
-#include "gateway/net/identity.h"
-#include "gateway/net/log.h"
-#include "gateway/node/config.h"
-#include "gateway/node/metrics.h"
-#include "gateway/node/node.h"
-#include "gateway/node/svc.h"
+#include "tests/fuzz/fuzz_node.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const char *const uris[] = {
-	"axle://fame-test/member/uk.london.lewisham",
-	"axle://fame-test/admin/uk.london/jsmith",
-	"axle://fame-test/node/uk.leeds",
-	"axle://other-fed/member/uk.london.lewisham",
-};
 
 static struct gw_node node;
 static struct gw_identity ids[4];
 static struct gw_limits defaults;
 
-/* The node without store or modules, its methods registered, as fuzz_h2_server has it. */
 static void
 setup(void)
 {
-	char err[256];
-
 	signal(SIGPIPE, SIG_IGN);	/* as axled: the node writes to a hung-up peer */
-	gw_log_set_level(getenv("FUZZ_LOG") != NULL ? GW_LOG_DEBUG : GW_LOG_ERR);
-	gw_config_defaults(&node.cfg);
-	snprintf(node.cfg.federation, sizeof(node.cfg.federation), "fame-test");
-	snprintf(node.cfg.region, sizeof(node.cfg.region), "uk.london");
-	defaults = node.cfg.limits;
-	clock_gettime(CLOCK_MONOTONIC, &node.started);
-	if (gw_svc_register_all(err, sizeof(err)) != 0 ||
-	    (node.base = event_base_new()) == NULL)
-		abort();
-	gw_node_server_init(&node, gw_metrics_allowed, gw_metrics_render);
-	for (size_t i = 0; i < 4; i++)
-		if (gw_identity_parse_uri(uris[i], strlen(uris[i]), &ids[i], err,
-		    sizeof(err)) != 0)
-			abort();
-}
-
-static void
-tight_limits(struct gw_limits *l)
-{
-	l->max_concurrent_streams = 4;
-	l->max_header_list = 1024;
-	l->max_message_size = 1024;
-	l->max_outbound_queue = 32;
-	l->max_rst_sent = 4;
-	l->max_empty_data = 3;
-	l->max_control_frames = 8;
+	fuzz_node_setup(&node, ids, &defaults);
 }
 
 /* The peer's end of the pair. */
@@ -181,7 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	node.cfg.limits = defaults;
 	if (data[0] & 4)
-		tight_limits(&node.cfg.limits);
+		fuzz_tight_limits(&node.cfg.limits);
 	node.draining = 0;
 	if (open_conn(&p, data[0]) != 0)
 		abort();

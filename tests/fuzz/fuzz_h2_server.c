@@ -16,22 +16,11 @@
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 
-#include "gateway/node/config.h"
 #include "gateway/net/h2_server.h"
-#include "gateway/node/svc.h"
-#include "gateway/net/identity.h"
-#include "gateway/net/log.h"
-#include "gateway/node/metrics.h"
-#include "gateway/node/node.h"
+#include "tests/fuzz/fuzz_node.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const uris[] = {
-	"axle://fame-test/member/uk.london.lewisham",
-	"axle://fame-test/admin/uk.london/jsmith",
-	"axle://fame-test/node/uk.leeds",
-	"axle://other-fed/member/uk.london.lewisham",
-};
 static const size_t chunks[] = { 0, 1, 3, 9, 17, 64, 512, 4096 };
 
 static struct gw_node node;
@@ -45,45 +34,12 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what, (void)arg;
 }
 
-/*
- * The node as h2h_new builds it for unit tests: configuration defaults, no
- * store, no modules (registry, recourse, switch and peers are NULL), so any
- * handler reachable from the wire must cope without them.
- */
 static void
 setup(void)
 {
-	char err[256];
-
-	gw_log_set_level(getenv("FUZZ_LOG") != NULL ? GW_LOG_DEBUG : GW_LOG_ERR);
-	gw_config_defaults(&node.cfg);
-	snprintf(node.cfg.federation, sizeof(node.cfg.federation), "fame-test");
-	snprintf(node.cfg.region, sizeof(node.cfg.region), "uk.london");
-	defaults = node.cfg.limits;
-	clock_gettime(CLOCK_MONOTONIC, &node.started);
-	if (gw_svc_register_all(err, sizeof(err)) != 0 ||
-	    (node.base = event_base_new()) == NULL ||
-	    (kick = event_new(node.base, -1, 0, kick_cb, NULL)) == NULL)
+	fuzz_node_setup(&node, ids, &defaults);
+	if ((kick = event_new(node.base, -1, 0, kick_cb, NULL)) == NULL)
 		abort();
-	gw_node_server_init(&node, gw_metrics_allowed,
-	    gw_metrics_render);
-	for (size_t i = 0; i < 4; i++)
-		if (gw_identity_parse_uri(uris[i], strlen(uris[i]), &ids[i], err,
-		    sizeof(err)) != 0)
-			abort();
-}
-
-/* Small enough that a short input can cross every flood and size limit. */
-static void
-tight_limits(struct gw_limits *l)
-{
-	l->max_concurrent_streams = 4;
-	l->max_header_list = 1024;
-	l->max_message_size = 1024;
-	l->max_outbound_queue = 32;
-	l->max_rst_sent = 4;
-	l->max_empty_data = 3;
-	l->max_control_frames = 8;
 }
 
 /* Sends what the session queued (to nowhere) and runs what it scheduled. */
@@ -114,7 +70,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++, size--;
 	node.cfg.limits = defaults;
 	if (ctl & 4)
-		tight_limits(&node.cfg.limits);
+		fuzz_tight_limits(&node.cfg.limits);
 	step = chunks[(ctl >> 3) & 7];
 	if (step == 0)
 		step = size > 0 ? size : 1;
