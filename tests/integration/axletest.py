@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -622,6 +623,81 @@ def refused(host, port, cert=None, key=None, ca=None, alpn=('h2',), timeout=10, 
 
 
 # --- HTTP/2 client ----------------------------------------------------------
+
+class FakeNode:
+    """A TLS h2 server holding a node's real certificate, played by the test: for
+    each gRPC call, answer(path, request_bytes) returns (status, message bytes or
+    None, grpc-message or None). `calls` lists the paths asked. Threads, daemon."""
+
+    def __init__(self, cred, answer):
+        self.answer = answer
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cred.chain, cred.key)
+        self.ctx.set_alpn_protocols(['h2'])
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((HOST, 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.calls = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                raw, _ = self.lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _reply(self, conn, sid, path, body):
+        try:
+            status, out, message = self.answer(path, grpc_unframe(body)[0] if body else b'')
+        except Exception as err:  # noqa: BLE001 -- a test's fake failing: INTERNAL
+            status, out, message = 13, None, 'fake node: %r' % err
+        conn.send_headers(sid, [(':status', '200'), ('content-type', 'application/grpc')])
+        if out is not None:
+            conn.send_data(sid, grpc_frame(out))
+        trailers = [('grpc-status', str(status))]
+        if message is not None:
+            trailers.append(('grpc-message', message))
+        conn.send_headers(sid, trailers, end_stream=True)
+
+    def _serve(self, raw):
+        try:
+            raw.settimeout(60)
+            sock = self.ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(
+            client_side=False, header_encoding='utf-8'))
+        paths, bodies = {}, {}
+        try:
+            conn.initiate_connection()
+            sock.sendall(conn.data_to_send())
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        paths[ev.stream_id] = dict(ev.headers).get(':path')
+                        self.calls.append(paths[ev.stream_id])
+                    elif isinstance(ev, h2.events.DataReceived):
+                        bodies[ev.stream_id] = bodies.get(ev.stream_id, b'') + ev.data
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        self._reply(conn, ev.stream_id, paths.pop(ev.stream_id, ''),
+                                    bodies.pop(ev.stream_id, b''))
+                out = conn.data_to_send()
+                if out:
+                    sock.sendall(out)
+        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
+            pass
+        finally:
+            sock.close()
+
 
 class H2Closed(Exception):
     """The connection ended (EOF, reset, GOAWAY) before the stream finished."""

@@ -9,16 +9,13 @@ uk.london's register reaches uk.westyorks.leeds three hops away (uk.london -> uk
 uk.westyorks -> leeds), each hop serving the feed as the origin signed it; leeds resolves
 and discovers London's services, and still does with uk.london stopped (and after a
 restart of its own). A fake node (this process, holding the real certificate of
-uk.fake) relays uk.london's genuine feed with one entry altered to uk.victim, whose only
+uk.fake, an axletest.FakeNode) relays uk.london's genuine feed with one entry altered to uk.victim, whose only
 peer it is: uk.victim's mirror stops and names the relay. Steps run in order.
 """
 
 import os
-import time
-import socket
-import ssl
 import sys
-import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
@@ -26,10 +23,6 @@ from axletest import (Node, Workspace, check, free_port, grpc_stubs, main,  # no
                       make_federation, test, wait_for)
 
 import grpc  # noqa: E402
-import h2.config  # noqa: E402
-import h2.connection  # noqa: E402
-import h2.events  # noqa: E402
-import h2.exceptions  # noqa: E402
 
 FED = 'fame-test'
 ROOT, LON, WY, LEEDS = 'uk', 'uk.london', 'uk.westyorks', 'uk.westyorks.leeds'
@@ -40,84 +33,17 @@ EXTRA = '\n[registry]\nmirror_interval_ms = 100\n'
 _env = {}
 
 
-class FakeRelay:
-    """TLS h2 server with uk.fake's node certificate. Origins offers uk.london as
-    if uk.fake had it from the origin; Feed answers with what feed_fn returns."""
-
-    def __init__(self, cred, origins_fn, feed_fn):
-        self.origins_fn, self.feed_fn = origins_fn, feed_fn
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cred.chain, cred.key)
-        self.ctx.set_alpn_protocols(['h2'])
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((at.HOST, 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        self.calls = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                raw, _ = self.lsock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
-
-    def _answer(self, conn, sid, path, body):
-        try:
-            req = at.grpc_unframe(body)[0] if body else b''
-            if path.endswith('/Origins'):
-                out, status = self.origins_fn(req), 0
-            elif path.endswith('/Feed'):
-                out = self.feed_fn(req)
-                status = 0 if out is not None else 14
-            else:
-                out, status = None, 12
-        except Exception as err:  # noqa: BLE001 -- answered as INTERNAL
-            out, status = None, 13
-            print('fake relay: %s failed: %r' % (path, err))
-        conn.send_headers(sid, [(':status', '200'), ('content-type', 'application/grpc')])
-        if out is not None:
-            conn.send_data(sid, at.grpc_frame(out))
-        conn.send_headers(sid, [('grpc-status', str(status))], end_stream=True)
-
-    def _serve(self, raw):
-        try:
-            raw.settimeout(60)
-            sock = self.ctx.wrap_socket(raw, server_side=True)
-        except (OSError, ssl.SSLError):
-            raw.close()
-            return
-        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(
-            client_side=False, header_encoding='utf-8'))
-        paths, bodies = {}, {}
-        try:
-            conn.initiate_connection()
-            sock.sendall(conn.data_to_send())
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    return
-                for ev in conn.receive_data(data):
-                    if isinstance(ev, h2.events.RequestReceived):
-                        paths[ev.stream_id] = dict(ev.headers).get(':path')
-                        bodies[ev.stream_id] = b''
-                        self.calls.append(paths[ev.stream_id])
-                    elif isinstance(ev, h2.events.DataReceived):
-                        bodies[ev.stream_id] = bodies.get(ev.stream_id, b'') + ev.data
-                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                    elif isinstance(ev, h2.events.StreamEnded):
-                        self._answer(conn, ev.stream_id, paths.pop(ev.stream_id, ''),
-                                     bodies.pop(ev.stream_id, b''))
-                out = conn.data_to_send()
-                if out:
-                    sock.sendall(out)
-        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
-            pass
-        finally:
-            sock.close()
+def fake_relay(cred, origins_fn, feed_fn):
+    """uk.fake played by this process: Origins and Feed answered by the functions
+    (a Feed function returning None: UNAVAILABLE), anything else UNIMPLEMENTED."""
+    def answer(path, req):
+        if path.endswith('/Origins'):
+            return 0, origins_fn(req), None
+        if path.endswith('/Feed'):
+            out = feed_fn(req)
+            return (0, out, None) if out is not None else (14, None, 'no such feed here')
+        return 12, None, None
+    return at.FakeNode(cred, answer)
 
 
 @at.shared_env(_env)
@@ -293,7 +219,7 @@ def tampering_relay_is_detected_and_named():
     def offer(_req):
         return a.OriginsResponse(origins=[a.OriginHead(
             region=LON, seq=origins(ROOT)[LON].seq, hops=1, via=LON)]).SerializeToString()
-    fake = FakeRelay(e['fed'].node(FAKE), offer, lambda b: _feed_from_root(b, True))
+    fake = fake_relay(e['fed'].node(FAKE), offer, lambda b: _feed_from_root(b, True))
     e['fake'] = fake
     e['nodes'][VICTIM] = Node(e['ws'], e['fed'], VICTIM, port=e['ports'][VICTIM],
                               extra=EXTRA, peers=[(FAKE, '127.0.0.1:%d' % fake.port)],
@@ -348,7 +274,7 @@ class Withholder:
 def withholding_relay_is_named():
     e, p = env(), pb()
     w = Withholder()
-    fake = FakeRelay(e['fed'].node(FAKE), w.offer, w.feed)
+    fake = fake_relay(e['fed'].node(FAKE), w.offer, w.feed)
     e['nodes'][VICTIM2] = Node(
         e['ws'], e['fed'], VICTIM2, port=e['ports'][VICTIM2], log_level='debug',
         extra=EXTRA + 'relay_stale_ms = 1000\n',

@@ -16,7 +16,6 @@ import base64
 import os
 import re
 import socket
-import ssl
 import sys
 import threading
 import time
@@ -30,10 +29,6 @@ from axletest import (GRPC_OK, GRPC_PERMISSION_DENIED, Node, Workspace, check,  
 from switchtest import FED, Fed, new_id  # noqa: E402
 
 import grpc  # noqa: E402
-import h2.config  # noqa: E402
-import h2.connection  # noqa: E402
-import h2.events  # noqa: E402
-import h2.exceptions  # noqa: E402
 
 LON, WY, SCOT = 'uk.london', 'uk.westyorks', 'uk.scotland'
 LON_HUB, WY_HUB = LON + '.hub', WY + '.hub'
@@ -112,63 +107,13 @@ class Relay:
             s.close()
 
 
-class LyingPeer:
-    """TLS h2 server with a node's certificate; every call ends UNAVAILABLE with
+class LyingPeer(at.FakeNode):
+    """A fake node with a node's certificate; every call ends UNAVAILABLE with
     grpc-message PEER_LIE (percent-encoded as gRPC says)."""
 
     def __init__(self, cred):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cred.chain, cred.key)
-        self.ctx.set_alpn_protocols(['h2'])
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((at.HOST, 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        self.calls = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                raw, _ = self.lsock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
-
-    def _serve(self, raw):
-        try:
-            raw.settimeout(30)
-            sock = self.ctx.wrap_socket(raw, server_side=True)
-        except (OSError, ssl.SSLError):
-            raw.close()
-            return
         msg = urllib.parse.quote(PEER_LIE, safe=' !"#$&\'()*+,-./:;<=>?@[\\]^_`{|}~')
-        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(
-            client_side=False, header_encoding='utf-8'))
-        try:
-            conn.initiate_connection()
-            sock.sendall(conn.data_to_send())
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    return
-                for ev in conn.receive_data(data):
-                    if isinstance(ev, h2.events.RequestReceived):
-                        self.calls.append(dict(ev.headers).get(':path'))
-                    elif isinstance(ev, h2.events.DataReceived):
-                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                    elif isinstance(ev, h2.events.StreamEnded):
-                        conn.send_headers(ev.stream_id, [
-                            (':status', '200'), ('content-type', 'application/grpc'),
-                            ('grpc-status', '14'), ('grpc-message', msg)], end_stream=True)
-                out = conn.data_to_send()
-                if out:
-                    sock.sendall(out)
-        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
-            pass
-        finally:
-            sock.close()
+        super().__init__(cred, lambda path, req: (14, None, msg))
 
 
 # --- the federation ------------------------------------------------------------------
