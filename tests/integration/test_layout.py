@@ -235,6 +235,20 @@ def write_tree(root, files):
             f.write(text)
 
 
+def report(faults, n, minimum, what_n, what_faults, what_ok):
+    """Prints one check's outcome; True if it passed."""
+    if n < minimum:
+        print(f"FAIL found only {n} {what_n}")
+        return False
+    if faults:
+        print(f"FAIL {len(faults)} {what_faults}:")
+        for f in faults:
+            print("       " + f)
+        return False
+    print(f"ok   {n} {what_ok}")
+    return True
+
+
 def main():
     top = os.environ.get("AXLE_TOP") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
     passed = failed = 0
@@ -269,28 +283,16 @@ def main():
         passed += 1; print("ok   the call check catches two objects that call each other (and only them)")
     else:
         failed += 1; print(f"FAIL the call check found {found} where a and b call each other")
-    # The tree itself.
-    faults, n = check(top)
-    if n < 100:
-        failed += 1; print(f"FAIL found only {n} source files under {top}: has the layout moved?")
-    elif faults:
-        failed += 1
-        print(f"FAIL {len(faults)} layout faults (rules: docs/design.md, Code map; tests/integration/test_layout.py):")
-        for f in faults:
-            print("       " + f)
-    else:
-        passed += 1; print(f"ok   {n} files keep the include rules, no cycles, no duplicate names")
+    # The tree itself: its includes, then its objects' calls.
+    results = [report(*check(top), 100, "source files under " + top,
+                      "layout faults (rules: docs/design.md, Code map)",
+                      "files keep the include rules, no cycles, no duplicate names")]
     objdir = os.path.join(os.environ.get("AXLE_BUILD", os.path.join(top, "build")), "obj", "gateway")
     found, n = call_cycles(objdir, os.path.join(top, "gateway")) if os.path.isdir(objdir) else ([], 0)
-    if n < 40:
-        failed += 1; print(f"FAIL found only {n} object files under {objdir}: build first (make all)")
-    elif found:
-        failed += 1
-        print(f"FAIL {len(found)} call cycles between gateway/ objects (each calls a function the next defines):")
-        for c in found:
-            print("       " + c)
-    else:
-        passed += 1; print(f"ok   {n} gateway/ objects call each other one way only")
+    results.append(report(found, n, 40, f"object files under {objdir} (build first: make all)",
+                          "call cycles between gateway/ objects (each calls a function the next defines)",
+                          "gateway/ objects call each other one way only"))
+    passed += results.count(True); failed += results.count(False)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
