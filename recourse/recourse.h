@@ -19,7 +19,7 @@
  * ptxn: the caller's outer transaction, or NULL. With the LMDB backend it
  * is an MDB_txn * (the gateway's group-commit writer passes the batch's
  * transaction from inside its store_write_fn; a read may pass a read
- * transaction from store_read_begin); each write operation then runs in a
+ * transaction from gw_store_read_begin); each write operation then runs in a
  * nested transaction of it, so on failure nothing of the operation is left
  * and the rest of the batch is untouched, and on success it is durable when
  * the caller commits. With NULL the operation commits on its own.

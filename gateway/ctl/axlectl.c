@@ -93,7 +93,7 @@ main(int argc, char **argv)
 	rc = cmd->connects ? ctl_connect(&ctl) : CTL_OK;
 	if (rc == CTL_OK)
 		rc = cmd->run(&ctl, argc - first, argv + first);
-	gw_client_free(ctl.client);
+	net_client_free(ctl.client);
 	if (ctl.base != NULL)
 		event_base_free(ctl.base);
 	if (ctl.ctx != NULL)

@@ -227,9 +227,9 @@ int
 ctl_connect(struct ctl *ctl)
 {
 	struct ctl_settings *s = &ctl->set;
-	char host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1], err[512];
+	char host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1], err[512];
 	const char *why;
-	struct gw_tls_opts o = { .cert_file = s->cert, .key_file = s->key,
+	struct net_tls_opts o = { .cert_file = s->cert, .key_file = s->key,
 	    .trust_dir = s->trust, .federation = s->federation };
 
 	if (s->cert[0] == '\0' || s->key[0] == '\0' || s->trust[0] == '\0' ||
@@ -238,16 +238,16 @@ ctl_connect(struct ctl *ctl)
 		    "--federation (or -c FILE, or AXLE_* variables)\n");
 		return CTL_USAGE;
 	}
-	if (gw_hostport_split(s->server, host, sizeof(host), port,
+	if (net_hostport_split(s->server, host, sizeof(host), port,
 	    sizeof(port), &why) < 0) {
 		fprintf(stderr, "axlectl: --server: expected host:port or "
 		    "[v6]:port, got '%s'\n", s->server);
 		return CTL_USAGE;
 	}
-	if ((ctl->ctx = gw_tls_client_ctx(&o, err, sizeof(err))) == NULL)
+	if ((ctl->ctx = net_tls_client_ctx(&o, err, sizeof(err))) == NULL)
 		return ctl_fail(ctl, "TLS", err);
 	if ((ctl->base = event_base_new()) == NULL ||
-	    (ctl->client = gw_client_new(ctl->base, ctl->ctx, host, port,
+	    (ctl->client = net_client_new(ctl->base, ctl->ctx, host, port,
 	    NULL)) == NULL)
 		return ctl_fail(ctl, "INTERNAL", "out of memory");
 	return CTL_OK;
@@ -269,17 +269,17 @@ ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
 
 	if ((buf = pb_pack(req, 0, &len)) == NULL)
 		return ctl_fail(ctl, "INTERNAL", "out of memory");
-	status = gw_client_call_sync(ctl->client, ctl->base, path, buf, len,
+	status = net_client_call_sync(ctl->client, ctl->base, path, buf, len,
 	    ctl->set.timeout_ms, &resp, &resp_len, msg, sizeof(msg));
 	free(buf);
 	if (status != GRPC_OK) {
 		fprintf(stderr, "axlectl: %s: %s: ", ctl->cmd,
-		    grpc_status_name(status));
+		    net_grpc_status_name(status));
 		ctl_put_safe(stderr, msg);
 		fputc('\n', stderr);
 		return CTL_FAILED;
 	}
-	*out = pb_unpack(rdesc, resp, resp_len, GW_CLIENT_MAX_MSG, msg,
+	*out = pb_unpack(rdesc, resp, resp_len, NET_CLIENT_MAX_MSG, msg,
 	    sizeof(msg));
 	free(resp);
 	if (*out == NULL)
@@ -290,7 +290,7 @@ ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
 int
 ctl_print_json(const ProtobufCMessage *m)
 {
-	json_t *j = pb_json_from_message(m);
+	json_t *j = ctl_json_from_message(m);
 	int rc = j != NULL && json_dumpf(j, stdout, JSON_INDENT(2)) == 0 ?
 	    CTL_OK : CTL_FAILED;
 

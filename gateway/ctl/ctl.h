@@ -12,7 +12,7 @@
 #include "gateway/net/identity.h"
 
 struct event_base;
-struct gw_client;
+struct net_client;
 
 #define CTL_DEFAULT_SERVER	"localhost:7443"
 #define CTL_DEFAULT_TIMEOUT_MS	10000
@@ -24,8 +24,8 @@ struct ctl_settings {
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
 	char trust[PATH_MAX];
-	char federation[GW_FED_MAX + 1];
-	char server[GW_HOST_MAX + GW_PORT_MAX + 4];
+	char federation[NET_FED_MAX + 1];
+	char server[NET_HOST_MAX + NET_PORT_MAX + 4];
 	int timeout_ms;
 };
 
@@ -36,7 +36,7 @@ struct ctl {
 	bool json;
 	struct event_base *base;
 	SSL_CTX *ctx;
-	struct gw_client *client;
+	struct net_client *client;
 };
 
 struct ctl_cmd {

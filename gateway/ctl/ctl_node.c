@@ -98,7 +98,7 @@ cmd_health(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "axlectl: health takes no arguments\n");
 		return CTL_USAGE;
 	}
-	http = gw_client_get_sync(ctl->client, ctl->base, "/healthz",
+	http = net_client_get_sync(ctl->client, ctl->base, "/healthz",
 	    ctl->set.timeout_ms, &body, &len, msg, sizeof(msg));
 	ok = http == 200 && len >= 2 && memcmp(body, "ok", 2) == 0;
 	if (ctl->json) {

@@ -353,7 +353,7 @@ registrar_list(struct ctl *ctl, int argc, char **argv)
 		r = (Axle__V1__ListRegistrarsResponse *)m;
 		for (size_t i = 0; i < r->n_registrars; i++) {
 			if (ctl->json)
-				json_array_append_new(arr, pb_json_from_message(
+				json_array_append_new(arr, ctl_json_from_message(
 				    &r->registrars[i]->base));
 			else
 				list_row(r->registrars[i]);
@@ -754,7 +754,7 @@ feed_show(struct ctl *ctl, int argc, char **argv)
 		arr = json_array();
 		for (size_t p = 0; p < f.npages; p++)
 			for (size_t i = 0; i < f.pages[p]->n_entries; i++)
-				json_array_append_new(arr, pb_json_from_message(
+				json_array_append_new(arr, ctl_json_from_message(
 				    &f.pages[p]->entries[i]->base));
 		json_dumpf(arr, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -776,8 +776,8 @@ feed_show(struct ctl *ctl, int argc, char **argv)
 static int
 feed_check(struct ctl *ctl, const struct feed *f, char *why, size_t len)
 {
-	const struct gw_identity *peer = gw_client_peer(ctl->client);
-	X509 *cert = gw_client_peer_cert(ctl->client);
+	const struct net_identity *peer = net_client_peer(ctl->client);
+	X509 *cert = net_client_peer_cert(ctl->client);
 	const Axle__V1__FeedEntry *last = NULL;
 	uint64_t seq = 0;
 	const uint8_t *hash = NULL;

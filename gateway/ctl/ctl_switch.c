@@ -330,7 +330,7 @@ delivery_receipt(const Axle__V1__Delivery *d)
 	    strcmp(e->message_type, "axle.receipt") != 0)
 		return NULL;
 	return PB_UNPACK(Axle__V1__Receipt, axle__v1__receipt, e->payload.data,
-	    e->payload.len, GW_CLIENT_MAX_MSG, NULL, 0);
+	    e->payload.len, NET_CLIENT_MAX_MSG, NULL, 0);
 }
 
 /* Receipts are opaque payloads on the wire; show what they say, indented under the row. */
@@ -384,17 +384,17 @@ fetch_cb(void *arg, int final, int status, const char *message,
 		return;
 	}
 	d = PB_UNPACK(Axle__V1__Delivery, axle__v1__delivery, msg, len,
-	    GW_CLIENT_MAX_MSG, NULL, 0);
+	    NET_CLIENT_MAX_MSG, NULL, 0);
 	if (d == NULL)
 		return;
 	s->n++;
 	r = delivery_receipt(d);
 	if (s->arr != NULL) {
-		json_t *o = pb_json_from_message(&d->base);
+		json_t *o = ctl_json_from_message(&d->base);
 
 		/* The decoded receipt beside the raw payload, for scripts. */
 		if (r != NULL && json_is_object(o))
-			json_object_set_new(o, "receipt", pb_json_from_message(&r->base));
+			json_object_set_new(o, "receipt", ctl_json_from_message(&r->base));
 		json_array_append_new(s->arr, o);
 	} else {
 		delivery_print(d);
@@ -446,7 +446,7 @@ cmd_fetch(struct ctl *ctl, int argc, char **argv)
 		free(buf);
 		return ctl_fail(ctl, "INTERNAL", "out of memory");
 	}
-	if (gw_client_call(ctl->client, "/axle.v1.Switch/Fetch", buf, len,
+	if (net_client_call(ctl->client, "/axle.v1.Switch/Fetch", buf, len,
 	    ctl->set.timeout_ms + (int)req.wait_ms, fetch_cb, &s) != 0) {
 		free(buf);
 		json_decref(s.arr);
@@ -466,7 +466,7 @@ cmd_fetch(struct ctl *ctl, int argc, char **argv)
 	if (!s.done)
 		return ctl_fail(ctl, "UNAVAILABLE", "the call did not end");
 	if (s.status != 0)
-		return ctl_fail(ctl, grpc_status_name(s.status), s.msg);
+		return ctl_fail(ctl, net_grpc_status_name(s.status), s.msg);
 	return CTL_OK;
 }
 

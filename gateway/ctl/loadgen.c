@@ -25,14 +25,14 @@ struct lg;
 /* One stream slot: a connection keeps nstreams of them busy. */
 struct lg_slot {
 	struct lg *lg;
-	struct gw_client *client;
+	struct net_client *client;
 	uint64_t start_ns;
 	bool busy;
 };
 
 struct lg {
 	struct event_base *base;
-	struct gw_client **clients;
+	struct net_client **clients;
 	struct lg_slot *slots;
 	long nconns, nstreams;
 	const char *path;
@@ -136,8 +136,8 @@ lg_issue(struct lg_slot *s)
 	lg_vary(lg);
 	s->busy = true;
 	s->start_ns = lg_now_ns();
-	rc = lg->get ? gw_client_get(s->client, lg->path, lg->timeout_ms,
-	    lg_get_cb, s) : gw_client_call(s->client, lg->path,
+	rc = lg->get ? net_client_get(s->client, lg->path, lg->timeout_ms,
+	    lg_get_cb, s) : net_client_call(s->client, lg->path,
 	    lg->body ? lg->body : empty, lg->body_len, lg->timeout_ms, lg_grpc_cb, s);
 	if (rc < 0) {		/* no callback will come; count it, do not spin */
 		s->busy = false;
@@ -265,7 +265,7 @@ lg_body(const char *path, struct lg *lg)
 }
 
 struct lg_args {
-	struct gw_tls_opts tls;
+	struct net_tls_opts tls;
 	const char *ca_file, *server;
 	long conns, streams, requests, duration_s, timeout_ms;
 };
@@ -330,7 +330,7 @@ static SSL_CTX *
 lg_tls(const struct lg_args *a)
 {
 	char err[512];
-	SSL_CTX *ctx = gw_tls_client_ctx(&a->tls, err, sizeof(err));
+	SSL_CTX *ctx = net_tls_client_ctx(&a->tls, err, sizeof(err));
 
 	if (ctx == NULL) {
 		fprintf(stderr, "loadgen: TLS: %s\n", err);
@@ -348,10 +348,10 @@ lg_tls(const struct lg_args *a)
 static int
 lg_setup(struct lg *lg, const struct lg_args *a, SSL_CTX *ctx)
 {
-	char host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1];
+	char host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1];
 	const char *why;
 
-	if (gw_hostport_split(a->server, host, sizeof(host), port,
+	if (net_hostport_split(a->server, host, sizeof(host), port,
 	    sizeof(port), &why) < 0) {
 		fprintf(stderr, "loadgen: --server: expected host:port, got "
 		    "'%s'\n", a->server);
@@ -368,7 +368,7 @@ lg_setup(struct lg *lg, const struct lg_args *a, SSL_CTX *ctx)
 	    lg->lat_us == NULL)
 		return -1;
 	for (long i = 0; i < a->conns; i++) {
-		if ((lg->clients[i] = gw_client_new(lg->base, ctx, host, port,
+		if ((lg->clients[i] = net_client_new(lg->base, ctx, host, port,
 		    NULL)) == NULL)
 			return -1;
 		for (long j = 0; j < a->streams; j++) {
@@ -424,7 +424,7 @@ main(int argc, char **argv)
 		rc = lg.ok > 0 && lg.ok == lg.issued ? 0 : 1;
 	}
 	for (long i = 0; lg.clients != NULL && i < lg.nconns; i++)
-		gw_client_free(lg.clients[i]);
+		net_client_free(lg.clients[i]);
 	free(lg.clients);
 	free(lg.slots);
 	free(lg.lat_us);

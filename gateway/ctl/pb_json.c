@@ -100,7 +100,7 @@ pb_json_value(const ProtobufCFieldDescriptor *f, const void *p)
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *m = *(ProtobufCMessage *const *)p;
 
-		return m == NULL ? json_null() : pb_json_from_message(m);
+		return m == NULL ? json_null() : ctl_json_from_message(m);
 	}
 	}
 	return json_null();
@@ -162,7 +162,7 @@ pb_json_present(const ProtobufCFieldDescriptor *f, const char *base)
 }
 
 json_t *
-pb_json_from_message(const ProtobufCMessage *msg)
+ctl_json_from_message(const ProtobufCMessage *msg)
 {
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 	const char *base = (const char *)msg;

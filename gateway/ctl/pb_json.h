@@ -14,6 +14,6 @@
  * unset sub-messages and unset optional fields as null. Returns a new
  * reference (caller json_decref's) or NULL on ENOMEM.
  */
-json_t *pb_json_from_message(const ProtobufCMessage *msg);
+json_t *ctl_json_from_message(const ProtobufCMessage *msg);
 
 #endif

@@ -36,7 +36,7 @@ enum call_kind { CALL_GRPC, CALL_GET };
 struct cl_conn;
 
 struct cl_call {
-	struct gw_client *c;
+	struct net_client *c;
 	struct cl_conn *conn;		/* NULL while queued on the client */
 	TAILQ_ENTRY(cl_call) link;	/* in c->queue or conn->calls */
 	enum call_kind kind;
@@ -45,13 +45,13 @@ struct cl_call {
 	size_t body_len, body_off;
 	int timeout_ms;
 	struct event *deadline;
-	gw_client_cb cb;
-	gw_client_get_cb get_cb;
+	net_client_cb cb;
+	net_client_get_cb get_cb;
 	void *arg;
 	int32_t stream_id;
 	int retries;			/* transparent retries of refused streams */
 	int http_status;		/* 0 until :status */
-	int grpc_status;		/* -1 until grpc-status */
+	int net_grpc_status;		/* -1 until grpc-status */
 	char grpc_message[CLIENT_REASON_MAX];
 	uint8_t *rbuf;			/* undecoded gRPC bytes, or the GET body */
 	size_t rlen, rcap;
@@ -62,7 +62,7 @@ TAILQ_HEAD(call_list, cl_call);
 enum conn_state { CONN_CONNECTING, CONN_UP, CONN_DRAINING };
 
 struct cl_conn {
-	struct gw_client *c;
+	struct net_client *c;
 	TAILQ_ENTRY(cl_conn) link;	/* in c->draining */
 	enum conn_state state;
 	struct bufferevent *bev;
@@ -70,7 +70,7 @@ struct cl_conn {
 	struct evdns_getaddrinfo_request *resolving;	/* name lookup under way */
 	struct evutil_addrinfo *ai_list, *ai_next;
 	struct call_list calls;		/* started on this connection */
-	struct gw_identity peer;
+	struct net_identity peer;
 	int busy;			/* inside nghttp2_session_mem_recv/send */
 	bool again;			/* a flush was asked for while busy */
 	char err[CLIENT_REASON_MAX];	/* set before a deferred failure */
@@ -78,7 +78,7 @@ struct cl_conn {
 };
 TAILQ_HEAD(conn_list, cl_conn);
 
-struct gw_client {
+struct net_client {
 	struct event_base *base;
 	SSL_CTX *ctx;
 	char *host, *port;
@@ -90,19 +90,19 @@ struct gw_client {
 	size_t inflight;
 	bool closing;
 	struct event *retry_ev;		/* fails the queue after an open error */
-	struct evdns_base *dns;		/* asynchronous resolver (gw_client_set_dns or our own) */
+	struct evdns_base *dns;		/* asynchronous resolver (net_client_set_dns or our own) */
 	bool own_dns;
 	char *expect_uri;		/* server must prove exactly this identity (NULL: any node) */
-	X509 *peer_cert;		/* leaf of the last verified handshake (gw_client_peer_cert) */
-	char mismatch[GW_URI_MAX + 1];	/* identity the last handshake proved, if not expect_uri */
+	X509 *peer_cert;		/* leaf of the last verified handshake (net_client_peer_cert) */
+	char mismatch[NET_URI_MAX + 1];	/* identity the last handshake proved, if not expect_uri */
 	char open_err[CLIENT_REASON_MAX];
 };
 
 static void conn_fail_and_free(struct cl_conn *conn, int status,
     const char *reason);
 static int conn_flush(struct cl_conn *conn);
-static void client_open(struct gw_client *c);
-static int client_dispatch(struct gw_client *c, struct cl_call *call);
+static void client_open(struct net_client *c);
+static int client_dispatch(struct net_client *c, struct cl_call *call);
 
 /* --- calls ------------------------------------------------------------- */
 
@@ -156,7 +156,7 @@ call_closed(struct cl_call *call, uint32_t error_code)
 {
 	char reason[CLIENT_REASON_MAX];
 
-	if (error_code != NGHTTP2_NO_ERROR && call->grpc_status < 0) {
+	if (error_code != NGHTTP2_NO_ERROR && call->net_grpc_status < 0) {
 		snprintf(reason, sizeof(reason), "stream reset by server: %s",
 		    nghttp2_http2_strerror(error_code));
 		call_finish(call, error_code == NGHTTP2_CANCEL ?
@@ -164,12 +164,12 @@ call_closed(struct cl_call *call, uint32_t error_code)
 	} else if (call->kind == CALL_GET) {
 		call_finish(call, call->http_status ? GRPC_OK : GRPC_UNAVAILABLE,
 		    "stream closed without a response");
-	} else if (call->grpc_status >= 0) {
-		if (call->grpc_status == GRPC_OK && call->rlen > 0)
+	} else if (call->net_grpc_status >= 0) {
+		if (call->net_grpc_status == GRPC_OK && call->rlen > 0)
 			call_finish(call, GRPC_INTERNAL,
 			    "stream ended inside a message");
 		else
-			call_finish(call, call->grpc_status, call->grpc_message);
+			call_finish(call, call->net_grpc_status, call->grpc_message);
 	} else if (call->http_status != 0 && call->http_status != 200) {
 		snprintf(reason, sizeof(reason), "HTTP status %d without "
 		    "grpc-status", call->http_status);
@@ -232,7 +232,7 @@ call_body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf,
 static int
 call_start(struct cl_conn *conn, struct cl_call *call)
 {
-	struct gw_client *c = conn->c;
+	struct net_client *c = conn->c;
 	char tmo[32] = "";
 	nghttp2_data_provider prov = { .source.ptr = call,
 	    .read_callback = call_body_read };
@@ -251,7 +251,7 @@ call_start(struct cl_conn *conn, struct cl_call *call)
 	int32_t id;
 
 	if (!get && call->timeout_ms > 0) {
-		grpc_timeout_format(call->timeout_ms, tmo, sizeof(tmo));
+		net_grpc_timeout_format(call->timeout_ms, tmo, sizeof(tmo));
 		nva[7].valuelen = strlen(tmo);
 		nvlen = 8;
 	}
@@ -316,14 +316,14 @@ on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint8_t *name,
 	} else if (call->kind == CALL_GET) {
 		return 0;
 	} else if (hdr_is(name, namelen, "grpc-status")) {
-		call->grpc_status = parse_uint(value, valuelen);
-		if (call->grpc_status < 0) {
-			call->grpc_status = GRPC_UNKNOWN;
+		call->net_grpc_status = parse_uint(value, valuelen);
+		if (call->net_grpc_status < 0) {
+			call->net_grpc_status = GRPC_UNKNOWN;
 			snprintf(call->grpc_message, sizeof(call->grpc_message),
 			    "malformed grpc-status from server");
 		}
 	} else if (hdr_is(name, namelen, "grpc-message")) {
-		grpc_message_decode((const char *)value, valuelen,
+		net_grpc_message_decode((const char *)value, valuelen,
 		    call->grpc_message, sizeof(call->grpc_message));
 	}
 	return 0;
@@ -356,10 +356,10 @@ call_deliver(struct cl_call *call)
 {
 	size_t off = 0, mlen, flen;
 	const uint8_t *msg;
-	enum grpc_frame_rc rc;
+	enum net_grpc_frame_rc rc;
 
-	while ((rc = grpc_frame_decode(call->rbuf + off, call->rlen - off,
-	    GW_CLIENT_MAX_MSG, &msg, &mlen, &flen)) == GRPC_FRAME_OK) {
+	while ((rc = net_grpc_frame_decode(call->rbuf + off, call->rlen - off,
+	    NET_CLIENT_MAX_MSG, &msg, &mlen, &flen)) == GRPC_FRAME_OK) {
 		call->cb(call->arg, 0, GRPC_OK, NULL, msg, mlen);
 		off += flen;
 	}
@@ -381,7 +381,7 @@ on_data_chunk_recv(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
     const uint8_t *data, size_t len, void *user)
 {
 	struct cl_call *call = stream_call(h2, stream_id);
-	size_t max = GW_CLIENT_MAX_MSG;
+	size_t max = NET_CLIENT_MAX_MSG;
 
 	if (call == NULL)
 		return 0;
@@ -405,7 +405,7 @@ on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code,
     void *user)
 {
 	struct cl_conn *conn = user;
-	struct gw_client *c = conn->c;
+	struct net_client *c = conn->c;
 	struct cl_call *call = nghttp2_session_get_stream_user_data(h2, stream_id);
 
 	if (call == NULL)
@@ -432,7 +432,7 @@ on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code,
 static void
 conn_drain(struct cl_conn *conn)
 {
-	struct gw_client *c = conn->c;
+	struct net_client *c = conn->c;
 
 	if (conn->state == CONN_DRAINING)
 		return;
@@ -529,7 +529,7 @@ conn_free(struct cl_conn *conn)
 static void
 conn_fail_and_free(struct cl_conn *conn, int status, const char *reason)
 {
-	struct gw_client *c = conn->c;
+	struct net_client *c = conn->c;
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
 	struct cl_call *call;
 	char why[CLIENT_REASON_MAX];
@@ -649,13 +649,13 @@ conn_session_new(struct cl_conn *conn)
 static void
 conn_up(struct cl_conn *conn)
 {
-	struct gw_client *c = conn->c;
+	struct net_client *c = conn->c;
 	SSL *ssl = bufferevent_openssl_get_ssl(conn->bev);
 	char err[CLIENT_REASON_MAX - 32], reason[CLIENT_REASON_MAX];
 	struct cl_call *call;
 	int one = 1;
 
-	if (gw_tls_peer_identity(ssl, &conn->peer, err, sizeof(err)) < 0) {
+	if (net_tls_peer_identity(ssl, &conn->peer, err, sizeof(err)) < 0) {
 		snprintf(reason, sizeof(reason), "server refused: %s", err);
 		conn_fail_and_free(conn, GRPC_UNAVAILABLE, reason);
 		return;
@@ -769,7 +769,7 @@ conn_event_cb(struct bufferevent *bev, short events, void *arg)
 static int
 conn_try_next(struct cl_conn *conn)
 {
-	struct gw_client *c = conn->c;
+	struct net_client *c = conn->c;
 	struct timeval hs = { CLIENT_HANDSHAKE_S, 0 };
 
 	while (conn->ai_next != NULL) {
@@ -779,7 +779,7 @@ conn_try_next(struct cl_conn *conn)
 		conn->ai_next = ai->ai_next;
 		if ((ssl = SSL_new(c->ctx)) == NULL)
 			return -1;
-		if (gw_tls_client_prepare(ssl, c->name) < 0) {
+		if (net_tls_client_prepare(ssl, c->name) < 0) {
 			SSL_free(ssl);
 			return -1;
 		}
@@ -806,7 +806,7 @@ conn_try_next(struct cl_conn *conn)
 static void
 client_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw_client *c = arg;
+	struct net_client *c = arg;
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
 	struct cl_call *call;
 	char why[CLIENT_REASON_MAX];
@@ -831,7 +831,7 @@ client_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_open_failed_and_free(struct cl_conn *conn)
 {
-	struct gw_client *c = conn->c;
+	struct net_client *c = conn->c;
 	struct timeval now = { 0, 0 };
 
 	if (c->conn == conn)
@@ -845,7 +845,7 @@ static void
 conn_resolved(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct cl_conn *conn = arg;
-	struct gw_client *c;
+	struct net_client *c;
 
 	if (result == EVUTIL_EAI_CANCEL) {	/* conn_free cancelled: conn is gone */
 		if (res != NULL)
@@ -870,7 +870,7 @@ conn_resolved(int result, struct evutil_addrinfo *res, void *arg)
 
 /* The client's resolver: the one it was given, or its own (made on first use). */
 static struct evdns_base *
-client_dns(struct gw_client *c)
+client_dns(struct net_client *c)
 {
 	if (c->dns == NULL) {
 		c->dns = evdns_base_new(c->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
@@ -886,7 +886,7 @@ client_dns(struct gw_client *c)
  * only the calls that need it.
  */
 static void
-client_open(struct gw_client *c)
+client_open(struct net_client *c)
 {
 	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC,
 	    .ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP };
@@ -930,11 +930,11 @@ client_open(struct gw_client *c)
 
 /* --- the public API ---------------------------------------------------- */
 
-struct gw_client *
-gw_client_new(struct event_base *base, SSL_CTX *ctx, const char *host,
+struct net_client *
+net_client_new(struct event_base *base, SSL_CTX *ctx, const char *host,
     const char *port, const char *authority)
 {
-	struct gw_client *c = calloc(1, sizeof(*c));
+	struct net_client *c = calloc(1, sizeof(*c));
 	const char *name = authority != NULL ? authority : host;
 	bool v6 = strchr(name, ':') != NULL;
 	size_t alen = strlen(name) + strlen(port) + 4;
@@ -951,7 +951,7 @@ gw_client_new(struct event_base *base, SSL_CTX *ctx, const char *host,
 	c->retry_ev = evtimer_new(base, client_retry_cb, c);
 	if (c->host == NULL || c->port == NULL || c->name == NULL ||
 	    c->authority == NULL || c->retry_ev == NULL) {
-		gw_client_free(c);
+		net_client_free(c);
 		return NULL;
 	}
 	snprintf(c->authority, alen, v6 ? "[%s]:%s" : "%s:%s", name, port);
@@ -961,7 +961,7 @@ gw_client_new(struct event_base *base, SSL_CTX *ctx, const char *host,
 }
 
 static struct cl_call *
-call_new(struct gw_client *c, enum call_kind kind, const char *path,
+call_new(struct net_client *c, enum call_kind kind, const char *path,
     int timeout_ms, void *arg)
 {
 	struct cl_call *call;
@@ -972,7 +972,7 @@ call_new(struct gw_client *c, enum call_kind kind, const char *path,
 	call->kind = kind;
 	call->arg = arg;
 	call->timeout_ms = timeout_ms;
-	call->grpc_status = -1;
+	call->net_grpc_status = -1;
 	if ((call->path = strdup(path)) == NULL ||
 	    (call->deadline = evtimer_new(c->base, call_deadline_cb, call)) == NULL) {
 		call_free(call);
@@ -986,7 +986,7 @@ call_new(struct gw_client *c, enum call_kind kind, const char *path,
  * (opening it). Returns 0, or an nghttp2 error with the call untouched.
  */
 static int
-client_dispatch(struct gw_client *c, struct cl_call *call)
+client_dispatch(struct net_client *c, struct cl_call *call)
 {
 	struct cl_conn *conn = c->conn;
 
@@ -1008,7 +1008,7 @@ client_dispatch(struct gw_client *c, struct cl_call *call)
 
 /* Starts or queues a new call. Returns 0, or -1 (call freed, no callback). */
 static int
-call_submit(struct gw_client *c, struct cl_call *call)
+call_submit(struct net_client *c, struct cl_call *call)
 {
 	if (client_dispatch(c, call) != 0) {
 		call_free(call);
@@ -1029,8 +1029,8 @@ call_submit(struct gw_client *c, struct cl_call *call)
 }
 
 int
-gw_client_call(struct gw_client *c, const char *path, const uint8_t *req,
-    size_t len, int timeout_ms, gw_client_cb cb, void *arg)
+net_client_call(struct net_client *c, const char *path, const uint8_t *req,
+    size_t len, int timeout_ms, net_client_cb cb, void *arg)
 {
 	struct cl_call *call;
 
@@ -1043,15 +1043,15 @@ gw_client_call(struct gw_client *c, const char *path, const uint8_t *req,
 		call_free(call);
 		return -1;
 	}
-	grpc_frame_header(call->body, (uint32_t)len);
+	net_grpc_frame_header(call->body, (uint32_t)len);
 	if (len > 0)
 		memcpy(call->body + GRPC_FRAME_HDR, req, len);
 	return call_submit(c, call);
 }
 
 int
-gw_client_get(struct gw_client *c, const char *path, int timeout_ms,
-    gw_client_get_cb cb, void *arg)
+net_client_get(struct net_client *c, const char *path, int timeout_ms,
+    net_client_get_cb cb, void *arg)
 {
 	struct cl_call *call = call_new(c, CALL_GET, path, timeout_ms, arg);
 
@@ -1061,27 +1061,27 @@ gw_client_get(struct gw_client *c, const char *path, int timeout_ms,
 	return call_submit(c, call);
 }
 
-const struct gw_identity *
-gw_client_peer(const struct gw_client *c)
+const struct net_identity *
+net_client_peer(const struct net_client *c)
 {
 	return c->conn != NULL && c->conn->state == CONN_UP ? &c->conn->peer : NULL;
 }
 
 X509 *
-gw_client_peer_cert(const struct gw_client *c)
+net_client_peer_cert(const struct net_client *c)
 {
 	return c->peer_cert;
 }
 
 size_t
-gw_client_inflight(const struct gw_client *c)
+net_client_inflight(const struct net_client *c)
 {
 	return c->inflight;
 }
 
 /* Fails every call of the client, started or queued, and closes its connections. */
 static void
-client_fail_all(struct gw_client *c, int status, const char *reason)
+client_fail_all(struct net_client *c, int status, const char *reason)
 {
 	struct call_list dead = TAILQ_HEAD_INITIALIZER(dead);
 	struct cl_conn *conn;
@@ -1100,7 +1100,7 @@ client_fail_all(struct gw_client *c, int status, const char *reason)
 }
 
 void
-gw_client_free(struct gw_client *c)
+net_client_free(struct net_client *c)
 {
 	if (c == NULL)
 		return;
@@ -1122,13 +1122,13 @@ gw_client_free(struct gw_client *c)
 }
 
 const char *
-gw_client_identity_mismatch(const struct gw_client *c)
+net_client_identity_mismatch(const struct net_client *c)
 {
 	return c->mismatch;
 }
 
 void
-gw_client_set_dns(struct gw_client *c, struct evdns_base *dns)
+net_client_set_dns(struct net_client *c, struct evdns_base *dns)
 {
 	if (c->own_dns || c->conn != NULL)
 		return;		/* too late: it resolves with what it has */
@@ -1136,7 +1136,7 @@ gw_client_set_dns(struct gw_client *c, struct evdns_base *dns)
 }
 
 int
-gw_client_expect(struct gw_client *c, const char *uri)
+net_client_expect(struct net_client *c, const char *uri)
 {
 	char *dup = strdup(uri);
 
@@ -1216,7 +1216,7 @@ sync_get_cb(void *arg, int http_status, const char *reason,
 
 /* Runs base until s is done; a loop with nothing to wait for fails the client's calls. */
 static void
-sync_run(struct gw_client *c, struct event_base *base, struct sync_state *s)
+sync_run(struct net_client *c, struct event_base *base, struct sync_state *s)
 {
 	while (!s->done) {
 		if (event_base_loop(base, EVLOOP_ONCE) != 0 && !s->done)
@@ -1227,7 +1227,7 @@ sync_run(struct gw_client *c, struct event_base *base, struct sync_state *s)
 }
 
 int
-gw_client_call_sync(struct gw_client *c, struct event_base *base,
+net_client_call_sync(struct net_client *c, struct event_base *base,
     const char *path, const uint8_t *req, size_t len, int timeout_ms,
     uint8_t **resp, size_t *resp_len, char *msgbuf, size_t msglen)
 {
@@ -1237,7 +1237,7 @@ gw_client_call_sync(struct gw_client *c, struct event_base *base,
 	*resp_len = 0;
 	if (msglen > 0)
 		msgbuf[0] = '\0';
-	if (gw_client_call(c, path, req, len, timeout_ms, sync_call_cb, &s) < 0) {
+	if (net_client_call(c, path, req, len, timeout_ms, sync_call_cb, &s) < 0) {
 		if (msglen > 0)
 			snprintf(msgbuf, msglen, "cannot start call (out of memory)");
 		return GRPC_RESOURCE_EXHAUSTED;
@@ -1253,7 +1253,7 @@ gw_client_call_sync(struct gw_client *c, struct event_base *base,
 }
 
 int
-gw_client_get_sync(struct gw_client *c, struct event_base *base,
+net_client_get_sync(struct net_client *c, struct event_base *base,
     const char *path, int timeout_ms, uint8_t **body, size_t *body_len,
     char *msgbuf, size_t msglen)
 {
@@ -1263,7 +1263,7 @@ gw_client_get_sync(struct gw_client *c, struct event_base *base,
 	*body_len = 0;
 	if (msglen > 0)
 		msgbuf[0] = '\0';
-	if (gw_client_get(c, path, timeout_ms, sync_get_cb, &s) < 0) {
+	if (net_client_get(c, path, timeout_ms, sync_get_cb, &s) < 0) {
 		if (msglen > 0)
 			snprintf(msgbuf, msglen, "cannot start request (out of memory)");
 		return 0;

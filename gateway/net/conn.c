@@ -36,12 +36,12 @@
 enum conn_fate { CONN_KEPT, CONN_GONE };
 #define CONN_MUST_CHECK	__attribute__((warn_unused_result))
 
-struct gw_conn {
-	struct gw_server *srv;
-	struct gw_conn *prev, *next;
+struct net_conn {
+	struct net_server *srv;
+	struct net_conn *prev, *next;
 	struct bufferevent *bev;
 	SSL *ssl;
-	struct gw_h2 *h2;
+	struct net_h2 *h2;
 	struct event *timer;	/* handshake deadline, then idle timeout */
 	struct event *kick;	/* the session has something to say */
 	struct event *linger;	/* after our close: input read and dropped */
@@ -57,9 +57,9 @@ ms_tv(uint32_t ms, struct timeval *tv)
 }
 
 static void
-conn_free(struct gw_conn *c)
+conn_free(struct net_conn *c)
 {
-	struct gw_server *srv = c->srv;
+	struct net_server *srv = c->srv;
 
 	if (c->prev)
 		c->prev->next = c->next;
@@ -68,7 +68,7 @@ conn_free(struct gw_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->ctr->conns_open--;
-	gw_h2_free(c->h2);
+	net_h2_free(c->h2);
 	if (c->timer)
 		event_free(c->timer);
 	if (c->kick)
@@ -84,7 +84,7 @@ conn_free(struct gw_conn *c)
 static void
 linger_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw_conn *c = arg;
+	struct net_conn *c = arg;
 	char buf[16384];
 
 	(void)what;
@@ -109,7 +109,7 @@ linger_cb(evutil_socket_t fd, short what, void *arg)
  * LINGER_MAX_MS pass.
  */
 static enum conn_fate CONN_MUST_CHECK
-conn_finish(struct gw_conn *c)
+conn_finish(struct net_conn *c)
 {
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
 	struct timeval tv;
@@ -121,7 +121,7 @@ conn_finish(struct gw_conn *c)
 		conn_free(c);
 		return CONN_GONE;
 	}
-	if (c->ssl != NULL) {		/* NULL: plain HTTP/2 (gw_conn_adopt) */
+	if (c->ssl != NULL) {		/* NULL: plain HTTP/2 (net_conn_adopt) */
 		(void)SSL_shutdown(c->ssl);	/* best effort: we close either way */
 		ERR_clear_error();
 	}
@@ -138,7 +138,7 @@ conn_finish(struct gw_conn *c)
 }
 
 static int
-conn_output_empty(const struct gw_conn *c)
+conn_output_empty(const struct net_conn *c)
 {
 	return evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 }
@@ -149,7 +149,7 @@ conn_output_empty(const struct gw_conn *c)
  * that stops reading must not keep its slot (and our buffers) forever.
  */
 static enum conn_fate CONN_MUST_CHECK
-conn_close_soon(struct gw_conn *c)
+conn_close_soon(struct net_conn *c)
 {
 	struct timeval tv;
 
@@ -164,17 +164,17 @@ conn_close_soon(struct gw_conn *c)
 
 /* Moves the session's frames out; closes (maybe frees) once it is done. */
 static enum conn_fate CONN_MUST_CHECK
-conn_pump(struct gw_conn *c)
+conn_pump(struct net_conn *c)
 {
 	if (c->h2 == NULL || c->closing)
 		return CONN_KEPT;
-	if (gw_h2_flush(c->h2, OUT_HIGH_WATER) != 0 || gw_h2_done(c->h2))
+	if (net_h2_flush(c->h2, OUT_HIGH_WATER) != 0 || net_h2_done(c->h2))
 		return conn_close_soon(c);
 	return CONN_KEPT;
 }
 
 static void
-idle_arm(struct gw_conn *c)
+idle_arm(struct net_conn *c)
 {
 	struct timeval tv;
 
@@ -185,7 +185,7 @@ idle_arm(struct gw_conn *c)
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
-	struct gw_conn *c = arg;
+	struct net_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer_iovec v[8];
 	int n, failed = 0;
@@ -199,7 +199,7 @@ read_cb(struct bufferevent *bev, void *arg)
 
 		n = evbuffer_peek(in, -1, NULL, v, 8);
 		for (int i = 0; i < n && i < 8; i++) {
-			if (gw_h2_recv(c->h2, v[i].iov_base, v[i].iov_len) != 0) {
+			if (net_h2_recv(c->h2, v[i].iov_base, v[i].iov_len) != 0) {
 				failed = 1;
 				break;
 			}
@@ -216,7 +216,7 @@ read_cb(struct bufferevent *bev, void *arg)
 static void
 write_cb(struct bufferevent *bev, void *arg)
 {
-	struct gw_conn *c = arg;
+	struct net_conn *c = arg;
 
 	if (c->closing) {
 		if (conn_output_empty(c) && conn_finish(c) == CONN_GONE)
@@ -230,7 +230,7 @@ write_cb(struct bufferevent *bev, void *arg)
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw_conn *c = arg;
+	struct net_conn *c = arg;
 
 	(void)fd, (void)what;
 	if (conn_pump(c) == CONN_GONE)
@@ -238,7 +238,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-handshake_failed(struct gw_conn *c, short events)
+handshake_failed(struct net_conn *c, short events)
 {
 	unsigned long e, first = 0;
 	char buf[256] = "connection closed during handshake";
@@ -255,38 +255,38 @@ handshake_failed(struct gw_conn *c, short events)
 	}
 	/* Certificate failures were counted by the verify callback. */
 	if (!counted && SSL_get_verify_result(c->ssl) == X509_V_OK)
-		gw_tls_refused[GW_TLS_REF_OTHER]++;
-	gw_log(GW_LOG_INFO, "handshake_refused", "peer=%s events=0x%x error=\"%s\"",
+		net_tls_refused[NET_TLS_REF_OTHER]++;
+	net_log(NET_LOG_INFO, "handshake_refused", "peer=%s events=0x%x error=\"%s\"",
 	    c->addr, events, buf);
 }
 
 /* The peer is who it proved to be: speak HTTP/2. */
 static enum conn_fate CONN_MUST_CHECK
-conn_start_h2(struct gw_conn *c, const struct gw_identity *id)
+conn_start_h2(struct net_conn *c, const struct net_identity *id)
 {
 	c->kick = event_new(c->srv->base, -1, 0, kick_cb, c);
-	c->h2 = c->kick ? gw_h2_new(c->srv, id, bufferevent_get_output(c->bev),
+	c->h2 = c->kick ? net_h2_new(c->srv, id, bufferevent_get_output(c->bev),
 	    c->kick, c->addr) : NULL;
 	if (c->h2 == NULL) {
-		gw_log(GW_LOG_ERR, "conn_error", "peer=%s error=\"out of memory\"", c->addr);
+		net_log(NET_LOG_ERR, "conn_error", "peer=%s error=\"out of memory\"", c->addr);
 		conn_free(c);
 		return CONN_GONE;
 	}
-	gw_log(GW_LOG_DEBUG, "conn_open", "peer=%s identity=%s", c->addr, id->uri);
+	net_log(NET_LOG_DEBUG, "conn_open", "peer=%s identity=%s", c->addr, id->uri);
 	if (*c->srv->draining)
-		gw_h2_shutdown(c->h2);
+		net_h2_shutdown(c->h2);
 	idle_arm(c);
 	return conn_pump(c);
 }
 
 static enum conn_fate CONN_MUST_CHECK
-connected(struct gw_conn *c)
+connected(struct net_conn *c)
 {
-	struct gw_identity id;
+	struct net_identity id;
 	char err[256];
 
-	if (gw_tls_peer_identity(c->ssl, &id, err, sizeof(err)) != 0) {
-		gw_log(GW_LOG_WARN, "handshake_refused", "peer=%s error=\"%s\"",
+	if (net_tls_peer_identity(c->ssl, &id, err, sizeof(err)) != 0) {
+		net_log(NET_LOG_WARN, "handshake_refused", "peer=%s error=\"%s\"",
 		    c->addr, err);
 		conn_free(c);
 		return CONN_GONE;
@@ -298,7 +298,7 @@ connected(struct gw_conn *c)
 static void
 event_cb(struct bufferevent *bev, short events, void *arg)
 {
-	struct gw_conn *c = arg;
+	struct net_conn *c = arg;
 
 	(void)bev;
 	if (events & BEV_EVENT_CONNECTED) {
@@ -309,7 +309,7 @@ event_cb(struct bufferevent *bev, short events, void *arg)
 		if (c->h2 == NULL)
 			handshake_failed(c, events);
 		else
-			gw_log(GW_LOG_DEBUG, "conn_close", "peer=%s events=0x%x",
+			net_log(NET_LOG_DEBUG, "conn_close", "peer=%s events=0x%x",
 			    c->addr, events);
 		conn_free(c);
 	}
@@ -318,7 +318,7 @@ event_cb(struct bufferevent *bev, short events, void *arg)
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw_conn *c = arg;
+	struct net_conn *c = arg;
 
 	(void)fd, (void)what;
 	if (c->linger != NULL) {	/* the peer did not close in time */
@@ -326,18 +326,18 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->closing) {
-		gw_log(GW_LOG_INFO, "conn_close", "peer=%s reason=\"output not drained\"",
+		net_log(NET_LOG_INFO, "conn_close", "peer=%s reason=\"output not drained\"",
 		    c->addr);
 		conn_free(c);
 		return;
 	}
 	if (c->h2 == NULL) {
 		c->srv->ctr->handshake_timeouts++;
-		gw_log(GW_LOG_INFO, "handshake_timeout", "peer=%s", c->addr);
+		net_log(NET_LOG_INFO, "handshake_timeout", "peer=%s", c->addr);
 		conn_free(c);
 		return;
 	}
-	if (!gw_h2_idle(c->h2)) {
+	if (!net_h2_idle(c->h2)) {
 		idle_arm(c);
 		return;
 	}
@@ -360,10 +360,10 @@ peer_name(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
 }
 
 /* The connection longest in its TLS handshake, or NULL (the list is newest first). */
-static struct gw_conn *
-oldest_handshake(struct gw_server *srv)
+static struct net_conn *
+oldest_handshake(struct net_server *srv)
 {
-	struct gw_conn *c, *oldest = NULL;
+	struct net_conn *c, *oldest = NULL;
 
 	for (c = srv->conns; c != NULL; c = c->next)
 		if (c->h2 == NULL)
@@ -377,25 +377,25 @@ oldest_handshake(struct gw_server *srv)
  * is room now.
  */
 static int
-conn_make_room(struct gw_server *srv)
+conn_make_room(struct net_server *srv)
 {
-	struct gw_conn *old;
+	struct net_conn *old;
 
 	if (srv->ctr->conns_open < srv->lim->max_connections)
 		return 0;
 	if ((old = oldest_handshake(srv)) == NULL)
 		return -1;
 	srv->ctr->handshakes_evicted++;
-	gw_log(GW_LOG_INFO, "handshake_evicted", "peer=%s", old->addr);
+	net_log(NET_LOG_INFO, "handshake_evicted", "peer=%s", old->addr);
 	conn_free(old);
 	return 0;
 }
 
 /* Puts c (bev set up) in the server's list and lets its bytes flow. */
 static void
-conn_link(struct gw_conn *c)
+conn_link(struct net_conn *c)
 {
-	struct gw_server *srv = c->srv;
+	struct net_server *srv = c->srv;
 
 	c->next = srv->conns;
 	if (srv->conns)
@@ -411,8 +411,8 @@ static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int socklen, void *arg)
 {
-	struct gw_server *srv = arg;
-	struct gw_conn *c;
+	struct net_server *srv = arg;
+	struct net_conn *c;
 	struct timeval tv;
 	int one = 1;
 
@@ -458,10 +458,10 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 }
 
 int
-gw_conn_adopt(struct gw_server *srv, struct bufferevent *bev,
-    const struct gw_identity *id, const char *addr)
+net_conn_adopt(struct net_server *srv, struct bufferevent *bev,
+    const struct net_identity *id, const char *addr)
 {
-	struct gw_conn *c = calloc(1, sizeof(*c));
+	struct net_conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL || (c->timer = evtimer_new(srv->base, timer_cb, c)) == NULL) {
 		free(c);
@@ -483,12 +483,12 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 
 	(void)l, (void)arg;
 	/* EMFILE and friends: log and keep serving the connections we have. */
-	gw_log(GW_LOG_WARN, "accept_error", "error=\"%s\"",
+	net_log(NET_LOG_WARN, "accept_error", "error=\"%s\"",
 	    evutil_socket_error_to_string(e));
 }
 
 int
-gw_conn_listen(struct gw_server *srv, char *err, size_t errlen)
+net_conn_listen(struct net_server *srv, char *err, size_t errlen)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
 	int rc;
@@ -516,9 +516,9 @@ gw_conn_listen(struct gw_server *srv, char *err, size_t errlen)
 }
 
 size_t
-gw_conn_drain(struct gw_server *srv)
+net_conn_drain(struct net_server *srv)
 {
-	struct gw_conn *c, *next;
+	struct net_conn *c, *next;
 
 	if (srv->listener != NULL) {
 		evconnlistener_free(srv->listener);
@@ -530,36 +530,36 @@ gw_conn_drain(struct gw_server *srv)
 			conn_free(c);
 			continue;
 		}
-		gw_h2_shutdown(c->h2);
+		net_h2_shutdown(c->h2);
 		if (conn_pump(c) == CONN_GONE)
 			continue;	/* next was taken before */
 	}
-	return gw_conn_count(srv);
+	return net_conn_count(srv);
 }
 
 size_t
-gw_conn_count(const struct gw_server *srv)
+net_conn_count(const struct net_server *srv)
 {
 	size_t n = 0;
 
-	for (struct gw_conn *c = srv->conns; c != NULL; c = c->next)
+	for (struct net_conn *c = srv->conns; c != NULL; c = c->next)
 		n++;
 	return n;
 }
 
 size_t
-gw_conn_streams(const struct gw_server *srv)
+net_conn_streams(const struct net_server *srv)
 {
 	size_t n = 0;
 
-	for (struct gw_conn *c = srv->conns; c != NULL; c = c->next)
+	for (struct net_conn *c = srv->conns; c != NULL; c = c->next)
 		if (c->h2 != NULL)
-			n += gw_h2_streams(c->h2);
+			n += net_h2_streams(c->h2);
 	return n;
 }
 
 void
-gw_conn_close_all(struct gw_server *srv)
+net_conn_close_all(struct net_server *srv)
 {
 	while (srv->conns != NULL)
 		conn_free(srv->conns);

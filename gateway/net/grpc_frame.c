@@ -9,8 +9,8 @@
 #define TIMEOUT_DIGITS_MAX 8
 #define TIMEOUT_VALUE_MAX  99999999LL	/* 8 digits */
 
-enum grpc_frame_rc
-grpc_frame_decode(const uint8_t *buf, size_t len, size_t max_msg,
+enum net_grpc_frame_rc
+net_grpc_frame_decode(const uint8_t *buf, size_t len, size_t max_msg,
     const uint8_t **msg, size_t *msglen, size_t *framelen)
 {
 	uint32_t n;
@@ -38,7 +38,7 @@ grpc_frame_decode(const uint8_t *buf, size_t len, size_t max_msg,
 }
 
 void
-grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t msglen)
+net_grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t msglen)
 {
 	hdr[0] = 0;
 	hdr[1] = (uint8_t)(msglen >> 24);
@@ -65,7 +65,7 @@ timeout_unit(char u, int64_t *mul, int64_t *div)
 }
 
 int
-grpc_timeout_parse(const char *s, size_t len, int64_t *ms)
+net_grpc_timeout_parse(const char *s, size_t len, int64_t *ms)
 {
 	int64_t v = 0, mul, div, r;
 
@@ -85,7 +85,7 @@ grpc_timeout_parse(const char *s, size_t len, int64_t *ms)
 }
 
 void
-grpc_timeout_format(int64_t ms, char *out, size_t outlen)
+net_grpc_timeout_format(int64_t ms, char *out, size_t outlen)
 {
 	static const struct { char unit; int64_t ms; } units[] = {
 		{ 'H', 3600000 }, { 'M', 60000 }, { 'S', 1000 }, { 'm', 1 },
@@ -116,7 +116,7 @@ grpc_timeout_format(int64_t ms, char *out, size_t outlen)
 }
 
 size_t
-grpc_message_encode(const char *in, char *out, size_t outlen)
+net_grpc_message_encode(const char *in, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
@@ -142,7 +142,7 @@ grpc_message_encode(const char *in, char *out, size_t outlen)
 }
 
 size_t
-grpc_message_decode(const char *in, size_t len, char *out, size_t outlen)
+net_grpc_message_decode(const char *in, size_t len, char *out, size_t outlen)
 {
 	size_t o = 0;
 
@@ -173,7 +173,7 @@ static const char *const status_names[] = {
 #define NSTATUS ((int)(sizeof(status_names) / sizeof(status_names[0])))
 
 const char *
-grpc_status_name(int code)
+net_grpc_status_name(int code)
 {
 	if (code < 0 || code >= NSTATUS)
 		return "UNKNOWN";
@@ -181,7 +181,7 @@ grpc_status_name(int code)
 }
 
 int
-grpc_status_parse(const char *s)
+net_grpc_status_parse(const char *s)
 {
 	int v = 0;
 

@@ -9,7 +9,7 @@
 
 #define GRPC_FRAME_HDR 5	/* 1 byte compressed flag + 4 bytes big-endian length */
 
-enum grpc_frame_rc {
+enum net_grpc_frame_rc {
 	GRPC_FRAME_OK = 0,
 	GRPC_FRAME_NEED_MORE = 1,	/* incomplete: feed more bytes */
 	GRPC_FRAME_TOO_BIG = -1,	/* declared length > max */
@@ -22,35 +22,35 @@ enum grpc_frame_rc {
  * into buf (valid as long as buf is), *msglen is its length and *framelen the
  * bytes consumed (GRPC_FRAME_HDR + *msglen). Never reads past len.
  */
-enum grpc_frame_rc grpc_frame_decode(const uint8_t *buf, size_t len,
+enum net_grpc_frame_rc net_grpc_frame_decode(const uint8_t *buf, size_t len,
     size_t max_msg, const uint8_t **msg, size_t *msglen, size_t *framelen);
 
 /* Writes the 5-byte prefix for an uncompressed message of msglen bytes. */
-void grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t msglen);
+void net_grpc_frame_header(uint8_t hdr[GRPC_FRAME_HDR], uint32_t msglen);
 
 /*
  * Parses a grpc-timeout header value ("1-8 digits" then H M S m u n) into
  * milliseconds, rounding up, capped at INT64_MAX/2. Returns 0 or -1.
  */
-int grpc_timeout_parse(const char *s, size_t len, int64_t *ms);
+int net_grpc_timeout_parse(const char *s, size_t len, int64_t *ms);
 
 /* Formats ms as a grpc-timeout value ("123m" / "45S" ...) into out (>= 16). */
-void grpc_timeout_format(int64_t ms, char *out, size_t outlen);
+void net_grpc_timeout_format(int64_t ms, char *out, size_t outlen);
 
 /*
  * Percent-encodes a grpc-message per the gRPC HTTP/2 spec (bytes outside
  * 0x20-0x7e and '%' become %XX). Returns the length written (output always
  * NUL-terminated, truncated to fit, never splitting an escape).
  */
-size_t grpc_message_encode(const char *in, char *out, size_t outlen);
+size_t net_grpc_message_encode(const char *in, char *out, size_t outlen);
 
 /* Decodes a percent-encoded grpc-message; invalid escapes kept verbatim. */
-size_t grpc_message_decode(const char *in, size_t len, char *out, size_t outlen);
+size_t net_grpc_message_decode(const char *in, size_t len, char *out, size_t outlen);
 
 /* "OK", "INVALID_ARGUMENT", ... ; "UNKNOWN" for out-of-range codes. */
-const char *grpc_status_name(int code);
+const char *net_grpc_status_name(int code);
 
 /* Parses "INVALID_ARGUMENT" or "3"; returns code or -1. */
-int grpc_status_parse(const char *s);
+int net_grpc_status_parse(const char *s);
 
 #endif

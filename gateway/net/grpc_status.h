@@ -2,7 +2,7 @@
 #ifndef AXLE_GW_GRPC_STATUS_H
 #define AXLE_GW_GRPC_STATUS_H
 
-enum grpc_status {
+enum net_grpc_status {
 	GRPC_OK = 0,
 	GRPC_CANCELLED = 1,
 	GRPC_UNKNOWN = 2,

@@ -24,10 +24,10 @@
 #define RESET_BURST	200
 #define RESET_PER_S	33
 
-struct gw_stream {
+struct net_stream {
 	int32_t id;
-	struct gw_h2 *h2;
-	struct gw_stream *prev, *next;
+	struct net_h2 *h2;
+	struct net_stream *prev, *next;
 	size_t header_bytes;
 	char method[8];
 	char path[PATH_MAX_LEN + 1];
@@ -39,7 +39,7 @@ struct gw_stream {
 	int body_over;			/* request body over the limit */
 	int remote_done;		/* END_STREAM received */
 	int rst_after;			/* answered early: RST_STREAM(NO_ERROR) after the response */
-	struct gw_call *call;
+	struct net_call *call;
 	/* response */
 	struct evbuffer *resp;
 	int resp_started, resp_eof, trailers;
@@ -47,25 +47,25 @@ struct gw_stream {
 	char message[512];
 };
 
-static const char *const goaway_names[GW_GA__COUNT] = {
+static const char *const goaway_names[NET_GA__COUNT] = {
 	"header_list", "rst_sent", "empty_data", "control_flood", "outbound_queue",
 	"continuation", "rapid_reset", "protocol", "idle", "shutdown",
 };
 
 const char *
-gw_goaway_reason_name(enum gw_goaway_reason r)
+net_goaway_reason_name(enum net_goaway_reason r)
 {
-	return r < GW_GA__COUNT ? goaway_names[r] : "unknown";
+	return r < NET_GA__COUNT ? goaway_names[r] : "unknown";
 }
 
-struct gw_h2 {
+struct net_h2 {
 	nghttp2_session *session;
-	struct gw_server *srv;
-	struct gw_identity peer;
+	struct net_server *srv;
+	struct net_identity peer;
 	struct evbuffer *out;
 	struct event *kick;
 	char peer_addr[64];
-	struct gw_stream *streams;
+	struct net_stream *streams;
 	size_t nstreams;
 	int fatal;			/* nghttp2 is done with the session: nothing more goes out */
 	int goaway_sent_by_us;
@@ -81,11 +81,11 @@ struct gw_h2 {
 	uint32_t empty_data;
 };
 
-struct gw_call {
-	struct gw_stream *stream;	/* NULL once detached */
+struct net_call {
+	struct net_stream *stream;	/* NULL once detached */
 	struct gw_node *node;
-	struct gw_identity caller;
-	const struct gw_rpc_method *m;
+	struct net_identity caller;
+	const struct net_rpc_method *m;
 	size_t midx;
 	ProtobufCMessage *req;
 	struct event *deadline;
@@ -113,7 +113,7 @@ mono_ms(void)
  * error: what nghttp2 said, or NULL.
  */
 static int
-goaway_decided(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code,
+goaway_decided(struct net_h2 *h2, enum net_goaway_reason why, uint32_t code,
     const char *error)
 {
 	if (h2->terminated)
@@ -122,9 +122,9 @@ goaway_decided(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code,
 	h2->goaway_sent_by_us = 1;
 	h2->goaway_code = code;
 	h2->srv->ctr->goaway[why]++;
-	gw_log(why == GW_GA_SHUTDOWN || why == GW_GA_IDLE ? GW_LOG_INFO :
-	    GW_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s code=%s streams=%zu%s%s%s",
-	    h2->peer_addr, h2->peer.uri, gw_goaway_reason_name(why),
+	net_log(why == NET_GA_SHUTDOWN || why == NET_GA_IDLE ? NET_LOG_INFO :
+	    NET_LOG_WARN, "h2_goaway", "peer=%s identity=%s reason=%s code=%s streams=%zu%s%s%s",
+	    h2->peer_addr, h2->peer.uri, net_goaway_reason_name(why),
 	    nghttp2_http2_strerror(code), h2->nstreams,
 	    error ? " error=\"" : "", error ? error : "", error ? "\"" : "");
 	return 0;
@@ -132,7 +132,7 @@ goaway_decided(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code,
 
 /* The session ends: GOAWAY code through nghttp2, after what it has queued. */
 static void
-goaway(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code)
+goaway(struct net_h2 *h2, enum net_goaway_reason why, uint32_t code)
 {
 	if (goaway_decided(h2, why, code, NULL) == 0)
 		nghttp2_session_terminate_session(h2->session, code);
@@ -146,7 +146,7 @@ goaway(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code)
  * it made one before, keeps its reason and code.
  */
 static void
-goaway_fatal(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code,
+goaway_fatal(struct net_h2 *h2, enum net_goaway_reason why, uint32_t code,
     const char *error)
 {
 	uint32_t last = (uint32_t)nghttp2_session_get_last_proc_stream_id(h2->session);
@@ -166,7 +166,7 @@ goaway_fatal(struct gw_h2 *h2, enum gw_goaway_reason why, uint32_t code,
 
 /* One reset by the peer; -1 once it resets faster than the rapid-reset limit. */
 static int
-reset_take(struct gw_h2 *h2)
+reset_take(struct net_h2 *h2)
 {
 	time_t now = time(NULL);
 
@@ -183,7 +183,7 @@ reset_take(struct gw_h2 *h2)
 }
 
 static void
-kick(struct gw_h2 *h2)
+kick(struct net_h2 *h2)
 {
 	if (h2->kick != NULL)
 		event_active(h2->kick, 0, 0);
@@ -191,10 +191,10 @@ kick(struct gw_h2 *h2)
 
 /* --- streams -------------------------------------------------------------- */
 
-static struct gw_stream *
-stream_new(struct gw_h2 *h2, int32_t id)
+static struct net_stream *
+stream_new(struct net_h2 *h2, int32_t id)
 {
-	struct gw_stream *st = calloc(1, sizeof(*st));
+	struct net_stream *st = calloc(1, sizeof(*st));
 
 	if (st == NULL)
 		return NULL;
@@ -219,12 +219,12 @@ stream_new(struct gw_h2 *h2, int32_t id)
 	return st;
 }
 
-static void call_detach(struct gw_call *call);
+static void call_detach(struct net_call *call);
 
 static void
-stream_free(struct gw_stream *st)
+stream_free(struct net_stream *st)
 {
-	struct gw_h2 *h2 = st->h2;
+	struct net_h2 *h2 = st->h2;
 
 	if (st->call != NULL)
 		call_detach(st->call);
@@ -244,7 +244,7 @@ static ssize_t
 resp_read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t len,
     uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
-	struct gw_stream *st = src->ptr;
+	struct net_stream *st = src->ptr;
 	int n = evbuffer_remove(st->resp, buf, len);
 
 	(void)ud;
@@ -264,7 +264,7 @@ resp_read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t len,
 		tr[0] = (nghttp2_nv){ (uint8_t *)"grpc-status", (uint8_t *)code,
 		    11, strlen(code), NGHTTP2_NV_FLAG_NONE };
 		if (st->message[0] != '\0') {
-			size_t ml = grpc_message_encode(st->message, msg, sizeof(msg));
+			size_t ml = net_grpc_message_encode(st->message, msg, sizeof(msg));
 			tr[1] = (nghttp2_nv){ (uint8_t *)"grpc-message",
 			    (uint8_t *)msg, 12, ml, NGHTTP2_NV_FLAG_NONE };
 			ntr = 2;
@@ -280,7 +280,7 @@ resp_read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t len,
 
 /* Starts the response with its headers; the body follows from st->resp. */
 static int
-stream_respond(struct gw_stream *st, const char *status, const char *ctype)
+stream_respond(struct net_stream *st, const char *status, const char *ctype)
 {
 	nghttp2_nv hdrs[] = { NV(":status", status), NV("content-type", ctype) };
 	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = resp_read };
@@ -297,7 +297,7 @@ stream_respond(struct gw_stream *st, const char *status, const char *ctype)
 
 /* A whole plain-HTTP answer (healthz, metrics, errors on non-gRPC paths). */
 static void
-stream_http(struct gw_stream *st, const char *status, const char *ctype,
+stream_http(struct net_stream *st, const char *status, const char *ctype,
     const char *body, size_t len)
 {
 	evbuffer_add(st->resp, body, len);
@@ -309,7 +309,7 @@ stream_http(struct gw_stream *st, const char *status, const char *ctype,
 
 /* Trailers-only gRPC answer: one HEADERS frame with the status. */
 static int
-stream_grpc_status_only(struct gw_stream *st, int status, const char *message)
+stream_grpc_status_only(struct net_stream *st, int status, const char *message)
 {
 	char code[12], msg[1024];
 	nghttp2_nv hdrs[4] = { NV(":status", "200"),
@@ -319,7 +319,7 @@ stream_grpc_status_only(struct gw_stream *st, int status, const char *message)
 	snprintf(code, sizeof(code), "%d", status);
 	hdrs[2] = (nghttp2_nv)NV("grpc-status", code);
 	if (message != NULL && *message != '\0') {
-		size_t ml = grpc_message_encode(message, msg, sizeof(msg));
+		size_t ml = net_grpc_message_encode(message, msg, sizeof(msg));
 		hdrs[3] = (nghttp2_nv){ (uint8_t *)"grpc-message", (uint8_t *)msg,
 		    12, ml, NGHTTP2_NV_FLAG_NONE };
 		n = 4;
@@ -331,7 +331,7 @@ stream_grpc_status_only(struct gw_stream *st, int status, const char *message)
 /* --- calls ------------------------------------------------------------------ */
 
 static void
-call_free(struct gw_call *call)
+call_free(struct net_call *call)
 {
 	if (call->deadline)
 		event_free(call->deadline);
@@ -340,7 +340,7 @@ call_free(struct gw_call *call)
 }
 
 static void
-call_detach(struct gw_call *call)
+call_detach(struct net_call *call)
 {
 	call->stream->call = NULL;
 	call->stream = NULL;
@@ -349,26 +349,26 @@ call_detach(struct gw_call *call)
 		event_del(call->deadline);
 }
 
-const struct gw_identity *
-gw_call_caller(const struct gw_call *call)
+const struct net_identity *
+net_call_caller(const struct net_call *call)
 {
 	return &call->caller;
 }
 
 struct gw_node *
-gw_call_node(const struct gw_call *call)
+net_call_node(const struct net_call *call)
 {
 	return call->node;
 }
 
 int
-gw_call_cancelled(const struct gw_call *call)
+net_call_cancelled(const struct net_call *call)
 {
 	return call->cancelled;
 }
 
 int64_t
-gw_call_time_left_ms(const struct gw_call *call)
+net_call_time_left_ms(const struct net_call *call)
 {
 	struct timespec now;
 	int64_t left;
@@ -382,9 +382,9 @@ gw_call_time_left_ms(const struct gw_call *call)
 }
 
 int
-gw_call_send(struct gw_call *call, const ProtobufCMessage *msg)
+net_call_send(struct net_call *call, const ProtobufCMessage *msg)
 {
-	struct gw_stream *st = call->stream;
+	struct net_stream *st = call->stream;
 	uint8_t *buf;
 	size_t len;
 
@@ -393,7 +393,7 @@ gw_call_send(struct gw_call *call, const ProtobufCMessage *msg)
 	buf = pb_pack(msg, GRPC_FRAME_HDR, &len);
 	if (buf == NULL)
 		return -1;
-	grpc_frame_header(buf, (uint32_t)(len - GRPC_FRAME_HDR));
+	net_grpc_frame_header(buf, (uint32_t)(len - GRPC_FRAME_HDR));
 	if (evbuffer_add(st->resp, buf, len) != 0) {
 		free(buf);
 		return -1;
@@ -410,7 +410,7 @@ gw_call_send(struct gw_call *call, const ProtobufCMessage *msg)
 }
 
 static void
-call_log(struct gw_call *call, int status, const char *message)
+call_log(struct net_call *call, int status, const char *message)
 {
 	struct timespec now;
 	char q[600];
@@ -419,17 +419,17 @@ call_log(struct gw_call *call, int status, const char *message)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	us = (now.tv_sec - call->started.tv_sec) * 1000000L +
 	    (now.tv_nsec - call->started.tv_nsec) / 1000;
-	gw_log(status == GRPC_OK ? GW_LOG_DEBUG : GW_LOG_INFO, "rpc",
+	net_log(status == GRPC_OK ? NET_LOG_DEBUG : NET_LOG_INFO, "rpc",
 	    "method=%s caller=%s status=%s us=%ld message=%s",
 	    call->m ? call->m->path : "unknown", call->caller.uri,
-	    grpc_status_name(status), us,
-	    gw_log_quote(q, sizeof(q), message, message ? strlen(message) : 0));
+	    net_grpc_status_name(status), us,
+	    net_log_quote(q, sizeof(q), message, message ? strlen(message) : 0));
 }
 
 void
-gw_call_finish(struct gw_call *call, int status, const char *fmt, ...)
+net_call_finish(struct net_call *call, int status, const char *fmt, ...)
 {
-	struct gw_stream *st = call->stream;
+	struct net_stream *st = call->stream;
 	char message[512] = "";
 	va_list ap;
 
@@ -442,13 +442,13 @@ gw_call_finish(struct gw_call *call, int status, const char *fmt, ...)
 		status = GRPC_UNKNOWN;
 	if (!call->counted) {
 		if (call->m != NULL)
-			gw_rpc_stats_at(call->midx)->by_status[st ? status : GRPC_CANCELLED]++;
+			net_rpc_stats_at(call->midx)->by_status[st ? status : GRPC_CANCELLED]++;
 		else
-			gw_rpc_unknown++;
+			net_rpc_unknown++;
 		call_log(call, st ? status : GRPC_CANCELLED, message);
 	}
 	if (st != NULL) {
-		struct gw_h2 *h2 = st->h2;
+		struct net_h2 *h2 = st->h2;
 
 		st->status = status;
 		snprintf(st->message, sizeof(st->message), "%s", message);
@@ -472,27 +472,27 @@ gw_call_finish(struct gw_call *call, int status, const char *fmt, ...)
 }
 
 void
-gw_call_reply(struct gw_call *call, const ProtobufCMessage *msg)
+net_call_reply(struct net_call *call, const ProtobufCMessage *msg)
 {
-	if (gw_call_send(call, msg) != 0 && call->stream != NULL) {
-		gw_call_finish(call, GRPC_INTERNAL, "could not encode the response");
+	if (net_call_send(call, msg) != 0 && call->stream != NULL) {
+		net_call_finish(call, GRPC_INTERNAL, "could not encode the response");
 		return;
 	}
-	gw_call_finish(call, GRPC_OK, NULL);
+	net_call_finish(call, GRPC_OK, NULL);
 }
 
 /* The client's grpc-timeout passed: answer now; the handler still ends the call. */
 static void
 call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct gw_call *call = arg;
-	struct gw_stream *st = call->stream;
+	struct net_call *call = arg;
+	struct net_stream *st = call->stream;
 
 	(void)fd, (void)what;
 	if (st == NULL)
 		return;
 	if (call->m != NULL)
-		gw_rpc_stats_at(call->midx)->by_status[GRPC_DEADLINE_EXCEEDED]++;
+		net_rpc_stats_at(call->midx)->by_status[GRPC_DEADLINE_EXCEEDED]++;
 	call->counted = 1;
 	call_log(call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
 	st->status = GRPC_DEADLINE_EXCEEDED;
@@ -509,10 +509,10 @@ call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	call_detach(call);
 }
 
-static struct gw_call *
-call_new(struct gw_h2 *h2, struct gw_stream *st)
+static struct net_call *
+call_new(struct net_h2 *h2, struct net_stream *st)
 {
-	struct gw_call *call = calloc(1, sizeof(*call));
+	struct net_call *call = calloc(1, sizeof(*call));
 
 	if (call == NULL)
 		return NULL;
@@ -543,13 +543,13 @@ call_new(struct gw_h2 *h2, struct gw_stream *st)
 /* --- dispatch ----------------------------------------------------------------- */
 
 static void
-dispatch_grpc(struct gw_h2 *h2, struct gw_stream *st)
+dispatch_grpc(struct net_h2 *h2, struct net_stream *st)
 {
-	const struct gw_limits *lim = h2->srv->lim;
+	const struct net_limits *lim = h2->srv->lim;
 	const uint8_t *msg;
 	size_t msglen, framelen, len, idx;
-	struct gw_call *call;
-	enum grpc_frame_rc rc;
+	struct net_call *call;
+	enum net_grpc_frame_rc rc;
 	const uint8_t *body;
 	char err[256];
 
@@ -558,58 +558,58 @@ dispatch_grpc(struct gw_h2 *h2, struct gw_stream *st)
 		stream_grpc_status_only(st, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	call->m = gw_rpc_lookup(st->path, strlen(st->path), &idx);
+	call->m = net_rpc_lookup(st->path, strlen(st->path), &idx);
 	call->midx = idx;
 	if (call->m == NULL) {
-		gw_call_error(call, GRPC_UNIMPLEMENTED,
+		net_call_error(call, GRPC_UNIMPLEMENTED,
 		    "unknown method %s on this node", st->path);
 		return;
 	}
 	if (st->bad_timeout) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT,
+		net_call_error(call, GRPC_INVALID_ARGUMENT,
 		    "grpc-timeout header is malformed (expected 1-8 digits and one of H M S m u n)");
 		return;
 	}
-	if (!gw_authz_allows(&h2->peer, call->m->authz, h2->srv->federation,
+	if (!net_authz_allows(&h2->peer, call->m->authz, h2->srv->federation,
 	    h2->srv->region, err, sizeof(err))) {
-		gw_call_error(call, GRPC_PERMISSION_DENIED, "%s", err);
+		net_call_error(call, GRPC_PERMISSION_DENIED, "%s", err);
 		return;
 	}
 	if (st->body_over) {
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED,
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED,
 		    "request message is larger than this node's limit of %u bytes",
 		    lim->max_message_size);
 		return;
 	}
 	len = evbuffer_get_length(st->body);
 	body = evbuffer_pullup(st->body, -1);
-	rc = grpc_frame_decode(body, len, lim->max_message_size, &msg, &msglen,
+	rc = net_grpc_frame_decode(body, len, lim->max_message_size, &msg, &msglen,
 	    &framelen);
 	switch (rc) {
 	case GRPC_FRAME_OK:
 		break;
 	case GRPC_FRAME_NEED_MORE:
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, len == 0 ?
+		net_call_error(call, GRPC_INVALID_ARGUMENT, len == 0 ?
 		    "the request carried no message (a unary call needs exactly one)" :
 		    "the request ended inside a gRPC message frame (%zu bytes received)",
 		    len);
 		return;
 	case GRPC_FRAME_TOO_BIG:
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED,
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED,
 		    "request message is larger than this node's limit of %u bytes",
 		    lim->max_message_size);
 		return;
 	case GRPC_FRAME_COMPRESSED:
-		gw_call_error(call, GRPC_UNIMPLEMENTED,
+		net_call_error(call, GRPC_UNIMPLEMENTED,
 		    "compressed messages are not supported; send uncompressed (grpc-encoding identity)");
 		return;
 	default:
-		gw_call_error(call, GRPC_INVALID_ARGUMENT,
+		net_call_error(call, GRPC_INVALID_ARGUMENT,
 		    "bad gRPC frame: the compressed-flag byte must be 0 or 1");
 		return;
 	}
 	if (framelen != len) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT,
+		net_call_error(call, GRPC_INVALID_ARGUMENT,
 		    "a unary call takes exactly one request message; %zu extra bytes followed it",
 		    len - framelen);
 		return;
@@ -617,7 +617,7 @@ dispatch_grpc(struct gw_h2 *h2, struct gw_stream *st)
 	call->req = pb_unpack(call->m->req, msg, msglen, lim->max_message_size,
 	    err, sizeof(err));
 	if (call->req == NULL) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT,
+		net_call_error(call, GRPC_INVALID_ARGUMENT,
 		    "request is not a valid %s: %s", call->m->req->name, err);
 		return;
 	}
@@ -626,7 +626,7 @@ dispatch_grpc(struct gw_h2 *h2, struct gw_stream *st)
 }
 
 static void
-dispatch_http(struct gw_h2 *h2, struct gw_stream *st)
+dispatch_http(struct net_h2 *h2, struct net_stream *st)
 {
 	static const char nf[] = "not found: this node serves gRPC (axle.v1), /healthz and /metrics\n";
 
@@ -656,7 +656,7 @@ dispatch_http(struct gw_h2 *h2, struct gw_stream *st)
 }
 
 static void
-dispatch(struct gw_h2 *h2, struct gw_stream *st)
+dispatch(struct net_h2 *h2, struct net_stream *st)
 {
 	if (st->resp_started || st->call != NULL)
 		return;
@@ -679,8 +679,8 @@ dispatch(struct gw_h2 *h2, struct gw_stream *st)
 static int
 on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 {
-	struct gw_h2 *h2 = ud;
-	struct gw_stream *st;
+	struct net_h2 *h2 = ud;
+	struct net_stream *st;
 
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
@@ -697,8 +697,8 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
     const uint8_t *name, size_t namelen, const uint8_t *value, size_t valuelen,
     uint8_t flags, void *ud)
 {
-	struct gw_h2 *h2 = ud;
-	struct gw_stream *st;
+	struct net_h2 *h2 = ud;
+	struct net_stream *st;
 
 	(void)flags;
 	st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
@@ -707,7 +707,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 	/* RFC 7541 entry size: the budget counts what HPACK would. */
 	st->header_bytes += namelen + valuelen + 32;
 	if (st->header_bytes > h2->srv->lim->max_header_list) {
-		goaway(h2, GW_GA_HEADER_LIST, NGHTTP2_ENHANCE_YOUR_CALM);
+		goaway(h2, NET_GA_HEADER_LIST, NGHTTP2_ENHANCE_YOUR_CALM);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
 	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
@@ -731,7 +731,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		    memcmp(value, "application/grpc", 16) == 0 &&
 		    (valuelen == 16 || value[16] == '+' || value[16] == ';');
 	} else if (namelen == 12 && memcmp(name, "grpc-timeout", 12) == 0) {
-		if (grpc_timeout_parse((const char *)value, valuelen,
+		if (net_grpc_timeout_parse((const char *)value, valuelen,
 		    &st->timeout_ms) != 0)
 			st->bad_timeout = 1;
 	}
@@ -742,8 +742,8 @@ static int
 on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
     const uint8_t *data, size_t len, void *ud)
 {
-	struct gw_h2 *h2 = ud;
-	struct gw_stream *st = nghttp2_session_get_stream_user_data(session, id);
+	struct net_h2 *h2 = ud;
+	struct net_stream *st = nghttp2_session_get_stream_user_data(session, id);
 
 	(void)flags;
 	if (st == NULL || st->body_over || st->resp_started)
@@ -764,13 +764,13 @@ on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
 static int
 on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 {
-	struct gw_h2 *h2 = ud;
-	struct gw_stream *st;
+	struct net_h2 *h2 = ud;
+	struct net_stream *st;
 
 	if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 &&
 	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
 		if (++h2->empty_data > h2->srv->lim->max_empty_data) {
-			goaway(h2, GW_GA_EMPTY_DATA, NGHTTP2_ENHANCE_YOUR_CALM);
+			goaway(h2, NET_GA_EMPTY_DATA, NGHTTP2_ENHANCE_YOUR_CALM);
 			return 0;
 		}
 	}
@@ -783,12 +783,12 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 			h2->ctl_recv = 0;
 		}
 		if (++h2->ctl_recv > h2->srv->lim->max_control_frames)
-			goaway(h2, GW_GA_CONTROL_FLOOD, NGHTTP2_ENHANCE_YOUR_CALM);
+			goaway(h2, NET_GA_CONTROL_FLOOD, NGHTTP2_ENHANCE_YOUR_CALM);
 		return 0;
 	}
 	if (frame->hd.type == NGHTTP2_RST_STREAM) {
 		if (reset_take(h2) != 0)
-			goaway(h2, GW_GA_RAPID_RESET, NGHTTP2_ENHANCE_YOUR_CALM);
+			goaway(h2, NET_GA_RAPID_RESET, NGHTTP2_ENHANCE_YOUR_CALM);
 		return 0;
 	}
 	if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)
@@ -805,12 +805,12 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 static int
 on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 {
-	struct gw_h2 *h2 = ud;
+	struct net_h2 *h2 = ud;
 	time_t now;
 
 	if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
 	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-		struct gw_stream *st = nghttp2_session_get_stream_user_data(session,
+		struct net_stream *st = nghttp2_session_get_stream_user_data(session,
 		    frame->hd.stream_id);
 
 		if (st != NULL && st->rst_after && !st->remote_done)
@@ -822,7 +822,7 @@ on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 		h2->goaway_out = 1;
 		/* nghttp2 itself refused the peer's frames (a connection error). */
 		if (frame->goaway.error_code != NGHTTP2_NO_ERROR)
-			(void)goaway_decided(h2, GW_GA_PROTOCOL,
+			(void)goaway_decided(h2, NET_GA_PROTOCOL,
 			    frame->goaway.error_code, NULL);
 		return 0;
 	}
@@ -835,7 +835,7 @@ on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 		h2->rst_sent = 0;
 	}
 	if (++h2->rst_sent > h2->srv->lim->max_rst_sent)
-		goaway(h2, GW_GA_RST_SENT, NGHTTP2_ENHANCE_YOUR_CALM);
+		goaway(h2, NET_GA_RST_SENT, NGHTTP2_ENHANCE_YOUR_CALM);
 	return 0;
 }
 
@@ -843,7 +843,7 @@ static int
 on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code,
     void *ud)
 {
-	struct gw_stream *st = nghttp2_session_get_stream_user_data(session, id);
+	struct net_stream *st = nghttp2_session_get_stream_user_data(session, id);
 
 	(void)ud, (void)error_code;
 	if (st != NULL) {
@@ -857,10 +857,10 @@ static int
 on_invalid_frame(nghttp2_session *session, const nghttp2_frame *frame,
     int lib_error_code, void *ud)
 {
-	struct gw_h2 *h2 = ud;
+	struct net_h2 *h2 = ud;
 
 	(void)session;
-	gw_log(GW_LOG_INFO, "h2_invalid_frame", "peer=%s type=%u stream=%d error=%s",
+	net_log(NET_LOG_INFO, "h2_invalid_frame", "peer=%s type=%u stream=%d error=%s",
 	    h2->peer_addr, frame->hd.type, frame->hd.stream_id,
 	    nghttp2_strerror(lib_error_code));
 	return 0;
@@ -868,14 +868,14 @@ on_invalid_frame(nghttp2_session *session, const nghttp2_frame *frame,
 
 /* --- public ---------------------------------------------------------------------- */
 
-struct gw_h2 *
-gw_h2_new(struct gw_server *srv, const struct gw_identity *peer,
+struct net_h2 *
+net_h2_new(struct net_server *srv, const struct net_identity *peer,
     struct evbuffer *out, struct event *kick_ev, const char *peer_addr)
 {
-	const struct gw_limits *lim = srv->lim;
+	const struct net_limits *lim = srv->lim;
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *opt;
-	struct gw_h2 *h2;
+	struct net_h2 *h2;
 	int rc;
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, lim->max_concurrent_streams },
@@ -941,28 +941,28 @@ gw_h2_new(struct gw_server *srv, const struct gw_identity *peer,
 
 /* nghttp2_session_mem_recv failed (always fatal): why, in GOAWAY terms. */
 static void
-recv_failed(struct gw_h2 *h2, int rc)
+recv_failed(struct net_h2 *h2, int rc)
 {
 	const char *error = nghttp2_strerror(rc);
 
 	switch (rc) {
 	case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
-		goaway_fatal(h2, GW_GA_CONTINUATION, NGHTTP2_ENHANCE_YOUR_CALM, error);
+		goaway_fatal(h2, NET_GA_CONTINUATION, NGHTTP2_ENHANCE_YOUR_CALM, error);
 		break;
 	case NGHTTP2_ERR_FLOODED:	/* it does not read our ACKs */
-		goaway_fatal(h2, GW_GA_OUTBOUND_QUEUE, NGHTTP2_ENHANCE_YOUR_CALM, error);
+		goaway_fatal(h2, NET_GA_OUTBOUND_QUEUE, NGHTTP2_ENHANCE_YOUR_CALM, error);
 		break;
 	case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
-		goaway_fatal(h2, GW_GA_PROTOCOL, NGHTTP2_PROTOCOL_ERROR, error);
+		goaway_fatal(h2, NET_GA_PROTOCOL, NGHTTP2_PROTOCOL_ERROR, error);
 		break;
 	default:			/* out of memory, a callback failed */
-		goaway_fatal(h2, GW_GA_PROTOCOL, NGHTTP2_INTERNAL_ERROR, error);
+		goaway_fatal(h2, NET_GA_PROTOCOL, NGHTTP2_INTERNAL_ERROR, error);
 		break;
 	}
 }
 
 int
-gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
+net_h2_recv(struct net_h2 *h2, const uint8_t *data, size_t len)
 {
 	ssize_t n;
 
@@ -975,7 +975,7 @@ gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
 	}
 	if (nghttp2_session_get_outbound_queue_size(h2->session) >
 	    h2->srv->lim->max_outbound_queue) {
-		goaway_fatal(h2, GW_GA_OUTBOUND_QUEUE, NGHTTP2_ENHANCE_YOUR_CALM,
+		goaway_fatal(h2, NET_GA_OUTBOUND_QUEUE, NGHTTP2_ENHANCE_YOUR_CALM,
 		    NULL);
 		return -1;
 	}
@@ -983,7 +983,7 @@ gw_h2_recv(struct gw_h2 *h2, const uint8_t *data, size_t len)
 }
 
 int
-gw_h2_flush(struct gw_h2 *h2, size_t high_water)
+net_h2_flush(struct net_h2 *h2, size_t high_water)
 {
 	if (h2->fatal)
 		return -1;	/* its last words (GOAWAY) are in out already */
@@ -992,7 +992,7 @@ gw_h2_flush(struct gw_h2 *h2, size_t high_water)
 		ssize_t n = nghttp2_session_mem_send(h2->session, &data);
 
 		if (n < 0) {
-			goaway_fatal(h2, GW_GA_PROTOCOL, NGHTTP2_INTERNAL_ERROR,
+			goaway_fatal(h2, NET_GA_PROTOCOL, NGHTTP2_INTERNAL_ERROR,
 			    nghttp2_strerror((int)n));
 			return -1;
 		}
@@ -1005,31 +1005,31 @@ gw_h2_flush(struct gw_h2 *h2, size_t high_water)
 }
 
 int
-gw_h2_done(const struct gw_h2 *h2)
+net_h2_done(const struct net_h2 *h2)
 {
 	return h2->fatal || (!nghttp2_session_want_read(h2->session) &&
 	    !nghttp2_session_want_write(h2->session));
 }
 
 int
-gw_h2_want_read(const struct gw_h2 *h2)
+net_h2_want_read(const struct net_h2 *h2)
 {
 	return !h2->fatal && nghttp2_session_want_read(h2->session);
 }
 
 size_t
-gw_h2_streams(const struct gw_h2 *h2)
+net_h2_streams(const struct net_h2 *h2)
 {
 	return h2->nstreams;
 }
 
 void
-gw_h2_shutdown(struct gw_h2 *h2)
+net_h2_shutdown(struct net_h2 *h2)
 {
 	if (h2->goaway_sent_by_us)
 		return;
 	h2->goaway_sent_by_us = 1;
-	h2->srv->ctr->goaway[GW_GA_SHUTDOWN]++;
+	h2->srv->ctr->goaway[NET_GA_SHUTDOWN]++;
 	/* Streams already open may finish; new ones are refused. */
 	nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
 	    nghttp2_session_get_last_proc_stream_id(h2->session),
@@ -1042,7 +1042,7 @@ gw_h2_shutdown(struct gw_h2 *h2)
  * work (a long poll), which the peer's silence does not end.
  */
 static int
-stream_waits_on_peer(struct gw_h2 *h2, const struct gw_stream *st)
+stream_waits_on_peer(struct net_h2 *h2, const struct net_stream *st)
 {
 	int32_t win, conn_win;
 
@@ -1056,20 +1056,20 @@ stream_waits_on_peer(struct gw_h2 *h2, const struct gw_stream *st)
 }
 
 int
-gw_h2_idle(struct gw_h2 *h2)
+net_h2_idle(struct net_h2 *h2)
 {
 	/* Bytes we could not hand to the kernel: the peer stopped reading. */
 	int deaf = evbuffer_get_length(h2->out) > 0;
 
-	for (struct gw_stream *st = h2->streams; st != NULL && !deaf; st = st->next)
+	for (struct net_stream *st = h2->streams; st != NULL && !deaf; st = st->next)
 		if (!stream_waits_on_peer(h2, st))
 			return 0;
-	goaway(h2, GW_GA_IDLE, NGHTTP2_NO_ERROR);
+	goaway(h2, NET_GA_IDLE, NGHTTP2_NO_ERROR);
 	return 1;
 }
 
 void
-gw_h2_free(struct gw_h2 *h2)
+net_h2_free(struct net_h2 *h2)
 {
 	if (h2 == NULL)
 		return;

@@ -22,7 +22,7 @@ is_alnum(char c)
 static int
 host_check(const char *h, size_t len, const char **why)
 {
-	char tmp[GW_HOST_MAX + 1];
+	char tmp[NET_HOST_MAX + 1];
 	size_t label = 0;
 	bool numeric = true;
 
@@ -158,7 +158,7 @@ hostport_parse(const char *s, const char **host, size_t *hostlen,
 }
 
 int
-gw_hostport_split(const char *s, char *host, size_t hostlen, char *port,
+net_hostport_split(const char *s, char *host, size_t hostlen, char *port,
     size_t portlen, const char **why)
 {
 	const char *h, *p;

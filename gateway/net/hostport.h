@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#define GW_HOST_MAX    255
-#define GW_PORT_MAX    5
+#define NET_HOST_MAX    255
+#define NET_PORT_MAX    5
 
 /*
  * Splits "host:port" or "[v6]:port" into host and port: a DNS name or IPv4
@@ -13,7 +13,7 @@
  * or -1 with a reason in *why (not NULL) when s is not one or a part does
  * not fit.
  */
-int gw_hostport_split(const char *s, char *host, size_t hostlen, char *port,
+int net_hostport_split(const char *s, char *host, size_t hostlen, char *port,
     size_t portlen, const char **why);
 
 #endif

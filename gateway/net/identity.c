@@ -11,12 +11,12 @@
 #define SCHEME_LEN (sizeof(SCHEME) - 1)
 
 const char *
-gw_role_name(enum gw_role role)
+net_role_name(enum net_role role)
 {
 	switch (role) {
-	case GW_ROLE_NODE: return "node";
-	case GW_ROLE_MEMBER: return "member";
-	case GW_ROLE_ADMIN: return "admin";
+	case NET_ROLE_NODE: return "node";
+	case NET_ROLE_MEMBER: return "member";
+	case NET_ROLE_ADMIN: return "admin";
 	}
 	return "unknown";
 }
@@ -80,7 +80,7 @@ next_part(const char **rest, const char *end, struct uri_part *p)
 }
 
 static int
-parse_federation(const struct uri_part *p, struct gw_identity *out,
+parse_federation(const struct uri_part *p, struct net_identity *out,
     char *err, size_t errlen)
 {
 	char folded[ADDR_MAX_LEN + 1], why[160];
@@ -111,15 +111,15 @@ parse_federation(const struct uri_part *p, struct gw_identity *out,
 }
 
 static int
-parse_role(const struct uri_part *p, struct gw_identity *out,
+parse_role(const struct uri_part *p, struct net_identity *out,
     char *err, size_t errlen)
 {
-	static const enum gw_role roles[] = {
-		GW_ROLE_NODE, GW_ROLE_MEMBER, GW_ROLE_ADMIN,
+	static const enum net_role roles[] = {
+		NET_ROLE_NODE, NET_ROLE_MEMBER, NET_ROLE_ADMIN,
 	};
 
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
-		const char *name = gw_role_name(roles[i]);
+		const char *name = net_role_name(roles[i]);
 
 		if (p->len == strlen(name) && memcmp(p->s, name, p->len) == 0) {
 			out->role = roles[i];
@@ -135,12 +135,12 @@ parse_role(const struct uri_part *p, struct gw_identity *out,
 }
 
 static int
-parse_user(const struct uri_part *p, struct gw_identity *out,
+parse_user(const struct uri_part *p, struct net_identity *out,
     char *err, size_t errlen)
 {
-	if (p->len > GW_USER_MAX) {
+	if (p->len > NET_USER_MAX) {
 		axle_seterr(err, errlen, "user is %zu bytes, the limit is %d",
-		    p->len, GW_USER_MAX);
+		    p->len, NET_USER_MAX);
 		return -1;
 	}
 	/* "." and ".." are path dot-segments: a normaliser would remove them. */
@@ -170,7 +170,7 @@ parse_user(const struct uri_part *p, struct gw_identity *out,
  * byte); more says whether a '/' followed the federation at all.
  */
 static int
-parse_path(const char *rest, const char *end, bool more, struct gw_identity *out,
+parse_path(const char *rest, const char *end, bool more, struct net_identity *out,
     char *err, size_t errlen)
 {
 	struct uri_part role, addr, user;
@@ -199,7 +199,7 @@ parse_path(const char *rest, const char *end, bool more, struct gw_identity *out
 		return -1;
 	}
 	if (addr.s + addr.len == end) {
-		if (out->role == GW_ROLE_ADMIN) {
+		if (out->role == NET_ROLE_ADMIN) {
 			axle_seterr(err, errlen, "an admin URI needs /<user> after the "
 			    "address");
 			return -1;
@@ -211,9 +211,9 @@ parse_path(const char *rest, const char *end, bool more, struct gw_identity *out
 		axle_seterr(err, errlen, "trailing slash");
 		return -1;
 	}
-	if (out->role != GW_ROLE_ADMIN) {
+	if (out->role != NET_ROLE_ADMIN) {
 		axle_seterr(err, errlen, "a %s URI has no /<user> part",
-		    gw_role_name(out->role));
+		    net_role_name(out->role));
 		return -1;
 	}
 	if (user.len == 0) {
@@ -233,18 +233,18 @@ parse_path(const char *rest, const char *end, bool more, struct gw_identity *out
 
 /* Writes the canonical (folded) URI: what logs and audit records carry. */
 static void
-canonical_uri(struct gw_identity *id)
+canonical_uri(struct net_identity *id)
 {
-	if (id->role == GW_ROLE_ADMIN)
+	if (id->role == NET_ROLE_ADMIN)
 		snprintf(id->uri, sizeof(id->uri), "axle://%s/%s/%s/%s",
-		    id->federation, gw_role_name(id->role), id->address, id->user);
+		    id->federation, net_role_name(id->role), id->address, id->user);
 	else
 		snprintf(id->uri, sizeof(id->uri), "axle://%s/%s/%s",
-		    id->federation, gw_role_name(id->role), id->address);
+		    id->federation, net_role_name(id->role), id->address);
 }
 
 int
-gw_identity_parse_uri(const char *uri, size_t len, struct gw_identity *out,
+net_identity_parse_uri(const char *uri, size_t len, struct net_identity *out,
     char *err, size_t errlen)
 {
 	const char *rest, *end = uri + len;
@@ -253,9 +253,9 @@ gw_identity_parse_uri(const char *uri, size_t len, struct gw_identity *out,
 	memset(out, 0, sizeof(*out));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if (len > GW_URI_MAX) {
+	if (len > NET_URI_MAX) {
 		axle_seterr(err, errlen, "URI is %zu bytes, the limit is %d", len,
-		    GW_URI_MAX);
+		    NET_URI_MAX);
 		return -1;
 	}
 	if (len < SCHEME_LEN || memcmp(uri, SCHEME, SCHEME_LEN) != 0) {
@@ -277,42 +277,42 @@ gw_identity_parse_uri(const char *uri, size_t len, struct gw_identity *out,
 
 /* "member uk.london.lewisham", "admin jsmith of uk.london": for reasons. */
 static const char *
-describe(const struct gw_identity *id, char *buf, size_t buflen)
+describe(const struct net_identity *id, char *buf, size_t buflen)
 {
-	if (id->role == GW_ROLE_ADMIN)
+	if (id->role == NET_ROLE_ADMIN)
 		snprintf(buf, buflen, "admin %s of %s", id->user, id->address);
 	else
-		snprintf(buf, buflen, "%s %s", gw_role_name(id->role), id->address);
+		snprintf(buf, buflen, "%s %s", net_role_name(id->role), id->address);
 	return buf;
 }
 
 static bool
-is_our_admin(const struct gw_identity *c, const char *region)
+is_our_admin(const struct net_identity *c, const char *region)
 {
-	return c->role == GW_ROLE_ADMIN && strcmp(c->address, region) == 0;
+	return c->role == NET_ROLE_ADMIN && strcmp(c->address, region) == 0;
 }
 
 /* Reason for refusing rule to caller c on node region. */
 static void
-refusal(const struct gw_identity *c, enum gw_authz rule, const char *region,
+refusal(const struct net_identity *c, enum net_authz rule, const char *region,
     char *err, size_t errlen)
 {
-	char who[GW_USER_MAX + ADDR_MAX_LEN + 16];
+	char who[NET_USER_MAX + ADDR_MAX_LEN + 16];
 
 	describe(c, who, sizeof(who));
-	if (c->role == GW_ROLE_ADMIN &&
-	    (rule == GW_AUTHZ_ADMIN || rule == GW_AUTHZ_MEMBER_OR_ADMIN))
+	if (c->role == NET_ROLE_ADMIN &&
+	    (rule == NET_AUTHZ_ADMIN || rule == NET_AUTHZ_MEMBER_OR_ADMIN))
 		axle_seterr(err, errlen, "admin of %s may not administer node %s",
 		    c->address, region);
-	else if (rule == GW_AUTHZ_ADMIN)
+	else if (rule == NET_AUTHZ_ADMIN)
 		axle_seterr(err, errlen, "only an admin of node %s may call this; "
 		    "caller is %s", region, who);
-	else if (rule == GW_AUTHZ_MEMBER)
+	else if (rule == NET_AUTHZ_MEMBER)
 		axle_seterr(err, errlen, "only members may call this; caller is %s", who);
-	else if (rule == GW_AUTHZ_NODE)
+	else if (rule == NET_AUTHZ_NODE)
 		axle_seterr(err, errlen, "only peer nodes may call this; caller is %s",
 		    who);
-	else if (rule == GW_AUTHZ_MEMBER_OR_ADMIN)
+	else if (rule == NET_AUTHZ_MEMBER_OR_ADMIN)
 		axle_seterr(err, errlen, "only members and admins of node %s may call "
 		    "this; caller is %s", region, who);
 	else
@@ -320,7 +320,7 @@ refusal(const struct gw_identity *c, enum gw_authz rule, const char *region,
 }
 
 bool
-gw_authz_allows(const struct gw_identity *caller, enum gw_authz rule,
+net_authz_allows(const struct net_identity *caller, enum net_authz rule,
     const char *fed, const char *region, char *err, size_t errlen)
 {
 	bool ok;
@@ -338,27 +338,27 @@ gw_authz_allows(const struct gw_identity *caller, enum gw_authz rule,
 	}
 	/* Unknown rules and roles fall through to refusal: fail closed. */
 	switch (rule) {
-	case GW_AUTHZ_ANY:
-		ok = caller->role == GW_ROLE_NODE || caller->role == GW_ROLE_MEMBER ||
-		    caller->role == GW_ROLE_ADMIN;
+	case NET_AUTHZ_ANY:
+		ok = caller->role == NET_ROLE_NODE || caller->role == NET_ROLE_MEMBER ||
+		    caller->role == NET_ROLE_ADMIN;
 		break;
-	case GW_AUTHZ_ADMIN:
+	case NET_AUTHZ_ADMIN:
 		ok = is_our_admin(caller, region);
 		break;
-	case GW_AUTHZ_MEMBER:
-		ok = caller->role == GW_ROLE_MEMBER;
+	case NET_AUTHZ_MEMBER:
+		ok = caller->role == NET_ROLE_MEMBER;
 		break;
-	case GW_AUTHZ_NODE:
-		ok = caller->role == GW_ROLE_NODE;
+	case NET_AUTHZ_NODE:
+		ok = caller->role == NET_ROLE_NODE;
 		break;
-	case GW_AUTHZ_MEMBER_OR_ADMIN:
-		ok = caller->role == GW_ROLE_MEMBER || is_our_admin(caller, region);
+	case NET_AUTHZ_MEMBER_OR_ADMIN:
+		ok = caller->role == NET_ROLE_MEMBER || is_our_admin(caller, region);
 		break;
 	default:
 		ok = false;
 		break;
 	}
-	if (!ok && rule == GW_AUTHZ_ANY)
+	if (!ok && rule == NET_AUTHZ_ANY)
 		axle_seterr(err, errlen, "caller has no valid role");
 	else if (!ok)
 		refusal(caller, rule, region, err, errlen);
@@ -366,10 +366,10 @@ gw_authz_allows(const struct gw_identity *caller, enum gw_authz rule,
 }
 
 bool
-gw_authz_member_covers(const struct gw_identity *caller, const char *addr,
+net_authz_member_covers(const struct net_identity *caller, const char *addr,
     char *err, size_t errlen)
 {
-	char who[GW_USER_MAX + ADDR_MAX_LEN + 16];
+	char who[NET_USER_MAX + ADDR_MAX_LEN + 16];
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -377,7 +377,7 @@ gw_authz_member_covers(const struct gw_identity *caller, const char *addr,
 		axle_seterr(err, errlen, "no verified identity");
 		return false;
 	}
-	if (caller->role != GW_ROLE_MEMBER) {
+	if (caller->role != NET_ROLE_MEMBER) {
 		axle_seterr(err, errlen, "only a member acts within a prefix; caller is %s",
 		    describe(caller, who, sizeof(who)));
 		return false;

@@ -6,28 +6,28 @@
 
 #include "gateway/net/log.h"
 
-static enum gw_log_level min_level = GW_LOG_INFO;
+static enum net_log_level min_level = NET_LOG_INFO;
 static const char *const names[] = { "debug", "info", "warn", "error" };
 
 void
-gw_log_set_level(enum gw_log_level level)
+net_log_set_level(enum net_log_level level)
 {
 	min_level = level;
 }
 
 int
-gw_log_parse_level(const char *s, enum gw_log_level *out)
+net_log_parse_level(const char *s, enum net_log_level *out)
 {
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(s, names[i]) == 0) {
-			*out = (enum gw_log_level)i;
+			*out = (enum net_log_level)i;
 			return 0;
 		}
 	return -1;
 }
 
 void
-gw_log(enum gw_log_level level, const char *event, const char *fmt, ...)
+net_log(enum net_log_level level, const char *event, const char *fmt, ...)
 {
 	char line[2048], ts[40];
 	struct timespec now;
@@ -52,7 +52,7 @@ gw_log(enum gw_log_level level, const char *event, const char *fmt, ...)
 }
 
 const char *
-gw_log_quote(char *buf, size_t buflen, const char *s, size_t len)
+net_log_quote(char *buf, size_t buflen, const char *s, size_t len)
 {
 	size_t o = 0;
 

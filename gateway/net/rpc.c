@@ -6,15 +6,15 @@
 #define MAX_SERVICES 16
 #define MAX_METHODS 128
 
-/* Filled at start, before the first call (gw_rpc_register); read-only after. */
-static const struct gw_rpc_service *services[MAX_SERVICES];
+/* Filled at start, before the first call (net_rpc_register); read-only after. */
+static const struct net_rpc_service *services[MAX_SERVICES];
 static size_t nservices;
 static size_t nmethods;
-static struct gw_rpc_stats stats[MAX_METHODS];
-uint64_t gw_rpc_unknown;
+static struct net_rpc_stats stats[MAX_METHODS];
+uint64_t net_rpc_unknown;
 
 int
-gw_rpc_register(const struct gw_rpc_service *svc)
+net_rpc_register(const struct net_rpc_service *svc)
 {
 	for (size_t s = 0; s < nservices; s++)
 		if (services[s] == svc)
@@ -22,7 +22,7 @@ gw_rpc_register(const struct gw_rpc_service *svc)
 	if (nservices == MAX_SERVICES || svc->n > MAX_METHODS - nmethods)
 		return -1;
 	for (size_t i = 0; i < svc->n; i++)
-		if (gw_rpc_lookup(svc->methods[i].path, strlen(svc->methods[i].path),
+		if (net_rpc_lookup(svc->methods[i].path, strlen(svc->methods[i].path),
 		    NULL) != NULL)
 			return -1;
 	services[nservices++] = svc;
@@ -30,14 +30,14 @@ gw_rpc_register(const struct gw_rpc_service *svc)
 	return 0;
 }
 
-const struct gw_rpc_method *
-gw_rpc_lookup(const char *path, size_t len, size_t *index)
+const struct net_rpc_method *
+net_rpc_lookup(const char *path, size_t len, size_t *index)
 {
 	size_t base = 0;
 
 	for (size_t s = 0; s < nservices; s++) {
 		for (size_t i = 0; i < services[s]->n; i++) {
-			const struct gw_rpc_method *m = &services[s]->methods[i];
+			const struct net_rpc_method *m = &services[s]->methods[i];
 
 			if (strlen(m->path) == len && memcmp(m->path, path, len) == 0) {
 				if (index != NULL)
@@ -51,13 +51,13 @@ gw_rpc_lookup(const char *path, size_t len, size_t *index)
 }
 
 size_t
-gw_rpc_count(void)
+net_rpc_count(void)
 {
 	return nmethods;
 }
 
-const struct gw_rpc_method *
-gw_rpc_at(size_t i)
+const struct net_rpc_method *
+net_rpc_at(size_t i)
 {
 	for (size_t s = 0; s < nservices; s++) {
 		if (i < services[s]->n)
@@ -67,8 +67,8 @@ gw_rpc_at(size_t i)
 	return NULL;
 }
 
-struct gw_rpc_stats *
-gw_rpc_stats_at(size_t i)
+struct net_rpc_stats *
+net_rpc_stats_at(size_t i)
 {
 	return i < MAX_METHODS ? &stats[i] : NULL;
 }

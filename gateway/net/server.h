@@ -9,12 +9,12 @@
 struct event_base;
 struct evbuffer;
 struct evconnlistener;
-struct gw_conn;
-struct gw_identity;
+struct net_conn;
+struct net_identity;
 struct gw_node;
 
 /* [limits] of the configuration (node/config.c reads them; the last three are the store's). */
-struct gw_limits {
+struct net_limits {
 	uint32_t max_connections;	/* default 1024 */
 	uint32_t max_concurrent_streams;	/* default 100 */
 	uint32_t max_header_list;	/* bytes of decoded header list, default 16384 */
@@ -31,61 +31,61 @@ struct gw_limits {
 };
 
 /* Why the node closed an HTTP/2 connection with GOAWAY. */
-enum gw_goaway_reason {
-	GW_GA_HEADER_LIST,	/* header list over budget */
-	GW_GA_RST_SENT,		/* we reset too many of its streams (MadeYouReset) */
-	GW_GA_EMPTY_DATA,	/* empty DATA frame flood */
-	GW_GA_CONTROL_FLOOD,	/* PING / SETTINGS over max_control_frames a minute */
-	GW_GA_OUTBOUND_QUEUE,	/* it does not read what we send */
-	GW_GA_CONTINUATION,	/* CONTINUATION flood (nghttp2's limit on frames per header block) */
-	GW_GA_RAPID_RESET,	/* it reset streams faster than the rate limit (CVE-2023-44487) */
-	GW_GA_PROTOCOL,		/* nghttp2 refused its frames (bad frames, bad preface) */
-	GW_GA_IDLE,		/* idle timeout */
-	GW_GA_SHUTDOWN,		/* we are draining */
-	GW_GA__COUNT
+enum net_goaway_reason {
+	NET_GA_HEADER_LIST,	/* header list over budget */
+	NET_GA_RST_SENT,		/* we reset too many of its streams (MadeYouReset) */
+	NET_GA_EMPTY_DATA,	/* empty DATA frame flood */
+	NET_GA_CONTROL_FLOOD,	/* PING / SETTINGS over max_control_frames a minute */
+	NET_GA_OUTBOUND_QUEUE,	/* it does not read what we send */
+	NET_GA_CONTINUATION,	/* CONTINUATION flood (nghttp2's limit on frames per header block) */
+	NET_GA_RAPID_RESET,	/* it reset streams faster than the rate limit (CVE-2023-44487) */
+	NET_GA_PROTOCOL,		/* nghttp2 refused its frames (bad frames, bad preface) */
+	NET_GA_IDLE,		/* idle timeout */
+	NET_GA_SHUTDOWN,		/* we are draining */
+	NET_GA__COUNT
 };
-const char *gw_goaway_reason_name(enum gw_goaway_reason r);
+const char *net_goaway_reason_name(enum net_goaway_reason r);
 
-struct gw_counters {
+struct net_counters {
 	uint64_t conns_accepted;
 	uint64_t conns_refused_limit;	/* over max_connections */
 	uint64_t conns_open;
 	uint64_t handshakes_ok;
 	uint64_t handshake_timeouts;
 	uint64_t handshakes_evicted;	/* dropped at max_connections to make room */
-	uint64_t goaway[GW_GA__COUNT];
+	uint64_t goaway[NET_GA__COUNT];
 	uint64_t http_requests;		/* plain GETs */
 	uint64_t reloads_ok, reloads_failed;
 };
 
 /*
  * One listening server. The program fills the first part before
- * gw_conn_listen() or gw_h2_new() (axled: gw_node_server_init) and keeps
+ * net_conn_listen() or net_h2_new() (axled: gw_node_server_init) and keeps
  * what the pointers point to alive; conn.c owns the rest.
  */
-struct gw_server {
+struct net_server {
 	struct event_base *base;
 	SSL_CTX *ctx;			/* replaced on reload; SSLs keep their own ref */
-	const struct gw_limits *lim;
-	const char *federation;		/* with region: who may call what (gw_authz_allows) */
+	const struct net_limits *lim;
+	const char *federation;		/* with region: who may call what (net_authz_allows) */
 	const char *region;
 	const char *listen_host, *listen_port;
 	const int *draining;		/* non-zero: no accepts, GOAWAY, /healthz 503 */
-	struct gw_counters *ctr;
+	struct net_counters *ctr;
 	/*
 	 * GET /metrics: whether caller may read it (if not, a refusal for a
 	 * person appended to out: 403; NULL: nobody may), then the exposition
 	 * (text format 0.0.4) appended to out.
 	 */
 	bool (*metrics_allowed)(const struct gw_node *node,
-	    const struct gw_identity *caller, const char *peer_addr,
+	    const struct net_identity *caller, const char *peer_addr,
 	    struct evbuffer *out);
 	void (*metrics)(struct gw_node *node, struct evbuffer *out);
-	struct gw_node *node;		/* handed to handlers (gw_call_node) and metrics */
+	struct gw_node *node;		/* handed to handlers (net_call_node) and metrics */
 
 	/* conn.c's */
 	struct evconnlistener *listener;
-	struct gw_conn *conns;		/* open connections */
+	struct net_conn *conns;		/* open connections */
 };
 
 #endif

@@ -32,18 +32,18 @@ static const char tls12_ciphers[] =
 
 static const unsigned char alpn_h2[] = { 2, 'h', '2' };
 
-unsigned long gw_tls_refused[GW_TLS_REF__COUNT];
+unsigned long net_tls_refused[NET_TLS_REF__COUNT];
 
 /* One trusted CA certificate and the federation folder it came from. */
 struct tls_anchor {
 	X509 *cert;
-	char fed[GW_FED_MAX + 1];
+	char fed[NET_FED_MAX + 1];
 };
 
 /* Hung on each SSL_CTX (ex_data), freed with it. */
 struct tls_ctx_data {
 	bool server;
-	char federation[GW_FED_MAX + 1];
+	char federation[NET_FED_MAX + 1];
 	struct tls_anchor *anchors;
 	size_t nanchors, cap;
 };
@@ -99,26 +99,26 @@ ctx_data_get(const SSL_CTX *ctx)
 }
 
 const char *
-gw_tls_refusal_name(enum gw_tls_refusal r)
+net_tls_refusal_name(enum net_tls_refusal r)
 {
 	switch (r) {
-	case GW_TLS_REF_NO_CERT:	return "no_cert";
-	case GW_TLS_REF_UNTRUSTED:	return "untrusted";
-	case GW_TLS_REF_EXPIRED:	return "expired";
-	case GW_TLS_REF_REVOKED:	return "revoked";
-	case GW_TLS_REF_IDENTITY:	return "identity";
-	case GW_TLS_REF_ALPN:		return "alpn";
-	case GW_TLS_REF_OTHER:		return "other";
-	case GW_TLS_REF__COUNT:		break;
+	case NET_TLS_REF_NO_CERT:	return "no_cert";
+	case NET_TLS_REF_UNTRUSTED:	return "untrusted";
+	case NET_TLS_REF_EXPIRED:	return "expired";
+	case NET_TLS_REF_REVOKED:	return "revoked";
+	case NET_TLS_REF_IDENTITY:	return "identity";
+	case NET_TLS_REF_ALPN:		return "alpn";
+	case NET_TLS_REF_OTHER:		return "other";
+	case NET_TLS_REF__COUNT:		break;
 	}
 	return "unknown";
 }
 
 static void
-tls_count(enum gw_tls_refusal r)
+tls_count(enum net_tls_refusal r)
 {
-	if ((unsigned)r < GW_TLS_REF__COUNT)
-		gw_tls_refused[r]++;
+	if ((unsigned)r < NET_TLS_REF__COUNT)
+		net_tls_refused[r]++;
 }
 
 /* ---- identity from a certificate ------------------------------------- */
@@ -148,22 +148,22 @@ tls_uri_sans(X509 *leaf, GENERAL_NAMES **names, const ASN1_IA5STRING **first)
 /* Checks the one URI's scheme and parses it; fed as in the header. */
 static int
 tls_parse_uri(const ASN1_IA5STRING *uri, const char *fed,
-    struct gw_identity *out, char *err, size_t errlen)
+    struct net_identity *out, char *err, size_t errlen)
 {
 	const char *s = (const char *)ASN1_STRING_get0_data(uri);
 	int len = ASN1_STRING_length(uri);
-	char q[GW_URI_MAX + 8];
+	char q[NET_URI_MAX + 8];
 
 	if (len < 7 || strncmp(s, "axle://", 7) != 0) {
 		axle_seterr(err, errlen, "URI SAN is not axle://: %s",
-		    gw_log_quote(q, sizeof(q), s, (size_t)len));
+		    net_log_quote(q, sizeof(q), s, (size_t)len));
 		return -1;
 	}
 	if (memchr(s, '\0', (size_t)len) != NULL) {
 		axle_seterr(err, errlen, "URI SAN contains a NUL byte");
 		return -1;
 	}
-	if (gw_identity_parse_uri(s, (size_t)len, out, err, errlen) != 0)
+	if (net_identity_parse_uri(s, (size_t)len, out, err, errlen) != 0)
 		return -1;
 	if (fed != NULL && strcmp(out->federation, fed) != 0) {
 		axle_seterr(err, errlen, "identity %s names federation %s, "
@@ -174,7 +174,7 @@ tls_parse_uri(const ASN1_IA5STRING *uri, const char *fed,
 }
 
 int
-gw_tls_cert_identity(X509 *leaf, const char *fed, struct gw_identity *out,
+net_tls_cert_identity(X509 *leaf, const char *fed, struct net_identity *out,
     char *err, size_t errlen)
 {
 	const ASN1_IA5STRING *uri;
@@ -224,7 +224,7 @@ anchor_fed(const struct tls_ctx_data *d, X509 *root)
  */
 static int
 tls_chain_identity(const struct tls_ctx_data *d, STACK_OF(X509) *chain,
-    struct gw_identity *out, char *err, size_t errlen)
+    struct net_identity *out, char *err, size_t errlen)
 {
 	const char *fed;
 	int n = chain == NULL ? 0 : sk_X509_num(chain);
@@ -239,7 +239,7 @@ tls_chain_identity(const struct tls_ctx_data *d, STACK_OF(X509) *chain,
 		axle_seterr(err, errlen, "chain ends in a CA of no trust folder");
 		return -1;
 	}
-	if (gw_tls_cert_identity(sk_X509_value(chain, 0), fed, out, err,
+	if (net_tls_cert_identity(sk_X509_value(chain, 0), fed, out, err,
 	    errlen) != 0)
 		return -1;
 	if (strcmp(out->federation, d->federation) != 0) {
@@ -248,7 +248,7 @@ tls_chain_identity(const struct tls_ctx_data *d, STACK_OF(X509) *chain,
 		    d->federation);
 		goto fail;
 	}
-	if (!d->server && out->role != GW_ROLE_NODE) {
+	if (!d->server && out->role != NET_ROLE_NODE) {
 		axle_seterr(err, errlen, "server identity %s is not a node",
 		    out->uri);
 		goto fail;
@@ -259,15 +259,15 @@ fail:
 	return -1;
 }
 
-static enum gw_tls_refusal
+static enum net_tls_refusal
 tls_refusal_of(int xerr)
 {
 	switch (xerr) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return GW_TLS_REF_EXPIRED;
+		return NET_TLS_REF_EXPIRED;
 	case X509_V_ERR_CERT_REVOKED:
-		return GW_TLS_REF_REVOKED;
+		return NET_TLS_REF_REVOKED;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -276,13 +276,13 @@ tls_refusal_of(int xerr)
 	case X509_V_ERR_CERT_UNTRUSTED:
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 	case X509_V_ERR_CERT_REJECTED:
-		return GW_TLS_REF_UNTRUSTED;
+		return NET_TLS_REF_UNTRUSTED;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH:
 	case X509_V_ERR_APPLICATION_VERIFICATION:
-		return GW_TLS_REF_IDENTITY;
+		return NET_TLS_REF_IDENTITY;
 	default:
-		return GW_TLS_REF_OTHER;
+		return NET_TLS_REF_OTHER;
 	}
 }
 
@@ -295,12 +295,12 @@ tls_log_refusal(X509_STORE_CTX *xs, int xerr, const char *why)
 	if (cert != NULL)
 		X509_NAME_oneline(X509_get_subject_name(cert), subj,
 		    sizeof(subj));
-	gw_log(GW_LOG_WARN, "tls_verify_failed",
+	net_log(NET_LOG_WARN, "tls_verify_failed",
 	    "depth=%d error=%d reason=%s subject=%s refusal=%s",
 	    X509_STORE_CTX_get_error_depth(xs), xerr,
-	    gw_log_quote(w, sizeof(w), why, strlen(why)),
-	    gw_log_quote(q, sizeof(q), subj, strlen(subj)),
-	    gw_tls_refusal_name(tls_refusal_of(xerr)));
+	    net_log_quote(w, sizeof(w), why, strlen(why)),
+	    net_log_quote(q, sizeof(q), subj, strlen(subj)),
+	    net_tls_refusal_name(tls_refusal_of(xerr)));
 }
 
 static int
@@ -309,7 +309,7 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xs,
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
 	const struct tls_ctx_data *d;
-	struct gw_identity id;
+	struct net_identity id;
 	char why[256];
 	int xerr;
 
@@ -330,7 +330,7 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	}
 	X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 	tls_log_refusal(xs, X509_V_ERR_APPLICATION_VERIFICATION, why);
-	tls_count(GW_TLS_REF_IDENTITY);
+	tls_count(NET_TLS_REF_IDENTITY);
 	return 0;
 }
 
@@ -348,10 +348,10 @@ tls_info_cb(const SSL *ssl, int where, int ret)
 	e = ERR_peek_last_error();
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 	    ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
-		gw_log(GW_LOG_WARN, "tls_verify_failed",
+		net_log(NET_LOG_WARN, "tls_verify_failed",
 		    "depth=0 reason=\"no client certificate\" refusal=%s",
-		    gw_tls_refusal_name(GW_TLS_REF_NO_CERT));
-		tls_count(GW_TLS_REF_NO_CERT);
+		    net_tls_refusal_name(NET_TLS_REF_NO_CERT));
+		tls_count(NET_TLS_REF_NO_CERT);
 	}
 }
 
@@ -367,9 +367,9 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 			return SSL_TLSEXT_ERR_OK;
 		}
 	}
-	gw_log(GW_LOG_WARN, "tls_alpn_refused", "reason=\"client does not "
-	    "offer h2\" refusal=%s", gw_tls_refusal_name(GW_TLS_REF_ALPN));
-	tls_count(GW_TLS_REF_ALPN);
+	net_log(NET_LOG_WARN, "tls_alpn_refused", "reason=\"client does not "
+	    "offer h2\" refusal=%s", net_tls_refusal_name(NET_TLS_REF_ALPN));
+	tls_count(NET_TLS_REF_ALPN);
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
@@ -394,7 +394,7 @@ tls_fed_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > GW_FED_MAX || s[0] == '-' || s[n - 1] == '-')
+	if (n == 0 || n > NET_FED_MAX || s[0] == '-' || s[n - 1] == '-')
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
@@ -435,7 +435,7 @@ anchor_add(struct tls_ctx_data *d, X509 *cert, const char *fed, char *err,
 	}
 	a = &d->anchors[d->nanchors++];
 	a->cert = cert;
-	snprintf(a->fed, sizeof(a->fed), "%.*s", GW_FED_MAX, fed);
+	snprintf(a->fed, sizeof(a->fed), "%.*s", NET_FED_MAX, fed);
 	return 0;
 }
 
@@ -571,7 +571,7 @@ tls_load_folder(X509_STORE *st, struct tls_ctx_data *d, const char *dir,
 	if (rc == 0)
 		rc = tls_folder_check(&f, dir, err, errlen);
 	if (rc == 0 && sk_X509_num(f.cas) == 0)
-		gw_log(GW_LOG_WARN, "tls_trust_empty", "folder=%s "
+		net_log(NET_LOG_WARN, "tls_trust_empty", "folder=%s "
 		    "reason=\"no CA certificate; federation not trusted\"",
 		    fed);
 out:
@@ -609,7 +609,7 @@ tls_load_trust(const char *trust_dir, struct tls_ctx_data *d, char *err,
 			break;
 		if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 			/* A loose file grants no trust; say so, do not fail. */
-			gw_log(GW_LOG_WARN, "tls_trust_ignored", "path=%s "
+			net_log(NET_LOG_WARN, "tls_trust_ignored", "path=%s "
 			    "reason=\"not a federation folder\"", path);
 			continue;
 		}
@@ -701,7 +701,7 @@ out:
 }
 
 static int
-tls_load_own(SSL_CTX *ctx, const struct gw_tls_opts *o, char *err,
+tls_load_own(SSL_CTX *ctx, const struct net_tls_opts *o, char *err,
     size_t errlen)
 {
 	char ebuf[256];
@@ -730,7 +730,7 @@ tls_load_own(SSL_CTX *ctx, const struct gw_tls_opts *o, char *err,
 /* ---- contexts -------------------------------------------------------- */
 
 static SSL_CTX *
-tls_ctx_new(const struct gw_tls_opts *o, bool server, char *err,
+tls_ctx_new(const struct net_tls_opts *o, bool server, char *err,
     size_t errlen)
 {
 	struct tls_ctx_data *d;
@@ -740,7 +740,7 @@ tls_ctx_new(const struct gw_tls_opts *o, bool server, char *err,
 
 	if (o == NULL || o->cert_file == NULL || o->key_file == NULL ||
 	    o->trust_dir == NULL || o->federation == NULL ||
-	    strlen(o->federation) > GW_FED_MAX) {
+	    strlen(o->federation) > NET_FED_MAX) {
 		axle_seterr(err, errlen, "TLS options incomplete");
 		return NULL;
 	}
@@ -787,7 +787,7 @@ fail:
 }
 
 SSL_CTX *
-gw_tls_server_ctx(const struct gw_tls_opts *opts, char *err, size_t errlen)
+net_tls_server_ctx(const struct net_tls_opts *opts, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = tls_ctx_new(opts, true, err, errlen);
 
@@ -801,7 +801,7 @@ gw_tls_server_ctx(const struct gw_tls_opts *opts, char *err, size_t errlen)
 }
 
 SSL_CTX *
-gw_tls_client_ctx(const struct gw_tls_opts *opts, char *err, size_t errlen)
+net_tls_client_ctx(const struct net_tls_opts *opts, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = tls_ctx_new(opts, false, err, errlen);
 
@@ -818,7 +818,7 @@ gw_tls_client_ctx(const struct gw_tls_opts *opts, char *err, size_t errlen)
 }
 
 int
-gw_tls_client_prepare(SSL *ssl, const char *host)
+net_tls_client_prepare(SSL *ssl, const char *host)
 {
 	char buf[TLS_HOST_MAX + 1];
 	unsigned char ip[16];
@@ -846,7 +846,7 @@ gw_tls_client_prepare(SSL *ssl, const char *host)
 }
 
 int
-gw_tls_peer_identity(SSL *ssl, struct gw_identity *out, char *err,
+net_tls_peer_identity(SSL *ssl, struct net_identity *out, char *err,
     size_t errlen)
 {
 	const struct tls_ctx_data *d;
@@ -862,7 +862,7 @@ gw_tls_peer_identity(SSL *ssl, struct gw_identity *out, char *err,
 	SSL_get0_alpn_selected(ssl, &proto, &plen);
 	if (plen != 2 || memcmp(proto, "h2", 2) != 0) {
 		axle_seterr(err, errlen, "ALPN h2 was not negotiated");
-		tls_count(GW_TLS_REF_ALPN);
+		tls_count(NET_TLS_REF_ALPN);
 		return -1;
 	}
 	if ((vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
@@ -873,12 +873,12 @@ gw_tls_peer_identity(SSL *ssl, struct gw_identity *out, char *err,
 	}
 	if (SSL_get0_peer_certificate(ssl) == NULL) {
 		axle_seterr(err, errlen, "peer sent no certificate");
-		tls_count(GW_TLS_REF_NO_CERT);
+		tls_count(NET_TLS_REF_NO_CERT);
 		return -1;
 	}
 	if (tls_chain_identity(d, SSL_get0_verified_chain(ssl), out, err,
 	    errlen) != 0) {
-		tls_count(GW_TLS_REF_IDENTITY);
+		tls_count(NET_TLS_REF_IDENTITY);
 		return -1;
 	}
 	return 0;

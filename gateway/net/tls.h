@@ -8,7 +8,7 @@
 
 #include "gateway/net/identity.h"
 
-struct gw_tls_opts {
+struct net_tls_opts {
 	const char *cert_file;	/* our certificate (chain) PEM */
 	const char *key_file;	/* our key PEM, refused if group/other readable */
 	const char *trust_dir;	/* one folder per trusted federation: CA certs + CRLs */
@@ -40,11 +40,11 @@ struct gw_tls_opts {
  * memory and the buffer wiped after parsing.
  *
  * Refusals are logged (event=tls_verify_failed) and counted in
- * gw_tls_refused. Returns a new context (caller frees with SSL_CTX_free) or
+ * net_tls_refused. Returns a new context (caller frees with SSL_CTX_free) or
  * NULL with err. Called again on reload; SSL objects keep their old context
  * and its trust store until they are freed.
  */
-SSL_CTX *gw_tls_server_ctx(const struct gw_tls_opts *opts, char *err,
+SSL_CTX *net_tls_server_ctx(const struct net_tls_opts *opts, char *err,
     size_t errlen);
 
 /*
@@ -52,18 +52,18 @@ SSL_CTX *gw_tls_server_ctx(const struct gw_tls_opts *opts, char *err,
  * certificate (its URI must be a node of our federation unless a peer of
  * another federation is expected; v1: ours), ALPN h2. Returns NULL with err.
  */
-SSL_CTX *gw_tls_client_ctx(const struct gw_tls_opts *opts, char *err,
+SSL_CTX *net_tls_client_ctx(const struct net_tls_opts *opts, char *err,
     size_t errlen);
 
 /*
- * On a client SSL from gw_tls_client_ctx, before the handshake: sets SNI (if
+ * On a client SSL from net_tls_client_ctx, before the handshake: sets SNI (if
  * host is a DNS name) and makes verification also check host against the
  * server certificate's DNS SANs (no partial wildcards) or, for an IP literal
  * ("192.0.2.1", "2001:db8::1" or "[2001:db8::1]"), its IP SANs. Identity
  * still comes from the URI. Returns 0, or -1 if host is empty, too long or
  * the call fails.
  */
-int gw_tls_client_prepare(SSL *ssl, const char *host);
+int net_tls_client_prepare(SSL *ssl, const char *host);
 
 /*
  * After a completed handshake: re-checks ALPN is "h2" and extracts the
@@ -71,7 +71,7 @@ int gw_tls_client_prepare(SSL *ssl, const char *host);
  * again here by the same code). out is a copy the caller owns. Returns 0 or
  * -1 with err (the refusal is counted; the caller drops the connection).
  */
-int gw_tls_peer_identity(SSL *ssl, struct gw_identity *out, char *err,
+int net_tls_peer_identity(SSL *ssl, struct net_identity *out, char *err,
     size_t errlen);
 
 /*
@@ -81,16 +81,16 @@ int gw_tls_peer_identity(SSL *ssl, struct gw_identity *out, char *err,
  * SANs, a URI with another scheme, or a federation other than fed (if fed is
  * not NULL). Returns 0 or -1 with err.
  */
-int gw_tls_cert_identity(X509 *leaf, const char *fed, struct gw_identity *out,
+int net_tls_cert_identity(X509 *leaf, const char *fed, struct net_identity *out,
     char *err, size_t errlen);
 
 /* Counts of refused handshakes by reason, for /metrics. */
-enum gw_tls_refusal {
-	GW_TLS_REF_NO_CERT, GW_TLS_REF_UNTRUSTED, GW_TLS_REF_EXPIRED,
-	GW_TLS_REF_REVOKED, GW_TLS_REF_IDENTITY, GW_TLS_REF_ALPN,
-	GW_TLS_REF_OTHER, GW_TLS_REF__COUNT
+enum net_tls_refusal {
+	NET_TLS_REF_NO_CERT, NET_TLS_REF_UNTRUSTED, NET_TLS_REF_EXPIRED,
+	NET_TLS_REF_REVOKED, NET_TLS_REF_IDENTITY, NET_TLS_REF_ALPN,
+	NET_TLS_REF_OTHER, NET_TLS_REF__COUNT
 };
-extern unsigned long gw_tls_refused[GW_TLS_REF__COUNT];
-const char *gw_tls_refusal_name(enum gw_tls_refusal r);
+extern unsigned long net_tls_refused[NET_TLS_REF__COUNT];
+const char *net_tls_refusal_name(enum net_tls_refusal r);
 
 #endif

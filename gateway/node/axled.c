@@ -51,14 +51,14 @@ static void
 drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = { 0, DRAIN_TICK_MS * 1000 };
-	size_t open = gw_conn_count(&node.srv);
+	size_t open = net_conn_count(&node.srv);
 
 	(void)fd, (void)what, (void)arg;
 	if (open == 0 || ++drain_ticks * DRAIN_TICK_MS >= DRAIN_LIMIT_MS) {
 		if (open > 0)
-			gw_log(GW_LOG_WARN, "drain_timeout", "connections=%zu streams=%zu",
-			    open, gw_conn_streams(&node.srv));
-		gw_conn_close_all(&node.srv);
+			net_log(NET_LOG_WARN, "drain_timeout", "connections=%zu streams=%zu",
+			    open, net_conn_streams(&node.srv));
+		net_conn_close_all(&node.srv);
 		event_base_loopexit(node.base, NULL);
 		return;
 	}
@@ -71,7 +71,7 @@ start_drain(void)
 	struct timeval tv = { 0, 0 };
 
 	node.draining = 1;
-	gw_conn_drain(&node.srv);
+	net_conn_drain(&node.srv);
 	drain_timer = evtimer_new(node.base, drain_tick, NULL);
 	if (drain_timer == NULL)
 		event_base_loopexit(node.base, NULL);
@@ -85,8 +85,8 @@ on_term(evutil_socket_t sig, short what, void *arg)
 	(void)what, (void)arg;
 	if (node.draining)
 		return;
-	gw_log(GW_LOG_INFO, "shutdown", "signal=%d connections=%zu", (int)sig,
-	    gw_conn_count(&node.srv));
+	net_log(NET_LOG_INFO, "shutdown", "signal=%d connections=%zu", (int)sig,
+	    net_conn_count(&node.srv));
 	start_drain();
 }
 
@@ -100,8 +100,8 @@ on_store_fatal(int rc, void *arg)
 {
 	(void)arg;
 	exit_status = 1;
-	gw_log(GW_LOG_ERR, "fail_stop", "what=store rc=%d connections=%zu exit=1",
-	    rc, gw_conn_count(&node.srv));
+	net_log(NET_LOG_ERR, "fail_stop", "what=store rc=%d connections=%zu exit=1",
+	    rc, net_conn_count(&node.srv));
 	if (!node.draining)
 		start_drain();
 }
@@ -112,7 +112,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig, (void)what, (void)arg;
 	if (gw_node_reload_tls(&node) == 0) {
 		gw_peers_reload(&node);	/* links with the new client context */
-		gw_log(GW_LOG_INFO, "reload", "what=tls trust_dir=%s", node.cfg.trust_dir);
+		net_log(NET_LOG_INFO, "reload", "what=tls trust_dir=%s", node.cfg.trust_dir);
 	}
 	gw_modules_reload(&node);
 }
@@ -128,7 +128,7 @@ check_config(const char *path)
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
-	gw_log_set_level(node.cfg.log_level);
+	net_log_set_level(node.cfg.log_level);
 	if (gw_node_reload_tls(&node) != 0) {
 		fprintf(stderr, "%s: TLS setup failed (see the reload_failed line above)\n",
 		    path);
@@ -159,7 +159,7 @@ static int
 run(void)
 {
 	struct event *sig_term, *sig_int, *sig_hup;
-	struct store_opts so = {
+	struct gw_store_opts so = {
 		.map_size = (size_t)node.cfg.limits.map_size_mb << 20,
 		.batch_max = node.cfg.limits.commit_batch_max,
 		.reserve = (size_t)node.cfg.limits.store_reserve_kb << 10,
@@ -170,41 +170,41 @@ run(void)
 	signal(SIGPIPE, SIG_IGN);
 	node.base = event_base_new();
 	if (node.base == NULL) {
-		gw_log(GW_LOG_ERR, "startup_failed", "error=\"event_base_new\"");
+		net_log(NET_LOG_ERR, "startup_failed", "error=\"event_base_new\"");
 		return 1;
 	}
 	gw_node_server_init(&node, gw_metrics_allowed,
 	    gw_metrics_render);
-	if (store_open(&node.store, node.base, node.cfg.data_dir, &so, err,
+	if (gw_store_open(&node.store, node.base, node.cfg.data_dir, &so, err,
 	    sizeof(err)) != 0) {
-		gw_log(GW_LOG_ERR, "startup_failed", "what=store data_dir=%s error=\"%s\"",
+		net_log(NET_LOG_ERR, "startup_failed", "what=store data_dir=%s error=\"%s\"",
 		    node.cfg.data_dir, err);
 		return 1;
 	}
-	node.boot_count = store_boot_count(node.store);
+	node.boot_count = gw_store_boot_count(node.store);
 	if (gw_peers_start(&node, err, sizeof(err)) != 0) {
-		gw_log(GW_LOG_ERR, "startup_failed", "what=peers error=\"%s\"", err);
-		store_close(node.store);
+		net_log(NET_LOG_ERR, "startup_failed", "what=peers error=\"%s\"", err);
+		gw_store_close(node.store);
 		return 1;
 	}
 	if (gw_modules_start(&node, err, sizeof(err)) != 0) {
-		gw_log(GW_LOG_ERR, "startup_failed", "what=module error=\"%s\"", err);
+		net_log(NET_LOG_ERR, "startup_failed", "what=module error=\"%s\"", err);
 		gw_peers_stop(&node);
-		store_close(node.store);
+		gw_store_close(node.store);
 		return 1;
 	}
 	if (gw_svc_register_all(err, sizeof(err)) != 0) {
-		gw_log(GW_LOG_ERR, "startup_failed", "what=services error=\"%s\"", err);
+		net_log(NET_LOG_ERR, "startup_failed", "what=services error=\"%s\"", err);
 		gw_modules_stop(&node);
 		gw_peers_stop(&node);
-		store_close(node.store);
+		gw_store_close(node.store);
 		return 1;
 	}
-	if (gw_conn_listen(&node.srv, err, sizeof(err)) != 0) {
-		gw_log(GW_LOG_ERR, "startup_failed", "what=listen error=\"%s\"", err);
+	if (net_conn_listen(&node.srv, err, sizeof(err)) != 0) {
+		net_log(NET_LOG_ERR, "startup_failed", "what=listen error=\"%s\"", err);
 		gw_modules_stop(&node);
 		gw_peers_stop(&node);
-		store_close(node.store);
+		gw_store_close(node.store);
 		return 1;
 	}
 	sig_term = evsignal_new(node.base, SIGTERM, on_term, NULL);
@@ -214,7 +214,7 @@ run(void)
 	evsignal_add(sig_int, NULL);
 	evsignal_add(sig_hup, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &node.started);
-	gw_log(GW_LOG_INFO, "listening", "host=%s port=%s federation=%s region=%s "
+	net_log(NET_LOG_INFO, "listening", "host=%s port=%s federation=%s region=%s "
 	    "version=%s boot=%llu pid=%ld", node.cfg.listen_host, node.cfg.listen_port,
 	    node.cfg.federation, node.cfg.region, AXLE_VERSION,
 	    (unsigned long long)node.boot_count, (long)getpid());
@@ -224,9 +224,9 @@ run(void)
 	gw_modules_stop(&node);
 	gw_peers_stop(&node);
 	/* Every acknowledged write was committed before its ack; close drains the rest. */
-	store_close(node.store);
+	gw_store_close(node.store);
 	node.store = NULL;
-	gw_log(exit_status ? GW_LOG_ERR : GW_LOG_INFO, "stopped", "uptime_s=%llu "
+	net_log(exit_status ? NET_LOG_ERR : NET_LOG_INFO, "stopped", "uptime_s=%llu "
 	    "exit=%d", (unsigned long long)gw_node_uptime(&node), exit_status);
 	event_free(sig_term);
 	event_free(sig_int);

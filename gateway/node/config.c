@@ -149,10 +149,10 @@ static int
 set_identity(const struct cfg_state *st, const struct cfg_key *k, void *base,
     const char *val, char *msg, size_t msglen)
 {
-	struct gw_identity id;
+	struct net_identity id;
 	char reason[256];
 
-	if (gw_identity_parse_uri(val, strlen(val), &id, reason,
+	if (net_identity_parse_uri(val, strlen(val), &id, reason,
 	    sizeof(reason)) < 0) {
 		axle_seterr(msg, msglen, "not an identity URI (%s); expected e.g. "
 		    "axle://fame-uk/member/uk.london.monitoring", reason);
@@ -168,8 +168,8 @@ set_hostport(const struct cfg_state *st, const struct cfg_key *k, void *base,
 {
 	const char *why;
 
-	if (gw_hostport_split(val, (char *)base + k->off, GW_HOST_MAX + 1,
-	    (char *)base + k->off2, GW_PORT_MAX + 1, &why) < 0) {
+	if (net_hostport_split(val, (char *)base + k->off, NET_HOST_MAX + 1,
+	    (char *)base + k->off2, NET_PORT_MAX + 1, &why) < 0) {
 		axle_seterr(msg, msglen, "%s; expected host:port, e.g. "
 		    "0.0.0.0:7443, node.example.org:7443 or [::]:7443", why);
 		return -1;
@@ -221,7 +221,7 @@ static int
 set_level(const struct cfg_state *st, const struct cfg_key *k, void *base,
     const char *val, char *msg, size_t msglen)
 {
-	if (gw_log_parse_level(val, (enum gw_log_level *)((char *)base +
+	if (net_log_parse_level(val, (enum net_log_level *)((char *)base +
 	    k->off)) < 0) {
 		axle_seterr(msg, msglen, "must be one of debug, info, warn, error");
 		return -1;
@@ -363,9 +363,9 @@ void
 gw_config_defaults(struct gw_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->log_level = GW_LOG_INFO;
+	cfg->log_level = NET_LOG_INFO;
 	cfg->tls12 = false;
-	cfg->limits = (struct gw_limits){
+	cfg->limits = (struct net_limits){
 		.max_connections = 1024,
 		.max_concurrent_streams = 100,
 		.max_header_list = 16384,

@@ -19,8 +19,8 @@
 struct gw_peer {
 	char name[ADDR_MAX_LEN + 1];	/* section name: the peer's region */
 	char region[ADDR_MAX_LEN + 1];	/* defaults to name */
-	char host[GW_HOST_MAX + 1];	/* from address = host:port / [v6]:port */
-	char port[GW_PORT_MAX + 1];
+	char host[NET_HOST_MAX + 1];	/* from address = host:port / [v6]:port */
+	char port[NET_PORT_MAX + 1];
 	char parent[ADDR_MAX_LEN + 1];	/* the peer's own parent region, as it
 					   declares it ("" unknown): lets axled -n
 					   refuse a cycle in the parent chain */
@@ -56,23 +56,23 @@ struct gw_switch_cfg {
 
 /* [metrics]: who may read /metrics besides this node's admins and nodes (metrics.c). */
 struct gw_metrics_cfg {
-	char scrape_identity[GW_URI_MAX + 1];	/* canonical axle:// URI; "" none */
+	char scrape_identity[NET_URI_MAX + 1];	/* canonical axle:// URI; "" none */
 };
 
 struct gw_config {
 	char path[PATH_MAX];
-	char federation[GW_FED_MAX + 1];	/* [node] federation, required */
+	char federation[NET_FED_MAX + 1];	/* [node] federation, required */
 	char region[ADDR_MAX_LEN + 1];		/* [node] region, required */
-	char listen_host[GW_HOST_MAX + 1];	/* [node] listen = host:port, required */
-	char listen_port[GW_PORT_MAX + 1];
+	char listen_host[NET_HOST_MAX + 1];	/* [node] listen = host:port, required */
+	char listen_port[NET_PORT_MAX + 1];
 	char data_dir[PATH_MAX];		/* [node] data_dir, required */
 	char parent[ADDR_MAX_LEN + 1];		/* [node] parent = peer name; empty: root */
 	char cert_file[PATH_MAX];		/* [tls] cert, required */
 	char key_file[PATH_MAX];		/* [tls] key, required */
 	char trust_dir[PATH_MAX];		/* [tls] trust_dir, required */
 	bool tls12;				/* [tls] allow_tls12 = yes|no, default no */
-	enum gw_log_level log_level;		/* [log] level, default info */
-	struct gw_limits limits;		/* [limits] */
+	enum net_log_level log_level;		/* [log] level, default info */
+	struct net_limits limits;		/* [limits] */
 	struct gw_recourse_cfg recourse;	/* [recourse] */
 	struct gw_registry_cfg registry;	/* [registry] */
 	struct gw_switch_cfg sw;		/* [switch] */

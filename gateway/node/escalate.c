@@ -21,7 +21,7 @@
 #define ESC_PATH	"/axle.v1.Axle/Escalate"
 
 /* A log value from text that may come from the network: quoted, escaped. */
-#define LOGQ(buf, s) gw_log_quote((buf), sizeof(buf), (s), strlen(s))
+#define LOGQ(buf, s) net_log_quote((buf), sizeof(buf), (s), strlen(s))
 
 /*
  * One hand-over in flight: from escalation_begin's commit until the outcome
@@ -84,7 +84,7 @@ gw_esc_result_name(enum gw_esc_result r)
 /* --- pure decisions -------------------------------------------------------- */
 
 int
-gw_escalate_definite(int grpc_status, const char *message)
+gw_escalate_definite(int net_grpc_status, const char *message)
 {
 	/* client.c's wording for failures before the request left (conn_describe_error, conn_up, client_open, call_deadline_cb). */
 	static const char *const unsent[] = {
@@ -93,7 +93,7 @@ gw_escalate_definite(int grpc_status, const char *message)
 		"deadline exceeded before the connection was up",
 	};
 
-	switch (grpc_status) {
+	switch (net_grpc_status) {
 	case GRPC_INVALID_ARGUMENT: case GRPC_NOT_FOUND:
 	case GRPC_ALREADY_EXISTS: case GRPC_PERMISSION_DENIED:
 	case GRPC_RESOURCE_EXHAUSTED: case GRPC_FAILED_PRECONDITION:
@@ -153,11 +153,11 @@ esc_next_at(struct gw_escalator *esc)
 	MDB_txn *txn;
 	int64_t at = 0;
 
-	if (store_read_begin(node->store, &txn) != 0)
+	if (gw_store_read_begin(node->store, &txn) != 0)
 		return 0;
 	if (recourse_next_wakeup_at(node->recourse->rc, txn, &at, &e) !=
 	    RECOURSE_OK) {
-		gw_log(GW_LOG_WARN, "recourse_wakeup_failed", "error=%s", LOGQ(q, e.msg));
+		net_log(NET_LOG_WARN, "recourse_wakeup_failed", "error=%s", LOGQ(q, e.msg));
 		at = 0;
 	}
 	mdb_txn_abort(txn);
@@ -235,14 +235,14 @@ flight_log(const struct esc_flight *f, int rc)
 	char why[RECOURSE_ERR_MAX + 16];
 
 	if (rc != 0) {
-		gw_log(GW_LOG_WARN, "recourse_handover_unrecorded", "case=%s "
+		net_log(NET_LOG_WARN, "recourse_handover_unrecorded", "case=%s "
 		    "parent=%s ok=%d error=%s", f->id, f->parent, f->ok,
-		    LOGQ(why, f->rrc != RECOURSE_OK ? f->e.msg : store_strerror(rc)));
+		    LOGQ(why, f->rrc != RECOURSE_OK ? f->e.msg : gw_store_strerror(rc)));
 	} else if (f->ok) {
-		gw_log(GW_LOG_INFO, "recourse_escalated", "case=%s parent=%s "
+		net_log(NET_LOG_INFO, "recourse_escalated", "case=%s parent=%s "
 		    "duplicate=%d", f->id, f->parent, f->duplicate);
 	} else {
-		gw_log(GW_LOG_WARN, "recourse_escalation_failed", "case=%s "
+		net_log(NET_LOG_WARN, "recourse_escalation_failed", "case=%s "
 		    "parent=%s definite=%d error=%s", f->id, f->parent,
 		    f->definite, LOGQ(why, f->why));
 	}
@@ -361,7 +361,7 @@ tick_begin(struct esc_tick *t, MDB_txn *txn, const char *id)
 		t->send[t->nsend++] = c;
 		return;
 	}
-	gw_log(GW_LOG_WARN, "recourse_handover_refused", "case=%s error=%s",
+	net_log(NET_LOG_WARN, "recourse_handover_refused", "case=%s error=%s",
 	    id, LOGQ(q, e.msg));
 	if (rc == RECOURSE_ELOOP || rc == RECOURSE_EROOT)
 		recourse_escalation_failed(t->rc, txn, id, t->now, 1, e.msg,
@@ -410,11 +410,11 @@ tick_done(int rc, void *arg)
 	esc->busy = 0;
 	if (!esc->stopped) {
 		if (rc != 0 || t->rrc != RECOURSE_OK)
-			gw_log(GW_LOG_WARN, "recourse_tick_failed", "error=%s",
+			net_log(NET_LOG_WARN, "recourse_tick_failed", "error=%s",
 			    LOGQ(q, t->rrc != RECOURSE_OK ? t->e.msg :
-			    store_strerror(rc)));
+			    gw_store_strerror(rc)));
 		if (t->sweep.noted > 0)
-			gw_log(t->root ? GW_LOG_WARN : GW_LOG_INFO,
+			net_log(t->root ? NET_LOG_WARN : NET_LOG_INFO,
 			    "recourse_overdue", "noted=%zu overdue=%zu root=%d",
 			    t->sweep.noted, t->sweep.overdue, t->root);
 		esc->idle = rc == 0 && t->nsend == 0 && t->sweep.noted == 0;

@@ -54,7 +54,7 @@ void gw_escalate_metrics(struct gw_node *node, struct evbuffer *out);
  * connection lost after the request went out, a deadline on a started
  * call, a reset stream -- is unknown. Pure.
  */
-int gw_escalate_definite(int grpc_status, const char *message);
+int gw_escalate_definite(int net_grpc_status, const char *message);
 
 /*
  * The timer's delay in ms for the next wake-up at next_at (0: nothing

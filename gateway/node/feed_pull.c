@@ -34,7 +34,7 @@
 #define MIRROR_CONFIRM_MS	5000
 #define PULL_TIMEOUT_MS		(MIRROR_CONFIRM_MS + 10000)
 
-/* struct mpeer, struct mlink, struct gw_mirror: feed_pull_priv.h */
+/* struct gw_mpeer, struct gw_mlink, struct gw_mirror: feed_pull_priv.h */
 
 /* A pull in flight; outlives the mirror if the node stops meanwhile. */
 struct pull {
@@ -66,7 +66,7 @@ struct mwrite {
 	struct registry_outcome res;
 };
 
-static void pull_start(struct mpeer *p);
+static void pull_start(struct gw_mpeer *p);
 
 /* Lag is a duration: measured on a clock that wall-clock steps do not move. */
 int64_t
@@ -78,7 +78,7 @@ gw_mirror_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct mpeer *
+struct gw_mpeer *
 gw_mirror_find(struct gw_node *node, const char *region)
 {
 	struct gw_mirror *m;
@@ -92,7 +92,7 @@ gw_mirror_find(struct gw_node *node, const char *region)
 }
 
 void
-gw_mirror_schedule(struct mpeer *p, uint32_t ms)
+gw_mirror_schedule(struct gw_mpeer *p, uint32_t ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
@@ -103,7 +103,7 @@ gw_mirror_schedule(struct mpeer *p, uint32_t ms)
 }
 
 static uint32_t
-interval_ms(const struct mpeer *p)
+interval_ms(const struct gw_mpeer *p)
 {
 	return p->m->node->cfg.registry.mirror_interval_ms;
 }
@@ -111,7 +111,7 @@ interval_ms(const struct mpeer *p)
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct mpeer *p = arg;
+	struct gw_mpeer *p = arg;
 
 	(void)fd, (void)what;
 	if (!p->busy && !p->broken && !p->resetting)
@@ -123,7 +123,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
  * (which pulls at once only when nothing was in flight), pull from seq 1.
  */
 static void
-stale_done(struct mpeer *p)
+stale_done(struct gw_mpeer *p)
 {
 	p->busy = false;
 	if (!p->resetting)
@@ -131,16 +131,16 @@ stale_done(struct mpeer *p)
 }
 
 static void
-mark_broken(struct mpeer *p, const char *reason)
+mark_broken(struct gw_mpeer *p, const char *reason)
 {
 	char q[600];
 
 	p->broken = true;
 	p->busy = false;
 	snprintf(p->reason, sizeof(p->reason), "%s", reason);
-	gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s via=%s seq=%" PRIu64 " reason=%s "
+	net_log(NET_LOG_ERR, "mirror_broken", "peer=%s via=%s seq=%" PRIu64 " reason=%s "
 	    "action=\"mirror stopped; nothing of this batch was applied\"",
-	    p->region, p->via, p->seq, gw_log_quote(q, sizeof(q), reason, strlen(reason)));
+	    p->region, p->via, p->seq, net_log_quote(q, sizeof(q), reason, strlen(reason)));
 }
 
 /* --- applying a batch (writer thread, then loop thread) -------------------------- */
@@ -169,7 +169,7 @@ mwrite_free(struct mwrite *w)
 
 /* The batch committed: bring the index in line with each new record. */
 static void
-mwrite_applied(struct mpeer *p, const struct mwrite *w)
+mwrite_applied(struct gw_mpeer *p, const struct mwrite *w)
 {
 	const Axle__V1__FeedResponse *r = w->resp;
 	uint64_t before = p->seq;
@@ -187,7 +187,7 @@ mwrite_applied(struct mpeer *p, const struct mwrite *w)
 	if (w->head != NULL && w->head->seq == p->seq)
 		gw_mirror_head_seen(p, w->via, w->head);
 	if (p->seq > before) {
-		gw_log(GW_LOG_DEBUG, "mirror_applied", "peer=%s via=%s from=%" PRIu64
+		net_log(NET_LOG_DEBUG, "mirror_applied", "peer=%s via=%s from=%" PRIu64
 		    " to=%" PRIu64, p->region, p->via, before + 1, p->seq);
 		/* Nodes that mirror this feed through us learn it now. */
 		if (w->node->registry->feed_wake != NULL)
@@ -199,7 +199,7 @@ static void
 mwrite_done(int rc, void *arg)
 {
 	struct mwrite *w = arg;
-	struct mpeer *p = gw_mirror_find(w->node, w->region);
+	struct gw_mpeer *p = gw_mirror_find(w->node, w->region);
 
 	if (p == NULL) {
 		mwrite_free(w);
@@ -214,11 +214,11 @@ mwrite_done(int rc, void *arg)
 		mark_broken(p, w->res.reason);
 	} else if (rc != 0) {
 		const char *e = w->lrc != REGISTRY_OK ? w->res.reason :
-		    store_strerror(rc);
+		    gw_store_strerror(rc);
 		char q[600];
 
-		gw_log(GW_LOG_WARN, "mirror_write_failed", "peer=%s error=%s",
-		    p->region, gw_log_quote(q, sizeof(q), e, strlen(e)));
+		net_log(NET_LOG_WARN, "mirror_write_failed", "peer=%s error=%s",
+		    p->region, net_log_quote(q, sizeof(q), e, strlen(e)));
 		gw_mirror_schedule(p, interval_ms(p));
 	} else if (w->lrc == REGISTRY_EINTEGRITY) {
 		mark_broken(p, w->res.reason);
@@ -236,7 +236,7 @@ mwrite_done(int rc, void *arg)
 
 /* Nothing new and the signed head is where we are: no write needed. */
 static bool
-at_head(const struct mpeer *p, const Axle__V1__FeedResponse *r, EVP_PKEY *pub)
+at_head(const struct gw_mpeer *p, const Axle__V1__FeedResponse *r, EVP_PKEY *pub)
 {
 	const Axle__V1__SignedHead *h = r->head;
 	char why[REGISTRY_REASON_MAX];
@@ -252,7 +252,7 @@ at_head(const struct mpeer *p, const Axle__V1__FeedResponse *r, EVP_PKEY *pub)
 }
 
 static void
-pull_answer(struct mpeer *p, const char *via, Axle__V1__FeedResponse *resp,
+pull_answer(struct gw_mpeer *p, const char *via, Axle__V1__FeedResponse *resp,
     int64_t started_ms)
 {
 	int64_t answered_ms = gw_mirror_mono_ms();
@@ -263,8 +263,8 @@ pull_answer(struct mpeer *p, const char *via, Axle__V1__FeedResponse *resp,
 	struct mwrite *w;
 
 	if (pub == NULL) {
-		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s via=%s error=%s",
-		    p->region, via, gw_log_quote(q, sizeof(q), why, strlen(why)));
+		net_log(NET_LOG_WARN, "mirror_pull_failed", "peer=%s via=%s error=%s",
+		    p->region, via, net_log_quote(q, sizeof(q), why, strlen(why)));
 		snprintf(p->fault, sizeof(p->fault), "%s", why);
 		pb_free(&resp->base);
 		gw_mirror_schedule(p, interval_ms(p));
@@ -314,14 +314,14 @@ pull_answer(struct mpeer *p, const char *via, Axle__V1__FeedResponse *resp,
 	w->now_ms = gw_registry_now_ms();
 	w->answered_ms = answered_ms;
 	/* A peer's entries are new work: refused above the high-water mark. */
-	if (store_submit_new(node->store, mwrite_fn, mwrite_done, w) != 0) {
+	if (gw_store_submit_new(node->store, mwrite_fn, mwrite_done, w) != 0) {
 		mwrite_free(w);
 		gw_mirror_schedule(p, interval_ms(p));
 	}
 }
 
 static void
-pull_failed(struct mpeer *p, int status, const char *message)
+pull_failed(struct gw_mpeer *p, int status, const char *message)
 {
 	char q[600];
 
@@ -329,9 +329,9 @@ pull_failed(struct mpeer *p, int status, const char *message)
 	if (message == NULL)
 		message = "";
 	if (!p->down)
-		gw_log(GW_LOG_WARN, "mirror_pull_failed", "peer=%s via=%s status=%d "
+		net_log(NET_LOG_WARN, "mirror_pull_failed", "peer=%s via=%s status=%d "
 		    "error=%s action=\"retry every %ums from seq %" PRIu64 "\"",
-		    p->region, p->via, status, gw_log_quote(q, sizeof(q), message,
+		    p->region, p->via, status, net_log_quote(q, sizeof(q), message,
 		    strlen(message)), interval_ms(p), p->seq + 1);
 	p->down = true;
 	gw_mirror_schedule(p, interval_ms(p));
@@ -342,7 +342,7 @@ pull_cb(void *arg, int final, int status, const char *message,
     const uint8_t *msg, size_t len)
 {
 	struct pull *pl = arg;
-	struct mpeer *p;
+	struct gw_mpeer *p;
 	Axle__V1__FeedResponse *resp;
 	char err[256];
 
@@ -365,13 +365,13 @@ pull_cb(void *arg, int final, int status, const char *message,
 		goto out;
 	}
 	resp = PB_UNPACK(Axle__V1__FeedResponse, axle__v1__feed_response,
-	    pl->msg, pl->len, GW_CLIENT_MAX_MSG, err, sizeof(err));
+	    pl->msg, pl->len, NET_CLIENT_MAX_MSG, err, sizeof(err));
 	if (resp == NULL) {
 		pull_failed(p, GRPC_INTERNAL, err);
 		goto out;
 	}
 	if (p->down)
-		gw_log(GW_LOG_INFO, "mirror_resumed", "peer=%s from_seq=%" PRIu64,
+		net_log(NET_LOG_INFO, "mirror_resumed", "peer=%s from_seq=%" PRIu64,
 		    p->region, p->seq + 1);
 	p->down = false;
 	pull_answer(p, pl->via, resp, pl->started_ms);
@@ -381,7 +381,7 @@ out:
 }
 
 static void
-pull_start(struct mpeer *p)
+pull_start(struct gw_mpeer *p)
 {
 	struct gw_node *node = p->m->node;
 	Axle__V1__FeedRequest req = AXLE__V1__FEED_REQUEST__INIT;
@@ -413,7 +413,7 @@ struct mreset {
 	struct gw_node *node;
 	struct registry_db db;
 	char region[ADDR_MAX_LEN + 1];
-	char by[GW_URI_MAX + 1];
+	char by[NET_URI_MAX + 1];
 	char reason[REGISTRY_REASON_MAX];
 	struct registry_mirror_state before;
 	gw_mirror_reset_cb *cb;
@@ -440,20 +440,20 @@ static void
 mreset_done(int rc, void *arg)
 {
 	struct mreset *r = arg;
-	struct mpeer *p = gw_mirror_find(r->node, r->region);
+	struct gw_mpeer *p = gw_mirror_find(r->node, r->region);
 	char err[256] = "", q[2 * REGISTRY_REASON_MAX];
 
 	if (p != NULL)
 		p->resetting = false;
 	if (rc != 0 || p == NULL) {
 		snprintf(err, sizeof(err), "%s", p == NULL ? "the node is stopping" :
-		    r->lrc != REGISTRY_OK ? r->res.reason : store_strerror(rc));
-		gw_log(GW_LOG_WARN, "mirror_reset_failed", "peer=%s by=%s error=\"%s\"",
+		    r->lrc != REGISTRY_OK ? r->res.reason : gw_store_strerror(rc));
+		net_log(NET_LOG_WARN, "mirror_reset_failed", "peer=%s by=%s error=\"%s\"",
 		    r->region, r->by, err);
 		if (p != NULL && !p->busy)
 			gw_mirror_schedule(p, 0);
 		r->cb(r->arg, p == NULL ? GRPC_UNAVAILABLE : r->lrc != REGISTRY_OK ?
-		    GRPC_INTERNAL : store_rc_grpc_status(rc), err, 0, false);
+		    GRPC_INTERNAL : gw_store_rc_grpc_status(rc), err, 0, false);
 		free(r);
 		return;
 	}
@@ -474,12 +474,12 @@ mreset_done(int rc, void *arg)
 	p->confirmed_ms = gw_mirror_mono_ms();	/* we hold nothing: lag counts from now */
 	/* The index still holds the forgotten records: rebuild it from the store. */
 	if (gw_registry_reindex(r->node, err, sizeof(err)) != 0)
-		gw_log(GW_LOG_ERR, "mirror_reset_reindex_failed", "peer=%s error=\"%s\" "
+		net_log(NET_LOG_ERR, "mirror_reset_reindex_failed", "peer=%s error=\"%s\" "
 		    "action=\"restart the node to rebuild the index\"", r->region, err);
-	gw_log(GW_LOG_WARN, "mirror_reset", "peer=%s by=%s dropped_seq=%" PRIu64
+	net_log(NET_LOG_WARN, "mirror_reset", "peer=%s by=%s dropped_seq=%" PRIu64
 	    " was_broken=%d reason=%s action=\"mirroring again from seq 1\"",
 	    r->region, r->by, r->before.seq, r->before.broken,
-	    gw_log_quote(q, sizeof(q), r->reason, strlen(r->reason)));
+	    net_log_quote(q, sizeof(q), r->reason, strlen(r->reason)));
 	if (!p->busy)
 		gw_mirror_schedule(p, 0);
 	r->cb(r->arg, 0, NULL, r->before.seq, r->before.broken);
@@ -491,7 +491,7 @@ gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
     const char *reason, gw_mirror_reset_cb *cb, void *arg, char *err,
     size_t errlen)
 {
-	struct mpeer *p = gw_mirror_find(node, region);
+	struct gw_mpeer *p = gw_mirror_find(node, region);
 	struct mreset *r;
 	int rc;
 
@@ -521,12 +521,12 @@ gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
 	p->resetting = true;
 	p->gen++;
 	evtimer_del(p->timer);
-	if ((rc = store_submit(node->store, mreset_fn, mreset_done, r)) != 0) {
+	if ((rc = gw_store_submit(node->store, mreset_fn, mreset_done, r)) != 0) {
 		p->resetting = false;
 		if (!p->busy)
 			gw_mirror_schedule(p, 0);
 		snprintf(err, errlen, "the store cannot take the reset now: %s",
-		    store_strerror(rc));
+		    gw_store_strerror(rc));
 		free(r);
 		return GRPC_UNAVAILABLE;
 	}
@@ -535,11 +535,11 @@ gw_mirror_reset(struct gw_node *node, const char *region, const char *by,
 
 /* --- module life ----------------------------------------------------------------- */
 
-struct mpeer *
+struct gw_mpeer *
 gw_mirror_add(struct gw_mirror *m, const char *region, const char *via,
     unsigned hops)
 {
-	struct mpeer *p;
+	struct gw_mpeer *p;
 
 	if (m->n >= m->cap)
 		return NULL;
@@ -561,7 +561,7 @@ static void
 load_one(void *arg, const char *region, const struct registry_mirror_state *st)
 {
 	struct gw_mirror *m = arg;
-	struct mpeer *p = gw_mirror_find(m->node, region);
+	struct gw_mpeer *p = gw_mirror_find(m->node, region);
 	char q[600];
 
 	if (p == NULL && (p = gw_mirror_add(m, region, "", 0)) == NULL)
@@ -571,11 +571,11 @@ load_one(void *arg, const char *region, const struct registry_mirror_state *st)
 	p->broken = st->broken;
 	snprintf(p->reason, sizeof(p->reason), "%s", st->reason);
 	if (st->broken)
-		gw_log(GW_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64
+		net_log(NET_LOG_ERR, "mirror_broken", "peer=%s seq=%" PRIu64
 		    " reason=%s action=\"mirror stays stopped\"", p->region, p->seq,
-		    gw_log_quote(q, sizeof(q), st->reason, strlen(st->reason)));
+		    net_log_quote(q, sizeof(q), st->reason, strlen(st->reason)));
 	else
-		gw_log(GW_LOG_INFO, "mirror_start", "peer=%s from_seq=%" PRIu64
+		net_log(NET_LOG_INFO, "mirror_start", "peer=%s from_seq=%" PRIu64
 		    " via=%s", p->region, p->seq + 1, p->via[0] ? p->via :
 		    "(a peer that offers it)");
 }
@@ -587,8 +587,8 @@ mirror_load(struct gw_node *node, struct gw_mirror *m, char *err, size_t errlen)
 	MDB_txn *txn;
 	int rc;
 
-	if ((rc = store_read_begin(node->store, &txn)) != 0) {
-		snprintf(err, errlen, "read transaction: %s", store_strerror(rc));
+	if ((rc = gw_store_read_begin(node->store, &txn)) != 0) {
+		snprintf(err, errlen, "read transaction: %s", gw_store_strerror(rc));
 		return -1;
 	}
 	/* Start-up only: reads at most cap states (the configured cap on origins). */
@@ -655,7 +655,7 @@ gw_mirror_stop(struct gw_node *node)
 bool
 gw_mirror_lag_ms(struct gw_node *node, const char *region, int64_t *lag_ms)
 {
-	struct mpeer *p = gw_mirror_find(node, region);
+	struct gw_mpeer *p = gw_mirror_find(node, region);
 	int64_t lag;
 
 	if (p == NULL)
@@ -668,7 +668,7 @@ gw_mirror_lag_ms(struct gw_node *node, const char *region, int64_t *lag_ms)
 unsigned long long
 gw_mirror_seq(struct gw_node *node, const char *region)
 {
-	struct mpeer *p = gw_mirror_find(node, region);
+	struct gw_mpeer *p = gw_mirror_find(node, region);
 
 	return p != NULL ? (unsigned long long)p->seq : 0;
 }

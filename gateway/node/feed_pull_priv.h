@@ -17,7 +17,7 @@ struct gw_node;
 struct gw_mirror;
 
 /* One origin region's mirror, as the loop thread sees it. */
-struct mpeer {
+struct gw_mpeer {
 	struct gw_mirror *m;
 	char region[ADDR_MAX_LEN + 1];		/* the origin */
 	char via[ADDR_MAX_LEN + 1];		/* the peer pulled from ("" : none offers it yet) */
@@ -45,7 +45,7 @@ struct mpeer {
 };
 
 /* One configured peer, asked now and then which origins it holds (Axle.Origins). */
-struct mlink {
+struct gw_mlink {
 	struct gw_mirror *m;
 	char region[ADDR_MAX_LEN + 1];
 	bool busy;
@@ -56,18 +56,18 @@ struct mlink {
 struct gw_mirror {
 	struct gw_node *node;
 	size_t n, cap;			/* cap: [registry] max_origins (at least the peers) */
-	struct mpeer *peers;		/* cap of them, never moved (timers point in) */
+	struct gw_mpeer *peers;		/* cap of them, never moved (timers point in) */
 	size_t nlinks;
-	struct mlink *links;
+	struct gw_mlink *links;
 	bool full_logged;		/* an offer was refused at the cap (logged once) */
 };
 
 /* feed_pull.c */
 int64_t gw_mirror_mono_ms(void);
-struct mpeer *gw_mirror_find(struct gw_node *node, const char *region);
-void gw_mirror_schedule(struct mpeer *p, uint32_t ms);
+struct gw_mpeer *gw_mirror_find(struct gw_node *node, const char *region);
+void gw_mirror_schedule(struct gw_mpeer *p, uint32_t ms);
 /* Adds an origin (not started); NULL at the cap or out of memory. */
-struct mpeer *gw_mirror_add(struct gw_mirror *m, const char *region,
+struct gw_mpeer *gw_mirror_add(struct gw_mirror *m, const char *region,
     const char *via, unsigned hops);
 
 /* feed_trust.c */
@@ -77,10 +77,10 @@ struct mpeer *gw_mirror_add(struct gw_mirror *m, const char *region,
  * head older than [registry] relay_stale_ms while a newer one existed, names
  * that relay (p->fault, event=mirror_relay_stale).
  */
-void gw_mirror_head_seen(struct mpeer *p, const char *via,
+void gw_mirror_head_seen(struct gw_mpeer *p, const char *via,
     const Axle__V1__SignedHead *head);
 /* An offer of p's origin by peer via at a head signed `ms`: leave a stale relay for it? */
-bool gw_mirror_offer_fresher(struct mpeer *p, const char *via, uint64_t seq,
+bool gw_mirror_offer_fresher(struct gw_mpeer *p, const char *via, uint64_t seq,
     int64_t ms);
 
 /*

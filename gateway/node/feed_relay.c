@@ -33,7 +33,7 @@ bool
 gw_mirror_fresh_head(struct gw_node *node, const char *region, uint64_t seq,
     const uint8_t **data, size_t *len)
 {
-	struct mpeer *p = gw_mirror_find(node, region);
+	struct gw_mpeer *p = gw_mirror_find(node, region);
 
 	if (p == NULL || p->fresh == NULL || p->seq != seq)
 		return false;
@@ -52,7 +52,7 @@ struct offer_call {
 	int nmsgs;
 };
 
-static struct mlink *
+static struct gw_mlink *
 link_find(struct gw_node *node, const char *region)
 {
 	struct gw_mirror *m = node->registry != NULL ? node->registry->mirror : NULL;
@@ -64,7 +64,7 @@ link_find(struct gw_node *node, const char *region)
 }
 
 static void
-link_schedule(struct mlink *l, uint32_t ms)
+link_schedule(struct gw_mlink *l, uint32_t ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
@@ -77,11 +77,11 @@ link_schedule(struct mlink *l, uint32_t ms)
  * this peer if it is strictly closer to the origin than where we pull now.
  */
 static void
-offer_one(struct mlink *l, const Axle__V1__OriginHead *o)
+offer_one(struct gw_mlink *l, const Axle__V1__OriginHead *o)
 {
 	struct gw_mirror *m = l->m;
 	struct gw_node *node = m->node;
-	struct mpeer *p;
+	struct gw_mpeer *p;
 	char folded[ADDR_MAX_LEN + 1], why[REGISTRY_REASON_MAX];
 	unsigned hops;
 
@@ -106,7 +106,7 @@ offer_one(struct mlink *l, const Axle__V1__OriginHead *o)
 		if ((p->via[0] != '\0' && p->hops <= hops) ||
 		    strcmp(l->region, p->suspect) == 0 || strcmp(l->region, p->shunned) == 0)
 			return;
-		gw_log(GW_LOG_INFO, "mirror_via", "peer=%s via=%s hops=%u was=%s",
+		net_log(NET_LOG_INFO, "mirror_via", "peer=%s via=%s hops=%u was=%s",
 		    p->region, l->region, hops, p->via[0] ? p->via : "(none)");
 		snprintf(p->via, sizeof(p->via), "%s", l->region);
 		p->hops = hops;
@@ -116,7 +116,7 @@ offer_one(struct mlink *l, const Axle__V1__OriginHead *o)
 	}
 	if ((p = gw_mirror_add(m, o->region, l->region, hops)) == NULL) {
 		if (!m->full_logged)
-			gw_log(GW_LOG_WARN, "mirror_origins_full", "peer=%s via=%s "
+			net_log(NET_LOG_WARN, "mirror_origins_full", "peer=%s via=%s "
 			    "max_origins=%zu action=\"raise [registry] max_origins to "
 			    "mirror every region of the federation\"", o->region,
 			    l->region, m->cap);
@@ -125,9 +125,9 @@ offer_one(struct mlink *l, const Axle__V1__OriginHead *o)
 	}
 	if (registry_index_add_region(node->registry->idx, p->region,
 	    REGISTRY_PREFIX_PEER_REGION) == REGISTRY_ENOMEM)
-		gw_log(GW_LOG_WARN, "mirror_index_failed", "peer=%s error=\"out of "
+		net_log(NET_LOG_WARN, "mirror_index_failed", "peer=%s error=\"out of "
 		    "memory\"", p->region);
-	gw_log(GW_LOG_INFO, "mirror_start", "peer=%s from_seq=1 via=%s hops=%u",
+	net_log(NET_LOG_INFO, "mirror_start", "peer=%s from_seq=1 via=%s hops=%u",
 	    p->region, l->region, hops);
 	gw_mirror_schedule(p, 0);
 }
@@ -137,7 +137,7 @@ offer_cb(void *arg, int final, int status, const char *message,
     const uint8_t *msg, size_t len)
 {
 	struct offer_call *oc = arg;
-	struct mlink *l;
+	struct gw_mlink *l;
 	Axle__V1__OriginsResponse *resp;
 	char err[256];
 
@@ -152,7 +152,7 @@ offer_cb(void *arg, int final, int status, const char *message,
 		goto out;
 	if (status == GRPC_UNIMPLEMENTED) {
 		if (!l->unimplemented)
-			gw_log(GW_LOG_INFO, "mirror_offers_unsupported", "peer=%s "
+			net_log(NET_LOG_INFO, "mirror_offers_unsupported", "peer=%s "
 			    "action=\"mirroring only its own feed (an older node)\"",
 			    l->region);
 		l->unimplemented = true;
@@ -162,8 +162,8 @@ offer_cb(void *arg, int final, int status, const char *message,
 	l->unimplemented = false;
 	if (status != GRPC_OK || oc->nmsgs != 1 || oc->msg == NULL ||
 	    (resp = PB_UNPACK(Axle__V1__OriginsResponse, axle__v1__origins_response,
-	    oc->msg, oc->len, GW_CLIENT_MAX_MSG, err, sizeof(err))) == NULL) {
-		gw_log(GW_LOG_DEBUG, "mirror_offers_failed", "peer=%s status=%d",
+	    oc->msg, oc->len, NET_CLIENT_MAX_MSG, err, sizeof(err))) == NULL) {
+		net_log(NET_LOG_DEBUG, "mirror_offers_failed", "peer=%s status=%d",
 		    l->region, status);
 		link_schedule(l, OFFER_EVERY_MS);
 		goto out;
@@ -181,7 +181,7 @@ out:
 static void
 link_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct mlink *l = arg;
+	struct gw_mlink *l = arg;
 	struct gw_node *node = l->m->node;
 	Axle__V1__OriginsRequest req = AXLE__V1__ORIGINS_REQUEST__INIT;
 	struct offer_call *oc;
@@ -216,7 +216,7 @@ gw_mirror_links_start(struct gw_node *node, char *err, size_t errlen)
 		return -1;
 	}
 	for (size_t i = 0; i < node->cfg.npeers; i++) {
-		struct mlink *l = &m->links[i];
+		struct gw_mlink *l = &m->links[i];
 
 		l->m = m;
 		snprintf(l->region, sizeof(l->region), "%s", node->cfg.peers[i].region);
@@ -253,7 +253,7 @@ gw_mirror_origins(struct gw_node *node, Axle__V1__OriginHead *out, size_t max)
 	size_t k = 0;
 
 	for (size_t i = 0; m != NULL && i < m->n && k < max; i++) {
-		struct mpeer *p = &m->peers[i];
+		struct gw_mpeer *p = &m->peers[i];
 		Axle__V1__OriginHead *o;
 
 		if (p->via[0] == '\0')		/* held from before; pulled from nobody now */

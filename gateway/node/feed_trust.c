@@ -27,7 +27,7 @@ link_pub(struct gw_node *node, const char *via)
 {
 	struct gw_peer_link *l = gw_peers_find(node, via);
 	X509 *cert = l != NULL && l->client != NULL ?
-	    gw_client_peer_cert(l->client) : NULL;
+	    net_client_peer_cert(l->client) : NULL;
 
 	return cert != NULL ? X509_get_pubkey(cert) : NULL;
 }
@@ -37,7 +37,7 @@ gw_mirror_link_cert(struct gw_node *node, const char *via, ProtobufCBinaryData *
 {
 	struct gw_peer_link *l = gw_peers_find(node, via);
 	X509 *cert = l != NULL && l->client != NULL ?
-	    gw_client_peer_cert(l->client) : NULL;
+	    net_client_peer_cert(l->client) : NULL;
 	unsigned char *der = NULL;
 	int n;
 
@@ -59,7 +59,7 @@ chain_pub(struct gw_node *node, const char *region,
 	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
 	X509 *leaf = NULL;
 	EVP_PKEY *pub = NULL;
-	struct gw_identity id;
+	struct net_identity id;
 	char err[256];
 
 	if (store == NULL || rest == NULL || vctx == NULL) {
@@ -95,10 +95,10 @@ chain_pub(struct gw_node *node, const char *region,
 		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx)));
 		goto out;
 	}
-	if (gw_tls_cert_identity(leaf, node->cfg.federation, &id, err, sizeof(err)) != 0 ||
-	    id.role != GW_ROLE_NODE || strcmp(id.address, region) != 0) {
+	if (net_tls_cert_identity(leaf, node->cfg.federation, &id, err, sizeof(err)) != 0 ||
+	    id.role != NET_ROLE_NODE || strcmp(id.address, region) != 0) {
 		snprintf(why, len, "the head of %s is signed by a certificate that is "
-		    "not the node of %s: %s", region, region, id.role == GW_ROLE_NODE ?
+		    "not the node of %s: %s", region, region, id.role == NET_ROLE_NODE ?
 		    id.uri : err);
 		goto out;
 	}
@@ -138,20 +138,20 @@ gw_mirror_origin_pub(struct gw_node *node, const char *region, const char *via,
 /* --- withholding: a relay that serves old heads while newer ones exist --------------------- */
 
 static uint32_t
-stale_ms(const struct mpeer *p)
+stale_ms(const struct gw_mpeer *p)
 {
 	return p->m->node->cfg.registry.relay_stale_ms;
 }
 
 bool
-gw_mirror_offer_fresher(struct mpeer *p, const char *via, uint64_t seq, int64_t ms)
+gw_mirror_offer_fresher(struct gw_mpeer *p, const char *via, uint64_t seq, int64_t ms)
 {
 	if (p->via[0] == '\0' || strcmp(p->via, via) == 0 ||
 	    strcmp(p->via, p->region) == 0 ||	/* the origin itself is never stale */
 	    seq <= p->seq || p->signed_ms == 0 || ms < p->signed_ms + stale_ms(p))
 		return false;
 	/* Its word is not proof: the head it serves will be (gw_mirror_head_seen). */
-	gw_log(GW_LOG_INFO, "mirror_via", "peer=%s via=%s was=%s reason=\"it offers "
+	net_log(NET_LOG_INFO, "mirror_via", "peer=%s via=%s was=%s reason=\"it offers "
 	    "entry %" PRIu64 " signed %" PRId64 " ms after the head %s serves\"",
 	    p->region, via, p->via, seq, ms - p->signed_ms, p->via);
 	snprintf(p->suspect, sizeof(p->suspect), "%s", p->via);
@@ -162,7 +162,7 @@ gw_mirror_offer_fresher(struct mpeer *p, const char *via, uint64_t seq, int64_t 
 }
 
 void
-gw_mirror_head_seen(struct mpeer *p, const char *via, const Axle__V1__SignedHead *head)
+gw_mirror_head_seen(struct gw_mpeer *p, const char *via, const Axle__V1__SignedHead *head)
 {
 	int64_t t = registry_feed_head_time(head);
 	uint8_t *buf;
@@ -187,9 +187,9 @@ gw_mirror_head_seen(struct mpeer *p, const char *via, const Axle__V1__SignedHead
 		    p->suspect_seq, t - p->suspect_ms, via, head->seq) < 0)
 			p->fault[0] = '\0';
 		snprintf(p->shunned, sizeof(p->shunned), "%s", p->suspect);
-		gw_log(GW_LOG_WARN, "mirror_relay_stale", "peer=%s relay=%s via=%s "
+		net_log(NET_LOG_WARN, "mirror_relay_stale", "peer=%s relay=%s via=%s "
 		    "reason=%s", p->region, p->suspect, via,
-		    gw_log_quote(q, sizeof(q), p->fault, strlen(p->fault)));
+		    net_log_quote(q, sizeof(q), p->fault, strlen(p->fault)));
 	}
 	p->suspect[0] = '\0';
 }

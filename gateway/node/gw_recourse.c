@@ -15,7 +15,7 @@
 
 /*
  * Writes in flight and whether the module stopped: the case store is freed
- * when both say so (store_close runs queued writes after the modules
+ * when both say so (gw_store_close runs queued writes after the modules
  * stopped, and those writes use it).
  */
 struct rec_life {
@@ -52,7 +52,7 @@ gw_recourse_grpc_status(int rc, const struct recourse_err *e)
 	case RECOURSE_EPRECOND: case RECOURSE_ELOOP: case RECOURSE_EROOT:
 		return GRPC_FAILED_PRECONDITION;
 	case RECOURSE_ESTORE:
-		return store_rc_grpc_status(e != NULL && e->store_rc != 0 ?
+		return gw_store_rc_grpc_status(e != NULL && e->store_rc != 0 ?
 		    e->store_rc : -1);
 	case RECOURSE_ENOMEM: return GRPC_RESOURCE_EXHAUSTED;
 	default: return GRPC_INTERNAL;
@@ -108,8 +108,8 @@ rec_enqueue(struct gw_node *node, store_write_fn fn, store_done_fn done,
 	if ((s = malloc(sizeof(*s))) == NULL)
 		return ENOMEM;
 	*s = (struct rec_sub){ (struct rec_full *)node->recourse, fn, done, arg };
-	rc = is_new ? store_submit_new(node->store, rec_sub_write, rec_sub_done, s) :
-	    store_submit(node->store, rec_sub_write, rec_sub_done, s);
+	rc = is_new ? gw_store_submit_new(node->store, rec_sub_write, rec_sub_done, s) :
+	    gw_store_submit(node->store, rec_sub_write, rec_sub_done, s);
 	if (rc != 0) {
 		free(s);
 		return rc;
@@ -139,7 +139,7 @@ open_backend(MDB_txn *txn, struct store *st, void *arg)
 {
 	struct recourse_open_arg *oa = arg;
 
-	return recourse_backend_lmdb_new(store_env(st), txn,
+	return recourse_backend_lmdb_new(gw_store_env(st), txn,
 	    &oa->node->recourse->be, oa->err, sizeof(oa->err));
 }
 
@@ -192,9 +192,9 @@ gw_recourse_open(struct gw_node *node, char *err, size_t errlen)
 		return -1;
 	}
 	node->recourse = &rf->pub;
-	if ((rv = store_write_now(node->store, open_backend, &oa)) != 0) {
+	if ((rv = gw_store_write_now(node->store, open_backend, &oa)) != 0) {
 		snprintf(err, errlen, "opening the case store: %s",
-		    oa.err[0] ? oa.err : store_strerror(rv));
+		    oa.err[0] ? oa.err : gw_store_strerror(rv));
 		goto fail;
 	}
 	if (rec_context(node, err, errlen) != 0)
@@ -231,7 +231,7 @@ gw_recourse_metrics(struct gw_node *node, struct evbuffer *out)
 
 	if (node->recourse == NULL)
 		return -1;
-	if (store_read_begin(node->store, &txn) == 0) {
+	if (gw_store_read_begin(node->store, &txn) == 0) {
 		ok = recourse_stats(node->recourse->rc, txn, gw_recourse_now_ms(),
 		    &s, &e) == RECOURSE_OK;
 		mdb_txn_abort(txn);
@@ -304,17 +304,17 @@ brief_fill(const Axle__V1__Case *c, struct gw_recourse_brief *out)
 
 /* A member sees a case only if it sent the message: sender within its prefix. */
 static int
-brief_allowed(const struct gw_identity *who, const Axle__V1__Case *c,
+brief_allowed(const struct net_identity *who, const Axle__V1__Case *c,
     char *err, size_t errlen)
 {
 	char addr[ADDR_MAX_LEN + 1];
 	const char *sender = c->envelope != NULL ? c->envelope->sender : "";
 	size_t n = strcspn(sender, ":");
 
-	if (who == NULL || who->role != GW_ROLE_MEMBER)
+	if (who == NULL || who->role != NET_ROLE_MEMBER)
 		return 1;
 	snprintf(addr, sizeof(addr), "%.*s", (int)n, sender);
-	if (addr[0] != '\0' && gw_authz_member_covers(who, addr, NULL, 0))
+	if (addr[0] != '\0' && net_authz_member_covers(who, addr, NULL, 0))
 		return 1;
 	snprintf(err, errlen, "case %s is not about a message of %s", c->id,
 	    who->address);
@@ -323,7 +323,7 @@ brief_allowed(const struct gw_identity *who, const Axle__V1__Case *c,
 
 int
 gw_recourse_case_brief(struct gw_node *node, MDB_txn *txn,
-    const char *case_id, const struct gw_identity *who,
+    const char *case_id, const struct net_identity *who,
     struct gw_recourse_brief *out, char *err, size_t errlen)
 {
 	struct recourse_err e = { 0 };
@@ -335,8 +335,8 @@ gw_recourse_case_brief(struct gw_node *node, MDB_txn *txn,
 		snprintf(err, errlen, "recourse is not running");
 		return GRPC_UNAVAILABLE;
 	}
-	if (txn == NULL && (rc = store_read_begin(node->store, &own)) != 0) {
-		snprintf(err, errlen, "%s", store_strerror(rc));
+	if (txn == NULL && (rc = gw_store_read_begin(node->store, &own)) != 0) {
+		snprintf(err, errlen, "%s", gw_store_strerror(rc));
 		return GRPC_UNAVAILABLE;
 	}
 	rc = recourse_case_get(node->recourse->rc, txn ? txn : own, case_id, &c,

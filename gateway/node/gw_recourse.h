@@ -21,7 +21,7 @@ struct gw_recourse {
 	struct recourse_backend *be;	/* LMDB, in the node's environment */
 	struct recourse *rc;
 	char parent_region[ADDR_MAX_LEN + 1];	/* "" at the root */
-	char identity[GW_URI_MAX + 1];	/* this node's URI: actor of its own steps */
+	char identity[NET_URI_MAX + 1];	/* this node's URI: actor of its own steps */
 	struct gw_escalator *esc;	/* escalate.c: the hand-over timer and calls */
 };
 
@@ -42,14 +42,14 @@ void gw_recourse_close(struct gw_node *node);
 int gw_recourse_metrics(struct gw_node *node, struct evbuffer *out);
 
 /*
- * store_submit for everything recourse writes: counts the writes in
+ * gw_store_submit for everything recourse writes: counts the writes in
  * flight, so that stopping the module frees the case store only after the
- * last of them ran (store_close runs queued writes after the modules
- * stopped). Same contract as store_submit.
+ * last of them ran (gw_store_close runs queued writes after the modules
+ * stopped). Same contract as gw_store_submit.
  */
 int gw_recourse_submit(struct gw_node *node, store_write_fn fn,
     store_done_fn done, void *arg);
-/* The same for new work (a case a child node hands up): store_submit_new. */
+/* The same for new work (a case a child node hands up): gw_store_submit_new. */
 int gw_recourse_submit_new(struct gw_node *node, store_write_fn fn,
     store_done_fn done, void *arg);
 
@@ -95,10 +95,10 @@ struct gw_recourse_brief {
  * a reason in err.
  */
 int gw_recourse_case_brief(struct gw_node *node, MDB_txn *txn,
-    const char *case_id, const struct gw_identity *who,
+    const char *case_id, const struct net_identity *who,
     struct gw_recourse_brief *out, char *err, size_t errlen);
 
-/* A RECOURSE_* code as a gRPC status (ESTORE through store_rc_grpc_status). */
+/* A RECOURSE_* code as a gRPC status (ESTORE through gw_store_rc_grpc_status). */
 int gw_recourse_grpc_status(int rc, const struct recourse_err *e);
 
 /* Wall clock, ms since the epoch: what case times are in. */

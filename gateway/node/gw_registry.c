@@ -43,7 +43,7 @@ open_dbs(MDB_txn *txn, struct store *st, void *arg)
 	(void)st;
 	rc = registry_db_open(txn, node->cfg.region, &node->registry->db, &res);
 	if (rc != REGISTRY_OK)
-		gw_log(GW_LOG_ERR, "registry_open_failed", "error=\"%s\"", res.reason);
+		net_log(NET_LOG_ERR, "registry_open_failed", "error=\"%s\"", res.reason);
 	return rc == REGISTRY_OK ? 0 : (res.mdb_rc != 0 ? res.mdb_rc : -EINVAL);
 }
 
@@ -100,11 +100,11 @@ collect_revoked(const Axle__V1__Registrar *r, void *arg)
 }
 
 bool
-gw_registry_member_revoked(struct gw_node *node, const struct gw_identity *who)
+gw_registry_member_revoked(struct gw_node *node, const struct net_identity *who)
 {
 	struct registry_resolution res;
 
-	if (who == NULL || who->role != GW_ROLE_MEMBER || node->registry == NULL)
+	if (who == NULL || who->role != NET_ROLE_MEMBER || node->registry == NULL)
 		return false;
 	if (revoked_has(node->registry, who->uri))
 		return true;
@@ -117,8 +117,8 @@ gw_registry_member_revoked(struct gw_node *node, const struct gw_identity *who)
 /* --- what a member acts as ---------------------------------------------------------- */
 
 bool
-gw_registry_acting_identity(struct gw_node *node, const struct gw_identity *who,
-    const char *addr, struct gw_identity *as)
+gw_registry_acting_identity(struct gw_node *node, const struct net_identity *who,
+    const char *addr, struct net_identity *as)
 {
 	struct registry_outcome out = { 0 };
 	struct registry_resolution res;
@@ -128,10 +128,10 @@ gw_registry_acting_identity(struct gw_node *node, const struct gw_identity *who,
 	bool widened = false;
 
 	*as = *who;
-	if (who->role != GW_ROLE_MEMBER || node->registry == NULL || addr == NULL ||
+	if (who->role != NET_ROLE_MEMBER || node->registry == NULL || addr == NULL ||
 	    registry_address_covers(who->address, addr) ||
 	    !registry_resolve(node->registry->idx, addr, &res) ||
-	    res.match.region == NULL || store_read_begin(node->store, &txn) != 0)
+	    res.match.region == NULL || gw_store_read_begin(node->store, &txn) != 0)
 		return false;
 	if (registry_db_get(txn, &node->registry->db, res.match.region,
 	    res.match.registrar_id, &r, &out) == REGISTRY_OK &&
@@ -171,9 +171,9 @@ build_index(struct gw_node *node, struct registry_index **out, size_t *skipped,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((rc = store_read_begin(node->store, &txn)) != 0) {
+	if ((rc = gw_store_read_begin(node->store, &txn)) != 0) {
 		registry_index_free(idx);
-		snprintf(err, errlen, "read transaction: %s", store_strerror(rc));
+		snprintf(err, errlen, "read transaction: %s", gw_store_strerror(rc));
 		return -1;
 	}
 	rc = registry_index_load(txn, &reg->db, idx, skipped, &res);
@@ -213,7 +213,7 @@ gw_registry_reindex(struct gw_node *node, char *err, size_t errlen)
 	registry_index_free(node->registry->idx);
 	node->registry->idx = idx;
 	node->registry->mirror_skipped = skipped;
-	gw_log(GW_LOG_INFO, "registry_index", "prefixes=%zu mirror_skipped=%zu "
+	net_log(NET_LOG_INFO, "registry_index", "prefixes=%zu mirror_skipped=%zu "
 	    "revoked_identities=%zu feed_seq=%" PRIu64, registry_index_count(idx),
 	    skipped, node->registry->nrevoked, node->registry->feed_seq);
 	return 0;
@@ -284,7 +284,7 @@ load_chain(struct gw_registry *reg, const char *path)
 	BIO_free(bio);
 	ERR_clear_error();
 	if (reg->nchain == 0)
-		gw_log(GW_LOG_WARN, "registry_no_chain", "file=%s error=\"no "
+		net_log(NET_LOG_WARN, "registry_no_chain", "file=%s error=\"no "
 		    "certificate read: nodes beyond the peers cannot verify this "
 		    "node's feed when it is relayed\"", path);
 }
@@ -317,14 +317,14 @@ setup_signing(struct gw_node *node)
 	    node->cfg.federation, node->cfg.region);
 	load_chain(reg, node->cfg.cert_file);
 	if ((key = load_key(node->cfg.key_file, err, sizeof(err))) == NULL) {
-		gw_log(GW_LOG_WARN, "registry_no_signing_key", "error=\"%s\"", err);
+		net_log(NET_LOG_WARN, "registry_no_signing_key", "error=\"%s\"", err);
 		return;
 	}
 	h.region = node->cfg.region;
 	h.hash.data = zero;
 	h.hash.len = sizeof(zero);
 	if (registry_feed_sign_head(key, &h, err, sizeof(err)) != REGISTRY_OK) {
-		gw_log(GW_LOG_WARN, "registry_no_signing_key", "error=\"%s\"", err);
+		net_log(NET_LOG_WARN, "registry_no_signing_key", "error=\"%s\"", err);
 		EVP_PKEY_free(key);
 		return;
 	}
@@ -344,9 +344,9 @@ gw_registry_open(struct gw_node *node, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((rc = store_write_now(node->store, open_dbs, node)) != 0) {
+	if ((rc = gw_store_write_now(node->store, open_dbs, node)) != 0) {
 		snprintf(err, errlen, "opening the register's databases: %s",
-		    store_strerror(rc));
+		    gw_store_strerror(rc));
 		return -1;
 	}
 	if (gw_registry_reindex(node, err, errlen) != 0)
@@ -409,11 +409,11 @@ gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r)
 		return REGISTRY_EINVAL;
 	rc = registry_index_apply(node->registry->idx, r);
 	if (rc != REGISTRY_OK)
-		gw_log(rc == REGISTRY_EEXIST ? GW_LOG_WARN : GW_LOG_ERR,
+		net_log(rc == REGISTRY_EEXIST ? NET_LOG_WARN : NET_LOG_ERR,
 		    "registry_index_apply", "registrar=%s region=%s result=%s",
 		    r->id, r->region, registry_strerror(rc));
 	if (collect_revoked(r, node->registry) != 0)
-		gw_log(GW_LOG_ERR, "registry_revoked_set", "registrar=%s "
+		net_log(NET_LOG_ERR, "registry_revoked_set", "registrar=%s "
 		    "error=\"out of memory\"", r->id);
 	return rc;
 }

@@ -22,7 +22,7 @@ struct gw_registry {
 	size_t mirror_skipped;		/* mirrored prefixes that clashed at load */
 	void *ext;			/* unused; kept for compatibility */
 	EVP_PKEY *sign_key;		/* the node's private key: signs feed heads */
-	char key_identity[GW_URI_MAX + 1];	/* axle://<fed>/node/<region> */
+	char key_identity[NET_URI_MAX + 1];	/* axle://<fed>/node/<region> */
 	uint64_t feed_seq;		/* this node's feed head (loop thread) */
 	uint64_t changes_total;		/* local feed entries committed since start */
 	char **revoked;			/* cert identities of revoked registrars (any region) */
@@ -75,7 +75,7 @@ int gw_registry_reindex(struct gw_node *node, char *err, size_t errlen);
  * admins: false. Loop thread only; allocates nothing. Every handler a
  * member may call should refuse (PERMISSION_DENIED) when this is true.
  */
-bool gw_registry_member_revoked(struct gw_node *node, const struct gw_identity *who);
+bool gw_registry_member_revoked(struct gw_node *node, const struct net_identity *who);
 
 /*
  * The identity a member acts with on address addr (sending from it, using
@@ -91,7 +91,7 @@ bool gw_registry_member_revoked(struct gw_node *node, const struct gw_identity *
  * Loop thread (one read transaction, a point lookup).
  */
 bool gw_registry_acting_identity(struct gw_node *node,
-    const struct gw_identity *who, const char *addr, struct gw_identity *as);
+    const struct net_identity *who, const char *addr, struct net_identity *as);
 
 /*
  * Ends every Feed long poll still parked with UNAVAILABLE (the node stops).

@@ -28,13 +28,13 @@
  * the node stops.
  */
 enum { SHOWN_MAILBOX, SHOWN_HELD, SHOWN__COUNT };
-struct sw_shown {
+struct gw_shown {
 	char (*name)[SW_NAME_MAX + 1];
 	size_t n;
 };
 
 int64_t
-sw_now_ms(void)
+gw_now_ms(void)
 {
 	struct timespec ts;
 
@@ -44,11 +44,11 @@ sw_now_ms(void)
 
 /* --- writes ------------------------------------------------------------------ */
 
-struct sw_job {
+struct gw_job {
 	struct gw_node *node;
 	struct sw_tally tally;
-	sw_job_fn fn;
-	sw_job_done done;
+	gw_job_fn fn;
+	gw_job_done done;
 	void *arg;
 	char err[320];
 };
@@ -56,13 +56,13 @@ struct sw_job {
 static int
 job_write(MDB_txn *txn, struct store *st, void *arg)
 {
-	struct sw_job *j = arg;
+	struct gw_job *j = arg;
 	struct sw_wctx c;
 	int rc;
 
 	(void)st;
 	memset(&j->tally, 0, sizeof(j->tally));
-	sw_wctx_init(&c, &j->node->sw->ctx, txn, sw_now_ms(), &j->tally);
+	sw_wctx_init(&c, &j->node->sw->ctx, txn, gw_now_ms(), &j->tally);
 	rc = j->fn(&c, j->arg);
 	if (rc != 0) {
 		memset(&j->tally, 0, sizeof(j->tally));
@@ -75,21 +75,21 @@ job_write(MDB_txn *txn, struct store *st, void *arg)
 static void
 job_done(int rc, void *arg)
 {
-	struct sw_job *j = arg;
+	struct gw_job *j = arg;
 
 	if (rc == 0 && j->node->sw != NULL)
-		sw_tally_apply(j->node, &j->tally);
+		gw_tally_apply(j->node, &j->tally);
 	if (rc != 0 && j->err[0] == '\0')
-		snprintf(j->err, sizeof(j->err), "store: %s", store_strerror(rc));
+		snprintf(j->err, sizeof(j->err), "store: %s", gw_store_strerror(rc));
 	j->done(j->node, rc, j->err, j->arg);
 	free(j);
 }
 
 static int
-sw_enqueue(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg,
+gw_enqueue(struct gw_node *node, gw_job_fn fn, gw_job_done done, void *arg,
     int is_new)
 {
-	struct sw_job *j = calloc(1, sizeof(*j));
+	struct gw_job *j = calloc(1, sizeof(*j));
 	int rc;
 
 	if (j == NULL)
@@ -98,31 +98,31 @@ sw_enqueue(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg,
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;
-	rc = is_new ? store_submit_new(node->store, job_write, job_done, j) :
-	    store_submit(node->store, job_write, job_done, j);
+	rc = is_new ? gw_store_submit_new(node->store, job_write, job_done, j) :
+	    gw_store_submit(node->store, job_write, job_done, j);
 	if (rc != 0)
 		free(j);
 	return rc;
 }
 
 int
-sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg)
+gw_submit(struct gw_node *node, gw_job_fn fn, gw_job_done done, void *arg)
 {
-	return sw_enqueue(node, fn, done, arg, 0);
+	return gw_enqueue(node, fn, done, arg, 0);
 }
 
 int
-sw_submit_new(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg)
+gw_submit_new(struct gw_node *node, gw_job_fn fn, gw_job_done done, void *arg)
 {
-	return sw_enqueue(node, fn, done, arg, 1);
+	return gw_enqueue(node, fn, done, arg, 1);
 }
 
 /* --- wake-ups ------------------------------------------------------------------- */
 
 void
-sw_tally_apply(struct gw_node *node, const struct sw_tally *t)
+gw_tally_apply(struct gw_node *node, const struct sw_tally *t)
 {
-	struct gw_switch *sw = node->sw;
+	struct sw_switch *sw = node->sw;
 
 	if (sw == NULL)
 		return;
@@ -251,7 +251,7 @@ dl_done(struct gw_node *node, int rc, const char *err, void *arg)
 	if (node->sw != NULL)
 		node->sw->deadline_busy = false;
 	if (rc != 0)
-		gw_log(GW_LOG_WARN, "switch_deadlines_failed", "count=%zu error=\"%s\"",
+		net_log(NET_LOG_WARN, "switch_deadlines_failed", "count=%zu error=\"%s\"",
 		    j->n, err);
 	dl_free(j);
 }
@@ -259,7 +259,7 @@ dl_done(struct gw_node *node, int rc, const char *err, void *arg)
 static void
 deadlines_check(struct gw_node *node)
 {
-	struct gw_switch *sw = node->sw;
+	struct sw_switch *sw = node->sw;
 	struct dl_job *j;
 	struct sw_txn t;
 	MDB_txn *txn;
@@ -267,12 +267,12 @@ deadlines_check(struct gw_node *node)
 
 	if (sw->deadline_busy || (j = calloc(1, sizeof(*j))) == NULL)
 		return;
-	if (store_read_begin(node->store, &txn) != 0) {
+	if (gw_store_read_begin(node->store, &txn) != 0) {
 		free(j);
 		return;
 	}
 	sw_txn_lmdb(sw->q, txn, &t);
-	rc = sw_deadline_due(&t, sw_now_ms(), j->d, DEADLINE_BATCH, &j->n);
+	rc = sw_deadline_due(&t, gw_now_ms(), j->d, DEADLINE_BATCH, &j->n);
 	mdb_txn_abort(txn);
 	if (rc != 0 || j->n == 0) {
 		free(j);
@@ -280,7 +280,7 @@ deadlines_check(struct gw_node *node)
 	}
 	dl_trouble(node, j);
 	sw->deadline_busy = true;
-	if (sw_submit(node, dl_write, dl_done, j) != 0) {
+	if (gw_submit(node, dl_write, dl_done, j) != 0) {
 		sw->deadline_busy = false;
 		dl_free(j);
 	}
@@ -325,7 +325,7 @@ open_queues(MDB_txn *txn, struct store *st, void *arg)
 {
 	struct switch_open_arg *oa = arg;
 	struct sw_txn t;
-	int rc = sw_queue_lmdb_open(store_env(st), txn, &oa->node->sw->q,
+	int rc = sw_queue_lmdb_open(gw_store_env(st), txn, &oa->node->sw->q,
 	    oa->err, sizeof(oa->err));
 
 	if (rc != 0)
@@ -350,7 +350,7 @@ gw_switch_open(struct gw_node *node, char *err, size_t errlen)
 {
 	struct timeval tv = { 0, SW_TICK_MS * 1000 };
 	struct switch_open_arg oa = { .node = node };
-	struct gw_switch *sw;
+	struct sw_switch *sw;
 	int rc;
 
 	if ((sw = node->sw = calloc(1, sizeof(*sw))) == NULL) {
@@ -368,14 +368,14 @@ gw_switch_open(struct gw_node *node, char *err, size_t errlen)
 	sw->lim.max_payload = node->cfg.sw.max_payload;
 	sw->lim.default_hop_limit = SW_HOP_LIMIT_DEFAULT;
 	sw->lim.default_deliver_by_ms = node->cfg.sw.default_deliver_by_ms;
-	if ((rc = store_write_now(node->store, open_queues, &oa)) != 0) {
+	if ((rc = gw_store_write_now(node->store, open_queues, &oa)) != 0) {
 		snprintf(err, errlen, "opening the switch queues: %s",
-		    oa.err[0] ? oa.err : store_strerror(rc));
+		    oa.err[0] ? oa.err : gw_store_strerror(rc));
 		gw_switch_close(node);
 		return -1;
 	}
 	if (oa.backfilled > 0)
-		gw_log(GW_LOG_INFO, "switch_hold_backfilled", "count=%zu "
+		net_log(NET_LOG_INFO, "switch_hold_backfilled", "count=%zu "
 		    "hold_limit_ms=%u", oa.backfilled, node->cfg.sw.hold_limit_ms);
 	sw->tick = event_new(node->base, -1, EV_PERSIST, tick_cb, node);
 	sw->kick = event_new(node->base, -1, 0, kick_cb, node);
@@ -390,7 +390,7 @@ gw_switch_open(struct gw_node *node, char *err, size_t errlen)
 void
 gw_switch_close(struct gw_node *node)
 {
-	struct gw_switch *sw = node->sw;
+	struct sw_switch *sw = node->sw;
 
 	if (sw == NULL)
 		return;
@@ -420,12 +420,12 @@ gw_switch_outbox_count(struct gw_node *node, const char *region)
 		return 0;
 	if ((st = calloc(STATS_MAX, sizeof(*st))) == NULL)
 		return 0;
-	if (store_read_begin(node->store, &txn) != 0) {
+	if (gw_store_read_begin(node->store, &txn) != 0) {
 		free(st);
 		return 0;
 	}
 	sw_txn_lmdb(node->sw->q, txn, &t);
-	if (sw_queue_stats(&t, SW_QS_OUTBOX, sw_now_ms(), st, STATS_MAX, &n) != 0)
+	if (sw_queue_stats(&t, SW_QS_OUTBOX, gw_now_ms(), st, STATS_MAX, &n) != 0)
 		n = 0;
 	for (size_t k = 0; k < n && k < STATS_MAX; k++)
 		if (strcmp(st[k].name, region) == 0)
@@ -449,7 +449,7 @@ queue_empty(const char *name, const struct sw_queue_stat *st, size_t n)
 
 /* Writes 0 for each name shown before whose queue is now empty; remembers new names. */
 static void
-shown_zeros(struct sw_shown *s, struct evbuffer *out, const char *family,
+shown_zeros(struct gw_shown *s, struct evbuffer *out, const char *family,
     const char *label, const struct sw_queue_stat *st, size_t n)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -477,7 +477,7 @@ shown_zeros(struct sw_shown *s, struct evbuffer *out, const char *family,
  */
 static void
 metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
-    enum sw_qstore which, struct sw_shown *shown, const char *family,
+    enum sw_qstore which, struct gw_shown *shown, const char *family,
     const char *label, const char *help, int64_t now)
 {
 	struct sw_queue_stat *st = calloc(STATS_MAX, sizeof(*st));
@@ -531,9 +531,9 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 void
 gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 {
-	struct gw_switch *sw = node->sw;
+	struct sw_switch *sw = node->sw;
 	struct sw_counts cnt = { 0 };
-	int64_t now = sw_now_ms();
+	int64_t now = gw_now_ms();
 	struct sw_txn t;
 	MDB_txn *txn;
 
@@ -544,7 +544,7 @@ gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 		evbuffer_add_printf(out, "axle_switch_messages_total{event=\"%s\"} "
 		    "%llu\n", sw_event_name((enum sw_event)e),
 		    (unsigned long long)atomic_load(&sw->ev[e]));
-	if (store_read_begin(node->store, &txn) != 0)
+	if (gw_store_read_begin(node->store, &txn) != 0)
 		return;
 	if (sw->shown == NULL)
 		sw->shown = calloc(SHOWN__COUNT, sizeof(*sw->shown));
@@ -577,7 +577,7 @@ gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 static int
 grpc_of(int rc)
 {
-	return rc == SW_Q_EINVAL ? GRPC_INVALID_ARGUMENT : store_rc_grpc_status(rc);
+	return rc == SW_Q_EINVAL ? GRPC_INVALID_ARGUMENT : gw_store_rc_grpc_status(rc);
 }
 
 static bool
@@ -769,7 +769,7 @@ reg_write(struct sw_wctx *c, void *arg)
 	    j->successor, sizeof(j->successor));
 
 	if (rc != 0) {
-		snprintf(c->err, sizeof(c->err), "register: %s", store_strerror(rc));
+		snprintf(c->err, sizeof(c->err), "register: %s", gw_store_strerror(rc));
 		return rc;
 	}
 	/* Not in the register (UNSPECIFIED): nothing of it to move. */
@@ -784,10 +784,10 @@ reg_done(struct gw_node *node, int rc, const char *err, void *arg)
 	if (node->sw != NULL && j->sweep)
 		node->sw->sweeps--;
 	if (rc != 0)
-		gw_log(GW_LOG_ERR, "switch_registrar_failed", "registrar=%s error=\"%s\"",
+		net_log(NET_LOG_ERR, "switch_registrar_failed", "registrar=%s error=\"%s\"",
 		    j->id, err);
 	else if (j->moved > 0)
-		gw_log(GW_LOG_INFO, "switch_registrar", "registrar=%s moved=%zu "
+		net_log(NET_LOG_INFO, "switch_registrar", "registrar=%s moved=%zu "
 		    "status=%d", j->id, j->moved, (int)j->status);
 	(void)node;
 	free(j);
@@ -833,7 +833,7 @@ sweep_store(struct gw_node *node, MDB_txn *txn, struct sw_txn *t,
 	for (;;) {
 		free(st);
 		if ((st = calloc(cap, sizeof(*st))) == NULL ||
-		    sw_queue_stats(t, which, sw_now_ms(), st, cap, &n) != 0) {
+		    sw_queue_stats(t, which, gw_now_ms(), st, cap, &n) != 0) {
 			free(st);
 			return false;
 		}
@@ -881,7 +881,7 @@ held_sweep(struct gw_node *node)
 	struct sw_txn t;
 	MDB_txn *txn;
 
-	if (node->sw->sweeps > 0 || store_read_begin(node->store, &txn) != 0)
+	if (node->sw->sweeps > 0 || gw_store_read_begin(node->store, &txn) != 0)
 		return;
 	sw_txn_lmdb(node->sw->q, txn, &t);
 	(void)sweep_store(node, txn, &t, SW_QS_HELD, 16);
@@ -907,8 +907,8 @@ reg_submit(struct gw_node *node, const Axle__V1__Registrar *r, bool sweep)
 	    r->successor_id != NULL ? r->successor_id : "");
 	j->status = r->status;
 	j->sweep = sweep;
-	if (sw_submit(node, reg_write, reg_done, j) != 0) {
-		gw_log(GW_LOG_ERR, "switch_registrar_failed", "registrar=%s "
+	if (gw_submit(node, reg_write, reg_done, j) != 0) {
+		net_log(NET_LOG_ERR, "switch_registrar_failed", "registrar=%s "
 		    "error=\"store refused the write\"", j->id);
 		free(j);
 		return -1;

@@ -28,7 +28,7 @@ void gw_switch_close(struct gw_node *node);
 /* The switch's /metrics families. */
 void gw_switch_metrics(struct gw_node *node, struct evbuffer *out);
 
-int64_t sw_now_ms(void);
+int64_t gw_now_ms(void);
 /*
  * A switch write: fn runs on the store's writer inside the batch (a
  * context with its own tally; return non-zero to abort just this write),
@@ -37,19 +37,19 @@ int64_t sw_now_ms(void);
  * may run after the module stopped (node->sw NULL): it must check.
  * Returns 0, or an errno (done not called).
  */
-typedef int (*sw_job_fn)(struct sw_wctx *c, void *arg);
-typedef void (*sw_job_done)(struct gw_node *node, int rc, const char *err,
+typedef int (*gw_job_fn)(struct sw_wctx *c, void *arg);
+typedef void (*gw_job_done)(struct gw_node *node, int rc, const char *err,
     void *arg);
-int sw_submit(struct gw_node *node, sw_job_fn fn, sw_job_done done, void *arg);
+int gw_submit(struct gw_node *node, gw_job_fn fn, gw_job_done done, void *arg);
 /*
- * sw_submit for new work (Send, Forward): refused, done getting
+ * gw_submit for new work (Send, Forward): refused, done getting
  * STORE_EHIGHWATER, while the store is above its high-water mark
- * (store_submit_new), which keeps the reserve for Fetch, Ack and Reject.
+ * (gw_store_submit_new), which keeps the reserve for Fetch, Ack and Reject.
  */
-int sw_submit_new(struct gw_node *node, sw_job_fn fn, sw_job_done done,
+int gw_submit_new(struct gw_node *node, gw_job_fn fn, gw_job_done done,
     void *arg);
 /* Adds a tally's counters and wake-ups (loop thread, after the commit). */
-void sw_tally_apply(struct gw_node *node, const struct sw_tally *t);
+void gw_tally_apply(struct gw_node *node, const struct sw_tally *t);
 
 /*
  * Puts env back into the switch inside txn (a store_write_fn's transaction)

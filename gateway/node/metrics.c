@@ -32,12 +32,12 @@ scalar(struct evbuffer *out, const char *name, const char *type,
 static void
 render_conns(struct gw_node *node, struct evbuffer *out)
 {
-	const struct gw_counters *c = &node->ctr;
+	const struct net_counters *c = &node->ctr;
 
 	scalar(out, "axle_connections_open", "gauge", "Open client and peer connections.",
-	    gw_conn_count(&node->srv));
+	    net_conn_count(&node->srv));
 	scalar(out, "axle_streams_open", "gauge", "Open HTTP/2 streams.",
-	    gw_conn_streams(&node->srv));
+	    net_conn_streams(&node->srv));
 	scalar(out, "axle_connections_accepted_total", "counter",
 	    "TCP connections accepted.", c->conns_accepted);
 	scalar(out, "axle_connections_refused_total", "counter",
@@ -47,18 +47,18 @@ render_conns(struct gw_node *node, struct evbuffer *out)
 	    "Completed mTLS handshakes with a verified identity.", c->handshakes_ok);
 	family(out, "axle_handshakes_refused_total", "counter",
 	    "TLS handshakes refused, by reason.");
-	for (int r = 0; r < GW_TLS_REF__COUNT; r++)
+	for (int r = 0; r < NET_TLS_REF__COUNT; r++)
 		evbuffer_add_printf(out, "axle_handshakes_refused_total{reason=\"%s\"} %lu\n",
-		    gw_tls_refusal_name(r), gw_tls_refused[r]);
+		    net_tls_refusal_name(r), net_tls_refused[r]);
 	evbuffer_add_printf(out, "axle_handshakes_refused_total{reason=\"timeout\"} %" PRIu64 "\n",
 	    c->handshake_timeouts);
 	evbuffer_add_printf(out, "axle_handshakes_refused_total{reason=\"evicted\"} %" PRIu64 "\n",
 	    c->handshakes_evicted);
 	family(out, "axle_h2_goaway_total", "counter",
 	    "HTTP/2 connections ended by the node with GOAWAY, by reason.");
-	for (int r = 0; r < GW_GA__COUNT; r++)
+	for (int r = 0; r < NET_GA__COUNT; r++)
 		evbuffer_add_printf(out, "axle_h2_goaway_total{reason=\"%s\"} %" PRIu64 "\n",
-		    gw_goaway_reason_name(r), c->goaway[r]);
+		    net_goaway_reason_name(r), c->goaway[r]);
 }
 
 static void
@@ -70,28 +70,28 @@ render_rpcs(struct evbuffer *out)
 	 * increase(), and vanish again at each restart.
 	 */
 	family(out, "axle_rpc_total", "counter", "gRPC calls by method and status.");
-	for (size_t i = 0; i < gw_rpc_count(); i++) {
-		const struct gw_rpc_stats *s = gw_rpc_stats_at(i);
+	for (size_t i = 0; i < net_rpc_count(); i++) {
+		const struct net_rpc_stats *s = net_rpc_stats_at(i);
 
 		for (int code = 0; code < (int)(sizeof(s->by_status) /
 		    sizeof(s->by_status[0])); code++) {
 			evbuffer_add_printf(out,
 			    "axle_rpc_total{method=\"%s\",code=\"%s\"} %" PRIu64 "\n",
-			    gw_rpc_at(i)->path, grpc_status_name(code), s->by_status[code]);
+			    net_rpc_at(i)->path, net_grpc_status_name(code), s->by_status[code]);
 		}
 	}
 	scalar(out, "axle_rpc_unknown_method_total", "counter",
-	    "gRPC calls to methods this node does not serve.", gw_rpc_unknown);
+	    "gRPC calls to methods this node does not serve.", net_rpc_unknown);
 }
 
 static void
 render_store(struct gw_node *node, struct evbuffer *out)
 {
-	struct store_stats s;
+	struct gw_store_stats s;
 
 	if (node->store == NULL)
 		return;
-	store_get_stats(node->store, &s);
+	gw_store_get_stats(node->store, &s);
 	scalar(out, "axle_store_commits_total", "counter",
 	    "Group-commit transactions committed.", s.commits);
 	scalar(out, "axle_store_commit_errors_total", "counter",
@@ -104,7 +104,7 @@ render_store(struct gw_node *node, struct evbuffer *out)
 	    "Failed group-commit begins and commits by cause.");
 	for (int e = 0; e < STORE_ERR__COUNT; e++)
 		evbuffer_add_printf(out, "axle_store_errors_total{error=\"%s\"} %"
-		    PRIu64 "\n", store_err_name((enum store_err)e), s.errors[e]);
+		    PRIu64 "\n", gw_store_err_name((enum gw_store_err)e), s.errors[e]);
 	scalar(out, "axle_store_batch_last", "gauge",
 	    "Requests in the last group commit.", s.last_batch);
 	scalar(out, "axle_store_batch_max", "gauge",
@@ -129,19 +129,19 @@ render_store(struct gw_node *node, struct evbuffer *out)
 }
 
 bool
-gw_metrics_allowed(const struct gw_node *node, const struct gw_identity *caller,
+gw_metrics_allowed(const struct gw_node *node, const struct net_identity *caller,
     const char *peer_addr, struct evbuffer *refusal)
 {
 	const struct gw_config *cfg = &node->cfg;
 	const char *scrape = cfg->metrics.scrape_identity;
 
-	if (gw_authz_allows(caller, GW_AUTHZ_ADMIN, cfg->federation,
+	if (net_authz_allows(caller, NET_AUTHZ_ADMIN, cfg->federation,
 	    cfg->region, NULL, 0) ||
-	    gw_authz_allows(caller, GW_AUTHZ_NODE, cfg->federation,
+	    net_authz_allows(caller, NET_AUTHZ_NODE, cfg->federation,
 	    cfg->region, NULL, 0) ||
 	    (scrape[0] != '\0' && strcmp(caller->uri, scrape) == 0))
 		return true;
-	gw_log(GW_LOG_WARN, "metrics_refused", "peer=%s identity=%s "
+	net_log(NET_LOG_WARN, "metrics_refused", "peer=%s identity=%s "
 	    "scrape_identity=%s", peer_addr, caller->uri,
 	    scrape[0] != '\0' ? scrape : "none");
 	evbuffer_add_printf(refusal, "forbidden: /metrics is served to admins "

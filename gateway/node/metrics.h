@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 struct evbuffer;
-struct gw_identity;
+struct net_identity;
 struct gw_node;
 
 /*
@@ -17,7 +17,7 @@ struct gw_node;
  * on to refusal, logs event=metrics_refused (peer_addr, who) and returns false.
  */
 bool gw_metrics_allowed(const struct gw_node *node,
-    const struct gw_identity *caller, const char *peer_addr,
+    const struct net_identity *caller, const char *peer_addr,
     struct evbuffer *refusal);
 
 /* Appends the whole exposition (text format 0.0.4) to out. */

@@ -16,7 +16,7 @@ rec_start(struct gw_node *node, char *err, size_t errlen)
 		gw_recourse_close(node);
 		return -1;
 	}
-	gw_log(GW_LOG_INFO, "recourse_started", "parent=%s case_deadline_ms=%u",
+	net_log(NET_LOG_INFO, "recourse_started", "parent=%s case_deadline_ms=%u",
 	    node->recourse->parent_region[0] ? node->recourse->parent_region : "-",
 	    node->cfg.recourse.case_deadline_ms);
 	return 0;

@@ -10,26 +10,26 @@
 #include "gateway/switch/sw_core.h"
 
 static void
-sw_stop(struct gw_node *node)
+gw_stop(struct gw_node *node)
 {
 	if (node->sw == NULL)
 		return;
 	node->sw->stopping = true;
-	sw_fetch_stop(node);
-	sw_outbox_stop(node);
+	gw_fetch_stop(node);
+	gw_outbox_stop(node);
 	gw_switch_close(node);
 }
 
 static int
-sw_start(struct gw_node *node, char *err, size_t errlen)
+gw_start(struct gw_node *node, char *err, size_t errlen)
 {
 	if (gw_switch_open(node, err, errlen) != 0)
 		return -1;
-	node->sw->wake_peer = sw_outbox_kick;
-	node->sw->wake_box = sw_fetch_kick;
-	node->sw->pumps_info = sw_outbox_info;
-	if (sw_outbox_start(node, err, errlen) != 0) {
-		sw_stop(node);
+	node->sw->wake_peer = gw_outbox_kick;
+	node->sw->wake_box = gw_fetch_kick;
+	node->sw->pumps_info = gw_outbox_info;
+	if (gw_outbox_start(node, err, errlen) != 0) {
+		gw_stop(node);
 		return -1;
 	}
 	/* Outboxes left from before a restart start moving at once. */
@@ -39,7 +39,7 @@ sw_start(struct gw_node *node, char *err, size_t errlen)
 
 const struct gw_module gw_switch_module = {
 	.name = "switch",
-	.start = sw_start,
-	.stop = sw_stop,
+	.start = gw_start,
+	.stop = gw_stop,
 	.metrics = gw_switch_metrics,
 };

@@ -8,11 +8,11 @@
 void
 gw_node_server_init(struct gw_node *node,
     bool (*metrics_allowed)(const struct gw_node *node,
-    const struct gw_identity *caller, const char *peer_addr,
+    const struct net_identity *caller, const char *peer_addr,
     struct evbuffer *out),
     void (*metrics)(struct gw_node *node, struct evbuffer *out))
 {
-	struct gw_server *srv = &node->srv;
+	struct net_server *srv = &node->srv;
 
 	srv->base = node->base;
 	srv->lim = &node->cfg.limits;
@@ -39,7 +39,7 @@ gw_node_uptime(const struct gw_node *node)
 int
 gw_node_reload_tls(struct gw_node *node)
 {
-	struct gw_tls_opts o = {
+	struct net_tls_opts o = {
 		.cert_file = node->cfg.cert_file,
 		.key_file = node->cfg.key_file,
 		.trust_dir = node->cfg.trust_dir,
@@ -49,18 +49,18 @@ gw_node_reload_tls(struct gw_node *node)
 	SSL_CTX *srv, *cli;
 	char err[512];
 
-	srv = gw_tls_server_ctx(&o, err, sizeof(err));
+	srv = net_tls_server_ctx(&o, err, sizeof(err));
 	if (srv == NULL) {
 		node->ctr.reloads_failed++;
-		gw_log(GW_LOG_ERR, "reload_failed", "what=tls error=\"%s\" "
+		net_log(NET_LOG_ERR, "reload_failed", "what=tls error=\"%s\" "
 		    "note=\"the previous trust stays in force\"", err);
 		return -1;
 	}
-	cli = gw_tls_client_ctx(&o, err, sizeof(err));
+	cli = net_tls_client_ctx(&o, err, sizeof(err));
 	if (cli == NULL) {
 		SSL_CTX_free(srv);
 		node->ctr.reloads_failed++;
-		gw_log(GW_LOG_ERR, "reload_failed", "what=tls-client error=\"%s\" "
+		net_log(NET_LOG_ERR, "reload_failed", "what=tls-client error=\"%s\" "
 		    "note=\"the previous trust stays in force\"", err);
 		return -1;
 	}

@@ -11,12 +11,12 @@
 
 struct event_base;
 struct evbuffer;
-struct gw_identity;
+struct net_identity;
 struct store;
 struct gw_peers;
 struct gw_registry;
 struct gw_recourse;
-struct gw_switch;
+struct sw_switch;
 
 
 struct gw_node {
@@ -24,15 +24,15 @@ struct gw_node {
 	struct event_base *base;
 	SSL_CTX *client_ctx;
 	struct store *store;
-	struct gw_server srv;		/* what net/ serves with (gw_node_server_init) */
+	struct net_server srv;		/* what net/ serves with (gw_node_server_init) */
 	struct gw_peers *peers;		/* peers.c: links to peer nodes */
 	struct gw_registry *registry;	/* svc_registry.c and feed_pull.c */
 	struct gw_recourse *recourse;	/* svc_recourse.c */
-	struct gw_switch *sw;		/* svc_switch.c */
+	struct sw_switch *sw;		/* svc_switch.c */
 	struct timespec started;	/* CLOCK_MONOTONIC */
 	uint64_t boot_count;
 	int draining;
-	struct gw_counters ctr;
+	struct net_counters ctr;
 };
 
 /*
@@ -42,7 +42,7 @@ struct gw_node {
  */
 void gw_node_server_init(struct gw_node *node,
     bool (*metrics_allowed)(const struct gw_node *node,
-    const struct gw_identity *caller, const char *peer_addr,
+    const struct net_identity *caller, const char *peer_addr,
     struct evbuffer *out),
     void (*metrics)(struct gw_node *node, struct evbuffer *out));
 

@@ -20,7 +20,7 @@
 #include "gateway/node/outbox.h"
 #include "proto/pb.h"
 
-struct sw_pump {
+struct gw_pump {
 	struct gw_node *node;
 	char region[ADDR_MAX_LEN + 1];
 	bool busy;		/* a Forward, or the write after it, is in flight */
@@ -29,8 +29,8 @@ struct sw_pump {
 	struct event *timer;
 	char last_error[256];
 	uint64_t sent, failed;
-	char expected[GW_URI_MAX + 1];	/* the identity its address must prove */
-	char mismatch[GW_URI_MAX + 1];	/* "" or the other identity it proved */
+	char expected[NET_URI_MAX + 1];	/* the identity its address must prove */
+	char mismatch[NET_URI_MAX + 1];	/* "" or the other identity it proved */
 	char address[SW_PEER_ADDR_MAX + 1];
 };
 
@@ -63,7 +63,7 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct sw_pump *
+static struct gw_pump *
 pump_of(struct gw_node *node, const char *region)
 {
 	if (node->sw == NULL)
@@ -88,11 +88,11 @@ fwd_free(struct fwd *f)
 	free(f);
 }
 
-static void pump_try(struct sw_pump *p);
+static void pump_try(struct gw_pump *p);
 
 /* The peer did not take the batch: wait (capped, jittered) and try again. */
 static void
-pump_backoff(struct sw_pump *p, const char *why)
+pump_backoff(struct gw_pump *p, const char *why)
 {
 	uint64_t rnd = 0, delay;
 	struct timeval tv;
@@ -106,10 +106,10 @@ pump_backoff(struct sw_pump *p, const char *why)
 	p->next_ms = mono_ms() + (int64_t)delay;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
 	if (p->attempt == 1 || p->attempt % 10 == 0)
-		gw_log(GW_LOG_WARN, "switch_peer_retry", "peer=%s attempt=%u "
+		net_log(NET_LOG_WARN, "switch_peer_retry", "peer=%s attempt=%u "
 		    "delay_ms=%llu error=%s", p->region, p->attempt,
 		    (unsigned long long)delay,
-		    gw_log_quote(q, sizeof(q), why, strlen(why)));	/* may be the peer's words */
+		    net_log_quote(q, sizeof(q), why, strlen(why)));	/* may be the peer's words */
 	tv.tv_sec = (time_t)(delay / 1000);
 	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
 	evtimer_add(p->timer, &tv);
@@ -182,7 +182,7 @@ static void
 fwd_done(struct gw_node *node, int rc, const char *err, void *arg)
 {
 	struct fwd *f = arg;
-	struct sw_pump *p = pump_of(node, f->region);
+	struct gw_pump *p = pump_of(node, f->region);
 	char q[600];
 
 	if (p == NULL) {
@@ -191,8 +191,8 @@ fwd_done(struct gw_node *node, int rc, const char *err, void *arg)
 	}
 	p->busy = false;
 	if (rc != 0) {
-		gw_log(GW_LOG_ERR, "switch_outbox_write_failed", "peer=%s error=%s",
-		    f->region, gw_log_quote(q, sizeof(q), err, strlen(err)));
+		net_log(NET_LOG_ERR, "switch_outbox_write_failed", "peer=%s error=%s",
+		    f->region, net_log_quote(q, sizeof(q), err, strlen(err)));
 		pump_backoff(p, err);
 	} else if (f->nretry > 0) {
 		p->sent += f->removed;
@@ -265,15 +265,15 @@ fwd_sort(struct fwd *f, const Axle__V1__ForwardResponse *r, char *why,
  * and again when it is put right.
  */
 static void
-pump_identity(struct sw_pump *p, int status)
+pump_identity(struct gw_pump *p, int status)
 {
 	struct gw_peer_link *l = gw_peers_find(p->node, p->region);
 	const char *seen = l != NULL && l->client != NULL ?
-	    gw_client_identity_mismatch(l->client) : "";
+	    net_client_identity_mismatch(l->client) : "";
 
 	if (seen[0] != '\0' && strcmp(seen, p->mismatch) != 0) {
 		snprintf(p->mismatch, sizeof(p->mismatch), "%s", seen);
-		gw_log(GW_LOG_ERR, "switch_peer_identity_mismatch", "peer=%s "
+		net_log(NET_LOG_ERR, "switch_peer_identity_mismatch", "peer=%s "
 		    "address=%s expected=%s answered=%s hint=\"the address of "
 		    "[peer %s] reaches another node: correct it and reload; its "
 		    "messages wait, then go to recourse at their delivery "
@@ -281,7 +281,7 @@ pump_identity(struct sw_pump *p, int status)
 		    p->region);
 	} else if (seen[0] == '\0' && p->mismatch[0] != '\0' &&
 	    status == GRPC_OK) {
-		gw_log(GW_LOG_INFO, "switch_peer_identity_ok", "peer=%s address=%s "
+		net_log(NET_LOG_INFO, "switch_peer_identity_ok", "peer=%s address=%s "
 		    "identity=%s", p->region, p->address, p->expected);
 		p->mismatch[0] = '\0';
 	}
@@ -292,7 +292,7 @@ fwd_cb(void *arg, int final, int status, const char *message,
     const uint8_t *msg, size_t len)
 {
 	struct fwd *f = arg;
-	struct sw_pump *p;
+	struct gw_pump *p;
 	Axle__V1__ForwardResponse *r = NULL;
 	char why[300];
 
@@ -311,13 +311,13 @@ fwd_cb(void *arg, int final, int status, const char *message,
 	}
 	pump_identity(p, status);
 	if (status != GRPC_OK || f->resp == NULL) {
-		snprintf(why, sizeof(why), "%s: %s", grpc_status_name(status),
+		snprintf(why, sizeof(why), "%s: %s", net_grpc_status_name(status),
 		    message != NULL ? message : "no answer");
 	} else if ((r = PB_UNPACK(Axle__V1__ForwardResponse,
-	    axle__v1__forward_response, f->resp, f->resp_len, GW_CLIENT_MAX_MSG,
+	    axle__v1__forward_response, f->resp, f->resp_len, NET_CLIENT_MAX_MSG,
 	    why, sizeof(why))) != NULL && fwd_sort(f, r, why, sizeof(why)) == 0) {
 		pb_free(&r->base);
-		if (sw_submit(f->node, fwd_write, fwd_done, f) == 0)
+		if (gw_submit(f->node, fwd_write, fwd_done, f) == 0)
 			return;
 		snprintf(why, sizeof(why), "store refused the write");
 		r = NULL;
@@ -352,7 +352,7 @@ batch_build(struct sw_msg *m, size_t n, Axle__V1__Envelope **envs,
 }
 
 static void
-pump_send(struct sw_pump *p, struct sw_msg *m, size_t n)
+pump_send(struct gw_pump *p, struct sw_msg *m, size_t n)
 {
 	Axle__V1__ForwardRequest req = AXLE__V1__FORWARD_REQUEST__INIT;
 	Axle__V1__Envelope *envs[SW_FORWARD_BATCH];
@@ -385,7 +385,7 @@ pump_send(struct sw_pump *p, struct sw_msg *m, size_t n)
 }
 
 static void
-pump_try(struct sw_pump *p)
+pump_try(struct gw_pump *p)
 {
 	struct gw_node *node = p->node;
 	struct sw_msg m[SW_FORWARD_BATCH];
@@ -397,13 +397,13 @@ pump_try(struct sw_pump *p)
 	if (p->busy || node->sw == NULL || node->sw->stopping ||
 	    mono_ms() < p->next_ms)
 		return;
-	if (store_read_begin(node->store, &txn) != 0)
+	if (gw_store_read_begin(node->store, &txn) != 0)
 		return;
 	sw_txn_lmdb(node->sw->q, txn, &t);
 	rc = sw_queue_outbox_peek(&t, p->region, SW_FORWARD_BATCH, m, &n);
 	mdb_txn_abort(txn);
 	if (rc != 0) {
-		gw_log(GW_LOG_ERR, "switch_outbox_read_failed", "peer=%s error=\"%s\"",
+		net_log(NET_LOG_ERR, "switch_outbox_read_failed", "peer=%s error=\"%s\"",
 		    p->region, sw_queue_strerror(rc));
 		return;
 	}
@@ -420,7 +420,7 @@ pump_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-sw_outbox_kick(struct gw_node *node, const char *peer)
+gw_outbox_kick(struct gw_node *node, const char *peer)
 {
 	if (node->sw == NULL)
 		return;
@@ -430,9 +430,9 @@ sw_outbox_kick(struct gw_node *node, const char *peer)
 }
 
 int
-sw_outbox_start(struct gw_node *node, char *err, size_t errlen)
+gw_outbox_start(struct gw_node *node, char *err, size_t errlen)
 {
-	struct gw_switch *sw = node->sw;
+	struct sw_switch *sw = node->sw;
 
 	if (node->cfg.npeers == 0)
 		return 0;
@@ -441,7 +441,7 @@ sw_outbox_start(struct gw_node *node, char *err, size_t errlen)
 		return -1;
 	}
 	for (size_t i = 0; i < node->cfg.npeers; i++) {
-		struct sw_pump *p = &sw->pumps[i];
+		struct gw_pump *p = &sw->pumps[i];
 
 		p->node = node;
 		snprintf(p->region, sizeof(p->region), "%s", node->cfg.peers[i].region);
@@ -460,9 +460,9 @@ sw_outbox_start(struct gw_node *node, char *err, size_t errlen)
 }
 
 void
-sw_outbox_stop(struct gw_node *node)
+gw_outbox_stop(struct gw_node *node)
 {
-	struct gw_switch *sw = node->sw;
+	struct sw_switch *sw = node->sw;
 
 	for (size_t i = 0; i < sw->npumps; i++)
 		event_free(sw->pumps[i].timer);
@@ -472,12 +472,12 @@ sw_outbox_stop(struct gw_node *node)
 }
 
 size_t
-sw_outbox_info(struct gw_node *node, struct sw_pump_info *out, size_t max)
+gw_outbox_info(struct gw_node *node, struct sw_pump_info *out, size_t max)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; node->sw != NULL && i < node->sw->npumps && n < max; i++) {
-		const struct sw_pump *p = &node->sw->pumps[i];
+		const struct gw_pump *p = &node->sw->pumps[i];
 
 		out[n].region = p->region;
 		out[n].attempt = p->attempt;

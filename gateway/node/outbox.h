@@ -10,11 +10,11 @@
 
 struct gw_node;
 
-int sw_outbox_start(struct gw_node *node, char *err, size_t errlen);
-void sw_outbox_stop(struct gw_node *node);
+int gw_outbox_start(struct gw_node *node, char *err, size_t errlen);
+void gw_outbox_stop(struct gw_node *node);
 /* Wakes the pump of peer (NULL: every pump). */
-void sw_outbox_kick(struct gw_node *node, const char *peer);
+void gw_outbox_kick(struct gw_node *node, const char *peer);
 /* Pump state (struct sw_pump_info, switch/sw_core.h) for metrics and axlectl. */
-size_t sw_outbox_info(struct gw_node *node, struct sw_pump_info *out, size_t max);
+size_t gw_outbox_info(struct gw_node *node, struct sw_pump_info *out, size_t max);
 
 #endif

@@ -22,8 +22,8 @@ struct gw_peers {
 struct peer_call {
 	struct gw_node *node;
 	size_t link;			/* index: links may be replaced on reload */
-	struct gw_client *client;	/* the client the call went out on */
-	gw_client_cb cb;
+	struct net_client *client;	/* the client the call went out on */
+	net_client_cb cb;
 	void *arg;
 };
 
@@ -55,8 +55,8 @@ dns_log(int is_warning, const char *msg)
 {
 	char q[600];
 
-	gw_log(is_warning ? GW_LOG_WARN : GW_LOG_DEBUG, "dns_resolver",
-	    "message=%s", gw_log_quote(q, sizeof(q), msg, strlen(msg)));
+	net_log(is_warning ? NET_LOG_WARN : NET_LOG_DEBUG, "dns_resolver",
+	    "message=%s", net_log_quote(q, sizeof(q), msg, strlen(msg)));
 }
 
 static int
@@ -68,11 +68,11 @@ links_open(struct gw_node *node, struct gw_peers *p, char *err, size_t errlen)
 		l->cfg = &node->cfg.peers[i];
 		snprintf(l->uri, sizeof(l->uri), "axle://%s/node/%s",
 		    node->cfg.federation, l->cfg->region);
-		l->client = gw_client_new(node->base, node->client_ctx,
+		l->client = net_client_new(node->base, node->client_ctx,
 		    l->cfg->host, l->cfg->port, NULL);
 		if (l->client != NULL)
-			gw_client_set_dns(l->client, p->dns);
-		if (l->client == NULL || gw_client_expect(l->client, l->uri) != 0) {
+			net_client_set_dns(l->client, p->dns);
+		if (l->client == NULL || net_client_expect(l->client, l->uri) != 0) {
 			snprintf(err, errlen, "peer %s: out of memory", l->cfg->name);
 			return -1;
 		}
@@ -85,7 +85,7 @@ static void
 links_close(struct gw_peers *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		gw_client_free(p->links[i].client);
+		net_client_free(p->links[i].client);
 		p->links[i].client = NULL;
 	}
 }
@@ -144,19 +144,19 @@ gw_peers_reload(struct gw_node *node)
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->n; i++) {
-		struct gw_client *c = gw_client_new(node->base, node->client_ctx,
+		struct net_client *c = net_client_new(node->base, node->client_ctx,
 		    p->links[i].cfg->host, p->links[i].cfg->port, NULL);
 
 		if (c != NULL)
-			gw_client_set_dns(c, p->dns);
-		if (c == NULL || gw_client_expect(c, p->links[i].uri) != 0) {
-			gw_client_free(c);
+			net_client_set_dns(c, p->dns);
+		if (c == NULL || net_client_expect(c, p->links[i].uri) != 0) {
+			net_client_free(c);
 			snprintf(err, sizeof(err), "out of memory");
-			gw_log(GW_LOG_ERR, "peer_reload_failed", "peer=%s error=\"%s\"",
+			net_log(NET_LOG_ERR, "peer_reload_failed", "peer=%s error=\"%s\"",
 			    p->links[i].cfg->region, err);
 			continue;
 		}
-		gw_client_free(p->links[i].client);
+		net_client_free(p->links[i].client);
 		p->links[i].client = c;
 	}
 }
@@ -214,10 +214,10 @@ peer_call_done(void *arg, int final, int status, const char *message,
 			char q[600];
 
 			/* The peer's own words: quoted, escaped. */
-			gw_log(l->state == GW_PEER_UP ? GW_LOG_INFO : GW_LOG_WARN,
+			net_log(l->state == GW_PEER_UP ? NET_LOG_INFO : NET_LOG_WARN,
 			    "peer_state", "peer=%s state=%s error=%s", l->cfg->region,
 			    gw_peer_state_name(l->state),
-			    gw_log_quote(q, sizeof(q), e, strlen(e)));
+			    net_log_quote(q, sizeof(q), e, strlen(e)));
 		}
 	}
 	pc->cb(pc->arg, 1, status, message, msg, len);
@@ -226,7 +226,7 @@ peer_call_done(void *arg, int final, int status, const char *message,
 
 int
 gw_peers_call(struct gw_node *node, const char *region, const char *path,
-    const ProtobufCMessage *req, int timeout_ms, gw_client_cb cb, void *arg)
+    const ProtobufCMessage *req, int timeout_ms, net_client_cb cb, void *arg)
 {
 	struct gw_peer_link *l = gw_peers_find(node, region);
 	struct peer_call *pc;
@@ -247,7 +247,7 @@ gw_peers_call(struct gw_node *node, const char *region, const char *path,
 	pc->client = l->client;
 	pc->cb = cb;
 	pc->arg = arg;
-	rc = gw_client_call(l->client, path, buf, len, timeout_ms, peer_call_done, pc);
+	rc = net_client_call(l->client, path, buf, len, timeout_ms, peer_call_done, pc);
 	free(buf);
 	if (rc != 0)
 		free(pc);

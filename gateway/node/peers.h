@@ -15,8 +15,8 @@ enum gw_peer_state { GW_PEER_UNKNOWN = 0, GW_PEER_UP, GW_PEER_DOWN };
 
 struct gw_peer_link {
 	const struct gw_peer *cfg;	/* points into node->cfg */
-	struct gw_client *client;
-	char uri[GW_URI_MAX + 1];	/* the identity it must prove */
+	struct net_client *client;
+	char uri[NET_URI_MAX + 1];	/* the identity it must prove */
 	enum gw_peer_state state;	/* from the last call's outcome */
 	int64_t last_ok_ms;		/* wall clock of the last successful call */
 	char last_error[256];
@@ -46,12 +46,12 @@ struct gw_peer_link *gw_peers_at(struct gw_node *node, size_t i);
 
 /*
  * Packs req and calls path on the peer serving region; cb gets the outcome
- * exactly once when 0 is returned (see gw_client_cb). The link's state is
+ * exactly once when 0 is returned (see net_client_cb). The link's state is
  * updated from transport outcomes (UNAVAILABLE, DEADLINE_EXCEEDED: down).
  * Returns 0, or -1 (no such peer, ENOMEM; cb not called).
  */
 int gw_peers_call(struct gw_node *node, const char *region, const char *path,
-    const ProtobufCMessage *req, int timeout_ms, gw_client_cb cb, void *arg);
+    const ProtobufCMessage *req, int timeout_ms, net_client_cb cb, void *arg);
 
 const char *gw_peer_state_name(enum gw_peer_state s);
 

@@ -27,7 +27,7 @@
 #define STORE_MAP_DEFAULT	((size_t)1 << 30)	/* 1 GiB, as config's default */
 #define STORE_BATCH_DEFAULT	256u
 
-/* Index = enum store_db. Names are on disk: never rename one. */
+/* Index = enum gw_store_db. Names are on disk: never rename one. */
 static const char *const store_db_names[STORE_DB__COUNT] = {
 	[STORE_DB_META] = "meta",
 };
@@ -37,7 +37,7 @@ struct store_req {
 	store_done_fn done;
 	void *arg;
 	int rc;
-	int is_new;		/* store_submit_new: refused above the mark */
+	int is_new;		/* gw_store_submit_new: refused above the mark */
 	struct store_req *next;
 };
 
@@ -58,7 +58,7 @@ struct store {
 	pthread_cond_t cond;
 	struct store_list queue;
 	int stopping;
-	struct store_stats stats;	/* stats.failed: writes refused for good */
+	struct gw_store_stats stats;	/* stats.failed: writes refused for good */
 	int fail_rc;			/* what failed it */
 	int fatal_told;			/* on_fatal called */
 	store_fatal_fn on_fatal;
@@ -74,7 +74,7 @@ static void
 store_seterr(char *err, size_t errlen, const char *what, int rc)
 {
 	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s: %s", what, store_strerror(rc));
+		snprintf(err, errlen, "%s: %s", what, gw_store_strerror(rc));
 }
 
 static void
@@ -272,7 +272,7 @@ store_env_open(struct store *st, const char *dir, size_t map_size, char *err,
 		store_seterr(err, errlen, "store: reader check", rc);
 		return rc;
 	}
-	gw_log(dead > 0 ? GW_LOG_WARN : GW_LOG_INFO, "store_reader_check",
+	net_log(dead > 0 ? NET_LOG_WARN : NET_LOG_INFO, "store_reader_check",
 	    "stale_readers_cleared=%d", dead);
 	return 0;
 }
@@ -301,7 +301,7 @@ store_begin_batch(struct store *st, MDB_txn **txn)
 	 * open; axled is meant to be the environment's only writer, so this
 	 * is a recovery path, not a normal one.
 	 */
-	gw_log(GW_LOG_WARN, "store_map_resized", "action=adopt");
+	net_log(NET_LOG_WARN, "store_map_resized", "action=adopt");
 	if ((rc = mdb_env_set_mapsize(st->env, 0)) != 0)
 		return rc;
 	return mdb_txn_begin(st->env, NULL, 0, txn);
@@ -325,7 +325,7 @@ store_run_one(struct store *st, MDB_txn *parent, struct store_req *r)
 	return mdb_txn_commit(child);
 }
 
-static enum store_err
+static enum gw_store_err
 store_err_of(int rc)
 {
 	switch (rc) {
@@ -480,14 +480,14 @@ store_high_water_set(struct store *st, int on, uint64_t room, const char *cause)
 	if (on == was)
 		return;
 	if (on)
-		gw_log(GW_LOG_WARN, "store_high_water", "state=on cause=%s "
+		net_log(NET_LOG_WARN, "store_high_water", "state=on cause=%s "
 		    "room_bytes=%llu reserve_bytes=%llu action=\"new messages "
 		    "and register changes are refused; fetching, acknowledging "
 		    "and resolving cases go on\"", cause,
 		    (unsigned long long)st->stats.room,
 		    (unsigned long long)st->reserve);
 	else
-		gw_log(GW_LOG_INFO, "store_high_water", "state=off "
+		net_log(NET_LOG_INFO, "store_high_water", "state=off "
 		    "room_bytes=%llu reserve_bytes=%llu", (unsigned long long)room,
 		    (unsigned long long)st->reserve);
 }
@@ -518,8 +518,8 @@ store_batch_failed(struct store *st, struct store_req *batch,
 	int sound = store_env_sound(st, rc = store_full_disk_rc(st, rc));
 
 	/* Never an ack without a commit: the batch's error is theirs. */
-	gw_log(GW_LOG_ERR, event, "rc=%d error=\"%s\" requests=%u action=%s",
-	    rc, store_strerror(rc), ok, sound ? "refused" : "fail_stop");
+	net_log(NET_LOG_ERR, event, "rc=%d error=\"%s\" requests=%u action=%s",
+	    rc, gw_store_strerror(rc), ok, sound ? "refused" : "fail_stop");
 	store_refuse(batch, sound ? rc : STORE_EFAILED);
 	pthread_mutex_lock(&st->mu);
 	st->stats.errors[store_err_of(rc)]++;
@@ -532,10 +532,10 @@ store_batch_failed(struct store *st, struct store_req *batch,
 	if (sound && st->reserve > 0 && store_is_room_error(rc))
 		store_high_water_set(st, 1, UINT64_MAX, "commit_failed");
 	if (!sound)
-		gw_log(GW_LOG_ERR, "store_failed", "rc=%d error=\"%s\" "
+		net_log(NET_LOG_ERR, "store_failed", "rc=%d error=\"%s\" "
 		    "action=exit detail=\"no more writes; the node stops so that "
 		    "a restart reopens the store at its last durable commit\"",
-		    rc, store_strerror(rc));
+		    rc, gw_store_strerror(rc));
 }
 
 static void
@@ -753,8 +753,8 @@ store_set_reserve(struct store *st, size_t reserve, char *err, size_t errlen)
 }
 
 int
-store_open(struct store **out, struct event_base *base, const char *dir,
-    const struct store_opts *opts, char *err, size_t errlen)
+gw_store_open(struct store **out, struct event_base *base, const char *dir,
+    const struct gw_store_opts *opts, char *err, size_t errlen)
 {
 	struct store *st;
 	size_t map_size = opts != NULL && opts->map_size ? opts->map_size :
@@ -788,7 +788,7 @@ store_open(struct store **out, struct event_base *base, const char *dir,
 		store_free(st);
 		return rc;
 	}
-	gw_log(GW_LOG_INFO, "store_open", "boot_count=%llu map_size=%zu "
+	net_log(NET_LOG_INFO, "store_open", "boot_count=%llu map_size=%zu "
 	    "batch_max=%u reserve=%llu", (unsigned long long)st->boot_count,
 	    map_size, st->batch_max, (unsigned long long)st->reserve);
 	*out = st;
@@ -821,21 +821,21 @@ store_enqueue(struct store *st, store_write_fn fn, store_done_fn done,
 }
 
 int
-store_submit(struct store *st, store_write_fn fn, store_done_fn done,
+gw_store_submit(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg)
 {
 	return store_enqueue(st, fn, done, arg, 0);
 }
 
 int
-store_submit_new(struct store *st, store_write_fn fn, store_done_fn done,
+gw_store_submit_new(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg)
 {
 	return store_enqueue(st, fn, done, arg, 1);
 }
 
 int
-store_write_now(struct store *st, store_write_fn fn, void *arg)
+gw_store_write_now(struct store *st, store_write_fn fn, void *arg)
 {
 	MDB_txn *txn;
 	int rc;
@@ -852,31 +852,31 @@ store_write_now(struct store *st, store_write_fn fn, void *arg)
 }
 
 MDB_env *
-store_env(struct store *st)
+gw_store_env(struct store *st)
 {
 	return st->env;
 }
 
 MDB_dbi
-store_dbi(struct store *st, enum store_db db)
+gw_store_dbi(struct store *st, enum gw_store_db db)
 {
 	return st->dbi[db];
 }
 
 uint64_t
-store_boot_count(struct store *st)
+gw_store_boot_count(struct store *st)
 {
 	return st->boot_count;
 }
 
 int
-store_read_begin(struct store *st, MDB_txn **txn)
+gw_store_read_begin(struct store *st, MDB_txn **txn)
 {
 	return mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
 }
 
 void
-store_close(struct store *st)
+gw_store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
@@ -888,14 +888,14 @@ store_close(struct store *st)
 	/* The writer has drained; complete what the loop has not yet seen. */
 	if (st->done_ev != NULL)
 		store_done_cb(-1, 0, st);
-	gw_log(GW_LOG_INFO, "store_close", "commits=%llu requests=%llu",
+	net_log(NET_LOG_INFO, "store_close", "commits=%llu requests=%llu",
 	    (unsigned long long)st->stats.commits,
 	    (unsigned long long)st->stats.requests);
 	store_free(st);
 }
 
 void
-store_get_stats(struct store *st, struct store_stats *out)
+gw_store_get_stats(struct store *st, struct gw_store_stats *out)
 {
 	MDB_envinfo info;
 	MDB_stat ms;
@@ -911,7 +911,7 @@ store_get_stats(struct store *st, struct store_stats *out)
 }
 
 int
-store_rc_grpc_status(int rc)
+gw_store_rc_grpc_status(int rc)
 {
 	if (rc == 0)
 		return GRPC_OK;
@@ -922,7 +922,7 @@ store_rc_grpc_status(int rc)
 }
 
 const char *
-store_err_name(enum store_err e)
+gw_store_err_name(enum gw_store_err e)
 {
 	static const char *const names[STORE_ERR__COUNT] = {
 		[STORE_ERR_MAP_FULL] = "map_full",
@@ -936,7 +936,7 @@ store_err_name(enum store_err e)
 }
 
 const char *
-store_strerror(int rc)
+gw_store_strerror(int rc)
 {
 	if (rc == STORE_EFAILED)
 		return "the node's storage failed: nothing was written, and the "

@@ -10,7 +10,7 @@ struct event_base;
 struct store;
 
 /* Named databases, one owning module each. Extend at the end. */
-enum store_db {
+enum gw_store_db {
 	STORE_DB_META = 0,	/* node meta: boot count, format version */
 	STORE_DB__COUNT
 };
@@ -22,7 +22,7 @@ enum store_db {
 #define STORE_MAX_DBS	64
 
 /*
- * Called once when the store has failed for good (see store_submit's
+ * Called once when the store has failed for good (see gw_store_submit's
  * STORE_EFAILED): the caller must stop the process with a non-zero status so
  * that the supervisor restarts it and LMDB reopens at its last durable
  * commit. rc is the begin/commit error that failed it. On the loop thread
@@ -31,11 +31,11 @@ enum store_db {
  */
 typedef void (*store_fatal_fn)(int rc, void *arg);
 
-struct store_opts {
+struct gw_store_opts {
 	size_t map_size;		/* bytes; 0 = 1 GiB */
 	unsigned batch_max;		/* requests per commit; 0 = 256 */
 	size_t reserve;			/* bytes kept for draining (see
-					   store_submit_new), at most a quarter
+					   gw_store_submit_new), at most a quarter
 					   of the map and of the filesystem;
 					   0 = none */
 	store_fatal_fn on_fatal;	/* NULL: the store just refuses writes */
@@ -50,7 +50,7 @@ struct store_opts {
 #define STORE_EFAILED	20001
 
 /*
- * The result of a store_submit_new request while the store is above its
+ * The result of a gw_store_submit_new request while the store is above its
  * high-water mark: less than opts.reserve is free in the map or on the
  * data directory's filesystem. Nothing was written. Like STORE_EFAILED,
  * collides with neither errno nor MDB codes.
@@ -89,33 +89,33 @@ typedef void (*store_done_fn)(int rc, void *arg);
  *
  * base may be NULL (completions on the writer thread). If not, it must have
  * been created after evthread_use_pthreads() (the writer wakes it with
- * event_active()), and store_close must then run on its loop thread or
+ * event_active()), and gw_store_close must then run on its loop thread or
  * while the loop is not running. One store per dir per process: LMDB's
  * POSIX locks do not survive opening the same environment twice.
  */
-int store_open(struct store **out, struct event_base *base, const char *dir,
-    const struct store_opts *opts, char *err, size_t errlen);
+int gw_store_open(struct store **out, struct event_base *base, const char *dir,
+    const struct gw_store_opts *opts, char *err, size_t errlen);
 
 /*
  * Queues a write. Returns 0 (done will be called exactly once), or ENOMEM /
  * ESHUTDOWN (done will not be called). Once the store has failed, done gets
  * STORE_EFAILED.
  */
-int store_submit(struct store *st, store_write_fn fn, store_done_fn done,
+int gw_store_submit(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg);
 
 /*
- * store_submit for new work (a message accepted or forwarded in, a register
+ * gw_store_submit for new work (a message accepted or forwarded in, a register
  * change): refused, done getting STORE_EHIGHWATER, while the store is above
  * its high-water mark, so that the reserve is left to writes that let hubs
- * and admins drain it (Fetch, Ack, Reject, resolving cases: store_submit).
+ * and admins drain it (Fetch, Ack, Reject, resolving cases: gw_store_submit).
  * The mark is measured on the writer thread before each batch holding new
  * work (free pages past the map's last page that the filesystem can hold,
  * plus the freelist's); it is passed when less than the reserve is free,
  * and after any commit that failed for room, and cleared once twice the
  * reserve is free.
  */
-int store_submit_new(struct store *st, store_write_fn fn, store_done_fn done,
+int gw_store_submit_new(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg);
 
 /*
@@ -124,34 +124,34 @@ int store_submit_new(struct store *st, store_write_fn fn, store_done_fn done,
  * databases) before the loop runs, never on a hot path. LMDB serialises it
  * with the writer thread. Returns fn's rc, or the commit's.
  */
-int store_write_now(struct store *st, store_write_fn fn, void *arg);
+int gw_store_write_now(struct store *st, store_write_fn fn, void *arg);
 
 /* The environment, for libraries that open their own named databases. */
-MDB_env *store_env(struct store *st);
+MDB_env *gw_store_env(struct store *st);
 
 /* Handle of a named database, valid for the store's lifetime. */
-MDB_dbi store_dbi(struct store *st, enum store_db db);
+MDB_dbi gw_store_dbi(struct store *st, enum gw_store_db db);
 
 /*
  * Begins a read-only transaction (caller aborts it; keep it short). Any
  * thread may call it, several may be open at once (MDB_NOTLS). Returns 0 or
  * an MDB code (MDB_READERS_FULL, ...).
  */
-int store_read_begin(struct store *st, MDB_txn **txn);
+int gw_store_read_begin(struct store *st, MDB_txn **txn);
 
 /*
- * Stops accepting (store_submit then returns ESHUTDOWN), commits what is
+ * Stops accepting (gw_store_submit then returns ESHUTDOWN), commits what is
  * queued, joins the writer, runs every completion not yet delivered (on the
  * caller's thread), closes. All read transactions must be ended. NULL is a
  * no-op.
  */
-void store_close(struct store *st);
+void gw_store_close(struct store *st);
 
 /* Opens of this environment so far, including this one (1 on a new dir). */
-uint64_t store_boot_count(struct store *st);
+uint64_t gw_store_boot_count(struct store *st);
 
 /* Why a batch's begin or commit failed, for axle_store_errors_total. */
-enum store_err {
+enum gw_store_err {
 	STORE_ERR_MAP_FULL = 0,		/* MDB_MAP_FULL, MDB_TXN_FULL */
 	STORE_ERR_NO_SPACE,		/* ENOSPC, EDQUOT */
 	STORE_ERR_IO,			/* EIO */
@@ -160,9 +160,9 @@ enum store_err {
 	STORE_ERR__COUNT
 };
 /* Metric label of e: "map_full", "no_space", "io", "panic", "other". */
-const char *store_err_name(enum store_err e);
+const char *gw_store_err_name(enum gw_store_err e);
 
-struct store_stats {
+struct gw_store_stats {
 	uint64_t commits;		/* batch transactions committed */
 	uint64_t commit_errors;
 	uint64_t errors[STORE_ERR__COUNT];	/* failed begins and commits */
@@ -180,15 +180,15 @@ struct store_stats {
 	uint64_t high_water_refused;	/* requests refused STORE_EHIGHWATER */
 };
 /* A consistent copy of the counters; any thread. */
-void store_get_stats(struct store *st, struct store_stats *out);
+void gw_store_get_stats(struct store *st, struct gw_store_stats *out);
 
 /*
  * Maps a store rc to a gRPC status: 0 -> OK; MDB_MAP_FULL, STORE_EHIGHWATER
  * and (+/-) ENOSPC or EDQUOT -> RESOURCE_EXHAUSTED; else (STORE_EFAILED,
  * EIO, ...) UNAVAILABLE.
  */
-int store_rc_grpc_status(int rc);
+int gw_store_rc_grpc_status(int rc);
 /* Human text for an rc: MDB codes, errno or -errno. Static; never NULL. */
-const char *store_strerror(int rc);
+const char *gw_store_strerror(int rc);
 
 #endif

@@ -4,7 +4,7 @@
 #include "gateway/node/svc.h"
 
 /* One row per service; each service's methods live beside its handlers. */
-static const struct gw_rpc_service *const services[] = {
+static const struct net_rpc_service *const services[] = {
 	&gw_svc_node,
 	&gw_svc_registry,
 	&gw_svc_switch,
@@ -16,7 +16,7 @@ int
 gw_svc_register_all(char *err, size_t errlen)
 {
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
-		if (gw_rpc_register(services[i]) != 0) {
+		if (net_rpc_register(services[i]) != 0) {
 			snprintf(err, errlen, "service %zu of the dispatch table: "
 			    "table full or a method served twice", i);
 			return -1;

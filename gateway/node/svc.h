@@ -15,21 +15,21 @@ struct gw_node;
 int gw_svc_register_all(char *err, size_t errlen);
 
 /* svc_node.c: axle.v1.Node */
-extern const struct gw_rpc_service gw_svc_node;
+extern const struct net_rpc_service gw_svc_node;
 
 /* svc_registry.c: axle.v1.Registry, axle.v1.Portal/Discover, axle.v1.Axle/Feed */
-extern const struct gw_rpc_service gw_svc_registry;
+extern const struct net_rpc_service gw_svc_registry;
 
 /* svc_recourse.c: axle.v1.Recourse (admins of this node) */
-extern const struct gw_rpc_service gw_svc_recourse;
+extern const struct net_rpc_service gw_svc_recourse;
 
 /* svc_escalate.c: axle.v1.Axle/Escalate (a child node hands up a case) */
-extern const struct gw_rpc_service gw_svc_axle_escalate;
+extern const struct net_rpc_service gw_svc_axle_escalate;
 
 /* svc_switch.c: axle.v1.Switch (members) and axle.v1.Axle/Forward (nodes) */
-extern const struct gw_rpc_service gw_svc_switch;
+extern const struct net_rpc_service gw_svc_switch;
 /* svc_switch.c: wakes parked fetches of mailbox (NULL: all); ends them all. */
-void sw_fetch_kick(struct gw_node *node, const char *mailbox);
-void sw_fetch_stop(struct gw_node *node);
+void gw_fetch_kick(struct gw_node *node, const char *mailbox);
+void gw_fetch_stop(struct gw_node *node);
 
 #endif

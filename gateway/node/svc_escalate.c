@@ -14,16 +14,16 @@
 #include "gateway/node/svc.h"
 
 /* A log value from text that may come from the network: quoted, escaped. */
-#define LOGQ(buf, s) gw_log_quote((buf), sizeof(buf), (s), strlen(s))
+#define LOGQ(buf, s) net_log_quote((buf), sizeof(buf), (s), strlen(s))
 
 /* --- Axle.Escalate: the parent's side ------------------------------------------------ */
 
 struct esc_accept {
-	struct gw_call *call;
+	struct net_call *call;
 	struct gw_node *node;
 	struct recourse *rc;
 	const Axle__V1__Case *child;	/* in the call's request */
-	char actor[GW_URI_MAX + 1];
+	char actor[NET_URI_MAX + 1];
 	int64_t now;
 	char id[RECOURSE_ID_MAX];
 	int duplicate;
@@ -44,7 +44,7 @@ accept_note(struct esc_accept *a, MDB_txn *txn, struct store *st)
 	int s;
 
 	if (a->child->envelope == NULL ||
-	    mdb_txn_begin(store_env(st), txn, 0, &sub) != 0)
+	    mdb_txn_begin(gw_store_env(st), txn, 0, &sub) != 0)
 		return;
 	s = gw_switch_note_recourse_txn(a->node, sub, a->child->envelope,
 	    a->id, a->now, err, sizeof(err));
@@ -52,7 +52,7 @@ accept_note(struct esc_accept *a, MDB_txn *txn, struct store *st)
 		return;
 	if (s != GRPC_OK)
 		mdb_txn_abort(sub);
-	gw_log(GW_LOG_WARN, "recourse_note_failed", "case=%s status=%d "
+	net_log(NET_LOG_WARN, "recourse_note_failed", "case=%s status=%d "
 	    "error=%s", a->id, s, LOGQ(q, err));
 }
 
@@ -78,22 +78,22 @@ accept_done(int rc, void *arg)
 	char q[RECOURSE_ERR_MAX + 16], qid[RECOURSE_ID_MAX + 16];
 
 	if (a->rrc != RECOURSE_OK) {
-		gw_log(GW_LOG_WARN, "recourse_escalation_refused", "case=%s "
+		net_log(NET_LOG_WARN, "recourse_escalation_refused", "case=%s "
 		    "from=%s error=%s", LOGQ(qid, a->child->id), a->actor,
 		    LOGQ(q, a->e.msg));
-		gw_call_error(a->call, gw_recourse_grpc_status(a->rrc, &a->e),
+		net_call_error(a->call, gw_recourse_grpc_status(a->rrc, &a->e),
 		    "%s", a->e.msg);
 	} else if (rc != 0) {
-		gw_call_error(a->call, store_rc_grpc_status(rc), "case %s not "
-		    "stored: %s", a->child->id, store_strerror(rc));
+		net_call_error(a->call, gw_store_rc_grpc_status(rc), "case %s not "
+		    "stored: %s", a->child->id, gw_store_strerror(rc));
 	} else {
-		gw_log(GW_LOG_INFO, "recourse_received", "case=%s from=%s "
+		net_log(NET_LOG_INFO, "recourse_received", "case=%s from=%s "
 		    "duplicate=%d", a->id, a->actor, a->duplicate);
 		if (!a->duplicate)
 			gw_escalate_count(a->node, GW_ESC_RECEIVED);
 		resp.case_id = a->id;
 		resp.duplicate = a->duplicate;
-		gw_call_reply(a->call, &resp.base);
+		net_call_reply(a->call, &resp.base);
 		gw_escalate_kick(a->node);
 	}
 	free(a);
@@ -101,7 +101,7 @@ accept_done(int rc, void *arg)
 
 /* Only a child hands a case up: the caller must be the node its path ends with. */
 static int
-accept_check(const struct gw_identity *who, const Axle__V1__Case *c,
+accept_check(const struct net_identity *who, const Axle__V1__Case *c,
     char *why, size_t len)
 {
 	if (c == NULL || c->id == NULL || c->id[0] == '\0' || c->n_path == 0) {
@@ -118,21 +118,21 @@ accept_check(const struct gw_identity *who, const Axle__V1__Case *c,
 }
 
 static void
-axle_escalate(struct gw_call *call, const ProtobufCMessage *msg)
+axle_escalate(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__EscalateRequest *req = (const void *)msg;
-	const struct gw_identity *who = gw_call_caller(call);
-	struct gw_node *node = gw_call_node(call);
+	const struct net_identity *who = net_call_caller(call);
+	struct gw_node *node = net_call_node(call);
 	struct esc_accept *a;
 	char why[600];
 	int s;
 
 	if ((s = accept_check(who, req->record, why, sizeof(why))) != GRPC_OK) {
-		gw_call_error(call, s, "%s", why);
+		net_call_error(call, s, "%s", why);
 		return;
 	}
 	if (node->recourse == NULL || (a = calloc(1, sizeof(*a))) == NULL) {
-		gw_call_error(call, GRPC_UNAVAILABLE, "recourse is not running");
+		net_call_error(call, GRPC_UNAVAILABLE, "recourse is not running");
 		return;
 	}
 	a->call = call;
@@ -143,15 +143,15 @@ axle_escalate(struct gw_call *call, const ProtobufCMessage *msg)
 	a->now = gw_recourse_now_ms();
 	if (gw_recourse_submit_new(node, accept_write, accept_done, a) != 0) {
 		free(a);
-		gw_call_error(call, GRPC_UNAVAILABLE, "the store is shutting down");
+		net_call_error(call, GRPC_UNAVAILABLE, "the store is shutting down");
 	}
 }
 
-static const struct gw_rpc_method methods[] = {
-	{ "/axle.v1.Axle/Escalate", GW_AUTHZ_NODE, &axle__v1__escalate_request__descriptor,
+static const struct net_rpc_method methods[] = {
+	{ "/axle.v1.Axle/Escalate", NET_AUTHZ_NODE, &axle__v1__escalate_request__descriptor,
 	  axle_escalate, 0 },
 };
 
-const struct gw_rpc_service gw_svc_axle_escalate = {
+const struct net_rpc_service gw_svc_axle_escalate = {
 	methods, sizeof(methods) / sizeof(methods[0])
 };

@@ -9,13 +9,13 @@
 #include "gateway/node/svc.h"
 
 static void
-node_info(struct gw_call *call, const ProtobufCMessage *req)
+node_info(struct net_call *call, const ProtobufCMessage *req)
 {
-	struct gw_node *node = gw_call_node(call);
-	const struct gw_identity *who = gw_call_caller(call);
+	struct gw_node *node = net_call_node(call);
+	const struct net_identity *who = net_call_caller(call);
 	Axle__V1__InfoResponse resp = AXLE__V1__INFO_RESPONSE__INIT;
 	Axle__V1__PeerSummary peers[GW_MAX_PEERS], *pp[GW_MAX_PEERS];
-	char addrs[GW_MAX_PEERS][GW_HOST_MAX + GW_PORT_MAX + 4];
+	char addrs[GW_MAX_PEERS][NET_HOST_MAX + NET_PORT_MAX + 4];
 	int64_t lag_ms;
 
 	(void)req;
@@ -25,7 +25,7 @@ node_info(struct gw_call *call, const ProtobufCMessage *req)
 	resp.uptime_seconds = gw_node_uptime(node);
 	resp.parent = node->cfg.parent;
 	resp.caller = (char *)who->uri;
-	resp.caller_role = (char *)gw_role_name(who->role);
+	resp.caller_role = (char *)net_role_name(who->role);
 	resp.boot_count = node->boot_count;
 	for (size_t i = 0; i < node->cfg.npeers; i++) {
 		const struct gw_peer *p = &node->cfg.peers[i];
@@ -44,12 +44,12 @@ node_info(struct gw_call *call, const ProtobufCMessage *req)
 	}
 	resp.n_peers = node->cfg.npeers;
 	resp.peers = pp;
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 }
 
-static const struct gw_rpc_method methods[] = {
-	{ "/axle.v1.Node/Info", GW_AUTHZ_ANY, &axle__v1__info_request__descriptor,
+static const struct net_rpc_method methods[] = {
+	{ "/axle.v1.Node/Info", NET_AUTHZ_ANY, &axle__v1__info_request__descriptor,
 	  node_info, 0 },
 };
 
-const struct gw_rpc_service gw_svc_node = { methods, sizeof(methods) / sizeof(methods[0]) };
+const struct net_rpc_service gw_svc_node = { methods, sizeof(methods) / sizeof(methods[0]) };

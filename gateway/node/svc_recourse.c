@@ -13,7 +13,7 @@
 #include "gateway/node/svc.h"
 
 /* A log value from text that may come from the network: quoted, escaped. */
-#define LOGQ(buf, s) gw_log_quote((buf), sizeof(buf), (s), strlen(s))
+#define LOGQ(buf, s) net_log_quote((buf), sizeof(buf), (s), strlen(s))
 
 /* --- reads ----------------------------------------------------------------------- */
 
@@ -33,28 +33,28 @@ rec_withhold_payload(Axle__V1__Case *c)
 
 /* A read transaction for a handler; ends the call on failure. */
 static int
-rec_read_begin(struct gw_call *call, MDB_txn **txn)
+rec_read_begin(struct net_call *call, MDB_txn **txn)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	int rc;
 
 	if (node->recourse == NULL) {
-		gw_call_error(call, GRPC_UNAVAILABLE, "recourse is not running");
+		net_call_error(call, GRPC_UNAVAILABLE, "recourse is not running");
 		return -1;
 	}
-	if ((rc = store_read_begin(node->store, txn)) != 0) {
-		gw_call_error(call, GRPC_UNAVAILABLE, "reading the case store: %s",
-		    store_strerror(rc));
+	if ((rc = gw_store_read_begin(node->store, txn)) != 0) {
+		net_call_error(call, GRPC_UNAVAILABLE, "reading the case store: %s",
+		    gw_store_strerror(rc));
 		return -1;
 	}
 	return 0;
 }
 
 static void
-rec_list(struct gw_call *call, const ProtobufCMessage *msg)
+rec_list(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__ListCasesRequest *req = (const void *)msg;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__ListCasesResponse resp = AXLE__V1__LIST_CASES_RESPONSE__INIT;
 	Axle__V1__PageResponse page = AXLE__V1__PAGE_RESPONSE__INIT;
 	struct recourse_filter f = {
@@ -68,7 +68,7 @@ rec_list(struct gw_call *call, const ProtobufCMessage *msg)
 	int rc;
 
 	if (req->min_age_ms < 0) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "min_age_ms must not "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "min_age_ms must not "
 		    "be negative");
 		return;
 	}
@@ -78,7 +78,7 @@ rec_list(struct gw_call *call, const ProtobufCMessage *msg)
 	    (int)req->state) == NULL ||
 	    protobuf_c_enum_descriptor_get_value(&axle__v1__case_reason__descriptor,
 	    (int)req->reason) == NULL) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "state or reason is not "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "state or reason is not "
 		    "a known value");
 		return;
 	}
@@ -90,7 +90,7 @@ rec_list(struct gw_call *call, const ProtobufCMessage *msg)
 	mdb_txn_abort(txn);
 	if (rc != RECOURSE_OK) {
 		recourse_page_free(&p);
-		gw_call_error(call, gw_recourse_grpc_status(rc, &e), "%s", e.msg);
+		net_call_error(call, gw_recourse_grpc_status(rc, &e), "%s", e.msg);
 		return;
 	}
 	for (size_t i = 0; i < p.n; i++)
@@ -99,18 +99,18 @@ rec_list(struct gw_call *call, const ProtobufCMessage *msg)
 	resp.n_cases = p.n;
 	page.next_page_token = p.next_token;
 	resp.page = &page;
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 	recourse_page_free(&p);
 }
 
-static void act_submit(struct gw_call *call, const char *id,
+static void act_submit(struct net_call *call, const char *id,
     enum recourse_action a, const struct recourse_act_args *args);
 
 static void
-rec_show(struct gw_call *call, const ProtobufCMessage *msg)
+rec_show(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__ShowCaseRequest *req = (const void *)msg;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__CaseResponse resp = AXLE__V1__CASE_RESPONSE__INIT;
 	struct recourse_err e = { 0 };
 	Axle__V1__Case *c = NULL;
@@ -128,19 +128,19 @@ rec_show(struct gw_call *call, const ProtobufCMessage *msg)
 	rc = recourse_case_get(node->recourse->rc, txn, req->id, &c, &e);
 	mdb_txn_abort(txn);
 	if (rc != RECOURSE_OK) {
-		gw_call_error(call, gw_recourse_grpc_status(rc, &e), "%s", e.msg);
+		net_call_error(call, gw_recourse_grpc_status(rc, &e), "%s", e.msg);
 		return;
 	}
 	rec_withhold_payload(c);
 	resp.record = c;
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 	recourse_case_free(c);
 }
 
 static void
-rec_verify(struct gw_call *call, const ProtobufCMessage *msg)
+rec_verify(struct net_call *call, const ProtobufCMessage *msg)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__VerifyAuditResponse resp = AXLE__V1__VERIFY_AUDIT_RESPONSE__INIT;
 	struct recourse_audit_report rep;
 	struct recourse_err e = { 0 };
@@ -154,7 +154,7 @@ rec_verify(struct gw_call *call, const ProtobufCMessage *msg)
 	rc = recourse_audit_check(node->recourse->rc, txn, &rep, &e);
 	mdb_txn_abort(txn);
 	if (rc != RECOURSE_OK) {
-		gw_call_error(call, gw_recourse_grpc_status(rc, &e), "%s", e.msg);
+		net_call_error(call, gw_recourse_grpc_status(rc, &e), "%s", e.msg);
 		return;
 	}
 	if (!rep.ok)
@@ -165,9 +165,9 @@ rec_verify(struct gw_call *call, const ProtobufCMessage *msg)
 	resp.first_bad = first_bad;
 	resp.detail = rep.detail;
 	if (!rep.ok)
-		gw_log(GW_LOG_ERR, "recourse_audit_broken", "first_bad=%s "
+		net_log(NET_LOG_ERR, "recourse_audit_broken", "first_bad=%s "
 		    "detail=%s", first_bad, LOGQ(q, rep.detail));
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 }
 
 /* --- actions --------------------------------------------------------------------- */
@@ -179,19 +179,19 @@ rec_verify(struct gw_call *call, const ProtobufCMessage *msg)
  * (or ended there, its sender told), never both and never neither.
  */
 struct rec_act {
-	struct gw_call *call;
+	struct net_call *call;
 	struct gw_node *node;
 	struct recourse *rc;
 	enum recourse_action a;
 	const char *id;			/* in the call's request */
 	struct recourse_act_args args;	/* strings in the request, actor below */
-	char actor[GW_URI_MAX + 1];
+	char actor[NET_URI_MAX + 1];
 	int64_t now;
 	Axle__V1__Case *out;
 	int rrc;
 	struct recourse_err e;
 	int sw;				/* the switch's status (redirect, return, discard) */
-	char sw_err[256];
+	char gw_err[256];
 };
 
 /* Redirect, return and discard hand the message to the switch (and tell its sender). */
@@ -209,23 +209,23 @@ act_switch(struct rec_act *r, MDB_txn *txn)
 	const char *why;
 
 	if (r->out->envelope == NULL) {
-		snprintf(r->sw_err, sizeof(r->sw_err), "the case holds no envelope");
+		snprintf(r->gw_err, sizeof(r->gw_err), "the case holds no envelope");
 		return GRPC_FAILED_PRECONDITION;
 	}
 	why = r->args.reason != NULL && r->args.reason[0] ? r->args.reason :
 	    r->out->detail;
 	if (r->a == RECOURSE_ACT_RETURN)
 		return gw_switch_return_txn(r->node, txn, r->out->envelope, why,
-		    r->out->id, r->now, r->sw_err, sizeof(r->sw_err));
+		    r->out->id, r->now, r->gw_err, sizeof(r->gw_err));
 	if (r->a == RECOURSE_ACT_DISCARD)
 		return gw_switch_discard_txn(r->node, txn, r->out->envelope, why,
-		    r->out->id, r->now, r->sw_err, sizeof(r->sw_err));
+		    r->out->id, r->now, r->gw_err, sizeof(r->gw_err));
 	/* A shallow copy with the corrected address: the trace is kept. */
 	env = *r->out->envelope;
 	env.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
 	env.to = (char *)r->args.to;
 	return gw_switch_inject_txn(r->node, txn, &env, r->out->id, r->now,
-	    r->sw_err, sizeof(r->sw_err));
+	    r->gw_err, sizeof(r->gw_err));
 }
 
 static int
@@ -250,11 +250,11 @@ act_log(const struct rec_act *r)
 	char why[300];
 	const char *reason = r->args.reason ? r->args.reason : "";
 
-	gw_log(GW_LOG_INFO, "recourse_action", "case=%s action=%s actor=%s "
+	net_log(NET_LOG_INFO, "recourse_action", "case=%s action=%s actor=%s "
 	    "state=%s to=%s reason=%s", r->out->id, recourse_action_name(r->a),
 	    r->actor, recourse_state_name(r->out->state),
 	    r->args.to ? r->args.to : "-",
-	    gw_log_quote(why, sizeof(why), reason, strlen(reason)));
+	    net_log_quote(why, sizeof(why), reason, strlen(reason)));
 }
 
 static void
@@ -264,14 +264,14 @@ act_done(int rc, void *arg)
 	Axle__V1__CaseResponse resp = AXLE__V1__CASE_RESPONSE__INIT;
 
 	if (r->rrc != RECOURSE_OK) {
-		gw_call_error(r->call, gw_recourse_grpc_status(r->rrc, &r->e), "%s",
+		net_call_error(r->call, gw_recourse_grpc_status(r->rrc, &r->e), "%s",
 		    r->e.msg);
 	} else if (r->sw != GRPC_OK) {
-		gw_call_error(r->call, r->sw, "case %s unchanged: the switch "
-		    "refused the envelope: %s", r->id, r->sw_err);
+		net_call_error(r->call, r->sw, "case %s unchanged: the switch "
+		    "refused the envelope: %s", r->id, r->gw_err);
 	} else if (rc != 0) {
-		gw_call_error(r->call, store_rc_grpc_status(rc), "case %s "
-		    "unchanged: %s", r->id, store_strerror(rc));
+		net_call_error(r->call, gw_store_rc_grpc_status(rc), "case %s "
+		    "unchanged: %s", r->id, gw_store_strerror(rc));
 	} else {
 		act_log(r);
 		if (ends_custody(r->a))
@@ -280,7 +280,7 @@ act_done(int rc, void *arg)
 		if (r->a != RECOURSE_ACT_VIEW_PAYLOAD)
 			rec_withhold_payload(r->out);
 		resp.record = r->out;
-		gw_call_reply(r->call, &resp.base);
+		net_call_reply(r->call, &resp.base);
 	}
 	recourse_case_free(r->out);
 	free(r);
@@ -288,14 +288,14 @@ act_done(int rc, void *arg)
 
 /* Starts action a on id for the calling admin; the reply follows the commit. */
 static void
-act_submit(struct gw_call *call, const char *id, enum recourse_action a,
+act_submit(struct net_call *call, const char *id, enum recourse_action a,
     const struct recourse_act_args *args)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	struct rec_act *r;
 
 	if (node->recourse == NULL || (r = calloc(1, sizeof(*r))) == NULL) {
-		gw_call_error(call, GRPC_UNAVAILABLE, "recourse is not running");
+		net_call_error(call, GRPC_UNAVAILABLE, "recourse is not running");
 		return;
 	}
 	r->call = call;
@@ -304,17 +304,17 @@ act_submit(struct gw_call *call, const char *id, enum recourse_action a,
 	r->a = a;
 	r->id = id;
 	r->args = *args;
-	snprintf(r->actor, sizeof(r->actor), "%s", gw_call_caller(call)->uri);
+	snprintf(r->actor, sizeof(r->actor), "%s", net_call_caller(call)->uri);
 	r->args.actor = r->actor;
 	r->now = gw_recourse_now_ms();
 	if (gw_recourse_submit(node, act_write, act_done, r) != 0) {
 		free(r);
-		gw_call_error(call, GRPC_UNAVAILABLE, "the store is shutting down");
+		net_call_error(call, GRPC_UNAVAILABLE, "the store is shutting down");
 	}
 }
 
 static void
-rec_claim(struct gw_call *call, const ProtobufCMessage *msg)
+rec_claim(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__ClaimCaseRequest *req = (const void *)msg;
 	struct recourse_act_args a = { .expected_version = req->expected_version };
@@ -323,7 +323,7 @@ rec_claim(struct gw_call *call, const ProtobufCMessage *msg)
 }
 
 static void
-rec_release(struct gw_call *call, const ProtobufCMessage *msg)
+rec_release(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__ReleaseCaseRequest *req = (const void *)msg;
 	struct recourse_act_args a = { .reason = req->reason };
@@ -332,7 +332,7 @@ rec_release(struct gw_call *call, const ProtobufCMessage *msg)
 }
 
 static void
-rec_redirect(struct gw_call *call, const ProtobufCMessage *msg)
+rec_redirect(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__RedirectCaseRequest *req = (const void *)msg;
 	struct recourse_act_args a = { .reason = req->reason, .to = req->to };
@@ -341,7 +341,7 @@ rec_redirect(struct gw_call *call, const ProtobufCMessage *msg)
 }
 
 static void
-rec_return(struct gw_call *call, const ProtobufCMessage *msg)
+rec_return(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__ReturnCaseRequest *req = (const void *)msg;
 	struct recourse_act_args a = { .reason = req->reason };
@@ -350,7 +350,7 @@ rec_return(struct gw_call *call, const ProtobufCMessage *msg)
 }
 
 static void
-rec_discard(struct gw_call *call, const ProtobufCMessage *msg)
+rec_discard(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__DiscardCaseRequest *req = (const void *)msg;
 	struct recourse_act_args a = { .reason = req->reason };
@@ -359,7 +359,7 @@ rec_discard(struct gw_call *call, const ProtobufCMessage *msg)
 }
 
 static void
-rec_escalate(struct gw_call *call, const ProtobufCMessage *msg)
+rec_escalate(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__EscalateCaseRequest *req = (const void *)msg;
 	struct recourse_act_args a = { .reason = req->reason };
@@ -368,7 +368,7 @@ rec_escalate(struct gw_call *call, const ProtobufCMessage *msg)
 }
 
 static void
-rec_annotate(struct gw_call *call, const ProtobufCMessage *msg)
+rec_annotate(struct net_call *call, const ProtobufCMessage *msg)
 {
 	const Axle__V1__AnnotateCaseRequest *req = (const void *)msg;
 	struct recourse_act_args a = { .reason = req->note };
@@ -376,10 +376,10 @@ rec_annotate(struct gw_call *call, const ProtobufCMessage *msg)
 	act_submit(call, req->id, RECOURSE_ACT_ANNOTATE, &a);
 }
 
-#define M(name, type, fn) { "/axle.v1.Recourse/" name, GW_AUTHZ_ADMIN, \
+#define M(name, type, fn) { "/axle.v1.Recourse/" name, NET_AUTHZ_ADMIN, \
 	&axle__v1__##type##__descriptor, fn, 0 }
 
-static const struct gw_rpc_method methods[] = {
+static const struct net_rpc_method methods[] = {
 	M("List", list_cases_request, rec_list),
 	M("Show", show_case_request, rec_show),
 	M("Claim", claim_case_request, rec_claim),
@@ -392,6 +392,6 @@ static const struct gw_rpc_method methods[] = {
 	M("VerifyAudit", verify_audit_request, rec_verify),
 };
 
-const struct gw_rpc_service gw_svc_recourse = {
+const struct net_rpc_service gw_svc_recourse = {
 	methods, sizeof(methods) / sizeof(methods[0])
 };

@@ -33,25 +33,25 @@
 
 /* Ends the call with the gRPC status for a registry/ result and its reason. */
 static void
-fail_registry(struct gw_call *call, int rc, const struct registry_outcome *res)
+fail_registry(struct net_call *call, int rc, const struct registry_outcome *res)
 {
 	int status = rc == REGISTRY_ESTORE && res->mdb_rc != 0 ?
-	    store_rc_grpc_status(res->mdb_rc) : registry_grpc_status(rc);
+	    gw_store_rc_grpc_status(res->mdb_rc) : registry_grpc_status(rc);
 
-	gw_call_error(call, status, "%s", res->reason[0] ? res->reason :
+	net_call_error(call, status, "%s", res->reason[0] ? res->reason :
 	    registry_strerror(rc));
 }
 
 /* A short read transaction, or the call ended with UNAVAILABLE. */
 static MDB_txn *
-read_begin(struct gw_call *call)
+read_begin(struct net_call *call)
 {
 	MDB_txn *txn;
-	int rc = store_read_begin(gw_call_node(call)->store, &txn);
+	int rc = gw_store_read_begin(net_call_node(call)->store, &txn);
 
 	if (rc != 0) {
-		gw_call_error(call, store_rc_grpc_status(rc), "cannot read the "
-		    "register: %s", store_strerror(rc));
+		net_call_error(call, gw_store_rc_grpc_status(rc), "cannot read the "
+		    "register: %s", gw_store_strerror(rc));
 		return NULL;
 	}
 	return txn;
@@ -91,10 +91,10 @@ parse_target(const char *in, char *addr, char *why, size_t whylen)
 }
 
 static void
-reg_resolve(struct gw_call *call, const ProtobufCMessage *m)
+reg_resolve(struct net_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__ResolveRequest *req = (const void *)m;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__ResolveResponse resp = AXLE__V1__RESOLVE_RESPONSE__INIT;
 	Axle__V1__Registrar *rec = NULL;
 	struct registry_outcome res = { 0 };
@@ -104,7 +104,7 @@ reg_resolve(struct gw_call *call, const ProtobufCMessage *m)
 	int rc;
 
 	if (parse_target(req->address, addr, why, sizeof(why)) != 0) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "bad address: %s", why);
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "bad address: %s", why);
 		return;
 	}
 	gw_registry_resolve(node, addr, &r);
@@ -134,17 +134,17 @@ reg_resolve(struct gw_call *call, const ProtobufCMessage *m)
 		if (resp.from_mirror)
 			resp.feed_seq = gw_mirror_seq(node, r.match.region);
 	}
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 	pb_free(rec ? &rec->base : NULL);
 }
 
 /* --- GetRegistrar, ListRegistrars ------------------------------------------------- */
 
 static void
-reg_get(struct gw_call *call, const ProtobufCMessage *m)
+reg_get(struct net_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__GetRegistrarRequest *req = (const void *)m;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__GetRegistrarResponse resp = AXLE__V1__GET_REGISTRAR_RESPONSE__INIT;
 	struct registry_outcome res = { 0 };
 	char why[REGISTRY_REASON_MAX];
@@ -152,7 +152,7 @@ reg_get(struct gw_call *call, const ProtobufCMessage *m)
 	int rc;
 
 	if (registry_id_check(req->id, why, sizeof(why)) != REGISTRY_OK) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "%s", why);
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "%s", why);
 		return;
 	}
 	if ((txn = read_begin(call)) == NULL)
@@ -165,7 +165,7 @@ reg_get(struct gw_call *call, const ProtobufCMessage *m)
 		    node->cfg.peers[i].region, req->id, &resp.registrar, &res);
 	mdb_txn_abort(txn);
 	if (rc == REGISTRY_ENOTFOUND) {
-		gw_call_error(call, GRPC_NOT_FOUND, "no registrar %s in the register "
+		net_call_error(call, GRPC_NOT_FOUND, "no registrar %s in the register "
 		    "of %s or its mirrors", req->id, node->cfg.region);
 		return;
 	}
@@ -173,7 +173,7 @@ reg_get(struct gw_call *call, const ProtobufCMessage *m)
 		fail_registry(call, rc, &res);
 		return;
 	}
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 	pb_free(&resp.registrar->base);
 }
 
@@ -273,7 +273,7 @@ list_filters(const Axle__V1__ListRegistrarsRequest *req, struct registrar_list_c
 }
 
 static void
-list_reply(struct gw_call *call, struct registrar_list_ctx *c, bool first_page)
+list_reply(struct net_call *call, struct registrar_list_ctx *c, bool first_page)
 {
 	Axle__V1__ListRegistrarsResponse resp = AXLE__V1__LIST_REGISTRARS_RESPONSE__INIT;
 	Axle__V1__PageResponse page = AXLE__V1__PAGE_RESPONSE__INIT;
@@ -287,14 +287,14 @@ list_reply(struct gw_call *call, struct registrar_list_ctx *c, bool first_page)
 	resp.registrars = c->items;
 	resp.n_registrars = c->n;
 	resp.page = &page;
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 }
 
 static void
-reg_list(struct gw_call *call, const ProtobufCMessage *m)
+reg_list(struct net_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__ListRegistrarsRequest *req = (const void *)m;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	struct registrar_list_ctx c = { 0 };
 	struct registry_outcome res = { 0 };
 	char prefix[ADDR_MAX_LEN + 1], region[ADDR_MAX_LEN + 1], why[512];
@@ -304,12 +304,12 @@ reg_list(struct gw_call *call, const ProtobufCMessage *m)
 	int rc;
 
 	if (list_filters(req, &c, prefix, region, why, sizeof(why)) != 0) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "%s", why);
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "%s", why);
 		return;
 	}
 	if (tok != NULL && tok[0] != '\0') {
 		if (list_token(tok, tregion, tid) != 0) {
-			gw_call_error(call, GRPC_INVALID_ARGUMENT, "bad page token");
+			net_call_error(call, GRPC_INVALID_ARGUMENT, "bad page token");
 			return;
 		}
 		c.skip_region = tregion;
@@ -320,7 +320,7 @@ reg_list(struct gw_call *call, const ProtobufCMessage *m)
 	if (c.want > REGISTRY_PAGE_MAX)
 		c.want = REGISTRY_PAGE_MAX;
 	if ((c.items = calloc(c.want, sizeof(*c.items))) == NULL) {
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	if ((txn = read_begin(call)) != NULL) {
@@ -341,9 +341,9 @@ reg_list(struct gw_call *call, const ProtobufCMessage *m)
 /* --- Discover ----------------------------------------------------------------------- */
 
 static void
-portal_discover(struct gw_call *call, const ProtobufCMessage *m)
+portal_discover(struct net_call *call, const ProtobufCMessage *m)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__DiscoverResponse *resp = NULL;
 	struct registry_outcome res = { 0 };
 	MDB_txn *txn;
@@ -358,7 +358,7 @@ portal_discover(struct gw_call *call, const ProtobufCMessage *m)
 		fail_registry(call, rc, &res);
 		return;
 	}
-	gw_call_reply(call, &resp->base);
+	net_call_reply(call, &resp->base);
 	registry_portal_free(resp);
 }
 
@@ -371,7 +371,7 @@ static const char *const wkind_name[] = {
 };
 
 struct rwrite {
-	struct gw_call *call;
+	struct net_call *call;
 	struct gw_node *node;
 	struct registry_db db;		/* a copy: the writer never reads node state */
 	enum wkind kind;
@@ -379,14 +379,14 @@ struct rwrite {
 	Axle__V1__PublishServiceRequest pub;	/* with the registrar id acted for */
 	Axle__V1__WithdrawServiceRequest wd;
 	char registrar_id[REGISTRY_ID_MAX + 1];
-	char actor[GW_URI_MAX + 1];
+	char actor[NET_URI_MAX + 1];
 	int64_t at_ms;
 	int lrc;
 	struct registry_outcome res;
 	Axle__V1__Registrar *out, *out2;
-	int sw_status;			/* the switch's answer to a standing change */
+	int gw_status;			/* the switch's answer to a standing change */
 	uint64_t moved;			/* messages it held or released */
-	char sw_err[256];
+	char gw_err[256];
 };
 
 /*
@@ -402,10 +402,10 @@ rwrite_switch(MDB_txn *txn, struct rwrite *w)
 
 	if (w->node->sw == NULL || w->out == NULL)
 		return 0;
-	w->sw_status = gw_switch_registrar_changed_txn(w->node, txn, w->out->id,
-	    w->out->status, successor, w->at_ms, &w->moved, w->sw_err,
-	    sizeof(w->sw_err));
-	return w->sw_status == GRPC_OK ? 0 : 1;
+	w->gw_status = gw_switch_registrar_changed_txn(w->node, txn, w->out->id,
+	    w->out->status, successor, w->at_ms, &w->moved, w->gw_err,
+	    sizeof(w->gw_err));
+	return w->gw_status == GRPC_OK ? 0 : 1;
 }
 
 static int
@@ -455,7 +455,7 @@ rwrite_reply(struct rwrite *w)
 
 		r.registrar = w->out;
 		r.feed_seq = seq;
-		gw_call_reply(w->call, &r.base);
+		net_call_reply(w->call, &r.base);
 		break;
 	}
 	case W_STATUS: {
@@ -464,7 +464,7 @@ rwrite_reply(struct rwrite *w)
 		r.registrar = w->out;
 		r.feed_seq = seq;
 		r.released = w->moved;
-		gw_call_reply(w->call, &r.base);
+		net_call_reply(w->call, &r.base);
 		break;
 	}
 	case W_REHOME: {
@@ -474,7 +474,7 @@ rwrite_reply(struct rwrite *w)
 		r.to_registrar = w->out2;
 		r.feed_seq = seq;
 		r.released = w->moved;
-		gw_call_reply(w->call, &r.base);
+		net_call_reply(w->call, &r.base);
 		break;
 	}
 	case W_PUBLISH: {
@@ -482,7 +482,7 @@ rwrite_reply(struct rwrite *w)
 
 		r.registrar = w->out;
 		r.feed_seq = seq;
-		gw_call_reply(w->call, &r.base);
+		net_call_reply(w->call, &r.base);
 		break;
 	}
 	case W_WITHDRAW: {
@@ -490,7 +490,7 @@ rwrite_reply(struct rwrite *w)
 
 		r.registrar = w->out;
 		r.feed_seq = seq;
-		gw_call_reply(w->call, &r.base);
+		net_call_reply(w->call, &r.base);
 		break;
 	}
 	}
@@ -505,12 +505,12 @@ rwrite_done(int rc, void *arg)
 
 	if (rc != 0 && w->lrc != REGISTRY_OK) {
 		fail_registry(w->call, w->lrc, &w->res);
-	} else if (rc != 0 && w->sw_status != GRPC_OK) {
-		gw_call_error(w->call, w->sw_status, "the change was not made: the "
-		    "switch could not move the registrar's traffic: %s", w->sw_err);
+	} else if (rc != 0 && w->gw_status != GRPC_OK) {
+		net_call_error(w->call, w->gw_status, "the change was not made: the "
+		    "switch could not move the registrar's traffic: %s", w->gw_err);
 	} else if (rc != 0) {
-		gw_call_error(w->call, store_rc_grpc_status(rc), "the register could "
-		    "not commit the change: %s", store_strerror(rc));
+		net_call_error(w->call, gw_store_rc_grpc_status(rc), "the register could "
+		    "not commit the change: %s", gw_store_strerror(rc));
 	} else {
 		if (reg != NULL) {
 			/* Re-homing: the old record first, so the successor takes its prefixes. */
@@ -526,7 +526,7 @@ rwrite_done(int rc, void *arg)
 			gw_registry_feed_wake(w->node);
 		if (w->moved > 0)
 			gw_switch_kick(w->node);
-		gw_log(GW_LOG_INFO, "registry_change", "change=%s registrar=%s "
+		net_log(NET_LOG_INFO, "registry_change", "change=%s registrar=%s "
 		    "actor=%s feed_seq=%" PRIu64, wkind_name[w->kind],
 		    w->out != NULL ? w->out->id : "-", w->actor, w->res.feed_seq);
 		rwrite_reply(w);
@@ -537,13 +537,13 @@ rwrite_done(int rc, void *arg)
 }
 
 static struct rwrite *
-rwrite_new(struct gw_call *call, enum wkind kind, const ProtobufCMessage *req)
+rwrite_new(struct net_call *call, enum wkind kind, const ProtobufCMessage *req)
 {
 	struct rwrite *w = calloc(1, sizeof(*w));
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 
 	if (w == NULL) {
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}
 	w->call = call;
@@ -551,7 +551,7 @@ rwrite_new(struct gw_call *call, enum wkind kind, const ProtobufCMessage *req)
 	w->db = node->registry->db;
 	w->kind = kind;
 	w->req = req;
-	snprintf(w->actor, sizeof(w->actor), "%s", gw_call_caller(call)->uri);
+	snprintf(w->actor, sizeof(w->actor), "%s", net_call_caller(call)->uri);
 	w->at_ms = gw_registry_now_ms();
 	return w;
 }
@@ -560,11 +560,11 @@ static void
 rwrite_submit(struct rwrite *w)
 {
 	/* A register change is new work: refused above the high-water mark. */
-	int rc = store_submit_new(w->node->store, rwrite_fn, rwrite_done, w);
+	int rc = gw_store_submit_new(w->node->store, rwrite_fn, rwrite_done, w);
 
 	if (rc != 0) {
-		gw_call_error(w->call, GRPC_UNAVAILABLE, "the register cannot take "
-		    "changes now: %s", store_strerror(rc));
+		net_call_error(w->call, GRPC_UNAVAILABLE, "the register cannot take "
+		    "changes now: %s", gw_store_strerror(rc));
 		free(w);
 	}
 }
@@ -610,15 +610,15 @@ delegate_precheck(struct gw_node *node, const Axle__V1__DelegateRequest *req,
 }
 
 static void
-reg_delegate(struct gw_call *call, const ProtobufCMessage *m)
+reg_delegate(struct net_call *call, const ProtobufCMessage *m)
 {
 	char why[REGISTRY_REASON_MAX + ADDR_MAX_LEN];
 	struct rwrite *w;
 	int status;
 
-	if (delegate_precheck(gw_call_node(call), (const void *)m, &status, why,
+	if (delegate_precheck(net_call_node(call), (const void *)m, &status, why,
 	    sizeof(why)) != 0) {
-		gw_call_error(call, status, "%s", why);
+		net_call_error(call, status, "%s", why);
 		return;
 	}
 	if ((w = rwrite_new(call, W_DELEGATE, m)) != NULL)
@@ -626,7 +626,7 @@ reg_delegate(struct gw_call *call, const ProtobufCMessage *m)
 }
 
 static void
-reg_set_status(struct gw_call *call, const ProtobufCMessage *m)
+reg_set_status(struct net_call *call, const ProtobufCMessage *m)
 {
 	struct rwrite *w = rwrite_new(call, W_STATUS, m);
 
@@ -635,7 +635,7 @@ reg_set_status(struct gw_call *call, const ProtobufCMessage *m)
 }
 
 static void
-reg_rehome(struct gw_call *call, const ProtobufCMessage *m)
+reg_rehome(struct net_call *call, const ProtobufCMessage *m)
 {
 	struct rwrite *w = rwrite_new(call, W_REHOME, m);
 
@@ -647,15 +647,15 @@ reg_rehome(struct gw_call *call, const ProtobufCMessage *m)
 
 /* Does registrar id of this node name uri as its certificate identity? */
 static bool
-cert_is_registrars(struct gw_call *call, const char *id, const char *uri)
+cert_is_registrars(struct net_call *call, const char *id, const char *uri)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	struct registry_outcome res = { 0 };
 	Axle__V1__Registrar *r = NULL;
 	MDB_txn *txn;
 	bool yes;
 
-	if (store_read_begin(node->store, &txn) != 0)
+	if (gw_store_read_begin(node->store, &txn) != 0)
 		return false;
 	yes = registry_db_get(txn, &node->registry->db, NULL, id, &r, &res) ==
 	    REGISTRY_OK && r->cert_identity != NULL && strcmp(r->cert_identity, uri) == 0;
@@ -671,17 +671,17 @@ cert_is_registrars(struct gw_call *call, const char *id, const char *uri)
  * returns -1 when it may not.
  */
 static int
-act_for(struct gw_call *call, const char *want, char *id, size_t idlen)
+act_for(struct net_call *call, const char *want, char *id, size_t idlen)
 {
-	struct gw_node *node = gw_call_node(call);
-	const struct gw_identity *who = gw_call_caller(call);
+	struct gw_node *node = net_call_node(call);
+	const struct net_identity *who = net_call_caller(call);
 	struct registry_resolution r;
 	const char *cand = NULL;
 
 	want = want != NULL ? want : "";
-	if (who->role == GW_ROLE_ADMIN) {
+	if (who->role == NET_ROLE_ADMIN) {
 		if (want[0] == '\0') {
-			gw_call_error(call, GRPC_INVALID_ARGUMENT, "registrar_id is "
+			net_call_error(call, GRPC_INVALID_ARGUMENT, "registrar_id is "
 			    "required when an admin acts");
 			return -1;
 		}
@@ -689,7 +689,7 @@ act_for(struct gw_call *call, const char *want, char *id, size_t idlen)
 		return 0;
 	}
 	if (gw_registry_member_revoked(node, who)) {
-		gw_call_error(call, GRPC_PERMISSION_DENIED, "certificate %s belongs "
+		net_call_error(call, GRPC_PERMISSION_DENIED, "certificate %s belongs "
 		    "to a revoked registrar: refused", who->uri);
 		return -1;
 	}
@@ -706,18 +706,18 @@ act_for(struct gw_call *call, const char *want, char *id, size_t idlen)
 		return 0;
 	}
 	if (cand != NULL)
-		gw_call_error(call, GRPC_PERMISSION_DENIED, "member %s acts for "
+		net_call_error(call, GRPC_PERMISSION_DENIED, "member %s acts for "
 		    "registrar %s (whose prefix %s covers it), not for %s",
 		    who->address, cand, r.match.prefix, want);
 	else
-		gw_call_error(call, GRPC_PERMISSION_DENIED, "member %s is inside no "
+		net_call_error(call, GRPC_PERMISSION_DENIED, "member %s is inside no "
 		    "prefix this node delegated%s%s", who->address,
 		    want[0] ? " and is not the certificate of registrar " : "", want);
 	return -1;
 }
 
 static void
-reg_publish(struct gw_call *call, const ProtobufCMessage *m)
+reg_publish(struct net_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__PublishServiceRequest *req = (const void *)m;
 	struct rwrite *w;
@@ -733,7 +733,7 @@ reg_publish(struct gw_call *call, const ProtobufCMessage *m)
 }
 
 static void
-reg_withdraw(struct gw_call *call, const ProtobufCMessage *m)
+reg_withdraw(struct net_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__WithdrawServiceRequest *req = (const void *)m;
 	struct rwrite *w;
@@ -751,19 +751,19 @@ reg_withdraw(struct gw_call *call, const ProtobufCMessage *m)
 /* --- Axle.Feed: this node's feed, for peers' mirrors and for admins ----------------- */
 
 static bool
-feed_caller_ok(struct gw_call *call)
+feed_caller_ok(struct net_call *call)
 {
-	struct gw_node *node = gw_call_node(call);
-	const struct gw_identity *who = gw_call_caller(call);
+	struct gw_node *node = net_call_node(call);
+	const struct net_identity *who = net_call_caller(call);
 	char err[256];
 
-	if (who->role == GW_ROLE_NODE)
+	if (who->role == NET_ROLE_NODE)
 		return true;
-	if (gw_authz_allows(who, GW_AUTHZ_ADMIN, node->cfg.federation,
+	if (net_authz_allows(who, NET_AUTHZ_ADMIN, node->cfg.federation,
 	    node->cfg.region, err, sizeof(err)))
 		return true;
-	gw_call_error(call, GRPC_PERMISSION_DENIED, "the feed is for peer nodes "
-	    "and this node's admins: %s", who->role == GW_ROLE_ADMIN ? err :
+	net_call_error(call, GRPC_PERMISSION_DENIED, "the feed is for peer nodes "
+	    "and this node's admins: %s", who->role == NET_ROLE_ADMIN ? err :
 	    "caller is a member");
 	return false;
 }
@@ -858,9 +858,9 @@ feed_is_own(const struct gw_node *node, const Axle__V1__FeedRequest *req)
 }
 
 static void
-feed_answer(struct gw_call *call, const Axle__V1__FeedRequest *req)
+feed_answer(struct net_call *call, const Axle__V1__FeedRequest *req)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__FeedResponse resp = AXLE__V1__FEED_RESPONSE__INIT;
 	Axle__V1__SignedHead head = AXLE__V1__SIGNED_HEAD__INIT, *relayed = NULL;
 	struct registry_outcome res = { 0 };
@@ -875,7 +875,7 @@ feed_answer(struct gw_call *call, const Axle__V1__FeedRequest *req)
 	if (rc != REGISTRY_OK)
 		fail_registry(call, rc, &res);
 	else
-		gw_call_reply(call, &resp.base);
+		net_call_reply(call, &resp.base);
 	registry_feed_entries_free(resp.entries, resp.n_entries);
 	head.node_chain = NULL;		/* the node's, not this answer's */
 	head.n_node_chain = 0;
@@ -890,7 +890,7 @@ feed_answer(struct gw_call *call, const Axle__V1__FeedRequest *req)
  * the client goes away or the node drains; then it is answered as usual.
  */
 struct feed_wait {
-	struct gw_call *call;
+	struct net_call *call;
 	const Axle__V1__FeedRequest *req;
 	struct gw_node *node;
 	struct event *tick;
@@ -917,14 +917,14 @@ feed_tick(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 0, FEED_WAIT_TICK_MS * 1000 };
 
 	(void)fd, (void)what;
-	if (!gw_call_cancelled(fw->call) && !fw->node->draining &&
+	if (!net_call_cancelled(fw->call) && !fw->node->draining &&
 	    gw_registry_now_ms() < fw->until_ms) {
 		evtimer_add(fw->tick, &tv);
 		return;
 	}
 	feed_unpark(fw);
-	if (gw_call_cancelled(fw->call))
-		gw_call_error(fw->call, GRPC_CANCELLED, "cancelled");
+	if (net_call_cancelled(fw->call))
+		net_call_error(fw->call, GRPC_CANCELLED, "cancelled");
 	else
 		feed_answer(fw->call, fw->req);
 	free(fw);
@@ -932,13 +932,13 @@ feed_tick(evutil_socket_t fd, short what, void *arg)
 
 /* Parks the call; returns -1 (answer now) if it cannot. */
 static int
-feed_park(struct gw_call *call, const Axle__V1__FeedRequest *req)
+feed_park(struct net_call *call, const Axle__V1__FeedRequest *req)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	struct timeval tv = { 0, FEED_WAIT_TICK_MS * 1000 };
 	struct feed_wait *fw = calloc(1, sizeof(*fw));
 	int64_t wait = req->wait_ms < FEED_WAIT_MAX_MS ? req->wait_ms : FEED_WAIT_MAX_MS;
-	int64_t left = gw_call_time_left_ms(call);
+	int64_t left = net_call_time_left_ms(call);
 
 	if (fw == NULL)
 		return -1;
@@ -979,16 +979,16 @@ gw_registry_feed_release(struct gw_node *node)
 	while (node->registry != NULL &&
 	    (fw = node->registry->feed_waiters) != NULL) {
 		feed_unpark(fw);
-		gw_call_error(fw->call, GRPC_UNAVAILABLE, "node stopping");
+		net_call_error(fw->call, GRPC_UNAVAILABLE, "node stopping");
 		free(fw);
 	}
 }
 
 static void
-axle_feed(struct gw_call *call, const ProtobufCMessage *m)
+axle_feed(struct net_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__FeedRequest *req = (const void *)m;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 
 	if (!feed_caller_ok(call))
 		return;
@@ -997,7 +997,7 @@ axle_feed(struct gw_call *call, const ProtobufCMessage *m)
 		uint64_t held = gw_mirror_seq(node, req->region);
 
 		if (held == 0) {
-			gw_call_error(call, GRPC_NOT_FOUND, "this node serves the feed "
+			net_call_error(call, GRPC_NOT_FOUND, "this node serves the feed "
 			    "of %s and relays those it mirrors (Axle.Origins), not %s",
 			    node->cfg.region, req->region);
 			return;
@@ -1010,7 +1010,7 @@ axle_feed(struct gw_call *call, const ProtobufCMessage *m)
 		return;
 	}
 	if (node->registry->sign_key == NULL) {
-		gw_call_error(call, GRPC_UNAVAILABLE, "this node's key cannot sign "
+		net_call_error(call, GRPC_UNAVAILABLE, "this node's key cannot sign "
 		    "its feed head (an EC P-256 key is needed)");
 		return;
 	}
@@ -1025,9 +1025,9 @@ axle_feed(struct gw_call *call, const ProtobufCMessage *m)
 /* --- Axle.Origins: the feeds this node holds and relays ------------------------------ */
 
 static void
-axle_origins(struct gw_call *call, const ProtobufCMessage *m)
+axle_origins(struct net_call *call, const ProtobufCMessage *m)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__OriginsResponse resp = AXLE__V1__ORIGINS_RESPONSE__INIT;
 	size_t max = gw_mirror_count(node) + 1, n = 0;
 	Axle__V1__OriginHead *heads = calloc(max, sizeof(*heads));
@@ -1037,7 +1037,7 @@ axle_origins(struct gw_call *call, const ProtobufCMessage *m)
 	if (!feed_caller_ok(call))
 		goto out;
 	if (heads == NULL || ptrs == NULL) {
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
 	if (node->registry->sign_key != NULL) {	/* our own feed, if we can sign it */
@@ -1052,7 +1052,7 @@ axle_origins(struct gw_call *call, const ProtobufCMessage *m)
 		ptrs[i] = &heads[i];
 	resp.origins = ptrs;
 	resp.n_origins = n;
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 out:
 	free(heads);
 	free(ptrs);
@@ -1064,20 +1064,20 @@ static void
 reset_mirror_done(void *arg, int status, const char *err, uint64_t dropped_seq,
     bool was_broken)
 {
-	struct gw_call *call = arg;
+	struct net_call *call = arg;
 	Axle__V1__ResetMirrorResponse r = AXLE__V1__RESET_MIRROR_RESPONSE__INIT;
 
 	if (status != GRPC_OK) {
-		gw_call_error(call, status, "mirror reset failed: %s", err);
+		net_call_error(call, status, "mirror reset failed: %s", err);
 		return;
 	}
 	r.dropped_seq = dropped_seq;
 	r.was_broken = was_broken;
-	gw_call_reply(call, &r.base);
+	net_call_reply(call, &r.base);
 }
 
 static void
-reg_reset_mirror(struct gw_call *call, const ProtobufCMessage *m)
+reg_reset_mirror(struct net_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__ResetMirrorRequest *req = (const void *)m;
 	char region[ADDR_MAX_LEN + 1], why[REGISTRY_REASON_MAX + ADDR_MAX_LEN];
@@ -1085,19 +1085,19 @@ reg_reset_mirror(struct gw_call *call, const ProtobufCMessage *m)
 
 	if (registry_address_parse(req->region ? req->region : "", req->region ?
 	    strlen(req->region) : 0, region, why, sizeof(why)) != 0) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "bad region: %s", why);
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "bad region: %s", why);
 		return;
 	}
 	if (req->reason == NULL || req->reason[0] == '\0' ||
 	    strlen(req->reason) >= REGISTRY_REASON_MAX) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "reason: required, at most "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "reason: required, at most "
 		    "%d bytes (it is logged with your identity)", REGISTRY_REASON_MAX - 1);
 		return;
 	}
-	st = gw_mirror_reset(gw_call_node(call), region, gw_call_caller(call)->uri,
+	st = gw_mirror_reset(net_call_node(call), region, net_call_caller(call)->uri,
 	    req->reason, reset_mirror_done, call, why, sizeof(why));
 	if (st != GRPC_OK)
-		gw_call_error(call, st, "%s", why);
+		net_call_error(call, st, "%s", why);
 }
 
 /*
@@ -1105,18 +1105,18 @@ reg_reset_mirror(struct gw_call *call, const ProtobufCMessage *m)
  * start (or a test harness without one) answers UNAVAILABLE, never crashes.
  */
 static int
-reg_ready(struct gw_call *call)
+reg_ready(struct net_call *call)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 
 	if (node->registry != NULL && node->store != NULL)
 		return 1;
-	gw_call_error(call, GRPC_UNAVAILABLE, "the register is not available on this node");
+	net_call_error(call, GRPC_UNAVAILABLE, "the register is not available on this node");
 	return 0;
 }
 
 #define REG_GUARDED(fn)							\
-	static void fn##_guarded(struct gw_call *c, const ProtobufCMessage *m) \
+	static void fn##_guarded(struct net_call *c, const ProtobufCMessage *m) \
 	{ if (reg_ready(c)) fn(c, m); }
 REG_GUARDED(reg_resolve)
 REG_GUARDED(reg_get)
@@ -1131,32 +1131,32 @@ REG_GUARDED(portal_discover)
 REG_GUARDED(axle_feed)
 REG_GUARDED(axle_origins)
 
-static const struct gw_rpc_method methods[] = {
-	{ "/axle.v1.Registry/Resolve", GW_AUTHZ_ANY,
+static const struct net_rpc_method methods[] = {
+	{ "/axle.v1.Registry/Resolve", NET_AUTHZ_ANY,
 	  &axle__v1__resolve_request__descriptor, reg_resolve_guarded, 0 },
-	{ "/axle.v1.Registry/GetRegistrar", GW_AUTHZ_ANY,
+	{ "/axle.v1.Registry/GetRegistrar", NET_AUTHZ_ANY,
 	  &axle__v1__get_registrar_request__descriptor, reg_get_guarded, 0 },
-	{ "/axle.v1.Registry/ListRegistrars", GW_AUTHZ_ANY,
+	{ "/axle.v1.Registry/ListRegistrars", NET_AUTHZ_ANY,
 	  &axle__v1__list_registrars_request__descriptor, reg_list_guarded, 0 },
-	{ "/axle.v1.Registry/Delegate", GW_AUTHZ_ADMIN,
+	{ "/axle.v1.Registry/Delegate", NET_AUTHZ_ADMIN,
 	  &axle__v1__delegate_request__descriptor, reg_delegate_guarded, 0 },
-	{ "/axle.v1.Registry/SetStatus", GW_AUTHZ_ADMIN,
+	{ "/axle.v1.Registry/SetStatus", NET_AUTHZ_ADMIN,
 	  &axle__v1__set_status_request__descriptor, reg_set_status_guarded, 0 },
-	{ "/axle.v1.Registry/ReHome", GW_AUTHZ_ADMIN,
+	{ "/axle.v1.Registry/ReHome", NET_AUTHZ_ADMIN,
 	  &axle__v1__re_home_request__descriptor, reg_rehome_guarded, 0 },
-	{ "/axle.v1.Registry/PublishService", GW_AUTHZ_MEMBER_OR_ADMIN,
+	{ "/axle.v1.Registry/PublishService", NET_AUTHZ_MEMBER_OR_ADMIN,
 	  &axle__v1__publish_service_request__descriptor, reg_publish_guarded, 0 },
-	{ "/axle.v1.Registry/WithdrawService", GW_AUTHZ_MEMBER_OR_ADMIN,
+	{ "/axle.v1.Registry/WithdrawService", NET_AUTHZ_MEMBER_OR_ADMIN,
 	  &axle__v1__withdraw_service_request__descriptor, reg_withdraw_guarded, 0 },
-	{ "/axle.v1.Registry/ResetMirror", GW_AUTHZ_ADMIN,
+	{ "/axle.v1.Registry/ResetMirror", NET_AUTHZ_ADMIN,
 	  &axle__v1__reset_mirror_request__descriptor, reg_reset_mirror_guarded, 0 },
-	{ "/axle.v1.Portal/Discover", GW_AUTHZ_ANY,
+	{ "/axle.v1.Portal/Discover", NET_AUTHZ_ANY,
 	  &axle__v1__discover_request__descriptor, portal_discover_guarded, 0 },
 	/* Peers mirror it; this node's admins verify it (axlectl feed): checked inside. */
-	{ "/axle.v1.Axle/Feed", GW_AUTHZ_ANY,
+	{ "/axle.v1.Axle/Feed", NET_AUTHZ_ANY,
 	  &axle__v1__feed_request__descriptor, axle_feed_guarded, 0 },
-	{ "/axle.v1.Axle/Origins", GW_AUTHZ_ANY,
+	{ "/axle.v1.Axle/Origins", NET_AUTHZ_ANY,
 	  &axle__v1__origins_request__descriptor, axle_origins_guarded, 0 },
 };
 
-const struct gw_rpc_service gw_svc_registry = { methods, sizeof(methods) / sizeof(methods[0]) };
+const struct net_rpc_service gw_svc_registry = { methods, sizeof(methods) / sizeof(methods[0]) };

@@ -26,7 +26,7 @@
 static int
 status_of(int rc)
 {
-	return rc == SW_Q_EINVAL ? GRPC_INVALID_ARGUMENT : store_rc_grpc_status(rc);
+	return rc == SW_Q_EINVAL ? GRPC_INVALID_ARGUMENT : gw_store_rc_grpc_status(rc);
 }
 
 /*
@@ -37,16 +37,16 @@ status_of(int rc)
  * its address now falls to (the successor's).
  */
 static bool
-switch_down(struct gw_node *node, struct gw_call *call)
+switch_down(struct gw_node *node, struct net_call *call)
 {
-	const struct gw_identity *who = gw_call_caller(call);
+	const struct net_identity *who = net_call_caller(call);
 
 	if (node->sw == NULL || node->sw->stopping) {
-		gw_call_error(call, GRPC_UNAVAILABLE, "the node is shutting down");
+		net_call_error(call, GRPC_UNAVAILABLE, "the node is shutting down");
 		return true;
 	}
 	if (gw_registry_member_revoked(node, who)) {
-		gw_call_error(call, GRPC_PERMISSION_DENIED, "certificate %s belongs "
+		net_call_error(call, GRPC_PERMISSION_DENIED, "certificate %s belongs "
 		    "to a revoked registrar: refused", who->uri);
 		return true;
 	}
@@ -59,13 +59,13 @@ switch_down(struct gw_node *node, struct gw_call *call)
  * lie inside the member's prefix. Returns a gRPC status with a reason.
  */
 static int
-member_mailbox(struct gw_call *call, const char *address, char *box,
+member_mailbox(struct net_call *call, const char *address, char *box,
     size_t boxlen, char *err, size_t errlen)
 {
-	struct gw_node *node = gw_call_node(call);
-	const struct gw_identity *who = gw_call_caller(call);
+	struct gw_node *node = net_call_node(call);
+	const struct net_identity *who = net_call_caller(call);
 	struct registry_resolution res;
-	struct gw_identity as;
+	struct net_identity as;
 	char addr[ADDR_MAX_LEN + 1], e[300];
 
 	if (address == NULL || address[0] == '\0')
@@ -77,7 +77,7 @@ member_mailbox(struct gw_call *call, const char *address, char *box,
 	}
 	/* A registrar's own certificate also holds the prefixes re-homed to it. */
 	gw_registry_acting_identity(node, who, addr, &as);
-	if (!gw_authz_member_covers(&as, addr, e, sizeof(e))) {
+	if (!net_authz_member_covers(&as, addr, e, sizeof(e))) {
 		snprintf(err, errlen, "%s", e);
 		return GRPC_PERMISSION_DENIED;
 	}
@@ -108,7 +108,7 @@ member_mailbox(struct gw_call *call, const char *address, char *box,
 /* --- Send ------------------------------------------------------------------------- */
 
 struct send_op {
-	struct gw_call *call;
+	struct net_call *call;
 	Axle__V1__Envelope *env;
 	uint8_t digest[SW_DIGEST_LEN];
 	struct sw_placed placed;
@@ -210,7 +210,7 @@ send_reply(struct gw_node *node, struct send_op *op)
 	}
 	resp.copies = gp;
 	resp.n_copies = n;
-	gw_call_reply(op->call, &resp.base);
+	net_call_reply(op->call, &resp.base);
 	free(gc);
 	free(gp);
 }
@@ -221,9 +221,9 @@ send_done(struct gw_node *node, int rc, const char *err, void *arg)
 	struct send_op *op = arg;
 
 	if (rc != 0)
-		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
+		net_call_error(op->call, status_of(rc), "not committed: %s", err);
 	else if (op->placed.conflict)
-		gw_call_error(op->call, GRPC_ALREADY_EXISTS, "%s", op->placed.detail);
+		net_call_error(op->call, GRPC_ALREADY_EXISTS, "%s", op->placed.detail);
 	else
 		send_reply(node, op);
 	sw_copies_free(&op->copies);
@@ -236,13 +236,13 @@ send_done(struct gw_node *node, int rc, const char *err, void *arg)
  * covers the sender (gw_registry_acting_identity). An unparsable sender is
  * left to sw_envelope_check to explain.
  */
-static const struct gw_identity *
-sender_identity(struct gw_node *node, const struct gw_identity *who,
-    const Axle__V1__Envelope *env, struct gw_identity *as)
+static const struct net_identity *
+sender_identity(struct gw_node *node, const struct net_identity *who,
+    const Axle__V1__Envelope *env, struct net_identity *as)
 {
 	char addr[ADDR_MAX_LEN + 1], e[200];
 
-	if (who == NULL || who->role != GW_ROLE_MEMBER || env->sender == NULL ||
+	if (who == NULL || who->role != NET_ROLE_MEMBER || env->sender == NULL ||
 	    sw_address_of(env->sender, addr, e, sizeof(e)) != 0)
 		return who;
 	gw_registry_acting_identity(node, who, addr, as);
@@ -250,11 +250,11 @@ sender_identity(struct gw_node *node, const struct gw_identity *who,
 }
 
 static void
-sw_send(struct gw_call *call, const ProtobufCMessage *req)
+gw_send(struct net_call *call, const ProtobufCMessage *req)
 {
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__Envelope *env = (Axle__V1__Envelope *)req;	/* owned by the call */
-	struct gw_identity as;
+	struct net_identity as;
 	struct sw_given given;
 	struct send_op *op;
 	char reason[400];
@@ -262,52 +262,52 @@ sw_send(struct gw_call *call, const ProtobufCMessage *req)
 
 	if (switch_down(node, call))
 		return;
-	st = sw_envelope_check(env, sender_identity(node, gw_call_caller(call),
-	    env, &as), sw_now_ms(), &node->sw->lim, reason, sizeof(reason));
+	st = sw_envelope_check(env, sender_identity(node, net_call_caller(call),
+	    env, &as), gw_now_ms(), &node->sw->lim, reason, sizeof(reason));
 	if (st != GRPC_OK) {
-		gw_call_error(call, st, "%s", reason);
+		net_call_error(call, st, "%s", reason);
 		return;
 	}
 	if (sw_is_system(env)) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_type \"%s\" and "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "message_type \"%s\" and "
 		    "\"%s\", and the field returned, are reserved for what nodes "
 		    "make (receipts, returned messages)", SW_RECEIPT_TYPE,
 		    SW_RETURNED_TYPE);
 		return;
 	}
 	if (env->n_trace > 0) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "trace: set by nodes, "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "trace: set by nodes, "
 		    "not by senders (send it empty)");
 		return;
 	}
 	if (env->original_id.len > 0) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "original_id: set by "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "original_id: set by "
 		    "the node that expands a group, not by senders (send it empty)");
 		return;
 	}
 	sw_envelope_given(env, &given);
-	sw_envelope_normalise(env, sw_now_ms(), &node->sw->lim);
+	sw_envelope_normalise(env, gw_now_ms(), &node->sw->lim);
 	if ((op = calloc(1, sizeof(*op))) == NULL ||
 	    sw_envelope_digest(env, &given, op->digest) != 0) {
 		free(op);
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	op->call = call;
 	op->env = env;
-	if ((rc = sw_submit_new(node, send_write, send_done, op)) != 0) {
+	if ((rc = gw_submit_new(node, send_write, send_done, op)) != 0) {
 		free(op);
-		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking "
-		    "writes: %s", store_strerror(rc));
+		net_call_error(call, GRPC_UNAVAILABLE, "the store is not taking "
+		    "writes: %s", gw_store_strerror(rc));
 	}
 }
 
 /* --- Fetch ---------------------------------------------------------------------------- */
 
-struct sw_waiter {
-	struct sw_waiter *next;
+struct gw_waiter {
+	struct gw_waiter *next;
 	struct gw_node *node;
-	struct gw_call *call;
+	struct net_call *call;
 	struct event *timer;		/* the end of the wait */
 	char mailbox[SW_NAME_MAX + 1];
 	uint32_t max, sent;
@@ -326,10 +326,10 @@ struct sw_waiter {
 static size_t
 drain_round_max(struct gw_node *node, size_t want, size_t per_msg)
 {
-	struct store_stats s;
+	struct gw_store_stats s;
 	size_t cap;
 
-	store_get_stats(node->store, &s);
+	gw_store_get_stats(node->store, &s);
 	if (!s.high_water)
 		return want;
 	cap = (size_t)(s.reserve / 4 / per_msg);
@@ -348,19 +348,19 @@ fetch_msg_bytes(struct gw_node *node)
 #define ACK_MSG_BYTES	4096	/* an Ack's receipt and record per message, generously */
 
 struct fetch_op {
-	struct sw_waiter *w;
+	struct gw_waiter *w;
 	struct sw_msg *m;
 	size_t n, want;
 	int64_t vis_ms;
 };
 
-static void fetch_try(struct sw_waiter *w);
+static void fetch_try(struct gw_waiter *w);
 
 static void
-waiter_end(struct sw_waiter *w, int status, const char *msg)
+waiter_end(struct gw_waiter *w, int status, const char *msg)
 {
-	struct gw_switch *sw = w->node->sw;
-	struct sw_waiter **pp;
+	struct sw_switch *sw = w->node->sw;
+	struct gw_waiter **pp;
 
 	for (pp = sw != NULL ? &sw->waiters : NULL; pp != NULL && *pp != NULL;
 	    pp = &(*pp)->next)
@@ -371,9 +371,9 @@ waiter_end(struct sw_waiter *w, int status, const char *msg)
 	if (w->timer != NULL)
 		event_free(w->timer);
 	if (status == GRPC_OK)
-		gw_call_finish(w->call, GRPC_OK, NULL);
+		net_call_finish(w->call, GRPC_OK, NULL);
 	else
-		gw_call_error(w->call, status, "%s", msg);
+		net_call_error(w->call, status, "%s", msg);
 	free(w);
 }
 
@@ -406,7 +406,7 @@ fetch_write(struct sw_wctx *c, void *arg)
 }
 
 static int
-deliver(struct sw_waiter *w, const struct sw_msg *m)
+deliver(struct gw_waiter *w, const struct sw_msg *m)
 {
 	Axle__V1__Delivery d = AXLE__V1__DELIVERY__INIT;
 	Axle__V1__Envelope *env = sw_env_unpack(m->env, m->env_len, NULL, 0);
@@ -418,7 +418,7 @@ deliver(struct sw_waiter *w, const struct sw_msg *m)
 	d.attempt = m->rec.attempts;
 	d.visible_until_ms = m->rec.visible_after_ms;
 	d.mailbox = w->mailbox;
-	rc = gw_call_send(w->call, &d.base);
+	rc = net_call_send(w->call, &d.base);
 	pb_free(&env->base);
 	return rc;
 }
@@ -427,7 +427,7 @@ static void
 fetch_done(struct gw_node *node, int rc, const char *err, void *arg)
 {
 	struct fetch_op *op = arg;
-	struct sw_waiter *w = op->w;
+	struct gw_waiter *w = op->w;
 	struct timeval tv;
 
 	w->busy = false;
@@ -441,7 +441,7 @@ fetch_done(struct gw_node *node, int rc, const char *err, void *arg)
 		for (size_t i = 0; i < op->n; i++)
 			if (deliver(w, &op->m[i]) == 0)
 				w->sent++;
-		if (w->sent >= w->max || gw_call_cancelled(w->call) ||
+		if (w->sent >= w->max || net_call_cancelled(w->call) ||
 		    (op->n == 0 && w->expired)) {
 			waiter_end(w, GRPC_OK, NULL);
 		} else if (op->n > 0) {
@@ -462,13 +462,13 @@ fetch_done(struct gw_node *node, int rc, const char *err, void *arg)
 }
 
 static void
-fetch_try(struct sw_waiter *w)
+fetch_try(struct gw_waiter *w)
 {
 	struct fetch_op *op;
 
 	if (w->busy)
 		return;
-	if (gw_call_cancelled(w->call)) {
+	if (net_call_cancelled(w->call)) {
 		waiter_end(w, GRPC_CANCELLED, "cancelled");
 		return;
 	}
@@ -481,7 +481,7 @@ fetch_try(struct sw_waiter *w)
 	    fetch_msg_bytes(w->node));
 	op->vis_ms = w->vis_ms;
 	w->busy = true;
-	if (sw_submit(w->node, fetch_write, fetch_done, op) != 0) {
+	if (gw_submit(w->node, fetch_write, fetch_done, op) != 0) {
 		w->busy = false;
 		free(op);
 		waiter_end(w, GRPC_UNAVAILABLE, "the store is not taking writes");
@@ -491,7 +491,7 @@ fetch_try(struct sw_waiter *w)
 static void
 fetch_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct sw_waiter *w = arg;
+	struct gw_waiter *w = arg;
 
 	(void)fd, (void)what;
 	w->expired = true;
@@ -499,9 +499,9 @@ fetch_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-sw_fetch_kick(struct gw_node *node, const char *mailbox)
+gw_fetch_kick(struct gw_node *node, const char *mailbox)
 {
-	struct sw_waiter *w, *next;
+	struct gw_waiter *w, *next;
 
 	if (node->sw == NULL)
 		return;
@@ -510,16 +510,16 @@ sw_fetch_kick(struct gw_node *node, const char *mailbox)
 		if (node->draining)
 			w->expired = true;
 		if (mailbox == NULL || strcmp(w->mailbox, mailbox) == 0 ||
-		    gw_call_cancelled(w->call))
+		    net_call_cancelled(w->call))
 			fetch_try(w);
 	}
 }
 
 void
-sw_fetch_stop(struct gw_node *node)
+gw_fetch_stop(struct gw_node *node)
 {
 	while (node->sw->waiters != NULL) {
-		struct sw_waiter *w = node->sw->waiters;
+		struct gw_waiter *w = node->sw->waiters;
 
 		/* A write of theirs still queued finishes them (node->sw NULL). */
 		node->sw->waiters = w->next;
@@ -527,25 +527,25 @@ sw_fetch_stop(struct gw_node *node)
 		if (!w->busy) {
 			event_free(w->timer);
 			w->timer = NULL;
-			gw_call_error(w->call, GRPC_UNAVAILABLE, "the node is shutting down");
+			net_call_error(w->call, GRPC_UNAVAILABLE, "the node is shutting down");
 			free(w);
 		}
 	}
 }
 
 static void
-sw_fetch(struct gw_call *call, const ProtobufCMessage *req)
+gw_fetch(struct net_call *call, const ProtobufCMessage *req)
 {
 	const Axle__V1__FetchRequest *r = (const Axle__V1__FetchRequest *)req;
-	struct gw_node *node = gw_call_node(call);
-	struct sw_waiter *w;
+	struct gw_node *node = net_call_node(call);
+	struct gw_waiter *w;
 	char err[700];
 	int st;
 
 	if (switch_down(node, call))
 		return;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	st = member_mailbox(call, r->mailbox, w->mailbox, sizeof(w->mailbox), err,
@@ -557,7 +557,7 @@ sw_fetch(struct gw_call *call, const ProtobufCMessage *req)
 	}
 	if (st != GRPC_OK) {
 		free(w);
-		gw_call_error(call, st, "%s", err);
+		net_call_error(call, st, "%s", err);
 		return;
 	}
 	w->node = node;
@@ -570,8 +570,8 @@ sw_fetch(struct gw_call *call, const ProtobufCMessage *req)
 	    r->visibility_timeout_ms;
 	w->wait_ms = r->wait_ms > SW_FETCH_WAIT_MAX_MS ? SW_FETCH_WAIT_MAX_MS :
 	    r->wait_ms;
-	if (gw_call_time_left_ms(call) >= 0 && w->wait_ms > gw_call_time_left_ms(call))
-		w->wait_ms = gw_call_time_left_ms(call);
+	if (net_call_time_left_ms(call) >= 0 && w->wait_ms > net_call_time_left_ms(call))
+		w->wait_ms = net_call_time_left_ms(call);
 	w->expired = w->wait_ms == 0;
 	if (!w->expired) {
 		struct timeval tv = { (time_t)(w->wait_ms / 1000),
@@ -587,7 +587,7 @@ sw_fetch(struct gw_call *call, const ProtobufCMessage *req)
 /* --- Ack ------------------------------------------------------------------------------ */
 
 struct ack_op {
-	struct gw_call *call;
+	struct net_call *call;
 	char mailbox[SW_NAME_MAX + 1];
 	uint8_t (*ids)[SW_ID_LEN];
 	bool *done;
@@ -643,12 +643,12 @@ ack_write(struct sw_wctx *c, void *arg)
 static void ack_done(struct gw_node *node, int rc, const char *err,
     void *arg);
 
-/* Writes the next part of op's ids. Returns sw_submit's rc. */
+/* Writes the next part of op's ids. Returns gw_submit's rc. */
 static int
 ack_submit_part(struct gw_node *node, struct ack_op *op)
 {
 	op->len = drain_round_max(node, op->n - op->from, ACK_MSG_BYTES);
-	return sw_submit(node, ack_write, ack_done, op);
+	return gw_submit(node, ack_write, ack_done, op);
 }
 
 static void
@@ -668,13 +668,13 @@ ack_done(struct gw_node *node, int rc, const char *err, void *arg)
 	}
 	unknown = calloc(op->n + 1, sizeof(*unknown));
 	if (rc != 0 && op->acked > 0) {
-		gw_call_error(op->call, status_of(rc), "not committed after %zu of "
+		net_call_error(op->call, status_of(rc), "not committed after %zu of "
 		    "%zu were acknowledged: %s; acknowledge them again (done "
 		    "ones come back as unknown_ids)", op->acked, op->n, err);
 	} else if (rc != 0) {
-		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
+		net_call_error(op->call, status_of(rc), "not committed: %s", err);
 	} else if (unknown == NULL) {
-		gw_call_error(op->call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(op->call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	} else {
 		resp.acknowledged = (uint32_t)op->acked;
 		resp.unknown_ids = unknown;
@@ -683,7 +683,7 @@ ack_done(struct gw_node *node, int rc, const char *err, void *arg)
 				unknown[resp.n_unknown_ids].data = op->ids[i];
 				unknown[resp.n_unknown_ids++].len = SW_ID_LEN;
 			}
-		gw_call_reply(op->call, &resp.base);
+		net_call_reply(op->call, &resp.base);
 	}
 	free(unknown);
 	free(op->ids);
@@ -692,10 +692,10 @@ ack_done(struct gw_node *node, int rc, const char *err, void *arg)
 }
 
 static void
-sw_ack(struct gw_call *call, const ProtobufCMessage *req)
+gw_ack(struct net_call *call, const ProtobufCMessage *req)
 {
 	const Axle__V1__AckRequest *r = (const Axle__V1__AckRequest *)req;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	struct ack_op *op;
 	char err[700];
 	int st;
@@ -703,13 +703,13 @@ sw_ack(struct gw_call *call, const ProtobufCMessage *req)
 	if (switch_down(node, call))
 		return;
 	if (r->n_message_ids == 0 || r->n_message_ids > ACK_MAX) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_ids: %zu given, "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "message_ids: %zu given, "
 		    "1 to %d allowed", r->n_message_ids, ACK_MAX);
 		return;
 	}
 	for (size_t i = 0; i < r->n_message_ids; i++)
 		if (r->message_ids[i].len != SW_ID_LEN) {
-			gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_ids[%zu]: "
+			net_call_error(call, GRPC_INVALID_ARGUMENT, "message_ids[%zu]: "
 			    "%zu bytes, must be 16", i, r->message_ids[i].len);
 			return;
 		}
@@ -720,7 +720,7 @@ sw_ack(struct gw_call *call, const ProtobufCMessage *req)
 			free(op->ids);
 			free(op);
 		}
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	st = member_mailbox(call, r->mailbox, op->mailbox, sizeof(op->mailbox), err,
@@ -729,7 +729,7 @@ sw_ack(struct gw_call *call, const ProtobufCMessage *req)
 		free(op->ids);
 		free(op->done);
 		free(op);
-		gw_call_error(call, st, "%s", err);
+		net_call_error(call, st, "%s", err);
 		return;
 	}
 	op->call = call;
@@ -740,14 +740,14 @@ sw_ack(struct gw_call *call, const ProtobufCMessage *req)
 		free(op->ids);
 		free(op->done);
 		free(op);
-		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
+		net_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
 	}
 }
 
 /* --- Reject ---------------------------------------------------------------------------- */
 
 struct reject_op {
-	struct gw_call *call;
+	struct net_call *call;
 	char mailbox[SW_NAME_MAX + 1];
 	uint8_t id[SW_ID_LEN];
 	const char *reason;		/* in the request: lives as long as the call */
@@ -812,25 +812,25 @@ reject_done(struct gw_node *node, int rc, const char *err, void *arg)
 	Axle__V1__Receipt r;
 
 	if (rc != 0) {
-		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
+		net_call_error(op->call, status_of(rc), "not committed: %s", err);
 	} else if (!op->found) {
-		gw_call_error(op->call, GRPC_NOT_FOUND, "message is not in flight in "
+		net_call_error(op->call, GRPC_NOT_FOUND, "message is not in flight in "
 		    "mailbox %s (fetch it first; it may have been acknowledged or "
 		    "its visibility timeout passed)", op->mailbox);
 	} else {
 		receipt_fill(&r, node, &id, kind_of_state(op->out.state), op->at,
 		    op->out.detail, op->out.case_id);
 		resp.receipt = &r;
-		gw_call_reply(op->call, &resp.base);
+		net_call_reply(op->call, &resp.base);
 	}
 	free(op);
 }
 
 static void
-sw_reject(struct gw_call *call, const ProtobufCMessage *req)
+gw_reject(struct net_call *call, const ProtobufCMessage *req)
 {
 	const Axle__V1__RejectRequest *r = (const Axle__V1__RejectRequest *)req;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	struct reject_op *op;
 	char err[700];
 	int st;
@@ -838,33 +838,33 @@ sw_reject(struct gw_call *call, const ProtobufCMessage *req)
 	if (switch_down(node, call))
 		return;
 	if (r->message_id.len != SW_ID_LEN) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_id: %zu bytes, "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "message_id: %zu bytes, "
 		    "must be 16", r->message_id.len);
 		return;
 	}
 	if (r->reason == NULL || r->reason[0] == '\0' ||
 	    strlen(r->reason) > REASON_MAX) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "reason: required, at "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "reason: required, at "
 		    "most %d bytes", REASON_MAX);
 		return;
 	}
 	if ((op = calloc(1, sizeof(*op))) == NULL) {
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	st = member_mailbox(call, r->mailbox, op->mailbox, sizeof(op->mailbox), err,
 	    sizeof(err));
 	if (st != GRPC_OK) {
 		free(op);
-		gw_call_error(call, st, "%s", err);
+		net_call_error(call, st, "%s", err);
 		return;
 	}
 	op->call = call;
 	op->reason = r->reason;
 	memcpy(op->id, r->message_id.data, SW_ID_LEN);
-	if (sw_submit(node, reject_write, reject_done, op) != 0) {
+	if (gw_submit(node, reject_write, reject_done, op) != 0) {
 		free(op);
-		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
+		net_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
 	}
 }
 
@@ -1002,9 +1002,9 @@ status_reported(const struct sw_record *r, Axle__V1__MessageStatus *resp,
 
 /* Does member who act as addr (its prefix, or a delegation its registrar holds)? */
 static bool
-acts_as(struct gw_node *node, const struct gw_identity *who, const char *addr)
+acts_as(struct gw_node *node, const struct net_identity *who, const char *addr)
 {
-	struct gw_identity as;
+	struct net_identity as;
 
 	if (addr[0] == '\0')
 		return false;
@@ -1014,12 +1014,12 @@ acts_as(struct gw_node *node, const struct gw_identity *who, const char *addr)
 
 /* A member may ask only about messages from or to addresses it acts as. */
 static bool
-status_allowed(struct gw_node *node, const struct gw_identity *who,
+status_allowed(struct gw_node *node, const struct net_identity *who,
     struct sw_txn *t, const uint8_t *id)
 {
 	struct sw_parties p;
 
-	if (who->role == GW_ROLE_ADMIN)
+	if (who->role == NET_ROLE_ADMIN)
 		return true;
 	if (sw_parties_get(t, id, &p) != 0)
 		return false;
@@ -1027,33 +1027,33 @@ status_allowed(struct gw_node *node, const struct gw_identity *who,
 }
 
 static void
-sw_status(struct gw_call *call, const ProtobufCMessage *req)
+gw_status(struct net_call *call, const ProtobufCMessage *req)
 {
 	const Axle__V1__StatusRequest *r = (const Axle__V1__StatusRequest *)req;
-	struct gw_node *node = gw_call_node(call);
+	struct gw_node *node = net_call_node(call);
 	Axle__V1__MessageStatus resp = AXLE__V1__MESSAGE_STATUS__INIT;
 	Axle__V1__Receipt kept, *kept_p;
 	char detail[SW_REPORT_DETAIL_MAX + SW_NAME_MAX + 64];
 	struct sw_record rec;
 	struct sw_txn t;
 	MDB_txn *txn;
-	int64_t now = sw_now_ms();
+	int64_t now = gw_now_ms();
 	int rc;
 
 	if (switch_down(node, call))
 		return;
 	if (r->message_id.len != SW_ID_LEN) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "message_id: %zu bytes, "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "message_id: %zu bytes, "
 		    "must be 16", r->message_id.len);
 		return;
 	}
-	if ((rc = store_read_begin(node->store, &txn)) != 0) {
-		gw_call_error(call, GRPC_UNAVAILABLE, "store: %s", store_strerror(rc));
+	if ((rc = gw_store_read_begin(node->store, &txn)) != 0) {
+		net_call_error(call, GRPC_UNAVAILABLE, "store: %s", gw_store_strerror(rc));
 		return;
 	}
 	sw_txn_lmdb(node->sw->q, txn, &t);
 	rc = sw_queue_status(&t, r->message_id.data, &rec);
-	if (rc == 0 && !status_allowed(node, gw_call_caller(call), &t, r->message_id.data))
+	if (rc == 0 && !status_allowed(node, net_call_caller(call), &t, r->message_id.data))
 		rc = SW_Q_NOTFOUND;	/* not theirs: no different from unknown */
 	mdb_txn_abort(txn);
 	resp.message_id = r->message_id;
@@ -1061,7 +1061,7 @@ sw_status(struct gw_call *call, const ProtobufCMessage *req)
 		resp.state = AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_UNKNOWN;
 		resp.detail = "this node has no record of it that you may see";
 	} else if (rc != 0) {
-		gw_call_error(call, status_of(rc), "store: %s", sw_queue_strerror(rc));
+		net_call_error(call, status_of(rc), "store: %s", sw_queue_strerror(rc));
 		return;
 	} else if (report_wins(&rec)) {
 		status_reported(&rec, &resp, detail, sizeof(detail));
@@ -1078,7 +1078,7 @@ sw_status(struct gw_call *call, const ProtobufCMessage *req)
 	/* The latest report goes with either answer: the receipt this node keeps. */
 	if (rc == 0 && rec.rep.kind != 0)
 		report_receipt(&rec, &resp.message_id, &kept, &kept_p, &resp);
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 }
 
 /* --- Queues ---------------------------------------------------------------------------- */
@@ -1116,7 +1116,7 @@ static void
 queues_outboxes(struct gw_node *node, struct queues *q, int64_t now)
 {
 	struct sw_pump_info pi[GW_MAX_PEERS];
-	size_t np = sw_outbox_info(node, pi, GW_MAX_PEERS);
+	size_t np = gw_outbox_info(node, pi, GW_MAX_PEERS);
 
 	for (size_t i = 0; i < np; i++) {
 		const struct sw_queue_stat *st = NULL;
@@ -1149,31 +1149,31 @@ queues_outboxes(struct gw_node *node, struct queues *q, int64_t now)
 }
 
 static void
-sw_queues(struct gw_call *call, const ProtobufCMessage *req)
+gw_queues(struct net_call *call, const ProtobufCMessage *req)
 {
-	struct gw_node *node = gw_call_node(call);
-	const struct gw_identity *who = gw_call_caller(call);
+	struct gw_node *node = net_call_node(call);
+	const struct net_identity *who = net_call_caller(call);
 	Axle__V1__QueuesResponse resp = AXLE__V1__QUEUES_RESPONSE__INIT;
 	static const enum sw_qstore which[3] = { SW_QS_OUTBOX, SW_QS_MAILBOX, SW_QS_HELD };
 	char box[SW_NAME_MAX + 1] = "", err[700];
 	struct queues *q;
 	struct sw_txn t;
 	MDB_txn *txn;
-	int64_t now = sw_now_ms();
+	int64_t now = gw_now_ms();
 	int rc = 0, st;
 
 	(void)req;
 	if (switch_down(node, call))
 		return;
-	if (who->role == GW_ROLE_MEMBER && (st = member_mailbox(call, "", box,
+	if (who->role == NET_ROLE_MEMBER && (st = member_mailbox(call, "", box,
 	    sizeof(box), err, sizeof(err))) != GRPC_OK) {
-		gw_call_error(call, st, "%s", err);
+		net_call_error(call, st, "%s", err);
 		return;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
-	    (rc = store_read_begin(node->store, &txn)) != 0) {
+	    (rc = gw_store_read_begin(node->store, &txn)) != 0) {
 		free(q);
-		gw_call_error(call, GRPC_UNAVAILABLE, "store: %s", store_strerror(rc));
+		net_call_error(call, GRPC_UNAVAILABLE, "store: %s", gw_store_strerror(rc));
 		return;
 	}
 	sw_txn_lmdb(node->sw->q, txn, &t);
@@ -1185,10 +1185,10 @@ sw_queues(struct gw_call *call, const ProtobufCMessage *req)
 	mdb_txn_abort(txn);
 	if (rc != 0) {
 		free(q);
-		gw_call_error(call, status_of(rc), "store: %s", sw_queue_strerror(rc));
+		net_call_error(call, status_of(rc), "store: %s", sw_queue_strerror(rc));
 		return;
 	}
-	if (who->role != GW_ROLE_MEMBER)
+	if (who->role != NET_ROLE_MEMBER)
 		queues_outboxes(node, q, now);
 	for (int k = 1; k < 3; k++)
 		for (size_t i = 0; i < q->n[k]; i++)
@@ -1201,14 +1201,14 @@ sw_queues(struct gw_call *call, const ProtobufCMessage *req)
 	resp.n_mailboxes = q->nq[1];
 	resp.held = q->qp[2];
 	resp.n_held = q->nq[2];
-	gw_call_reply(call, &resp.base);
+	net_call_reply(call, &resp.base);
 	free(q);
 }
 
 /* --- Axle/Forward -------------------------------------------------------------------------- */
 
 struct fwd_op {
-	struct gw_call *call;
+	struct net_call *call;
 	Axle__V1__ForwardRequest *req;		/* owned by the call */
 	Axle__V1__ForwardResult *res;
 	Axle__V1__ForwardResult **resp;
@@ -1265,11 +1265,11 @@ forward_done(struct gw_node *node, int rc, const char *err, void *arg)
 
 	(void)node;
 	if (rc != 0) {
-		gw_call_error(op->call, status_of(rc), "not committed: %s", err);
+		net_call_error(op->call, status_of(rc), "not committed: %s", err);
 	} else {
 		resp.results = op->resp;
 		resp.n_results = op->n;
-		gw_call_reply(op->call, &resp.base);
+		net_call_reply(op->call, &resp.base);
 	}
 	fwd_op_free(op);
 }
@@ -1305,12 +1305,12 @@ forward_for_us(const Axle__V1__Envelope *e, const char *region, char *why,
 
 /* Checks one envelope from a peer; false with a reason if refused. */
 static bool
-forward_check(struct gw_call *call, Axle__V1__Envelope *e, int64_t now,
+forward_check(struct net_call *call, Axle__V1__Envelope *e, int64_t now,
     uint8_t digest[SW_DIGEST_LEN], char *why, size_t len)
 {
 	struct sw_given given;
-	struct gw_node *node = gw_call_node(call);
-	const struct gw_identity *who = gw_call_caller(call);
+	struct gw_node *node = net_call_node(call);
+	const struct net_identity *who = net_call_caller(call);
 	const Axle__V1__TraceHop *last = e->n_trace > 0 ? e->trace[e->n_trace - 1] : NULL;
 
 	if (last == NULL || last->region == NULL ||
@@ -1346,31 +1346,31 @@ forward_refused_log(const char *peer, size_t refused, size_t n,
 		sw_message_id_hex(e->message_id.data, id);
 	else
 		snprintf(id, sizeof(id), "-");
-	gw_log(GW_LOG_WARN, "switch_forward_refused", "peer=%s refused=%zu "
+	net_log(NET_LOG_WARN, "switch_forward_refused", "peer=%s refused=%zu "
 	    "envelopes=%zu first_id=%s reason=%s", peer, refused, n, id,
-	    gw_log_quote(q, sizeof(q), why, strlen(why)));
+	    net_log_quote(q, sizeof(q), why, strlen(why)));
 }
 
 static void
-axle_forward(struct gw_call *call, const ProtobufCMessage *req)
+axle_forward(struct net_call *call, const ProtobufCMessage *req)
 {
 	Axle__V1__ForwardRequest *r = (Axle__V1__ForwardRequest *)req;
-	struct gw_node *node = gw_call_node(call);
-	int64_t now = sw_now_ms();
+	struct gw_node *node = net_call_node(call);
+	int64_t now = gw_now_ms();
 	struct fwd_op *op;
 	size_t n = r->n_envelopes, refused = 0, first = 0;
 
 	if (switch_down(node, call))
 		return;
-	if (gw_config_peer(&node->cfg, gw_call_caller(call)->address) == NULL) {
-		gw_call_error(call, GRPC_PERMISSION_DENIED, "node %s is not a peer "
+	if (gw_config_peer(&node->cfg, net_call_caller(call)->address) == NULL) {
+		net_call_error(call, GRPC_PERMISSION_DENIED, "node %s is not a peer "
 		    "of node %s (no [peer] section for its region): traffic "
 		    "reaches a node only over its configured axles",
-		    gw_call_caller(call)->address, node->cfg.region);
+		    net_call_caller(call)->address, node->cfg.region);
 		return;
 	}
 	if (n > FORWARD_MAX) {
-		gw_call_error(call, GRPC_INVALID_ARGUMENT, "envelopes: %zu, at most %d "
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "envelopes: %zu, at most %d "
 		    "per call", n, FORWARD_MAX);
 		return;
 	}
@@ -1382,7 +1382,7 @@ axle_forward(struct gw_call *call, const ProtobufCMessage *req)
 	    (op->ok = calloc(n + 1, sizeof(*op->ok))) == NULL) {
 		if (op != NULL)
 			fwd_op_free(op);
-		gw_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	op->call = call;
@@ -1404,30 +1404,30 @@ axle_forward(struct gw_call *call, const ProtobufCMessage *req)
 		}
 	}
 	if (refused > 0)
-		forward_refused_log(gw_call_caller(call)->address, refused, n,
+		forward_refused_log(net_call_caller(call)->address, refused, n,
 		    r->envelopes[first], op->why[first]);
-	if (sw_submit_new(node, forward_write, forward_done, op) != 0) {
+	if (gw_submit_new(node, forward_write, forward_done, op) != 0) {
 		fwd_op_free(op);
-		gw_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
+		net_call_error(call, GRPC_UNAVAILABLE, "the store is not taking writes");
 	}
 }
 
-static const struct gw_rpc_method methods[] = {
-	{ "/axle.v1.Switch/Send", GW_AUTHZ_MEMBER_OR_ADMIN,
-	  &axle__v1__envelope__descriptor, sw_send, 0 },
-	{ "/axle.v1.Switch/Fetch", GW_AUTHZ_MEMBER,
-	  &axle__v1__fetch_request__descriptor, sw_fetch, 1 },
-	{ "/axle.v1.Switch/Ack", GW_AUTHZ_MEMBER,
-	  &axle__v1__ack_request__descriptor, sw_ack, 0 },
-	{ "/axle.v1.Switch/Reject", GW_AUTHZ_MEMBER,
-	  &axle__v1__reject_request__descriptor, sw_reject, 0 },
-	{ "/axle.v1.Switch/Status", GW_AUTHZ_MEMBER_OR_ADMIN,
-	  &axle__v1__status_request__descriptor, sw_status, 0 },
-	{ "/axle.v1.Switch/Queues", GW_AUTHZ_MEMBER_OR_ADMIN,
-	  &axle__v1__queues_request__descriptor, sw_queues, 0 },
-	{ "/axle.v1.Axle/Forward", GW_AUTHZ_NODE,
+static const struct net_rpc_method methods[] = {
+	{ "/axle.v1.Switch/Send", NET_AUTHZ_MEMBER_OR_ADMIN,
+	  &axle__v1__envelope__descriptor, gw_send, 0 },
+	{ "/axle.v1.Switch/Fetch", NET_AUTHZ_MEMBER,
+	  &axle__v1__fetch_request__descriptor, gw_fetch, 1 },
+	{ "/axle.v1.Switch/Ack", NET_AUTHZ_MEMBER,
+	  &axle__v1__ack_request__descriptor, gw_ack, 0 },
+	{ "/axle.v1.Switch/Reject", NET_AUTHZ_MEMBER,
+	  &axle__v1__reject_request__descriptor, gw_reject, 0 },
+	{ "/axle.v1.Switch/Status", NET_AUTHZ_MEMBER_OR_ADMIN,
+	  &axle__v1__status_request__descriptor, gw_status, 0 },
+	{ "/axle.v1.Switch/Queues", NET_AUTHZ_MEMBER_OR_ADMIN,
+	  &axle__v1__queues_request__descriptor, gw_queues, 0 },
+	{ "/axle.v1.Axle/Forward", NET_AUTHZ_NODE,
 	  &axle__v1__forward_request__descriptor, axle_forward, 0 },
 };
 
-const struct gw_rpc_service gw_svc_switch = { methods,
+const struct net_rpc_service gw_svc_switch = { methods,
 	sizeof(methods) / sizeof(methods[0]) };

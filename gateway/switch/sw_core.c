@@ -366,9 +366,9 @@ sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
 	if (sw_is_system(env))
 		return 0;	/* system envelopes get no receipts */
 	sw_message_id_hex(env->message_id.data, idhex);
-	gw_log(GW_LOG_INFO, ret ? "switch_returned" : "switch_discarded",
+	net_log(NET_LOG_INFO, ret ? "switch_returned" : "switch_discarded",
 	    "id=%s case=%s reason=%s", idhex, case_id != NULL ? case_id : "-",
-	    gw_log_quote(q, sizeof(q), reason, strlen(reason)));
+	    net_log_quote(q, sizeof(q), reason, strlen(reason)));
 	snprintf(detail, sizeof(detail), "%s %s%s%s: %s", ret ? "returned to "
 	    "the sender by" : "discarded at", c->x->region,
 	    case_id != NULL ? " in case " : "", case_id != NULL ? case_id : "",
@@ -407,8 +407,8 @@ sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
 	if ((rc = settle(c, env, how, mailbox, SW_STATE_RECOURSE, out->case_id)) != 0)
 		return rc;
 	sw_count(c, SW_EV_ESCALATED);
-	gw_log(GW_LOG_INFO, "switch_escalated", "id=%s case=%s reason=%s", idhex,
-	    out->case_id, gw_log_quote(q, sizeof(q), detail, strlen(detail)));
+	net_log(NET_LOG_INFO, "switch_escalated", "id=%s case=%s reason=%s", idhex,
+	    out->case_id, net_log_quote(q, sizeof(q), detail, strlen(detail)));
 	return sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ESCALATED,
 	    detail, out->case_id);
 }
@@ -956,9 +956,9 @@ conflict_check(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	    "field): an identical retry is a duplicate, a new message needs a "
 	    "new message id", idhex, c->x->region);
 	sw_count(c, SW_EV_CONFLICT);
-	gw_log(GW_LOG_WARN, "switch_id_conflict", "id=%s sender=%s "
+	net_log(NET_LOG_WARN, "switch_id_conflict", "id=%s sender=%s "
 	    "reason=\"a used message id with a different envelope: refused\"",
-	    idhex, gw_log_quote(q, sizeof(q), sender, strlen(sender)));
+	    idhex, net_log_quote(q, sizeof(q), sender, strlen(sender)));
 	return 0;
 }
 
@@ -1360,7 +1360,7 @@ moved_receipt(struct sw_txn *t, const struct sw_msg *m, void *arg)
 	(void)t;			/* &n->c->t */
 	if (m->env == NULL || (env = sw_env_unpack(m->env, m->env_len, NULL,
 	    0)) == NULL) {
-		gw_log(GW_LOG_WARN, "switch_receipt_skipped", "id=%s state=%s "
+		net_log(NET_LOG_WARN, "switch_receipt_skipped", "id=%s state=%s "
 		    "reason=\"the stored envelope does not decode\"",
 		    sw_message_id_hex(m->rec.id, idhex), sw_state_name(m->rec.state));
 		return 0;

@@ -16,7 +16,7 @@
 #include "registry/registrar.h"
 
 struct gw_node;
-struct gw_call;
+struct net_call;
 struct event;
 
 #define SW_RECEIPT_TYPE		"axle.receipt"	/* system envelopes: never get receipts */
@@ -60,10 +60,10 @@ struct sw_tally {
 	bool deadline;		/* a deadline was added */
 };
 
-struct sw_pump;
+struct gw_pump;
 struct sw_pump_info;
-struct sw_waiter;
-struct gw_switch;
+struct gw_waiter;
+struct sw_switch;
 struct registry_db;
 
 /*
@@ -74,7 +74,7 @@ struct registry_db;
 struct sw_ctx {
 	const char *region;		/* this node's region */
 	const struct registry_db *db;	/* the register, read in the write's txn */
-	struct gw_switch *sw;		/* the queues and the counters */
+	struct sw_switch *sw;		/* the queues and the counters */
 	/* Whether region is one of the configured peers'. */
 	bool (*is_peer)(const struct gw_node *node, const char *region);
 	/*
@@ -88,7 +88,7 @@ struct sw_ctx {
 };
 
 /* node->sw */
-struct gw_switch {
+struct sw_switch {
 	struct sw_ctx ctx;		/* what the rules see of the node */
 	struct sw_queue *q;		/* LMDB queues in the node's environment */
 	struct sw_limits lim;
@@ -101,10 +101,10 @@ struct gw_switch {
 	unsigned sweeps;		/* held-queue releases in flight */
 	bool mailboxes_swept;		/* held_sweep looked at the mailboxes once */
 	bool stopping;
-	struct sw_pump *pumps;		/* one per configured peer (node/outbox.c) */
+	struct gw_pump *pumps;		/* one per configured peer (node/outbox.c) */
 	size_t npumps;
-	struct sw_waiter *waiters;	/* parked Fetch calls (svc_switch.c) */
-	struct sw_shown *shown;		/* registrars given a metric series (node/gw_switch.c) */
+	struct gw_waiter *waiters;	/* parked Fetch calls (svc_switch.c) */
+	struct gw_shown *shown;		/* registrars given a metric series (node/gw_switch.c) */
 	/* Wake the pump of peer, the fetches parked on box (NULL: all), read
 	 * the pumps' state (node/outbox.c); mod_switch.c sets them. */
 	void (*wake_peer)(struct gw_node *node, const char *peer);
@@ -151,8 +151,8 @@ void sw_copies_free(struct sw_copies *c);
 struct sw_peer_trouble {
 	char region[ADDR_MAX_LEN + 1];
 	char address[SW_PEER_ADDR_MAX + 1];
-	char expected[GW_URI_MAX + 1];
-	char answered[GW_URI_MAX + 1];
+	char expected[NET_URI_MAX + 1];
+	char answered[NET_URI_MAX + 1];
 };
 
 struct sw_wctx {

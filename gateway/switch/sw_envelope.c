@@ -102,7 +102,7 @@ check_id(const Axle__V1__Envelope *e, char *reason, size_t len)
 }
 
 static int
-check_sender(const Axle__V1__Envelope *e, const struct gw_identity *caller,
+check_sender(const Axle__V1__Envelope *e, const struct net_identity *caller,
     char *reason, size_t len)
 {
 	char addr[ADDR_MAX_LEN + 1], err[200];
@@ -114,14 +114,14 @@ check_sender(const Axle__V1__Envelope *e, const struct gw_identity *caller,
 		return why(reason, len, GRPC_PERMISSION_DENIED, "sender: no "
 		    "verified caller to check %s against", addr);
 	switch (caller->role) {
-	case GW_ROLE_NODE:
+	case NET_ROLE_NODE:
 		return GRPC_OK;
-	case GW_ROLE_MEMBER:
-		if (!gw_authz_member_covers(caller, addr, err, sizeof(err)))
+	case NET_ROLE_MEMBER:
+		if (!net_authz_member_covers(caller, addr, err, sizeof(err)))
 			return why(reason, len, GRPC_PERMISSION_DENIED,
 			    "sender: %s", err);
 		return GRPC_OK;
-	case GW_ROLE_ADMIN:
+	case NET_ROLE_ADMIN:
 		if (!registry_address_covers(caller->address, addr))
 			return why(reason, len, GRPC_PERMISSION_DENIED, "sender: "
 			    "admin of %s may not send as %s (outside its region)",
@@ -211,7 +211,7 @@ check_text(const Axle__V1__Envelope *e, char *reason, size_t len)
 }
 
 static int
-check_times(const Axle__V1__Envelope *e, const struct gw_identity *caller,
+check_times(const Axle__V1__Envelope *e, const struct net_identity *caller,
     int64_t now_ms, char *reason, size_t len)
 {
 	int64_t created = e->created_ms != 0 ? e->created_ms : now_ms;
@@ -232,7 +232,7 @@ check_times(const Axle__V1__Envelope *e, const struct gw_identity *caller,
 		    "%lld is not after created_ms %lld",
 		    (long long)e->reply_by_ms, (long long)created);
 	if (e->deliver_by_ms != 0 && e->deliver_by_ms <= now_ms &&
-	    (caller == NULL || caller->role != GW_ROLE_NODE))
+	    (caller == NULL || caller->role != NET_ROLE_NODE))
 		return why(reason, len, GRPC_FAILED_PRECONDITION, "deliver_by_ms: "
 		    "delivery deadline already passed (%lld ms ago)",
 		    (long long)(now_ms - e->deliver_by_ms));
@@ -277,7 +277,7 @@ check_hops(const Axle__V1__Envelope *e, const struct sw_limits *lim,
 
 int
 sw_envelope_check(const Axle__V1__Envelope *e,
-    const struct gw_identity *caller, int64_t now_ms,
+    const struct net_identity *caller, int64_t now_ms,
     const struct sw_limits *lim, char *reason, size_t len)
 {
 	int rc;

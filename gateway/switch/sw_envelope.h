@@ -57,7 +57,7 @@ struct sw_limits {
  * lim may be NULL (defaults). reason is always NUL-terminated if len > 0.
  */
 int sw_envelope_check(const Axle__V1__Envelope *e,
-    const struct gw_identity *caller, int64_t now_ms,
+    const struct net_identity *caller, int64_t now_ms,
     const struct sw_limits *lim, char *reason, size_t len);
 
 /*

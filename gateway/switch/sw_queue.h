@@ -143,7 +143,7 @@ void sw_txn_abort(struct sw_txn *t);
 
 /*
  * LMDB backend. Opens (creating) the SW_QS__COUNT named databases in txn, a write
- * transaction the caller then commits (the gateway: store_write_now at
+ * transaction the caller then commits (the gateway: gw_store_write_now at
  * start-up). The env must allow SW_QS__COUNT more named databases (mdb_env_set_maxdbs).
  * Returns 0 and *out (close with sw_queue_close; the env is not closed), or
  * an MDB code with a reason in err.
@@ -152,7 +152,7 @@ int sw_queue_lmdb_open(MDB_env *env, MDB_txn *txn, struct sw_queue **out,
     char *err, size_t errlen);
 /*
  * Wraps a caller's transaction (a store_write_fn's nested txn, or a read
- * txn from store_read_begin) for q, an LMDB queue or a fault wrapper of one.
+ * txn from gw_store_read_begin) for q, an LMDB queue or a fault wrapper of one.
  * The caller commits or aborts txn itself; sw_txn_commit/abort on t do nothing.
  */
 void sw_txn_lmdb(struct sw_queue *q, MDB_txn *txn, struct sw_txn *t);

@@ -61,7 +61,7 @@ check_loaded(const struct gw_config *cfg)
 static void
 hostport(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1), host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1];
+	char *s = malloc(size + 1), host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1];
 	char small[4];
 	const char *why;
 
@@ -71,11 +71,11 @@ hostport(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	/* A refusal always says why (hostport.h). */
 	why = NULL;
-	if (gw_hostport_split(s, host, sizeof(host), port, sizeof(port), &why) != 0 &&
+	if (net_hostport_split(s, host, sizeof(host), port, sizeof(port), &why) != 0 &&
 	    why == NULL)
 		abort();
 	why = NULL;
-	if (gw_hostport_split(s, small, sizeof(small), port, 2, &why) != 0 &&
+	if (net_hostport_split(s, small, sizeof(small), port, 2, &why) != 0 &&
 	    why == NULL)
 		abort();
 	free(s);

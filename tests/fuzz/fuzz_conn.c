@@ -17,9 +17,9 @@
  *   4 stop reading until 3 (a deaf peer: the node's output backs up)
  *   5 half-close (shutdown SHUT_WR: the node reads EOF)
  *   6 hang up (close: EOF or reset)
- *   7 drain the node (gw_conn_drain, as on SIGTERM)
+ *   7 drain the node (net_conn_drain, as on SIGTERM)
  * The client preface is sent first. At the end the loop runs a little, then
- * every connection is closed (gw_conn_close_all), as at the end of a drain.
+ * every connection is closed (net_conn_close_all), as at the end of a drain.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -40,8 +40,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct gw_node node;
-static struct gw_identity ids[4];
-static struct gw_limits defaults;
+static struct net_identity ids[4];
+static struct net_limits defaults;
 
 static void
 setup(void)
@@ -124,7 +124,7 @@ open_conn(struct peer *p, uint8_t ctl)
 	}
 	p->fd = sv[1];
 	p->wr_shut = p->deaf = 0;
-	(void)gw_conn_adopt(&node.srv, bev, &ids[ctl & 3], "fuzz:1");
+	(void)net_conn_adopt(&node.srv, bev, &ids[ctl & 3], "fuzz:1");
 	peer_send(p, (const uint8_t *)preface, sizeof(preface) - 1);
 	return 0;
 }
@@ -181,12 +181,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		default:
 			node.draining = 1;
-			(void)gw_conn_drain(&node.srv);
+			(void)net_conn_drain(&node.srv);
 			break;
 		}
 	}
 	run(&p, 4);
-	gw_conn_close_all(&node.srv);
+	net_conn_close_all(&node.srv);
 	event_base_loop(node.base, EVLOOP_NONBLOCK);
 	if (p.fd >= 0)
 		close(p.fd);

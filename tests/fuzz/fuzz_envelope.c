@@ -57,11 +57,11 @@ pick_type(unsigned i)
 }
 
 static void
-identity(const char *uri, struct gw_identity *id)
+identity(const char *uri, struct net_identity *id)
 {
 	char err[256];
 
-	if (gw_identity_parse_uri(uri, strlen(uri), id, err, sizeof(err)) != 0)
+	if (net_identity_parse_uri(uri, strlen(uri), id, err, sizeof(err)) != 0)
 		abort();	/* a fixed, valid URI: the parser regressed */
 }
 
@@ -114,7 +114,7 @@ accepted(Axle__V1__Envelope *e, const struct sw_limits *lim)
 static void
 envelope(const uint8_t *data, size_t size)
 {
-	static struct gw_identity who[3];
+	static struct net_identity who[3];
 	static int ready;
 	struct sw_limits lim = { .max_payload = 4096, .default_hop_limit = 8 };
 	Axle__V1__Envelope *e;

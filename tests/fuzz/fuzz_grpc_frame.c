@@ -17,7 +17,7 @@ frames(const uint8_t *buf, size_t len, size_t max)
 	while (off < len) {
 		const uint8_t *msg = NULL;
 		size_t msglen = 0, framelen = 0;
-		enum grpc_frame_rc rc = grpc_frame_decode(buf + off, len - off, max,
+		enum net_grpc_frame_rc rc = net_grpc_frame_decode(buf + off, len - off, max,
 		    &msg, &msglen, &framelen);
 
 		if (rc != GRPC_FRAME_OK)
@@ -35,11 +35,11 @@ incremental(const uint8_t *buf, size_t len)
 {
 	const uint8_t *msg;
 	size_t msglen, framelen;
-	enum grpc_frame_rc whole = grpc_frame_decode(buf, len, 1 << 16, &msg,
+	enum net_grpc_frame_rc whole = net_grpc_frame_decode(buf, len, 1 << 16, &msg,
 	    &msglen, &framelen);
 
 	for (size_t n = 0; n < len && n < 64; n++) {
-		enum grpc_frame_rc rc = grpc_frame_decode(buf, n, 1 << 16, &msg,
+		enum net_grpc_frame_rc rc = net_grpc_frame_decode(buf, n, 1 << 16, &msg,
 		    &msglen, &framelen);
 
 		if (rc == GRPC_FRAME_OK && (whole != GRPC_FRAME_OK || framelen > n))
@@ -55,13 +55,13 @@ timeout(const char *s, size_t len)
 	char out[32];
 	int64_t ms, back;
 
-	if (grpc_timeout_parse(s, len, &ms) != 0)
+	if (net_grpc_timeout_parse(s, len, &ms) != 0)
 		return;
 	if (ms < 0)
 		abort();
 	/* What we format must parse back, never earlier than asked. */
-	grpc_timeout_format(ms, out, sizeof(out));
-	if (grpc_timeout_parse(out, strlen(out), &back) != 0 || back < ms)
+	net_grpc_timeout_format(ms, out, sizeof(out));
+	if (net_grpc_timeout_parse(out, strlen(out), &back) != 0 || back < ms)
 		abort();
 }
 
@@ -74,24 +74,24 @@ message(const char *s, size_t len)
 
 	if (dec == NULL || enc == NULL || again == NULL)
 		goto out;
-	n = grpc_message_decode(s, len, dec, len + 1);
+	n = net_grpc_message_decode(s, len, dec, len + 1);
 	if (n > len || dec[n] != '\0')
 		abort();
-	(void)grpc_message_decode(s, len, again, len / 2 + 1);	/* truncating */
+	(void)net_grpc_message_decode(s, len, again, len / 2 + 1);	/* truncating */
 	/* encode then decode is the identity on text without NUL */
-	n = grpc_message_encode(dec, enc, cap);
+	n = net_grpc_message_encode(dec, enc, cap);
 	if (n != strlen(enc))
 		abort();
-	n = grpc_message_decode(enc, n, again, len + 1);
+	n = net_grpc_message_decode(enc, n, again, len + 1);
 	if (strcmp(again, dec) != 0)
 		abort();
-	(void)grpc_message_encode(dec, enc, 1 + len % 7);	/* truncating */
-	/* what the node logs of a peer's text goes through gw_log_quote */
-	(void)gw_log_quote(enc, cap, s, len);
-	if (strlen(gw_log_quote(enc, 1 + len % 13, s, len)) > len % 13)
+	(void)net_grpc_message_encode(dec, enc, 1 + len % 7);	/* truncating */
+	/* what the node logs of a peer's text goes through net_log_quote */
+	(void)net_log_quote(enc, cap, s, len);
+	if (strlen(net_log_quote(enc, 1 + len % 13, s, len)) > len % 13)
 		abort();
-	(void)grpc_status_parse(dec);
-	(void)grpc_status_name(grpc_status_parse(dec));
+	(void)net_grpc_status_parse(dec);
+	(void)net_grpc_status_name(net_grpc_status_parse(dec));
 out:
 	free(dec);
 	free(enc);

@@ -1,10 +1,10 @@
 /*
  * fuzz_h2_server.c -- libFuzzer: an HTTP/2 server session driven by the
- * node's own callbacks (gw_h2_*), as a hostile client's bytes reach it.
+ * node's own callbacks (net_h2_*), as a hostile client's bytes reach it.
  *
  * Input: one control byte, then what the client sends after its preface.
  * The control byte picks the caller's identity (bits 0-1), tight limits
- * (bit 2) and how the bytes are chunked into gw_h2_recv calls (bits 3-5).
+ * (bit 2) and how the bytes are chunked into net_h2_recv calls (bits 3-5).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const size_t chunks[] = { 0, 1, 3, 9, 17, 64, 512, 4096 };
 
 static struct gw_node node;
-static struct gw_identity ids[4];
-static struct gw_limits defaults;
+static struct net_identity ids[4];
+static struct net_limits defaults;
 static struct event *kick;
 
 static void
@@ -44,9 +44,9 @@ setup(void)
 
 /* Sends what the session queued (to nowhere) and runs what it scheduled. */
 static int
-pump(struct gw_h2 *h2, struct evbuffer *out)
+pump(struct net_h2 *h2, struct evbuffer *out)
 {
-	int rc = gw_h2_flush(h2, 1 << 16);
+	int rc = net_h2_flush(h2, 1 << 16);
 
 	evbuffer_drain(out, evbuffer_get_length(out));
 	event_base_loop(node.base, EVLOOP_NONBLOCK);
@@ -58,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char preface[] = NGHTTP2_CLIENT_MAGIC;
 	struct evbuffer *out;
-	struct gw_h2 *h2;
+	struct net_h2 *h2;
 	size_t off, step;
 	uint8_t ctl;
 
@@ -75,28 +75,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (step == 0)
 		step = size > 0 ? size : 1;
 	if ((out = evbuffer_new()) == NULL ||
-	    (h2 = gw_h2_new(&node.srv, &ids[ctl & 3], out, kick, "fuzz:1")) == NULL)
+	    (h2 = net_h2_new(&node.srv, &ids[ctl & 3], out, kick, "fuzz:1")) == NULL)
 		abort();
-	if (gw_h2_recv(h2, (const uint8_t *)preface, sizeof(preface) - 1) != 0)
+	if (net_h2_recv(h2, (const uint8_t *)preface, sizeof(preface) - 1) != 0)
 		abort();	/* the preface alone is always fine */
 	for (off = 0; off < size; off += step) {
 		size_t n = size - off < step ? size - off : step;
 
-		if (gw_h2_recv(h2, data + off, n) != 0 || pump(h2, out) != 0)
+		if (net_h2_recv(h2, data + off, n) != 0 || pump(h2, out) != 0)
 			break;
-		(void)gw_h2_streams(h2);
+		(void)net_h2_streams(h2);
 	}
-	for (int i = 0; i < 4 && !gw_h2_done(h2); i++)
+	for (int i = 0; i < 4 && !net_h2_done(h2); i++)
 		if (pump(h2, out) != 0)
 			break;
 	if (ctl & 0x40) {
-		gw_h2_shutdown(h2);
+		net_h2_shutdown(h2);
 		(void)pump(h2, out);
 	}
-	if (ctl & 0x80 && gw_h2_idle(h2))
+	if (ctl & 0x80 && net_h2_idle(h2))
 		(void)pump(h2, out);
-	(void)gw_h2_want_read(h2);
-	gw_h2_free(h2);
+	(void)net_h2_want_read(h2);
+	net_h2_free(h2);
 	event_base_loop(node.base, EVLOOP_NONBLOCK);
 	evbuffer_free(out);
 	return 0;

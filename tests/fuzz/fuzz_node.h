@@ -28,8 +28,8 @@
  * node, a member of another federation. Aborts if it cannot.
  */
 static inline void
-fuzz_node_setup(struct gw_node *node, struct gw_identity ids[4],
-    struct gw_limits *defaults)
+fuzz_node_setup(struct gw_node *node, struct net_identity ids[4],
+    struct net_limits *defaults)
 {
 	static const char *const uris[4] = {
 		"axle://fame-test/member/uk.london.lewisham",
@@ -39,7 +39,7 @@ fuzz_node_setup(struct gw_node *node, struct gw_identity ids[4],
 	};
 	char err[256];
 
-	gw_log_set_level(getenv("FUZZ_LOG") != NULL ? GW_LOG_DEBUG : GW_LOG_ERR);
+	net_log_set_level(getenv("FUZZ_LOG") != NULL ? NET_LOG_DEBUG : NET_LOG_ERR);
 	gw_config_defaults(&node->cfg);
 	snprintf(node->cfg.federation, sizeof(node->cfg.federation), "fame-test");
 	snprintf(node->cfg.region, sizeof(node->cfg.region), "uk.london");
@@ -50,14 +50,14 @@ fuzz_node_setup(struct gw_node *node, struct gw_identity ids[4],
 		abort();
 	gw_node_server_init(node, gw_metrics_allowed, gw_metrics_render);
 	for (size_t i = 0; i < 4; i++)
-		if (gw_identity_parse_uri(uris[i], strlen(uris[i]), &ids[i], err,
+		if (net_identity_parse_uri(uris[i], strlen(uris[i]), &ids[i], err,
 		    sizeof(err)) != 0)
 			abort();
 }
 
 /* Small enough that a short input can cross every flood and size limit. */
 static inline void
-fuzz_tight_limits(struct gw_limits *l)
+fuzz_tight_limits(struct net_limits *l)
 {
 	l->max_concurrent_streams = 4;
 	l->max_header_list = 1024;

@@ -181,7 +181,7 @@ put_msg(const char *target, const char *name, uint8_t sel,
 static void
 must_pass(const Axle__V1__Envelope *e, const char *uri)
 {
-	struct gw_identity who;
+	struct net_identity who;
 	char reason[256];
 
 	identity(uri, &who);
@@ -326,7 +326,7 @@ grpc_body(const uint8_t *msg, size_t len)
 	struct body *b = zalloc(sizeof(*b));
 
 	b->p = zalloc(GRPC_FRAME_HDR + len);
-	grpc_frame_header(b->p, (uint32_t)len);
+	net_grpc_frame_header(b->p, (uint32_t)len);
 	if (len > 0)
 		memcpy(b->p + GRPC_FRAME_HDR, msg, len);
 	b->len = GRPC_FRAME_HDR + len;

@@ -1,6 +1,6 @@
 """authz_table.py -- the authorization rule of every gRPC method, as in gateway/node/svc_*.c method tables (shared by test_authz_matrix.py and test_bad_input.py)."""
 
-# gateway/net/identity.h enum gw_authz, as written in the svc_*.c method tables.
+# gateway/net/identity.h enum net_authz, as written in the svc_*.c method tables.
 ANY, ADMIN, MEMBER, NODE, MEMBER_OR_ADMIN = 'ANY', 'ADMIN', 'MEMBER', 'NODE', 'MEMBER_OR_ADMIN'
 
 RULES = {
@@ -42,7 +42,7 @@ RULES = {
     '/axle.v1.Recourse/VerifyAudit': ADMIN,
 }
 
-# Which roles each rule admits (gateway/net/identity.c gw_authz_allows).
+# Which roles each rule admits (gateway/net/identity.c net_authz_allows).
 ROLES = ('member_here', 'member_other', 'admin_here', 'admin_other', 'peer_node')
 ALLOWED = {
     ANY: set(ROLES),

@@ -14,18 +14,18 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 op=$top/docs/operator.md
 proto_md=$top/docs/protocol.md
 
-# Every event name passed to gw_log() (the second argument, a string literal).
+# Every event name passed to net_log() (the second argument, a string literal).
 events=$(cat "$top"/gateway/*/*.c | perl -0ne \
-    'while (/\bgw_log\(\s*[^;"]*?,\s*"([a-z0-9_]+)"/g) { print "$1\n" }' | sort -u)
+    'while (/\bnet_log\(\s*[^;"]*?,\s*"([a-z0-9_]+)"/g) { print "$1\n" }' | sort -u)
 n=$(echo "$events" | grep -c .)
 missing=""
 for e in $events; do
 	grep -q "^| \`$e\` |" "$op" || missing="$missing $e"
 done
 if [ "$n" -ge 20 ] && [ -z "$missing" ]; then
-	ok "operator.md's log table has all $n events of gw_log calls"
+	ok "operator.md's log table has all $n events of net_log calls"
 else
-	bad "operator.md section 9 (Logs) lacks a row for events:${missing:- (only $n events found: has gw_log changed?)}"
+	bad "operator.md section 9 (Logs) lacks a row for events:${missing:- (only $n events found: has net_log changed?)}"
 fi
 
 # Every metric family the code writes: "axle_..." string literals and
@@ -68,7 +68,7 @@ fi
 # node/svc.c names it ("/axle.v1.S/M", or "/axle.v1.S/" and "M" for macro tables).
 files=""
 for v in $(sed -n 's/^[[:space:]]*&\(gw_svc_[a-z_]*\),.*/\1/p' "$top/gateway/node/svc.c"); do
-	files="$files $(grep -l "gw_rpc_service $v\b" "$top"/gateway/*/*.c)"
+	files="$files $(grep -l "net_rpc_service $v\b" "$top"/gateway/*/*.c)"
 done
 served_rpc() {	# service method
 	for f in $files; do

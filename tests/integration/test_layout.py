@@ -54,6 +54,13 @@ SOURCES = ("proto", "registry", "recourse", "gateway/net", "gateway/switch",
            "gateway/node", "gateway/ctl")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 STRUCT = re.compile(r"^\s*(?:typedef\s+)?struct\s+([A-Za-z_]\w*)\s*\{", re.M)
+# Names say where they live: what a gateway/ header gives other files (the
+# structs, enums and unions it defines, the functions it declares) starts
+# with its folder's prefix. File-local names in a .c are the file's own.
+PREFIX = {"gateway/net": "net_", "gateway/switch": "sw_", "gateway/node": "gw_",
+          "gateway/ctl": "ctl"}
+TYPE_DEF = re.compile(r"^\s*(?:typedef\s+)?(?:struct|enum|union)\s+([A-Za-z_]\w*)\s*\{", re.M)
+FUNC_DECL = re.compile(r"^(?!static\b|typedef\b|extern\b|#|\s)[A-Za-z_][\w \t\*]*?\b([A-Za-z_]\w*)\s*\(", re.M)
 
 
 def scan(top):
@@ -165,6 +172,14 @@ def check(top):
                     "gateway/" in structs[name] + path:
                 faults.append(f"struct {name} defined twice: {structs[name]} and {path}")
             structs.setdefault(name, path)
+    for path, text in sorted(files.items()):
+        prefix = PREFIX.get(os.path.dirname(path))
+        if prefix is None or not path.endswith(".h"):
+            continue
+        for name in sorted(set(TYPE_DEF.findall(text)) | set(FUNC_DECL.findall(text))):
+            if not name.startswith(prefix):
+                faults.append(f"{path}: {name} does not start with {prefix}, "
+                              f"the prefix of {os.path.dirname(path)}/")
     return faults, len(files)
 
 
@@ -223,8 +238,12 @@ SELF_TESTS = [
                       "gateway/node/b.c": '#include "gateway/node/a.h"\n',
                       "gateway/node/b.h": ""}, "cycle between files"),
     ("two files of one name", {"gateway/node/mirror.c": "", "registry/mirror.c": ""}, "mirror.c"),
-    ("two structs of one name", {"gateway/net/a.c": "struct gw_call {\n\tint a;\n};\n",
-                                 "gateway/net/b.c": "struct gw_call {\n\tint b;\n};\n"}, "gw_call"),
+    ("two structs of one name", {"gateway/net/a.c": "struct net_call {\n\tint a;\n};\n",
+                                 "gateway/net/b.c": "struct net_call {\n\tint b;\n};\n"}, "net_call"),
+    ("a node function without the node's prefix",
+     {"gateway/node/a.h": "int store_open(const char *dir);\n"}, "store_open"),
+    ("a net struct without the net prefix",
+     {"gateway/net/a.h": "struct gw_conn {\n\tint fd;\n};\n"}, "gw_conn"),
 ]
 
 

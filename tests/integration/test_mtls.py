@@ -34,7 +34,7 @@ def node():
 
 def assert_refused(cred, what, reason, **kw):
     """No HTTP/2 answer is possible with cred, the node stays up, and its
-    refusal counter for reason (tls.h gw_tls_refusal names) went up by one."""
+    refusal counter for reason (tls.h net_tls_refusal names) went up by one."""
     n, e = node(), env()
     key = 'axle_handshakes_refused_total{reason="%s"}' % reason
     before = n.metrics(e['fed'].admin(REGION)).get(key)

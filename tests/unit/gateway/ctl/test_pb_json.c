@@ -17,7 +17,7 @@
 static char *
 render(const ProtobufCMessage *m)
 {
-	json_t *j = pb_json_from_message(m);
+	json_t *j = ctl_json_from_message(m);
 	char *s;
 
 	assert_non_null(j);
@@ -70,7 +70,7 @@ test_envelope_bytes_enum_oneof(void **state)
 	e.message_id.len = sizeof(id);
 	e.failure_policy = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_RETURN;
 	e.hop_limit = 7;
-	j = pb_json_from_message(&e.base);
+	j = ctl_json_from_message(&e.base);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "message_id")),
 	    "+/8AYQ==");
@@ -88,7 +88,7 @@ test_envelope_bytes_enum_oneof(void **state)
 	e.to_group = &g;
 	g.prefix = "uk.westyorks";
 	e.failure_policy = 99;		/* unknown to this build: its number */
-	j = pb_json_from_message(&e.base);
+	j = ctl_json_from_message(&e.base);
 	assert_non_null(j);
 	assert_true(json_is_null(json_object_get(j, "to")));
 	assert_string_equal(json_string_value(json_object_get(
@@ -105,7 +105,7 @@ test_not_utf8_is_shown_lossily(void **state)
 	json_t *j;
 
 	r.region = bad;
-	j = pb_json_from_message(&r.base);
+	j = ctl_json_from_message(&r.base);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "region")), "uk??");
 	json_decref(j);

@@ -1,5 +1,5 @@
 /*
- * h2_harness.h -- drives a gw_h2 server session from an in-memory nghttp2
+ * h2_harness.h -- drives a net_h2 server session from an in-memory nghttp2
  * client: no sockets, no TLS. Header-only, for unit tests and fuzz targets.
  *
  * Use: h = h2h_new(); tweak h->node.cfg.limits; h2h_connect(h, uri);
@@ -35,7 +35,7 @@ struct h2h_stream {
 	int32_t id;
 	int status;			/* :status, 0 if none */
 	char ctype[128];
-	int grpc_status;		/* -1 if none */
+	int net_grpc_status;		/* -1 if none */
 	int grpc_status_in_headers;	/* trailers-only response */
 	char grpc_message[1024];	/* percent-decoded */
 	int header_frames;		/* HEADERS frames received (1 or 2) */
@@ -54,13 +54,13 @@ struct h2h_stream {
 
 struct h2h {
 	struct gw_node node;
-	struct gw_identity peer;
+	struct net_identity peer;
 	struct evbuffer *out;		/* server -> client bytes */
 	struct event *kick;
 	int kicks;
-	struct gw_h2 *h2;
+	struct net_h2 *h2;
 	nghttp2_session *client;
-	int server_rc;			/* -1 once gw_h2_recv or gw_h2_flush failed */
+	int server_rc;			/* -1 once net_h2_recv or net_h2_flush failed */
 	int client_rc;			/* < 0 once the client session refused input */
 	int goaways;			/* GOAWAY frames the client received */
 	uint32_t goaway_code;
@@ -101,10 +101,10 @@ h2h_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 		memcpy(st->ctype, v, n);
 		st->ctype[n] = '\0';
 	} else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0) {
-		st->grpc_status = atoi(v);
+		st->net_grpc_status = atoi(v);
 		st->grpc_status_in_headers = f->headers.cat == NGHTTP2_HCAT_RESPONSE;
 	} else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0) {
-		grpc_message_decode(v, strlen(v), st->grpc_message,
+		net_grpc_message_decode(v, strlen(v), st->grpc_message,
 		    sizeof(st->grpc_message));
 	}
 	return 0;
@@ -241,11 +241,11 @@ h2h_connect(struct h2h *h, const char *uri)
 	char err[256];
 	int rc;
 
-	if (gw_identity_parse_uri(uri, strlen(uri), &h->peer, err, sizeof(err)) != 0) {
+	if (net_identity_parse_uri(uri, strlen(uri), &h->peer, err, sizeof(err)) != 0) {
 		fprintf(stderr, "h2h_connect: %s: %s\n", uri, err);
 		return -1;
 	}
-	h->h2 = gw_h2_new(&h->node.srv, &h->peer, h->out, h->kick, "test:1");
+	h->h2 = net_h2_new(&h->node.srv, &h->peer, h->out, h->kick, "test:1");
 	if (h->h2 == NULL || nghttp2_session_callbacks_new(&cbs) != 0)
 		return -1;
 	nghttp2_session_callbacks_set_on_header_callback(cbs, h2h_on_header);
@@ -265,7 +265,7 @@ h2h_free(struct h2h *h)
 {
 	if (h == NULL)
 		return;
-	gw_h2_free(h->h2);
+	net_h2_free(h->h2);
 	if (h->client != NULL)
 		nghttp2_session_del(h->client);
 	for (size_t i = 0; i < h->nst; i++)
@@ -278,11 +278,11 @@ h2h_free(struct h2h *h)
 
 /* --- traffic ---------------------------------------------------------------------- */
 
-/* Feeds raw bytes to the server as if read from the socket. Returns gw_h2_recv's result. */
+/* Feeds raw bytes to the server as if read from the socket. Returns net_h2_recv's result. */
 static inline int
 h2h_raw(struct h2h *h, const void *data, size_t len)
 {
-	int rc = gw_h2_recv(h->h2, data, len);
+	int rc = net_h2_recv(h->h2, data, len);
 
 	if (rc != 0)
 		h->server_rc = -1;
@@ -295,7 +295,7 @@ h2h_server_to_client(struct h2h *h)
 {
 	size_t len;
 
-	if (gw_h2_flush(h->h2, 1 << 20) != 0)
+	if (net_h2_flush(h->h2, 1 << 20) != 0)
 		h->server_rc = -1;
 	len = evbuffer_get_length(h->out);
 	if (len > 0 && h->client_rc >= 0) {
@@ -386,7 +386,7 @@ h2h_request(struct h2h *h, const char *method, const char *path,
 		nv[n++] = extra[i];
 	st = &h->st[h->nst];
 	memset(st, 0, sizeof(*st));
-	st->grpc_status = -1;
+	st->net_grpc_status = -1;
 	st->req = body;
 	st->req_len = len;
 	st->req_eof = eof;
@@ -436,7 +436,7 @@ h2h_frame(uint8_t *buf, uint8_t type, uint8_t flags, int32_t id,
 static inline size_t
 h2h_grpc(uint8_t *buf, const void *msg, uint32_t len)
 {
-	grpc_frame_header(buf, len);
+	net_grpc_frame_header(buf, len);
 	if (len > 0)
 		memcpy(buf + GRPC_FRAME_HDR, msg, len);
 	return GRPC_FRAME_HDR + (size_t)len;

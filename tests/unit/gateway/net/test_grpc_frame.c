@@ -16,12 +16,12 @@
 static const uint8_t *msg;
 static size_t msglen, framelen;
 
-static enum grpc_frame_rc
+static enum net_grpc_frame_rc
 decode(const uint8_t *buf, size_t len, size_t max)
 {
 	msg = NULL;
 	msglen = framelen = 12345;
-	return grpc_frame_decode(buf, len, max, &msg, &msglen, &framelen);
+	return net_grpc_frame_decode(buf, len, max, &msg, &msglen, &framelen);
 }
 
 static void
@@ -29,11 +29,11 @@ test_header(void **state)
 {
 	uint8_t h[GRPC_FRAME_HDR];
 
-	grpc_frame_header(h, 0x01020304);
+	net_grpc_frame_header(h, 0x01020304);
 	assert_memory_equal(h, "\x00\x01\x02\x03\x04", 5);
-	grpc_frame_header(h, 0);
+	net_grpc_frame_header(h, 0);
 	assert_memory_equal(h, "\x00\x00\x00\x00\x00", 5);
-	grpc_frame_header(h, UINT32_MAX);
+	net_grpc_frame_header(h, UINT32_MAX);
 	assert_memory_equal(h, "\x00\xff\xff\xff\xff", 5);
 }
 
@@ -42,7 +42,7 @@ test_decode_complete(void **state)
 {
 	uint8_t buf[5 + 3];
 
-	grpc_frame_header(buf, 3);
+	net_grpc_frame_header(buf, 3);
 	memcpy(buf + 5, "abc", 3);
 	assert_int_equal(decode(buf, sizeof(buf), 1024), GRPC_FRAME_OK);
 	assert_ptr_equal(msg, buf + 5);
@@ -56,7 +56,7 @@ test_decode_need_more_everywhere(void **state)
 {
 	uint8_t buf[5 + 10];
 
-	grpc_frame_header(buf, 10);
+	net_grpc_frame_header(buf, 10);
 	memset(buf + 5, 'x', 10);
 	for (size_t len = 0; len < sizeof(buf); len++) {
 		assert_int_equal(decode(buf, len, 1024), GRPC_FRAME_NEED_MORE);
@@ -90,10 +90,10 @@ test_decode_back_to_back(void **state)
 	uint8_t buf[5 + 2 + 5 + 0 + 5 + 4 + 3];
 	size_t off = 0;
 
-	grpc_frame_header(buf, 2);
+	net_grpc_frame_header(buf, 2);
 	memcpy(buf + 5, "hi", 2);
-	grpc_frame_header(buf + 7, 0);
-	grpc_frame_header(buf + 12, 4);
+	net_grpc_frame_header(buf + 7, 0);
+	net_grpc_frame_header(buf + 12, 4);
 	memcpy(buf + 17, "abcd", 4);
 	memcpy(buf + 21, "\x00\x00\x00", 3);	/* start of a fourth frame */
 
@@ -118,7 +118,7 @@ test_decode_zero_length(void **state)
 {
 	uint8_t buf[5];
 
-	grpc_frame_header(buf, 0);
+	net_grpc_frame_header(buf, 0);
 	assert_int_equal(decode(buf, 5, 0), GRPC_FRAME_OK);
 	assert_int_equal(msglen, 0);
 	assert_int_equal(framelen, 5);
@@ -132,21 +132,21 @@ test_decode_too_big(void **state)
 
 	memset(buf, 0, sizeof(buf));
 	/* Declared length over max: refused from the header alone. */
-	grpc_frame_header(buf, 1000);
+	net_grpc_frame_header(buf, 1000);
 	assert_int_equal(decode(buf, 5, 100), GRPC_FRAME_TOO_BIG);
 	assert_null(msg);
 
 	/* Boundary: exactly max is fine, max + 1 is not. */
-	grpc_frame_header(buf, 100);
+	net_grpc_frame_header(buf, 100);
 	assert_int_equal(decode(buf, 105, 100), GRPC_FRAME_OK);
 	assert_int_equal(msglen, 100);
 	assert_int_equal(decode(buf, 50, 100), GRPC_FRAME_NEED_MORE);
-	grpc_frame_header(buf, 101);
+	net_grpc_frame_header(buf, 101);
 	assert_int_equal(decode(buf, 5, 100), GRPC_FRAME_TOO_BIG);
 	assert_int_equal(decode(buf, sizeof(buf), 100), GRPC_FRAME_TOO_BIG);
 
 	/* max 0 permits only empty messages. */
-	grpc_frame_header(buf, 1);
+	net_grpc_frame_header(buf, 1);
 	assert_int_equal(decode(buf, 6, 0), GRPC_FRAME_TOO_BIG);
 }
 
@@ -155,7 +155,7 @@ test_decode_4gib(void **state)
 {
 	uint8_t buf[5];
 
-	grpc_frame_header(buf, UINT32_MAX);
+	net_grpc_frame_header(buf, UINT32_MAX);
 	assert_memory_equal(buf, "\x00\xff\xff\xff\xff", 5);
 	assert_int_equal(decode(buf, 5, 4u << 20), GRPC_FRAME_TOO_BIG);
 	/* With no practical limit, it just wants more (no overflow on len - 5). */
@@ -189,7 +189,7 @@ timeout_ok(const char *s)
 {
 	int64_t ms = -7;
 
-	assert_int_equal(grpc_timeout_parse(s, strlen(s), &ms), 0);
+	assert_int_equal(net_grpc_timeout_parse(s, strlen(s), &ms), 0);
 	return ms;
 }
 
@@ -198,7 +198,7 @@ timeout_bad(const char *s)
 {
 	int64_t ms = -7;
 
-	assert_int_equal(grpc_timeout_parse(s, strlen(s), &ms), -1);
+	assert_int_equal(net_grpc_timeout_parse(s, strlen(s), &ms), -1);
 	assert_int_equal(ms, -7);
 }
 
@@ -254,9 +254,9 @@ test_timeout_refused(void **state)
 	timeout_bad("0x5m");
 	timeout_bad("5mm");
 	/* len governs: "5m" cut to "5" is refused, "12m" with len 2 is "12". */
-	assert_int_equal(grpc_timeout_parse("5m", 1, &ms), -1);
-	assert_int_equal(grpc_timeout_parse("12m", 2, &ms), -1);
-	assert_int_equal(grpc_timeout_parse(NULL, 0, &ms), -1);
+	assert_int_equal(net_grpc_timeout_parse("5m", 1, &ms), -1);
+	assert_int_equal(net_grpc_timeout_parse("12m", 2, &ms), -1);
+	assert_int_equal(net_grpc_timeout_parse(NULL, 0, &ms), -1);
 }
 
 static void
@@ -265,7 +265,7 @@ format_is(int64_t ms, const char *want)
 	char out[16];
 
 	memset(out, 'Z', sizeof(out));
-	grpc_timeout_format(ms, out, sizeof(out));
+	net_grpc_timeout_format(ms, out, sizeof(out));
 	assert_string_equal(out, want);
 }
 
@@ -299,14 +299,14 @@ test_timeout_round_trip(void **state)
 	char out[16];
 
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
-		grpc_timeout_format(samples[i], out, sizeof(out));
+		net_grpc_timeout_format(samples[i], out, sizeof(out));
 		assert_int_equal(timeout_ok(out), samples[i]);
 	}
 	/* Inexact values come back later, never earlier, by under a second. */
 	for (int64_t ms = 100000000; ms < 100000000 + 3000; ms += 7) {
 		int64_t back;
 
-		grpc_timeout_format(ms, out, sizeof(out));
+		net_grpc_timeout_format(ms, out, sizeof(out));
 		back = timeout_ok(out);
 		assert_true(back >= ms);
 		assert_true(back - ms < 1000);
@@ -322,7 +322,7 @@ encode_is(const char *in, size_t outlen, const char *want)
 
 	assert_true(outlen <= sizeof(out));
 	memset(out, 'Z', sizeof(out));
-	assert_int_equal(grpc_message_encode(in, out, outlen), strlen(want));
+	assert_int_equal(net_grpc_message_encode(in, out, outlen), strlen(want));
 	assert_string_equal(out, want);
 }
 
@@ -332,7 +332,7 @@ decode_is(const char *in, const char *want)
 	char out[256];
 
 	memset(out, 'Z', sizeof(out));
-	assert_int_equal(grpc_message_decode(in, strlen(in), out, sizeof(out)),
+	assert_int_equal(net_grpc_message_decode(in, strlen(in), out, sizeof(out)),
 	    strlen(want));
 	assert_string_equal(out, want);
 }
@@ -365,7 +365,7 @@ test_message_encode_truncation(void **state)
 	encode_is("abc", 1, "");
 	/* outlen 0: nothing written. */
 	memset(out, 'Z', sizeof(out));
-	assert_int_equal(grpc_message_encode("abc", out, 0), 0);
+	assert_int_equal(net_grpc_message_encode("abc", out, 0), 0);
 	assert_int_equal(out[0], 'Z');
 }
 
@@ -386,15 +386,15 @@ test_message_decode(void **state)
 	decode_is("%4g", "%4g");
 	decode_is("", "");
 	/* len governs: "%41" cut to "%4" is not an escape. */
-	assert_int_equal(grpc_message_decode("%41", 2, out, sizeof(out)), 2);
+	assert_int_equal(net_grpc_message_decode("%41", 2, out, sizeof(out)), 2);
 	assert_string_equal(out, "%4");
 	/* Truncated output still NUL-terminated. */
-	assert_int_equal(grpc_message_decode("abcdefghij", 10, out, sizeof(out)), 7);
+	assert_int_equal(net_grpc_message_decode("abcdefghij", 10, out, sizeof(out)), 7);
 	assert_string_equal(out, "abcdefg");
 	/* %00 decodes to a NUL byte; the length says so. */
-	assert_int_equal(grpc_message_decode("a%00b", 5, out, sizeof(out)), 3);
+	assert_int_equal(net_grpc_message_decode("a%00b", 5, out, sizeof(out)), 3);
 	assert_memory_equal(out, "a\0b", 4);
-	assert_int_equal(grpc_message_decode("abc", 3, out, 0), 0);
+	assert_int_equal(net_grpc_message_decode("abc", 3, out, 0), 0);
 }
 
 static void
@@ -405,10 +405,10 @@ test_message_round_trip(void **state)
 	for (int i = 0; i < 255; i++)
 		in[i] = (char)(i + 1);
 	in[255] = '\0';
-	grpc_message_encode(in, enc, sizeof(enc));
+	net_grpc_message_encode(in, enc, sizeof(enc));
 	for (const char *p = enc; *p != '\0'; p++)
 		assert_true(*p >= 0x20 && *p <= 0x7e);
-	assert_int_equal(grpc_message_decode(enc, strlen(enc), dec, sizeof(dec)), 255);
+	assert_int_equal(net_grpc_message_decode(enc, strlen(enc), dec, sizeof(dec)), 255);
 	assert_string_equal(dec, in);
 }
 
@@ -417,36 +417,36 @@ test_message_round_trip(void **state)
 static void
 test_status_names(void **state)
 {
-	assert_string_equal(grpc_status_name(GRPC_OK), "OK");
-	assert_string_equal(grpc_status_name(GRPC_INVALID_ARGUMENT), "INVALID_ARGUMENT");
-	assert_string_equal(grpc_status_name(GRPC_PERMISSION_DENIED), "PERMISSION_DENIED");
-	assert_string_equal(grpc_status_name(GRPC_RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED");
-	assert_string_equal(grpc_status_name(GRPC_UNAUTHENTICATED), "UNAUTHENTICATED");
-	assert_string_equal(grpc_status_name(17), "UNKNOWN");
-	assert_string_equal(grpc_status_name(-1), "UNKNOWN");
+	assert_string_equal(net_grpc_status_name(GRPC_OK), "OK");
+	assert_string_equal(net_grpc_status_name(GRPC_INVALID_ARGUMENT), "INVALID_ARGUMENT");
+	assert_string_equal(net_grpc_status_name(GRPC_PERMISSION_DENIED), "PERMISSION_DENIED");
+	assert_string_equal(net_grpc_status_name(GRPC_RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED");
+	assert_string_equal(net_grpc_status_name(GRPC_UNAUTHENTICATED), "UNAUTHENTICATED");
+	assert_string_equal(net_grpc_status_name(17), "UNKNOWN");
+	assert_string_equal(net_grpc_status_name(-1), "UNKNOWN");
 	for (int c = 0; c <= 16; c++) {
 		char num[16];
 
-		assert_int_equal(grpc_status_parse(grpc_status_name(c)), c);
+		assert_int_equal(net_grpc_status_parse(net_grpc_status_name(c)), c);
 		snprintf(num, sizeof(num), "%d", c);
-		assert_int_equal(grpc_status_parse(num), c);
+		assert_int_equal(net_grpc_status_parse(num), c);
 	}
 }
 
 static void
 test_status_parse_refused(void **state)
 {
-	assert_int_equal(grpc_status_parse("ALREADY_EXISTS"), GRPC_ALREADY_EXISTS);
-	assert_int_equal(grpc_status_parse(NULL), -1);
-	assert_int_equal(grpc_status_parse(""), -1);
-	assert_int_equal(grpc_status_parse("17"), -1);
-	assert_int_equal(grpc_status_parse("100"), -1);
-	assert_int_equal(grpc_status_parse("-1"), -1);
-	assert_int_equal(grpc_status_parse("03"), -1);
-	assert_int_equal(grpc_status_parse("3 "), -1);
-	assert_int_equal(grpc_status_parse("invalid_argument"), -1);
-	assert_int_equal(grpc_status_parse("OK "), -1);
-	assert_int_equal(grpc_status_parse("99999999999999999999"), -1);
+	assert_int_equal(net_grpc_status_parse("ALREADY_EXISTS"), GRPC_ALREADY_EXISTS);
+	assert_int_equal(net_grpc_status_parse(NULL), -1);
+	assert_int_equal(net_grpc_status_parse(""), -1);
+	assert_int_equal(net_grpc_status_parse("17"), -1);
+	assert_int_equal(net_grpc_status_parse("100"), -1);
+	assert_int_equal(net_grpc_status_parse("-1"), -1);
+	assert_int_equal(net_grpc_status_parse("03"), -1);
+	assert_int_equal(net_grpc_status_parse("3 "), -1);
+	assert_int_equal(net_grpc_status_parse("invalid_argument"), -1);
+	assert_int_equal(net_grpc_status_parse("OK "), -1);
+	assert_int_equal(net_grpc_status_parse("99999999999999999999"), -1);
 }
 
 int

@@ -25,9 +25,9 @@ static int
 setup(void **state)
 {
 	/* Per-method counters are process-wide: each test starts from zero. */
-	for (size_t i = 0; i < gw_rpc_count(); i++)
-		memset(gw_rpc_stats_at(i), 0, sizeof(struct gw_rpc_stats));
-	gw_rpc_unknown = 0;
+	for (size_t i = 0; i < net_rpc_count(); i++)
+		memset(net_rpc_stats_at(i), 0, sizeof(struct net_rpc_stats));
+	net_rpc_unknown = 0;
 	*state = h2h_new();
 	return *state == NULL ? -1 : 0;
 }
@@ -81,7 +81,7 @@ assert_grpc_error(const struct h2h_stream *st, int code, const char *needle)
 {
 	assert_int_equal(st->status, 200);
 	assert_string_equal(st->ctype, GRPC_CT);
-	assert_int_equal(st->grpc_status, code);
+	assert_int_equal(st->net_grpc_status, code);
 	assert_true(st->grpc_status_in_headers);
 	assert_int_equal(st->len, 0);
 	assert_true(st->end_stream);
@@ -89,13 +89,13 @@ assert_grpc_error(const struct h2h_stream *st, int code, const char *needle)
 		fail_msg("grpc-message \"%s\" lacks \"%s\"", st->grpc_message, needle);
 }
 
-static struct gw_rpc_stats *
+static struct net_rpc_stats *
 info_stats(void)
 {
 	size_t i;
 
-	assert_non_null(gw_rpc_lookup(INFO, strlen(INFO), &i));
-	return gw_rpc_stats_at(i);
+	assert_non_null(net_rpc_lookup(INFO, strlen(INFO), &i));
+	return net_rpc_stats_at(i);
 }
 
 static const uint8_t empty_info[GRPC_FRAME_HDR] = { 0, 0, 0, 0, 0 };
@@ -116,10 +116,10 @@ test_info_member(void **state)
 	assert_string_equal(st->ctype, GRPC_CT);
 	assert_int_equal(st->header_frames, 2);		/* headers, then trailers */
 	assert_false(st->grpc_status_in_headers);
-	assert_int_equal(st->grpc_status, 0);
+	assert_int_equal(st->net_grpc_status, 0);
 	assert_true(st->end_stream);
 	assert_false(st->rst);
-	assert_int_equal(grpc_frame_decode(st->data, st->len, 1 << 20, &msg,
+	assert_int_equal(net_grpc_frame_decode(st->data, st->len, 1 << 20, &msg,
 	    &msglen, &framelen), GRPC_FRAME_OK);
 	assert_int_equal(framelen, st->len);		/* exactly one message */
 	r = (Axle__V1__InfoResponse *)pb_unpack(&axle__v1__info_response__descriptor,
@@ -132,7 +132,7 @@ test_info_member(void **state)
 	assert_string_equal(r->version, AXLE_VERSION);
 	pb_free(&r->base);
 	assert_int_equal(info_stats()->by_status[GRPC_OK], 1);
-	assert_int_equal(gw_h2_streams(h->h2), 0);	/* closed and freed */
+	assert_int_equal(net_h2_streams(h->h2), 0);	/* closed and freed */
 	assert_int_equal(h->goaways, 0);
 }
 
@@ -144,7 +144,7 @@ test_info_with_valid_timeout(void **state)
 		NGHTTP2_NV_FLAG_NONE };
 	struct h2h_stream *st = call(h, INFO, &to, 1, empty_info, sizeof(empty_info));
 
-	assert_int_equal(st->grpc_status, 0);
+	assert_int_equal(st->net_grpc_status, 0);
 	assert_true(st->len > GRPC_FRAME_HDR);
 }
 
@@ -161,11 +161,11 @@ test_many_calls_one_connection(void **state)
 	for (int i = 0; i < 20; i++) {
 		struct h2h_stream *st = h2h_stream(h, ids[i]);
 
-		assert_int_equal(st->grpc_status, 0);
+		assert_int_equal(st->net_grpc_status, 0);
 		assert_true(st->len > GRPC_FRAME_HDR);
 	}
 	assert_int_equal(info_stats()->by_status[GRPC_OK], 20);
-	assert_int_equal(gw_h2_streams(h->h2), 0);
+	assert_int_equal(net_h2_streams(h->h2), 0);
 }
 
 /* --- refused calls ---------------------------------------------------------- */
@@ -178,7 +178,7 @@ test_unknown_method(void **state)
 	    sizeof(empty_info));
 
 	assert_grpc_error(st, GRPC_UNIMPLEMENTED, "/axle.v1.Nope/Frob");
-	assert_int_equal(gw_rpc_unknown, 1);
+	assert_int_equal(net_rpc_unknown, 1);
 }
 
 static void
@@ -192,7 +192,7 @@ test_wrong_content_type(void **state)
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	st = h2h_stream(h, id);
 	assert_int_equal(st->status, 415);
-	assert_int_equal(st->grpc_status, -1);
+	assert_int_equal(st->net_grpc_status, -1);
 	assert_non_null(strstr((char *)st->data, "application/grpc"));
 	assert_int_equal(info_stats()->by_status[GRPC_OK], 0);
 }
@@ -279,7 +279,7 @@ test_body_too_big(void **state)
 
 	h->node.cfg.limits.max_message_size = 1024;
 	connected(state, MEMBER_URI);
-	grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
+	net_grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
 	st = call(h, INFO, NULL, 0, b, sizeof(b));
 	assert_grpc_error(st, GRPC_RESOURCE_EXHAUSTED, "1024 bytes");
 	assert_false(st->rst);		/* the request had ended: nothing to stop */
@@ -348,7 +348,7 @@ test_metrics(void **state)
 	struct h2h_stream *st;
 
 	assert_int_equal(call(h, INFO, NULL, 0, empty_info,
-	    sizeof(empty_info))->grpc_status, 0);
+	    sizeof(empty_info))->net_grpc_status, 0);
 	st = get(h, "/metrics");
 	assert_int_equal(st->status, 200);
 	assert_non_null(st->data);
@@ -409,10 +409,10 @@ test_header_list_goaway(void **state)
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_HEADER_LIST], 1);
+	assert_int_equal(h->node.ctr.goaway[NET_GA_HEADER_LIST], 1);
 	assert_int_equal(info_stats()->by_status[GRPC_OK], 0);
 	assert_int_equal(h2h_stream(h, id)->status, 0);	/* never answered */
-	assert_false(gw_h2_want_read(h->h2));
+	assert_false(net_h2_want_read(h->h2));
 }
 
 static void
@@ -427,7 +427,7 @@ test_empty_data_flood(void **state)
 	/* An open stream: headers without END_STREAM, body deferred. */
 	id = h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, empty_info, 0, 0);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
-	assert_int_equal(gw_h2_streams(h->h2), 1);
+	assert_int_equal(net_h2_streams(h->h2), 1);
 	h2h_frame(f, NGHTTP2_DATA, NGHTTP2_FLAG_NONE, id, NULL, 0);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(h2h_raw(h, f, sizeof(f)), 0);
@@ -438,7 +438,7 @@ test_empty_data_flood(void **state)
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_EMPTY_DATA], 1);
+	assert_int_equal(h->node.ctr.goaway[NET_GA_EMPTY_DATA], 1);
 }
 
 static void
@@ -451,7 +451,7 @@ test_rst_sent_guard(void **state)
 	h->node.cfg.limits.max_message_size = 1024;
 	h->node.cfg.limits.max_rst_sent = 5;
 	connected(state, MEMBER_URI);
-	grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
+	net_grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
 	/* Each request is answered early and reset while the client still sends. */
 	for (int i = 0; i < 5; i++) {
 		struct h2h_stream *st;
@@ -460,7 +460,7 @@ test_rst_sent_guard(void **state)
 		    sizeof(b), 0);
 		assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 		st = h2h_stream(h, ids[i]);
-		assert_int_equal(st->grpc_status, GRPC_RESOURCE_EXHAUSTED);
+		assert_int_equal(st->net_grpc_status, GRPC_RESOURCE_EXHAUSTED);
 		assert_true(st->rst);
 		assert_int_equal(st->rst_code, NGHTTP2_NO_ERROR);
 	}
@@ -469,7 +469,7 @@ test_rst_sent_guard(void **state)
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_RST_SENT], 1);
+	assert_int_equal(h->node.ctr.goaway[NET_GA_RST_SENT], 1);
 }
 
 /* Answered early while the client still sends: response first, then RST_STREAM. */
@@ -483,14 +483,14 @@ test_early_answer_then_reset(void **state)
 
 	h->node.cfg.limits.max_message_size = 1024;
 	connected(state, MEMBER_URI);
-	grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
+	net_grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
 	id = h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, b, sizeof(b), 0);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	st = h2h_stream(h, id);
 	assert_grpc_error(st, GRPC_RESOURCE_EXHAUSTED, "1024 bytes");
 	assert_true(st->rst);
 	assert_int_equal(st->rst_code, NGHTTP2_NO_ERROR);
-	assert_int_equal(gw_h2_streams(h->h2), 0);
+	assert_int_equal(net_h2_streams(h->h2), 0);
 	assert_int_equal(h->goaways, 0);
 }
 
@@ -507,8 +507,8 @@ test_outbound_queue(void **state)
 	/* The client writes but never reads: answers pile up in the server. */
 	h2h_client_to_server(h);
 	assert_int_equal(h->server_rc, -1);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_OUTBOUND_QUEUE], 1);
-	assert_true(gw_h2_done(h->h2));
+	assert_int_equal(h->node.ctr.goaway[NET_GA_OUTBOUND_QUEUE], 1);
+	assert_true(net_h2_done(h->h2));
 	h2h_server_to_client(h);		/* it reads at last: the GOAWAY is there */
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -531,7 +531,7 @@ test_control_flood(void **state)
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_CONTROL_FLOOD], 1);
+	assert_int_equal(h->node.ctr.goaway[NET_GA_CONTROL_FLOOD], 1);
 }
 
 /* CVE-2023-44487: streams opened and reset at once, over nghttp2's burst of 200. */
@@ -553,9 +553,9 @@ test_rapid_reset(void **state)
 	}
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_RAPID_RESET], 1);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_PROTOCOL], 0);
-	assert_true(gw_h2_done(h->h2));
+	assert_int_equal(h->node.ctr.goaway[NET_GA_RAPID_RESET], 1);
+	assert_int_equal(h->node.ctr.goaway[NET_GA_PROTOCOL], 0);
+	assert_true(net_h2_done(h->h2));
 }
 
 /*
@@ -579,11 +579,11 @@ test_continuation_flood(void **state)
 	h2h_server_to_client(h);
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_CONTINUATION], 1);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_PROTOCOL], 0);
-	assert_true(gw_h2_done(h->h2));
+	assert_int_equal(h->node.ctr.goaway[NET_GA_CONTINUATION], 1);
+	assert_int_equal(h->node.ctr.goaway[NET_GA_PROTOCOL], 0);
+	assert_true(net_h2_done(h->h2));
 	/* Nothing follows the GOAWAY, however often the owner asks. */
-	assert_int_equal(gw_h2_flush(h->h2, 1 << 20), -1);
+	assert_int_equal(net_h2_flush(h->h2, 1 << 20), -1);
 	assert_int_equal(evbuffer_get_length(h->out), 0);
 }
 
@@ -596,12 +596,12 @@ test_garbage_preface(void **state)
 	assert_int_equal(h2h_connect(h, MEMBER_URI), 0);
 	h2h_server_to_client(h);	/* our SETTINGS go out first, as conn.c does */
 	assert_int_equal(h2h_raw(h, junk, sizeof(junk) - 1), -1);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_PROTOCOL], 1);
-	assert_true(gw_h2_done(h->h2));
+	assert_int_equal(h->node.ctr.goaway[NET_GA_PROTOCOL], 1);
+	assert_true(net_h2_done(h->h2));
 	h2h_server_to_client(h);
 	assert_int_equal(h->goaways, 1);	/* said, not only counted */
 	assert_int_equal(h->goaway_code, NGHTTP2_PROTOCOL_ERROR);
-	assert_int_equal(gw_h2_recv(h->h2, (const uint8_t *)"x", 1), -1);	/* stays dead */
+	assert_int_equal(net_h2_recv(h->h2, (const uint8_t *)"x", 1), -1);	/* stays dead */
 }
 
 static void
@@ -614,27 +614,27 @@ test_shutdown_lets_inflight_finish(void **state)
 	id = h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, empty_info,
 	    sizeof(empty_info), 0);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
-	assert_int_equal(gw_h2_streams(h->h2), 1);
-	gw_h2_shutdown(h->h2);
+	assert_int_equal(net_h2_streams(h->h2), 1);
+	net_h2_shutdown(h->h2);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_NO_ERROR);
 	assert_int_equal(h->goaway_last_stream, id);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_SHUTDOWN], 1);
+	assert_int_equal(h->node.ctr.goaway[NET_GA_SHUTDOWN], 1);
 	/* The open call still completes. */
 	assert_int_equal(h2h_end_body(h, id), 0);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	st = h2h_stream(h, id);
-	assert_int_equal(st->grpc_status, 0);
+	assert_int_equal(st->net_grpc_status, 0);
 	assert_true(st->len > GRPC_FRAME_HDR);
 	/* A new stream is not served. */
 	late = h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, empty_info,
 	    sizeof(empty_info), 1);
 	h2h_pump(h);
 	if (late > 0)
-		assert_int_equal(h2h_stream(h, late)->grpc_status, -1);
+		assert_int_equal(h2h_stream(h, late)->net_grpc_status, -1);
 	assert_int_equal(info_stats()->by_status[GRPC_OK], 1);
-	assert_true(gw_h2_done(h->h2));
+	assert_true(net_h2_done(h->h2));
 }
 
 static void
@@ -647,13 +647,13 @@ test_idle(void **state)
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	/* An unfinished request waits on the silent peer: it does not keep the connection. */
 	assert_true(id > 0);
-	assert_int_equal(gw_h2_streams(h->h2), 1);
-	assert_int_equal(gw_h2_idle(h->h2), 1);
+	assert_int_equal(net_h2_streams(h->h2), 1);
+	assert_int_equal(net_h2_idle(h->h2), 1);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
 	assert_int_equal(h->goaways, 1);
 	assert_int_equal(h->goaway_code, NGHTTP2_NO_ERROR);
-	assert_int_equal(h->node.ctr.goaway[GW_GA_IDLE], 1);
-	assert_true(gw_h2_done(h->h2));
+	assert_int_equal(h->node.ctr.goaway[NET_GA_IDLE], 1);
+	assert_true(net_h2_done(h->h2));
 }
 
 static void
@@ -665,7 +665,7 @@ test_free_with_open_stream(void **state)
 	assert_true(h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, empty_info,
 	    3, 0) > 0);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
-	assert_int_equal(gw_h2_streams(h->h2), 1);
+	assert_int_equal(net_h2_streams(h->h2), 1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -708,6 +708,6 @@ main(void)
 		T(test_free_with_open_stream),
 	};
 
-	gw_log_set_level(GW_LOG_ERR);
+	net_log_set_level(NET_LOG_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,13 +13,13 @@
 static char err[256];
 
 /* Parses a NUL-terminated URI that must be accepted. */
-static struct gw_identity
+static struct net_identity
 ok(const char *uri)
 {
-	struct gw_identity id;
+	struct net_identity id;
 
 	memset(err, 'Z', sizeof(err));
-	if (gw_identity_parse_uri(uri, strlen(uri), &id, err, sizeof(err)) != 0)
+	if (net_identity_parse_uri(uri, strlen(uri), &id, err, sizeof(err)) != 0)
 		fail_msg("refused %s: %s", uri, err);
 	assert_string_equal(err, "");
 	return id;
@@ -29,11 +29,11 @@ ok(const char *uri)
 static void
 bad(const char *uri, const char *want)
 {
-	struct gw_identity id;
+	struct net_identity id;
 
 	memset(&id, 'Z', sizeof(id));
 	memset(err, 'Z', sizeof(err));
-	assert_int_equal(gw_identity_parse_uri(uri, strlen(uri), &id, err,
+	assert_int_equal(net_identity_parse_uri(uri, strlen(uri), &id, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, want);
 	assert_int_equal(id.role, 0);
@@ -59,32 +59,32 @@ rep(char c, size_t n)
 static void
 test_role_names(void **state)
 {
-	assert_string_equal(gw_role_name(GW_ROLE_NODE), "node");
-	assert_string_equal(gw_role_name(GW_ROLE_MEMBER), "member");
-	assert_string_equal(gw_role_name(GW_ROLE_ADMIN), "admin");
-	assert_string_equal(gw_role_name((enum gw_role)0), "unknown");
-	assert_string_equal(gw_role_name((enum gw_role)42), "unknown");
+	assert_string_equal(net_role_name(NET_ROLE_NODE), "node");
+	assert_string_equal(net_role_name(NET_ROLE_MEMBER), "member");
+	assert_string_equal(net_role_name(NET_ROLE_ADMIN), "admin");
+	assert_string_equal(net_role_name((enum net_role)0), "unknown");
+	assert_string_equal(net_role_name((enum net_role)42), "unknown");
 }
 
 static void
 test_parse_each_role(void **state)
 {
-	struct gw_identity id;
+	struct net_identity id;
 
 	id = ok("axle://fame-uk/node/uk.london");
-	assert_int_equal(id.role, GW_ROLE_NODE);
+	assert_int_equal(id.role, NET_ROLE_NODE);
 	assert_string_equal(id.federation, "fame-uk");
 	assert_string_equal(id.address, "uk.london");
 	assert_string_equal(id.user, "");
 	assert_string_equal(id.uri, "axle://fame-uk/node/uk.london");
 
 	id = ok("axle://fame-uk/member/uk.london.lewisham");
-	assert_int_equal(id.role, GW_ROLE_MEMBER);
+	assert_int_equal(id.role, NET_ROLE_MEMBER);
 	assert_string_equal(id.address, "uk.london.lewisham");
 	assert_string_equal(id.user, "");
 
 	id = ok("axle://fame-uk/admin/uk.london/jsmith");
-	assert_int_equal(id.role, GW_ROLE_ADMIN);
+	assert_int_equal(id.role, NET_ROLE_ADMIN);
 	assert_string_equal(id.address, "uk.london");
 	assert_string_equal(id.user, "jsmith");
 	assert_string_equal(id.uri, "axle://fame-uk/admin/uk.london/jsmith");
@@ -93,7 +93,7 @@ test_parse_each_role(void **state)
 static void
 test_parse_folding(void **state)
 {
-	struct gw_identity id;
+	struct net_identity id;
 
 	/* Federation and address fold like any address; uri is the folded form. */
 	id = ok("axle://FAME-UK/member/UK.London.Lewisham");
@@ -105,7 +105,7 @@ test_parse_folding(void **state)
 static void
 test_parse_user_chars(void **state)
 {
-	struct gw_identity id;
+	struct net_identity id;
 	char uri[512];
 
 	id = ok("axle://f/admin/uk/j.smith_2-x");
@@ -136,8 +136,8 @@ test_parse_user_chars(void **state)
 static void
 test_parse_longest(void **state)
 {
-	char l63[64], f63[64], u64[65], addr[ADDR_MAX_LEN + 1], uri[GW_URI_MAX + 16];
-	struct gw_identity id;
+	char l63[64], f63[64], u64[65], addr[ADDR_MAX_LEN + 1], uri[NET_URI_MAX + 16];
+	struct net_identity id;
 
 	memset(l63, 'a', 63);
 	l63[63] = '\0';
@@ -156,32 +156,32 @@ test_parse_longest(void **state)
 	assert_string_equal(id.federation, f63);
 	assert_string_equal(id.user, u64);
 
-	memset(uri, 'a', GW_URI_MAX + 1);
+	memset(uri, 'a', NET_URI_MAX + 1);
 	memcpy(uri, "axle://", 7);
-	uri[GW_URI_MAX + 1] = '\0';
+	uri[NET_URI_MAX + 1] = '\0';
 	snprintf(addr, sizeof(addr), "URI is %d bytes, the limit is %d",
-	    GW_URI_MAX + 1, GW_URI_MAX);
+	    NET_URI_MAX + 1, NET_URI_MAX);
 	bad(uri, addr);
 }
 
 static void
 test_parse_len_governs(void **state)
 {
-	struct gw_identity id;
+	struct net_identity id;
 	const char *s = "axle://f/admin/uk/jsmithXYZ";
 
-	assert_int_equal(gw_identity_parse_uri(s, strlen(s) - 3, &id, err,
+	assert_int_equal(net_identity_parse_uri(s, strlen(s) - 3, &id, err,
 	    sizeof(err)), 0);
 	assert_string_equal(id.user, "jsmith");
 	/* Cut inside the scheme. */
-	assert_int_equal(gw_identity_parse_uri(s, 5, &id, err, sizeof(err)), -1);
+	assert_int_equal(net_identity_parse_uri(s, 5, &id, err, sizeof(err)), -1);
 	assert_string_equal(err, "expected \"axle://\" after the scheme");
 	/* An embedded NUL is a byte like any other: refused. */
-	assert_int_equal(gw_identity_parse_uri("axle://f/node/uk\0x", 18, &id,
+	assert_int_equal(net_identity_parse_uri("axle://f/node/uk\0x", 18, &id,
 	    err, sizeof(err)), -1);
 	assert_string_equal(err, "byte 16: 0x00 is not allowed in an identity URI");
 	/* No err buffer is fine. */
-	assert_int_equal(gw_identity_parse_uri("x", 1, &id, NULL, 0), -1);
+	assert_int_equal(net_identity_parse_uri("x", 1, &id, NULL, 0), -1);
 }
 
 static void
@@ -315,9 +315,9 @@ static const char *const uris[NWHO] = {
 	[FOREIGN_ADMIN] = "axle://fame-fr/admin/uk.london/jsmith",
 };
 
-static enum gw_authz const rules[] = {
-	GW_AUTHZ_ANY, GW_AUTHZ_ADMIN, GW_AUTHZ_MEMBER, GW_AUTHZ_NODE,
-	GW_AUTHZ_MEMBER_OR_ADMIN,
+static enum net_authz const rules[] = {
+	NET_AUTHZ_ANY, NET_AUTHZ_ADMIN, NET_AUTHZ_MEMBER, NET_AUTHZ_NODE,
+	NET_AUTHZ_MEMBER_OR_ADMIN,
 };
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 
@@ -340,13 +340,13 @@ static void
 test_authz_matrix(void **state)
 {
 	for (int w = 0; w < NWHO; w++) {
-		struct gw_identity id = ok(uris[w]);
+		struct net_identity id = ok(uris[w]);
 
 		for (size_t r = 0; r < NRULES; r++) {
 			bool got;
 
 			memset(err, 'Z', sizeof(err));
-			got = gw_authz_allows(&id, rules[r], FED, REGION, err,
+			got = net_authz_allows(&id, rules[r], FED, REGION, err,
 			    sizeof(err));
 			if (got != expect[w][r])
 				fail_msg("%s rule %d: got %d want %d (%s)", uris[w],
@@ -362,43 +362,43 @@ test_authz_matrix(void **state)
 
 /* The refusal reason for caller w under rule. */
 static const char *
-why(enum who w, enum gw_authz rule)
+why(enum who w, enum net_authz rule)
 {
-	struct gw_identity id = ok(uris[w]);
+	struct net_identity id = ok(uris[w]);
 
-	assert_false(gw_authz_allows(&id, rule, FED, REGION, err, sizeof(err)));
+	assert_false(net_authz_allows(&id, rule, FED, REGION, err, sizeof(err)));
 	return err;
 }
 
 static void
 test_authz_reasons(void **state)
 {
-	assert_string_equal(why(ADMIN_PEER, GW_AUTHZ_ADMIN),
+	assert_string_equal(why(ADMIN_PEER, NET_AUTHZ_ADMIN),
 	    "admin of uk.leeds may not administer node uk.london");
-	assert_string_equal(why(ADMIN_PARENT, GW_AUTHZ_ADMIN),
+	assert_string_equal(why(ADMIN_PARENT, NET_AUTHZ_ADMIN),
 	    "admin of uk may not administer node uk.london");
-	assert_string_equal(why(ADMIN_CHILD, GW_AUTHZ_MEMBER_OR_ADMIN),
+	assert_string_equal(why(ADMIN_CHILD, NET_AUTHZ_MEMBER_OR_ADMIN),
 	    "admin of uk.london.lewisham may not administer node uk.london");
-	assert_string_equal(why(MEMBER_HERE, GW_AUTHZ_ADMIN),
+	assert_string_equal(why(MEMBER_HERE, NET_AUTHZ_ADMIN),
 	    "only an admin of node uk.london may call this; caller is member "
 	    "uk.london.lewisham");
-	assert_string_equal(why(NODE_PEER, GW_AUTHZ_ADMIN),
+	assert_string_equal(why(NODE_PEER, NET_AUTHZ_ADMIN),
 	    "only an admin of node uk.london may call this; caller is node uk.leeds");
-	assert_string_equal(why(NODE_HERE, GW_AUTHZ_MEMBER),
+	assert_string_equal(why(NODE_HERE, NET_AUTHZ_MEMBER),
 	    "only members may call this; caller is node uk.london");
-	assert_string_equal(why(ADMIN_HERE, GW_AUTHZ_MEMBER),
+	assert_string_equal(why(ADMIN_HERE, NET_AUTHZ_MEMBER),
 	    "only members may call this; caller is admin jsmith of uk.london");
-	assert_string_equal(why(MEMBER_HERE, GW_AUTHZ_NODE),
+	assert_string_equal(why(MEMBER_HERE, NET_AUTHZ_NODE),
 	    "only peer nodes may call this; caller is member uk.london.lewisham");
-	assert_string_equal(why(ADMIN_HERE, GW_AUTHZ_NODE),
+	assert_string_equal(why(ADMIN_HERE, NET_AUTHZ_NODE),
 	    "only peer nodes may call this; caller is admin jsmith of uk.london");
-	assert_string_equal(why(NODE_PEER, GW_AUTHZ_MEMBER_OR_ADMIN),
+	assert_string_equal(why(NODE_PEER, NET_AUTHZ_MEMBER_OR_ADMIN),
 	    "only members and admins of node uk.london may call this; caller is "
 	    "node uk.leeds");
-	assert_string_equal(why(FOREIGN_MEMBER, GW_AUTHZ_ANY),
+	assert_string_equal(why(FOREIGN_MEMBER, NET_AUTHZ_ANY),
 	    "identity of federation fame-fr may not call a node of federation "
 	    "fame-uk");
-	assert_string_equal(why(FOREIGN_ADMIN, GW_AUTHZ_ADMIN),
+	assert_string_equal(why(FOREIGN_ADMIN, NET_AUTHZ_ADMIN),
 	    "identity of federation fame-fr may not call a node of federation "
 	    "fame-uk");
 }
@@ -406,78 +406,78 @@ test_authz_reasons(void **state)
 static void
 test_authz_fail_closed(void **state)
 {
-	struct gw_identity id = ok(uris[ADMIN_HERE]), blank;
+	struct net_identity id = ok(uris[ADMIN_HERE]), blank;
 
 	/* An unknown rule refuses even our own admin. */
-	assert_false(gw_authz_allows(&id, (enum gw_authz)99, FED, REGION, err,
+	assert_false(net_authz_allows(&id, (enum net_authz)99, FED, REGION, err,
 	    sizeof(err)));
 	assert_string_equal(err, "unknown authorization rule 99");
-	assert_false(gw_authz_allows(&id, (enum gw_authz)-1, FED, REGION, err,
+	assert_false(net_authz_allows(&id, (enum net_authz)-1, FED, REGION, err,
 	    sizeof(err)));
 
 	/* A zeroed identity (what a failed parse leaves) has no role. */
 	memset(&blank, 0, sizeof(blank));
 	strcpy(blank.federation, FED);
-	assert_false(gw_authz_allows(&blank, GW_AUTHZ_ANY, FED, REGION, err,
+	assert_false(net_authz_allows(&blank, NET_AUTHZ_ANY, FED, REGION, err,
 	    sizeof(err)));
 	assert_string_equal(err, "caller has no valid role");
 	for (size_t r = 0; r < NRULES; r++)
-		assert_false(gw_authz_allows(&blank, rules[r], FED, REGION, NULL, 0));
+		assert_false(net_authz_allows(&blank, rules[r], FED, REGION, NULL, 0));
 
-	assert_false(gw_authz_allows(NULL, GW_AUTHZ_ANY, FED, REGION, err,
+	assert_false(net_authz_allows(NULL, NET_AUTHZ_ANY, FED, REGION, err,
 	    sizeof(err)));
 	assert_string_equal(err, "no verified identity");
-	assert_false(gw_authz_allows(&id, GW_AUTHZ_ANY, NULL, REGION, err,
+	assert_false(net_authz_allows(&id, NET_AUTHZ_ANY, NULL, REGION, err,
 	    sizeof(err)));
-	assert_false(gw_authz_allows(&id, GW_AUTHZ_ADMIN, FED, NULL, err,
+	assert_false(net_authz_allows(&id, NET_AUTHZ_ADMIN, FED, NULL, err,
 	    sizeof(err)));
 	/* Our federation, but the node's region is compared exactly. */
-	assert_false(gw_authz_allows(&id, GW_AUTHZ_ADMIN, FED, "uk.london.x",
+	assert_false(net_authz_allows(&id, NET_AUTHZ_ADMIN, FED, "uk.london.x",
 	    NULL, 0));
-	assert_true(gw_authz_allows(&id, GW_AUTHZ_ADMIN, FED, "uk.london",
+	assert_true(net_authz_allows(&id, NET_AUTHZ_ADMIN, FED, "uk.london",
 	    NULL, 0));
 	/* Federation is compared exactly, not as a prefix. */
-	assert_false(gw_authz_allows(&id, GW_AUTHZ_ANY, "fame-u", REGION, NULL, 0));
-	assert_false(gw_authz_allows(&id, GW_AUTHZ_ANY, "fame-uk2", REGION, NULL, 0));
+	assert_false(net_authz_allows(&id, NET_AUTHZ_ANY, "fame-u", REGION, NULL, 0));
+	assert_false(net_authz_allows(&id, NET_AUTHZ_ANY, "fame-uk2", REGION, NULL, 0));
 }
 
 static void
 test_member_covers(void **state)
 {
-	struct gw_identity m = ok(uris[MEMBER_HERE]);
+	struct net_identity m = ok(uris[MEMBER_HERE]);
 
-	assert_true(gw_authz_member_covers(&m, "uk.london.lewisham", err, sizeof(err)));
+	assert_true(net_authz_member_covers(&m, "uk.london.lewisham", err, sizeof(err)));
 	assert_string_equal(err, "");
-	assert_true(gw_authz_member_covers(&m, "uk.london.lewisham.swift", err,
+	assert_true(net_authz_member_covers(&m, "uk.london.lewisham.swift", err,
 	    sizeof(err)));
-	assert_true(gw_authz_member_covers(&m, "uk.london.lewisham.a.b.c", NULL, 0));
+	assert_true(net_authz_member_covers(&m, "uk.london.lewisham.a.b.c", NULL, 0));
 
-	assert_false(gw_authz_member_covers(&m, "uk.london.camden", err, sizeof(err)));
+	assert_false(net_authz_member_covers(&m, "uk.london.camden", err, sizeof(err)));
 	assert_string_equal(err, "member uk.london.lewisham may not act on "
 	    "uk.london.camden (outside its prefix)");
-	assert_false(gw_authz_member_covers(&m, "uk.london.lewishamx", err,
+	assert_false(net_authz_member_covers(&m, "uk.london.lewishamx", err,
 	    sizeof(err)));
 	assert_string_equal(err, "member uk.london.lewisham may not act on "
 	    "uk.london.lewishamx (outside its prefix)");
-	assert_false(gw_authz_member_covers(&m, "uk.london", NULL, 0));
-	assert_false(gw_authz_member_covers(&m, "uk", NULL, 0));
-	assert_false(gw_authz_member_covers(&m, "", NULL, 0));
-	assert_false(gw_authz_member_covers(&m, NULL, err, sizeof(err)));
+	assert_false(net_authz_member_covers(&m, "uk.london", NULL, 0));
+	assert_false(net_authz_member_covers(&m, "uk", NULL, 0));
+	assert_false(net_authz_member_covers(&m, "", NULL, 0));
+	assert_false(net_authz_member_covers(&m, NULL, err, sizeof(err)));
 	assert_string_equal(err, "no verified identity");
-	assert_false(gw_authz_member_covers(NULL, "uk", err, sizeof(err)));
+	assert_false(net_authz_member_covers(NULL, "uk", err, sizeof(err)));
 }
 
 static void
 test_member_covers_other_roles(void **state)
 {
-	struct gw_identity a = ok(uris[ADMIN_HERE]), n = ok(uris[NODE_HERE]);
+	struct net_identity a = ok(uris[ADMIN_HERE]), n = ok(uris[NODE_HERE]);
 
 	/* Only members have a prefix to act within, even over their own region. */
-	assert_false(gw_authz_member_covers(&a, "uk.london.lewisham", err,
+	assert_false(net_authz_member_covers(&a, "uk.london.lewisham", err,
 	    sizeof(err)));
 	assert_string_equal(err, "only a member acts within a prefix; caller is "
 	    "admin jsmith of uk.london");
-	assert_false(gw_authz_member_covers(&n, "uk.london", err, sizeof(err)));
+	assert_false(net_authz_member_covers(&n, "uk.london", err, sizeof(err)));
 	assert_string_equal(err, "only a member acts within a prefix; caller is "
 	    "node uk.london");
 }

@@ -212,7 +212,7 @@ setup(void **state)
 	X509_CRL *crl;
 	X509 *c;
 
-	gw_log_set_level(GW_LOG_ERR);	/* refusals are expected below */
+	net_log_set_level(NET_LOG_ERR);	/* refusals are expected below */
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/axle-test-tls-XXXXXX");
 	assert_non_null(mkdtemp(tmpdir));
 	ka = gen_key(), kb = gen_key(), ku = gen_key(), kleaf = gen_key();
@@ -282,17 +282,17 @@ teardown(void **state)
 	return 0;
 }
 
-/* ---- gw_tls_cert_identity ---------------------------------------------- */
+/* ---- net_tls_cert_identity ---------------------------------------------- */
 
 static void
 expect_identity_error(const char *san, bool ca, const char *fed,
     const char *needle)
 {
 	X509 *c = make_cert(kleaf, ca_a, ka, "t", ca, san, 99, -60, DAY);
-	struct gw_identity id;
+	struct net_identity id;
 	char err[256] = "";
 
-	assert_int_equal(gw_tls_cert_identity(c, fed, &id, err, sizeof(err)),
+	assert_int_equal(net_tls_cert_identity(c, fed, &id, err, sizeof(err)),
 	    -1);
 	if (strstr(err, needle) == NULL)
 		fail_msg("san %s: error \"%s\" lacks \"%s\"", san ? san : "-",
@@ -307,21 +307,21 @@ test_cert_identity_good(void **state)
 	X509 *c = make_leaf(kleaf, ca_a, ka,
 	    "DNS:localhost,URI:axle://fame-test/admin/uk.london/jsmith,"
 	    "IP:127.0.0.1", 5);
-	struct gw_identity id;
+	struct net_identity id;
 	char err[256];
 
-	assert_int_equal(gw_tls_cert_identity(c, "fame-test", &id, err,
+	assert_int_equal(net_tls_cert_identity(c, "fame-test", &id, err,
 	    sizeof(err)), 0);
-	assert_int_equal(id.role, GW_ROLE_ADMIN);
+	assert_int_equal(id.role, NET_ROLE_ADMIN);
 	assert_string_equal(id.federation, "fame-test");
 	assert_string_equal(id.address, "uk.london");
 	assert_string_equal(id.user, "jsmith");
-	assert_int_equal(gw_tls_cert_identity(c, NULL, &id, err, sizeof(err)),
+	assert_int_equal(net_tls_cert_identity(c, NULL, &id, err, sizeof(err)),
 	    0);
-	assert_int_equal(gw_tls_cert_identity(c, "fame-uk", &id, err,
+	assert_int_equal(net_tls_cert_identity(c, "fame-uk", &id, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "fame-uk"));
-	assert_int_equal(gw_tls_cert_identity(NULL, NULL, &id, err,
+	assert_int_equal(net_tls_cert_identity(NULL, NULL, &id, err,
 	    sizeof(err)), -1);
 	X509_free(c);
 	(void)state;
@@ -356,10 +356,10 @@ test_cert_identity_refusals(void **state)
 
 /* ---- contexts and handshakes ------------------------------------------- */
 
-static struct gw_tls_opts
+static struct net_tls_opts
 opts_for(const char *cert, const char *trust)
 {
-	struct gw_tls_opts o = {
+	struct net_tls_opts o = {
 		.cert_file = strdup(tpath(cert)),
 		.key_file = strdup(tpath("leaf.key")),
 		.trust_dir = strdup(tpath(trust)),
@@ -369,7 +369,7 @@ opts_for(const char *cert, const char *trust)
 }
 
 static void
-opts_free(struct gw_tls_opts *o)
+opts_free(struct net_tls_opts *o)
 {
 	free((char *)o->cert_file);
 	free((char *)o->key_file);
@@ -379,12 +379,12 @@ opts_free(struct gw_tls_opts *o)
 static SSL_CTX *
 server_ctx(const char *cert, bool tls12)
 {
-	struct gw_tls_opts o = opts_for(cert, "trust");
+	struct net_tls_opts o = opts_for(cert, "trust");
 	char err[512] = "";
 	SSL_CTX *ctx;
 
 	o.allow_tls12 = tls12;
-	ctx = gw_tls_server_ctx(&o, err, sizeof(err));
+	ctx = net_tls_server_ctx(&o, err, sizeof(err));
 	if (ctx == NULL)
 		fail_msg("server ctx: %s", err);
 	opts_free(&o);
@@ -394,12 +394,12 @@ server_ctx(const char *cert, bool tls12)
 static SSL_CTX *
 client_ctx(const char *cert, bool tls12)
 {
-	struct gw_tls_opts o = opts_for(cert, "trust");
+	struct net_tls_opts o = opts_for(cert, "trust");
 	char err[512] = "";
 	SSL_CTX *ctx;
 
 	o.allow_tls12 = tls12;
-	ctx = gw_tls_client_ctx(&o, err, sizeof(err));
+	ctx = net_tls_client_ctx(&o, err, sizeof(err));
 	if (ctx == NULL)
 		fail_msg("client ctx: %s", err);
 	opts_free(&o);
@@ -445,7 +445,7 @@ handshake(struct conn *k, SSL_CTX *sctx, SSL_CTX *cctx, const char *host)
 	SSL_set_accept_state(k->s);
 	SSL_set_connect_state(k->c);
 	if (host != NULL)
-		assert_int_equal(gw_tls_client_prepare(k->c, host), 0);
+		assert_int_equal(net_tls_client_prepare(k->c, host), 0);
 	for (int i = 0; i < 50 && k->srv >= 0 && k->cli >= 0 &&
 	    !(k->srv == 1 && k->cli == 1); i++) {
 		if (k->cli == 0)
@@ -475,7 +475,7 @@ test_handshake_good(void **state)
 	SSL_CTX *sctx = server_ctx("server.pem", false);
 	SSL_CTX *cctx = client_ctx("client.pem", false);
 	const char *hosts[] = { "localhost", "127.0.0.1", NULL };
-	struct gw_identity id;
+	struct net_identity id;
 	char err[256];
 	struct conn k;
 
@@ -483,15 +483,15 @@ test_handshake_good(void **state)
 		handshake(&k, sctx, cctx, hosts[i]);
 		assert_true(conn_ok(&k));
 		assert_int_equal(SSL_version(k.s), TLS1_3_VERSION);
-		assert_int_equal(gw_tls_peer_identity(k.s, &id, err,
+		assert_int_equal(net_tls_peer_identity(k.s, &id, err,
 		    sizeof(err)), 0);
-		assert_int_equal(id.role, GW_ROLE_MEMBER);
+		assert_int_equal(id.role, NET_ROLE_MEMBER);
 		assert_string_equal(id.uri,
 		    "axle://fame-test/member/uk.london.lewisham");
 		assert_string_equal(id.address, "uk.london.lewisham");
-		assert_int_equal(gw_tls_peer_identity(k.c, &id, err,
+		assert_int_equal(net_tls_peer_identity(k.c, &id, err,
 		    sizeof(err)), 0);
-		assert_int_equal(id.role, GW_ROLE_NODE);
+		assert_int_equal(id.role, NET_ROLE_NODE);
 		assert_string_equal(id.federation, "fame-test");
 		assert_string_equal(id.address, "uk.london");
 		/* No session to resume: tickets and cache are off. */
@@ -505,20 +505,20 @@ test_handshake_good(void **state)
 
 /* A client with cert_file is refused by the server, counted as reason. */
 static void
-expect_client_refused(const char *cert, enum gw_tls_refusal reason)
+expect_client_refused(const char *cert, enum net_tls_refusal reason)
 {
 	SSL_CTX *sctx = server_ctx("server.pem", false);
 	SSL_CTX *cctx = client_ctx(cert, false);
-	unsigned long before = gw_tls_refused[reason];
-	struct gw_identity id;
+	unsigned long before = net_tls_refused[reason];
+	struct net_identity id;
 	char err[256];
 	struct conn k;
 
 	handshake(&k, sctx, cctx, "localhost");
 	if (k.srv != -1)
 		fail_msg("%s: server accepted it", cert);
-	assert_int_equal(gw_tls_refused[reason], before + 1);
-	assert_int_equal(gw_tls_peer_identity(k.s, &id, err, sizeof(err)), -1);
+	assert_int_equal(net_tls_refused[reason], before + 1);
+	assert_int_equal(net_tls_peer_identity(k.s, &id, err, sizeof(err)), -1);
 	conn_free(&k);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
@@ -527,21 +527,21 @@ expect_client_refused(const char *cert, enum gw_tls_refusal reason)
 static void
 test_refuse_unknown_ca(void **state)
 {
-	expect_client_refused("client-unknown.pem", GW_TLS_REF_UNTRUSTED);
+	expect_client_refused("client-unknown.pem", NET_TLS_REF_UNTRUSTED);
 	(void)state;
 }
 
 static void
 test_refuse_revoked(void **state)
 {
-	expect_client_refused("client-revoked.pem", GW_TLS_REF_REVOKED);
+	expect_client_refused("client-revoked.pem", NET_TLS_REF_REVOKED);
 	(void)state;
 }
 
 static void
 test_refuse_expired(void **state)
 {
-	expect_client_refused("client-expired.pem", GW_TLS_REF_EXPIRED);
+	expect_client_refused("client-expired.pem", NET_TLS_REF_EXPIRED);
 	(void)state;
 }
 
@@ -549,7 +549,7 @@ test_refuse_expired(void **state)
 static void
 test_refuse_ca_of_other_federation(void **state)
 {
-	expect_client_refused("client-otherca.pem", GW_TLS_REF_IDENTITY);
+	expect_client_refused("client-otherca.pem", NET_TLS_REF_IDENTITY);
 	(void)state;
 }
 
@@ -557,7 +557,7 @@ test_refuse_ca_of_other_federation(void **state)
 static void
 test_refuse_other_federation(void **state)
 {
-	expect_client_refused("client-otherfed.pem", GW_TLS_REF_IDENTITY);
+	expect_client_refused("client-otherfed.pem", NET_TLS_REF_IDENTITY);
 	(void)state;
 }
 
@@ -585,14 +585,14 @@ no_cert_case(bool tls12)
 	SSL_CTX *sctx = server_ctx("server.pem", tls12);
 	SSL_CTX *cctx = bare_client_ctx((const unsigned char *)"\x02h2", 3,
 	    false);
-	unsigned long before = gw_tls_refused[GW_TLS_REF_NO_CERT];
+	unsigned long before = net_tls_refused[NET_TLS_REF_NO_CERT];
 	struct conn k;
 
 	if (tls12)
 		SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
 	handshake(&k, sctx, cctx, NULL);
 	assert_int_equal(k.srv, -1);
-	assert_int_equal(gw_tls_refused[GW_TLS_REF_NO_CERT], before + 1);
+	assert_int_equal(net_tls_refused[NET_TLS_REF_NO_CERT], before + 1);
 	conn_free(&k);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
@@ -612,13 +612,13 @@ expect_server_refused(const char *cert, const char *host, long verr)
 {
 	SSL_CTX *sctx = server_ctx(cert, false);
 	SSL_CTX *cctx = client_ctx("client.pem", false);
-	unsigned long before = gw_tls_refused[GW_TLS_REF_IDENTITY];
+	unsigned long before = net_tls_refused[NET_TLS_REF_IDENTITY];
 	struct conn k;
 
 	handshake(&k, sctx, cctx, host);
 	assert_int_equal(k.cli, -1);
 	assert_int_equal(SSL_get_verify_result(k.c), verr);
-	assert_int_equal(gw_tls_refused[GW_TLS_REF_IDENTITY], before + 1);
+	assert_int_equal(net_tls_refused[NET_TLS_REF_IDENTITY], before + 1);
 	conn_free(&k);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
@@ -643,21 +643,21 @@ test_alpn(void **state)
 	SSL_CTX *http1 = bare_client_ctx((const unsigned char *)
 	    "\x08http/1.1", 9, true);
 	SSL_CTX *none = bare_client_ctx(NULL, 0, true);
-	unsigned long before = gw_tls_refused[GW_TLS_REF_ALPN];
-	struct gw_identity id;
+	unsigned long before = net_tls_refused[NET_TLS_REF_ALPN];
+	struct net_identity id;
 	char err[256];
 	struct conn k;
 
 	handshake(&k, sctx, http1, NULL);
 	assert_int_equal(k.srv, -1);
-	assert_int_equal(gw_tls_refused[GW_TLS_REF_ALPN], before + 1);
+	assert_int_equal(net_tls_refused[NET_TLS_REF_ALPN], before + 1);
 	conn_free(&k);
 	/* No ALPN at all completes the handshake; the re-check catches it. */
 	handshake(&k, sctx, none, NULL);
 	assert_true(conn_ok(&k));
-	assert_int_equal(gw_tls_peer_identity(k.s, &id, err, sizeof(err)), -1);
+	assert_int_equal(net_tls_peer_identity(k.s, &id, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "ALPN"));
-	assert_int_equal(gw_tls_refused[GW_TLS_REF_ALPN], before + 2);
+	assert_int_equal(net_tls_refused[NET_TLS_REF_ALPN], before + 2);
 	conn_free(&k);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(http1);
@@ -671,7 +671,7 @@ test_tls12(void **state)
 	SSL_CTX *strict = server_ctx("server.pem", false);
 	SSL_CTX *loose = server_ctx("server.pem", true);
 	SSL_CTX *cctx = client_ctx("client.pem", true);
-	struct gw_identity id;
+	struct net_identity id;
 	char err[256];
 	struct conn k;
 
@@ -684,9 +684,9 @@ test_tls12(void **state)
 	assert_int_equal(SSL_version(k.s), TLS1_2_VERSION);
 	assert_string_equal(SSL_get_cipher_name(k.s),
 	    "ECDHE-ECDSA-AES128-GCM-SHA256");
-	assert_int_equal(gw_tls_peer_identity(k.s, &id, err, sizeof(err)), 0);
+	assert_int_equal(net_tls_peer_identity(k.s, &id, err, sizeof(err)), 0);
 	assert_string_equal(id.address, "uk.london.lewisham");
-	assert_int_equal(gw_tls_peer_identity(k.c, &id, err, sizeof(err)), 0);
+	assert_int_equal(net_tls_peer_identity(k.c, &id, err, sizeof(err)), 0);
 	assert_string_equal(id.address, "uk.london");
 	conn_free(&k);
 	SSL_CTX_free(strict);
@@ -701,15 +701,15 @@ static void
 expect_load_error(const char *cert, const char *key, const char *trust,
     const char *needle)
 {
-	struct gw_tls_opts o = opts_for(cert, trust);
+	struct net_tls_opts o = opts_for(cert, trust);
 	char err[512] = "";
 
 	free((char *)o.key_file);
 	o.key_file = strdup(tpath(key));
-	assert_null(gw_tls_server_ctx(&o, err, sizeof(err)));
+	assert_null(net_tls_server_ctx(&o, err, sizeof(err)));
 	if (strstr(err, needle) == NULL)
 		fail_msg("error \"%s\" lacks \"%s\"", err, needle);
-	assert_null(gw_tls_client_ctx(&o, err, sizeof(err)));
+	assert_null(net_tls_client_ctx(&o, err, sizeof(err)));
 	assert_non_null(strstr(err, needle));
 	opts_free(&o);
 	assert_int_equal(ERR_peek_error(), 0);	/* queue left clean */
@@ -775,12 +775,12 @@ test_load_bad_trust(void **state)
 static void
 test_refusal_names(void **state)
 {
-	assert_string_equal(gw_tls_refusal_name(GW_TLS_REF_NO_CERT),
+	assert_string_equal(net_tls_refusal_name(NET_TLS_REF_NO_CERT),
 	    "no_cert");
-	assert_string_equal(gw_tls_refusal_name(GW_TLS_REF_REVOKED),
+	assert_string_equal(net_tls_refusal_name(NET_TLS_REF_REVOKED),
 	    "revoked");
-	assert_string_equal(gw_tls_refusal_name(GW_TLS_REF_OTHER), "other");
-	assert_string_equal(gw_tls_refusal_name(GW_TLS_REF__COUNT), "unknown");
+	assert_string_equal(net_tls_refusal_name(NET_TLS_REF_OTHER), "other");
+	assert_string_equal(net_tls_refusal_name(NET_TLS_REF__COUNT), "unknown");
 	(void)state;
 }
 

@@ -74,7 +74,7 @@ nh_open(struct gw_node *node, char dir[NH_DIR_MAX], const char *tmpl,
 	if (set_up != NULL)
 		set_up(c, arg);
 	assert_non_null(node->base = event_base_new());
-	assert_int_equal(store_open(&node->store, node->base, dir, NULL, err,
+	assert_int_equal(gw_store_open(&node->store, node->base, dir, NULL, err,
 	    sizeof(err)), 0);
 	assert_non_null(node->client_ctx = SSL_CTX_new(TLS_client_method()));
 	assert_int_equal(gw_peers_start(node, err, sizeof(err)), 0);
@@ -87,7 +87,7 @@ nh_close(struct gw_node *node, const char *dir)
 	char p[NH_DIR_MAX + 16];
 
 	gw_peers_stop(node);
-	store_close(node->store);
+	gw_store_close(node->store);
 	event_base_free(node->base);
 	SSL_CTX_free(node->client_ctx);
 	snprintf(p, sizeof(p), "%s/data.mdb", dir);

@@ -153,7 +153,7 @@ test_full(void **state)
 	snprintf(want, sizeof(want), "%s/trust", tmpdir);
 	assert_string_equal(cfg.trust_dir, want);
 	assert_true(cfg.tls12);
-	assert_int_equal(cfg.log_level, GW_LOG_DEBUG);
+	assert_int_equal(cfg.log_level, NET_LOG_DEBUG);
 	assert_int_equal(cfg.limits.max_connections, 2000);
 	assert_int_equal(cfg.limits.max_concurrent_streams, 10000);
 	assert_int_equal(cfg.limits.max_header_list, 1024);
@@ -186,7 +186,7 @@ test_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(load_text(BASE), 0);
-	assert_int_equal(cfg.log_level, GW_LOG_INFO);
+	assert_int_equal(cfg.log_level, NET_LOG_INFO);
 	assert_false(cfg.tls12);
 	assert_string_equal(cfg.parent, "");
 	assert_int_equal(cfg.npeers, 0);
@@ -633,28 +633,28 @@ test_listen(void **state)
 static void
 test_split_hostport(void **state)
 {
-	char host[GW_HOST_MAX + 1], port[GW_PORT_MAX + 1], small[4];
+	char host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1], small[4];
 	const char *why;
 
 	(void)state;
-	assert_int_equal(gw_hostport_split("localhost:1", host,
+	assert_int_equal(net_hostport_split("localhost:1", host,
 	    sizeof(host), port, sizeof(port), &why), 0);
 	assert_string_equal(host, "localhost");
 	assert_string_equal(port, "1");
-	assert_int_equal(gw_hostport_split("[::1]:443", host,
+	assert_int_equal(net_hostport_split("[::1]:443", host,
 	    sizeof(host), port, sizeof(port), &why), 0);
 	assert_string_equal(host, "::1");
 	assert_string_equal(port, "443");
-	assert_int_equal(gw_hostport_split("127.0.0.1:80", host,
+	assert_int_equal(net_hostport_split("127.0.0.1:80", host,
 	    sizeof(host), port, sizeof(port), &why), 0);
 	assert_string_equal(host, "127.0.0.1");
-	assert_int_equal(gw_hostport_split("localhost:1", small,
+	assert_int_equal(net_hostport_split("localhost:1", small,
 	    sizeof(small), port, sizeof(port), &why), -1);
-	assert_int_equal(gw_hostport_split("::1:443", host,
+	assert_int_equal(net_hostport_split("::1:443", host,
 	    sizeof(host), port, sizeof(port), &why), -1);
-	assert_int_equal(gw_hostport_split("h:070000", host,
+	assert_int_equal(net_hostport_split("h:070000", host,
 	    sizeof(host), port, sizeof(port), &why), -1);
-	assert_int_equal(gw_hostport_split("", host, sizeof(host),
+	assert_int_equal(net_hostport_split("", host, sizeof(host),
 	    port, sizeof(port), &why), -1);
 }
 

@@ -122,7 +122,7 @@ h_open(struct h *h, char *id)
 {
 	struct open_arg o = { .node = &h->node };
 
-	assert_int_equal(store_write_now(h->node.store, open_write, &o), 0);
+	assert_int_equal(gw_store_write_now(h->node.store, open_write, &o), 0);
 	assert_int_equal(o.rc, RECOURSE_OK);
 	strcpy(id, o.id);
 	gw_recourse_kick(&h->node);
@@ -247,7 +247,7 @@ test_definite_real_client(void **state)
 {
 	struct event_base *base = event_base_new();
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	struct gw_client *c;
+	struct net_client *c;
 	uint8_t *resp = NULL;
 	size_t rlen = 0;
 	char port[8], msg[512];
@@ -255,14 +255,14 @@ test_definite_real_client(void **state)
 
 	(void)state;
 	nh_closed_port(port, sizeof(port));
-	assert_non_null(c = gw_client_new(base, ctx, "127.0.0.1", port, NULL));
-	st = gw_client_call_sync(c, base, "/axle.v1.Axle/Escalate",
+	assert_non_null(c = net_client_new(base, ctx, "127.0.0.1", port, NULL));
+	st = net_client_call_sync(c, base, "/axle.v1.Axle/Escalate",
 	    (const uint8_t *)"", 0, 2000, &resp, &rlen, msg, sizeof(msg));
 	assert_int_equal(st, GRPC_UNAVAILABLE);
 	if (gw_escalate_definite(st, msg) != 1)
 		fail_msg("refused connect classified as unknown: \"%s\"", msg);
 	free(resp);
-	gw_client_free(c);
+	net_client_free(c);
 	SSL_CTX_free(ctx);
 	event_base_free(base);
 }
@@ -373,17 +373,17 @@ test_parent_unreachable(void **state)
 static void
 test_brief(void **state)
 {
-	struct gw_identity mine, other, admin;
+	struct net_identity mine, other, admin;
 	struct gw_recourse_brief b;
 	char id[RECOURSE_ID_MAX], err[256];
 	struct h h;
 
 	(void)state;
-	assert_int_equal(gw_identity_parse_uri("axle://fame-test/member/uk.test.hub",
+	assert_int_equal(net_identity_parse_uri("axle://fame-test/member/uk.test.hub",
 	    35, &mine, err, sizeof(err)), 0);
-	assert_int_equal(gw_identity_parse_uri("axle://fame-test/member/uk.test.other",
+	assert_int_equal(net_identity_parse_uri("axle://fame-test/member/uk.test.other",
 	    37, &other, err, sizeof(err)), 0);
-	assert_int_equal(gw_identity_parse_uri("axle://fame-test/admin/uk.test/ann",
+	assert_int_equal(net_identity_parse_uri("axle://fame-test/admin/uk.test/ann",
 	    34, &admin, err, sizeof(err)), 0);
 	h_start(&h, NULL, NULL, 60000);
 	h_open(&h, id);

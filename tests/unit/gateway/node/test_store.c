@@ -27,14 +27,14 @@
 /*
  * Not covered: mdb_reader_check clearing a stale reader. That needs a
  * process that dies holding a read transaction; in-process readers are
- * never stale. store_open logs the count (stale_readers_cleared=).
+ * never stale. gw_store_open logs the count (stale_readers_cleared=).
  */
 
 /* --- helpers ------------------------------------------------------------- */
 
 struct tdir {
 	char root[64];		/* mkdtemp'd */
-	char env[128];		/* root/a/b: store_open must create it */
+	char env[128];		/* root/a/b: gw_store_open must create it */
 };
 
 static void
@@ -149,7 +149,7 @@ wreq_fn(MDB_txn *txn, struct store *st, void *arg)
 			pthread_cond_wait(&w->gate->cond, &w->gate->mu);
 		pthread_mutex_unlock(&w->gate->mu);
 	}
-	rc = mdb_put(txn, store_dbi(st, STORE_DB_META), &k, &v, w->put_flags);
+	rc = mdb_put(txn, gw_store_dbi(st, STORE_DB_META), &k, &v, w->put_flags);
 	return rc != 0 ? rc : w->force_rc;
 }
 
@@ -198,10 +198,10 @@ done_wait(int n)
 static struct store *
 open_store(struct tdir *t, struct event_base *base, size_t map, unsigned batch)
 {
-	struct store_opts o = { .map_size = map, .batch_max = batch };
+	struct gw_store_opts o = { .map_size = map, .batch_max = batch };
 	struct store *st;
 	char err[256] = "";
-	int rc = store_open(&st, base, t->env, &o, err, sizeof(err));
+	int rc = gw_store_open(&st, base, t->env, &o, err, sizeof(err));
 
 	if (rc != 0)
 		print_error("store_open: %d %s\n", rc, err);
@@ -218,8 +218,8 @@ read_key(struct store *st, const char *key, char *buf, size_t len)
 	MDB_val k = { strlen(key), (void *)key }, v;
 	int rc;
 
-	assert_int_equal(store_read_begin(st, &txn), 0);
-	rc = mdb_get(txn, store_dbi(st, STORE_DB_META), &k, &v);
+	assert_int_equal(gw_store_read_begin(st, &txn), 0);
+	rc = mdb_get(txn, gw_store_dbi(st, STORE_DB_META), &k, &v);
 	if (rc == 0) {
 		assert_true(v.mv_size < len);
 		memcpy(buf, v.mv_data, v.mv_size);	/* copy before txn end */
@@ -254,7 +254,7 @@ write_sync(struct store *st, const char *key, const char *val)
 
 	done_reset();
 	wreq_init(&w, key, val);
-	assert_int_equal(store_submit(st, wreq_fn, wreq_done, &w), 0);
+	assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w), 0);
 	done_wait(1);
 	assert_int_equal(w.ndone, 1);
 	return w.rc;
@@ -272,9 +272,9 @@ test_open_reopen_persists(void **state)
 
 	tdir_make(&t);
 	st = open_store(&t, NULL, 1 << 20, 0);
-	assert_int_equal(store_boot_count(st), 1);
+	assert_int_equal(gw_store_boot_count(st), 1);
 	assert_int_equal(write_sync(st, "k1", "v1"), 0);
-	store_close(st);
+	gw_store_close(st);
 
 	assert_int_equal(stat(t.env, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0700);
@@ -283,12 +283,12 @@ test_open_reopen_persists(void **state)
 	assert_int_equal(sb.st_mode & 0077, 0);
 
 	st = open_store(&t, NULL, 1 << 20, 0);
-	assert_int_equal(store_boot_count(st), 2);
+	assert_int_equal(gw_store_boot_count(st), 2);
 	assert_key(st, "k1", "v1");
-	store_close(st);
+	gw_store_close(st);
 	st = open_store(&t, NULL, 1 << 20, 0);
-	assert_int_equal(store_boot_count(st), 3);
-	store_close(st);
+	assert_int_equal(gw_store_boot_count(st), 3);
+	gw_store_close(st);
 	tdir_remove(&t);
 }
 
@@ -297,7 +297,7 @@ test_open_errors(void **state)
 {
 	struct tdir t;
 	struct store *st = (struct store *)1;
-	struct store_opts o = { .map_size = 1 << 20 };
+	struct gw_store_opts o = { .map_size = 1 << 20 };
 	char err[256] = "", file[128];
 	MDB_env *env;
 	MDB_txn *txn;
@@ -311,7 +311,7 @@ test_open_errors(void **state)
 	snprintf(file, sizeof(file), "%s/a", t.root);
 	assert_non_null(f = fopen(file, "w"));
 	fclose(f);
-	assert_int_not_equal(store_open(&st, NULL, t.env, &o, err,
+	assert_int_not_equal(gw_store_open(&st, NULL, t.env, &o, err,
 	    sizeof(err)), 0);
 	assert_null(st);
 	assert_true(strlen(err) > 0);
@@ -329,7 +329,7 @@ test_open_errors(void **state)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	err[0] = '\0';
-	assert_int_equal(store_open(&st, NULL, t.env, &o, err, sizeof(err)),
+	assert_int_equal(gw_store_open(&st, NULL, t.env, &o, err, sizeof(err)),
 	    MDB_VERSION_MISMATCH);
 	assert_null(st);
 	assert_non_null(strstr(err, "format 99"));
@@ -357,7 +357,7 @@ test_format_stamp(void **state)
 
 	tdir_make(&t);
 	st = open_store(&t, NULL, 1 << 20, 0);
-	store_close(st);
+	gw_store_close(st);
 	assert_int_equal(mdb_env_create(&env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
 	assert_int_equal(mdb_env_open(env, t.env, 0, 0600), 0);
@@ -374,8 +374,8 @@ test_format_stamp(void **state)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	st = open_store(&t, NULL, 1 << 20, 0);
-	assert_int_equal(store_boot_count(st), 2);
-	store_close(st);
+	assert_int_equal(gw_store_boot_count(st), 2);
+	gw_store_close(st);
 	tdir_remove(&t);
 }
 
@@ -384,7 +384,7 @@ test_failing_request_isolated(void **state)
 {
 	struct tdir t;
 	struct store *st;
-	struct store_stats s;
+	struct gw_store_stats s;
 	struct wreq w[6];
 	struct gate *g = gate_new();
 
@@ -404,10 +404,10 @@ test_failing_request_isolated(void **state)
 	wreq_init(&w[4], "b", "B");
 	wreq_init(&w[5], "mapfull", "y");	/* its own MAP_FULL */
 	w[5].force_rc = MDB_MAP_FULL;
-	assert_int_equal(store_submit(st, wreq_fn, wreq_done, &w[0]), 0);
+	assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w[0]), 0);
 	gate_wait_started(g);
 	for (int i = 1; i < 6; i++)
-		assert_int_equal(store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
+		assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
 	gate_open(g);
 	done_wait(6);
 
@@ -422,12 +422,12 @@ test_failing_request_isolated(void **state)
 	assert_key(st, "dup", "old");
 	assert_no_key(st, "neg");
 	assert_no_key(st, "mapfull");
-	store_get_stats(st, &s);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.last_batch, 5);
 	assert_int_equal(s.request_errors, 3);
 	assert_int_equal(s.requests, 7);
 	assert_int_equal(s.commit_errors, 0);
-	store_close(st);
+	gw_store_close(st);
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(w[i].ndone, 1);
 	gate_free(g);
@@ -448,7 +448,7 @@ submitter_main(void *arg)
 	struct submitter *s = arg;
 
 	for (int i = 0; i < GC_PER_THREAD; i++)
-		if (store_submit(s->st, wreq_fn, wreq_done, &s->w[i]) != 0)
+		if (gw_store_submit(s->st, wreq_fn, wreq_done, &s->w[i]) != 0)
 			return (void *)1;
 	return NULL;
 }
@@ -459,7 +459,7 @@ test_group_commit(void **state)
 	enum { N = GC_THREADS * GC_PER_THREAD };
 	struct tdir t;
 	struct store *st;
-	struct store_stats s;
+	struct gw_store_stats s;
 	struct wreq first, w[N];
 	struct submitter sub[GC_THREADS];
 	pthread_t th[GC_THREADS];
@@ -472,7 +472,7 @@ test_group_commit(void **state)
 	done_reset();
 	wreq_init(&first, "first", "1");
 	first.gate = g;
-	assert_int_equal(store_submit(st, wreq_fn, wreq_done, &first), 0);
+	assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &first), 0);
 	gate_wait_started(g);
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "k%02d", i);
@@ -488,12 +488,12 @@ test_group_commit(void **state)
 		assert_int_equal(pthread_join(th[i], &ret), 0);
 		assert_null(ret);
 	}
-	store_get_stats(st, &s);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.commits, 0);		/* first is still held */
 	gate_open(g);
 	done_wait(N + 1);
 
-	store_get_stats(st, &s);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.requests, N + 1);
 	assert_int_equal(s.commits, 2);		/* first, then all 50 */
 	assert_int_equal(s.max_batch, N);
@@ -502,7 +502,7 @@ test_group_commit(void **state)
 	assert_true(s.commit_ns_total > 0);
 	assert_true(s.map_used > 0 && s.map_used <= s.map_size);
 	assert_int_equal(s.map_size, 1 << 20);
-	store_close(st);
+	gw_store_close(st);
 	assert_int_equal(first.ndone, 1);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(w[i].ndone, 1);
@@ -513,7 +513,7 @@ test_group_commit(void **state)
 	st = open_store(&t, NULL, 1 << 20, 0);
 	assert_key(st, "k00", "k00");
 	assert_key(st, "k49", "k49");
-	store_close(st);
+	gw_store_close(st);
 	tdir_remove(&t);
 }
 
@@ -529,7 +529,7 @@ test_map_full(void **state)
 {
 	struct tdir t;
 	struct store *st;
-	struct store_stats s;
+	struct gw_store_stats s;
 	char key[32], val[520];
 	int rc = 0, ok = 0;
 
@@ -545,22 +545,22 @@ test_map_full(void **state)
 	}
 	assert_int_equal(rc, MDB_MAP_FULL);
 	assert_true(ok > 5);
-	assert_int_equal(store_rc_grpc_status(rc), GRPC_RESOURCE_EXHAUSTED);
-	assert_non_null(strstr(store_strerror(rc), "MDB_MAP_FULL"));
+	assert_int_equal(gw_store_rc_grpc_status(rc), GRPC_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(gw_store_strerror(rc), "MDB_MAP_FULL"));
 
 	/* Still full, still alive, and a write that adds nothing succeeds. */
 	assert_int_equal(write_sync(st, "more", val), MDB_MAP_FULL);
 	struct wreq dummy;
 	done_reset();
 	wreq_init(&dummy, "", "");
-	assert_int_equal(store_submit(st, noop_fn, wreq_done, &dummy), 0);
+	assert_int_equal(gw_store_submit(st, noop_fn, wreq_done, &dummy), 0);
 	done_wait(1);
 	assert_int_equal(dummy.rc, 0);
-	store_get_stats(st, &s);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.request_errors, 2);
 	assert_int_equal(s.map_size, 64 << 10);
 	assert_true(s.map_used <= s.map_size);
-	store_close(st);
+	gw_store_close(st);
 
 	/* Everything acknowledged is there, even with the same small map. */
 	st = open_store(&t, NULL, 64 << 10, 0);
@@ -570,7 +570,7 @@ test_map_full(void **state)
 	snprintf(key, sizeof(key), "key%04d", ok);
 	assert_no_key(st, key);
 	assert_no_key(st, "more");
-	store_close(st);
+	gw_store_close(st);
 
 	/* A larger map makes room again. */
 	st = open_store(&t, NULL, 1 << 20, 0);
@@ -579,11 +579,11 @@ test_map_full(void **state)
 	assert_int_equal(write_sync(st, key, val), 0);
 	assert_key(st, "more", val);
 	assert_key(st, "key0000", val);
-	store_close(st);
+	gw_store_close(st);
 	tdir_remove(&t);
 }
 
-/* Submits one write of new work (store_submit_new) and waits; returns its rc. */
+/* Submits one write of new work (gw_store_submit_new) and waits; returns its rc. */
 static int
 write_new_sync(struct store *st, const char *key, const char *val)
 {
@@ -591,13 +591,13 @@ write_new_sync(struct store *st, const char *key, const char *val)
 
 	done_reset();
 	wreq_init(&w, key, val);
-	assert_int_equal(store_submit_new(st, wreq_fn, wreq_done, &w), 0);
+	assert_int_equal(gw_store_submit_new(st, wreq_fn, wreq_done, &w), 0);
 	done_wait(1);
 	assert_int_equal(w.ndone, 1);
 	return w.rc;
 }
 
-/* Deletes key0000 .. key<del_n - 1> (the drain: store_submit); arg is a wreq. */
+/* Deletes key0000 .. key<del_n - 1> (the drain: gw_store_submit); arg is a wreq. */
 static int del_n;
 
 static int
@@ -612,7 +612,7 @@ del_fn(MDB_txn *txn, struct store *st, void *arg)
 
 		snprintf(key, sizeof(key), "key%04d", i);
 		k = (MDB_val){ strlen(key), key };
-		if ((rc = mdb_del(txn, store_dbi(st, STORE_DB_META), &k, NULL)) != 0)
+		if ((rc = mdb_del(txn, gw_store_dbi(st, STORE_DB_META), &k, NULL)) != 0)
 			return rc;
 	}
 	return 0;
@@ -627,10 +627,10 @@ del_fn(MDB_txn *txn, struct store *st, void *arg)
 static void
 test_high_water(void **state)
 {
-	struct store_opts o = { .map_size = 256 << 10, .reserve = 64 << 10 };
+	struct gw_store_opts o = { .map_size = 256 << 10, .reserve = 64 << 10 };
 	struct tdir t;
 	struct store *st;
-	struct store_stats s;
+	struct gw_store_stats s;
 	struct wreq drain;
 	char key[32], val[520], err[256];
 	int rc = 0, ok = 0;
@@ -639,8 +639,8 @@ test_high_water(void **state)
 	memset(val, 'v', sizeof(val) - 1);
 	val[sizeof(val) - 1] = '\0';
 	tdir_make(&t);
-	assert_int_equal(store_open(&st, NULL, t.env, &o, err, sizeof(err)), 0);
-	store_get_stats(st, &s);
+	assert_int_equal(gw_store_open(&st, NULL, t.env, &o, err, sizeof(err)), 0);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.reserve, 64 << 10);
 	for (int i = 0; i < 1000; i++) {
 		snprintf(key, sizeof(key), "key%04d", i);
@@ -651,9 +651,9 @@ test_high_water(void **state)
 	assert_int_equal(rc, STORE_EHIGHWATER);
 	assert_true(ok > 20);
 	assert_no_key(st, key);
-	assert_int_equal(store_rc_grpc_status(rc), GRPC_RESOURCE_EXHAUSTED);
-	assert_non_null(strstr(store_strerror(rc), "nearly full"));
-	store_get_stats(st, &s);
+	assert_int_equal(gw_store_rc_grpc_status(rc), GRPC_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(gw_store_strerror(rc), "nearly full"));
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.high_water, 1);
 	assert_int_equal(s.high_water_refused, 1);
 	assert_true(s.room < s.reserve);
@@ -665,23 +665,23 @@ test_high_water(void **state)
 	done_reset();
 	wreq_init(&drain, "", "");
 	del_n = ok;
-	assert_int_equal(store_submit(st, del_fn, wreq_done, &drain), 0);
+	assert_int_equal(gw_store_submit(st, del_fn, wreq_done, &drain), 0);
 	done_wait(1);
 	assert_int_equal(drain.rc, 0);
 	assert_int_equal(write_sync(st, "drain-note2", val), 0);	/* reuse starts */
 	assert_int_equal(write_new_sync(st, "more", val), 0);
-	store_get_stats(st, &s);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.high_water, 0);
 	assert_true(s.room >= 2 * s.reserve);
 	assert_key(st, "more", val);
-	store_close(st);
+	gw_store_close(st);
 
 	/* A reserve over a quarter of the map is cut to a quarter. */
 	o.reserve = 200 << 10;
-	assert_int_equal(store_open(&st, NULL, t.env, &o, err, sizeof(err)), 0);
-	store_get_stats(st, &s);
+	assert_int_equal(gw_store_open(&st, NULL, t.env, &o, err, sizeof(err)), 0);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.reserve, 64 << 10);
-	store_close(st);
+	gw_store_close(st);
 	tdir_remove(&t);
 }
 
@@ -710,16 +710,16 @@ test_map_full_in_batch(void **state)
 	done_reset();
 	wreq_init(&first, "first", "1");
 	first.gate = g;
-	assert_int_equal(store_submit(st, wreq_fn, wreq_done, &first), 0);
+	assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &first), 0);
 	gate_wait_started(g);
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "B%02d", i);
 		wreq_init(&w[i], key, val);
-		assert_int_equal(store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
+		assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
 	}
 	gate_open(g);
 	done_wait(N + 1);
-	store_close(st);
+	gw_store_close(st);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(w[i].ndone, 1);
 		assert_true(w[i].rc == 0 || w[i].rc == MDB_MAP_FULL);
@@ -736,7 +736,7 @@ test_map_full_in_batch(void **state)
 		else
 			assert_no_key(st, key);
 	}
-	store_close(st);
+	gw_store_close(st);
 	gate_free(g);
 	free(w);
 	tdir_remove(&t);
@@ -754,7 +754,7 @@ test_loop_delivery(void **state)
 	enum { N = 10 };
 	struct tdir t;
 	struct store *st;
-	struct store_stats s;
+	struct gw_store_stats s;
 	struct event_base *base;
 	struct event *guard;
 	struct timeval tv = { 20, 0 };
@@ -771,11 +771,11 @@ test_loop_delivery(void **state)
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "L%d", i);
 		wreq_init(&w[i], key, "x");
-		assert_int_equal(store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
+		assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
 	}
 	/* Committed, but nobody ran the loop: no completion yet. */
 	for (int i = 0; i < 20000; i++) {
-		store_get_stats(st, &s);
+		gw_store_get_stats(st, &s);
 		if (s.requests == N)
 			break;
 		nanosleep(&ms, NULL);
@@ -796,7 +796,7 @@ test_loop_delivery(void **state)
 		assert_int_equal(w[i].rc, 0);
 		assert_true(pthread_equal(w[i].thread, self));
 	}
-	store_close(st);
+	gw_store_close(st);
 	event_free(guard);
 	event_base_free(base);
 	tdir_remove(&t);
@@ -822,9 +822,9 @@ test_close_drains_with_base(void **state)
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "D%03d", i);
 		wreq_init(&w[i], key, key);
-		assert_int_equal(store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
+		assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
 	}
-	store_close(st);	/* the loop never ran: close completes them */
+	gw_store_close(st);	/* the loop never ran: close completes them */
 	assert_int_equal(done_count, N);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(w[i].ndone, 1);
@@ -838,7 +838,7 @@ test_close_drains_with_base(void **state)
 		snprintf(key, sizeof(key), "D%03d", i);
 		assert_key(st, key, key);
 	}
-	store_close(st);
+	gw_store_close(st);
 	free(w);
 	tdir_remove(&t);
 }
@@ -846,7 +846,7 @@ test_close_drains_with_base(void **state)
 static void *
 closer_main(void *arg)
 {
-	store_close(arg);
+	gw_store_close(arg);
 	return NULL;
 }
 
@@ -870,17 +870,17 @@ test_close_drains_and_refuses(void **state)
 	done_reset();
 	wreq_init(&first, "first", "1");
 	first.gate = g;
-	assert_int_equal(store_submit(st, wreq_fn, wreq_done, &first), 0);
+	assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &first), 0);
 	gate_wait_started(g);
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "C%03d", i);
 		wreq_init(&w[i], key, key);
-		assert_int_equal(store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
+		assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
 	}
 	/* close waits on the held writer; submits until it says ESHUTDOWN. */
 	assert_int_equal(pthread_create(&closer, NULL, closer_main, st), 0);
 	while (accepted < MAXNOOP) {
-		rc = store_submit(st, noop_fn, wreq_done, &noop[accepted]);
+		rc = gw_store_submit(st, noop_fn, wreq_done, &noop[accepted]);
 		if (rc != 0)
 			break;
 		accepted++;
@@ -904,7 +904,7 @@ test_close_drains_and_refuses(void **state)
 		snprintf(key, sizeof(key), "C%03d", i);
 		assert_key(st, key, key);
 	}
-	store_close(st);
+	gw_store_close(st);
 	gate_free(g);
 	free(w);
 	free(noop);
@@ -992,13 +992,13 @@ on_fatal(int rc, void *arg)
 static struct store *
 open_store_fatal(struct tdir *t)
 {
-	struct store_opts o = { .on_fatal = on_fatal };
+	struct gw_store_opts o = { .on_fatal = on_fatal };
 	struct store *st;
 	char err[256] = "";
 
 	atomic_store(&fatal_calls, 0);
 	atomic_store(&fatal_rc, 0);
-	assert_int_equal(store_open(&st, NULL, t->env, &o, err, sizeof(err)), 0);
+	assert_int_equal(gw_store_open(&st, NULL, t->env, &o, err, sizeof(err)), 0);
 	return st;
 }
 
@@ -1012,7 +1012,7 @@ test_disk_full_pages(void **state)
 {
 	struct tdir t;
 	struct store *st;
-	struct store_stats s;
+	struct gw_store_stats s;
 	int fd, saved;
 
 	tdir_make(&t);
@@ -1023,17 +1023,17 @@ test_disk_full_pages(void **state)
 	assert_int_equal(write_sync(st, "refused", "2"), ENOSPC);
 	disk_restore(fd, saved);
 	assert_int_equal(write_sync(st, "after", "3"), 0);
-	store_get_stats(st, &s);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.errors[STORE_ERR_NO_SPACE], 1);
 	assert_int_equal(s.failed, 0);
 	assert_int_equal(atomic_load(&fatal_calls), 0);
-	store_close(st);
+	gw_store_close(st);
 
 	st = open_store(&t, NULL, 0, 0);
 	assert_key(st, "before", "1");
 	assert_key(st, "after", "3");
 	assert_no_key(st, "refused");
-	store_close(st);
+	gw_store_close(st);
 	tdir_remove(&t);
 }
 
@@ -1048,7 +1048,7 @@ test_meta_write_fails_store(void **state)
 {
 	struct tdir t;
 	struct store *st;
-	struct store_stats s;
+	struct gw_store_stats s;
 	int fd, saved;
 
 	tdir_make(&t);
@@ -1063,11 +1063,11 @@ test_meta_write_fails_store(void **state)
 	assert_int_equal(atomic_load(&fatal_rc), ENOSPC);
 	assert_int_equal(write_sync(st, "later2", "5"), STORE_EFAILED);
 	assert_int_equal(atomic_load(&fatal_calls), 1);	/* once only */
-	store_get_stats(st, &s);
+	gw_store_get_stats(st, &s);
 	assert_int_equal(s.failed, 1);
 	assert_int_equal(s.errors[STORE_ERR_NO_SPACE], 1);
 	assert_int_equal(s.commits, 1);
-	store_close(st);
+	gw_store_close(st);
 
 	st = open_store(&t, NULL, 0, 0);
 	assert_key(st, "before", "1");
@@ -1075,28 +1075,28 @@ test_meta_write_fails_store(void **state)
 	assert_no_key(st, "later2");
 	assert_int_equal(write_sync(st, "again", "4"), 0);
 	assert_key(st, "again", "4");
-	store_close(st);
+	gw_store_close(st);
 	tdir_remove(&t);
 }
 
 static void
 test_rc_mapping(void **state)
 {
-	assert_int_equal(store_rc_grpc_status(0), GRPC_OK);
-	assert_int_equal(store_rc_grpc_status(MDB_MAP_FULL),
+	assert_int_equal(gw_store_rc_grpc_status(0), GRPC_OK);
+	assert_int_equal(gw_store_rc_grpc_status(MDB_MAP_FULL),
 	    GRPC_RESOURCE_EXHAUSTED);
-	assert_int_equal(store_rc_grpc_status(ENOSPC), GRPC_RESOURCE_EXHAUSTED);
-	assert_int_equal(store_rc_grpc_status(EIO), GRPC_UNAVAILABLE);
-	assert_int_equal(store_rc_grpc_status(MDB_KEYEXIST), GRPC_UNAVAILABLE);
-	assert_int_equal(store_rc_grpc_status(-EINVAL), GRPC_UNAVAILABLE);
-	assert_string_equal(store_strerror(-EINVAL), strerror(EINVAL));
-	assert_string_equal(store_strerror(EIO), strerror(EIO));
-	assert_non_null(strstr(store_strerror(MDB_KEYEXIST), "MDB_KEYEXIST"));
-	assert_non_null(strstr(store_strerror(MDB_BAD_DBI), "MDB_BAD_DBI"));
-	assert_int_equal(store_rc_grpc_status(STORE_EFAILED), GRPC_UNAVAILABLE);
-	assert_non_null(strstr(store_strerror(STORE_EFAILED), "storage failed"));
-	assert_string_equal(store_err_name(STORE_ERR_NO_SPACE), "no_space");
-	assert_string_equal(store_err_name(STORE_ERR__COUNT), "other");
+	assert_int_equal(gw_store_rc_grpc_status(ENOSPC), GRPC_RESOURCE_EXHAUSTED);
+	assert_int_equal(gw_store_rc_grpc_status(EIO), GRPC_UNAVAILABLE);
+	assert_int_equal(gw_store_rc_grpc_status(MDB_KEYEXIST), GRPC_UNAVAILABLE);
+	assert_int_equal(gw_store_rc_grpc_status(-EINVAL), GRPC_UNAVAILABLE);
+	assert_string_equal(gw_store_strerror(-EINVAL), strerror(EINVAL));
+	assert_string_equal(gw_store_strerror(EIO), strerror(EIO));
+	assert_non_null(strstr(gw_store_strerror(MDB_KEYEXIST), "MDB_KEYEXIST"));
+	assert_non_null(strstr(gw_store_strerror(MDB_BAD_DBI), "MDB_BAD_DBI"));
+	assert_int_equal(gw_store_rc_grpc_status(STORE_EFAILED), GRPC_UNAVAILABLE);
+	assert_non_null(strstr(gw_store_strerror(STORE_EFAILED), "storage failed"));
+	assert_string_equal(gw_store_err_name(STORE_ERR_NO_SPACE), "no_space");
+	assert_string_equal(gw_store_err_name(STORE_ERR__COUNT), "other");
 }
 
 int

@@ -45,7 +45,7 @@ struct h {
 static void
 h_set_up(struct gw_config *c, void *arg)
 {
-	char port[GW_PORT_MAX + 1];
+	char port[NET_PORT_MAX + 1];
 
 	(void)arg;
 	nh_closed_port(port, sizeof(port));
@@ -85,7 +85,7 @@ struct rop {
 	bool no_switch;			/* the register only: as a node before the fix left it */
 	Axle__V1__Registrar *out, *out2;
 	uint64_t moved;
-	int sw_status;
+	int gw_status;
 };
 
 static int
@@ -135,10 +135,10 @@ rop_write(MDB_txn *txn, struct store *st, void *arg)
 	if (rc != REGISTRY_OK)
 		fail_msg("registry change %d of %s: %d", o->kind, o->id, rc);
 	if (o->kind != R_DELEGATE && !o->no_switch) {
-		o->sw_status = gw_switch_registrar_changed_txn(node, txn, o->out->id,
+		o->gw_status = gw_switch_registrar_changed_txn(node, txn, o->out->id,
 		    o->out->status, o->out2 != NULL ? o->out2->id : NULL,
 		    ch.at_ms, &o->moved, err, sizeof(err));
-		if (o->sw_status != 0)
+		if (o->gw_status != 0)
 			fail_msg("switch: %s", err);
 	}
 	return o->abort_after ? 1 : 0;
@@ -152,7 +152,7 @@ reg_ex(struct h *h, enum rkind kind, const char *id, const char *prefix,
 {
 	struct rop o = { h, kind, id, prefix, to, status, abort_after, no_switch,
 	    NULL, NULL, 0, 0 };
-	int rc = store_write_now(h->node.store, rop_write, &o);
+	int rc = gw_store_write_now(h->node.store, rop_write, &o);
 
 	assert_int_equal(rc != 0, abort_after);
 	if (rc == 0) {
@@ -218,7 +218,7 @@ sw_change(struct h *h, const char *id, Axle__V1__RegistrarStatus st,
 {
 	struct swop o = { h, id, successor, st, 0 };
 
-	assert_int_equal(store_write_now(h->node.store, sw_change_write, &o), 0);
+	assert_int_equal(gw_store_write_now(h->node.store, sw_change_write, &o), 0);
 	return o.moved;
 }
 
@@ -246,7 +246,7 @@ place_write(MDB_txn *txn, struct store *st, void *arg)
 	struct sw_wctx c;
 
 	(void)st;
-	sw_wctx_init(&c, &p->h->node.sw->ctx, txn, sw_now_ms(), NULL);
+	sw_wctx_init(&c, &p->h->node.sw->ctx, txn, gw_now_ms(), NULL);
 	return sw_place(&c, p->env, false, &p->out);
 }
 
@@ -266,12 +266,12 @@ place(struct h *h, unsigned n, const char *sender, const char *to,
 	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
 	e.to = (char *)to;
 	e.message_type = "note.v1";
-	e.created_ms = sw_now_ms();
+	e.created_ms = gw_now_ms();
 	e.hop_limit = 16;
 	e.content_type = "text/plain";
 	e.payload.data = payload;
 	e.payload.len = sizeof(payload);
-	assert_int_equal(store_write_now(h->node.store, place_write, &p), 0);
+	assert_int_equal(gw_store_write_now(h->node.store, place_write, &p), 0);
 	assert_int_equal(p.out.state, want);
 }
 
@@ -329,7 +329,7 @@ fetch_write(MDB_txn *txn, struct store *st, void *arg)
 	(void)st;
 	sw_txn_lmdb(f->h->node.sw->q, txn, &t);
 	if ((rc = sw_queue_mailbox_fetch(&t, f->box, f->max < 64 ? f->max : 64,
-	    sw_now_ms(), 3600 * 1000, m, &f->n)) != 0)
+	    gw_now_ms(), 3600 * 1000, m, &f->n)) != 0)
 		return rc;
 	for (size_t i = 0; i < f->n; i++)
 		item_of(&m[i], &f->out[i]);
@@ -343,7 +343,7 @@ fetch(struct h *h, const char *box, struct item *out, size_t max)
 {
 	struct fop f = { h, box, out, max, 0 };
 
-	assert_int_equal(store_write_now(h->node.store, fetch_write, &f), 0);
+	assert_int_equal(gw_store_write_now(h->node.store, fetch_write, &f), 0);
 	return f.n;
 }
 
@@ -356,7 +356,7 @@ outbox(struct h *h, struct item *out, size_t max)
 	MDB_txn *txn;
 	size_t n;
 
-	assert_int_equal(store_read_begin(h->node.store, &txn), 0);
+	assert_int_equal(gw_store_read_begin(h->node.store, &txn), 0);
 	sw_txn_lmdb(h->node.sw->q, txn, &t);
 	assert_int_equal(sw_queue_outbox_peek(&t, PEER, max < 64 ? max : 64, m,
 	    &n), 0);
@@ -374,7 +374,7 @@ held_count(struct h *h)
 	struct sw_txn t;
 	MDB_txn *txn;
 
-	assert_int_equal(store_read_begin(h->node.store, &txn), 0);
+	assert_int_equal(gw_store_read_begin(h->node.store, &txn), 0);
 	sw_txn_lmdb(h->node.sw->q, txn, &t);
 	assert_int_equal(sw_queue_counts(&t, &c), 0);
 	mdb_txn_abort(txn);
@@ -391,7 +391,7 @@ rec_of(struct h *h, unsigned n)
 	uint8_t id[16];
 
 	mkid(n, id);
-	assert_int_equal(store_read_begin(h->node.store, &txn), 0);
+	assert_int_equal(gw_store_read_begin(h->node.store, &txn), 0);
 	sw_txn_lmdb(h->node.sw->q, txn, &t);
 	assert_int_equal(sw_queue_status(&t, id, &r), 0);
 	mdb_txn_abort(txn);
@@ -417,7 +417,7 @@ deadline_count(struct h *h)
 	struct sw_txn t;
 	MDB_txn *txn;
 
-	assert_int_equal(store_read_begin(h->node.store, &txn), 0);
+	assert_int_equal(gw_store_read_begin(h->node.store, &txn), 0);
 	sw_txn_lmdb(h->node.sw->q, txn, &t);
 	assert_int_equal(sw_queue_counts(&t, &c), 0);
 	mdb_txn_abort(txn);
@@ -440,7 +440,7 @@ ack_write(MDB_txn *txn, struct store *st, void *arg)
 	(void)st;
 	sw_txn_lmdb(a->h->node.sw->q, txn, &t);
 	return sw_queue_ack(&t, a->box, (const uint8_t (*)[SW_QID_LEN])a->ids,
-	    a->n, sw_now_ms(), NULL, &a->acked);
+	    a->n, gw_now_ms(), NULL, &a->acked);
 }
 
 /* The owner of box acknowledges messages nums[0..n); returns how many it could. */
@@ -452,7 +452,7 @@ ack(struct h *h, const char *box, const unsigned *nums, size_t n)
 	assert_true(n <= 8);
 	for (size_t i = 0; i < n; i++)
 		mkid(nums[i], a.ids[i]);
-	assert_int_equal(store_write_now(h->node.store, ack_write, &a), 0);
+	assert_int_equal(gw_store_write_now(h->node.store, ack_write, &a), 0);
 	return a.acked;
 }
 
@@ -483,7 +483,7 @@ run_deadlines(struct h *h, int64_t at_ms)
 {
 	struct dop d = { h, at_ms, 0 };
 
-	assert_int_equal(store_write_now(h->node.store, deadlines_write, &d), 0);
+	assert_int_equal(gw_store_write_now(h->node.store, deadlines_write, &d), 0);
 	return d.n;
 }
 
@@ -491,7 +491,7 @@ run_deadlines(struct h *h, int64_t at_ms)
 static int64_t
 after_hold_limit(struct h *h)
 {
-	return sw_now_ms() + (int64_t)h->node.cfg.sw.hold_limit_ms + 60000;
+	return gw_now_ms() + (int64_t)h->node.cfg.sw.hold_limit_ms + 60000;
 }
 
 /* The reason of the case that holds message n (it must be in recourse here). */
@@ -725,7 +725,7 @@ test_revoke_holds_mailbox(void **state)
 		struct sw_record r = rec_of(&h, i);
 
 		is_at(&h, i, SW_STATE_HELD, "rcv");
-		assert_true(r.hold_until_ms > sw_now_ms());
+		assert_true(r.hold_until_ms > gw_now_ms());
 	}
 	n = fetch(&h, "snd", it, 64);
 	assert_int_equal(n, 3);

@@ -22,7 +22,7 @@ static char sbuf[6][400];
 static Axle__V1__ServiceGroup group;
 static Axle__V1__TraceHop hops[70];
 static Axle__V1__TraceHop *hopp[70];
-static struct gw_identity member, node, admin;
+static struct net_identity member, node, admin;
 static char reason[400];
 
 /* A valid envelope from uk.london.lewisham to uk.leeds.social-care. */
@@ -55,13 +55,13 @@ setup(void **state)
 {
 	(void)state;
 	memset(&member, 0, sizeof(member));
-	member.role = GW_ROLE_MEMBER;
+	member.role = NET_ROLE_MEMBER;
 	strcpy(member.address, "uk.london.lewisham");
 	node = member;
-	node.role = GW_ROLE_NODE;
+	node.role = NET_ROLE_NODE;
 	strcpy(node.address, "uk.leeds");
 	admin = member;
-	admin.role = GW_ROLE_ADMIN;
+	admin.role = NET_ROLE_ADMIN;
 	strcpy(admin.address, "uk.london");
 	strcpy(admin.user, "jsmith");
 	for (int i = 0; i < 70; i++) {
@@ -74,7 +74,7 @@ setup(void **state)
 
 /* Runs the check as the member with a 1000-byte payload limit. */
 static int
-check_as(const Axle__V1__Envelope *e, const struct gw_identity *who)
+check_as(const Axle__V1__Envelope *e, const struct net_identity *who)
 {
 	struct sw_limits lim = { .max_payload = 1000 };
 
@@ -84,7 +84,7 @@ check_as(const Axle__V1__Envelope *e, const struct gw_identity *who)
 
 /* Asserts e is refused with status, a reason starting "field:" and containing want. */
 static void
-refused(const Axle__V1__Envelope *e, const struct gw_identity *who,
+refused(const Axle__V1__Envelope *e, const struct net_identity *who,
     int status, const char *field, const char *want)
 {
 	char pre[64];
@@ -97,7 +97,7 @@ refused(const Axle__V1__Envelope *e, const struct gw_identity *who,
 }
 
 static void
-accepted(const Axle__V1__Envelope *e, const struct gw_identity *who)
+accepted(const Axle__V1__Envelope *e, const struct net_identity *who)
 {
 	int rc = check_as(e, who);
 

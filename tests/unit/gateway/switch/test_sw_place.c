@@ -34,7 +34,7 @@ struct fx {
 	char dir[64];
 	MDB_env *env;
 	struct registry_db db;
-	struct gw_switch sw;
+	struct sw_switch sw;
 	struct sw_ctx ctx;
 	struct seen seen;
 };
