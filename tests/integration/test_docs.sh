@@ -154,16 +154,18 @@ PYEOF
 
 # --- the docs name only what exists -----------------------------------------
 
-# The design is docs/design.md: no page, comment or proto cites a DESIGN.md,
+# The design is docs/design.md: no page, comment or proto cites the
+# upper-case design file of the project's shared folder (not in this repository),
 # and every section cited by name ('design.md "Switch"', '[design.md](design.md)
 # ("Addresses", ...)', and design.md's own 'see "Durability"') is a heading of it.
 design=$top/docs/design.md
 files=$(cd "$top" && git ls-files 2>/dev/null | grep -v '^tests/integration/test_docs.sh$')
 [ -n "$files" ] || files=$(cd "$top" && find . -type f ! -path './build*' ! -path './.git/*' |
     sed 's|^\./||' | grep -v '^tests/integration/test_docs.sh$')
-upper=$(cd "$top" && echo "$files" | tr '\n' '\0' | xargs -0 grep -In 'DESIGN\.md' 2>/dev/null)
-[ -z "$upper" ] && ok "nothing cites DESIGN.md (the design is docs/design.md)" ||
-	bad "cite docs/design.md, not DESIGN.md: $upper"
+shared_design="DESIGN"".md"	# spelt in two parts: this file cites nothing
+upper=$(cd "$top" && echo "$files" | tr '\n' '\0' | xargs -0 grep -InF "$shared_design" 2>/dev/null)
+[ -z "$upper" ] && ok "nothing cites $shared_design (the design is docs/design.md)" ||
+	bad "cite docs/design.md, not $shared_design: $upper"
 cited=$(cd "$top" && echo "$files" | tr '\n' '\0' | xargs -0 /usr/bin/python3 -c '
 import re, sys
 cite = re.compile(r"design\.md(?:\]\(design\.md\))?\)?,?\s*\(?((?:\"[^\"]+\"(?:,\s*)?)+)")
