@@ -1026,6 +1026,16 @@ def _alarm(signum, frame):
     raise TestTimeout('test timed out')
 
 
+def node_log_diag(env, key='node'):
+    """An after_failure for main(): prints the tail of the log of the axled
+    kept as env[key] (when the failed test had got as far as starting it)."""
+    def diag(name):
+        n = env.get(key)
+        if n is not None:
+            print('--- axled log tail (%s) ---\n%s' % (n.log, n.log_tail(25)))
+    return diag
+
+
 def main(after_failure=None):
     """Runs every registered test (or those named in argv), prints `ok name`,
     `FAIL name: reason` or `SKIP name: reason`, then `N passed, N failed,

@@ -11,7 +11,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, Node, RawH2, Workspace, TIME_SCALE, check,  # noqa: E402
                       grpc_frame, grpc_stubs, main, make_federation, test, tls_connect)
-from axletest import shared_env  # noqa: E402
+from axletest import node_log_diag, shared_env  # noqa: E402
 
 import hyperframe.frame as hf  # noqa: E402
 
@@ -290,11 +290,5 @@ def stops_cleanly():
     node().stop()
 
 
-def _diag(name):
-    n = _env.get('node')
-    if n is not None:
-        print('--- axled log tail (%s) ---\n%s' % (n.log, n.log_tail(25)))
-
-
 if __name__ == '__main__':
-    main(after_failure=_diag)
+    main(after_failure=node_log_diag(_env))

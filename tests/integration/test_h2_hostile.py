@@ -9,7 +9,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, HOST, Node, RawH2, Workspace, check, grpc_stubs,  # noqa: E402
                       main, make_federation, test, tls_connect, tls_context, wait_for)
-from axletest import shared_env  # noqa: E402
+from axletest import node_log_diag, shared_env  # noqa: E402
 
 import hyperframe.frame as hf  # noqa: E402
 
@@ -699,11 +699,5 @@ def stops_cleanly():
     node().stop()
 
 
-def _diag(name):
-    n = _env.get('node')
-    if n is not None:
-        print('--- axled log tail (%s) ---\n%s' % (n.log, n.log_tail(25)))
-
-
 if __name__ == '__main__':
-    main(after_failure=_diag)
+    main(after_failure=node_log_diag(_env))

@@ -8,7 +8,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, HOST, H2Client, H2Closed, Node, RawH2, Workspace,  # noqa: E402
                       check, grpc_stubs, main, make_federation, test, tls_connect, wait_for)
-from axletest import shared_env  # noqa: E402
+from axletest import node_log_diag, shared_env  # noqa: E402
 
 import hyperframe.frame as hf  # noqa: E402
 
@@ -312,11 +312,5 @@ def stops_cleanly():
     node().stop()
 
 
-def _diag(name):
-    n = _env.get('node')
-    if n is not None:
-        print('--- axled log tail (%s) ---\n%s' % (n.log, n.log_tail(25)))
-
-
 if __name__ == '__main__':
-    main(after_failure=_diag)
+    main(after_failure=node_log_diag(_env))

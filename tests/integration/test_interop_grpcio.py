@@ -8,7 +8,7 @@ from concurrent import futures
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (Node, Workspace, check, grpc_stubs, main,  # noqa: E402
                       make_federation, test)
-from axletest import shared_env  # noqa: E402
+from axletest import node_log_diag, shared_env  # noqa: E402
 
 import grpc  # noqa: E402
 
@@ -151,11 +151,5 @@ def node_alive_and_stops():
     n.stop()
 
 
-def _diag(name):
-    n = _env.get('node')
-    if n is not None:
-        print('--- axled log tail (%s) ---\n%s' % (n.log, n.log_tail(25)))
-
-
 if __name__ == '__main__':
-    main(after_failure=_diag)
+    main(after_failure=node_log_diag(_env))

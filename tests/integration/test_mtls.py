@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, GRPC_UNIMPLEMENTED, H2Client, H2Closed, Node,  # noqa: E402
                       Workspace, check, check_config, grpc_stubs, main, make_ca,
                       make_federation, refused, test, tls_context, utc_stamp, wait_for)
-from axletest import shared_env  # noqa: E402
+from axletest import node_log_diag, shared_env  # noqa: E402
 
 FEDNAME = 'fame-test'
 REGION = 'uk.test'
@@ -343,11 +343,5 @@ def survives_and_stops_cleanly():
     n.stop()
 
 
-def _diag(name):
-    n = _env.get('node')
-    if n is not None:
-        print('--- axled log tail (%s) ---\n%s' % (n.log, n.log_tail(25)))
-
-
 if __name__ == '__main__':
-    main(after_failure=_diag)
+    main(after_failure=node_log_diag(_env))

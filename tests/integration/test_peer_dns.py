@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from axletest import (GRPC_OK, Node, TIME_SCALE, Workspace, check, grpc_stubs,  # noqa: E402
                       main, make_federation, skip, test)
-from axletest import shared_env  # noqa: E402
+from axletest import node_log_diag, shared_env  # noqa: E402
 
 FEDNAME = 'fame-test'
 REGION = 'uk.test'
@@ -138,11 +138,5 @@ def stop_with_lookup_in_flight():
     n.stop()
 
 
-def _diag(name):
-    n = _env.get('node')
-    if n is not None:
-        print('--- axled log tail (%s) ---\n%s' % (n.log, n.log_tail(25)))
-
-
 if __name__ == '__main__':
-    main(after_failure=_diag)
+    main(after_failure=node_log_diag(_env))
