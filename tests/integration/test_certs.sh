@@ -259,6 +259,53 @@ refuse "revoking a foreign cert is refused" sh "$C/axle-cert-revoke" "$D/ca" \
     "$X/admin-uk.x-jsmith.pem"
 refuse "axle-trust-add of a folder without CRL" sh "$C/axle-trust-add" "$D/trust" "$X"
 
+# --- PKCS#12 for a browser ------------------------------------------------
+
+P=$tmp/p12
+mkdir -p "$P"
+A=$D/uk.london/admin
+p12_has() {	# p12 password uri: the leaf with that URI, its key, and the CA
+	openssl pkcs12 -in "$1" -passin "pass:$2" -nodes -out "$tmp/p12.pem" &&
+	    [ "$(grep -c 'BEGIN CERTIFICATE' "$tmp/p12.pem")" = 2 ] &&
+	    grep -q 'BEGIN PRIVATE KEY' "$tmp/p12.pem" &&
+	    openssl x509 -in "$tmp/p12.pem" -noout -ext subjectAltName | grep -q "URI:$3" &&
+	    openssl pkey -in "$tmp/p12.pem" -pubout | cmp -s - "$tmp/want.pub" &&
+	    grep -q "friendlyName: $3" "$tmp/p12.pem"
+}
+openssl pkey -in "$A.key" -pubout -out "$tmp/want.pub" 2>/dev/null
+check "axle-cert-p12 --no-password" sh "$C/axle-cert-p12" "$A" --no-password --out "$P/a.p12"
+check "p12 is mode 0600" mode_600 "$P/a.p12"
+check "p12 holds leaf, key and CA" p12_has "$P/a.p12" "" axle://$fed/admin/uk.london/admin
+printf 's3cret\n' >"$P/pw"
+check "axle-cert-p12 --pass-file" sh "$C/axle-cert-p12" "$A" --pass-file "$P/pw" --out "$P/b.p12"
+check "p12 opens with the file's password" p12_has "$P/b.p12" s3cret axle://$fed/admin/uk.london/admin
+fails_with "p12 refuses a wrong password" 'verify' \
+    openssl pkcs12 -in "$P/b.p12" -passin pass:wrong -nodes -noout
+check "axle-cert-p12 --pass-env" env P12PW=fromenv sh "$C/axle-cert-p12" "$A" \
+    --pass-env P12PW --out "$P/c.p12"
+check "p12 opens with the variable's password" p12_has "$P/c.p12" fromenv \
+    axle://$fed/admin/uk.london/admin
+refuse "existing p12 is not overwritten" sh "$C/axle-cert-p12" "$A" --no-password --out "$P/a.p12"
+check "--force overwrites" sh "$C/axle-cert-p12" "$A" --no-password --out "$P/a.p12" --force
+refuse "p12 without a password option" sh "$C/axle-cert-p12" "$A" --out "$P/d.p12"
+refuse "p12 with two password options" sh "$C/axle-cert-p12" "$A" --no-password \
+    --pass-file "$P/pw" --out "$P/d.p12"
+refuse "p12 with an unset variable" env -u NOPE sh "$C/axle-cert-p12" "$A" \
+    --pass-env NOPE --out "$P/d.p12"
+cp "$D/uk.london/member.key" "$P/mixed.key"
+cp "$A.pem" "$P/mixed.pem"
+refuse "p12 of a key that is not the certificate's" sh "$C/axle-cert-p12" "$P/mixed" \
+    --no-password
+refuse "p12 of a missing base" sh "$C/axle-cert-p12" "$P/none" --no-password
+check "nothing made for refused p12s" sh -c "! ls '$P'/d.p12 '$P'/mixed.p12 2>/dev/null"
+if command -v pk12util >/dev/null; then
+	mkdir -p "$P/nss"
+	check "NSS imports the p12" sh -c "certutil -N -d 'sql:$P/nss' --empty-password &&
+	    pk12util -i '$P/b.p12' -d 'sql:$P/nss' -W s3cret"
+else
+	bad "pk12util missing (libnss3-tools, .ci/deps.sh): NSS import not checked"
+fi
+
 # --- refused inputs ---------------------------------------------------------
 
 B=$tmp/bad
@@ -290,7 +337,7 @@ refuse "missing option value refused" issue member uk.london --out
 refuse "not a CA folder refused" sh "$C/axle-cert-issue" "$X" member uk.london --out "$B"
 check "nothing made for refused issues" empty_dir "$B"
 for cmd in axle-ca-new axle-cert-issue axle-cert-revoke axle-crl-publish \
-    axle-trust-add axle-dev-federation; do
+    axle-trust-add axle-dev-federation axle-cert-p12; do
 	check "$cmd -h prints usage" sh -c "sh '$C/$cmd' -h | grep -q '^usage: $cmd'"
 	refuse "$cmd without arguments" sh "$C/$cmd"
 done
