@@ -18,7 +18,7 @@
 #include "gateway/net/hostport.h"
 #include "gateway/net/grpc_frame.h"
 #include "proto/pb.h"
-#include "gateway/ctl/pb_json.h"
+#include "proto/pb_json.h"
 #include "gateway/net/tls.h"
 #include "gateway/net/version.h"
 
@@ -290,7 +290,7 @@ ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
 int
 ctl_print_json(const ProtobufCMessage *m)
 {
-	json_t *j = ctl_json_from_message(m);
+	json_t *j = pb_json_from_message(m, PB_JSON_TOOLS);
 	int rc = j != NULL && json_dumpf(j, stdout, JSON_INDENT(2)) == 0 ?
 	    CTL_OK : CTL_FAILED;
 

@@ -13,7 +13,7 @@
 #include "axle/v1/registry.pb-c.h"
 #include "gateway/net/client.h"
 #include "gateway/ctl/ctl.h"
-#include "gateway/ctl/pb_json.h"
+#include "proto/pb_json.h"
 #include "proto/pb.h"
 #include "registry/error.h"
 #include "registry/feed.h"
@@ -353,8 +353,8 @@ registrar_list(struct ctl *ctl, int argc, char **argv)
 		r = (Axle__V1__ListRegistrarsResponse *)m;
 		for (size_t i = 0; i < r->n_registrars; i++) {
 			if (ctl->json)
-				json_array_append_new(arr, ctl_json_from_message(
-				    &r->registrars[i]->base));
+				json_array_append_new(arr, pb_json_from_message(
+				    &r->registrars[i]->base, PB_JSON_TOOLS));
 			else
 				list_row(r->registrars[i]);
 		}
@@ -754,8 +754,8 @@ feed_show(struct ctl *ctl, int argc, char **argv)
 		arr = json_array();
 		for (size_t p = 0; p < f.npages; p++)
 			for (size_t i = 0; i < f.pages[p]->n_entries; i++)
-				json_array_append_new(arr, ctl_json_from_message(
-				    &f.pages[p]->entries[i]->base));
+				json_array_append_new(arr, pb_json_from_message(
+				    &f.pages[p]->entries[i]->base, PB_JSON_TOOLS));
 		json_dumpf(arr, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(arr);

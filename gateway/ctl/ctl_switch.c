@@ -14,7 +14,7 @@
 #include "gateway/net/client.h"
 #include "gateway/ctl/ctl.h"
 #include "gateway/net/grpc_frame.h"
-#include "gateway/ctl/pb_json.h"
+#include "proto/pb_json.h"
 #include "gateway/switch/sw_envelope.h"
 #include "proto/pb.h"
 
@@ -390,11 +390,12 @@ fetch_cb(void *arg, int final, int status, const char *message,
 	s->n++;
 	r = delivery_receipt(d);
 	if (s->arr != NULL) {
-		json_t *o = ctl_json_from_message(&d->base);
+		json_t *o = pb_json_from_message(&d->base, PB_JSON_TOOLS);
 
 		/* The decoded receipt beside the raw payload, for scripts. */
 		if (r != NULL && json_is_object(o))
-			json_object_set_new(o, "receipt", ctl_json_from_message(&r->base));
+			json_object_set_new(o, "receipt",
+			    pb_json_from_message(&r->base, PB_JSON_TOOLS));
 		json_array_append_new(s->arr, o);
 	} else {
 		delivery_print(d);

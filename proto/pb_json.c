@@ -1,11 +1,12 @@
-/* pb_json.c -- renders any decoded protobuf message as JSON, driven by its descriptor. */
+/* pb_json.c -- renders any decoded protobuf message as JSON (axlectl's form or proto3's), driven by its descriptor. */
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/ctl/pb_json.h"
+#include "proto/pb_json.h"
 
 static json_t *
 pb_json_base64(const ProtobufCBinaryData *b)
@@ -64,8 +65,20 @@ pb_json_string(const char *s)
 }
 
 /* One value of field f stored at p (an element, for repeated fields). */
+/* JSON has no NaN or infinities: proto3 JSON spells them as strings. */
 static json_t *
-pb_json_value(const ProtobufCFieldDescriptor *f, const void *p)
+pb_json_real(double v)
+{
+	if (isnan(v))
+		return json_string("NaN");
+	if (isinf(v))
+		return json_string(v > 0 ? "Infinity" : "-Infinity");
+	return json_real(v);
+}
+
+static json_t *
+pb_json_value(const ProtobufCFieldDescriptor *f, const void *p,
+    enum pb_json_form form)
 {
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
@@ -74,21 +87,28 @@ pb_json_value(const ProtobufCFieldDescriptor *f, const void *p)
 	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
 		return json_integer(*(const uint32_t *)p);
 	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-		return json_integer(*(const int64_t *)p);
+	case PROTOBUF_C_TYPE_SFIXED64: {
+		int64_t v = *(const int64_t *)p;
+		char buf[24];
+
+		if (form == PB_JSON_TOOLS)
+			return json_integer(v);
+		snprintf(buf, sizeof(buf), "%lld", (long long)v);
+		return json_string(buf);
+	}
 	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: {
 		uint64_t v = *(const uint64_t *)p;
 		char buf[24];
 
-		if (v <= INT64_MAX)
+		if (v <= INT64_MAX && form == PB_JSON_TOOLS)
 			return json_integer((json_int_t)v);
 		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
 		return json_string(buf);
 	}
 	case PROTOBUF_C_TYPE_FLOAT:
-		return json_real(*(const float *)p);
+		return pb_json_real(*(const float *)p);
 	case PROTOBUF_C_TYPE_DOUBLE:
-		return json_real(*(const double *)p);
+		return pb_json_real(*(const double *)p);
 	case PROTOBUF_C_TYPE_BOOL:
 		return json_boolean(*(const protobuf_c_boolean *)p);
 	case PROTOBUF_C_TYPE_ENUM:
@@ -100,7 +120,7 @@ pb_json_value(const ProtobufCFieldDescriptor *f, const void *p)
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *m = *(ProtobufCMessage *const *)p;
 
-		return m == NULL ? json_null() : ctl_json_from_message(m);
+		return m == NULL ? json_null() : pb_json_from_message(m, form);
 	}
 	}
 	return json_null();
@@ -132,7 +152,8 @@ pb_json_elt_size(ProtobufCType t)
 }
 
 static json_t *
-pb_json_repeated(const ProtobufCFieldDescriptor *f, const char *base)
+pb_json_repeated(const ProtobufCFieldDescriptor *f, const char *base,
+    enum pb_json_form form)
 {
 	size_t n = *(const size_t *)(base + f->quantifier_offset);
 	const char *arr = *(char *const *)(base + f->offset);
@@ -140,7 +161,7 @@ pb_json_repeated(const ProtobufCFieldDescriptor *f, const char *base)
 	json_t *a = json_array();
 
 	for (size_t i = 0; a != NULL && i < n; i++) {
-		if (json_array_append_new(a, pb_json_value(f, arr + i * sz)) != 0) {
+		if (json_array_append_new(a, pb_json_value(f, arr + i * sz, form)) != 0) {
 			json_decref(a);
 			a = NULL;
 		}
@@ -161,8 +182,28 @@ pb_json_present(const ProtobufCFieldDescriptor *f, const char *base)
 	return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
 }
 
+char *
+pb_json_name(const char *proto_name, char *out, size_t outlen)
+{
+	size_t o = 0;
+	bool up = false;
+
+	if (outlen == 0)
+		return out;
+	for (const char *c = proto_name; *c != '\0' && o + 1 < outlen; c++) {
+		if (*c == '_') {
+			up = true;
+			continue;
+		}
+		out[o++] = up && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c;
+		up = false;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 json_t *
-ctl_json_from_message(const ProtobufCMessage *msg)
+pb_json_from_message(const ProtobufCMessage *msg, enum pb_json_form form)
 {
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 	const char *base = (const char *)msg;
@@ -170,15 +211,19 @@ ctl_json_from_message(const ProtobufCMessage *msg)
 
 	for (unsigned i = 0; o != NULL && i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		char name[128];
 		json_t *v;
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
-			v = pb_json_repeated(f, base);
+			v = pb_json_repeated(f, base, form);
 		else if (!pb_json_present(f, base))
 			v = json_null();
 		else
-			v = pb_json_value(f, base + f->offset);
-		if (v == NULL || json_object_set_new(o, f->name, v) != 0) {
+			v = pb_json_value(f, base + f->offset, form);
+		if (form == PB_JSON_PROTO3)
+			pb_json_name(f->name, name, sizeof(name));
+		if (v == NULL || json_object_set_new(o, form == PB_JSON_PROTO3 ?
+		    name : f->name, v) != 0) {
 			json_decref(o);
 			o = NULL;
 		}
