@@ -1,0 +1,27 @@
+// tree.js -- delegations as a tree: each prefix under the longest other
+// prefix that encloses it (label-wise: "uk.london.lewisham" is under
+// "uk.london"), as nested lists a screen reader reads as a tree.
+import { h } from './dom.js';
+import { standingLabel } from './labels.js';
+
+const encloses = (outer, inner) => inner.startsWith(outer + '.');
+
+export function prefixTree(regs) {
+  const items = regs.flatMap((r) => (r.prefixes || []).map((p) => ({ p, r, kids: [] })))
+    .sort((a, b) => a.p.split('.').length - b.p.split('.').length || a.p.localeCompare(b.p));
+  const roots = [];
+  for (const it of items) {
+    let parent = null;
+    for (const cand of items) {
+      if (cand === it || !encloses(cand.p, it.p)) continue;
+      if (!parent || cand.p.length > parent.p.length) parent = cand;
+    }
+    (parent ? parent.kids : roots).push(it);
+  }
+  if (!roots.length) return h('p', { class: 'empty' }, 'No delegations.');
+  const list = (nodes) => h('ul', {}, nodes.map((n) => h('li', {},
+    h('code', {}, n.p), ` ${n.r.displayName || n.r.id} `,
+    h('span', { class: `standing ${standingLabel(n.r.status)}` }, standingLabel(n.r.status)),
+    n.kids.length ? list(n.kids) : null)));
+  return h('div', { class: 'tree', id: 'delegations' }, list(roots));
+}
