@@ -9,6 +9,9 @@
 struct event_base;
 struct store;
 
+/* The writer thread's name (/proc/PID/task/TID/comm), for measuring its CPU. */
+#define STORE_WRITER_NAME	"axle-writer"
+
 /* Named databases, one owning module each. Extend at the end. */
 enum gw_store_db {
 	STORE_DB_META = 0,	/* node meta: boot count, format version */

@@ -6,6 +6,10 @@
 #   Registry.Resolve (a real ResolveRequest for a delegated address).
 # Then the register: in-process resolution over 1M delegations beside LMDB
 # random gets (build/bench_resolve), and mirror lag between two nodes.
+# Then the switch: durable Send of 1 KiB envelopes beside two references,
+# nghttpx relaying the same POSTs and redis-server (appendfsync always, mTLS
+# TLS 1.3) taking LPUSHes of 1 KiB values; with the writer thread's CPU per
+# Send (BENCH_PERF=1: a perf profile of it too).
 # Prints requests/s, p50, p99 and the ratios. Not a test: no pass/fail on
 # speed. Usage: tests/bench/run.sh BUILD_DIR
 set -eu
@@ -58,6 +62,8 @@ load() {	# server path-mode path [--body-file F]
 }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
+echo "bench: machine load at start: $(uptime | sed 's/.*load average/load average/')"
+if [ "${BENCH_SWITCH_ONLY:-0}" != 1 ]; then
 echo "bench: $CONNS connections x $STREAMS streams, up to $REQS requests or ${SECS}s each, mTLS TLS 1.3, loopback, $(nproc) cores"
 load "$x_port" --get /small >/dev/null 2>&1 || true	# warm-up
 ref=$(load "$x_port" --get /small)
@@ -117,6 +123,7 @@ echo "mirror lag (commit on uk.bench -> visible in uk.mirror's Resolve; mirror_i
 /usr/bin/python3 "$top/tests/bench/mirror_lag.py" "$work/gen" "$work/pki/ca/ca.pem" \
     "$P/admin.pem" "$P/admin.key" "$ax_port" "$work/pki/uk.mirror/member.pem" \
     "$work/pki/uk.mirror/member.key" "$m_port" uk.bench "${BENCH_MIRROR_CHANGES:-100}" | sed 's/^/  /'
+fi
 
 # --- switch: durable Send of 1 KiB envelopes beside nghttpx relaying the same POSTs ---
 # Nodes uk.a and uk.b (peers) with registrars for their hubs. Each Send is committed
@@ -146,6 +153,7 @@ commit_batch_max = ${BENCH_SW_BATCH:-4096}
 address = 127.0.0.1:$op
 CONF
 	"$B/axled" -c "$work/sw$n.conf" 2>"$work/sw$n.log" & pids="$pids $!"
+	[ $n = a ] && swa_pid=$!
 done
 wait_port "$a_port"; wait_port "$b_port"
 swctl() { n=$1; shift; "$B/axlectl" --cert "$S/uk.$n/admin.pem" --key "$S/uk.$n/admin.key" \
@@ -184,19 +192,76 @@ echo "switch: durable Send, 1 KiB envelopes, $SWC connections x $SWS streams, ${
 printf '\000\000\000\000\000' >"$work/www/grpc0"
 swload "$P" "$work/pki/trust" fame-bench "$x_port" --post /grpc0 >/dev/null 2>&1 || true
 swload "$S/uk.a" "$S/trust" fame-sw "$a_port" --grpc /axle.v1.Switch/Send --vary-id 2 >/dev/null 2>&1 || true
-c0=$(swm axle_store_commits_total); r0=$(swm axle_store_requests_total)
-t0=$(swm axle_store_commit_seconds_total)
+# The store writer's CPU ticks (utime + stime, /proc/PID/task/TID/stat).
+writer_ticks() {
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = axle-writer ] || continue
+		sed 's/.*) //' "$t/stat" | awk '{ print $12 + $13 }'
+		return
+	done
+	echo 0
+}
+writer_tid() { for t in /proc/"$1"/task/*; do [ "$(cat "$t/comm")" = axle-writer ] && basename "$t"; done; }
 sref=$(swload "$P" "$work/pki/trust" fame-bench "$x_port" --post /grpc0 || true)
+c0=$(swm axle_store_commits_total); r0=$(swm axle_store_requests_total)
+t0=$(swm axle_store_commit_seconds_total); w0=$(writer_ticks "$swa_pid")
+if [ "${BENCH_PERF:-0}" = 1 ]; then
+	perf record -q -g -o "$work/writer.perf" -t "$(writer_tid "$swa_pid")" -- sleep "$SWSECS" \
+	    >/dev/null 2>&1 & perf_pid=$!
+fi
 ssend=$(swload "$S/uk.a" "$S/trust" fame-sw "$a_port" --grpc /axle.v1.Switch/Send --vary-id 2 || true)
 c1=$(swm axle_store_commits_total); r1=$(swm axle_store_requests_total)
-t1=$(swm axle_store_commit_seconds_total)
+t1=$(swm axle_store_commit_seconds_total); w1=$(writer_ticks "$swa_pid")
 printf '%-44s %s\n' "reference nghttpx relaying 1 KiB POSTs" "$sref"
 printf '%-44s %s\n' "axled Switch.Send (durable, group commit)" "$ssend"
 awk -v a="$(field "$ssend" rps)" -v r="$(field "$sref" rps)" \
-    'BEGIN { printf "ratio Send/reference (requests/s): %.2f  (goal >= 0.50)\n", a / r }'
+    'BEGIN { printf "ratio Send/nghttpx relay (requests/s): %.2f  (goal >= 1.0)\n", a / r }'
 awk -v c="$((c1 - c0))" -v r="$((r1 - r0))" -v m="$(swm axle_store_batch_max)" \
     -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
     'BEGIN { printf "group commit: %d commits for %d writes, %.1f writes per commit (max batch %s), %.1f ms per commit (fsync)\n", c, r, c ? r / c : 0, m, c ? t * 1000 / c : 0 }'
+awk -v w="$((w1 - w0))" -v hz="$(getconf CLK_TCK)" -v r="$((r1 - r0))" \
+    'BEGIN { printf "writer thread CPU: %.2f s, %.1f us per Send  (goal < 15)\n", w / hz, r ? w / hz * 1e6 / r : 0 }'
+if [ -n "${perf_pid:-}" ]; then
+	wait "$perf_pid" || true
+	echo "perf profile of the writer thread (self time, top 25):"
+	perf report -i "$work/writer.perf" --stdio --no-children -g none --percent-limit 1 \
+	    --sort dso,symbol 2>/dev/null | grep -v '^#' | grep '%' | head -25 | sed 's/^/  /'
+fi
+
+# --- redis-server, fsync-always AOF, mutual TLS 1.3: LPUSH of 1 KiB values ------
+# The durable reference: each write is in the append-only file, fsynced, before
+# the reply. redis-benchmark at 16 connections x 32 pipelined, same certificates.
+if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+	r_port=$(free_port); mkdir -p "$work/redis"
+	cat >"$work/redis.conf" <<CONF
+port 0
+bind 127.0.0.1
+tls-port $r_port
+tls-cert-file $P/node.chain.pem
+tls-key-file $P/node.key
+tls-ca-cert-file $work/pki/ca/ca.pem
+tls-auth-clients yes
+tls-protocols "TLSv1.3"
+appendonly yes
+appendfsync always
+auto-aof-rewrite-percentage 0
+save ""
+dir $work/redis
+CONF
+	redis-server "$work/redis.conf" >"$work/redis.log" 2>&1 & pids="$pids $!"
+	wait_port "$r_port"
+	rb() { timeout 120 redis-benchmark --tls --cacert "$work/pki/ca/ca.pem" \
+	    --cert "$P/member.chain.pem" --key "$P/member.key" -h 127.0.0.1 -p "$r_port" \
+	    -c "${BENCH_REDIS_CONNS:-16}" -P "${BENCH_REDIS_PIPELINE:-32}" -d 1024 -t lpush --csv "$@"; }
+	rb -n 20000 >/dev/null 2>&1 || true	# warm-up
+	red=$(rb -n "${BENCH_REDIS_REQUESTS:-120000}" 2>/dev/null | tr -d '"' | awk -F, '$1 == "LPUSH" { printf "rps=%.0f p50_ms=%s p99_ms=%s", $2, $5, $7 }')
+	printf '%-44s %s\n' "reference redis LPUSH (appendfsync always)" "${red:-failed (see redis.log)}"
+	[ -n "$red" ] && awk -v a="$(field "$ssend" rps)" -v r="$(field "$red" rps)" \
+	    'BEGIN { printf "ratio Send/redis fsync-always LPUSH (requests/s): %.2f  (goal >= 1.0)\n", a / r }'
+else
+	echo "reference redis LPUSH: skipped (redis-server/redis-benchmark missing: sh .ci/deps.sh)"
+fi
+echo "bench: machine load at end: $(uptime | sed 's/.*load average/load average/')"
 echo "switch: one message at a time, hub -> uk.a -> uk.b -> mailbox (fetcher long-polling at uk.b):"
 mkdir -p "$work/swgen"
 (cd "$top" && /usr/bin/python3 -m grpc_tools.protoc -I proto --python_out="$work/swgen" \
