@@ -1,10 +1,11 @@
 // api.js -- the console's only way to the node: the Connect protocol's unary
 // JSON form on the node's own listener (POST /axle.v1.<Service>/<Method>,
 // proto3 JSON), the same handlers as gRPC. The TLS client certificate is the
-// authentication; the custom header below is what a cross-site page cannot
-// send without a CORS preflight the node refuses (docs/security.md).
+// authentication; Connect's own header Connect-Protocol-Version is what a
+// cross-site page cannot send without a CORS preflight the node refuses, and
+// the node also checks Origin and Sec-Fetch-Site (docs/security.md).
 
-export const CSRF_HEADER = 'X-Axle-Console';
+const PROTOCOL_HEADER = 'Connect-Protocol-Version';
 
 export class RpcError extends Error {
   constructor(code, message) {
@@ -19,7 +20,7 @@ export async function call(service, method, body) {
     resp = await fetch(`/axle.v1.${service}/${method}`, {
       method: 'POST',
       credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', [CSRF_HEADER]: '1' },
+      headers: { 'Content-Type': 'application/json', [PROTOCOL_HEADER]: '1' },
       body: JSON.stringify(body || {}),
     });
   } catch (e) {
