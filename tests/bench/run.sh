@@ -9,7 +9,8 @@
 # Then the switch: durable Send of 1 KiB envelopes beside two references,
 # nghttpx relaying the same POSTs and redis-server (appendfsync always, mTLS
 # TLS 1.3) taking LPUSHes of 1 KiB values; with the writer thread's CPU per
-# Send (BENCH_PERF=1: a perf profile of it too).
+# Send (BENCH_PERF=1: a perf profile of it too). Last, the loop with 1M
+# queued messages (tests/bench/loop_o1.sh).
 # Prints requests/s, p50, p99 and the ratios. Not a test: no pass/fail on
 # speed. Usage: tests/bench/run.sh BUILD_DIR
 set -eu
@@ -24,8 +25,7 @@ pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { i=0; until /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do i=$((i+1)); [ $i -gt 50 ] && { echo "port $1 never opened"; exit 1; }; sleep 0.1; done; }
+. "$top/tests/bench/benchlib.sh"
 
 "$top/certs/axle-dev-federation" "$work/pki" fame-bench uk.bench uk.mirror >/dev/null
 P=$work/pki/uk.bench
@@ -60,7 +60,6 @@ load() {	# server path-mode path [--body-file F]
 	    --conns "$CONNS" --streams "$STREAMS" --requests "$REQS" --duration-s "$SECS" \
 	    "$@"
 }
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 echo "bench: machine load at start: $(uptime | sed 's/.*load average/load average/')"
 if [ "${BENCH_SWITCH_ONLY:-0}" != 1 ]; then
@@ -164,20 +163,7 @@ for n in a b; do
 done
 # Envelope { message_id(16, varied per request at offset 2), sender, to, message_type,
 # content_type, payload (1 KiB) }, serialized by hand.
-/usr/bin/python3 - "$work/send.pb" <<'PY'
-import os, sys
-def f(n, b): return bytes([n << 3 | 2]) if n < 16 else bytes([(n << 3 | 2) & 0x7f | 0x80, (n << 3 | 2) >> 7])
-def v(n):
-    out = b''
-    while True:
-        out += bytes([n & 0x7f | (0x80 if n > 0x7f else 0)])
-        n >>= 7
-        if not n: return out
-def fld(n, b): return f(n, b) + v(len(b)) + b
-body = (fld(1, os.urandom(16)) + fld(2, b'uk.a.hub') + fld(3, b'uk.a.hub') + fld(5, b'bench.v1')
-        + fld(30, b'application/octet-stream') + fld(31, os.urandom(1024)))
-open(sys.argv[1], 'wb').write(body)
-PY
+envelope_1k "$work/send.pb" uk.a.hub
 swm() { curl -s --http2 --cert "$S/uk.a/admin.pem" --key "$S/uk.a/admin.key" --cacert "$S/ca/ca.pem" \
     "https://127.0.0.1:$a_port/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 SWC=${BENCH_SW_CONNS:-16}; SWS=${BENCH_SW_STREAMS:-32}; SWSECS=${BENCH_SW_SECONDS:-6}
@@ -269,3 +255,9 @@ mkdir -p "$work/swgen"
 /usr/bin/python3 "$top/tests/bench/switch_latency.py" "$work/swgen" "$S/ca/ca.pem" \
     "$S/uk.a/member.chain.pem" "$S/uk.a/member.key" "$a_port" uk.a.hub \
     "$S/uk.b/member.chain.pem" "$S/uk.b/member.key" "$b_port" uk.b.hub "${BENCH_SW_LATENCY_N:-300}" | sed 's/^/  /'
+
+# --- "O(1) where the loop is": summaries of 1M queued messages beside Resolve ------
+if [ "${BENCH_O1:-1}" != 0 ]; then
+	echo "loop with a full store (BENCH_O1_MESSAGES=${BENCH_O1_MESSAGES:-1000000} over ${BENCH_O1_MAILBOXES:-1000} mailboxes; BENCH_O1=0 skips):"
+	sh "$top/tests/bench/loop_o1.sh" "$B" | sed 's/^/  /'
+fi
