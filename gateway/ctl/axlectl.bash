@@ -12,7 +12,7 @@ _axlectl_global_flags="--json --help --version"
 _axlectl_commands="info health cases audit registrar delegate resolve service
 discover feed mirror send fetch ack reject status outbox mailbox help"
 # Command options that take no value (all others take one).
-_axlectl_flags="--json --overdue --all --payload"
+_axlectl_flags="--json --overdue --all --payload --receipts"
 
 # The sub-commands of a command ("" when it has none).
 _axlectl_subs()
@@ -47,7 +47,8 @@ _axlectl_opts()
 	"feed show") echo "--from" ;;
 	"send "*) echo "--to --to-group --from --type --context --payload-file" \
 	    "--content-type --deliver-by-ms --reply-by-ms --policy --id" ;;
-	"fetch "*) echo "--max --wait-ms --mailbox --visibility-ms" ;;
+	"fetch "*) echo "--max --wait-ms --mailbox --visibility-ms --save --receipts" ;;
+	"ack "*) echo "--all --mailbox" ;;
 	esac
 }
 
@@ -104,6 +105,9 @@ _axlectl()
 		--payload-file)
 			compopt -o filenames 2>/dev/null
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+		--save)
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
 		--policy)
 			mapfile -t COMPREPLY < <(compgen -W "escalate return discard" -- "$cur") ;;
 		esac

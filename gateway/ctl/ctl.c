@@ -1,4 +1,5 @@
 /* ctl.c -- axlectl's shared parts: settings (file, env, flags), the connection, calls, output. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include "gateway/net/grpc_frame.h"
 #include "proto/pb.h"
 #include "proto/pb_json.h"
+#include "recourse/case.h"
 #include "gateway/net/tls.h"
 #include "gateway/net/version.h"
 
@@ -47,6 +49,152 @@ ctl_put_col(const char *s, int width)
 	snprintf(cell, sizeof(cell), "%.*s", width, s != NULL ? s : "");
 	ctl_put_safe(stdout, cell);
 	printf("%*s", width + 1 - (int)strlen(cell), "");
+}
+
+void
+ctl_time(int64_t ms, char *buf, size_t len)
+{
+	if (ms == 0)
+		snprintf(buf, len, "-");
+	else
+		recourse_fmt_time(ms, buf, len);
+}
+
+const char *
+ctl_enum_name(const ProtobufCEnumDescriptor *d, int v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
+	char prefix[128];
+	size_t o = 0;
+
+	if (ev == NULL)
+		return "?";
+	/* ReceiptKind -> RECEIPT_KIND_ */
+	for (const char *c = d->short_name; *c != '\0' && o + 2 < sizeof(prefix); c++) {
+		if (isupper((unsigned char)*c) && c != d->short_name)
+			prefix[o++] = '_';
+		prefix[o++] = (char)toupper((unsigned char)*c);
+	}
+	prefix[o++] = '_';
+	prefix[o] = '\0';
+	if (strncmp(ev->name, prefix, o) == 0 && ev->name[o] != '\0')
+		return ev->name + o;
+	return ev->name;
+}
+
+/* --- values from stdin ---------------------------------------------------- */
+
+#define CTL_STDIN_MAX	(64u << 20)
+
+void
+ctl_values_free(char **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The string at a dotted path in o, or NULL. */
+static const char *
+ctl_json_path(json_t *o, const char *path)
+{
+	char key[64];
+
+	while (o != NULL && *path != '\0') {
+		size_t k = strcspn(path, ".");
+
+		if (k >= sizeof(key))
+			return NULL;
+		memcpy(key, path, k);
+		key[k] = '\0';
+		o = json_object_get(o, key);
+		path += k + (path[k] == '.');
+	}
+	return json_string_value(o);
+}
+
+/* Appends a copy of s to v (room for max). Returns 0, or -1 (said). */
+static int
+ctl_values_add(char **v, size_t *n, size_t max, const char *s, size_t len)
+{
+	if (*n >= max) {
+		fprintf(stderr, "axlectl: more than %zu values on stdin\n", max);
+		return -1;
+	}
+	if ((v[*n] = strndup(s, len)) == NULL) {
+		fprintf(stderr, "axlectl: out of memory\n");
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+static int
+ctl_values_json(json_t *j, const char *list, const char *const *paths,
+    char **v, size_t *n, size_t max)
+{
+	json_t *arr = json_is_array(j) ? j : list != NULL ?
+	    json_object_get(j, list) : NULL;
+	size_t count = json_is_array(arr) ? json_array_size(arr) : 1;
+
+	for (size_t i = 0; i < count; i++) {
+		json_t *o = json_is_array(arr) ? json_array_get(arr, i) : j;
+		const char *s = NULL;
+
+		for (size_t p = 0; paths[p] != NULL && s == NULL; p++)
+			s = ctl_json_path(o, paths[p]);
+		if (s == NULL) {
+			fprintf(stderr, "axlectl: stdin: JSON element %zu has none of "
+			    "%s%s\n", i, paths[0], paths[1] != NULL ? ", ..." : "");
+			return -1;
+		}
+		if (ctl_values_add(v, n, max, s, strlen(s)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+char **
+ctl_stdin_values(const char *list, const char *const *paths, size_t max,
+    size_t *n)
+{
+	char *buf = malloc(CTL_STDIN_MAX + 1), **v = calloc(max, sizeof(char *));
+	size_t len = buf != NULL ? fread(buf, 1, CTL_STDIN_MAX + 1, stdin) : 0;
+	const char *p;
+	int rc = -1;
+
+	*n = 0;
+	if (buf != NULL)
+		buf[len > CTL_STDIN_MAX ? CTL_STDIN_MAX : len] = '\0';
+	if (buf == NULL || v == NULL)
+		fprintf(stderr, "axlectl: out of memory\n");
+	else if (len > CTL_STDIN_MAX)
+		fprintf(stderr, "axlectl: stdin: more than %u bytes\n", CTL_STDIN_MAX);
+	else if (ferror(stdin))
+		fprintf(stderr, "axlectl: stdin: %s\n", strerror(errno));
+	else if ((p = buf + strspn(buf, " \t\r\n")) < buf + len &&
+	    (*p == '[' || *p == '{')) {
+		json_error_t je;
+		json_t *j = json_loadb(buf, len, 0, &je);
+
+		if (j == NULL)
+			fprintf(stderr, "axlectl: stdin: not JSON: line %d: %s\n",
+			    je.line, je.text);
+		else
+			rc = ctl_values_json(j, list, paths, v, n, max);
+		json_decref(j);
+	} else {
+		rc = 0;
+		for (p = buf; rc == 0 && *(p += strspn(p, " \t\r\n")) != '\0';
+		    p += strcspn(p, " \t\r\n"))
+			rc = ctl_values_add(v, n, max, p, strcspn(p, " \t\r\n"));
+	}
+	free(buf);
+	if (rc != 0 || v == NULL) {
+		ctl_values_free(v, *n);
+		return NULL;
+	}
+	return v;
 }
 
 /* --- settings -------------------------------------------------------- */

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <protobuf-c/protobuf-c.h>
 #include <openssl/ssl.h>
@@ -63,6 +64,46 @@ int ctl_fail(const struct ctl *ctl, const char *status, const char *msg);
 void ctl_put_safe(FILE *f, const char *s);
 /* A table cell: safe, cut to width, padded, one space after. */
 void ctl_put_col(const char *s, int width);
+/* ms since the epoch as RFC 3339 UTC with milliseconds; "-" for 0. */
+void ctl_time(int64_t ms, char *buf, size_t len);
+
+/*
+ * A table for people: a header, then rows kept until printed, each column
+ * as wide as its widest cell so nothing is cut (empty cells print "-"), and
+ * notes (a free line under the row before it). Cells and notes are copied
+ * and printed without control bytes. ctl_table_new returns NULL on ENOMEM or
+ * more than CTL_TABLE_MAXCOLS columns; head must outlive the table.
+ * ctl_table_add and ctl_table_note return 0, or -1 on ENOMEM.
+ */
+#define CTL_TABLE_MAXCOLS	16
+struct ctl_table;
+struct ctl_table *ctl_table_new(const char *const *head, size_t ncols);
+int ctl_table_add(struct ctl_table *t, const char *const *cells);
+int ctl_table_note(struct ctl_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+size_t ctl_table_rows(const struct ctl_table *t);
+void ctl_table_print(const struct ctl_table *t, FILE *f);
+void ctl_table_free(struct ctl_table *t);
+
+/*
+ * An enum value's name without the prefix its enum gives every value
+ * (ReceiptKind: RECEIPT_KIND_DELIVERED -> DELIVERED); "?" if unknown.
+ */
+const char *ctl_enum_name(const ProtobufCEnumDescriptor *d, int v);
+
+/*
+ * `CMD -`: the values a command takes, read from stdin. Either the --json
+ * of another axlectl command (from each element of a top-level array, or of
+ * the array member `list` of a top-level object, else from the object
+ * itself: the string at the first of paths, NULL-terminated, that it has,
+ * e.g. "envelope.message_id"), or words separated by white space. At most
+ * max values. Returns them (count in *n; free with ctl_values_free) or NULL
+ * after saying why on stderr.
+ */
+char **ctl_stdin_values(const char *list, const char *const *paths, size_t max,
+    size_t *n);
+void ctl_values_free(char **v, size_t n);
+
 /* Parses options; returns the index of the command word, or -1 (usage printed). */
 int ctl_parse(struct ctl *ctl, int argc, char **argv);
 /* Opens the mTLS connection. Returns CTL_OK or CTL_FAILED (printed). */

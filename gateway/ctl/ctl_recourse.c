@@ -136,15 +136,6 @@ rec_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static void
-rec_time(int64_t ms, char *buf, size_t len)
-{
-	if (ms == 0)
-		snprintf(buf, len, "-");
-	else
-		recourse_fmt_time(ms, buf, len);
-}
-
 static const char *
 rec_to(const Axle__V1__Case *c)
 {
@@ -171,7 +162,7 @@ rec_list_print(const Axle__V1__ListCasesResponse *r)
 		ctl_put_col(c->id, 28);
 		ctl_put_col(recourse_state_name(c->state), 10);
 		ctl_put_col(recourse_reason_name(c->reason), 20);
-		rec_time(c->deadline_ms, t, sizeof(t));
+		ctl_time(c->deadline_ms, t, sizeof(t));
 		ctl_put_col(t, 24);
 		ctl_put_col(rec_to(c), 28);
 		ctl_put_safe(stdout, c->state == RECOURSE_ST_ESCALATED ?
@@ -295,9 +286,9 @@ rec_show_print(const Axle__V1__Case *c)
 	rec_row("to", rec_to(c));
 	rec_row("message type", c->envelope ? c->envelope->message_type : "");
 	rec_payload_print(c);
-	rec_time(c->opened_ms, t, sizeof(t));
+	ctl_time(c->opened_ms, t, sizeof(t));
 	rec_row("opened", t);
-	rec_time(c->deadline_ms, t, sizeof(t));
+	ctl_time(c->deadline_ms, t, sizeof(t));
 	rec_row("deadline", t);
 	buf[0] = '\0';
 	for (size_t i = 0; i < c->n_path && o < sizeof(buf); i++)
@@ -309,7 +300,7 @@ rec_show_print(const Axle__V1__Case *c)
 	for (size_t i = 0; i < c->n_history; i++) {
 		const Axle__V1__CaseAction *h = c->history[i];
 
-		rec_time(h->at_ms, t, sizeof(t));
+		ctl_time(h->at_ms, t, sizeof(t));
 		ctl_put_col(t, 24);
 		ctl_put_col(recourse_kind_name(h->kind), 22);
 		ctl_put_col(h->node, 14);

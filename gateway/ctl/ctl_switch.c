@@ -1,10 +1,13 @@
 /* ctl_switch.c -- axlectl send, fetch, ack, reject, status, outbox, mailbox: the switch. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -46,13 +49,17 @@ opt(int argc, char **argv, const char *name)
 	return NULL;
 }
 
-/* Every argument is a known "--name value" pair. */
+/* Every argument is a known "--name value" pair or a known flag (flags may be NULL). */
 static bool
-opts_known(int argc, char **argv, const char *const *known)
+opts_known(int argc, char **argv, const char *const *known, const char *const *flags)
 {
-	for (int i = 1; i < argc; i += 2) {
-		bool ok = false;
+	for (int i = 1; i < argc; i++) {
+		bool ok = false, isflag = false;
 
+		for (size_t k = 0; flags != NULL && flags[k] != NULL && !isflag; k++)
+			isflag = strcmp(argv[i], flags[k]) == 0;
+		if (isflag)
+			continue;
 		for (size_t k = 0; known[k] != NULL && !ok; k++)
 			ok = strcmp(argv[i], known[k]) == 0;
 		if (!ok || i + 1 >= argc) {
@@ -60,8 +67,19 @@ opts_known(int argc, char **argv, const char *const *known)
 			    "%s\n", argv[0], argv[i]);
 			return false;
 		}
+		i++;
 	}
 	return true;
+}
+
+/* A flag (an option with no value) is among the arguments. */
+static bool
+flag(int argc, char **argv, const char *name)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return true;
+	return false;
 }
 
 static bool
@@ -110,10 +128,7 @@ receipt_print(const Axle__V1__Receipt *r)
 		return;
 	id_hex(&r->message_id, hex);
 	row("message", hex);
-	row("receipt", protobuf_c_enum_descriptor_get_value(
-	    &axle__v1__receipt_kind__descriptor, r->kind) != NULL ?
-	    protobuf_c_enum_descriptor_get_value(&axle__v1__receipt_kind__descriptor,
-	    r->kind)->name : "?");
+	row("receipt", ctl_enum_name(&axle__v1__receipt_kind__descriptor, r->kind));
 	row("node", r->node);
 	row("case", r->case_id);
 	row("detail", r->detail);
@@ -234,7 +249,7 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 	ProtobufCMessage *m;
 	int rc;
 
-	if (!opts_known(argc, argv, known) || (to == NULL) == (to_group == NULL) ||
+	if (!opts_known(argc, argv, known, NULL) || (to == NULL) == (to_group == NULL) ||
 	    (to_group != NULL && group_arg(to_group, &group) != 0) ||
 	    opt(argc, argv, "--from") == NULL || opt(argc, argv, "--type") == NULL ||
 	    policy_arg(opt(argc, argv, "--policy"), &e.failure_policy) != 0)
@@ -294,31 +309,25 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 
 /* --- fetch (server streaming) ------------------------------------------------------- */
 
+#define FETCH_ROUND	1000	/* the node's most per Fetch (SW_FETCH_MAX) */
+#define ACK_BATCH	256	/* ids per Ack call */
+#define ACK_ALL_ROUNDS	10	/* ack --all: at most this many Fetch rounds */
+
+static const char *const fetch_head[] = { "ID", "ATTEMPT", "FROM", "TO", "TYPE",
+    "CONTEXT", "BYTES" };
+
 struct fetch_state {
 	struct ctl *ctl;
-	json_t *arr;
-	size_t n;
+	json_t *arr;			/* --json: the deliveries */
+	struct ctl_table *table;	/* otherwise: their rows */
+	const char *save_dir;		/* --save DIR */
+	bool receipts_only;		/* --receipts */
+	uint8_t (*ids)[SW_ID_LEN];	/* ack --all: what was fetched */
+	size_t n, skipped, nids, save_failed;
 	bool done;
 	int status;
 	char msg[512];
 };
-
-static void
-delivery_print(const Axle__V1__Delivery *d)
-{
-	const Axle__V1__Envelope *e = d->envelope;
-	char hex[SW_ID_HEX_LEN + 1];
-
-	if (e == NULL)
-		return;
-	id_hex(&e->message_id, hex);
-	printf("%s %-3u ", hex, d->attempt);
-	ctl_put_col(e->sender, 28);
-	ctl_put_col(e->to, 28);
-	ctl_put_col(e->message_type, 16);
-	ctl_put_col(e->context, 16);
-	printf("%zu\n", e->payload.len);
-}
 
 /* A receipt's payload decoded, or NULL if d is not a well-formed receipt; pb_free it. */
 static Axle__V1__Receipt *
@@ -333,40 +342,117 @@ delivery_receipt(const Axle__V1__Delivery *d)
 	    e->payload.len, NET_CLIENT_MAX_MSG, NULL, 0);
 }
 
-/* Receipts are opaque payloads on the wire; show what they say, indented under the row. */
-static void
-receipt_detail_print(const Axle__V1__Receipt *r)
+static const char *
+dash(const char *s)
 {
-	const ProtobufCEnumValue *k = protobuf_c_enum_descriptor_get_value(
-	    &axle__v1__receipt_kind__descriptor, r->kind);
-	char hex[SW_ID_HEX_LEN + 1];
-
-	id_hex(&r->message_id, hex);
-	printf("    receipt %s for %s at ", k != NULL ? k->name : "?", hex);
-	ctl_put_safe(stdout, r->node != NULL && r->node[0] != '\0' ? r->node : "-");
-	if (r->case_id != NULL && r->case_id[0] != '\0') {
-		fputs(" case ", stdout);
-		ctl_put_safe(stdout, r->case_id);
-	}
-	putchar('\n');
+	return s != NULL && s[0] != '\0' ? s : "-";
 }
 
-/* A returned message: which message came back, from where, and why. */
-static void
-returned_print(const Axle__V1__ReturnInfo *ri)
+/* One row per delivery; what a receipt or a returned message says, noted under it. */
+static int
+delivery_row(struct ctl_table *t, const Axle__V1__Delivery *d,
+    const Axle__V1__Receipt *r, const char *saved)
 {
-	char hex[SW_ID_HEX_LEN + 1];
+	const Axle__V1__Envelope *e = d->envelope;
+	char hex[SW_ID_HEX_LEN + 1], hex2[SW_ID_HEX_LEN + 1], att[16], bytes[24];
+	const char *cells[] = { hex, att, e->sender, e->to, e->message_type,
+	    e->context, bytes };
+	int rc;
 
-	id_hex(&ri->original_id, hex);
-	printf("    returned %s by ", hex);
-	ctl_put_safe(stdout, ri->node != NULL && ri->node[0] != '\0' ? ri->node : "-");
-	if (ri->case_id != NULL && ri->case_id[0] != '\0') {
-		fputs(" case ", stdout);
-		ctl_put_safe(stdout, ri->case_id);
+	id_hex(&e->message_id, hex);
+	snprintf(att, sizeof(att), "%u", d->attempt);
+	snprintf(bytes, sizeof(bytes), "%zu", e->payload.len);
+	rc = ctl_table_add(t, cells);
+	if (rc == 0 && r != NULL) {
+		id_hex(&r->message_id, hex2);
+		rc = ctl_table_note(t, "receipt %s for %s at %s%s%s",
+		    ctl_enum_name(&axle__v1__receipt_kind__descriptor, r->kind), hex2, dash(r->node),
+		    r->case_id != NULL && r->case_id[0] != '\0' ? " case " : "",
+		    r->case_id != NULL ? r->case_id : "");
 	}
-	fputs(": ", stdout);
-	ctl_put_safe(stdout, ri->reason != NULL ? ri->reason : "");
-	putchar('\n');
+	if (rc == 0 && e->returned != NULL) {
+		const Axle__V1__ReturnInfo *ri = e->returned;
+
+		id_hex(&ri->original_id, hex2);
+		rc = ctl_table_note(t, "returned %s by %s%s%s: %s", hex2,
+		    dash(ri->node), ri->case_id != NULL && ri->case_id[0] != '\0' ?
+		    " case " : "", ri->case_id != NULL ? ri->case_id : "",
+		    ri->reason != NULL ? ri->reason : "");
+	}
+	if (rc == 0 && saved != NULL)
+		rc = ctl_table_note(t, "payload saved as %s", saved);
+	return rc;
+}
+
+/*
+ * Writes e's payload to DIR/<hex id> (mode 0600, whole or not at all) and
+ * its path into path. Returns 0, or -1 after saying why on stderr.
+ */
+static int
+payload_save(const char *dir, const Axle__V1__Envelope *e, char *path, size_t len)
+{
+	char hex[SW_ID_HEX_LEN + 1], tmp[PATH_MAX];
+	FILE *f = NULL;
+	int fd = -1, ok;
+
+	id_hex(&e->message_id, hex);
+	snprintf(path, len, "%s/%s", dir, hex);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.part", dir, hex);
+	ok = e->message_id.len == SW_ID_LEN &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 &&
+	    (f = fdopen(fd, "wb")) != NULL &&
+	    fwrite(e->payload.data, 1, e->payload.len, f) == e->payload.len &&
+	    fflush(f) == 0 && fsync(fd) == 0;
+	if (f != NULL ? fclose(f) != 0 : fd >= 0 && close(fd) != 0)
+		ok = 0;
+	if (ok && rename(tmp, path) == 0)
+		return 0;
+	fprintf(stderr, "axlectl: fetch: cannot save the payload of %s as %s: %s\n",
+	    hex, path, e->message_id.len == SW_ID_LEN ? strerror(errno) :
+	    "no message id");
+	unlink(tmp);
+	return -1;
+}
+
+/* One delivery: filtered, saved, kept for ack --all, then as JSON or a row. */
+static void
+fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
+{
+	Axle__V1__Receipt *r = delivery_receipt(d);
+	char path[PATH_MAX];
+	bool saved = false;
+	int rc = 0;
+
+	if (s->receipts_only && r == NULL) {
+		s->skipped++;
+		return;
+	}
+	s->n++;
+	if (s->save_dir != NULL) {
+		saved = payload_save(s->save_dir, d->envelope, path, sizeof(path)) == 0;
+		s->save_failed += !saved;
+	}
+	if (s->ids != NULL && d->envelope->message_id.len == SW_ID_LEN && s->nids < FETCH_ROUND)
+		memcpy(s->ids[s->nids++], d->envelope->message_id.data, SW_ID_LEN);
+	if (s->arr != NULL) {
+		json_t *o = pb_json_from_message(&d->base, PB_JSON_TOOLS);
+
+		/* The decoded receipt beside the raw payload, for scripts. */
+		if (json_is_object(o)) {
+			if (r != NULL)
+				json_object_set_new(o, "receipt",
+				    pb_json_from_message(&r->base, PB_JSON_TOOLS));
+			if (saved)
+				json_object_set_new(o, "saved", json_string(path));
+		}
+		rc = json_array_append_new(s->arr, o);
+	} else {
+		rc = delivery_row(s->table, d, r, saved ? path : NULL);
+	}
+	if (rc != 0)
+		snprintf(s->msg, sizeof(s->msg), "out of memory");
+	if (r != NULL)
+		pb_free(&r->base);
 }
 
 static void
@@ -375,7 +461,6 @@ fetch_cb(void *arg, int final, int status, const char *message,
 {
 	struct fetch_state *s = arg;
 	Axle__V1__Delivery *d;
-	Axle__V1__Receipt *r;
 
 	if (final) {
 		s->done = true;
@@ -387,45 +472,106 @@ fetch_cb(void *arg, int final, int status, const char *message,
 	    NET_CLIENT_MAX_MSG, NULL, 0);
 	if (d == NULL)
 		return;
-	s->n++;
-	r = delivery_receipt(d);
-	if (s->arr != NULL) {
-		json_t *o = pb_json_from_message(&d->base, PB_JSON_TOOLS);
-
-		/* The decoded receipt beside the raw payload, for scripts. */
-		if (r != NULL && json_is_object(o))
-			json_object_set_new(o, "receipt",
-			    pb_json_from_message(&r->base, PB_JSON_TOOLS));
-		json_array_append_new(s->arr, o);
-	} else {
-		delivery_print(d);
-		if (r != NULL)
-			receipt_detail_print(r);
-		if (d->envelope != NULL && d->envelope->returned != NULL)
-			returned_print(d->envelope->returned);
-	}
-	if (r != NULL)
-		pb_free(&r->base);
+	if (d->envelope != NULL)
+		fetch_one(s, d);
 	pb_free(&d->base);
 }
+
+/* One Fetch call into s. Returns CTL_OK, or CTL_FAILED (said). */
+static int
+fetch_call(struct ctl *ctl, const Axle__V1__FetchRequest *req, struct fetch_state *s)
+{
+	uint8_t *buf;
+	size_t len;
+
+	s->done = false;
+	if ((buf = pb_pack(&req->base, 0, &len)) == NULL)
+		return ctl_fail(ctl, "INTERNAL", "out of memory");
+	if (net_client_call(ctl->client, "/axle.v1.Switch/Fetch", buf, len,
+	    ctl->set.timeout_ms + (int)req->wait_ms, fetch_cb, s) != 0) {
+		free(buf);
+		return ctl_fail(ctl, "INTERNAL", "cannot start the call");
+	}
+	free(buf);
+	while (!s->done)
+		if (event_base_loop(ctl->base, EVLOOP_ONCE) != 0)
+			break;
+	if (!s->done)
+		return ctl_fail(ctl, "UNAVAILABLE", "the call did not end");
+	if (s->status != 0)
+		return ctl_fail(ctl, net_grpc_status_name(s->status), s->msg);
+	return CTL_OK;
+}
+
+/* Where the output goes: s->arr for --json, else s->table. Returns CTL_OK or CTL_FAILED. */
+static int
+fetch_state_init(struct ctl *ctl, struct fetch_state *s)
+{
+	s->ctl = ctl;
+	if (ctl->json ? (s->arr = json_array()) == NULL :
+	    (s->table = ctl_table_new(fetch_head, 7)) == NULL)
+		return ctl_fail(ctl, "INTERNAL", "out of memory");
+	return CTL_OK;
+}
+
+static void
+fetch_state_print(const struct fetch_state *s)
+{
+	if (s->arr != NULL) {
+		json_dumpf(s->arr, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (ctl_table_rows(s->table) > 0) {
+		ctl_table_print(s->table, stdout);
+	} else {
+		printf("(no %s)\n", s->receipts_only ? "receipts" : "messages");
+	}
+}
+
+static void
+fetch_state_free(struct fetch_state *s)
+{
+	json_decref(s->arr);
+	ctl_table_free(s->table);
+	free(s->ids);
+}
+
+/* --save DIR: a directory, made (mode 0700) if missing. */
+static bool
+save_dir_ok(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "axlectl: fetch: --save %s: %s\n", dir, strerror(errno));
+		return false;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "axlectl: fetch: --save %s: not a directory%s%s\n", dir,
+		    errno == ENOENT ? ": " : "", errno == ENOENT ? strerror(errno) : "");
+		return false;
+	}
+	return true;
+}
+
+static const char fetch_usage[] = "fetch [--max N] [--wait-ms W] [--visibility-ms V] "
+    "[--mailbox ADDR] [--save DIR] [--receipts]";
 
 static int
 cmd_fetch(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const known[] = { "--max", "--wait-ms", "--mailbox",
-	    "--visibility-ms", NULL };
+	    "--visibility-ms", "--save", NULL };
+	static const char *const flags[] = { "--receipts", NULL };
 	Axle__V1__FetchRequest req = AXLE__V1__FETCH_REQUEST__INIT;
 	struct fetch_state s = { .ctl = ctl };
 	const char *v;
 	long long n;
-	uint8_t *buf;
-	size_t len;
+	int rc;
 
-	if (!opts_known(argc, argv, known))
-		return usage("fetch [--max N] [--wait-ms W] [--visibility-ms V] "
-		    "[--mailbox ADDR]");
+	if (!opts_known(argc, argv, known, flags))
+		return usage(fetch_usage);
 	if ((v = opt(argc, argv, "--max")) != NULL) {
-		if (!num(v, 1, 1000, &n))
+		if (!num(v, 1, FETCH_ROUND, &n))
 			return usage("fetch --max 1..1000");
 		req.max_messages = (uint32_t)n;
 	}
@@ -439,78 +585,188 @@ cmd_fetch(struct ctl *ctl, int argc, char **argv)
 			return usage("fetch --visibility-ms 1..3600000");
 		req.visibility_timeout_ms = (uint32_t)n;
 	}
+	s.save_dir = opt(argc, argv, "--save");
+	if (s.save_dir != NULL && !save_dir_ok(s.save_dir))
+		return CTL_USAGE;
+	s.receipts_only = flag(argc, argv, "--receipts");
 	req.mailbox = (char *)(opt(argc, argv, "--mailbox") ?
 	    opt(argc, argv, "--mailbox") : "");
-	if ((buf = pb_pack(&req.base, 0, &len)) == NULL)
-		return ctl_fail(ctl, "INTERNAL", "out of memory");
-	if (ctl->json && (s.arr = json_array()) == NULL) {
-		free(buf);
-		return ctl_fail(ctl, "INTERNAL", "out of memory");
+	if ((rc = fetch_state_init(ctl, &s)) == CTL_OK &&
+	    (rc = fetch_call(ctl, &req, &s)) == CTL_OK) {
+		fetch_state_print(&s);
+		if (s.save_failed > 0)
+			rc = ctl_fail(ctl, "FAILED", "some payloads were not saved (said "
+			    "above); those messages come back after the visibility timeout");
 	}
-	if (net_client_call(ctl->client, "/axle.v1.Switch/Fetch", buf, len,
-	    ctl->set.timeout_ms + (int)req.wait_ms, fetch_cb, &s) != 0) {
-		free(buf);
-		json_decref(s.arr);
-		return ctl_fail(ctl, "INTERNAL", "cannot start the call");
-	}
-	free(buf);
-	while (!s.done)
-		if (event_base_loop(ctl->base, EVLOOP_ONCE) != 0)
-			break;
-	if (s.arr != NULL) {
-		json_dumpf(s.arr, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(s.arr);
-	} else if (s.n == 0 && s.status == 0) {
-		printf("(no messages)\n");
-	}
-	if (!s.done)
-		return ctl_fail(ctl, "UNAVAILABLE", "the call did not end");
-	if (s.status != 0)
-		return ctl_fail(ctl, net_grpc_status_name(s.status), s.msg);
-	return CTL_OK;
+	if (s.skipped > 0)
+		fprintf(stderr, "axlectl: fetch: %zu fetched message(s) that are not "
+		    "receipts not shown (--receipts); they come back after the "
+		    "visibility timeout\n", s.skipped);
+	fetch_state_free(&s);
+	return rc;
 }
 
 /* --- ack, reject, status ---------------------------------------------------------------- */
 
+/*
+ * Acknowledges n ids (at most ACK_BATCH) in mailbox; adds to *acked and
+ * says each id not in flight on stderr, appending it (hex) to unknown.
+ * Returns CTL_OK or CTL_FAILED (the call failed, said).
+ */
 static int
-cmd_ack(struct ctl *ctl, int argc, char **argv)
+ack_ids(struct ctl *ctl, const char *mailbox, uint8_t (*raw)[SW_ID_LEN], size_t n,
+    size_t *acked, json_t *unknown)
 {
 	Axle__V1__AckRequest req = AXLE__V1__ACK_REQUEST__INIT;
-	ProtobufCBinaryData ids[256];
-	uint8_t raw[256][SW_ID_LEN];
-	ProtobufCMessage *m;
+	ProtobufCBinaryData ids[ACK_BATCH];
 	const Axle__V1__AckResponse *r;
+	ProtobufCMessage *m;
+	char hex[SW_ID_HEX_LEN + 1];
 	int rc;
 
-	if (argc < 2 || argc > 257)
-		return usage("ack ID... (1 to 256 message ids, hex)");
-	for (int i = 1; i < argc; i++) {
-		if (id_arg(argv[i], raw[i - 1]) != 0)
-			return CTL_USAGE;
-		ids[i - 1].data = raw[i - 1];
-		ids[i - 1].len = SW_ID_LEN;
+	for (size_t i = 0; i < n; i++) {
+		ids[i].data = raw[i];
+		ids[i].len = SW_ID_LEN;
 	}
-	req.mailbox = "";
+	req.mailbox = (char *)mailbox;
 	req.message_ids = ids;
-	req.n_message_ids = (size_t)argc - 1;
+	req.n_message_ids = n;
 	if ((rc = ctl_call(ctl, "/axle.v1.Switch/Ack", &req.base,
 	    &axle__v1__ack_response__descriptor, &m)) != CTL_OK)
 		return rc;
 	r = (const Axle__V1__AckResponse *)m;
-	if (ctl->json) {
-		rc = ctl_print_json(m);
-	} else {
-		printf("acknowledged %u\n", r->acknowledged);
-		for (size_t i = 0; i < r->n_unknown_ids; i++) {
-			char hex[SW_ID_HEX_LEN + 1];
-
-			id_hex(&r->unknown_ids[i], hex);
-			printf("not in flight: %s\n", hex);
-		}
+	*acked += r->acknowledged;
+	for (size_t i = 0; i < r->n_unknown_ids; i++) {
+		id_hex(&r->unknown_ids[i], hex);
+		fprintf(stderr, "axlectl: ack: NOT_FOUND: %s is not in flight in "
+		    "this mailbox (never fetched, already acknowledged, or its "
+		    "visibility timeout ran out: fetch it again)\n", hex);
+		json_array_append_new(unknown, json_string(hex));
 	}
 	pb_free(m);
+	return CTL_OK;
+}
+
+/* "acknowledged N", or as JSON with the ids not in flight (and ack --all's deliveries). */
+static void
+ack_print(const struct ctl *ctl, size_t acked, json_t *unknown, json_t *deliveries)
+{
+	json_t *o;
+
+	if (!ctl->json) {
+		printf("acknowledged %zu\n", acked);
+		return;
+	}
+	o = json_pack("{s:I,s:O}", "acknowledged", (json_int_t)acked,
+	    "unknown_ids", unknown);
+	if (o != NULL && deliveries != NULL)
+		json_object_set(o, "deliveries", deliveries);
+	if (o != NULL)
+		json_dumpf(o, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(o);
+}
+
+/* ack --all: fetches what is waiting now, round after round, and acknowledges it. */
+static int
+ack_all(struct ctl *ctl, const char *mailbox)
+{
+	Axle__V1__FetchRequest req = AXLE__V1__FETCH_REQUEST__INIT;
+	struct fetch_state s = { .ctl = ctl };
+	json_t *unknown = json_array();
+	size_t acked = 0, round = 0;
+	int rc;
+
+	req.mailbox = (char *)mailbox;
+	req.max_messages = FETCH_ROUND;
+	if ((rc = fetch_state_init(ctl, &s)) == CTL_OK &&
+	    ((s.ids = calloc(FETCH_ROUND, SW_ID_LEN)) == NULL || unknown == NULL))
+		rc = ctl_fail(ctl, "INTERNAL", "out of memory");
+	for (; rc == CTL_OK && round < ACK_ALL_ROUNDS; round++) {
+		s.nids = 0;
+		if ((rc = fetch_call(ctl, &req, &s)) != CTL_OK)
+			break;
+		for (size_t i = 0; rc == CTL_OK && i < s.nids; i += ACK_BATCH)
+			rc = ack_ids(ctl, mailbox, s.ids + i, s.nids - i < ACK_BATCH ?
+			    s.nids - i : ACK_BATCH, &acked, unknown);
+		if (s.nids < FETCH_ROUND)
+			break;
+	}
+	if (s.table != NULL && ctl_table_rows(s.table) > 0)
+		ctl_table_print(s.table, stdout);
+	if (rc == CTL_OK || acked > 0)
+		ack_print(ctl, acked, unknown, s.arr);
+	if (rc == CTL_OK && round == ACK_ALL_ROUNDS)
+		fprintf(stderr, "axlectl: ack: stopped after %d rounds of %d: more may "
+		    "be waiting, run it again\n", ACK_ALL_ROUNDS, FETCH_ROUND);
+	if (rc == CTL_OK && json_array_size(unknown) > 0)
+		rc = CTL_FAILED;
+	json_decref(unknown);
+	fetch_state_free(&s);
 	return rc;
+}
+
+static const char ack_usage[] = "ack ID... | ack - | ack --all [--mailbox ADDR]\n"
+    "  (message ids, 32 hex digits; - reads them from stdin: fetch --json, or\n"
+    "  one per line; --all fetches what waits now and acknowledges it)";
+
+#define ACK_STDIN_MAX	100000	/* ack -: ids read from stdin */
+
+/* ack ID... or ack -: every id in batches; fails if one was not in flight. */
+static int
+ack_list(struct ctl *ctl, char **words, size_t n)
+{
+	uint8_t raw[ACK_BATCH][SW_ID_LEN];
+	json_t *unknown = json_array();
+	size_t acked = 0;
+	int rc = unknown != NULL ? CTL_OK : ctl_fail(ctl, "INTERNAL", "out of memory");
+
+	for (size_t i = 0; rc == CTL_OK && i < n; i++)
+		if (id_arg(words[i], raw[0]) != 0)
+			rc = CTL_USAGE;
+	for (size_t i = 0; rc == CTL_OK && i < n; i += ACK_BATCH) {
+		size_t k = n - i < ACK_BATCH ? n - i : ACK_BATCH;
+
+		for (size_t j = 0; j < k; j++)
+			(void)sw_message_id_parse(words[i + j], strlen(words[i + j]), raw[j]);
+		rc = ack_ids(ctl, "", raw, k, &acked, unknown);
+	}
+	if (rc == CTL_OK || acked > 0)
+		ack_print(ctl, acked, unknown, NULL);
+	if (rc == CTL_OK && json_array_size(unknown) > 0)
+		rc = CTL_FAILED;
+	json_decref(unknown);
+	return rc;
+}
+
+static int
+cmd_ack(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const paths[] = { "envelope.message_id", "message_id", NULL };
+	char **words;
+	size_t n;
+	int rc;
+
+	if (argc >= 2 && strcmp(argv[1], "--all") == 0) {
+		static const char *const known[] = { "--mailbox", NULL };
+		const char *mb;
+
+		if (!opts_known(argc - 1, argv + 1, known, NULL))
+			return usage(ack_usage);
+		mb = opt(argc - 1, argv + 1, "--mailbox");
+		return ack_all(ctl, mb != NULL ? mb : "");
+	}
+	if (argc == 2 && strcmp(argv[1], "-") == 0) {
+		if ((words = ctl_stdin_values("deliveries", paths, ACK_STDIN_MAX,
+		    &n)) == NULL)
+			return CTL_USAGE;
+		rc = n > 0 ? ack_list(ctl, words, n) : usage(ack_usage);
+		ctl_values_free(words, n);
+		return rc;
+	}
+	if (argc < 2)
+		return usage(ack_usage);
+	return ack_list(ctl, argv + 1, (size_t)argc - 1);
 }
 
 static int
@@ -540,15 +796,52 @@ cmd_reject(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* A message's state in words (MessageState, envelope.proto). */
+static const char *
+state_words(Axle__V1__MessageState st)
+{
+	static const char *const w[] = {
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_UNKNOWN] = "unknown",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_OUTBOX] = "in outbox",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_MAILBOX] = "in mailbox",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_IN_FLIGHT] = "fetched",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_ACKNOWLEDGED] = "acknowledged",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_HELD] = "held",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_RECOURSE] = "in recourse",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_RETURNED] = "returned",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_DISCARDED] = "discarded",
+		[AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_FORWARDED] = "forwarded",
+	};
+
+	return (unsigned)st < sizeof(w) / sizeof(w[0]) && w[st] != NULL ? w[st] : "?";
+}
+
+/* "2026-12-07T18:45:25.123Z (3.2 s ago)", or "-" for 0. */
+static void
+time_ago(int64_t ms, char *buf, size_t len)
+{
+	char t[40];
+	double ago = (double)(now_ms() - ms) / 1000;
+
+	ctl_time(ms, t, sizeof(t));
+	if (ms == 0)
+		snprintf(buf, len, "-");
+	else if (ago >= 0 && ago < 120)
+		snprintf(buf, len, "%s (%.1f s ago)", t, ago);
+	else if (ago >= 0 && ago < 2 * 86400)
+		snprintf(buf, len, "%s (%.0f min ago)", t, ago / 60);
+	else
+		snprintf(buf, len, "%s", t);
+}
+
 static int
 cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	Axle__V1__StatusRequest req = AXLE__V1__STATUS_REQUEST__INIT;
 	const Axle__V1__MessageStatus *r;
-	const ProtobufCEnumValue *ev;
 	uint8_t id[SW_ID_LEN];
 	ProtobufCMessage *m;
-	char when[64];
+	char when[80];
 	int rc;
 
 	if (argc != 2)
@@ -564,26 +857,13 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	if (ctl->json) {
 		rc = ctl_print_json(m);
 	} else {
-		ev = protobuf_c_enum_descriptor_get_value(
-		    &axle__v1__message_state__descriptor, r->state);
 		row("message", argv[1]);
-		/* MESSAGE_STATE_FORWARDED -> forwarded */
-		if (ev != NULL && strncmp(ev->name, "MESSAGE_STATE_", 14) == 0) {
-			char low[64];
-			size_t i;
-
-			for (i = 0; ev->name[14 + i] != '\0' && i + 1 < sizeof(low); i++)
-				low[i] = (char)(ev->name[14 + i] | 0x20);
-			low[i] = '\0';
-			row("state", low);
-		} else {
-			row("state", "?");
-		}
+		row("state", state_words(r->state));
 		row("location", r->location);
 		row("node", r->node);
 		row("case", r->case_id);
-		snprintf(when, sizeof(when), "%lld", (long long)r->updated_ms);
-		row("updated ms", r->updated_ms ? when : "");
+		time_ago(r->updated_ms, when, sizeof(when));
+		row("updated", when);
 		row("detail", r->detail);
 	}
 	pb_free(m);
@@ -680,9 +960,10 @@ cmd_mailbox(struct ctl *ctl, int argc, char **argv)
 const struct ctl_cmd ctl_switch_cmds[] = {
 	{ "send", "--to A --from A --type T [...]", "send a message (member or "
 	    "admin); prints the receipt", true, cmd_send },
-	{ "fetch", "[--max N] [--wait-ms W]", "fetch your mailbox (member)",
+	{ "fetch", "[--max N] [--save DIR] [...]", "fetch your mailbox (member)",
 	    true, cmd_fetch },
-	{ "ack", "ID...", "acknowledge fetched messages (member)", true, cmd_ack },
+	{ "ack", "ID... | --all", "acknowledge fetched messages (member)", true,
+	    cmd_ack },
 	{ "reject", "ID --reason R", "reject a fetched message as not understood",
 	    true, cmd_reject },
 	{ "status", "ID", "where a message is now", true, cmd_status },

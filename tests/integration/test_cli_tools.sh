@@ -110,12 +110,16 @@ expect "--payload" axlectl cases show c1 --pay
 expect "--json" axlectl cases show c1 --payload --j
 expect "escalate return discard" axlectl send --to a --policy ""
 expect "--policy" axlectl send --to a --pol
+expect "--save" axlectl fetch --max 5 --sa
+expect "--receipts" axlectl fetch --save d --rec
+expect "--all" axlectl ack --a
 expect "" axlectl cases list --state ""
 expect "" axlectl info ""
 # File names where a file is asked for (global --cert), directories for --trust.
 mkdir -p "$tmp/files/trustdir" && : >"$tmp/files/admin.chain.pem"
 expect "$tmp/files/admin.chain.pem" axlectl --cert "$tmp/files/adm"
 expect "$tmp/files/trustdir" axlectl --trust "$tmp/files/t"
+expect "$tmp/files/trustdir" axlectl fetch --save "$tmp/files/t"
 
 # It cannot drift: exactly the commands of `axlectl help` ...
 cmds=$("$B/axlectl" help 2>&1 | sed -n '/^Commands:/,$p' | sed -n 's/^  \([a-z][a-z0-9-]*\).*/\1/p' | sort)
@@ -132,7 +136,8 @@ perl -ne '
 	if (/^cmd_([a-z_]+)\(/) { $f = $1 }
 	elsif ($f && /^\}/) { undef $f }
 	elsif ($f) {
-		$s{"$f $1"} = 1 while /strcmp\((?:sub|argv\[1\]), "([a-z-]+)"\)/g;
+		# a word, not an option: "--all" and "-" of ack are not sub-commands
+		$s{"$f $1"} = 1 while /strcmp\((?:sub|argv\[1\]), "([a-z][a-z-]*)"\)/g;
 		$walk{$f} = 1 if /rec_actions\[i\]\.name/;
 	}
 	END {
