@@ -44,7 +44,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 BINS = $(addprefix $(B)/,$(notdir $(GW_MAINS:.c=)))
 
-.PHONY: all deps test unit integration asan valgrind bench demo install clean fuzz hardening
+.PHONY: all deps test unit integration asan valgrind bench demo demo-stop install clean fuzz hardening
 all: $(BINS)
 
 deps:
@@ -149,6 +149,10 @@ demo:
 	@sh .ci/deps.sh
 	@$(MAKE) --no-print-directory all
 	@sh tests/demo/demo.sh $(B)
+
+# Stops what `DEMO_KEEP=1 make demo` left running (restarted nodes too) and removes it.
+demo-stop:
+	@sh tests/demo/demo-stop.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \

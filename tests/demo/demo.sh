@@ -4,7 +4,11 @@
 # hubs exchanging messages, an index fan-out, a recourse case resolved by an admin and a
 # registrar suspended then reactivated; each step explained, then stopped and cleaned up.
 # Usage: tests/demo/demo.sh BUILD_DIR (or: make demo)
-# Env: DEMO_KEEP=1 leaves the federation running and prints how to poke at it and stop it;
+# Env: DEMO_KEEP=1 leaves the federation running, writes env files to source (AXLE_* for
+#      axlectl) and prints short commands; `make demo-stop` (tests/demo/demo-stop.sh) stops it;
+#      DEMO_UNTIL=start ends after the nodes start (with DEMO_KEEP=1: a quick federation, for
+#      tests/integration/test_demo.sh); DEMO_RUNS=FILE where kept demos are listed for
+#      demo-stop (default BUILD_DIR/demo-runs);
 #      DEMO_RESULTS=DIR keeps each step's outcome (steps.txt, one "DEMO-STEP name=... ok=0|1
 #      detail=..." line per step) and axlectl's --json outputs there; DEMO_PORT=N first port.
 #      AXLE_WRAP / AXLE_TIME_SCALE as in tests/integration/axletest.py (make valgrind).
@@ -126,6 +130,41 @@ for d in json.load(open(sys.argv[1])):
 	    "$res/$1.json"
 }
 
+# env_file FILE REGION WHO: the AXLE_* settings for axlectl as REGION's admin or member hub.
+env_file() {
+	{
+		echo "# $1 -- source it (. $1): axlectl then talks to $2's node as its $3."
+		echo "# Written by tests/demo/demo.sh (DEMO_KEEP=1); make demo-stop stops the demo."
+		echo "export AXLE_SERVER=127.0.0.1:$(port_of "$2")"
+		echo "export AXLE_FEDERATION=$fed"
+		echo "export AXLE_CERT=$work/pki/$2/$3.chain.pem"
+		echo "export AXLE_KEY=$work/pki/$2/$3.key"
+		echo "export AXLE_TRUST=$work/pki/trust"
+		echo "case :\$PATH: in *:$B:*) ;; *) PATH=$B:\$PATH ;; esac"
+	} >"$1"
+}
+
+# DEMO_KEEP=1: leave it running (and say how to use and stop it), else go on to stop it.
+keep_running() {
+	[ "${DEMO_KEEP:-0}" = 1 ] || return 0
+	for r in $REGIONS; do
+		env_file "$work/env.$r" "$r" admin
+		env_file "$work/env.$r.hub" "$r" member
+	done
+	cp "$work/env.uk" "$work/env"
+	# make demo-stop finds the demo (every one kept) from here.
+	echo "$work" >>"${DEMO_RUNS:-$B/demo-runs}"
+	say "The federation is still running. Poke at it with axlectl:"
+	tell ". $work/env        # uk's admin (env.<region> for another, env.<region>.hub as its hub)"
+	tell "axlectl info; axlectl cases list; axlectl registrar list; axlectl outbox"
+	tell ". $work/env.uk.london.hub; axlectl send --to uk.westyorks.hub --from uk.london.hub --type note.v1"
+	tell ". $work/env.uk.westyorks.hub; axlectl fetch; axlectl ack --all"
+	tell "restart a node: kill \$(cat $work/uk/axled.pid); (cd $work/uk && { axled -c axled.conf 2>>axled.log & echo \$! >axled.pid; })"
+	tell "metrics: curl --cacert $work/pki/ca/ca.pem --cert \$AXLE_CERT --key \$AXLE_KEY https://localhost:$base/metrics"
+	tell "stop it all (restarted nodes too) and remove $work: make demo-stop"
+	exit 0
+}
+
 say "1. Issuing a dev federation's certificates ($fed: $REGIONS)"
 "$top/certs/axle-dev-federation" "$work/pki" "$fed" $REGIONS >/dev/null
 for n in idx1 idx2; do
@@ -160,6 +199,7 @@ for r in $REGIONS; do
 	(cd "$work/$r" && ${AXLE_WRAP:-} "$B/axled" -n -c axled.conf >/dev/null) || fail start "bad config for $r"
 	(cd "$work/$r" && exec ${AXLE_WRAP:-} "$B/axled" -c axled.conf 2>axled.log) &
 	pids="$pids $!"
+	echo $! >"$work/$r/axled.pid"
 done
 echo "$pids" >"$res/pids"
 echo "$work" >"$res/workdir"
@@ -172,6 +212,7 @@ for r in $REGIONS; do
 done
 [ $started = 3 ] && ok start "nodes=3 root=uk children=uk.london,uk.westyorks" ||
 	fail start "only $started of 3 nodes started"
+[ "${DEMO_UNTIL:-}" = start ] && keep_running && { stop_all; exit 0; }
 
 say "3. Registrars: delegated a prefix, activated; index services published in uk.westyorks"
 reg() {	# REGION ID PREFIX
@@ -321,17 +362,7 @@ show wy-released
 [ "$got" = "demo-held-1,demo-held-2,demo-held-3" ] && ok release "released=3 order=$got" ||
 	fail release "delivered $got"
 
-if [ "${DEMO_KEEP:-0}" = 1 ]; then
-	say "The federation is still running. Poke at it with axlectl, e.g.:"
-	for r in $REGIONS; do
-		tell "$r (port $(port_of "$r")): $B/axlectl --server 127.0.0.1:$(port_of "$r") --federation $fed --cert $work/pki/$r/admin.chain.pem --key $work/pki/$r/admin.key --trust $work/pki/trust info"
-	done
-	tell "then: cases list, registrar list, outbox, discover --kind index (as the admin); send/fetch/ack"
-	tell "as a hub: use member.chain.pem/member.key (address <region>.hub) instead of admin.*"
-	tell "metrics: curl --cacert $work/pki/ca/ca.pem --cert $work/pki/uk/admin.chain.pem --key $work/pki/uk/admin.key https://localhost:$base/metrics"
-	tell "Stop it with: kill$pids; rm -rf $work"
-	exit 0
-fi
+keep_running
 say "11. Stopping the nodes (SIGTERM drains and exits cleanly) and cleaning up"
 clean=0
 for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
