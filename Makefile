@@ -35,7 +35,9 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst $(B)/%,%,$(1)))
 PROTO_O = $(call obj,$(PROTO_C)) $(call obj,$(wildcard proto/*.c))
 REG_O   = $(call obj,$(REG_SRC))
 REC_O   = $(call obj,$(REC_SRC))
-GW_O    = $(call obj,$(GW_SRC))
+# The console's pages (gateway/console/www/), compiled in as a C table.
+CONSOLE_WWW = $(shell find gateway/console/www -type f ! -name '.*')
+GW_O    = $(call obj,$(GW_SRC)) $(B)/obj/gen/console_assets.o
 
 LIBS = $(B)/libaxlegw.a $(B)/libregistry.a $(B)/librecourse.a $(B)/libaxleproto.a
 
@@ -54,6 +56,10 @@ deps:
 $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(B)/gen
 	protoc-c --proto_path=proto --c_out=$(B)/gen $<
+
+$(B)/gen/console_assets.c: gateway/console/embed.sh gateway/console/www $(CONSOLE_WWW)
+	@mkdir -p $(B)/gen
+	sh gateway/console/embed.sh gateway/console/www > $@.tmp && mv $@.tmp $@
 
 $(B)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)

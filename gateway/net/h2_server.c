@@ -1,4 +1,4 @@
-/* h2_server.c -- HTTP/2 server sessions: limits, gRPC calls, plain GETs. */
+/* h2_server.c -- HTTP/2 server sessions: limits, gRPC and Connect calls, plain GETs (health, metrics, the console). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,11 +10,14 @@
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 
+#include "gateway/net/connect.h"
+#include "gateway/net/console.h"
 #include "gateway/net/grpc_frame.h"
 #include "gateway/net/h2_server.h"
 #include "gateway/net/log.h"
 #include "gateway/net/server.h"
 #include "proto/pb.h"
+#include "proto/pb_json.h"
 #include "gateway/net/rpc.h"
 
 #define PATH_MAX_LEN	512
@@ -32,7 +35,12 @@ struct net_stream {
 	char method[8];
 	char path[PATH_MAX_LEN + 1];
 	int has_path;
-	int grpc_ct;			/* content-type application/grpc[+proto] */
+	enum net_wire_form form;	/* from content-type: gRPC, Connect's forms, or none */
+	int custom_header;		/* connect-protocol-version: 1 or x-axle-console: 1 */
+	int encoded;			/* content-encoding other than identity */
+	char origin[128];		/* Origin, :authority, Sec-Fetch-Site (CSRF checks) */
+	char authority[128];
+	char fetch_site[24];
 	int bad_timeout;
 	int64_t timeout_ms;		/* -1: none */
 	struct evbuffer *body;
@@ -42,6 +50,7 @@ struct net_stream {
 	struct net_call *call;
 	/* response */
 	struct evbuffer *resp;
+	const char *location;		/* static: a redirect's Location */
 	int resp_started, resp_eof, trailers;
 	int status;
 	char message[512];
@@ -278,21 +287,45 @@ resp_read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t len,
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), \
 	NGHTTP2_NV_FLAG_NONE }
 
+#define NV_STATIC(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, \
+	sizeof(v) - 1, NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE }
+
+/*
+ * On every answer that is not gRPC (pages, assets, Connect, health,
+ * metrics): a browser may show it only as this node's own page, never
+ * framed, sniffed, cached or named in another site's Referer.
+ */
+static const nghttp2_nv web_headers[] = {
+	NV_STATIC("content-security-policy", NET_CONSOLE_CSP),
+	NV_STATIC("x-frame-options", "DENY"),
+	NV_STATIC("x-content-type-options", "nosniff"),
+	NV_STATIC("referrer-policy", "no-referrer"),
+	NV_STATIC("cache-control", "no-store"),
+};
+#define N_WEB_HEADERS (sizeof(web_headers) / sizeof(web_headers[0]))
+
 /* Starts the response with its headers; the body follows from st->resp. */
 static int
 stream_respond(struct net_stream *st, const char *status, const char *ctype)
 {
-	nghttp2_nv hdrs[] = { NV(":status", status), NV("content-type", ctype) };
+	nghttp2_nv hdrs[3 + N_WEB_HEADERS] = { NV(":status", status),
+		NV("content-type", ctype) };
 	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = resp_read };
+	size_t n = 2;
 
+	if (st->form != NET_FORM_GRPC)
+		for (size_t i = 0; i < N_WEB_HEADERS; i++)
+			hdrs[n++] = web_headers[i];
+	if (st->location != NULL)
+		hdrs[n++] = (nghttp2_nv)NV("location", st->location);
 	st->resp_started = 1;
 	/* A HEAD answer carries no content (RFC 9110 9.3.2); clients reset one that does. */
 	if (strcmp(st->method, "HEAD") == 0) {
 		evbuffer_drain(st->resp, evbuffer_get_length(st->resp));
-		return nghttp2_submit_response(st->h2->session, st->id, hdrs, 2,
+		return nghttp2_submit_response(st->h2->session, st->id, hdrs, n,
 		    NULL);
 	}
-	return nghttp2_submit_response(st->h2->session, st->id, hdrs, 2, &dp);
+	return nghttp2_submit_response(st->h2->session, st->id, hdrs, n, &dp);
 }
 
 /* A whole plain-HTTP answer (healthz, metrics, errors on non-gRPC paths). */
@@ -326,6 +359,77 @@ stream_grpc_status_only(struct net_stream *st, int status, const char *message)
 	}
 	st->resp_started = 1;
 	return nghttp2_submit_response(st->h2->session, st->id, hdrs, n, NULL);
+}
+
+static void
+stream_respond_or_reset(struct net_stream *st, const char *status, const char *ctype)
+{
+	if (stream_respond(st, status, ctype) != 0)
+		nghttp2_submit_rst_stream(st->h2->session, NGHTTP2_FLAG_NONE,
+		    st->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+/* Connect unary: the whole answer now: the message (OK) or an error object with its HTTP status. */
+static void
+stream_connect_unary_end(struct net_stream *st, int status, const char *message)
+{
+	char code[8], *json;
+	size_t len;
+
+	st->resp_eof = 1;
+	if (status == GRPC_OK) {
+		/* A handler that ended OK without a message: the empty one. */
+		if (evbuffer_get_length(st->resp) == 0 && net_connect_form_is_json(st->form))
+			evbuffer_add(st->resp, "{}", 2);
+		stream_respond_or_reset(st, "200", net_connect_content_type(st->form));
+		return;
+	}
+	evbuffer_drain(st->resp, evbuffer_get_length(st->resp));
+	if ((json = net_connect_error_json(status, message, false, &len)) != NULL) {
+		evbuffer_add(st->resp, json, len);
+		free(json);
+	}
+	snprintf(code, sizeof(code), "%d", net_connect_http_status(status));
+	stream_respond_or_reset(st, code, "application/json");
+}
+
+/* Connect streaming: the EndStreamResponse envelope after the messages sent. */
+static void
+stream_connect_stream_end(struct net_stream *st, int status, const char *message)
+{
+	uint8_t hdr[NET_CONNECT_ENV_HDR];
+	size_t len = 0;
+	char *json = net_connect_error_json(status, message, true, &len);
+
+	net_connect_envelope_header(hdr, NET_CONNECT_END_STREAM, (uint32_t)len);
+	evbuffer_add(st->resp, hdr, sizeof(hdr));
+	if (json != NULL)
+		evbuffer_add(st->resp, json, len);
+	free(json);
+	st->resp_eof = 1;
+	if (!st->resp_started)
+		stream_respond_or_reset(st, "200", net_connect_content_type(st->form));
+	else
+		nghttp2_session_resume_data(st->h2->session, st->id);
+}
+
+/* Ends the answer to a call with status, in the form the request used. */
+static void
+stream_end(struct net_stream *st, int status, const char *message)
+{
+	st->status = status;
+	snprintf(st->message, sizeof(st->message), "%s", message ? message : "");
+	if (net_connect_form_is_stream(st->form)) {
+		stream_connect_stream_end(st, status, message);
+	} else if (st->form != NET_FORM_GRPC) {
+		stream_connect_unary_end(st, status, message);
+	} else if (st->resp_started) {
+		st->trailers = 1;
+		st->resp_eof = 1;
+		nghttp2_session_resume_data(st->h2->session, st->id);
+	} else {
+		stream_grpc_status_only(st, status, message);
+	}
 }
 
 /* --- calls ------------------------------------------------------------------ */
@@ -381,26 +485,65 @@ net_call_time_left_ms(const struct net_call *call)
 	return left < 0 ? 0 : left;
 }
 
+/*
+ * msg in the stream's form into a new buffer with `headroom` bytes free in
+ * front (for a frame header): protobuf, or proto3 JSON for Connect's JSON
+ * forms. NULL on ENOMEM.
+ */
+static uint8_t *
+call_encode(const struct net_stream *st, const ProtobufCMessage *msg,
+    size_t headroom, size_t *len)
+{
+	json_t *j;
+	char *text;
+	uint8_t *buf;
+
+	if (!net_connect_form_is_json(st->form))
+		return pb_pack(msg, headroom, len);
+	if ((j = pb_json_from_message(msg, PB_JSON_PROTO3)) == NULL)
+		return NULL;
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (text == NULL)
+		return NULL;
+	*len = headroom + strlen(text);
+	if ((buf = calloc(1, *len)) != NULL)
+		memcpy(buf + headroom, text, *len - headroom);
+	free(text);
+	return buf;
+}
+
 int
 net_call_send(struct net_call *call, const ProtobufCMessage *msg)
 {
 	struct net_stream *st = call->stream;
+	int unary = 0, framed;
 	uint8_t *buf;
 	size_t len;
 
 	if (st == NULL || call->cancelled)
 		return -1;
-	buf = pb_pack(msg, GRPC_FRAME_HDR, &len);
-	if (buf == NULL)
+	/* Connect unary: one message, sent with the status by net_call_finish. */
+	if (st->form != NET_FORM_GRPC && !net_connect_form_is_stream(st->form)) {
+		if (evbuffer_get_length(st->resp) > 0)
+			return -1;
+		unary = 1;
+	}
+	framed = unary ? 0 : GRPC_FRAME_HDR;	/* Connect's envelope is gRPC's frame, flags 0 */
+	if ((buf = call_encode(st, msg, (size_t)framed, &len)) == NULL)
 		return -1;
-	net_grpc_frame_header(buf, (uint32_t)(len - GRPC_FRAME_HDR));
+	if (framed)
+		net_grpc_frame_header(buf, (uint32_t)(len - GRPC_FRAME_HDR));
 	if (evbuffer_add(st->resp, buf, len) != 0) {
 		free(buf);
 		return -1;
 	}
 	free(buf);
+	if (unary)
+		return 0;
 	if (!st->resp_started) {
-		if (stream_respond(st, "200", "application/grpc") != 0)
+		if (stream_respond(st, "200", st->form == NET_FORM_GRPC ?
+		    "application/grpc" : net_connect_content_type(st->form)) != 0)
 			return -1;
 	} else {
 		nghttp2_session_resume_data(st->h2->session, st->id);
@@ -450,15 +593,7 @@ net_call_finish(struct net_call *call, int status, const char *fmt, ...)
 	if (st != NULL) {
 		struct net_h2 *h2 = st->h2;
 
-		st->status = status;
-		snprintf(st->message, sizeof(st->message), "%s", message);
-		if (st->resp_started) {
-			st->trailers = 1;
-			st->resp_eof = 1;
-			nghttp2_session_resume_data(h2->session, st->id);
-		} else {
-			stream_grpc_status_only(st, status, message);
-		}
+		stream_end(st, status, message);
 		/*
 		 * Answered before the request ended: tell the client to stop
 		 * sending, but only once the response is out (RFC 9113 8.1);
@@ -495,16 +630,7 @@ call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		net_rpc_stats_at(call->midx)->by_status[GRPC_DEADLINE_EXCEEDED]++;
 	call->counted = 1;
 	call_log(call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
-	st->status = GRPC_DEADLINE_EXCEEDED;
-	snprintf(st->message, sizeof(st->message), "deadline exceeded");
-	if (st->resp_started) {
-		st->trailers = 1;
-		st->resp_eof = 1;
-		nghttp2_session_resume_data(st->h2->session, st->id);
-	} else {
-		stream_grpc_status_only(st, GRPC_DEADLINE_EXCEEDED,
-		    "deadline exceeded");
-	}
+	stream_end(st, GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
 	kick(st->h2);
 	call_detach(call);
 }
@@ -542,50 +668,78 @@ call_new(struct net_h2 *h2, struct net_stream *st)
 
 /* --- dispatch ----------------------------------------------------------------- */
 
-static void
-dispatch_grpc(struct net_h2 *h2, struct net_stream *st)
+/*
+ * What every call passes before its body is read, in gRPC and Connect
+ * alike: a known method, a well-formed timeout, the caller's right to call
+ * it, a body within the limit. For Connect also the CSRF checks, and a
+ * browser's caller must be an admin of this node: the console is theirs,
+ * and a browser presents its certificate to any page's requests. Returns
+ * the call, or NULL once it has been answered.
+ */
+static struct net_call *
+call_begin(struct net_h2 *h2, struct net_stream *st)
 {
-	const struct net_limits *lim = h2->srv->lim;
-	const uint8_t *msg;
-	size_t msglen, framelen, len, idx;
+	struct net_connect_origin o = { st->origin, st->authority, st->fetch_site,
+		st->custom_header != 0 };
 	struct net_call *call;
-	enum net_grpc_frame_rc rc;
-	const uint8_t *body;
+	size_t idx;
 	char err[256];
 
-	call = call_new(h2, st);
-	if (call == NULL) {
-		stream_grpc_status_only(st, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
+	if ((call = call_new(h2, st)) == NULL) {
+		stream_end(st, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
 	}
 	call->m = net_rpc_lookup(st->path, strlen(st->path), &idx);
 	call->midx = idx;
 	if (call->m == NULL) {
 		net_call_error(call, GRPC_UNIMPLEMENTED,
 		    "unknown method %s on this node", st->path);
-		return;
+		return NULL;
 	}
 	if (st->bad_timeout) {
-		net_call_error(call, GRPC_INVALID_ARGUMENT,
-		    "grpc-timeout header is malformed (expected 1-8 digits and one of H M S m u n)");
-		return;
+		net_call_error(call, GRPC_INVALID_ARGUMENT, st->form == NET_FORM_GRPC ?
+		    "grpc-timeout header is malformed (expected 1-8 digits and one of H M S m u n)" :
+		    "connect-timeout-ms header is malformed (expected 1-10 digits)");
+		return NULL;
+	}
+	if (st->form != NET_FORM_GRPC && !net_connect_csrf_ok(&o, err, sizeof(err))) {
+		net_call_error(call, st->custom_header ? GRPC_PERMISSION_DENIED :
+		    GRPC_INVALID_ARGUMENT, "%s", err);
+		return NULL;
+	}
+	if (st->form != NET_FORM_GRPC && net_connect_from_browser(&o) &&
+	    !net_authz_allows(&h2->peer, NET_AUTHZ_ADMIN, h2->srv->federation,
+	    h2->srv->region, err, sizeof(err))) {
+		net_call_error(call, GRPC_PERMISSION_DENIED,
+		    "calls from a browser are for admins of this node only: %s", err);
+		return NULL;
 	}
 	if (!net_authz_allows(&h2->peer, call->m->authz, h2->srv->federation,
 	    h2->srv->region, err, sizeof(err))) {
 		net_call_error(call, GRPC_PERMISSION_DENIED, "%s", err);
-		return;
+		return NULL;
 	}
 	if (st->body_over) {
 		net_call_error(call, GRPC_RESOURCE_EXHAUSTED,
 		    "request message is larger than this node's limit of %u bytes",
-		    lim->max_message_size);
-		return;
+		    h2->srv->lim->max_message_size);
+		return NULL;
 	}
-	len = evbuffer_get_length(st->body);
-	body = evbuffer_pullup(st->body, -1);
-	rc = net_grpc_frame_decode(body, len, lim->max_message_size, &msg, &msglen,
-	    &framelen);
-	switch (rc) {
+	return call;
+}
+
+/*
+ * The one message of a framed body (gRPC, Connect streaming: the same
+ * 5-byte frame). Returns it in *msg, or -1 once the call has been answered.
+ */
+static int
+call_frame(struct net_call *call, const uint8_t *body, size_t len,
+    const uint8_t **msg, size_t *msglen)
+{
+	uint32_t max = call->stream->h2->srv->lim->max_message_size;
+	size_t framelen;
+
+	switch (net_grpc_frame_decode(body, len, max, msg, msglen, &framelen)) {
 	case GRPC_FRAME_OK:
 		break;
 	case GRPC_FRAME_NEED_MORE:
@@ -593,29 +747,68 @@ dispatch_grpc(struct net_h2 *h2, struct net_stream *st)
 		    "the request carried no message (a unary call needs exactly one)" :
 		    "the request ended inside a gRPC message frame (%zu bytes received)",
 		    len);
-		return;
+		return -1;
 	case GRPC_FRAME_TOO_BIG:
 		net_call_error(call, GRPC_RESOURCE_EXHAUSTED,
-		    "request message is larger than this node's limit of %u bytes",
-		    lim->max_message_size);
-		return;
+		    "request message is larger than this node's limit of %u bytes", max);
+		return -1;
 	case GRPC_FRAME_COMPRESSED:
 		net_call_error(call, GRPC_UNIMPLEMENTED,
 		    "compressed messages are not supported; send uncompressed (grpc-encoding identity)");
-		return;
+		return -1;
 	default:
 		net_call_error(call, GRPC_INVALID_ARGUMENT,
 		    "bad gRPC frame: the compressed-flag byte must be 0 or 1");
-		return;
+		return -1;
 	}
 	if (framelen != len) {
 		net_call_error(call, GRPC_INVALID_ARGUMENT,
 		    "a unary call takes exactly one request message; %zu extra bytes followed it",
 		    len - framelen);
+		return -1;
+	}
+	return 0;
+}
+
+/* gRPC and Connect: the request decoded, then the handler. */
+static void
+dispatch_call(struct net_h2 *h2, struct net_stream *st)
+{
+	uint32_t max = h2->srv->lim->max_message_size;
+	struct net_call *call = call_begin(h2, st);
+	const uint8_t *body, *msg;
+	size_t len, msglen;
+	char err[256];
+
+	if (call == NULL)
+		return;
+	if (st->form != NET_FORM_GRPC &&
+	    !call->m->server_streaming != !net_connect_form_is_stream(st->form)) {
+		net_call_error(call, GRPC_INVALID_ARGUMENT, call->m->server_streaming ?
+		    "%s streams its answer: send content-type application/connect+json (or +proto)" :
+		    "%s is unary: send content-type application/json (or application/proto)",
+		    st->path);
 		return;
 	}
-	call->req = pb_unpack(call->m->req, msg, msglen, lim->max_message_size,
-	    err, sizeof(err));
+	if (st->encoded) {
+		net_call_error(call, GRPC_UNIMPLEMENTED,
+		    "compressed requests are not supported; send content-encoding identity");
+		return;
+	}
+	len = evbuffer_get_length(st->body);
+	body = evbuffer_pullup(st->body, -1);
+	msg = body;
+	msglen = len;
+	if ((st->form == NET_FORM_GRPC || net_connect_form_is_stream(st->form)) &&
+	    call_frame(call, body, len, &msg, &msglen) != 0)
+		return;
+	if (!net_connect_form_is_json(st->form))
+		call->req = pb_unpack(call->m->req, msg, msglen, max, err, sizeof(err));
+	else if (msglen == 0)	/* curl -d '': the empty message */
+		call->req = pb_json_parse(call->m->req, "{}", 2, max, err, sizeof(err));
+	else
+		call->req = pb_json_parse(call->m->req, (const char *)msg, msglen, max,
+		    err, sizeof(err));
 	if (call->req == NULL) {
 		net_call_error(call, GRPC_INVALID_ARGUMENT,
 		    "request is not a valid %s: %s", call->m->req->name, err);
@@ -628,7 +821,8 @@ dispatch_grpc(struct net_h2 *h2, struct net_stream *st)
 static void
 dispatch_http(struct net_h2 *h2, struct net_stream *st)
 {
-	static const char nf[] = "not found: this node serves gRPC (axle.v1), /healthz and /metrics\n";
+	static const char nf[] = "not found: this node serves gRPC and Connect (axle.v1), "
+	    "/console/, /healthz and /metrics\n";
 
 	h2->srv->ctr->http_requests++;
 	if (strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0) {
@@ -646,10 +840,17 @@ dispatch_http(struct net_h2 *h2, struct net_stream *st)
 		if (ok && h2->srv->metrics != NULL)
 			h2->srv->metrics(h2->srv->node, st->resp);
 		st->resp_eof = 1;
-		if (stream_respond(st, ok ? "200" : "403", ok ?
-		    "text/plain; version=0.0.4" : "text/plain") != 0)
-			nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE,
-			    st->id, NGHTTP2_INTERNAL_ERROR);
+		stream_respond_or_reset(st, ok ? "200" : "403", ok ?
+		    "text/plain; version=0.0.4" : "text/plain");
+	} else if (net_console_path(st->path)) {
+		const char *ctype;
+		char code[8];
+
+		snprintf(code, sizeof(code), "%d", net_console_answer(st->path,
+		    &h2->peer, h2->srv->federation, h2->srv->region, st->resp,
+		    &ctype, &st->location));
+		st->resp_eof = 1;
+		stream_respond_or_reset(st, code, ctype);
 	} else {
 		stream_http(st, "404", "text/plain", nf, sizeof(nf) - 1);
 	}
@@ -665,11 +866,17 @@ dispatch(struct net_h2 *h2, struct net_stream *st)
 		    NGHTTP2_PROTOCOL_ERROR);
 		return;
 	}
-	if (strcmp(st->method, "POST") == 0 && st->grpc_ct)
-		dispatch_grpc(h2, st);
+	static const char ct[] = "an RPC needs content-type application/grpc (gRPC), "
+	    "application/json or application/proto (Connect unary), or "
+	    "application/connect+json or application/connect+proto (Connect streaming)\n";
+
+	if (strcmp(st->method, "POST") == 0 && st->form == NET_FORM_GRPC)
+		dispatch_call(h2, st);
+	else if (strcmp(st->method, "POST") == 0 && strncmp(st->path, "/axle.", 6) == 0 &&
+	    st->form != NET_FORM_NONE)
+		dispatch_call(h2, st);
 	else if (strcmp(st->method, "POST") == 0 && strncmp(st->path, "/axle.", 6) == 0)
-		stream_http(st, "415", "text/plain",
-		    "gRPC needs content-type: application/grpc\n", 42);
+		stream_http(st, "415", "text/plain", ct, sizeof(ct) - 1);
 	else
 		dispatch_http(h2, st);
 }
@@ -690,6 +897,44 @@ on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st);
 	return 0;
+}
+
+/* value into a field of n bytes; too long: a value no check accepts. */
+static void
+header_copy(char *dst, size_t n, const char *value, size_t len)
+{
+	if (len < n)
+		snprintf(dst, n, "%.*s", (int)len, value);
+	else
+		snprintf(dst, n, "(too long)");
+}
+
+static bool
+header_is(const char *name, size_t namelen, const char *want)
+{
+	return namelen == strlen(want) && memcmp(name, want, namelen) == 0;
+}
+
+/* The headers of Connect calls and their CSRF checks (connect.h). */
+static void
+on_connect_header(struct net_stream *st, const char *name, size_t namelen,
+    const char *value, size_t len)
+{
+	if (header_is(name, namelen, "connect-protocol-version") ||
+	    header_is(name, namelen, "x-axle-console"))
+		st->custom_header |= len == 1 && value[0] == '1';
+	else if (header_is(name, namelen, "connect-timeout-ms")) {
+		if (net_connect_timeout_parse(value, len, &st->timeout_ms) != 0)
+			st->bad_timeout = 1;
+	} else if (header_is(name, namelen, "content-encoding") ||
+	    header_is(name, namelen, "connect-content-encoding"))
+		st->encoded = !(len == 8 && memcmp(value, "identity", 8) == 0);
+	else if (header_is(name, namelen, "origin"))
+		header_copy(st->origin, sizeof(st->origin), value, len);
+	else if (header_is(name, namelen, ":authority") || header_is(name, namelen, "host"))
+		header_copy(st->authority, sizeof(st->authority), value, len);
+	else if (header_is(name, namelen, "sec-fetch-site"))
+		header_copy(st->fetch_site, sizeof(st->fetch_site), value, len);
 }
 
 static int
@@ -727,13 +972,14 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame,
 			st->has_path = 1;
 		}
 	} else if (namelen == 12 && memcmp(name, "content-type", 12) == 0) {
-		st->grpc_ct = valuelen >= 16 &&
-		    memcmp(value, "application/grpc", 16) == 0 &&
-		    (valuelen == 16 || value[16] == '+' || value[16] == ';');
+		st->form = net_connect_form((const char *)value, valuelen);
 	} else if (namelen == 12 && memcmp(name, "grpc-timeout", 12) == 0) {
 		if (net_grpc_timeout_parse((const char *)value, valuelen,
 		    &st->timeout_ms) != 0)
 			st->bad_timeout = 1;
+	} else {
+		on_connect_header(st, (const char *)name, namelen,
+		    (const char *)value, valuelen);
 	}
 	return 0;
 }
