@@ -8,7 +8,7 @@ libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libevent-dev libinih-dev
 libjansson-dev python3 python3-grpcio python3-grpc-tools python3-pkg-resources python3-h2 curl
 nghttp2-proxy nghttp2-server nghttp2-client faketime procps psmisc fiu-utils libfiu0
 clang libclang-rt-dev shellcheck man-db groff-base valgrind systemd prometheus
-libnss3-tools redis-server redis-tools"
+libnss3-tools redis-server redis-tools iproute2"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
