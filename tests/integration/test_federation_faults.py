@@ -173,12 +173,14 @@ def applied_times(node, origin, after_pos):
 @test(timeout=900)
 def a_register_change_at_a_leaf_reaches_every_node():
     """Each change: a registrar delegated at the leaf; every other node's mirror applies it
-    (its log's mirror_applied line) and Registry.Resolve there names it."""
+    (its log's mirror_applied line) and Registry.Resolve there names it. The leaf's feed is
+    empty before the first change: that one also waits for each relay to learn the new
+    origin (Axle.Origins), so its figures are given apart from the later changes'."""
     e = need()
     f = e['f']
     rp = f.stubs.registry_pb2
     lat, slow = [], []
-    for i in range(CHANGES):
+    for i in range(CHANGES + 1):
         rid, prefix = 'spread-%d' % i, '%s.spread%d' % (CHANGE_AT, i)
         pos = {r: os.path.getsize(n.log) for r, n in f.nodes.items()}
         t0 = time.time()
@@ -186,14 +188,20 @@ def a_register_change_at_a_leaf_reaches_every_node():
             registrar_id=rid, prefix=prefix, display_name=rid,
             cert_identity='axle://%s/member/%s' % (FED, prefix)))
         wait_everywhere(f, prefix + '.x', rid)
+        this = []
         for r, n in f.nodes.items():
             if r == CHANGE_AT:
                 continue
             seen = applied_times(n, CHANGE_AT, pos[r])
             check(seen, '%s resolves %s but logged no mirror_applied for it' % (r, prefix))
-            lat.append(max(0.0, seen[0][0] - t0) * 1000)
-            if lat[-1] > 1000:
-                slow.append('%s@%d:%.0fms' % (r, i, lat[-1]))
+            this.append(max(0.0, seen[0][0] - t0) * 1000)
+            if i > 0 and this[-1] > 1000:
+                slow.append('%s@%d:%.0fms' % (r, i, this[-1]))
+        if i == 0:
+            figure('register_first_entry_p50_ms', '%.0f' % pct(this, 50))
+            figure('register_first_entry_max_ms', '%.0f' % max(this))
+        else:
+            lat += this
     check(len(lat) == CHANGES * (len(f.nodes) - 1), 'samples %d' % len(lat))
     figure('register_change_samples', len(lat))
     figure('register_change_p50_ms', '%.0f' % pct(lat, 50))
