@@ -150,6 +150,122 @@ axle_genkey() {
 	chmod 600 "$1"
 }
 
+# Checks a certificate request before a CA signs its key: PEM or DER, its
+# signature (proof that the requester holds the key) and an ECDSA P-256 key,
+# the federation's only key type. Writes it as PEM to out.
+axle_csr_check() {	# request, out
+	if ! openssl req -in "$1" -noout >/dev/null 2>&1 &&
+	    ! openssl req -in "$1" -inform DER -noout >/dev/null 2>&1; then
+		axle_die "$1 is not a certificate request (PEM or DER)"
+	fi
+	axle_f=PEM
+	openssl req -in "$1" -noout >/dev/null 2>&1 || axle_f=DER
+	axle_ssl req -in "$1" -inform "$axle_f" -out "$2"
+	openssl req -in "$2" -noout -verify >/dev/null 2>&1 ||
+	    axle_die "$1: the request's signature does not verify (altered," \
+	    "or not signed by its own key)"
+	openssl req -in "$2" -noout -text 2>/dev/null |
+	    grep -q 'NIST CURVE: P-256' ||
+	    axle_die "$1: the key is not ECDSA P-256 (make the request with" \
+	    "axle-cert-request)"
+}
+
+# Reads the identity of a certificate issued by axle-cert-issue: its one
+# axle:// SAN URI, and its DNS names and IP addresses. Sets axle_id_fed,
+# axle_id_role, axle_id_address, axle_id_user (admin only), axle_id_dns and
+# axle_id_ips (newline-terminated lists).
+axle_cert_identity() {	# cert
+	axle_v=$(openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null) ||
+	    axle_die "cannot read certificate $1"
+	axle_v=$(printf '%s\n' "$axle_v" | sed -n '2,$p' | tr ',' '\n' |
+	    sed 's/^ *//')
+	axle_id_dns=$(printf '%s\n' "$axle_v" | sed -n 's/^DNS://p')
+	axle_id_ips=$(printf '%s\n' "$axle_v" | sed -n 's/^IP Address://p')
+	[ -z "$axle_id_dns" ] || axle_id_dns="$axle_id_dns
+"
+	[ -z "$axle_id_ips" ] || axle_id_ips="$axle_id_ips
+"
+	axle_u=$(printf '%s\n' "$axle_v" | sed -n 's|^URI:axle://||p')
+	case $axle_u in
+	'' | *"
+"*) axle_die "$1 does not name exactly one axle:// identity" ;;
+	esac
+	axle_id_fed=${axle_u%%/*}
+	axle_u=${axle_u#*/}
+	axle_id_role=${axle_u%%/*}
+	axle_u=${axle_u#*/}
+	axle_id_user=
+	case $axle_id_role in
+	admin) axle_id_address=${axle_u%%/*} axle_id_user=${axle_u#*/} ;;
+	node | member) axle_id_address=$axle_u ;;
+	*) axle_die "$1: unknown role '$axle_id_role' in its identity" ;;
+	esac
+	if ! axle_is_label "$axle_id_fed" || ! axle_is_address "$axle_id_address"
+	then
+		axle_die "$1: its identity is not a valid axle identity"
+	fi
+	[ "$axle_id_role" != admin ] || axle_is_user "$axle_id_user" ||
+	    axle_die "$1: its admin identity has no valid user name"
+}
+
+# Splits a PEM file into one file per object: dir/prefix.N.pem, N from 1.
+# Prints the count.
+axle_pem_split() {	# file, dir, prefix
+	awk -v d="$2" -v p="$3" '
+	    /^-----BEGIN / { n++; f = d "/" p "." n ".pem" }
+	    f != "" { print > f }
+	    /^-----END / { close(f); f = "" }
+	    END { print n + 0 }' "$1"
+}
+
+axle_key_id() {	# cert: SHA-256 of its public key, hex
+	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
+	    openssl dgst -sha256 -r | cut -c1-64
+}
+
+axle_subject() {	# cert: its subject, one line
+	openssl x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's/^subject=//'
+}
+
+axle_crl_issuer() {	# crl: its issuer, one line
+	openssl crl -in "$1" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//'
+}
+
+# Installs a trust folder from the CAs in work/keep/ca.*.pem and the CRLs in
+# work/keep/crl.*.pem: dest/ca.pem and dest/crl.pem hold them all (a node
+# and a hub read these bundles), and the hash links of an OpenSSL hash
+# directory (<hash>.N, <hash>.rN) point into them. Files are written aside
+# and renamed, so a node reloading meanwhile sees whole files.
+axle_trust_install() {	# dest, work
+	mkdir -p "$1" || axle_die "cannot create $1"
+	: >"$1/.ca.pem.new"
+	: >"$1/.crl.pem.new"
+	for axle_f in "$2"/keep/ca.*.pem; do
+		[ -f "$axle_f" ] && cat "$axle_f" >>"$1/.ca.pem.new"
+	done
+	for axle_f in "$2"/keep/crl.*.pem; do
+		[ -f "$axle_f" ] && cat "$axle_f" >>"$1/.crl.pem.new"
+	done
+	chmod 644 "$1/.ca.pem.new" "$1/.crl.pem.new"
+	mv -f "$1/.ca.pem.new" "$1/ca.pem"
+	mv -f "$1/.crl.pem.new" "$1/crl.pem"
+	find "$1" -maxdepth 1 -type l -name '*.*' -exec rm -f {} +
+	for axle_f in "$2"/keep/ca.*.pem "$2"/keep/crl.*.pem; do
+		[ -f "$axle_f" ] || continue
+		case ${axle_f##*/} in
+		ca.*) axle_h=$(openssl x509 -in "$axle_f" -noout -subject_hash)
+			axle_t=ca.pem axle_r= ;;
+		*) axle_h=$(openssl crl -in "$axle_f" -noout -hash)
+			axle_t=crl.pem axle_r=r ;;
+		esac
+		axle_n=0
+		while [ -e "$1/$axle_h.$axle_r$axle_n" ]; do
+			axle_n=$((axle_n + 1))
+		done
+		ln -s "$axle_t" "$1/$axle_h.$axle_r$axle_n"
+	done
+}
+
 axle_abspath() {	# existing folder: prints its absolute path
 	(cd "$1" && pwd -P)
 }

@@ -117,7 +117,16 @@ gw_mirror_origin_pub(struct gw_node *node, const char *region, const char *via,
 {
 	EVP_PKEY *pub;
 
-	if (strcmp(region, via) == 0) {		/* the origin itself: its pinned link */
+	if (strcmp(region, via) == 0) {		/* the origin itself */
+		/*
+		 * The chain its head carries first: after the origin renewed its
+		 * key and reloaded, a link made before still shows the old
+		 * certificate. Then the certificate pinned by the handshake
+		 * (older nodes send no chain).
+		 */
+		if (head != NULL && head->n_node_chain > 0 &&
+		    (pub = chain_pub(node, region, head, why, len)) != NULL)
+			return pub;
 		if ((pub = link_pub(node, via)) == NULL)
 			snprintf(why, len, "no certificate kept from the peer's handshake");
 		return pub;

@@ -333,6 +333,63 @@ setup_signing(struct gw_node *node)
 	reg->sign_key = key;
 }
 
+/*
+ * SIGHUP, after the TLS reload: a renewed certificate and key (new key, same
+ * identity) sign the feed from now on, but only if they are what TLS now
+ * serves, so that heads and handshakes never disagree about this node's
+ * key. Heads carry the chain, so mirrors verify them with the new key even
+ * over a link made before the renewal (gw_mirror_origin_pub).
+ */
+void
+gw_registry_reload_signing(struct gw_node *node)
+{
+	struct gw_registry *reg = node->registry;
+	struct gw_registry fresh = { .nchain = 0 };
+	X509 *serving = node->srv.ctx != NULL ?
+	    SSL_CTX_get0_certificate(node->srv.ctx) : NULL;
+	unsigned char *der = NULL;
+	char err[REGISTRY_REASON_MAX];
+	EVP_PKEY *key = NULL;
+	int n = serving != NULL ? i2d_X509(serving, &der) : -1;
+
+	if (reg == NULL || n <= 0)
+		goto out;
+	if (reg->nchain > 0 && reg->chain[0].len == (size_t)n &&
+	    memcmp(reg->chain[0].data, der, (size_t)n) == 0)
+		goto out;		/* the same certificate: nothing to do */
+	load_chain(&fresh, node->cfg.cert_file);
+	if (fresh.nchain == 0 || fresh.chain[0].len != (size_t)n ||
+	    memcmp(fresh.chain[0].data, der, (size_t)n) != 0) {
+		net_log(NET_LOG_WARN, "registry_signing_kept", "file=%s reason=\"the "
+		    "certificate file is not what TLS serves (did the TLS reload "
+		    "fail?); the feed stays signed with the previous key\"",
+		    node->cfg.cert_file);
+		goto out;
+	}
+	if ((key = load_key(node->cfg.key_file, err, sizeof(err))) == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(serving), key) != 1) {
+		net_log(NET_LOG_WARN, "registry_signing_kept", "file=%s reason=\"%s; "
+		    "the feed stays signed with the previous key\"", node->cfg.key_file,
+		    key == NULL ? err : "the key is not the certificate's");
+		goto out;
+	}
+	EVP_PKEY_free(reg->sign_key);
+	free_chain(reg);
+	reg->sign_key = key;
+	reg->chain = fresh.chain;
+	reg->nchain = fresh.nchain;
+	key = NULL;
+	fresh.chain = NULL;
+	fresh.nchain = 0;
+	net_log(NET_LOG_INFO, "registry_signing_renewed", "identity=%s "
+	    "chain=%zu", reg->key_identity, reg->nchain);
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	free_chain(&fresh);
+	OPENSSL_free(der);
+}
+
 /* --- what the module's start, stop and metrics do here (mod_registry.c) --------- */
 
 int

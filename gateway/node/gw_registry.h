@@ -46,6 +46,9 @@ extern const struct gw_module gw_registry_module;
 int gw_registry_open(struct gw_node *node, char *err, size_t errlen);
 /* Frees node->registry (NULL after; completions still queued see NULL). */
 void gw_registry_close(struct gw_node *node);
+
+/* SIGHUP: signs the feed with the renewed key and chain when they are what TLS now serves. */
+void gw_registry_reload_signing(struct gw_node *node);
 /* The register's own /metrics families (the module adds the mirrors'). */
 void gw_registry_metrics(struct gw_node *node, struct evbuffer *out);
 

@@ -42,9 +42,16 @@ reg_metrics(struct gw_node *node, struct evbuffer *out)
 	gw_mirror_metrics(node, out);
 }
 
+static void
+reg_reload(struct gw_node *node)
+{
+	gw_registry_reload_signing(node);
+}
+
 const struct gw_module gw_registry_module = {
 	.name = "registry",
 	.start = reg_start,
 	.stop = reg_stop,
+	.reload = reg_reload,
 	.metrics = reg_metrics,
 };
