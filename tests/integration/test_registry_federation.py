@@ -94,11 +94,15 @@ def resolve(region, address, cred=None):
                 cred or env()['fed'].member(region))
 
 
-def wait_resolves(region, address, registrar, what):
+def wait_resolves(region, address, registrar, what, status=None):
+    """status: also wait for the registrar's standing (its activation is a later
+    feed entry than its delegation, and may reach a mirror in a later batch)."""
     def ok():
         try:
             r = resolve(region, address)
         except grpc.RpcError:
+            return None
+        if status is not None and r.registrar.status != status:
             return None
         return r if r.registrar.id == registrar else None
     return wait_for(ok, MIRROR_WAIT, interval=0.1, what='%s: %s resolves to %s at %s'
@@ -146,7 +150,8 @@ def resolves_locally_and_from_mirrors():
     check(r.outcome == pb().RESOLVE_OUTCOME_MATCHED, 'outcome %r' % r.outcome)
     check(r.matched_prefix == 'uk.london.lewisham' and not r.from_mirror, 'local: %r' % r)
     for region in ('uk.westyorks', 'uk'):
-        r = wait_resolves(region, SOCIAL, 'lewisham', 'mirror')
+        r = wait_resolves(region, SOCIAL, 'lewisham', 'mirror',
+                          status=pb().REGISTRAR_STATUS_ACTIVE)
         check(r.serving_node == 'uk.london', '%s: serving_node %r' % (region, r.serving_node))
         check(r.from_mirror, '%s: not from mirror' % region)
         check(r.registrar.status == pb().REGISTRAR_STATUS_ACTIVE, 'status %r' % r.registrar.status)
