@@ -26,6 +26,9 @@
 /* Rapid reset (CVE-2023-44487): streams the peer may reset, a burst then a rate. */
 #define RESET_BURST	200
 #define RESET_PER_S	33
+/* /console/events: open streams per server, and how long each lives (EventSource reconnects). */
+#define EVENTS_MAX	64
+#define EVENTS_LIFE_S	300
 
 struct net_stream {
 	int32_t id;
@@ -47,6 +50,9 @@ struct net_stream {
 	int body_over;			/* request body over the limit */
 	int remote_done;		/* END_STREAM received */
 	int rst_after;			/* answered early: RST_STREAM(NO_ERROR) after the response */
+	int events;			/* a /console/events stream, in srv->events */
+	struct net_stream *ev_prev, *ev_next;
+	struct event *ev_end;		/* EVENTS_LIFE_S after it opened */
 	struct net_call *call;
 	/* response */
 	struct evbuffer *resp;
@@ -229,12 +235,16 @@ stream_new(struct net_h2 *h2, int32_t id)
 }
 
 static void call_detach(struct net_call *call);
+static void events_unlink(struct net_stream *st);
 
 static void
 stream_free(struct net_stream *st)
 {
 	struct net_h2 *h2 = st->h2;
 
+	events_unlink(st);
+	if (st->ev_end != NULL)
+		event_free(st->ev_end);
 	if (st->call != NULL)
 		call_detach(st->call);
 	if (st->prev)
@@ -818,6 +828,88 @@ dispatch_call(struct net_h2 *h2, struct net_stream *st)
 	call->m->fn(call, call->req);
 }
 
+/* --- /console/events: Server-Sent Events for the console ----------------------- */
+
+static bool
+events_path(const char *path)
+{
+	return strncmp(path, "/console/events", 15) == 0 &&
+	    (path[15] == '\0' || path[15] == '?');
+}
+
+static void
+events_unlink(struct net_stream *st)
+{
+	struct net_server *srv = st->h2->srv;
+
+	if (!st->events)
+		return;
+	st->events = 0;
+	if (st->ev_prev != NULL)
+		st->ev_prev->ev_next = st->ev_next;
+	else
+		srv->events = st->ev_next;
+	if (st->ev_next != NULL)
+		st->ev_next->ev_prev = st->ev_prev;
+	st->ev_prev = st->ev_next = NULL;
+	srv->n_events--;
+}
+
+/* The stream's life is over (or the node drains): it ends; EventSource comes back. */
+static void
+events_end(struct net_stream *st)
+{
+	events_unlink(st);
+	st->resp_eof = 1;
+	nghttp2_session_resume_data(st->h2->session, st->id);
+	kick(st->h2);
+}
+
+static void
+events_expired(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	events_end(arg);
+}
+
+static void
+events_open(struct net_h2 *h2, struct net_stream *st)
+{
+	static const char hello[] = "retry: 3000\n: axle console events\n\n";
+	static const char full[] = "too many console event streams open on this "
+	    "node; close some console tabs\n";
+	struct net_server *srv = h2->srv;
+	struct timeval tv = { EVENTS_LIFE_S, 0 };
+
+	if (srv->n_events >= EVENTS_MAX || (st->ev_end = evtimer_new(srv->base,
+	    events_expired, st)) == NULL) {
+		stream_http(st, "503", "text/plain", full, sizeof(full) - 1);
+		return;
+	}
+	evtimer_add(st->ev_end, &tv);
+	st->events = 1;
+	st->ev_next = srv->events;
+	if (srv->events != NULL)
+		srv->events->ev_prev = st;
+	srv->events = st;
+	srv->n_events++;
+	evbuffer_add(st->resp, hello, sizeof(hello) - 1);
+	stream_respond_or_reset(st, "200", "text/event-stream");
+}
+
+void
+net_h2_notify(struct net_server *srv, const char *what)
+{
+	for (struct net_stream *st = srv->events; st != NULL; st = st->ev_next) {
+		if (evbuffer_get_length(st->resp) > 0)
+			continue;
+		evbuffer_add_printf(st->resp, "event: change\ndata: {\"what\":\"%s\"}\n\n",
+		    what);
+		nghttp2_session_resume_data(st->h2->session, st->id);
+		kick(st->h2);
+	}
+}
+
 static void
 dispatch_http(struct net_h2 *h2, struct net_stream *st)
 {
@@ -842,6 +934,10 @@ dispatch_http(struct net_h2 *h2, struct net_stream *st)
 		st->resp_eof = 1;
 		stream_respond_or_reset(st, ok ? "200" : "403", ok ?
 		    "text/plain; version=0.0.4" : "text/plain");
+	} else if (events_path(st->path) && strcmp(st->method, "GET") == 0 &&
+	    net_authz_allows(&h2->peer, NET_AUTHZ_ADMIN, h2->srv->federation,
+	    h2->srv->region, NULL, 0)) {
+		events_open(h2, st);
 	} else if (net_console_path(st->path)) {
 		const char *ctype;
 		char code[8];
@@ -1276,6 +1372,10 @@ net_h2_shutdown(struct net_h2 *h2)
 		return;
 	h2->goaway_sent_by_us = 1;
 	h2->srv->ctr->goaway[NET_GA_SHUTDOWN]++;
+	/* Event streams would hold the connection open: they end now. */
+	for (struct net_stream *st = h2->streams; st != NULL; st = st->next)
+		if (st->events)
+			events_end(st);
 	/* Streams already open may finish; new ones are refused. */
 	nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
 	    nghttp2_session_get_last_proc_stream_id(h2->session),

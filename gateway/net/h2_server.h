@@ -59,6 +59,15 @@ void net_h2_shutdown(struct net_h2 *h2);
  */
 int net_h2_idle(struct net_h2 *h2);
 
+/*
+ * Tells every open /console/events stream of srv that what is named has
+ * changed ("cases"): one Server-Sent Event `change` each, with data
+ * {"what":"<what>"}; a stream that has not yet sent the previous one gets
+ * none more (the page reloads everything it shows on any event, so one
+ * pending event stands for many). Loop thread; cheap with none open.
+ */
+void net_h2_notify(struct net_server *srv, const char *what);
+
 /* Frees the session; pending asynchronous calls are detached and freed when they end. */
 void net_h2_free(struct net_h2 *h2);
 

@@ -86,6 +86,9 @@ struct net_server {
 	/* conn.c's */
 	struct evconnlistener *listener;
 	struct net_conn *conns;		/* open connections */
+	/* h2_server.c's: the open /console/events streams (net_h2_notify) */
+	struct net_stream *events;
+	size_t n_events;
 };
 
 #endif

@@ -272,6 +272,8 @@ gw_recourse_open_txn(struct gw_node *node, MDB_txn *txn,
 	    id_out, &e);
 	if (rc != RECOURSE_OK)
 		snprintf(err, errlen, "%s", e.msg);
+	else
+		atomic_fetch_add(&node->recourse->opened, 1);
 	return rc;
 }
 

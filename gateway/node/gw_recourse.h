@@ -2,6 +2,7 @@
 #ifndef AXLE_GW_GW_RECOURSE_H
 #define AXLE_GW_GW_RECOURSE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <lmdb.h>
@@ -23,6 +24,14 @@ struct gw_recourse {
 	char parent_region[ADDR_MAX_LEN + 1];	/* "" at the root */
 	char identity[NET_URI_MAX + 1];	/* this node's URI: actor of its own steps */
 	struct gw_escalator *esc;	/* escalate.c: the hand-over timer and calls */
+	/*
+	 * Cases opened in the writer's transactions (any thread): the
+	 * console's ticker (mod_recourse.c) tells open consoles on the loop.
+	 */
+	_Atomic uint64_t opened;
+	uint64_t opened_told;
+	int tell_again;			/* the next tick tells once more (the commit may trail) */
+	struct event *console_tick;
 };
 
 /* mod_recourse.c: starts the case store, then the escalation timer (escalate.c). */

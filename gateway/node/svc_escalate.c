@@ -94,7 +94,7 @@ accept_done(int rc, void *arg)
 		resp.case_id = a->id;
 		resp.duplicate = a->duplicate;
 		net_call_reply(a->call, &resp.base);
-		gw_escalate_kick(a->node);
+		gw_recourse_kick(a->node);
 	}
 	free(a);
 }

@@ -276,7 +276,7 @@ act_done(int rc, void *arg)
 		act_log(r);
 		if (ends_custody(r->a))
 			gw_switch_kick(r->node);
-		gw_escalate_kick(r->node);
+		gw_recourse_kick(r->node);
 		if (r->a != RECOURSE_ACT_VIEW_PAYLOAD)
 			rec_withhold_payload(r->out);
 		resp.record = r->out;
