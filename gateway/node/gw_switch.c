@@ -62,6 +62,7 @@ job_write(MDB_txn *txn, struct store *st, void *arg)
 
 	(void)st;
 	memset(&j->tally, 0, sizeof(j->tally));
+	j->err[0] = '\0';
 	sw_wctx_init(&c, &j->node->sw->ctx, txn, gw_now_ms(), &j->tally);
 	rc = j->fn(&c, j->arg);
 	if (rc != 0) {
@@ -98,8 +99,9 @@ gw_enqueue(struct gw_node *node, gw_job_fn fn, gw_job_done done, void *arg,
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;
-	rc = is_new ? gw_store_submit_new(node->store, job_write, job_done, j) :
-	    gw_store_submit(node->store, job_write, job_done, j);
+	/* Every switch job's fn sets its outputs afresh (job_write the tally). */
+	rc = gw_store_submitf(node->store, STORE_REPLAYABLE | (is_new ? STORE_NEW : 0),
+	    job_write, job_done, j);
 	if (rc != 0)
 		free(j);
 	return rc;

@@ -32,7 +32,8 @@ int64_t gw_now_ms(void);
 /*
  * A switch write: fn runs on the store's writer inside the batch (a
  * context with its own tally; return non-zero to abort just this write),
- * done on the loop thread after the commit (rc 0) or failure, with the
+ * replayable (STORE_REPLAYABLE: fn may run twice, so it sets its outputs
+ * afresh each run and adds to nothing of arg's), done on the loop thread after the commit (rc 0) or failure, with the
  * reason fn left in the context. The tally is applied before done. done
  * may run after the module stopped (node->sw NULL): it must check.
  * Returns 0, or an errno (done not called).

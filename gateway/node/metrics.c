@@ -100,6 +100,9 @@ render_store(struct gw_node *node, struct evbuffer *out)
 	    "Write requests completed.", s.requests);
 	scalar(out, "axle_store_request_errors_total", "counter",
 	    "Write requests that failed.", s.request_errors);
+	scalar(out, "axle_store_replays_total", "counter",
+	    "Group commits run a second time, nested, after one request failed.",
+	    s.replays);
 	family(out, "axle_store_errors_total", "counter",
 	    "Failed group-commit begins and commits by cause.");
 	for (int e = 0; e < STORE_ERR__COUNT; e++)

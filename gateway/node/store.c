@@ -38,7 +38,7 @@ struct store_req {
 	store_done_fn done;
 	void *arg;
 	int rc;
-	int is_new;		/* gw_store_submit_new: refused above the mark */
+	unsigned flags;		/* STORE_NEW, STORE_REPLAYABLE */
 	struct store_req *next;
 };
 
@@ -263,7 +263,8 @@ store_env_open(struct store *st, const char *dir, size_t map_size, char *err,
 	 * (a second begin fails with MDB_BAD_RSLOT). With it the slot belongs
 	 * to the MDB_txn, so loop code may overlap short readers freely.
 	 * Durability flags stay off: no NOSYNC/NOMETASYNC, and no WRITEMAP,
-	 * which nested (per-request) transactions do not support.
+	 * which the nested transactions of a batch that is not replayable
+	 * (or of a replay) need (LMDB refuses them under WRITEMAP).
 	 */
 	if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0) {
 		store_seterr(err, errlen, "store: env open", rc);
@@ -306,6 +307,57 @@ store_begin_batch(struct store *st, MDB_txn **txn)
 	if ((rc = mdb_env_set_mapsize(st->env, 0)) != 0)
 		return rc;
 	return mdb_txn_begin(st->env, NULL, 0, txn);
+}
+
+/*
+ * A batch of replayable requests runs flat: every fn straight in the batch's
+ * transaction, no nested transaction (whose begin and commit copy LMDB's
+ * dirty-page lists: most of the writer's CPU per Send before). The first
+ * request that fails aborts the whole transaction; the batch is then run
+ * again in a new one, the offender left out with its rc and every other
+ * request in its own nested transaction, as a batch with any request that
+ * is not replayable always is. So each fn runs at most twice, and a failing
+ * request never takes its batch's other writes with it. Returns the number
+ * of requests whose writes stand (0: abort, nothing to commit).
+ */
+static int store_run_one(struct store *st, MDB_txn *parent,
+    struct store_req *r);
+
+static int
+store_run_flat(struct store *st, MDB_txn *txn, struct store_req *batch,
+    unsigned *ok)
+{
+	struct store_req *r;
+
+	*ok = 0;
+	for (r = batch; r != NULL; r = r->next) {
+		if (r->rc != 0)
+			continue;	/* refused before it ran */
+		if ((r->rc = r->fn(txn, st, r->arg)) != 0)
+			return -1;
+		(*ok)++;
+	}
+	return 0;
+}
+
+static unsigned
+store_run_nested(struct store *st, MDB_txn *txn, struct store_req *batch)
+{
+	unsigned ok = 0;
+
+	for (struct store_req *r = batch; r != NULL; r = r->next)
+		if (r->rc == 0)
+			ok += (r->rc = store_run_one(st, txn, r)) == 0;
+	return ok;
+}
+
+static int
+store_batch_replayable(const struct store_req *batch)
+{
+	for (const struct store_req *r = batch; r != NULL; r = r->next)
+		if (!(r->flags & STORE_REPLAYABLE))
+			return 0;
+	return 1;
 }
 
 /* Runs one request in its own nested transaction of parent. */
@@ -541,7 +593,7 @@ store_batch_failed(struct store *st, struct store_req *batch,
 
 static void
 store_account(struct store *st, struct store_req *batch, unsigned n,
-    int committed, int commit_failed, uint64_t ns)
+    int committed, int commit_failed, uint64_t ns, int replayed)
 {
 	uint64_t errors = 0;
 
@@ -556,6 +608,7 @@ store_account(struct store *st, struct store_req *batch, unsigned n,
 	st->stats.commits += committed;
 	st->stats.commit_errors += commit_failed;
 	st->stats.commit_ns_total += ns;
+	st->stats.replays += replayed;
 	st->stats.requests += n;
 	st->stats.request_errors += errors;
 	st->stats.last_batch = n;
@@ -571,29 +624,34 @@ store_run_batch(struct store *st, struct store_req *batch, unsigned n)
 	MDB_txn *txn;
 	struct store_req *r;
 	unsigned ok = 0;
-	int rc, committed = 0, failed = 0;
+	int rc, committed = 0, failed = 0, replayed = 0;
 	uint64_t t0, ns = 0;
 
 	if (st->stats.failed) {		/* only this thread sets it */
 		store_refuse(batch, STORE_EFAILED);
-		store_account(st, batch, n, 0, 0, 0);
+		store_account(st, batch, n, 0, 0, 0, 0);
 		return;
 	}
 	for (r = batch; r != NULL && st->reserve > 0; r = r->next)
-		if (r->is_new) {
+		if (r->flags & STORE_NEW) {
 			store_high_water_check(st);
 			break;
 		}
-	if ((rc = store_begin_batch(st, &txn)) != 0) {
-		store_batch_failed(st, batch, "store_begin_failed", rc, n);
-		store_account(st, batch, n, 0, 1, 0);
-		return;
-	}
 	for (r = batch; r != NULL; r = r->next)
-		if (r->is_new && st->stats.high_water)	/* only this thread sets it */
+		if ((r->flags & STORE_NEW) && st->stats.high_water)	/* only this thread sets it */
 			r->rc = STORE_EHIGHWATER;
-		else
-			ok += (r->rc = store_run_one(st, txn, r)) == 0;
+	if ((rc = store_begin_batch(st, &txn)) != 0)
+		goto begin_failed;
+	if (!store_batch_replayable(batch)) {
+		ok = store_run_nested(st, txn, batch);
+	} else if (store_run_flat(st, txn, batch, &ok) != 0) {
+		/* The offender keeps its rc; the rest start again (see above). */
+		mdb_txn_abort(txn);
+		replayed = 1;
+		if ((rc = store_begin_batch(st, &txn)) != 0)
+			goto begin_failed;
+		ok = store_run_nested(st, txn, batch);
+	}
 	if (ok == 0) {
 		mdb_txn_abort(txn);	/* nothing to make durable */
 	} else {
@@ -605,7 +663,11 @@ store_run_batch(struct store *st, struct store_req *batch, unsigned n)
 	}
 	if (failed)
 		store_batch_failed(st, batch, "store_commit_failed", rc, ok);
-	store_account(st, batch, n, committed, failed, ns);
+	store_account(st, batch, n, committed, failed, ns, replayed);
+	return;
+begin_failed:
+	store_batch_failed(st, batch, "store_begin_failed", rc, n);
+	store_account(st, batch, n, 0, 1, 0, replayed);
 }
 
 /* Tells on_fatal, once, after the failing batch's completions ran. */
@@ -799,9 +861,9 @@ gw_store_open(struct store **out, struct event_base *base, const char *dir,
 	return 0;
 }
 
-static int
-store_enqueue(struct store *st, store_write_fn fn, store_done_fn done,
-    void *arg, int is_new)
+int
+gw_store_submitf(struct store *st, unsigned flags, store_write_fn fn,
+    store_done_fn done, void *arg)
 {
 	struct store_req *r = malloc(sizeof(*r));
 
@@ -811,7 +873,7 @@ store_enqueue(struct store *st, store_write_fn fn, store_done_fn done,
 	r->done = done;
 	r->arg = arg;
 	r->rc = 0;
-	r->is_new = is_new;
+	r->flags = flags;
 	pthread_mutex_lock(&st->mu);
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->mu);
@@ -828,14 +890,14 @@ int
 gw_store_submit(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg)
 {
-	return store_enqueue(st, fn, done, arg, 0);
+	return gw_store_submitf(st, 0, fn, done, arg);
 }
 
 int
 gw_store_submit_new(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg)
 {
-	return store_enqueue(st, fn, done, arg, 1);
+	return gw_store_submitf(st, STORE_NEW, fn, done, arg);
 }
 
 int

@@ -61,10 +61,15 @@ struct gw_store_opts {
 #define STORE_EHIGHWATER	20002
 
 /*
- * Runs on the writer thread inside its own nested transaction of the batch's
- * transaction. Return 0 to keep its writes; any other value (an MDB_* code or
- * a negative errno) aborts just this request's nested transaction, and that
- * value is its result. Must not block or touch the event loop, and must not
+ * Runs on the writer thread inside the batch's transaction: its own nested
+ * transaction of it, or, for a request submitted STORE_REPLAYABLE in a batch
+ * of only such requests, the batch's transaction itself. Return 0 to keep
+ * its writes; any other value (an MDB_* code or a negative errno) undoes
+ * just this request's writes, and that value is its result (a flat batch is
+ * aborted and run again without it, its other requests each nested: so a
+ * replayable fn may run twice and must set its outputs afresh each time,
+ * not add to them; decide the refusals you expect before submitting, as a
+ * refusal costs its batch a second run). Must not block or touch the event loop, and must not
  * commit or abort txn itself. arg is the caller's. A request that succeeded
  * still fails if its batch's commit fails (e.g. MDB_MAP_FULL when the
  * freelist cannot be saved): under map pressure a whole batch can fail.
@@ -106,6 +111,14 @@ int gw_store_open(struct store **out, struct event_base *base, const char *dir,
  */
 int gw_store_submit(struct store *st, store_write_fn fn, store_done_fn done,
     void *arg);
+
+/* Flags of gw_store_submitf. */
+#define STORE_NEW		1u	/* new work: gw_store_submit_new */
+#define STORE_REPLAYABLE	2u	/* fn may run twice (see store_write_fn) */
+
+/* gw_store_submit with flags (STORE_NEW, STORE_REPLAYABLE). */
+int gw_store_submitf(struct store *st, unsigned flags, store_write_fn fn,
+    store_done_fn done, void *arg);
 
 /*
  * gw_store_submit for new work (a message accepted or forwarded in, a register
@@ -175,6 +188,7 @@ struct gw_store_stats {
 	uint64_t last_batch;		/* requests in the last batch */
 	uint64_t max_batch;
 	uint64_t commit_ns_total;	/* time in mdb_txn_commit */
+	uint64_t replays;		/* flat batches run again after a request failed */
 	uint64_t map_size;		/* bytes */
 	uint64_t map_used;		/* bytes: (last_pgno + 1) * page size */
 	uint64_t reserve;		/* bytes: opts.reserve */

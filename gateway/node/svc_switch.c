@@ -383,6 +383,12 @@ fetch_write(struct sw_wctx *c, void *arg)
 	struct fetch_op *op = arg;
 	int rc;
 
+	/* A replay (gw_store_submit's contract): what the aborted run read is void. */
+	if (op->m != NULL) {
+		sw_msgs_free(op->m, op->n);
+		free(op->m);
+		op->n = 0;
+	}
 	if ((op->m = calloc(op->want, sizeof(*op->m))) == NULL)
 		return SW_Q_ENOMEM;
 	rc = sw_queue_mailbox_fetch(&c->t, op->w->mailbox, op->want, c->now,
@@ -591,8 +597,9 @@ struct ack_op {
 	char mailbox[SW_NAME_MAX + 1];
 	uint8_t (*ids)[SW_ID_LEN];
 	bool *done;
-	size_t n, acked;
+	size_t n, acked;	/* acked: in the parts committed so far */
 	size_t from, len;	/* this write's part of ids (drain_round_max) */
+	size_t part_acked;	/* in this part, once it commits */
 };
 
 
@@ -624,8 +631,7 @@ ack_write(struct sw_wctx *c, void *arg)
 		rc = sw_queue_ack(&c->t, op->mailbox,
 		    (const uint8_t (*)[SW_QID_LEN])(op->ids + op->from), op->len,
 		    c->now, op->done + op->from, &acked);
-	if (rc == 0)
-		op->acked += acked;
+	op->part_acked = rc == 0 ? acked : 0;	/* set, not added: a replay runs this again */
 	for (size_t i = op->from; i < end; i++) {
 		if (rc == 0 && op->done[i]) {
 			sw_count(c, SW_EV_ACKED);
@@ -658,6 +664,8 @@ ack_done(struct gw_node *node, int rc, const char *err, void *arg)
 	Axle__V1__AckResponse resp = AXLE__V1__ACK_RESPONSE__INIT;
 	ProtobufCBinaryData *unknown;
 
+	if (rc == 0)
+		op->acked += op->part_acked;
 	if (rc == 0 && op->from + op->len < op->n) {
 		op->from += op->len;	/* at the high-water mark: the next part */
 		if (node->sw != NULL && !node->sw->stopping &&

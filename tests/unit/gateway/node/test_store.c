@@ -1,4 +1,4 @@
-/* test_store.c -- the LMDB store: persistence, per-request isolation, group commit, MAP_FULL, disk errors, loop delivery, drain on close. */
+/* test_store.c -- the LMDB store: persistence, per-request isolation (nested or flat and replayed), group commit, MAP_FULL, disk errors, loop delivery, drain on close. */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -121,6 +121,7 @@ struct wreq {
 	struct gate *gate;	/* block before writing */
 	int rc;
 	int ndone;
+	int runs;		/* times wreq_fn ran (a flat batch's replay: 2) */
 	pthread_t thread;
 };
 
@@ -149,6 +150,7 @@ wreq_fn(MDB_txn *txn, struct store *st, void *arg)
 			pthread_cond_wait(&w->gate->cond, &w->gate->mu);
 		pthread_mutex_unlock(&w->gate->mu);
 	}
+	w->runs++;
 	rc = mdb_put(txn, gw_store_dbi(st, STORE_DB_META), &k, &v, w->put_flags);
 	return rc != 0 ? rc : w->force_rc;
 }
@@ -379,8 +381,13 @@ test_format_stamp(void **state)
 	tdir_remove(&t);
 }
 
+/*
+ * One batch of five requests, three of which fail (one with its own
+ * MAP_FULL), submitted with flags (mixed: w[4] without them): only the
+ * failing ones' writes are undone, whichever way the batch ran.
+ */
 static void
-test_failing_request_isolated(void **state)
+failing_batch(unsigned flags, int mixed, uint64_t want_replays)
 {
 	struct tdir t;
 	struct store *st;
@@ -407,7 +414,8 @@ test_failing_request_isolated(void **state)
 	assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w[0]), 0);
 	gate_wait_started(g);
 	for (int i = 1; i < 6; i++)
-		assert_int_equal(gw_store_submit(st, wreq_fn, wreq_done, &w[i]), 0);
+		assert_int_equal(gw_store_submitf(st, mixed && i == 4 ? 0 : flags,
+		    wreq_fn, wreq_done, &w[i]), 0);
 	gate_open(g);
 	done_wait(6);
 
@@ -427,9 +435,76 @@ test_failing_request_isolated(void **state)
 	assert_int_equal(s.request_errors, 3);
 	assert_int_equal(s.requests, 7);
 	assert_int_equal(s.commit_errors, 0);
+	assert_int_equal(s.replays, want_replays);
+	/* Flat and replayed: w[1] ran before the offender w[2], and again. */
+	assert_int_equal(w[1].runs, want_replays ? 2 : 1);
+	for (int i = 2; i < 6; i++)
+		assert_int_equal(w[i].runs, 1);
 	gw_store_close(st);
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(w[i].ndone, 1);
+	gate_free(g);
+	tdir_remove(&t);
+}
+
+/* Each request in its own nested transaction. */
+static void
+test_failing_request_isolated(void **state)
+{
+	failing_batch(0, 0, 0);
+}
+
+/* Replayable: run flat, then again without the offender, the rest nested. */
+static void
+test_failing_request_replayed(void **state)
+{
+	failing_batch(STORE_REPLAYABLE, 0, 1);
+}
+
+/* One request that is not replayable: the whole batch runs nested. */
+static void
+test_failing_request_mixed_batch(void **state)
+{
+	failing_batch(STORE_REPLAYABLE, 1, 0);
+}
+
+/* A flat batch that succeeds commits once, each fn run once, no replay. */
+static void
+test_flat_batch(void **state)
+{
+	struct tdir t;
+	struct store *st;
+	struct gw_store_stats s;
+	struct wreq w[4];
+	struct gate *g = gate_new();
+
+	tdir_make(&t);
+	st = open_store(&t, NULL, 1 << 20, 0);
+	done_reset();
+	wreq_init(&w[0], "first", "1");
+	w[0].gate = g;
+	wreq_init(&w[1], "x", "X");
+	wreq_init(&w[2], "y", "Y");
+	wreq_init(&w[3], "z", "Z");
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(gw_store_submitf(st, STORE_REPLAYABLE, wreq_fn,
+		    wreq_done, &w[i]), 0);
+		if (i == 0)
+			gate_wait_started(g);
+	}
+	gate_open(g);
+	done_wait(4);
+	gw_store_get_stats(st, &s);
+	assert_int_equal(s.commits, 2);
+	assert_int_equal(s.last_batch, 3);
+	assert_int_equal(s.replays, 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(w[i].rc, 0);
+		assert_int_equal(w[i].runs, 1);
+	}
+	assert_key(st, "x", "X");
+	assert_key(st, "z", "Z");
+	gw_store_close(st);
 	gate_free(g);
 	tdir_remove(&t);
 }
@@ -1107,6 +1182,9 @@ main(void)
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_format_stamp),
 		cmocka_unit_test(test_failing_request_isolated),
+		cmocka_unit_test(test_failing_request_replayed),
+		cmocka_unit_test(test_failing_request_mixed_batch),
+		cmocka_unit_test(test_flat_batch),
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_high_water),
