@@ -18,7 +18,9 @@ the caller counts its checks as skipped (axletest.skip), never passed.
 import atexit
 import os
 import re
+import signal
 import subprocess
+import sys
 
 import axletest as at
 
@@ -47,14 +49,29 @@ def namespaces():
 
 
 def remove_stale():
-    """Deletes the namespaces of earlier runs whose process has gone. Returns their names."""
+    """Deletes the namespaces of earlier runs whose process has gone, after a SIGKILL to
+    the nodes that run still had in them (a run killed outright leaves both). Returns
+    their names."""
     gone = []
     for ns in namespaces():
         m = re.match(r'^%s(\d+)-' % PREFIX, ns)
         if m and not _pid_alive(int(m.group(1))):
+            pids = _ip('netns', 'pids', ns, check_rc=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
             _ip('netns', 'del', ns, check_rc=False)
             gone.append(ns)
     return gone
+
+
+def _exit_on_sigterm():
+    """SIGTERM (tests/run.sh's timeout) ends the run through sys.exit, so that the atexit
+    clean-up (nodes, then namespaces) runs."""
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def available():
@@ -144,6 +161,7 @@ class Net:
 
     def __init__(self, regions):
         remove_stale()
+        _exit_on_sigterm()
         self.tag = '%s%d' % (PREFIX, os.getpid())
         self.ns = {}
         self.mgmt = {}		# region -> the node's address on its management veth
