@@ -76,10 +76,25 @@ pb_json_real(double v)
 	return json_real(v);
 }
 
+/* How one rendering goes: the form, and the caller's hook if any. */
+struct pb_json_how {
+	enum pb_json_form form;
+	pb_json_hook hook;
+	void *arg;
+};
+
+static json_t *pb_json_message(const ProtobufCMessage *msg,
+    const struct pb_json_how *how);
+
 static json_t *
 pb_json_value(const ProtobufCFieldDescriptor *f, const void *p,
-    enum pb_json_form form)
+    const struct pb_json_how *how)
 {
+	enum pb_json_form form = how->form;
+	json_t *j;
+
+	if (how->hook != NULL && (j = how->hook(f, p, how->arg)) != NULL)
+		return j;
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
@@ -120,7 +135,7 @@ pb_json_value(const ProtobufCFieldDescriptor *f, const void *p,
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *m = *(ProtobufCMessage *const *)p;
 
-		return m == NULL ? json_null() : pb_json_from_message(m, form);
+		return m == NULL ? json_null() : pb_json_message(m, how);
 	}
 	}
 	return json_null();
@@ -153,7 +168,7 @@ pb_json_elt_size(ProtobufCType t)
 
 static json_t *
 pb_json_repeated(const ProtobufCFieldDescriptor *f, const char *base,
-    enum pb_json_form form)
+    const struct pb_json_how *how)
 {
 	size_t n = *(const size_t *)(base + f->quantifier_offset);
 	const char *arr = *(char *const *)(base + f->offset);
@@ -161,7 +176,7 @@ pb_json_repeated(const ProtobufCFieldDescriptor *f, const char *base,
 	json_t *a = json_array();
 
 	for (size_t i = 0; a != NULL && i < n; i++) {
-		if (json_array_append_new(a, pb_json_value(f, arr + i * sz, form)) != 0) {
+		if (json_array_append_new(a, pb_json_value(f, arr + i * sz, how)) != 0) {
 			json_decref(a);
 			a = NULL;
 		}
@@ -205,6 +220,24 @@ pb_json_name(const char *proto_name, char *out, size_t outlen)
 json_t *
 pb_json_from_message(const ProtobufCMessage *msg, enum pb_json_form form)
 {
+	struct pb_json_how how = { .form = form };
+
+	return pb_json_message(msg, &how);
+}
+
+json_t *
+pb_json_from_message_hook(const ProtobufCMessage *msg, enum pb_json_form form,
+    pb_json_hook hook, void *arg)
+{
+	struct pb_json_how how = { .form = form, .hook = hook, .arg = arg };
+
+	return pb_json_message(msg, &how);
+}
+
+static json_t *
+pb_json_message(const ProtobufCMessage *msg, const struct pb_json_how *how)
+{
+	enum pb_json_form form = how->form;
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 	const char *base = (const char *)msg;
 	json_t *o = json_object();
@@ -215,11 +248,11 @@ pb_json_from_message(const ProtobufCMessage *msg, enum pb_json_form form)
 		json_t *v;
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
-			v = pb_json_repeated(f, base, form);
+			v = pb_json_repeated(f, base, how);
 		else if (!pb_json_present(f, base))
 			v = json_null();
 		else
-			v = pb_json_value(f, base + f->offset, form);
+			v = pb_json_value(f, base + f->offset, how);
 		if (form == PB_JSON_PROTO3)
 			pb_json_name(f->name, name, sizeof(name));
 		if (v == NULL || json_object_set_new(o, form == PB_JSON_PROTO3 ?

@@ -15,7 +15,8 @@ enum pb_json_form {
 	/*
 	 * axlectl --json: keys are the proto field names (snake_case, as
 	 * written in proto/); 64-bit integers are JSON numbers (a uint64 above
-	 * 2^63-1 a decimal string).
+	 * 2^63-1 a decimal string). axlectl adds its own forms of ids, times
+	 * and enums with a hook (gateway/ctl/ctl_json.c).
 	 */
 	PB_JSON_TOOLS = 0,
 	/*
@@ -38,6 +39,20 @@ enum pb_json_form {
  * json_decref's) or NULL on ENOMEM.
  */
 json_t *pb_json_from_message(const ProtobufCMessage *msg, enum pb_json_form form);
+
+/*
+ * A caller's own rendering of some fields (axlectl: ids in hex, times in
+ * RFC 3339, short enum names), over the form's: called with each value of
+ * each field (each element of a repeated one; p points at it as stored in
+ * the message), it returns a new reference for that value, or NULL to leave
+ * it to the walker. Sub-messages are walked (and hooked) after a NULL.
+ */
+typedef json_t *(*pb_json_hook)(const ProtobufCFieldDescriptor *f,
+    const void *p, void *arg);
+
+/* pb_json_from_message, with hook (may be NULL) consulted first for every value. */
+json_t *pb_json_from_message_hook(const ProtobufCMessage *msg,
+    enum pb_json_form form, pb_json_hook hook, void *arg);
 
 /* The proto3 JSON name of a field ("reply_by_ms" -> "replyByMs") into out; returns out. */
 char *pb_json_name(const char *proto_name, char *out, size_t outlen);

@@ -62,6 +62,65 @@ cmd_help(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
+/* --- `-`: the id from stdin -------------------------------------------- */
+
+/*
+ * Commands that take one id where `-` reads it from stdin, and where in
+ * another command's --json that id is (ack reads its own, many at once).
+ */
+static const struct {
+	const char *cmd;
+	const char *paths[4];
+} ctl_stdin_ids[] = {
+	{ "status", { "receipt.message_id", "envelope.message_id", "message_id" } },
+	{ "reject", { "envelope.message_id", "message_id" } },
+	{ "cases", { "id", "record.id", "case.id" } },
+	{ "registrar", { "id", "registrar.id" } },
+};
+#define CTL_STDIN_IDS_MAX	10000
+
+/* The index of a "-" argument (after the command word) of a command that takes one, or 0. */
+static int
+ctl_dash_arg(const char *cmd, int argc, char **argv, const char *const **paths)
+{
+	for (size_t i = 0; i < sizeof(ctl_stdin_ids) / sizeof(ctl_stdin_ids[0]); i++) {
+		if (strcmp(ctl_stdin_ids[i].cmd, cmd) != 0)
+			continue;
+		for (int a = 1; a < argc; a++)
+			if (strcmp(argv[a], "-") == 0) {
+				*paths = ctl_stdin_ids[i].paths;
+				return a;
+			}
+	}
+	return 0;
+}
+
+/* Runs cmd once for each id read from stdin in place of argv[dash]; the worst exit status. */
+static int
+ctl_run_each(struct ctl *ctl, const struct ctl_cmd *cmd, int argc, char **argv,
+    int dash, const char *const *paths)
+{
+	size_t n;
+	char **ids = ctl_stdin_values(paths, CTL_STDIN_IDS_MAX, &n);
+	int rc = CTL_OK;
+
+	if (ids == NULL)
+		return CTL_USAGE;
+	if (n == 0) {
+		fprintf(stderr, "axlectl: %s: no id on stdin\n", cmd->name);
+		rc = CTL_USAGE;
+	}
+	for (size_t i = 0; i < n && rc != CTL_USAGE; i++) {
+		int r;
+
+		argv[dash] = ids[i];
+		if ((r = cmd->run(ctl, argc, argv)) > rc)
+			rc = r;
+	}
+	ctl_values_free(ids, n);
+	return rc;
+}
+
 /* --- main ------------------------------------------------------------ */
 
 static const struct ctl_cmd *
@@ -79,7 +138,8 @@ main(int argc, char **argv)
 {
 	struct ctl ctl = { .cmd = "axlectl", .usage = ctl_usage };
 	const struct ctl_cmd *cmd;
-	int first, rc;
+	const char *const *paths = NULL;
+	int first, rc, dash;
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((first = ctl_parse(&ctl, argc, argv)) < 0)
@@ -91,7 +151,10 @@ main(int argc, char **argv)
 	}
 	ctl.cmd = cmd->name;
 	rc = cmd->connects ? ctl_connect(&ctl) : CTL_OK;
-	if (rc == CTL_OK)
+	dash = ctl_dash_arg(cmd->name, argc - first, argv + first, &paths);
+	if (rc == CTL_OK && dash > 0)
+		rc = ctl_run_each(&ctl, cmd, argc - first, argv + first, dash, paths);
+	else if (rc == CTL_OK)
 		rc = cmd->run(&ctl, argc - first, argv + first);
 	net_client_free(ctl.client);
 	if (ctl.base != NULL)

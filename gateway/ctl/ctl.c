@@ -129,20 +129,47 @@ ctl_values_add(char **v, size_t *n, size_t max, const char *s, size_t len)
 	return 0;
 }
 
-static int
-ctl_values_json(json_t *j, const char *list, const char *const *paths,
-    char **v, size_t *n, size_t max)
+/* The string at the first of paths that o has, or NULL. */
+static const char *
+ctl_json_first(json_t *o, const char *const *paths)
 {
-	json_t *arr = json_is_array(j) ? j : list != NULL ?
-	    json_object_get(j, list) : NULL;
-	size_t count = json_is_array(arr) ? json_array_size(arr) : 1;
+	const char *s = NULL;
+
+	for (size_t p = 0; paths[p] != NULL && s == NULL; p++)
+		s = ctl_json_path(o, paths[p]);
+	return s;
+}
+
+/* The list in j: j if an array; an object's own value, else its first array member. */
+static json_t *
+ctl_json_list(json_t *j, const char *const *paths, bool *single)
+{
+	const char *k;
+	json_t *v;
+
+	*single = false;
+	if (json_is_array(j))
+		return j;
+	if (ctl_json_first(j, paths) == NULL)
+		json_object_foreach(j, k, v)
+			if (json_is_array(v))
+				return v;
+	*single = true;
+	return j;
+}
+
+static int
+ctl_values_json(json_t *j, const char *const *paths, char **v, size_t *n,
+    size_t max)
+{
+	bool single;
+	json_t *list = ctl_json_list(j, paths, &single);
+	size_t count = single ? 1 : json_array_size(list);
 
 	for (size_t i = 0; i < count; i++) {
-		json_t *o = json_is_array(arr) ? json_array_get(arr, i) : j;
-		const char *s = NULL;
+		const char *s = ctl_json_first(single ? list :
+		    json_array_get(list, i), paths);
 
-		for (size_t p = 0; paths[p] != NULL && s == NULL; p++)
-			s = ctl_json_path(o, paths[p]);
 		if (s == NULL) {
 			fprintf(stderr, "axlectl: stdin: JSON element %zu has none of "
 			    "%s%s\n", i, paths[0], paths[1] != NULL ? ", ..." : "");
@@ -155,8 +182,7 @@ ctl_values_json(json_t *j, const char *list, const char *const *paths,
 }
 
 char **
-ctl_stdin_values(const char *list, const char *const *paths, size_t max,
-    size_t *n)
+ctl_stdin_values(const char *const *paths, size_t max, size_t *n)
 {
 	char *buf = malloc(CTL_STDIN_MAX + 1), **v = calloc(max, sizeof(char *));
 	size_t len = buf != NULL ? fread(buf, 1, CTL_STDIN_MAX + 1, stdin) : 0;
@@ -181,7 +207,7 @@ ctl_stdin_values(const char *list, const char *const *paths, size_t max,
 			fprintf(stderr, "axlectl: stdin: not JSON: line %d: %s\n",
 			    je.line, je.text);
 		else
-			rc = ctl_values_json(j, list, paths, v, n, max);
+			rc = ctl_values_json(j, paths, v, n, max);
 		json_decref(j);
 	} else {
 		rc = 0;
@@ -434,16 +460,3 @@ ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
 		return ctl_fail(ctl, "INTERNAL", msg);
 	return CTL_OK;
 }
-
-int
-ctl_print_json(const ProtobufCMessage *m)
-{
-	json_t *j = pb_json_from_message(m, PB_JSON_TOOLS);
-	int rc = j != NULL && json_dumpf(j, stdout, JSON_INDENT(2)) == 0 ?
-	    CTL_OK : CTL_FAILED;
-
-	json_decref(j);
-	putchar('\n');
-	return rc;
-}
-

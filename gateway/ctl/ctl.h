@@ -93,15 +93,15 @@ const char *ctl_enum_name(const ProtobufCEnumDescriptor *d, int v);
 
 /*
  * `CMD -`: the values a command takes, read from stdin. Either the --json
- * of another axlectl command (from each element of a top-level array, or of
- * the array member `list` of a top-level object, else from the object
- * itself: the string at the first of paths, NULL-terminated, that it has,
- * e.g. "envelope.message_id"), or words separated by white space. At most
- * max values. Returns them (count in *n; free with ctl_values_free) or NULL
- * after saying why on stderr.
+ * of another axlectl command, or words separated by white space. From JSON:
+ * the string at the first of paths (NULL-terminated, dotted, e.g.
+ * "envelope.message_id") that each element has, of a top-level array, or
+ * of the first array member of a top-level object that has none of paths
+ * itself (a list answer: {"cases": [...]}), else of that object alone. At
+ * most max values. Returns them (count in *n; free with ctl_values_free),
+ * or NULL after saying why on stderr.
  */
-char **ctl_stdin_values(const char *list, const char *const *paths, size_t max,
-    size_t *n);
+char **ctl_stdin_values(const char *const *paths, size_t max, size_t *n);
 void ctl_values_free(char **v, size_t n);
 
 /* Parses options; returns the index of the command word, or -1 (usage printed). */
@@ -115,7 +115,21 @@ int ctl_connect(struct ctl *ctl);
  */
 int ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
     const ProtobufCMessageDescriptor *rdesc, ProtobufCMessage **out);
-/* Prints m as indented JSON (proto field names). Returns CTL_OK or CTL_FAILED. */
+/*
+ * --json (ctl_json.c): m as JSON with the proto field names, through the
+ * shared walker with axlectl's forms: bytes ids (*_id, *_ids) and hashes in
+ * lower-case hex, int64 times (*_ms but durations) in RFC 3339 UTC with
+ * milliseconds (null when 0), enum values by their short name (ACTIVE, not
+ * REGISTRAR_STATUS_ACTIVE). ctl_json returns a new reference or NULL
+ * (ENOMEM); ctl_print_json prints it indented, returns CTL_OK or CTL_FAILED.
+ */
+struct json_t;
+struct json_t *ctl_json(const ProtobufCMessage *m);
 int ctl_print_json(const ProtobufCMessage *m);
+/*
+ * An enum argument: a value's short or full name, any case, '-' for '_'
+ * (active, ACTIVE, REGISTRAR_STATUS_ACTIVE). Returns 0 with *out, or -1.
+ */
+int ctl_enum_arg(const ProtobufCEnumDescriptor *d, const char *s, int *out);
 
 #endif

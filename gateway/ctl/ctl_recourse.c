@@ -88,37 +88,21 @@ rec_parse(struct ctl *ctl, int argc, char **argv, int from, struct rec_opts *o)
 
 /* --- names and times ------------------------------------------------------------ */
 
+/* open, OPEN or CASE_STATE_OPEN (or all); a reason likewise, '-' for '_'. */
 static int
 rec_state_parse(const char *s, int *state, int *all)
 {
-	for (int v = RECOURSE_ST_OPEN; v <= RECOURSE_ST_ESCALATED; v++)
-		if (strcasecmp(s, recourse_state_name(v)) == 0) {
-			*state = v;
-			return 0;
-		}
 	if (strcasecmp(s, "all") == 0) {
 		*all = 1;
 		return 0;
 	}
-	return -1;
+	return ctl_enum_arg(&axle__v1__case_state__descriptor, s, state);
 }
 
-/* "unknown_address", "unknown-address" or "UNKNOWN_ADDRESS". */
 static int
 rec_reason_parse(const char *s, int *reason)
 {
-	char up[64];
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < sizeof(up); i++)
-		up[i] = s[i] == '-' ? '_' : s[i];
-	up[i] = '\0';
-	for (int v = 1; v <= RECOURSE_REASON_MAX; v++)
-		if (strcasecmp(up, recourse_reason_name(v)) == 0) {
-			*reason = v;
-			return 0;
-		}
-	return -1;
+	return ctl_enum_arg(&axle__v1__case_reason__descriptor, s, reason);
 }
 
 static int

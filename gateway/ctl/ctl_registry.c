@@ -103,19 +103,12 @@ status_name(Axle__V1__RegistrarStatus s)
 static int
 parse_status(const char *s, Axle__V1__RegistrarStatus *out)
 {
-	static const Axle__V1__RegistrarStatus all[] = {
-		AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_PENDING,
-		AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE,
-		AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_SUSPENDED,
-		AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED,
-	};
+	int v;
 
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(s, status_name(all[i])) == 0) {
-			*out = all[i];
-			return 0;
-		}
-	return -1;
+	if (ctl_enum_arg(&axle__v1__registrar_status__descriptor, s, &v) != 0)
+		return -1;
+	*out = (Axle__V1__RegistrarStatus)v;
+	return 0;
 }
 
 static const char *
@@ -132,12 +125,12 @@ kind_name(Axle__V1__ServiceKind k)
 static int
 parse_kind(const char *s, Axle__V1__ServiceKind *out)
 {
-	for (int k = 1; k <= 3; k++)
-		if (strcmp(s, kind_name((Axle__V1__ServiceKind)k)) == 0) {
-			*out = (Axle__V1__ServiceKind)k;
-			return 0;
-		}
-	return -1;
+	int v;
+
+	if (ctl_enum_arg(&axle__v1__service_kind__descriptor, s, &v) != 0)
+		return -1;
+	*out = (Axle__V1__ServiceKind)v;
+	return 0;
 }
 
 /* "a, b, c" of a string array into buf. */
@@ -353,8 +346,8 @@ registrar_list(struct ctl *ctl, int argc, char **argv)
 		r = (Axle__V1__ListRegistrarsResponse *)m;
 		for (size_t i = 0; i < r->n_registrars; i++) {
 			if (ctl->json)
-				json_array_append_new(arr, pb_json_from_message(
-				    &r->registrars[i]->base, PB_JSON_TOOLS));
+				json_array_append_new(arr, ctl_json(
+				    &r->registrars[i]->base));
 			else
 				list_row(r->registrars[i]);
 		}
@@ -754,8 +747,8 @@ feed_show(struct ctl *ctl, int argc, char **argv)
 		arr = json_array();
 		for (size_t p = 0; p < f.npages; p++)
 			for (size_t i = 0; i < f.pages[p]->n_entries; i++)
-				json_array_append_new(arr, pb_json_from_message(
-				    &f.pages[p]->entries[i]->base, PB_JSON_TOOLS));
+				json_array_append_new(arr, ctl_json(
+				    &f.pages[p]->entries[i]->base));
 		json_dumpf(arr, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(arr);

@@ -192,14 +192,11 @@ read_file(const char *path, uint8_t **out, size_t *len)
 static int
 policy_arg(const char *s, Axle__V1__FailurePolicy *p)
 {
-	if (s == NULL || strcmp(s, "escalate") == 0)
-		*p = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE;
-	else if (strcmp(s, "return") == 0)
-		*p = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_RETURN;
-	else if (strcmp(s, "discard") == 0)
-		*p = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_DISCARD;
-	else
+	int v = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE;
+
+	if (s != NULL && ctl_enum_arg(&axle__v1__failure_policy__descriptor, s, &v) != 0)
 		return -1;
+	*p = (Axle__V1__FailurePolicy)v;
 	return 0;
 }
 
@@ -435,13 +432,13 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 	if (s->ids != NULL && d->envelope->message_id.len == SW_ID_LEN && s->nids < FETCH_ROUND)
 		memcpy(s->ids[s->nids++], d->envelope->message_id.data, SW_ID_LEN);
 	if (s->arr != NULL) {
-		json_t *o = pb_json_from_message(&d->base, PB_JSON_TOOLS);
+		json_t *o = ctl_json(&d->base);
 
 		/* The decoded receipt beside the raw payload, for scripts. */
 		if (json_is_object(o)) {
 			if (r != NULL)
 				json_object_set_new(o, "receipt",
-				    pb_json_from_message(&r->base, PB_JSON_TOOLS));
+				    ctl_json(&r->base));
 			if (saved)
 				json_object_set_new(o, "saved", json_string(path));
 		}
@@ -757,8 +754,7 @@ cmd_ack(struct ctl *ctl, int argc, char **argv)
 		return ack_all(ctl, mb != NULL ? mb : "");
 	}
 	if (argc == 2 && strcmp(argv[1], "-") == 0) {
-		if ((words = ctl_stdin_values("deliveries", paths, ACK_STDIN_MAX,
-		    &n)) == NULL)
+		if ((words = ctl_stdin_values(paths, ACK_STDIN_MAX, &n)) == NULL)
 			return CTL_USAGE;
 		rc = n > 0 ? ack_list(ctl, words, n) : usage(ack_usage);
 		ctl_values_free(words, n);

@@ -79,7 +79,7 @@ def payload_not_shown_unless_asked():
         no_payload(ctl(*args), 'axlectl ' + ' '.join(args))
     hist = [h.get('kind') for h in json.loads(ctl('--json', 'cases', 'show', cid).stdout)
             ['record'].get('history', [])]
-    check('CASE_ACTION_KIND_PAYLOAD_VIEWED' not in hist, 'a view recorded without one: %s' % hist)
+    check('PAYLOAD_VIEWED' not in hist, 'a view recorded without one: %s' % hist)
 
 
 @test(timeout=120)
@@ -95,7 +95,7 @@ def payload_shown_on_request_and_audited():
     check(base64.b64encode(MARK).decode() in cp.stdout,
           'cases show --payload did not print the payload: %s' % cp.stdout)
     hist = json.loads(ctl('--json', 'cases', 'show', cid).stdout)['record']['history']
-    views = [h for h in hist if h.get('kind') == 'CASE_ACTION_KIND_PAYLOAD_VIEWED']
+    views = [h for h in hist if h.get('kind') == 'PAYLOAD_VIEWED']
     check(len(views) == 2, 'want 2 PAYLOAD_VIEWED entries, history: %s' % hist)
     check(all(h.get('actor', '').startswith('axle://fame-test/admin/%s/' % LON) for h in views),
           'a view does not name the admin: %s' % views)

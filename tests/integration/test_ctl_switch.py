@@ -2,7 +2,11 @@
 real node (uk.test) with its hub uk.test.hub: fetch prints a header and never cuts a long
 address, fetch --save DIR writes payloads to files named by message id (and the node's log
 never holds a payload), fetch --receipts shows receipts only, ack --all empties the mailbox,
-acking an unknown id fails (exit 1, the id named), status prints words and times.
+acking an unknown id fails (exit 1, the id named), status prints words and times. Then
+--json as docs/axlectl-json.md says (ids in hex, times in RFC 3339, short enum names, the
+same forms accepted as arguments), and each command's --json piped into the next command
+that takes it (`-`): send | status, fetch | ack, fetch | status, cases list | cases claim,
+registrar list | registrar suspend, registrar show | registrar activate.
 
 Steps share one node and run in order.
 """
@@ -200,6 +204,93 @@ def status_prints_words_and_times():
           'status state not in words: %r' % cp.stdout)
     check(re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z', fields.get('updated', '')),
           'status time not RFC 3339 with milliseconds: %r' % cp.stdout)
+    drain()
+
+
+
+# --- --json forms and pipes -------------------------------------------------------------------
+
+RFC3339 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
+
+
+@test(timeout=120)
+def json_ids_hex_times_rfc3339_enums_short():
+    env()
+    r = json.loads(send('forms-1').stdout)['receipt']
+    check(HEXID.match(r['message_id']), 'send --json: message_id not 32 hex digits: %r' % r)
+    check(RFC3339.match(r['at_ms'] or ''), 'send --json: at_ms not RFC 3339 with ms: %r' % r)
+    check(r['kind'] == 'ACCEPTED', 'send --json: kind %r, want ACCEPTED' % r['kind'])
+    got = wait_for(lambda: [d for d in json.loads(hub('--json', 'fetch', '--wait-ms', '300').stdout)
+                            if d['envelope']['context'] == 'forms-1'], 20, what='forms-1')
+    e = got[0]['envelope']
+    check(e['message_id'] == r['message_id'], 'fetch --json id %r != send --json id %r'
+          % (e['message_id'], r['message_id']))
+    check(RFC3339.match(e['created_ms'] or '') and RFC3339.match(got[0]['visible_until_ms'] or '')
+          and all(RFC3339.match(h['at_ms']) for h in e['trace']),
+          'fetch --json times not RFC 3339: %r' % got[0])
+    check(e['reply_by_ms'] is None, 'an unset time is null: %r' % e['reply_by_ms'])
+    check(e['failure_policy'] == 'ESCALATE', 'enum not short: %r' % e['failure_policy'])
+    regs = json.loads(ctl('--json', 'registrar', 'list').stdout)
+    check(regs and all(x['status'] in ('ACTIVE', 'PENDING', 'SUSPENDED', 'REVOKED') and
+                       RFC3339.match(x['created_ms']) for x in regs),
+          'registrar list --json: %r' % regs)
+    drain()
+
+
+@test(timeout=60)
+def enum_arguments_short_or_long():
+    env()
+    for form in ('ACTIVE', 'active', 'REGISTRAR_STATUS_ACTIVE'):
+        cp = ctl('--json', 'registrar', 'list', '--status', form, check_rc=False)
+        check(cp.returncode == 0 and any(x['id'] == 'hub' for x in json.loads(cp.stdout or '[]')),
+              'registrar list --status %s: exit %d %r' % (form, cp.returncode, cp.stderr))
+    for form in ('OPEN', 'open', 'CASE_STATE_OPEN'):
+        cp = ctl('--json', 'cases', 'list', '--state', form, check_rc=False)
+        check(cp.returncode == 0, 'cases list --state %s: exit %d %r' % (form, cp.returncode, cp.stderr))
+    cp = ctl('registrar', 'list', '--status', 'NOPE', check_rc=False)
+    check(cp.returncode == 2, 'an unknown status is a usage error: %d' % cp.returncode)
+
+
+@test(timeout=120)
+def json_pipes_into_the_next_command():
+    env()
+    drain()
+    # send --json | status -
+    sent = send('pipe-1').stdout
+    cp = hub('status', '-', stdin=sent)
+    check(re.search(r'^state +in mailbox$', cp.stdout, re.M), 'send | status -: %r' % cp.stdout)
+    # fetch --json | status -  and  fetch --json | ack -
+    fetched = wait_for(lambda: (lambda o: o if 'pipe-1' in o else None)(
+        hub('--json', 'fetch', '--wait-ms', '300').stdout), 20, what='pipe-1 fetched')
+    n = len(json.loads(fetched))
+    cp = hub('status', '-', stdin=fetched)
+    check(len(re.findall(r'^state ', cp.stdout, re.M)) == n, 'fetch | status -: %r' % cp.stdout)
+    cp = hub('--json', 'ack', '-', stdin=fetched)
+    a = json.loads(cp.stdout)
+    check(a['acknowledged'] == n and a['unknown_ids'] == [], 'fetch | ack -: %r' % a)
+    # cases list --json | cases claim -
+    hub('send', '--to', 'uk.test.nobody', '--from', HUB, '--type', 'note.v1', '--context', 'pipe-case')
+    cases = wait_for(lambda: (lambda o: o if json.loads(o)['cases'] else None)(
+        ctl('--json', 'cases', 'list', '--state', 'OPEN').stdout), 20, what='an open case')
+    cp = ctl('--json', 'cases', 'claim', '-', stdin=cases)
+    claimed = [json.loads(x) for x in re.split(r'(?<=\n})\n(?=\{)', cp.stdout.strip())]
+    check(claimed and all(c['record']['state'] == 'CLAIMED' for c in claimed),
+          'cases list | cases claim -: %r' % cp.stdout[:300])
+    # registrar list --json | registrar suspend -, registrar show --json | registrar activate -
+    ctl('delegate', 'uk.test.other', 'other', '--name', 'other', '--cert',
+        'axle://%s/member/uk.test.other' % FED)
+    ctl('registrar', 'activate', 'other', '--reason', 'test')
+    lst = ctl('--json', 'registrar', 'list', '--prefix', 'uk.test.other').stdout
+    check([x['id'] for x in json.loads(lst)] == ['other'], 'registrar list --prefix: %r' % lst)
+    cp = ctl('--json', 'registrar', 'suspend', '-', '--reason', 'pipe', stdin=lst)
+    check(json.loads(cp.stdout)['registrar']['status'] == 'SUSPENDED', 'list | suspend -: %r' % cp.stdout)
+    shown = ctl('--json', 'registrar', 'show', 'other').stdout
+    cp = ctl('--json', 'registrar', 'activate', '-', '--reason', 'pipe', stdin=shown)
+    check(json.loads(cp.stdout)['registrar']['status'] == 'ACTIVE', 'show | activate -: %r' % cp.stdout)
+    # Nothing on stdin is a usage error, not a silent success.
+    cp = ctl('cases', 'claim', '-', stdin='', check_rc=False)
+    check(cp.returncode == 2 and 'no id on stdin' in cp.stderr, 'empty stdin: %d %r'
+          % (cp.returncode, cp.stderr))
     drain()
 
 

@@ -264,7 +264,7 @@ def redirect_at_the_root_delivers_once():
     check('CLAIMED' in cp.stdout, 'claim output %r' % cp.stdout)
     cp = axlectl(UK, '--json', 'cases', 'redirect', cid, INBOX, '--reason', 'typo in address')
     out = json.loads(cp.stdout)
-    check(out['record']['state'] == 'CASE_STATE_RESOLVED', 'redirect: %r' % out['record']['state'])
+    check(out['record']['state'] == 'RESOLVED', 'redirect: %r' % out['record']['state'])
     seen = []
 
     def delivered():

@@ -135,7 +135,7 @@ def delegate_and_activate_with_axlectl():
           'delegate output: %r' % cp.stdout)
     cp = axlectl('uk.london', '--json', 'registrar', 'activate', 'lewisham', '--reason', 'onboarded')
     out = json.loads(cp.stdout)
-    check(out['registrar']['status'] == 'REGISTRAR_STATUS_ACTIVE', 'activate: %r' % out)
+    check(out['registrar']['status'] == 'ACTIVE', 'activate: %r' % out)
     check(out['feed_seq'] == 2, 'second change should be feed entry 2: %r' % out)
     # The record as stored: folded prefix, contact, version.
     r = call('uk.london', 'GetRegistrar', pb().GetRegistrarRequest(id='lewisham')).registrar

@@ -7,7 +7,6 @@ and a recourse case, failure policies, and axlectl. The client is the third-part
 Steps depend on each other and run in order.
 """
 
-import base64
 import json
 import os
 import sys
@@ -351,14 +350,15 @@ def axlectl_send_fetch_status_outbox():
                    '--type', 'note.v1', '--context', 'ctl', cred=hub)
     out = json.loads(cp.stdout)
     mid = out['receipt']['message_id']
-    check(out['receipt']['kind'] == 'RECEIPT_KIND_ACCEPTED', 'send %r' % out)
+    check(out['receipt']['kind'] == 'ACCEPTED', 'send %r' % out)
     wyhub = f.fed.member('uk.westyorks')
 
     def fetched():
         cp = f.axlectl('uk.westyorks', '--json', 'fetch', '--max', '10', '--wait-ms', '500', cred=wyhub)
         return [d for d in json.loads(cp.stdout) if d['envelope']['context'] == 'ctl']
     got = wait_for(fetched, 30, interval=0.2, what='axlectl fetch')
-    hexid = base64.b64decode(got[0]['envelope']['message_id']).hex()
+    hexid = got[0]['envelope']['message_id']
+    check(hexid == mid, 'fetched id %r, sent %r (both hex)' % (hexid, mid))
     f.axlectl('uk.westyorks', 'ack', hexid, cred=wyhub)
     # The sender's node follows it: acknowledged at westyorks, as its receipts say.
     def acknowledged():

@@ -294,11 +294,59 @@ test_parse_refusals(void **state)
 	}
 }
 
+/* A hook that takes int64 *_ms fields and enums, and leaves the rest to the walker. */
+static json_t *
+hook_ms_and_enums(const ProtobufCFieldDescriptor *f, const void *p, void *arg)
+{
+	size_t n = strlen(f->name);
+
+	(*(int *)arg)++;
+	if (f->type == PROTOBUF_C_TYPE_INT64 && n > 3 && strcmp(f->name + n - 3, "_ms") == 0)
+		return json_string("T");
+	if (f->type == PROTOBUF_C_TYPE_ENUM)
+		return json_string("E");
+	return NULL;
+}
+
+/* The hook is asked first for every value, nested and repeated ones too. */
+static void
+test_hook_renders_its_fields(void **state)
+{
+	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
+	Axle__V1__TraceHop h = AXLE__V1__TRACE_HOP__INIT;
+	Axle__V1__TraceHop *hops[] = { &h };
+	json_t *j;
+	int calls = 0;
+
+	(void)state;
+	e.created_ms = 5;
+	e.failure_policy = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_RETURN;
+	e.sender = "uk.a";
+	e.n_trace = 1;
+	e.trace = hops;
+	h.region = "uk";
+	h.at_ms = 7;
+	j = pb_json_from_message_hook(&e.base, PB_JSON_TOOLS, hook_ms_and_enums, &calls);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "created_ms")), "T");
+	assert_string_equal(json_string_value(json_object_get(j, "failure_policy")), "E");
+	assert_string_equal(json_string_value(json_object_get(j, "sender")), "uk.a");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "trace"), 0), "at_ms")), "T");
+	assert_true(calls > 10);
+	json_decref(j);
+	/* Without a hook: the form as before. */
+	j = pb_json_from_message_hook(&e.base, PB_JSON_TOOLS, NULL, NULL);
+	assert_int_equal(json_integer_value(json_object_get(j, "created_ms")), 5);
+	json_decref(j);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_info_every_field),
+		cmocka_unit_test(test_hook_renders_its_fields),
 		cmocka_unit_test(test_envelope_bytes_enum_oneof),
 		cmocka_unit_test(test_not_utf8_is_shown_lossily),
 		cmocka_unit_test(test_proto3_names_and_64bit_strings),
