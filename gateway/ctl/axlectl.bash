@@ -110,6 +110,14 @@ _axlectl()
 			mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
 		--policy)
 			mapfile -t COMPREPLY < <(compgen -W "escalate return discard" -- "$cur") ;;
+		# Enum values by their short names (the upper-case and full names
+		# are taken too: docs/axlectl-json.md).
+		--status)
+			mapfile -t COMPREPLY < <(compgen -W "pending active suspended revoked" -- "$cur") ;;
+		--state)
+			mapfile -t COMPREPLY < <(compgen -W "open claimed resolved escalated all" -- "$cur") ;;
+		--kind)
+			mapfile -t COMPREPLY < <(compgen -W "portal switch index" -- "$cur") ;;
 		esac
 		return
 	fi

@@ -107,8 +107,8 @@ ctl_enum_arg(const ProtobufCEnumDescriptor *d, const char *s, int *out)
 	for (unsigned v = 0; v < d->n_values; v++) {
 		const ProtobufCEnumValue *ev = &d->values[v];
 
-		if (ev->value == 0)
-			continue;	/* *_UNSPECIFIED is never asked for */
+		if (strstr(ev->name, "_UNSPECIFIED") != NULL)
+			continue;	/* never asked for (FAILURE_POLICY_ESCALATE is 0 too) */
 		if (strcasecmp(up, ev->name) == 0 ||
 		    strcasecmp(up, ctl_enum_name(d, ev->value)) == 0) {
 			*out = ev->value;

@@ -108,12 +108,20 @@ expect "--page-size --page-token" axlectl cases list --page-
 expect "--cert --contact" axlectl delegate uk.x r1 --c
 expect "--payload" axlectl cases show c1 --pay
 expect "--json" axlectl cases show c1 --payload --j
-expect "escalate return discard" axlectl send --to a --policy ""
 expect "--policy" axlectl send --to a --pol
 expect "--save" axlectl fetch --max 5 --sa
 expect "--receipts" axlectl fetch --save d --rec
 expect "--all" axlectl ack --a
-expect "" axlectl cases list --state ""
+# Enum values: exactly the short names of the proto's enum (UNSPECIFIED left out).
+short_names() {	# ENUM-NAME PREFIX [extra]: its values, lower case, without PREFIX
+	sed -n "/^enum $1 {/,/^}/p" "$top"/proto/axle/v1/*.proto |
+	    sed -n "s/^ *$2\([A-Z_]*\) = [0-9].*/\1/p" | grep -vx UNSPECIFIED | tr 'A-Z' 'a-z' | tr '\n' ' '
+	echo "${3:-}"
+}
+expect "$(short_names RegistrarStatus REGISTRAR_STATUS_)" axlectl registrar list --status ""
+expect "$(short_names CaseState CASE_STATE_ all)" axlectl cases list --state ""
+expect "$(short_names ServiceKind SERVICE_KIND_)" axlectl discover --kind ""
+expect "$(short_names FailurePolicy FAILURE_POLICY_)" axlectl send --to a --policy ""
 expect "" axlectl info ""
 # File names where a file is asked for (global --cert), directories for --trust.
 mkdir -p "$tmp/files/trustdir" && : >"$tmp/files/admin.chain.pem"

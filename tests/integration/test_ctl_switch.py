@@ -247,6 +247,13 @@ def enum_arguments_short_or_long():
     for form in ('OPEN', 'open', 'CASE_STATE_OPEN'):
         cp = ctl('--json', 'cases', 'list', '--state', form, check_rc=False)
         check(cp.returncode == 0, 'cases list --state %s: exit %d %r' % (form, cp.returncode, cp.stderr))
+    # FAILURE_POLICY_ESCALATE is the enum's 0: still a value to ask for.
+    for form in ('escalate', 'ESCALATE', 'FAILURE_POLICY_ESCALATE', 'return', 'Discard'):
+        cp = hub('--json', 'send', '--to', HUB, '--from', HUB, '--type', 'note.v1',
+                 '--context', 'policy', '--policy', form, check_rc=False)
+        check(cp.returncode == 0, 'send --policy %s: exit %d %r' % (form, cp.returncode, cp.stderr))
+    cp = ctl('registrar', 'list', '--status', 'UNSPECIFIED', check_rc=False)
+    check(cp.returncode == 2, '--status UNSPECIFIED is not a value to ask for: %d' % cp.returncode)
     cp = ctl('registrar', 'list', '--status', 'NOPE', check_rc=False)
     check(cp.returncode == 2, 'an unknown status is a usage error: %d' % cp.returncode)
 
