@@ -217,6 +217,17 @@ anchor_fed(const struct tls_ctx_data *d, X509 *root)
 	return NULL;
 }
 
+X509 *
+net_tls_anchor(SSL_CTX *ctx, size_t i, const char **fed)
+{
+	const struct tls_ctx_data *d = ctx_data_get(ctx);
+
+	if (d == NULL || i >= d->nanchors)
+		return NULL;
+	*fed = d->anchors[i].fed;
+	return d->anchors[i].cert;
+}
+
 /*
  * The leaf's identity must belong to the federation of the trust folder its
  * chain ends in; a server accepts only its own federation (v1), and a

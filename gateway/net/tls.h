@@ -93,4 +93,10 @@ enum net_tls_refusal {
 extern unsigned long net_tls_refused[NET_TLS_REF__COUNT];
 const char *net_tls_refusal_name(enum net_tls_refusal r);
 
+/*
+ * The i-th CA the context trusts (from 0; NULL past the last) and, in *fed,
+ * the federation of the trust folder it came from. Both stay the context's.
+ */
+X509 *net_tls_anchor(SSL_CTX *ctx, size_t i, const char **fed);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -13,6 +14,7 @@
 
 #include "gateway/node/backup.h"
 #include "gateway/node/config.h"
+#include "gateway/node/expiry.h"
 #include "gateway/net/conn.h"
 #include "gateway/net/log.h"
 #include "gateway/node/metrics.h"
@@ -113,6 +115,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	if (gw_node_reload_tls(&node) == 0) {
 		gw_peers_reload(&node);	/* links with the new client context */
 		net_log(NET_LOG_INFO, "reload", "what=tls trust_dir=%s", node.cfg.trust_dir);
+		gw_expiry_log(&node, (int64_t)time(NULL));
 	}
 	gw_modules_reload(&node);
 }
@@ -219,8 +222,13 @@ run(void)
 	    node.cfg.federation, node.cfg.region, AXLE_VERSION,
 	    (unsigned long long)node.boot_count, (long)getpid());
 
+	if (gw_expiry_watch(&node) != 0)
+		net_log(NET_LOG_WARN, "expiry_watch_failed", "reason=\"out of memory: "
+		    "certificate and CRL expiry is not logged (the gauges still tell)\"");
+
 	event_base_dispatch(node.base);
 
+	gw_expiry_unwatch();
 	gw_modules_stop(&node);
 	gw_peers_stop(&node);
 	/* Every acknowledged write was committed before its ack; close drains the rest. */
@@ -284,6 +292,7 @@ main(int argc, char **argv)
 	if (check_config(path) != 0)
 		return 1;
 	if (check) {
+		gw_expiry_check(&node, (int64_t)time(NULL), stderr);
 		printf("%s: configuration OK\n", path);
 		return 0;
 	}

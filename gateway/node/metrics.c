@@ -1,6 +1,7 @@
 /* metrics.c -- Prometheus text exposition (format 0.0.4) of the node's counters. */
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -8,6 +9,7 @@
 #include "gateway/net/grpc_frame.h"
 #include "gateway/net/identity.h"
 #include "gateway/net/log.h"
+#include "gateway/node/expiry.h"
 #include "gateway/node/metrics.h"
 #include "gateway/node/module.h"
 #include "gateway/node/node.h"
@@ -172,6 +174,7 @@ gw_metrics_render(struct gw_node *node, struct evbuffer *out)
 	scalar(out, "axle_http_requests_total", "counter",
 	    "Plain HTTP requests (healthz, metrics, other).", node->ctr.http_requests);
 	render_conns(node, out);
+	gw_expiry_metrics(node, (int64_t)time(NULL), out);
 	render_rpcs(out);
 	render_store(node, out);
 	gw_modules_metrics(node, out);
