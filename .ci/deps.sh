@@ -8,12 +8,16 @@ libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libevent-dev libinih-dev
 libjansson-dev python3 python3-grpcio python3-grpc-tools python3-pkg-resources python3-h2 curl
 nghttp2-proxy nghttp2-server nghttp2-client faketime procps psmisc fiu-utils libfiu0
 clang libclang-rt-dev shellcheck man-db groff-base valgrind systemd prometheus
-libnss3-tools redis-server redis-tools iproute2"
+libnss3-tools redis-server redis-tools iproute2
+chromium nodejs"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+# The browser tests' npm: Debian's package, unless a node.js build that
+# bundles npm (e.g. NodeSource's nodejs) is already there.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "axle: missing Debian packages. Run as root:" >&2
