@@ -32,10 +32,10 @@ async function launch() {
   });
 }
 
-async function shot(page, name) {
+async function shot(page, name, viewportOnly) {
   if (!P.shots) return;
   mkdirSync(P.shots, { recursive: true });
-  await page.screenshot({ path: `${P.shots}/${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${P.shots}/${name}.png`, fullPage: !viewportOnly });
   say(`screenshot ${name}.png`);
 }
 
@@ -105,7 +105,7 @@ const scenarios = {
     await page.type('dialog[open] [name="to"]', P.to);
     await page.waitForFunction(() => /matched/.test((document.querySelector('dialog[open] .lookup') || {}).textContent || ''), { timeout: T });
     out.lookup = await page.$eval('dialog[open] .lookup', (e) => e.textContent);
-    await shot(page, 'redirect-dialog');
+    await shot(page, 'redirect-dialog', true);
     await dialog(page, { reason: P.redirectReason });
     await waitKind(page, 'CASE_ACTION_KIND_REDIRECTED');
     out.history = await historyKinds(page);
@@ -133,6 +133,32 @@ const scenarios = {
     await page.waitForSelector(`tr[data-case="${id}"]`, { timeout: T });
     out.before = before;
     out.noReload = await page.evaluate(() => window.axleNoReload);
+    // Keyboard only: Tab to the new case's link, Enter opens it; Esc closes a dialog.
+    let onIt = false;
+    for (let i = 0; i < 40 && !onIt; i++) {
+      await page.keyboard.press('Tab');
+      onIt = await page.evaluate((cid) => {
+        const a = document.activeElement;
+        return !!a && a.tagName === 'A' && !!a.closest(`tr[data-case="${cid}"]`);
+      }, id);
+    }
+    out.tabbedTo = onIt;
+    if (!onIt) return;
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#history li', { timeout: T });
+    let onAnnotate = false;
+    for (let i = 0; i < 40 && !onAnnotate; i++) {
+      await page.keyboard.press('Tab');
+      onAnnotate = await page.evaluate(() => (document.activeElement || {}).textContent === 'Annotate');
+    }
+    out.tabbedToAction = onAnnotate;
+    if (!onAnnotate) return;
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('dialog[open]', { timeout: T });
+    out.dialogFocus = await page.evaluate(() => document.activeElement.labels[0].textContent);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('dialog[open]', { hidden: true, timeout: T });
+    out.escClosed = true;
   },
 
   // A member's certificate: the 403 page, and no data from the RPCs either.

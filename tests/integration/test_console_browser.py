@@ -197,7 +197,7 @@ def admin_claims_and_redirects_a_real_case():
 
 
 @test(timeout=240)
-def new_case_appears_without_reload():
+def new_case_appears_without_reload_and_keyboard_works():
     e = env()
     opened = {}
 
@@ -208,6 +208,11 @@ def new_case_appears_without_reload():
     r = browse('live', {'base': e['base'], 'home': e['admin_home']}, on_wait)
     check(opened['id'] not in r['before'], 'the case was there before it was opened')
     check(r['noReload'] == 'still here', 'the page reloaded to show it')
+    check(r.get('tabbedTo'), 'Tab never reached the new case\'s link')
+    check(r.get('tabbedToAction'), 'Tab never reached the Annotate button on the case page')
+    check(r.get('dialogFocus', '').startswith('Note'), 'the dialog\'s field has no label '
+          'or no focus: %r' % r.get('dialogFocus'))
+    check(r.get('escClosed'), 'Esc did not close the dialog')
 
 
 @test(timeout=180)

@@ -115,7 +115,7 @@ function header(c) {
   return h('section', { 'aria-labelledby': 'h-env' },
     h('h2', { id: 'h-env' }, 'Case and envelope'),
     fields([
-      ['State', stateLabel(c.state) + (c.outcome ? ` (${actionLabel(c.outcome)})` : '')],
+      ['State', stateLabel(c.state) + (c.outcome && c.outcome !== 'CASE_ACTION_KIND_UNSPECIFIED' ? ` (${actionLabel(c.outcome)})` : '')],
       ['Reason', reasonLabel(c.reason)],
       ['Detail', c.detail || ''],
       ['Holder', c.assignee || ''],

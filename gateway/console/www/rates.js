@@ -7,7 +7,7 @@ import { recourse } from './api.js';
 import { num } from './dom.js';
 
 const HOUR_MS = 3600 * 1000;
-const MAX_SAMPLES = 720; // one hour at the fastest refresh (5 s)
+const MAX_SAMPLES = 1200; // one hour at the page refresh (3 s, live.js)
 const MAX_IDS = 5000;    // case ids remembered to spot new ones
 
 class Rates {
