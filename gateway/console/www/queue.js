@@ -22,13 +22,17 @@ function checkbox(id, label, key) {
 }
 
 let refreshNow = () => {};
+let typing = null;
 
 export async function render(main) {
   const me = await whoami();
   const st = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const body = h('div', { id: 'queue-body' });
   const region = h('input', { id: 'f-region', type: 'text', value: filters.region,
-    placeholder: 'e.g. uk.london', oninput: () => { filters.region = region.value.trim(); refreshNow(); } });
+    placeholder: 'e.g. uk.london', oninput: () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => { filters.region = region.value.trim(); refreshNow(); }, 300);
+    } });
   clear(main,
     h('h1', {}, 'Queue'),
     h('form', { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
