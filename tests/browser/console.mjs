@@ -133,6 +133,7 @@ const scenarios = {
     await page.waitForSelector(`tr[data-case="${id}"]`, { timeout: T });
     out.before = before;
     out.noReload = await page.evaluate(() => window.axleNoReload);
+    out.indicator = await page.$eval('#live', (e) => e.textContent);
     // Keyboard only: Tab to the new case's link, Enter opens it; Esc closes a dialog.
     let onIt = false;
     for (let i = 0; i < 40 && !onIt; i++) {

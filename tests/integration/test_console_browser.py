@@ -208,6 +208,8 @@ def new_case_appears_without_reload_and_keyboard_works():
     r = browse('live', {'base': e['base'], 'home': e['admin_home']}, on_wait)
     check(opened['id'] not in r['before'], 'the case was there before it was opened')
     check(r['noReload'] == 'still here', 'the page reloaded to show it')
+    check(r['indicator'] == 'live', 'the page is not on the node\'s event stream: '
+          'it says %r' % r['indicator'])
     check(r.get('tabbedTo'), 'Tab never reached the new case\'s link')
     check(r.get('tabbedToAction'), 'Tab never reached the Annotate button on the case page')
     check(r.get('dialogFocus', '').startswith('Note'), 'the dialog\'s field has no label '

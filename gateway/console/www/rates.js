@@ -7,7 +7,8 @@ import { recourse } from './api.js';
 import { num } from './dom.js';
 
 const HOUR_MS = 3600 * 1000;
-const MAX_SAMPLES = 1200; // one hour at the page refresh (3 s, live.js)
+const EVERY_MS = 10000;   // at most one sample per 10 s, however often the page refreshes
+const MAX_SAMPLES = 361; // one hour of them
 const MAX_IDS = 5000;    // case ids remembered to spot new ones
 
 class Rates {
@@ -19,6 +20,8 @@ class Rates {
   }
 
   async sample(queues) {
+    const last = this.samples[this.samples.length - 1];
+    if (last && Date.now() - last.at < EVERY_MS) return;
     const forwarded = (queues.outboxes || []).reduce((a, o) => a + num(o.forwarded), 0);
     try {
       const r = await recourse('List', { page: { pageSize: 500 } });
