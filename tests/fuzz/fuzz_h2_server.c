@@ -85,6 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (net_h2_recv(h2, data + off, n) != 0 || pump(h2, out) != 0)
 			break;
 		(void)net_h2_streams(h2);
+		net_h2_notify(&node.srv, "cases");	/* open /console/events streams */
 	}
 	for (int i = 0; i < 4 && !net_h2_done(h2); i++)
 		if (pump(h2, out) != 0)

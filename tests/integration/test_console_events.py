@@ -9,6 +9,7 @@ certificate gets 403 for the stream.
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import threading
@@ -115,6 +116,53 @@ def stream_refused_to_a_member():
     check(tail == '403 text/html; charset=utf-8', repr(tail))
     check('event:' not in body, repr(body))
 
+
+def fetch_stream(cred, body, timeout_ms=None):
+    """Switch.Fetch in Connect's streaming form; the (flags, JSON) envelopes."""
+    f = env()['f']
+    raw = json.dumps(body).encode()
+    req = f.ws.join('fetch.bin')
+    with open(req, 'wb') as fh:
+        fh.write(struct.pack('>BI', 0, len(raw)) + raw)
+    hdrs = ['-H', 'Content-Type: application/connect+json', '-H', 'Connect-Protocol-Version: 1']
+    if timeout_ms is not None:
+        hdrs += ['-H', 'Connect-Timeout-Ms: %d' % timeout_ms]
+    cp = subprocess.run(base_cmd(cred) + hdrs + ['--data-binary', '@' + req, '-o', '-',
+                                                 url('/axle.v1.Switch/Fetch')],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    check(cp.returncode == 0, 'curl failed: %s' % cp.stderr)
+    out, raw = [], cp.stdout
+    while raw:
+        check(len(raw) >= 5, 'truncated envelope: %r' % raw)
+        n = struct.unpack('>I', raw[1:5])[0]
+        out.append((raw[0], json.loads(raw[5:5 + n])))
+        raw = raw[5 + n:]
+    check(out and out[-1][0] == 2 and all(fl == 0 for fl, _ in out[:-1]),
+          'not messages then one end-of-stream: %r' % out)
+    return out
+
+
+@test
+def fetch_streams_json_deliveries():
+    """The hub's receipts (its send above) come as proto3 JSON envelopes, then {}."""
+    env()
+    out = fetch_stream(env()['f'].fed.member(LON), {'waitMs': 2000, 'maxMessages': 1})
+    check(len(out) == 2 and out[-1][1] == {}, repr(out))
+    d = out[0][1]
+    check(d['envelope']['messageType'] == 'axle.receipt' and d['mailbox'] == 'lon-hub' and
+          isinstance(d['envelope']['createdMs'], str), repr(d))
+
+
+@test
+def connect_timeout_ends_a_long_poll():
+    """An empty mailbox, a 20 s wait, Connect-Timeout-Ms 300: deadline_exceeded at the end."""
+    f = env()['f']
+    if 'quiet' not in _env:
+        f.registrar(LON, 'lon-quiet', LON + '.quiet', 'axle://fame-test/member/uk.london.quiet')
+        _env['quiet'] = f.fed.issue('member', LON + '.quiet')
+    out = fetch_stream(_env['quiet'], {'waitMs': 20000, 'maxMessages': 1}, timeout_ms=300)
+    check(len(out) == 1 and out[0][1].get('error', {}).get('code') == 'deadline_exceeded',
+          repr(out))
 
 if __name__ == '__main__':
     main()
