@@ -8,7 +8,7 @@ B       ?= build
 CC      ?= cc
 
 PKGS     = libnghttp2 openssl lmdb libprotobuf-c libevent libevent_openssl \
-           libevent_pthreads inih jansson
+           libevent_pthreads inih jansson libsystemd
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 OPT     ?= -O2 -g

@@ -5,7 +5,7 @@
 set -u
 PKGS="gcc make pkg-config libnghttp2-dev libssl-dev openssl liblmdb-dev lmdb-utils
 libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libevent-dev libinih-dev
-libjansson-dev python3 python3-grpcio python3-grpc-tools python3-pkg-resources python3-h2 curl
+libjansson-dev libsystemd-dev python3 python3-grpcio python3-grpc-tools python3-pkg-resources python3-h2 curl
 nghttp2-proxy nghttp2-server nghttp2-client faketime procps psmisc fiu-utils libfiu0
 clang libclang-rt-dev shellcheck man-db groff-base valgrind systemd prometheus
 libnss3-tools redis-server redis-tools iproute2

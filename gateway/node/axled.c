@@ -20,6 +20,7 @@
 #include "gateway/node/metrics.h"
 #include "gateway/node/module.h"
 #include "gateway/node/node.h"
+#include "gateway/node/notify.h"
 #include "gateway/node/peers.h"
 #include "gateway/node/store.h"
 #include "gateway/node/svc.h"
@@ -73,6 +74,7 @@ start_drain(void)
 	struct timeval tv = { 0, 0 };
 
 	node.draining = 1;
+	gw_notify_stopping();
 	net_conn_drain(&node.srv);
 	drain_timer = evtimer_new(node.base, drain_tick, NULL);
 	if (drain_timer == NULL)
@@ -111,13 +113,17 @@ on_store_fatal(int rc, void *arg)
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
+	uint64_t ok_before = node.ctr.reloads_ok;
+
 	(void)sig, (void)what, (void)arg;
+	gw_notify_reloading();
 	if (gw_node_reload_tls(&node) == 0) {
 		gw_peers_reload(&node);	/* links with the new client context */
 		net_log(NET_LOG_INFO, "reload", "what=tls trust_dir=%s", node.cfg.trust_dir);
 		gw_expiry_log(&node, (int64_t)time(NULL));
 	}
 	gw_modules_reload(&node);
+	gw_notify_reloaded(&node, node.ctr.reloads_ok > ok_before);
 }
 
 /* Everything -n checks, and start-up needs: config, key modes, TLS material. */
@@ -222,6 +228,8 @@ run(void)
 	    node.cfg.federation, node.cfg.region, AXLE_VERSION,
 	    (unsigned long long)node.boot_count, (long)getpid());
 
+	gw_notify_ready(&node);
+	(void)gw_notify_watchdog_start(&node);	/* logs watchdog_failed itself */
 	if (gw_expiry_watch(&node) != 0)
 		net_log(NET_LOG_WARN, "expiry_watch_failed", "reason=\"out of memory: "
 		    "certificate and CRL expiry is not logged (the gauges still tell)\"");
@@ -229,6 +237,7 @@ run(void)
 	event_base_dispatch(node.base);
 
 	gw_expiry_unwatch();
+	gw_notify_watchdog_stop();
 	gw_modules_stop(&node);
 	gw_peers_stop(&node);
 	/* Every acknowledged write was committed before its ack; close drains the rest. */

@@ -224,7 +224,8 @@ for d in 'User=axle' 'NoNewPrivileges=yes' 'PrivateTmp=yes' 'ProtectSystem=stric
     'ProtectHome=yes' 'ReadWritePaths=/var/lib/axle' 'CapabilityBoundingSet=' \
     'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' 'SystemCallFilter=@system-service' \
     'ExecReload=/bin/kill -HUP $MAINPID' 'KillSignal=SIGTERM' 'TimeoutStopSec=30' \
-    'Restart=on-failure' 'LimitNOFILE=65536' \
+    'Restart=on-failure' 'LimitNOFILE=65536' 'Type=notify' 'NotifyAccess=main' \
+    'WatchdogSec=30s' 'ExecReload=/usr/sbin/axled -n -c /etc/axle/axled.conf' \
     'ExecStartPre=/usr/sbin/axled -n -c /etc/axle/axled.conf' \
     'ExecStart=/usr/sbin/axled -c /etc/axle/axled.conf'; do
 	grep -qxF "$d" "$unit" || missing="$missing [$d]"
