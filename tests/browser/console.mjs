@@ -162,6 +162,39 @@ const scenarios = {
     out.escClosed = true;
   },
 
+  // Case: discard (its reason is required: an empty one is not sent).
+  async discard(page, out) {
+    await go(page, `${P.base}/console/#/case/${encodeURIComponent(P.case)}`);
+    await page.waitForSelector('#history li', { timeout: T });
+    await clickButton(page, 'Discard');
+    await page.waitForSelector('dialog[open]', { timeout: T });
+    await page.click('dialog[open] button[value="ok"]'); // empty reason: the form stays open
+    out.emptyKeptOpen = await page.$('dialog[open]') !== null;
+    await dialog(page, { reason: P.reason });
+    await waitKind(page, 'CASE_ACTION_KIND_DISCARDED');
+    out.history = await historyKinds(page);
+    out.state = await page.$eval('dl.fields dd', (e) => e.textContent);
+  },
+
+  // Register: suspend a registrar and reactivate it, each with a reason.
+  async register(page, out) {
+    await go(page, `${P.base}/console/#/register`);
+    const standing = (id) => page.$eval(`tr[data-registrar="${id}"] .standing`, (e) => e.textContent);
+    await page.waitForSelector(`tr[data-registrar="${P.registrar}"]`, { timeout: T });
+    out.before = await standing(P.registrar);
+    await page.click(`button[aria-label="Suspend ${P.registrar}"]`);
+    await dialog(page, { reason: P.suspendReason });
+    await page.waitForFunction((id) => (document.querySelector(`tr[data-registrar="${id}"] .standing`) || {}).textContent === 'suspended',
+      { timeout: T }, P.registrar);
+    out.suspended = await standing(P.registrar);
+    await page.click(`button[aria-label="Reactivate ${P.registrar}"]`);
+    await dialog(page, { reason: P.reactivateReason });
+    await page.waitForFunction((id) => (document.querySelector(`tr[data-registrar="${id}"] .standing`) || {}).textContent === 'active',
+      { timeout: T }, P.registrar);
+    out.after = await standing(P.registrar);
+    out.tree = await page.$eval('#delegations', (e) => e.innerText);
+  },
+
   // A member's certificate: the 403 page, and no data from the RPCs either.
   async forbidden(page, out) {
     const resp = await go(page, `${P.base}/console/`);

@@ -110,6 +110,7 @@ def env():
         _env.update(f=f, hub=hub)
         _env['case'] = open_case(f, hub, LON + '.nobody1', MARK)
         _env['csrf_case'] = open_case(f, hub, LON + '.nobody2')
+        f.registrar(LON, 'spare', LON + '.spare', 'axle://fame-test/member/%s.spare' % LON)
         _env['admin_home'] = nss_home(f, 'admin', f.fed.admin(LON))
         _env['member_home'] = nss_home(f, 'member', f.fed.member(LON))
         _env['base'] = 'https://127.0.0.1:%d' % f.nodes[LON].port
@@ -215,6 +216,44 @@ def new_case_appears_without_reload_and_keyboard_works():
     check(r.get('dialogFocus', '').startswith('Note'), 'the dialog\'s field has no label '
           'or no focus: %r' % r.get('dialogFocus'))
     check(r.get('escClosed'), 'Esc did not close the dialog')
+
+
+@test(timeout=180)
+def admin_discards_a_case_with_its_reason():
+    e = env()
+    f = e['f']
+    cid = open_case(f, e['hub'], LON + '.nobody4')
+    r = browse('discard', {'base': e['base'], 'home': e['admin_home'], 'case': cid,
+                           'reason': 'test message sent by mistake (ticket 5)'})
+    check(r['emptyKeptOpen'], 'the discard dialog closed without its required reason')
+    check(r['history'][-1] == 'CASE_ACTION_KIND_DISCARDED' and r['state'].startswith('resolved'),
+          'the page shows %s, state %r' % (r['history'], r['state']))
+    rec = history(f, cid)
+    last = rec['history'][-1]
+    check(short(last['kind'], 'CASE_ACTION_KIND_') == 'DISCARDED'
+          and last['reason'] == 'test message sent by mistake (ticket 5)',
+          'the node recorded %s' % last)
+
+
+@test(timeout=180)
+def admin_suspends_and_reactivates_a_registrar():
+    e = env()
+    f = e['f']
+    r = browse('register', {'base': e['base'], 'home': e['admin_home'], 'registrar': 'spare',
+                            'suspendReason': 'contract lapsed (ticket 12)',
+                            'reactivateReason': 'contract renewed (ticket 13)'})
+    check((r['before'], r['suspended'], r['after']) == ('active', 'suspended', 'active'),
+          'standing shown: %s' % r)
+    check('%s.spare' % LON in r['tree'] and '%s.hub' % LON in r['tree'],
+          'the delegation tree lacks a prefix: %r' % r['tree'])
+    cp = f.axlectl(LON, '--json', 'feed', 'show')
+    entries = json.loads(cp.stdout)
+    mine = [(x['registrar']['status'], x['detail'], x['actor']) for x in entries
+            if x['registrar']['id'] == 'spare' and short(x['change'], 'FEED_CHANGE_') == 'STATUS']
+    admin = 'axle://fame-test/admin/%s/admin' % LON
+    check(any(st.endswith('SUSPENDED') and 'ticket 12' in d and a == admin for st, d, a in mine)
+          and any(st.endswith('ACTIVE') and 'ticket 13' in d and a == admin for st, d, a in mine),
+          'the feed does not record both changes with their reasons and the admin: %s' % mine)
 
 
 @test(timeout=180)

@@ -69,13 +69,15 @@ export function hexOf(b64) {
   return out;
 }
 
-// A table from rows: cols is [[heading, row => cell], ...].
-export function table(caption, cols, rows, empty) {
+// A table from rows: cols is [[heading, row => cell], ...]; rowAttrs(row),
+// if given, gives each row's attributes (e.g. a data- key for scripts).
+export function table(caption, cols, rows, empty, rowAttrs) {
   if (!rows.length) return h('p', { class: 'empty' }, empty || 'None.');
   return h('table', {},
     h('caption', {}, caption),
     h('thead', {}, h('tr', {}, cols.map(([t]) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, cols.map(([t, f]) => h('td', { 'data-label': t }, f(r)))))));
+    h('tbody', {}, rows.map((r) => h('tr', rowAttrs ? rowAttrs(r) : {},
+      cols.map(([t, f]) => h('td', { 'data-label': t }, f(r)))))));
 }
 
 // A definition list from [[term, value], ...], skipping empty values.

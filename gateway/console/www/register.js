@@ -37,7 +37,7 @@ export async function render(main) {
           ['Successor', (r) => r.successorId || ''],
           ['Updated', (r) => when(r.updatedMs)],
           ['Actions', (r) => (r.region && r.region !== me.region) ? 'mirrored' : actions(r, regs, st, load)],
-        ], regs, 'No registrars.')),
+        ], regs, 'No registrars.', (r) => ({ 'data-registrar': r.id }))),
       h('section', { 'aria-labelledby': 'h-tree' }, h('h2', { id: 'h-tree' }, 'Delegations'), prefixTree(regs)),
       h('section', { 'aria-labelledby': 'h-svc' }, h('h2', { id: 'h-svc' }, 'Services'),
         table('Published services', [
