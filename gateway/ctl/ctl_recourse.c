@@ -133,26 +133,36 @@ rec_to(const Axle__V1__Case *c)
 
 /* --- list, show ----------------------------------------------------------------- */
 
+/* The cases as a table (columns never cut); 0, or -1 on ENOMEM. */
+static int
+rec_list_table(const Axle__V1__ListCasesResponse *r)
+{
+	static const char *const head[] = { "ID", "STATE", "REASON", "DEADLINE",
+	    "TO", "WHO" };
+	struct ctl_table *tab = ctl_table_new(head, 6);
+	char t[40];
+	int rc = tab != NULL ? 0 : -1;
+
+	for (size_t i = 0; rc == 0 && i < r->n_cases; i++) {
+		const Axle__V1__Case *c = r->cases[i];
+		const char *cells[] = { c->id, recourse_state_name(c->state),
+		    recourse_reason_name(c->reason), t, rec_to(c),
+		    c->state == RECOURSE_ST_ESCALATED ? c->escalated_to : c->assignee };
+
+		ctl_time(c->deadline_ms, t, sizeof(t));
+		rc = ctl_table_add(tab, cells);
+	}
+	if (rc == 0 && r->n_cases > 0)
+		ctl_table_print(tab, stdout);
+	ctl_table_free(tab);
+	return rc;
+}
+
 static void
 rec_list_print(const Axle__V1__ListCasesResponse *r)
 {
-	char t[40];
-
-	printf("%-28s %-10s %-20s %-24s %-28s %s\n", "ID", "STATE", "REASON",
-	    "DEADLINE", "TO", "WHO");
-	for (size_t i = 0; i < r->n_cases; i++) {
-		const Axle__V1__Case *c = r->cases[i];
-
-		ctl_put_col(c->id, 28);
-		ctl_put_col(recourse_state_name(c->state), 10);
-		ctl_put_col(recourse_reason_name(c->reason), 20);
-		ctl_time(c->deadline_ms, t, sizeof(t));
-		ctl_put_col(t, 24);
-		ctl_put_col(rec_to(c), 28);
-		ctl_put_safe(stdout, c->state == RECOURSE_ST_ESCALATED ?
-		    c->escalated_to : c->assignee[0] ? c->assignee : "-");
-		putchar('\n');
-	}
+	if (rec_list_table(r) != 0)
+		fprintf(stderr, "axlectl: cases: out of memory\n");
 	if (r->n_cases == 0)
 		printf("(no cases)\n");
 	if (r->page != NULL && r->page->next_page_token[0] != '\0') {

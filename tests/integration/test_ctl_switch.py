@@ -208,6 +208,16 @@ def status_prints_words_and_times():
 
 
 
+@test(timeout=60)
+def cases_list_prints_whole_addresses():
+    env()
+    far = 'uk.test.nobody-with-a-long-address-that-used-to-be-cut-at-28'
+    hub('send', '--to', far, '--from', HUB, '--type', 'note.v1', '--context', 'long-case')
+    cp = wait_for(lambda: (lambda c: c if far in c.stdout else None)(ctl('cases', 'list')), 20,
+                  what='the case to %s, whole, in cases list' % far)
+    check(cp.stdout.split()[:3] == ['ID', 'STATE', 'REASON'], 'cases list header: %r' % cp.stdout)
+
+
 # --- --json forms and pipes -------------------------------------------------------------------
 
 RFC3339 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
