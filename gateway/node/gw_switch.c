@@ -20,6 +20,7 @@
 
 #define DEADLINE_BATCH	64
 #define STATS_MAX	256
+#define SWEEP_STEP	16	/* queues the held sweep looks at a second */
 
 /*
  * Registrars whose mailbox or held series this node has written keep it, 0
@@ -315,12 +316,15 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 struct switch_open_arg {
 	struct gw_node *node;
 	size_t backfilled;
+	bool counted;		/* queue counters built from the queues (an upgrade) */
 	char err[256];
 };
 
 /*
- * Opens the queues with the configured hold limit, and gives messages held
- * before there was one their hold deadline (an upgrade), in one write.
+ * Opens the queues with the configured hold limit, builds the queues'
+ * counters if the store has none yet (an upgrade), and gives messages held
+ * before there was a hold limit their hold deadline (an upgrade), in one
+ * write.
  */
 static int
 open_queues(MDB_txn *txn, struct store *st, void *arg)
@@ -334,7 +338,10 @@ open_queues(MDB_txn *txn, struct store *st, void *arg)
 		return rc;
 	oa->node->sw->q->hold_limit_ms = oa->node->cfg.sw.hold_limit_ms;
 	sw_txn_lmdb(oa->node->sw->q, txn, &t);
-	if ((rc = sw_queue_hold_backfill(&t, SIZE_MAX, &oa->backfilled)) != 0)
+	if ((rc = sw_queue_counters_open(&t, &oa->counted)) != 0)
+		snprintf(oa->err, sizeof(oa->err), "queue counters: %s",
+		    sw_queue_strerror(rc));
+	else if ((rc = sw_queue_hold_backfill(&t, SIZE_MAX, &oa->backfilled)) != 0)
 		snprintf(oa->err, sizeof(oa->err), "hold deadlines: %s",
 		    sw_queue_strerror(rc));
 	return rc;
@@ -376,6 +383,9 @@ gw_switch_open(struct gw_node *node, char *err, size_t errlen)
 		gw_switch_close(node);
 		return -1;
 	}
+	if (oa.counted)
+		net_log(NET_LOG_INFO, "switch_counters_built", "layout=%d",
+		    SW_COUNTS_LAYOUT);
 	if (oa.backfilled > 0)
 		net_log(NET_LOG_INFO, "switch_hold_backfilled", "count=%zu "
 		    "hold_limit_ms=%u", oa.backfilled, node->cfg.sw.hold_limit_ms);
@@ -412,29 +422,18 @@ gw_switch_close(struct gw_node *node)
 uint64_t
 gw_switch_outbox_count(struct gw_node *node, const char *region)
 {
-	struct sw_queue_stat *st;
+	struct sw_queue_stat st;
 	struct sw_txn t;
 	MDB_txn *txn;
-	uint64_t count = 0;
-	size_t n = 0;
 
-	if (node->sw == NULL || node->store == NULL)
+	if (node->sw == NULL || node->store == NULL ||
+	    gw_store_read_begin(node->store, &txn) != 0)
 		return 0;
-	if ((st = calloc(STATS_MAX, sizeof(*st))) == NULL)
-		return 0;
-	if (gw_store_read_begin(node->store, &txn) != 0) {
-		free(st);
-		return 0;
-	}
 	sw_txn_lmdb(node->sw->q, txn, &t);
-	if (sw_queue_stats(&t, SW_QS_OUTBOX, gw_now_ms(), st, STATS_MAX, &n) != 0)
-		n = 0;
-	for (size_t k = 0; k < n && k < STATS_MAX; k++)
-		if (strcmp(st[k].name, region) == 0)
-			count = st[k].count;
+	if (sw_queue_stat_one(&t, SW_QS_OUTBOX, region, &st) != 0)
+		st.count = 0;
 	mdb_txn_abort(txn);
-	free(st);
-	return count;
+	return st.count;
 }
 
 /* --- metrics -------------------------------------------------------------------------- */
@@ -486,7 +485,7 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 	size_t n = 0;
 	/* Without the summaries nothing is known: no series, rather than zeros. */
 	bool known = st != NULL &&
-	    sw_queue_stats(t, which, now, st, STATS_MAX, &n) == 0;
+	    sw_queue_stats(t, which, NULL, st, STATS_MAX, &n) == 0;
 
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", family, help,
 	    family);
@@ -820,30 +819,29 @@ sweep_due(struct gw_node *node, MDB_txn *txn, const Axle__V1__Registrar *r,
 }
 
 /*
- * Submits a standing write for each queue of store which (held or
- * mailboxes) that sweep_due says must move. max: queues looked at (0:
- * all). False if one could not be looked at or submitted.
+ * Submits a standing write for each of up to SWEEP_STEP queues of store
+ * which (held or mailboxes), from the name after cursor on, that sweep_due
+ * says must move; cursor then names the last one looked at, or is "" once
+ * the last queue was (the next step starts again from the first). Reads
+ * the queues' counters, never their messages. False if they could not be
+ * read or a write not submitted.
  */
 static bool
 sweep_store(struct gw_node *node, MDB_txn *txn, struct sw_txn *t,
-    enum sw_qstore which, size_t max)
+    enum sw_qstore which, char *cursor)
 {
-	struct sw_queue_stat *st = NULL;
-	size_t n = 0, cap = max > 0 ? max : 16;
+	struct sw_queue_stat st[SWEEP_STEP];
+	size_t n = 0;
 	bool ok = true;
 
-	for (;;) {
-		free(st);
-		if ((st = calloc(cap, sizeof(*st))) == NULL ||
-		    sw_queue_stats(t, which, gw_now_ms(), st, cap, &n) != 0) {
-			free(st);
-			return false;
-		}
-		if (n <= cap || max > 0)
-			break;
-		cap = n;
+	if (sw_queue_stats(t, which, cursor, st, SWEEP_STEP, &n) != 0)
+		return false;
+	cursor[0] = '\0';
+	if (n > SWEEP_STEP) {
+		n = SWEEP_STEP;
+		memcpy(cursor, st[n - 1].name, sizeof(st[n - 1].name));
 	}
-	for (size_t i = 0; i < n && i < cap; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct registry_outcome o = { 0 };
 		Axle__V1__Registrar *r = NULL;
 
@@ -863,7 +861,6 @@ sweep_store(struct gw_node *node, MDB_txn *txn, struct sw_txn *t,
 		}
 		pb_free(&r->base);
 	}
-	free(st);
 	return ok;
 }
 
@@ -871,25 +868,27 @@ sweep_store(struct gw_node *node, MDB_txn *txn, struct sw_txn *t,
  * Held messages whose registrar is active again (or re-homed) but were not
  * released -- the registry's call after its commit is not in the same
  * transaction, so a crash between the two, or a missed call, would leave
- * them held: each second, the held queues (usually none) are compared with
- * the register and released where due. Once after start, the mailboxes
- * too: one of a suspended or revoked registrar (left by a version that did
- * not hold a revoked registrar's mailbox) is held or re-homed, so that
+ * them held: each second, SWEEP_STEP held queues (usually none), taken in
+ * turn, are compared with the register and released where due. After
+ * start, the mailboxes too, SWEEP_STEP a second until each was looked at
+ * once: one of a suspended or revoked registrar (left by a version that
+ * did not hold a revoked registrar's mailbox) is held or re-homed, so that
  * nothing waits where nobody may fetch it.
  */
 static void
 held_sweep(struct gw_node *node)
 {
+	struct sw_switch *sw = node->sw;
 	struct sw_txn t;
 	MDB_txn *txn;
 
-	if (node->sw->sweeps > 0 || gw_store_read_begin(node->store, &txn) != 0)
+	if (sw->sweeps > 0 || gw_store_read_begin(node->store, &txn) != 0)
 		return;
-	sw_txn_lmdb(node->sw->q, txn, &t);
-	(void)sweep_store(node, txn, &t, SW_QS_HELD, 16);
-	if (!node->sw->mailboxes_swept)
-		node->sw->mailboxes_swept = sweep_store(node, txn, &t,
-		    SW_QS_MAILBOX, 0);
+	sw_txn_lmdb(sw->q, txn, &t);
+	(void)sweep_store(node, txn, &t, SW_QS_HELD, sw->held_cursor);
+	if (!sw->mailboxes_swept && sweep_store(node, txn, &t, SW_QS_MAILBOX,
+	    sw->box_cursor) && sw->box_cursor[0] == '\0')
+		sw->mailboxes_swept = true;
 	mdb_txn_abort(txn);
 }
 

@@ -23,8 +23,10 @@
  * refuses newer ones. Bump it whenever an older build would misread what
  * this one writes. 1: 0.1.0. 2: hold deadlines (kind 3) in sw.deadlines and
  * version 2 message records in sw.msgs, neither of which 0.1.0 can read.
+ * 3: per-queue counters in sw.counts, which a build before them would leave
+ * wrong by moving entries without counting them.
  */
-#define STORE_FORMAT		2u
+#define STORE_FORMAT		3u
 #define STORE_MAP_DEFAULT	((size_t)1 << 30)	/* 1 GiB, as config's default */
 #define STORE_BATCH_DEFAULT	256u
 

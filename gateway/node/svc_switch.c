@@ -1185,8 +1185,15 @@ gw_queues(struct net_call *call, const ProtobufCMessage *req)
 		return;
 	}
 	sw_txn_lmdb(node->sw->q, txn, &t);
+	/* A member's own queues: one counter each; an admin's: every queue's. */
 	for (int k = 0; k < 3 && rc == 0; k++) {
-		rc = sw_queue_stats(&t, which[k], now, q->st[k], QUEUES_MAX, &q->n[k]);
+		if (box[0] != '\0') {
+			if (k > 0 && (rc = sw_queue_stat_one(&t, which[k], box,
+			    &q->st[k][0])) == 0)
+				q->n[k] = q->st[k][0].count > 0;
+			continue;
+		}
+		rc = sw_queue_stats(&t, which[k], NULL, q->st[k], QUEUES_MAX, &q->n[k]);
 		if (q->n[k] > QUEUES_MAX)
 			q->n[k] = QUEUES_MAX;
 	}

@@ -100,6 +100,8 @@ struct sw_switch {
 	bool deadline_busy;		/* a deadline write is in flight */
 	unsigned sweeps;		/* held-queue releases in flight */
 	bool mailboxes_swept;		/* held_sweep looked at the mailboxes once */
+	char held_cursor[SW_NAME_MAX + 1];	/* held_sweep's place: the last queue looked at */
+	char box_cursor[SW_NAME_MAX + 1];
 	bool stopping;
 	struct gw_pump *pumps;		/* one per configured peer (node/outbox.c) */
 	size_t npumps;

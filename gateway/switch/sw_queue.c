@@ -32,7 +32,7 @@ static const char seq_key[] = "seq";
 
 const char *const sw_qstore_names[SW_QS__COUNT] = {
 	"sw.msgs", "sw.outbox", "sw.mailbox", "sw.held", "sw.dedup",
-	"sw.deadlines", "sw.parties", "sw.replies",
+	"sw.deadlines", "sw.parties", "sw.replies", "sw.counts",
 };
 
 /* --- small helpers --------------------------------------------------------- */
@@ -268,24 +268,127 @@ entry_decode(struct sw_kv v, struct sw_qentry *e)
 	return 0;
 }
 
-static int
-entry_put(struct sw_txn *t, enum sw_state s, const char *name, uint64_t seq,
-    const struct sw_qentry *e)
-{
-	uint8_t k[QKEY_MAX], v[ENTRY_LEN];
-	size_t kl = qkey(k, name, seq);
+/* --- per-queue counters ---------------------------------------------------
+ * sw.counts holds one key per non-empty queue: kind(1) name -> count(8)
+ * fetched(8), kind 'o' outbox, 'm' mailbox, 'h' held; fetched counts the
+ * mailbox entries with a visibility time set (fetched, not acknowledged).
+ * entry_put and entry_del change it in the same transaction as the entry
+ * (so an abort undoes both, and a crash keeps both or neither); a counter
+ * that reaches 0 is deleted. "\0layout" -> SW_COUNTS_LAYOUT(8) says for
+ * which layout the counters were built.
+ */
+#define CKEY_MAX	(1 + SW_NAME_MAX)
+#define CVAL_LEN	16
 
-	entry_encode(e, v);
-	return bput(t, store_of(s), kv(k, kl), kv(v, ENTRY_LEN));
+static const char layout_key[] = "\0layout";
+
+static uint8_t
+kind_of(enum sw_qstore s)
+{
+	return s == SW_QS_OUTBOX ? 'o' : s == SW_QS_MAILBOX ? 'm' : 'h';
+}
+
+static size_t
+ckey(uint8_t *k, enum sw_qstore s, const char *name, size_t nl)
+{
+	k[0] = kind_of(s);
+	memcpy(k + 1, name, nl);
+	return nl + 1;
+}
+
+/* The counter of queue s/name[0..nl): 0, 0 if it has none. */
+static int
+qcount_get(struct sw_txn *t, enum sw_qstore s, const char *name, size_t nl,
+    uint64_t *n, uint64_t *fetched)
+{
+	uint8_t k[CKEY_MAX];
+	struct sw_kv v;
+	int rc = bget(t, SW_QS_COUNTS, kv(k, ckey(k, s, name, nl)), &v);
+
+	*n = *fetched = 0;
+	if (rc == SW_Q_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (v.len != CVAL_LEN)
+		return SW_Q_CORRUPT;
+	*n = get64(v.p);
+	*fetched = get64((const uint8_t *)v.p + 8);
+	return 0;
 }
 
 static int
-entry_del(struct sw_txn *t, enum sw_state s, const char *name, uint64_t seq)
+qcount_set(struct sw_txn *t, enum sw_qstore s, const char *name, size_t nl,
+    uint64_t n, uint64_t fetched)
+{
+	uint8_t k[CKEY_MAX], v[CVAL_LEN];
+	size_t kl = ckey(k, s, name, nl);
+	int rc;
+
+	if (n == 0) {
+		rc = bdel(t, SW_QS_COUNTS, kv(k, kl));
+		return rc == SW_Q_NOTFOUND ? 0 : rc;
+	}
+	put64(v, n);
+	put64(v + 8, fetched);
+	return bput(t, SW_QS_COUNTS, kv(k, kl), kv(v, CVAL_LEN));
+}
+
+static int
+qcount_add(struct sw_txn *t, enum sw_qstore s, const char *name, int dn,
+    int df)
+{
+	size_t nl = strlen(name);
+	uint64_t n, f;
+	int rc = qcount_get(t, s, name, nl, &n, &f);
+
+	if (rc != 0)
+		return rc;
+	if ((dn < 0 && n < (uint64_t)-dn) || (df < 0 && f < (uint64_t)-df))
+		return SW_Q_CORRUPT;	/* a counter below its entries */
+	n += (uint64_t)(int64_t)dn;
+	f += (uint64_t)(int64_t)df;
+	if (f > n)
+		return SW_Q_CORRUPT;
+	return qcount_set(t, s, name, nl, n, f);
+}
+
+static int
+fetched_of(enum sw_state s, int64_t due_ms)
+{
+	return s == SW_STATE_MAILBOX && due_ms > 0;
+}
+
+/* Writes an entry; old: the entry it replaces (NULL: a new one, counted). */
+static int
+entry_put(struct sw_txn *t, enum sw_state s, const char *name, uint64_t seq,
+    const struct sw_qentry *e, const struct sw_qentry *old)
+{
+	uint8_t k[QKEY_MAX], v[ENTRY_LEN];
+	size_t kl = qkey(k, name, seq);
+	int dn = old == NULL, df = fetched_of(s, e->due_ms) -
+	    (old != NULL ? fetched_of(s, old->due_ms) : 0);
+	int rc;
+
+	entry_encode(e, v);
+	rc = bput(t, store_of(s), kv(k, kl), kv(v, ENTRY_LEN));
+	if (rc == 0 && (dn != 0 || df != 0))
+		rc = qcount_add(t, store_of(s), name, dn, df);
+	return rc;
+}
+
+/* Deletes an entry whose due time was due_ms, and counts it out. */
+static int
+entry_del(struct sw_txn *t, enum sw_state s, const char *name, uint64_t seq,
+    int64_t due_ms)
 {
 	uint8_t k[QKEY_MAX];
 	size_t kl = qkey(k, name, seq);
+	int rc = bdel(t, store_of(s), kv(k, kl));
 
-	return bdel(t, store_of(s), kv(k, kl));
+	if (rc == 0)
+		rc = qcount_add(t, store_of(s), name, -1, -fetched_of(s, due_ms));
+	return rc;
 }
 
 /* --- records ------------------------------------------------------------- */
@@ -591,7 +694,9 @@ move_rec(struct sw_txn *t, const struct sw_record *r, const uint8_t *env,
 		return SW_Q_ENOMEM;
 	rc = 0;
 	if (sw_state_is_queue(r->state))
-		rc = entry_del(t, r->state, r->where, r->seq);
+		rc = entry_del(t, r->state, r->where, r->seq,
+		    r->state == SW_STATE_HELD ? r->hold_until_ms :
+		    r->visible_after_ms);
 	if (rc == 0 && r->state == SW_STATE_HELD)
 		rc = hold_end(t, r->id, r->hold_until_ms);
 	if (rc == 0 && keep) {
@@ -602,7 +707,7 @@ move_rec(struct sw_txn *t, const struct sw_record *r, const uint8_t *env,
 		if (to == SW_STATE_HELD)
 			rc = hold_start(t, r->id, now_ms, &e.due_ms);
 		if (rc == 0)
-			rc = entry_put(t, to, n.where, r->seq, &e);
+			rc = entry_put(t, to, n.where, r->seq, &e, NULL);
 	}
 	if (rc == 0)
 		rc = bput(t, SW_QS_MSGS, kv(r->id, SW_QID_LEN), kv(b, len));
@@ -728,7 +833,7 @@ sw_queue_accept(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 	if (state == SW_STATE_HELD && (rc = hold_start(t, id, now_ms,
 	    &e.due_ms)) != 0)
 		return rc;
-	return entry_put(t, state, r.where, r.seq, &e);
+	return entry_put(t, state, r.where, r.seq, &e, NULL);
 }
 
 int
@@ -890,6 +995,7 @@ fetch_one(struct sw_txn *t, const char *mailbox, uint64_t seq,
     struct sw_qentry *e, int64_t now_ms, int64_t vis_ms, struct sw_msg *m)
 {
 	struct sw_record r;
+	struct sw_qentry old = *e;
 	const uint8_t *env;
 	int rc;
 
@@ -900,7 +1006,7 @@ fetch_one(struct sw_txn *t, const char *mailbox, uint64_t seq,
 	e->attempts++;
 	m->rec.visible_after_ms = e->due_ms;
 	m->rec.attempts = e->attempts;
-	if ((rc = entry_put(t, SW_STATE_MAILBOX, mailbox, seq, e)) != 0) {
+	if ((rc = entry_put(t, SW_STATE_MAILBOX, mailbox, seq, e, &old)) != 0) {
 		sw_msgs_free(m, 1);
 		return rc;
 	}
@@ -1099,66 +1205,218 @@ sw_queue_counts(struct sw_txn *t, struct sw_counts *out)
 	return rc == SW_Q_NOTFOUND ? 0 : rc;
 }
 
-/* Adds one entry (key k, value v) to the running summary of its queue. */
+/* The oldest message of queue which/name: its first entry's enqueued_ms (0: empty). */
 static int
-stat_add(struct sw_kv k, struct sw_kv v, bool mailbox, int64_t now_ms,
-    struct sw_queue_stat *out, size_t max, size_t *n, char *cur)
+oldest_of(struct sw_txn *t, enum sw_qstore which, const char *name,
+    int64_t *oldest)
 {
-	const uint8_t *p = k.p;
 	struct sw_qentry e;
-	size_t nl;
+	uint64_t seq = 0;
+	int rc = q_next(t, which, name, &seq, &e);
+
+	*oldest = rc == 0 ? e.enqueued_ms : 0;
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
+}
+
+static bool
+stat_store_ok(enum sw_qstore which)
+{
+	return which == SW_QS_OUTBOX || which == SW_QS_MAILBOX ||
+	    which == SW_QS_HELD;
+}
+
+int
+sw_queue_stat_one(struct sw_txn *t, enum sw_qstore which, const char *name,
+    struct sw_queue_stat *out)
+{
 	int rc;
 
-	if (k.len < 10 || (nl = k.len - 9) > SW_NAME_MAX || p[nl] != '\0' ||
-	    memchr(p, '\0', nl) != NULL)
-		return SW_Q_CORRUPT;
-	if ((rc = entry_decode(v, &e)) != 0)
+	memset(out, 0, sizeof(*out));
+	if (!stat_store_ok(which) || !name_ok(name))
+		return SW_Q_EINVAL;
+	memcpy(out->name, name, strlen(name) + 1);
+	if ((rc = qcount_get(t, which, name, strlen(name), &out->count,
+	    &out->in_flight)) != 0 || out->count == 0)
 		return rc;
-	if (*n == 0 || strlen(cur) != nl || memcmp(cur, p, nl) != 0) {
-		memcpy(cur, p, nl);
-		cur[nl] = '\0';
+	return oldest_of(t, which, name, &out->oldest_ms);
+}
+
+/* Decodes counter k/v of kind into st (name, count, in_flight). */
+static int
+stat_decode(struct sw_kv k, struct sw_kv v, struct sw_queue_stat *st)
+{
+	size_t nl = k.len - 1;
+
+	if (k.len < 2 || nl > SW_NAME_MAX || v.len != CVAL_LEN ||
+	    memchr((const uint8_t *)k.p + 1, '\0', nl) != NULL)
+		return SW_Q_CORRUPT;
+	memset(st, 0, sizeof(*st));
+	memcpy(st->name, (const uint8_t *)k.p + 1, nl);
+	st->name[nl] = '\0';
+	st->count = get64(v.p);
+	st->in_flight = get64((const uint8_t *)v.p + 8);
+	return 0;
+}
+
+int
+sw_queue_stats(struct sw_txn *t, enum sw_qstore which, const char *after,
+    struct sw_queue_stat *out, size_t max, size_t *n)
+{
+	uint8_t k[CKEY_MAX + 1];
+	struct sw_queue_stat st;
+	struct sw_kv ko, vo, from;
+	int rc;
+
+	*n = 0;
+	if (!stat_store_ok(which) || (after != NULL &&
+	    strlen(after) > SW_NAME_MAX))
+		return SW_Q_EINVAL;
+	from = kv(k, ckey(k, which, after != NULL ? after : "",
+	    after != NULL ? strlen(after) : 0));
+	if (after != NULL && after[0] != '\0')
+		k[from.len++] = 0;	/* the first name after it */
+	while ((rc = bseek(t, SW_QS_COUNTS, from, &ko, &vo)) == 0) {
+		if (ko.len < 1 || *(const uint8_t *)ko.p != kind_of(which))
+			break;
+		if ((rc = stat_decode(ko, vo, &st)) != 0)
+			return rc;
+		memcpy(k, ko.p, ko.len);	/* ko dies with the next read */
+		k[ko.len] = 0;
+		from = kv(k, ko.len + 1);
 		if (*n < max) {
-			memset(&out[*n], 0, sizeof(out[*n]));
-			memcpy(out[*n].name, cur, nl + 1);
-			out[*n].oldest_ms = e.enqueued_ms;
+			if ((rc = oldest_of(t, which, st.name, &st.oldest_ms)) != 0)
+				return rc;
+			out[*n] = st;
 		}
 		(*n)++;
 	}
-	if (*n <= max) {
-		struct sw_queue_stat *s = &out[*n - 1];
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
+}
 
-		s->count++;
-		if (mailbox && e.attempts > 0 && e.due_ms > now_ms)
-			s->in_flight++;
-		if (e.enqueued_ms < s->oldest_ms)
-			s->oldest_ms = e.enqueued_ms;
+/*
+ * Walks queue store s and, per queue, compares its entries with its counter
+ * (repair false: *ok false on a difference) or writes the counter (repair
+ * true, after all of s's counters were deleted). *nq gets the queues seen.
+ */
+static int
+counters_walk(struct sw_txn *t, enum sw_qstore s, bool repair, bool *ok,
+    uint64_t *nq)
+{
+	uint8_t k[QKEY_MAX + 1];
+	char cur[SW_NAME_MAX + 1];
+	uint64_t n = 0, f = 0, sn, sf;
+	struct sw_kv ko, vo, from = kv(k, 0);
+	struct sw_qentry e;
+	size_t cl = 0, nl;
+	int rc;
+
+	*nq = 0;
+	for (;;) {
+		rc = bseek(t, s, from, &ko, &vo);
+		if (rc != 0 && rc != SW_Q_NOTFOUND)
+			return rc;
+		nl = rc == 0 ? ko.len - 9 : 0;
+		if (rc == 0 && (ko.len < 10 || nl > SW_NAME_MAX ||
+		    ((const uint8_t *)ko.p)[nl] != '\0' ||
+		    (rc = entry_decode(vo, &e)) != 0))
+			return rc != 0 ? rc : SW_Q_CORRUPT;
+		if (n > 0 && (rc == SW_Q_NOTFOUND || nl != cl ||
+		    memcmp(ko.p, cur, cl) != 0)) {
+			int wrc = repair ? qcount_set(t, s, cur, cl, n, f) :
+			    qcount_get(t, s, cur, cl, &sn, &sf);
+
+			if (wrc != 0)
+				return wrc;
+			if (!repair && (sn != n || sf != f))
+				*ok = false;
+			(*nq)++;
+			n = f = 0;
+		}
+		if (rc == SW_Q_NOTFOUND)
+			return 0;
+		memcpy(cur, ko.p, nl);
+		cur[nl] = '\0';
+		cl = nl;
+		n++;
+		f += (uint64_t)fetched_of(s == SW_QS_MAILBOX ? SW_STATE_MAILBOX :
+		    SW_STATE_NONE, e.due_ms);
+		memcpy(k, ko.p, ko.len);
+		k[ko.len] = 0;
+		from = kv(k, ko.len + 1);
+	}
+}
+
+/* The counter keys of store s: deleted (del), or counted into *nc. */
+static int
+counters_of(struct sw_txn *t, enum sw_qstore s, bool del, uint64_t *nc)
+{
+	uint8_t k[CKEY_MAX + 1] = { kind_of(s) };
+	struct sw_kv ko, vo, from = kv(k, 1);
+	int rc;
+
+	*nc = 0;
+	while ((rc = bseek(t, SW_QS_COUNTS, from, &ko, &vo)) == 0) {
+		if (ko.len < 1 || *(const uint8_t *)ko.p != kind_of(s))
+			break;
+		if (ko.len > CKEY_MAX)
+			return SW_Q_CORRUPT;
+		memcpy(k, ko.p, ko.len);
+		from = kv(k, ko.len);
+		if (del && (rc = bdel(t, SW_QS_COUNTS, from)) != 0)
+			return rc;
+		if (!del) {
+			k[ko.len] = 0;
+			from.len++;
+		}
+		(*nc)++;
+	}
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
+}
+
+static const enum sw_qstore counted[] = { SW_QS_OUTBOX, SW_QS_MAILBOX,
+	SW_QS_HELD };
+
+int
+sw_queue_counters_verify(struct sw_txn *t, bool *ok)
+{
+	uint64_t nq, nc;
+	int rc;
+
+	*ok = true;
+	for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
+		if ((rc = counters_walk(t, counted[i], false, ok, &nq)) != 0 ||
+		    (rc = counters_of(t, counted[i], false, &nc)) != 0)
+			return rc;
+		if (nc != nq)
+			*ok = false;	/* a counter of an empty queue */
 	}
 	return 0;
 }
 
 int
-sw_queue_stats(struct sw_txn *t, enum sw_qstore which, int64_t now_ms,
-    struct sw_queue_stat *out, size_t max, size_t *n)
+sw_queue_counters_open(struct sw_txn *t, bool *built)
 {
-	uint8_t k[QKEY_MAX + 1];
-	char cur[SW_NAME_MAX + 1] = "";
-	struct sw_kv ko, vo, from = kv(k, 0);
-	int rc;
+	struct sw_kv v;
+	uint8_t b[8];
+	uint64_t nq, nc;
+	int rc = bget(t, SW_QS_COUNTS, kv(layout_key, sizeof(layout_key) - 1),
+	    &v);
 
-	*n = 0;
-	if (which != SW_QS_OUTBOX && which != SW_QS_MAILBOX &&
-	    which != SW_QS_HELD)
-		return SW_Q_EINVAL;
-	while ((rc = bseek(t, which, from, &ko, &vo)) == 0) {
-		if ((rc = stat_add(ko, vo, which == SW_QS_MAILBOX, now_ms, out,
-		    max, n, cur)) != 0)
+	if (built != NULL)
+		*built = false;
+	if (rc == 0 && v.len == 8 && get64(v.p) == SW_COUNTS_LAYOUT)
+		return 0;
+	if (rc != 0 && rc != SW_Q_NOTFOUND)
+		return rc;
+	for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++)
+		if ((rc = counters_of(t, counted[i], true, &nc)) != 0 ||
+		    (rc = counters_walk(t, counted[i], true, NULL, &nq)) != 0)
 			return rc;
-		if (ko.len > QKEY_MAX)
-			return SW_Q_CORRUPT;
-		/* The next key after ko: ko with a 0 byte appended. */
-		memcpy(k, ko.p, ko.len);
-		k[ko.len] = 0;
-		from = kv(k, ko.len + 1);
-	}
-	return rc == SW_Q_NOTFOUND ? 0 : rc;
+	put64(b, SW_COUNTS_LAYOUT);
+	if ((rc = bput(t, SW_QS_COUNTS, kv(layout_key, sizeof(layout_key) - 1),
+	    kv(b, 8))) != 0)
+		return rc;
+	if (built != NULL)
+		*built = true;
+	return 0;
 }

@@ -75,6 +75,7 @@ enum sw_qstore {
 	SW_QS_DEADLINES,	/* "sw.deadlines": at_ms(8, BE) kind(1) id -> "" (sw_deadline.c) */
 	SW_QS_PARTIES,		/* "sw.parties": id -> sender NUL to (sw_deadline.c) */
 	SW_QS_REPLIES,		/* "sw.replies": context NUL id -> header envelope (sw_deadline.c) */
+	SW_QS_COUNTS,		/* "sw.counts": kind(1) queue name -> count(8) fetched(8) (BE) */
 	SW_QS__COUNT
 };
 /* The LMDB database name of each store. */
@@ -388,22 +389,47 @@ struct sw_counts {
 };
 int sw_queue_counts(struct sw_txn *t, struct sw_counts *out);
 
-/* One queue's summary (for metrics and axlectl outbox/mailbox). */
+/*
+ * One queue's summary (for metrics, Node.Info, Queues and axlectl), read
+ * from the queue's counter in sw.counts: each queue has one, changed in the
+ * same transaction as its entries, so no summary walks a queue's messages.
+ */
 struct sw_queue_stat {
 	char name[SW_NAME_MAX + 1];	/* peer region or registrar id */
 	uint64_t count;
-	uint64_t in_flight;		/* mailbox: fetched, not yet due again */
-	int64_t oldest_ms;		/* enqueued_ms of its oldest message */
+	uint64_t in_flight;		/* mailbox: fetched, not yet acknowledged */
+	int64_t oldest_ms;		/* enqueued_ms of its first message in queue order */
 };
 
 /*
- * Summaries of every non-empty queue of store which (SW_QS_OUTBOX,
- * SW_QS_MAILBOX or SW_QS_HELD), in name order: up to max into out, *n how
- * many queues exist in all. Walks the whole store: for metrics scrapes and
- * admin commands, not per message.
+ * Summaries of the non-empty queues of store which (SW_QS_OUTBOX,
+ * SW_QS_MAILBOX or SW_QS_HELD) whose names sort after `after` ("" or NULL:
+ * from the first), in name order: up to max into out. *n gets how many
+ * queues there are from there on in all (so *n > max: more to read). One
+ * counter per queue and one lookup for its oldest message: the cost grows
+ * with the number of queues, never with the number of messages.
  */
-int sw_queue_stats(struct sw_txn *t, enum sw_qstore which, int64_t now_ms,
+int sw_queue_stats(struct sw_txn *t, enum sw_qstore which, const char *after,
     struct sw_queue_stat *out, size_t max, size_t *n);
+
+/* The summary of one queue (count 0 and oldest_ms 0 if it is empty). */
+int sw_queue_stat_one(struct sw_txn *t, enum sw_qstore which,
+    const char *name, struct sw_queue_stat *out);
+
+/*
+ * The counters' layout: sw_queue_counters_open (at start, in a write
+ * transaction) builds sw.counts from the queues when the store has none
+ * for this layout (a data directory from before counters: one walk, in
+ * the start-up transaction); *built (may be NULL) says whether it did.
+ */
+#define SW_COUNTS_LAYOUT	1
+int sw_queue_counters_open(struct sw_txn *t, bool *built);
+
+/*
+ * Compares every counter with a walk of its queue (for tests and checks:
+ * walks everything). *ok false if one differs or is missing or stray.
+ */
+int sw_queue_counters_verify(struct sw_txn *t, bool *ok);
 
 /* --- deadlines, parties and awaited replies (sw_deadline.c) ----------------
  * A time index of the switch's deadlines, so a timer finds what is due

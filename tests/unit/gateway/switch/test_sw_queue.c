@@ -210,6 +210,19 @@ counts(struct fx *f)
 	return c;
 }
 
+/* The queues' counters agree with a walk of the queues. */
+static void
+verify(struct fx *f)
+{
+	struct sw_txn t;
+	bool ok = false;
+
+	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
+	assert_int_equal(sw_queue_counters_verify(&t, &ok), 0);
+	sw_txn_abort(&t);
+	assert_true(ok);
+}
+
 /* Every key and value of every store, serialised: "the whole state". */
 static uint8_t *
 dump(struct fx *f, size_t *len)
@@ -396,7 +409,7 @@ test_outbox_order_and_remove(void **state)
 	assert_int_equal(sw_queue_outbox_peek(&t, "uk.lee", 16, m, &n), 0);
 	assert_int_equal(n, 0);
 	/* Per-peer summaries, name order, with the oldest time. */
-	assert_int_equal(sw_queue_stats(&t, SW_QS_OUTBOX, 200, st, 4, &n), 0);
+	assert_int_equal(sw_queue_stats(&t, SW_QS_OUTBOX, NULL, st, 4, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(st[0].name, "uk.leeds");
 	assert_int_equal(st[0].count, 5);
@@ -404,9 +417,9 @@ test_outbox_order_and_remove(void **state)
 	assert_string_equal(st[1].name, "uk.york");
 	assert_int_equal(st[1].count, 2);
 	assert_int_equal(st[1].oldest_ms, 103);
-	assert_int_equal(sw_queue_stats(&t, SW_QS_OUTBOX, 200, st, 1, &n), 0);
+	assert_int_equal(sw_queue_stats(&t, SW_QS_OUTBOX, NULL, st, 1, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(sw_queue_stats(&t, SW_QS_DEDUP, 200, st, 1, &n),
+	assert_int_equal(sw_queue_stats(&t, SW_QS_DEDUP, NULL, st, 1, &n),
 	    SW_Q_EINVAL);
 	sw_txn_abort(&t);
 
@@ -467,7 +480,7 @@ test_fetch_ack_redeliver(void **state)
 	assert_false(sw_record_in_flight(&r, 1500));
 
 	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
-	assert_int_equal(sw_queue_stats(&t, SW_QS_MAILBOX, 1300, st, 2, &n), 0);
+	assert_int_equal(sw_queue_stats(&t, SW_QS_MAILBOX, NULL, st, 2, &n), 0);
 	sw_txn_abort(&t);
 	assert_int_equal(n, 2);
 	assert_string_equal(st[0].name, "lewisham");
@@ -777,7 +790,7 @@ test_hold_deadlines(void **state)
 	assert_int_equal(counts(f).deadlines, 3);
 	/* The hold deadline is not mistaken for a fetch in flight. */
 	begin(f, &t);
-	assert_int_equal(sw_queue_stats(&t, SW_QS_HELD, 300, st, 4, &n), 0);
+	assert_int_equal(sw_queue_stats(&t, SW_QS_HELD, NULL, st, 4, &n), 0);
 	sw_txn_abort(&t);
 	assert_int_equal(n, 1);
 	assert_int_equal(st[0].count, 3);
@@ -1059,6 +1072,7 @@ faults(struct fx *f, op_fn op, unsigned min_writes)
 	begin(f, &t);
 	assert_int_equal(op(&t), 0);
 	commit(&t);
+	verify(f);
 	after = dump(f, &alen);
 	assert_true(alen != blen || memcmp(after, before, blen) != 0);
 	free(after);
@@ -1171,6 +1185,143 @@ test_fault_injection(void **state)
 	assert_int_equal(counts(f).held, 2);
 	assert_int_equal(status(f, 5).state, SW_STATE_HELD);
 	assert_string_equal(status(f, 5).where, "reg");
+}
+
+
+static struct sw_queue_stat
+stat_one(struct fx *f, enum sw_qstore which, const char *name)
+{
+	struct sw_txn t;
+	struct sw_queue_stat st;
+
+	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
+	assert_int_equal(sw_queue_stat_one(&t, which, name, &st), 0);
+	sw_txn_abort(&t);
+	return st;
+}
+
+/*
+ * Per-queue counters (issue 14): every way in and out of a queue keeps the
+ * queue's counter exact in the same transaction, an emptied queue leaves
+ * no counter, names come back in order from a cursor, and a store without
+ * counters (an older data directory) gets them built once at open.
+ */
+static void
+test_counters(void **state)
+{
+	struct fx *f = *state;
+	struct sw_queue_stat st[4];
+	struct sw_txn t;
+	uint8_t ids[2][16];
+	unsigned got[8];
+	size_t n, moved;
+	bool built = true;
+	struct sw_kv k, v;
+
+	f->q->hold_limit_ms = 1000;
+	begin(f, &t);
+	assert_int_equal(sw_queue_counters_open(&t, &built), 0);
+	commit(&t);
+	assert_true(built);		/* a new store: built (empty) once */
+	begin(f, &t);
+	assert_int_equal(sw_queue_counters_open(&t, &built), 0);
+	commit(&t);
+	assert_false(built);
+	for (unsigned i = 1; i <= 5; i++)
+		assert_int_equal(put_msg(f, i, SW_STATE_MAILBOX, "reg", 10 + i), 0);
+	assert_int_equal(put_msg(f, 6, SW_STATE_OUTBOX, "uk.leeds", 20), 0);
+	assert_int_equal(put_msg(f, 7, SW_STATE_HELD, "susp", 20), 0);
+	assert_int_equal(put_msg(f, 8, SW_STATE_MAILBOX, "a", 30), 0);
+	verify(f);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").count, 5);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").oldest_ms, 11);
+	assert_int_equal(stat_one(f, SW_QS_OUTBOX, "uk.leeds").count, 1);
+	assert_int_equal(stat_one(f, SW_QS_OUTBOX, "uk.york").count, 0);
+	assert_int_equal(stat_one(f, SW_QS_HELD, "susp").count, 1);
+
+	/* Fetched: in flight until acknowledged; a redelivery is not counted twice. */
+	assert_int_equal(fetch(f, "reg", 2, 100, 50, got), 2);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").in_flight, 2);
+	assert_int_equal(fetch(f, "reg", 8, 200, 50, got), 5);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").in_flight, 5);
+	mkid(1, ids[0]);
+	mkid(2, ids[1]);
+	begin(f, &t);
+	assert_int_equal(sw_queue_ack(&t, "reg", (const uint8_t (*)[16])ids, 2,
+	    210, NULL, NULL), 0);
+	commit(&t);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").count, 3);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").in_flight, 3);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").oldest_ms, 13);
+	verify(f);
+
+	/* Hold moves them all (in flight too), release brings them back unfetched. */
+	begin(f, &t);
+	assert_int_equal(sw_queue_hold(&t, "reg", 10, 300, &moved, NULL, NULL), 0);
+	commit(&t);
+	assert_int_equal(moved, 3);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").count, 0);
+	assert_int_equal(stat_one(f, SW_QS_HELD, "reg").count, 3);
+	assert_int_equal(stat_one(f, SW_QS_HELD, "reg").in_flight, 0);
+	verify(f);
+	begin(f, &t);
+	assert_int_equal(sw_queue_release(&t, "reg", SW_STATE_MAILBOX, "reg", 2,
+	    400, &moved, NULL, NULL), 0);
+	commit(&t);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").count, 2);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").in_flight, 0);
+	assert_int_equal(stat_one(f, SW_QS_HELD, "reg").count, 1);
+	verify(f);
+
+	/* Every queue from a cursor, in name order; *n counts those from there. */
+	begin(f, &t);
+	assert_int_equal(sw_queue_stats(&t, SW_QS_MAILBOX, NULL, st, 1, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(st[0].name, "a");
+	assert_int_equal(sw_queue_stats(&t, SW_QS_MAILBOX, "a", st, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(st[0].name, "reg");
+	assert_int_equal(sw_queue_stats(&t, SW_QS_MAILBOX, "reg", st, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sw_queue_stats(&t, SW_QS_HELD, NULL, st, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(st[0].name, "reg");
+	assert_string_equal(st[1].name, "susp");
+
+	/* An older store: no counters at all. Open builds them from the queues. */
+	while (f->q->ops->seek(f->q->be, t.h, SW_QS_COUNTS,
+	    (struct sw_kv){ "", 0 }, &k, &v) == 0) {
+		uint8_t kb[300];
+
+		memcpy(kb, k.p, k.len);
+		assert_int_equal(f->q->ops->del(f->q->be, t.h, SW_QS_COUNTS,
+		    (struct sw_kv){ kb, k.len }), 0);
+	}
+	{
+		bool ok = true;
+
+		assert_int_equal(sw_queue_counters_verify(&t, &ok), 0);
+		assert_false(ok);	/* the check sees them missing */
+	}
+	assert_int_equal(sw_queue_counters_open(&t, &built), 0);
+	assert_true(built);
+	commit(&t);
+	verify(f);
+	assert_int_equal(stat_one(f, SW_QS_MAILBOX, "reg").count, 2);
+	assert_int_equal(stat_one(f, SW_QS_HELD, "reg").count, 1);
+	assert_int_equal(stat_one(f, SW_QS_OUTBOX, "uk.leeds").count, 1);
+
+	/* Emptied queues leave no counter behind. */
+	mkid(6, ids[0]);
+	begin(f, &t);
+	assert_int_equal(sw_queue_outbox_remove(&t, "uk.leeds",
+	    (const uint8_t (*)[16])ids, 1, 500, NULL), 0);
+	commit(&t);
+	begin(f, &t);
+	assert_int_equal(sw_queue_stats(&t, SW_QS_OUTBOX, NULL, st, 4, &n), 0);
+	sw_txn_abort(&t);
+	assert_int_equal(n, 0);
+	verify(f);
 }
 
 /* --- backend-specific -------------------------------------------------------- */
@@ -1317,6 +1468,7 @@ main(void)
 		BOTH(test_redirects_and_report),
 		BOTH(test_fault_injection),
 		BOTH(test_corrupt_record),
+		BOTH(test_counters),
 		cmocka_unit_test_setup_teardown(test_ram_one_writer, setup_ram,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lmdb_reopen, setup_lmdb,
