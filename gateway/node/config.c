@@ -330,6 +330,8 @@ static const struct cfg_key switch_keys[] = {
 	CFG_SW(default_visibility_ms, 100, 3600000),	/* SW_VISIBILITY_MAX_MS */
 	CFG_SW(max_payload, 1, 67108864 - GW_ENVELOPE_ROOM),
 	CFG_SW(default_deliver_by_ms, 1000, 2592000000u),	/* 30 days */
+	CFG_SW(record_retention_ms, 1000, 2592000000u),
+	CFG_SW(dedup_retention_ms, 1000, 2592000000u),
 };
 
 static const struct cfg_key metrics_keys[] = {
@@ -393,6 +395,8 @@ gw_config_defaults(struct gw_config *cfg)
 		.default_visibility_ms = 30000,
 		.max_payload = 1u << 20,
 		.default_deliver_by_ms = 604800000,
+		.record_retention_ms = 604800000,
+		.dedup_retention_ms = 1209600000,
 	};
 }
 
@@ -679,6 +683,19 @@ cfg_check_switch(struct cfg_state *st)
 		    "max_message_size (%u) - %u = %ld", c->sw.max_payload,
 		    c->limits.max_message_size, GW_ENVELOPE_ROOM,
 		    (long)c->limits.max_message_size - GW_ENVELOPE_ROOM);
+	/*
+	 * A message that ended here may come again while a node or hub before
+	 * this one still holds it and retries: at most until its delivery
+	 * deadline, whose default is default_deliver_by_ms.
+	 */
+	if (c->sw.dedup_retention_ms < c->sw.default_deliver_by_ms)
+		return cfg_fail(st, st->seen[SEC_SWITCH][5] != 0 ?
+		    st->seen[SEC_SWITCH][5] : st->seen[SEC_SWITCH][3],
+		    "[switch] dedup_retention_ms = %u is shorter than "
+		    "default_deliver_by_ms = %u: a message retried until its "
+		    "delivery deadline would be taken twice; raise "
+		    "dedup_retention_ms or lower default_deliver_by_ms",
+		    c->sw.dedup_retention_ms, c->sw.default_deliver_by_ms);
 	return 1;
 }
 

@@ -48,6 +48,8 @@ struct gw_switch_cfg {
 	uint32_t default_visibility_ms;	/* Fetch without visibility_timeout_ms; default 30000 */
 	uint32_t max_payload;		/* envelope payload bytes; default 1048576 (1 MiB) */
 	uint32_t default_deliver_by_ms;	/* deliver_by_ms of a message that has none, from acceptance; default 604800000 (7 days) */
+	uint32_t record_retention_ms;	/* an ended message's record kept for Status; default 604800000 (7 days) */
+	uint32_t dedup_retention_ms;	/* its de-duplication mark; default 1209600000 (14 days), >= default_deliver_by_ms */
 };
 
 /* Bytes of a gRPC message kept for the envelope around a payload: an

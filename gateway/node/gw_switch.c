@@ -246,10 +246,18 @@ dl_trouble(struct gw_node *node, struct dl_job *j)
 	}
 }
 
+static void deadlines_check(struct gw_node *node);
+
+/*
+ * A full batch done: more may be due (a retention backlog, say), so the
+ * next batch is looked up at once rather than at the next tick. Each
+ * batch is one bounded write; the writer interleaves them with traffic.
+ */
 static void
 dl_done(struct gw_node *node, int rc, const char *err, void *arg)
 {
 	struct dl_job *j = arg;
+	bool full = rc == 0 && j->n == DEADLINE_BATCH;
 
 	if (node->sw != NULL)
 		node->sw->deadline_busy = false;
@@ -257,6 +265,8 @@ dl_done(struct gw_node *node, int rc, const char *err, void *arg)
 		net_log(NET_LOG_WARN, "switch_deadlines_failed", "count=%zu error=\"%s\"",
 		    j->n, err);
 	dl_free(j);
+	if (full && node->sw != NULL && !node->sw->stopping)
+		deadlines_check(node);
 }
 
 static void
@@ -337,6 +347,8 @@ open_queues(MDB_txn *txn, struct store *st, void *arg)
 	if (rc != 0)
 		return rc;
 	oa->node->sw->q->hold_limit_ms = oa->node->cfg.sw.hold_limit_ms;
+	oa->node->sw->q->record_retention_ms = oa->node->cfg.sw.record_retention_ms;
+	oa->node->sw->q->dedup_retention_ms = oa->node->cfg.sw.dedup_retention_ms;
 	sw_txn_lmdb(oa->node->sw->q, txn, &t);
 	if ((rc = sw_queue_counters_open(&t, &oa->counted)) != 0)
 		snprintf(oa->err, sizeof(oa->err), "queue counters: %s",
@@ -565,6 +577,10 @@ gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 		evbuffer_add_printf(out, "# HELP axle_switch_records Message "
 		    "records kept (any state).\n# TYPE axle_switch_records gauge\n"
 		    "axle_switch_records %llu\n", (unsigned long long)cnt.msgs);
+		evbuffer_add_printf(out, "# HELP axle_switch_dedup_marks Message "
+		    "ids remembered for de-duplication.\n# TYPE "
+		    "axle_switch_dedup_marks gauge\naxle_switch_dedup_marks %llu\n",
+		    (unsigned long long)cnt.dedup);
 		evbuffer_add_printf(out, "# HELP axle_switch_deadlines Delivery, "
 		    "reply and hold deadlines pending.\n# TYPE axle_switch_deadlines "
 		    "gauge\naxle_switch_deadlines %llu\n",

@@ -21,6 +21,7 @@ static const char *const ev_names[SW_EV__COUNT] = {
 	"accepted", "delivered", "fetched", "acked", "held", "released",
 	"returned", "discarded", "escalated", "duplicate", "forwarded",
 	"rejected", "reply_overdue", "receipts", "hold_expired", "conflict",
+	"forgotten",
 };
 
 const char *
@@ -1266,6 +1267,22 @@ deadline_hold(struct sw_wctx *c, const struct sw_deadline *d)
 	return rc;
 }
 
+/* Retention: an ended message's record and mark go when their time came. */
+static int
+deadline_forget(struct sw_wctx *c, const struct sw_deadline *d)
+{
+	bool forgot = false;
+	int rc = sw_queue_forget(&c->t, d->id, c->now, &forgot);
+
+	if (rc == SW_Q_CORRUPT)
+		return 0;	/* a record nobody can read: left for an admin to see */
+	if (rc != 0)
+		return fail(c, rc, "retention");
+	if (forgot)
+		sw_count(c, SW_EV_FORGOTTEN);
+	return 0;
+}
+
 int
 sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n,
     const struct sw_peer_trouble *pt, size_t npt)
@@ -1281,6 +1298,7 @@ sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n,
 		rc = d[i].kind == SW_DL_DELIVER ?
 		    deadline_deliver(c, &d[i], pt, npt) :
 		    d[i].kind == SW_DL_HOLD ? deadline_hold(c, &d[i]) :
+		    d[i].kind == SW_DL_FORGET ? deadline_forget(c, &d[i]) :
 		    deadline_reply(c, &d[i]);
 		if (rc != 0)
 			return rc;

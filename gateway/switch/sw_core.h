@@ -40,6 +40,7 @@ enum sw_event {
 	SW_EV_ESCALATED, SW_EV_DUPLICATE, SW_EV_FORWARDED, SW_EV_REJECTED,
 	SW_EV_REPLY_OVERDUE, SW_EV_RECEIPTS, SW_EV_HOLD_EXPIRED,
 	SW_EV_CONFLICT,		/* a used message id with a different envelope: refused */
+	SW_EV_FORGOTTEN,	/* an ended message's record deleted after its retention */
 	SW_EV__COUNT
 };
 const char *sw_event_name(enum sw_event e);

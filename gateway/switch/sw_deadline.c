@@ -34,7 +34,8 @@ dl_key(uint8_t k[DL_KEY], const struct sw_deadline *d)
 static bool
 kind_ok(unsigned kind)
 {
-	return kind == SW_DL_DELIVER || kind == SW_DL_REPLY || kind == SW_DL_HOLD;
+	return kind == SW_DL_DELIVER || kind == SW_DL_REPLY ||
+	    kind == SW_DL_HOLD || kind == SW_DL_FORGET;
 }
 
 static int
@@ -177,6 +178,15 @@ sw_parties_get(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 	    (rc = field(&p, end, out->to, sizeof(out->to), false)) != 0)
 		return rc;
 	return field(&p, end, out->context, sizeof(out->context), true);
+}
+
+int
+sw_parties_del(struct sw_txn *t, const uint8_t id[SW_QID_LEN])
+{
+	int rc = t->q->ops->del(t->q->be, t->h, SW_QS_PARTIES,
+	    kv(id, SW_QID_LEN));
+
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
 }
 
 /* --- awaited replies ---------------------------------------------------------- */

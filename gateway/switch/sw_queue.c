@@ -75,6 +75,13 @@ sw_state_is_queue(enum sw_state s)
 	    s == SW_STATE_HELD;
 }
 
+bool
+sw_state_is_final(enum sw_state s)
+{
+	return s == SW_STATE_FORWARDED || s == SW_STATE_ACKED ||
+	    s == SW_STATE_RETURNED || s == SW_STATE_DISCARDED;
+}
+
 const char *
 sw_state_name(enum sw_state s)
 {
@@ -669,6 +676,9 @@ sw_queue_hold_backfill(struct sw_txn *t, size_t max, size_t *added)
 	return rc == SW_Q_NOTFOUND ? 0 : rc;
 }
 
+static int forget_start(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    int64_t now_ms);
+
 /*
  * Moves the message of record r (as rec_read left it; env/env_len: the
  * envelope to keep, possibly pointing into the backend) to to/where. The
@@ -712,7 +722,112 @@ move_rec(struct sw_txn *t, const struct sw_record *r, const uint8_t *env,
 	if (rc == 0)
 		rc = bput(t, SW_QS_MSGS, kv(r->id, SW_QID_LEN), kv(b, len));
 	free(b);
+	if (rc == 0 && sw_state_is_final(to))
+		rc = forget_start(t, r->id, now_ms);
 	return rc;
+}
+
+/* --- retention -------------------------------------------------------------- */
+
+/*
+ * The first retention step of a message that ended at end_ms still to come
+ * after `after`: its record's (end + record retention) or its mark's (end +
+ * dedup retention), whichever is earlier; 0 if none (no retention).
+ */
+static int64_t
+forget_next(const struct sw_queue *q, int64_t end_ms, int64_t after)
+{
+	int64_t r = q->record_retention_ms > 0 ? end_ms + q->record_retention_ms : 0;
+	int64_t d = q->dedup_retention_ms > 0 ? end_ms + q->dedup_retention_ms : 0;
+	int64_t best = r > after ? r : 0;
+
+	if (d > after && (best == 0 || d < best))
+		best = d;
+	return best;
+}
+
+static int
+forget_at(struct sw_txn *t, const uint8_t id[SW_QID_LEN], int64_t at_ms)
+{
+	struct sw_deadline d = { at_ms, SW_DL_FORGET, { 0 } };
+
+	if (at_ms <= 0)
+		return 0;
+	memcpy(d.id, id, SW_QID_LEN);
+	return sw_deadline_add(t, &d);
+}
+
+/* A message ended here at now_ms (record written as final): its retention starts. */
+static int
+forget_start(struct sw_txn *t, const uint8_t id[SW_QID_LEN], int64_t now_ms)
+{
+	return forget_at(t, id, forget_next(t->q, now_ms, now_ms));
+}
+
+/* Does id's sender still await a reply (sw.replies)? */
+static int
+reply_awaited(struct sw_txn *t, const uint8_t id[SW_QID_LEN], bool *yes)
+{
+	struct sw_parties p;
+	uint8_t *hdr;
+	size_t len;
+	int rc = sw_parties_get(t, id, &p);
+
+	*yes = false;
+	if (rc == SW_Q_NOTFOUND || rc == SW_Q_CORRUPT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	rc = sw_reply_get(t, p.context, id, &hdr, &len);
+	free(hdr);
+	*yes = rc == 0;
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
+}
+
+static int
+mark_del(struct sw_txn *t, const uint8_t id[SW_QID_LEN])
+{
+	int rc = bdel(t, SW_QS_DEDUP, kv(id, SW_QID_LEN));
+
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
+}
+
+int
+sw_queue_forget(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    int64_t now_ms, bool *forgot)
+{
+	const struct sw_queue *q = t->q;
+	struct sw_record r;
+	bool rec_due, mark_due, awaited = false;
+	int64_t next = 0;
+	int rc = rec_read(t, id, &r, NULL);
+
+	if (forgot != NULL)
+		*forgot = false;
+	if (rc == SW_Q_NOTFOUND)	/* the record went first: the mark's turn */
+		return mark_del(t, id);
+	if (rc != 0 || !sw_state_is_final(r.state))
+		return rc;		/* back in custody: its next end sets a deadline */
+	rec_due = q->record_retention_ms > 0 &&
+	    now_ms >= r.updated_ms + q->record_retention_ms;
+	mark_due = q->dedup_retention_ms > 0 &&
+	    now_ms >= r.updated_ms + q->dedup_retention_ms;
+	if (rec_due && (rc = reply_awaited(t, id, &awaited)) != 0)
+		return rc;
+	if (awaited) {		/* REPLY_OVERDUE needs the parties: look again later */
+		rec_due = false;
+		next = now_ms + q->record_retention_ms;
+	}
+	if (rec_due && ((rc = bdel(t, SW_QS_MSGS, kv(id, SW_QID_LEN))) != 0 ||
+	    (rc = sw_parties_del(t, id)) != 0))
+		return rc;
+	if (mark_due && (rc = mark_del(t, id)) != 0)
+		return rc;
+	if (forgot != NULL)
+		*forgot = rec_due;
+	if (next == 0 && !(rec_due && mark_due))
+		next = forget_next(q, r.updated_ms, now_ms);
+	return forget_at(t, id, next);
 }
 
 /* --- accept, seen, status ------------------------------------------------ */
@@ -825,7 +940,7 @@ sw_queue_accept(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 	    (rc = rec_put(t, &r, keep ? env : NULL, keep ? env_len : 0)) != 0)
 		return rc;
 	if (!keep)
-		return 0;
+		return sw_state_is_final(state) ? forget_start(t, id, now_ms) : 0;
 	memcpy(e.id, id, SW_QID_LEN);
 	e.enqueued_ms = now_ms;
 	e.due_ms = 0;
@@ -1393,6 +1508,40 @@ sw_queue_counters_verify(struct sw_txn *t, bool *ok)
 	return 0;
 }
 
+/*
+ * Every ended message recorded before retention existed gets its forget
+ * deadline, counted from when it ended (a deadline already passed is run
+ * by the first timer pass, in bounded batches). Walks sw.msgs once.
+ */
+static int
+forget_backfill(struct sw_txn *t)
+{
+	uint8_t k[SW_QID_LEN + 1];
+	struct sw_kv ko, vo, from = kv(k, 0);
+	struct sw_record r;
+	int rc;
+
+	if (t->q->record_retention_ms <= 0 && t->q->dedup_retention_ms <= 0)
+		return 0;
+	while ((rc = bseek(t, SW_QS_MSGS, from, &ko, &vo)) == 0) {
+		if (ko.len == SW_QID_LEN) {
+			memcpy(k, ko.p, SW_QID_LEN);
+			if ((rc = rec_decode(k, vo, &r, NULL)) != 0)
+				return rc;
+			if (sw_state_is_final(r.state) && (rc = forget_at(t, k,
+			    forget_next(t->q, r.updated_ms, r.updated_ms))) != 0)
+				return rc;
+		} else if (ko.len > SW_QID_LEN) {
+			return SW_Q_CORRUPT;
+		} else {
+			memcpy(k, ko.p, ko.len);	/* "seq" */
+		}
+		k[ko.len] = 0;
+		from = kv(k, ko.len + 1);
+	}
+	return rc == SW_Q_NOTFOUND ? 0 : rc;
+}
+
 int
 sw_queue_counters_open(struct sw_txn *t, bool *built)
 {
@@ -1412,6 +1561,8 @@ sw_queue_counters_open(struct sw_txn *t, bool *built)
 		if ((rc = counters_of(t, counted[i], true, &nc)) != 0 ||
 		    (rc = counters_walk(t, counted[i], true, NULL, &nq)) != 0)
 			return rc;
+	if ((rc = forget_backfill(t)) != 0)
+		return rc;
 	put64(b, SW_COUNTS_LAYOUT);
 	if ((rc = bput(t, SW_QS_COUNTS, kv(layout_key, sizeof(layout_key) - 1),
 	    kv(b, 8))) != 0)

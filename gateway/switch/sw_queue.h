@@ -113,12 +113,19 @@ struct sw_qbackend_ops {
  * A queue: a backend instance. hold_limit_ms (0 after creation: no limit)
  * > 0 makes every message that enters HELD get an SW_DL_HOLD deadline that
  * far ahead, in the same transaction, and every message that leaves HELD
- * lose it: the owner sets it once, before the first write.
+ * lose it. record_retention_ms and dedup_retention_ms (0: kept for ever)
+ * > 0 make every message that ends here (FORWARDED, ACKED, RETURNED,
+ * DISCARDED) get an SW_DL_FORGET deadline, in the same transaction: its
+ * record (with its parties) is deleted that long after it ended, its
+ * de-duplication mark after dedup_retention_ms (sw_queue_forget). The
+ * owner sets them once, before the first write.
  */
 struct sw_queue {
 	const struct sw_qbackend_ops *ops;
 	void *be;
 	int64_t hold_limit_ms;
+	int64_t record_retention_ms;
+	int64_t dedup_retention_ms;
 };
 
 /* A transaction on a queue. own: begun by sw_txn_begin (commit/abort it). */
@@ -378,6 +385,23 @@ int sw_queue_release(struct sw_txn *t, const char *registrar,
  */
 int sw_queue_hold_backfill(struct sw_txn *t, size_t max, size_t *added);
 
+/* True for the states that end this node's custody for good (retained, then forgotten). */
+bool sw_state_is_final(enum sw_state s);
+
+/*
+ * An SW_DL_FORGET deadline of id is due at now_ms: deletes what retention
+ * lets go -- the record and its parties record_retention_ms after the
+ * message ended here (its updated_ms), the de-duplication mark
+ * dedup_retention_ms after -- and sets a new deadline for what is kept
+ * longer. A message back in custody (a redirect brought it back) is left
+ * alone (its next end sets a new deadline); one whose sender still awaits
+ * a reply keeps its record until the reply came or its deadline passed.
+ * Without a record, only a mark is left: it goes. *forgot (may be NULL)
+ * gets whether the record went. Returns 0 or an error.
+ */
+int sw_queue_forget(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    int64_t now_ms, bool *forgot);
+
 /* Entries in each store (for metrics; O(1) on both backends). */
 struct sw_counts {
 	uint64_t msgs;		/* records, in any state */
@@ -420,7 +444,9 @@ int sw_queue_stat_one(struct sw_txn *t, enum sw_qstore which,
  * The counters' layout: sw_queue_counters_open (at start, in a write
  * transaction) builds sw.counts from the queues when the store has none
  * for this layout (a data directory from before counters: one walk, in
- * the start-up transaction); *built (may be NULL) says whether it did.
+ * the start-up transaction), and gives every ended message recorded before
+ * retention existed its SW_DL_FORGET deadline (counted from when it ended,
+ * if t->q has a retention); *built (may be NULL) says whether it did.
  */
 #define SW_COUNTS_LAYOUT	1
 int sw_queue_counters_open(struct sw_txn *t, bool *built);
@@ -441,6 +467,7 @@ enum sw_deadline_kind {
 	SW_DL_DELIVER = 1,	/* deliver_by_ms: still undelivered here -> failure policy */
 	SW_DL_REPLY = 2,	/* reply_by_ms: no reply in context -> REPLY_OVERDUE */
 	SW_DL_HOLD = 3,		/* hold limit: still held (same hold) -> failure policy */
+	SW_DL_FORGET = 4,	/* retention: an ended message's record / mark -> deleted */
 };
 
 struct sw_deadline {
@@ -474,6 +501,8 @@ int sw_parties_put(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 /* Reads them: 0, SW_Q_NOTFOUND, SW_Q_CORRUPT or a backend error. */
 int sw_parties_get(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
     struct sw_parties *out);
+/* Deletes them: 0 (also if there were none) or a backend error. */
+int sw_parties_del(struct sw_txn *t, const uint8_t id[SW_QID_LEN]);
 
 /*
  * A reply is awaited for message id in context (0..SW_CTX_MAX bytes; ""

@@ -508,7 +508,35 @@ test_switch(void **state)
 	    12, "duplicate key \"hold_limit_ms\" in [switch] (first set on line 11)");
 	expect_error(BASE "[switch]\nhold = 5\n", 11,
 	    "unknown key \"hold\" in [switch] (known: hold_limit_ms, "
-	    "default_visibility_ms, max_payload, default_deliver_by_ms)");
+	    "default_visibility_ms, max_payload, default_deliver_by_ms, "
+	    "record_retention_ms, dedup_retention_ms)");
+}
+
+/*
+ * [switch] retention (issue 14): records 7 days, marks 14 days by default;
+ * a mark must outlive the default delivery deadline, within which a
+ * message may be retried.
+ */
+static void
+test_switch_retention(void **state)
+{
+	(void)state;
+	assert_int_equal(load_text(BASE), 0);
+	assert_int_equal(cfg.sw.record_retention_ms, 604800000);
+	assert_int_equal(cfg.sw.dedup_retention_ms, 1209600000);
+	assert_int_equal(load_text(BASE "[switch]\nrecord_retention_ms = 1000\n"
+	    "dedup_retention_ms = 2000\ndefault_deliver_by_ms = 2000\n"), 0);
+	assert_int_equal(cfg.sw.record_retention_ms, 1000);
+	assert_int_equal(cfg.sw.dedup_retention_ms, 2000);
+	expect_error(BASE "[switch]\nrecord_retention_ms = 999\n", 11,
+	    "[switch] record_retention_ms = 999: must be between 1000 and "
+	    "2592000000");
+	expect_error(BASE "[switch]\ndedup_retention_ms = 5000\n", 11,
+	    "[switch] dedup_retention_ms = 5000 is shorter than "
+	    "default_deliver_by_ms = 604800000");
+	expect_error(BASE "[switch]\ndefault_deliver_by_ms = 1209600001\n", 11,
+	    "dedup_retention_ms = 1209600000 is shorter than "
+	    "default_deliver_by_ms = 1209600001");
 }
 
 /* [switch] max_payload: 1 MiB by default; set, it must leave the envelope
@@ -767,6 +795,7 @@ main(void)
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_switch_max_payload),
+		cmocka_unit_test(test_switch_retention),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_parent_chain),
 		cmocka_unit_test(test_listen),

@@ -141,7 +141,7 @@ test_same_time_and_bad_input(void **state)
 	assert_int_equal(sw_deadline_del(&f->t, &h), 0);
 	assert_int_equal(sw_deadline_del(&f->t, &h), SW_Q_NOTFOUND);
 	assert_int_equal(sw_deadline_add(&f->t, &bad), SW_Q_EINVAL);
-	bad = dl(5, (enum sw_deadline_kind)4, 1);
+	bad = dl(5, (enum sw_deadline_kind)5, 1);
 	assert_int_equal(sw_deadline_add(&f->t, &bad), SW_Q_EINVAL);
 	bad = dl(5, (enum sw_deadline_kind)7, 1);
 	assert_int_equal(sw_deadline_add(&f->t, &bad), SW_Q_EINVAL);

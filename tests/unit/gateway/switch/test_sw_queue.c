@@ -1324,6 +1324,207 @@ test_counters(void **state)
 	verify(f);
 }
 
+
+/* The forget deadlines due by `by`: message numbers and times. */
+static size_t
+forgets_due(struct fx *f, int64_t by, unsigned *nums, int64_t *at)
+{
+	struct sw_deadline d[16];
+	struct sw_txn t;
+	size_t n, k = 0;
+
+	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
+	assert_int_equal(sw_deadline_due(&t, by, d, 16, &n), 0);
+	sw_txn_abort(&t);
+	for (size_t i = 0; i < n; i++) {
+		if (d[i].kind != SW_DL_FORGET)
+			continue;
+		nums[k] = (unsigned)d[i].id[14] << 8 | d[i].id[15];
+		at[k++] = d[i].at_ms;
+	}
+	return k;
+}
+
+/* Runs message n's forget deadline at `at` as the switch does; *forgot back. */
+static bool
+run_forget(struct fx *f, unsigned n, int64_t at, int64_t now)
+{
+	struct sw_deadline d = { at, SW_DL_FORGET, { 0 } };
+	struct sw_txn t;
+	bool forgot = false;
+
+	mkid(n, d.id);
+	begin(f, &t);
+	assert_int_equal(sw_deadline_del(&t, &d), 0);
+	assert_int_equal(sw_queue_forget(&t, d.id, now, &forgot), 0);
+	commit(&t);
+	return forgot;
+}
+
+static bool
+seen(struct fx *f, unsigned n)
+{
+	struct sw_txn t;
+	uint8_t id[16];
+	bool yes = false;
+
+	mkid(n, id);
+	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
+	assert_int_equal(sw_queue_seen(&t, id, &yes, NULL), 0);
+	sw_txn_abort(&t);
+	return yes;
+}
+
+static int
+status_rc(struct fx *f, unsigned n)
+{
+	struct sw_txn t;
+	struct sw_record r;
+	uint8_t id[16];
+	int rc;
+
+	mkid(n, id);
+	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
+	rc = sw_queue_status(&t, id, &r);
+	sw_txn_abort(&t);
+	return rc;
+}
+
+/*
+ * Retention (issue 14): a message that ends here (acknowledged, forwarded,
+ * returned, discarded) gets a forget deadline in the same transaction; its
+ * record and parties go record_retention_ms after it ended, its mark
+ * dedup_retention_ms after, never before; a message back in custody, or
+ * whose sender awaits a reply, is kept; queued messages have none.
+ */
+static void
+test_retention(void **state)
+{
+	struct fx *f = *state;
+	struct sw_parties p = { "uk.a", "uk.b", "ctx" };
+	struct sw_txn t;
+	uint8_t ids[1][16], env[4] = "env";
+	unsigned got[8], nums[8];
+	int64_t at[8];
+	size_t n;
+
+	f->q->record_retention_ms = 100;
+	f->q->dedup_retention_ms = 200;
+	assert_int_equal(put_msg(f, 1, SW_STATE_MAILBOX, "reg", 10), 0);
+	assert_int_equal(put_msg(f, 3, SW_STATE_OUTBOX, "uk.leeds", 10), 0);
+	mkid(1, ids[0]);
+	begin(f, &t);
+	assert_int_equal(sw_parties_put(&t, ids[0], &p), 0);
+	commit(&t);
+	assert_int_equal(fetch(f, "reg", 8, 20, 1000, got), 1);
+	begin(f, &t);
+	assert_int_equal(sw_queue_ack(&t, "reg", (const uint8_t (*)[16])ids, 1,
+	    30, NULL, NULL), 0);
+	commit(&t);
+	/* Accepted straight into an end (a discard): its retention starts too. */
+	mkid(2, ids[0]);
+	begin(f, &t);
+	assert_int_equal(sw_queue_accept(&t, ids[0], NULL, 0, SW_STATE_DISCARDED,
+	    "why", 40), 0);
+	commit(&t);
+	n = forgets_due(f, 1000, nums, at);
+	assert_int_equal(n, 2);			/* 3 is queued: none */
+	assert_int_equal(nums[0], 1);
+	assert_int_equal(at[0], 130);
+	assert_int_equal(nums[1], 2);
+	assert_int_equal(at[1], 140);
+
+	/* Early (a clock that moved back, a stale deadline): nothing goes. */
+	assert_false(run_forget(f, 2, 140, 139));
+	assert_int_equal(status_rc(f, 2), 0);
+	n = forgets_due(f, 1000, nums, at);
+	assert_int_equal(n, 2);
+	assert_int_equal(at[1], 140);		/* set again for its time */
+
+	/* At its time: the record and parties go, the mark stays till 230. */
+	assert_true(run_forget(f, 1, 130, 130));
+	assert_int_equal(status_rc(f, 1), SW_Q_NOTFOUND);
+	mkid(1, ids[0]);
+	begin(f, &t);
+	assert_int_equal(sw_parties_get(&t, ids[0], &p), SW_Q_NOTFOUND);
+	commit(&t);
+	assert_true(seen(f, 1));
+	assert_int_equal(put_msg(f, 1, SW_STATE_MAILBOX, "reg", 150),
+	    SW_Q_DUPLICATE);
+	n = forgets_due(f, 1000, nums, at);
+	assert_int_equal(n, 2);
+	assert_int_equal(nums[1], 1);
+	assert_int_equal(at[1], 230);
+	assert_false(run_forget(f, 1, 230, 230));
+	assert_false(seen(f, 1));
+	assert_int_equal(put_msg(f, 1, SW_STATE_MAILBOX, "reg", 240), 0);
+
+	/* Back in custody before its time (a redirect): left alone. */
+	mkid(2, ids[0]);
+	begin(f, &t);
+	assert_int_equal(sw_queue_move(&t, ids[0], SW_STATE_OUTBOX, "uk.leeds",
+	    env, 4, 120), 0);
+	commit(&t);
+	assert_false(run_forget(f, 2, 140, 140));
+	assert_int_equal(status_rc(f, 2), 0);
+	assert_true(seen(f, 2));
+	assert_int_equal(forgets_due(f, 100000, nums, at), 0);
+
+	/* Ended again, with a reply awaited: kept while it is. */
+	begin(f, &t);
+	assert_int_equal(sw_parties_put(&t, ids[0], &p), 0);
+	assert_int_equal(sw_reply_expect(&t, "ctx", ids[0], env, 4), 0);
+	assert_int_equal(sw_queue_outbox_remove(&t, "uk.leeds",
+	    (const uint8_t (*)[16])ids, 1, 300, NULL), 0);
+	commit(&t);
+	assert_int_equal(forgets_due(f, 100000, nums, at), 1);
+	assert_int_equal(at[0], 400);
+	assert_false(run_forget(f, 2, 400, 400));
+	assert_int_equal(status_rc(f, 2), 0);
+	assert_int_equal(forgets_due(f, 100000, nums, at), 1);
+	assert_int_equal(at[0], 500);
+	begin(f, &t);
+	assert_int_equal(sw_reply_done(&t, "ctx", ids[0]), 0);
+	commit(&t);
+	/* Past both windows at once: record, parties and mark in one step. */
+	assert_true(run_forget(f, 2, 500, 500));
+	assert_int_equal(status_rc(f, 2), SW_Q_NOTFOUND);
+	assert_false(seen(f, 2));
+	assert_int_equal(forgets_due(f, 100000, nums, at), 0);
+	verify(f);
+}
+
+static int
+op_forget(struct sw_txn *t)
+{
+	uint8_t id[16];
+
+	mkid(7, id);
+	return sw_queue_forget(t, id, 100000, NULL);
+}
+
+/* A forget that fails part way leaves nothing half-deleted. */
+static void
+test_retention_faults(void **state)
+{
+	struct fx *f = *state;
+	struct sw_parties p = { "uk.a", "uk.b", "" };
+	struct sw_txn t;
+	uint8_t id[16];
+
+	f->q->record_retention_ms = 100;
+	f->q->dedup_retention_ms = 100;
+	mkid(7, id);
+	begin(f, &t);
+	assert_int_equal(sw_queue_accept(&t, id, NULL, 0, SW_STATE_RETURNED,
+	    "r", 40), 0);
+	assert_int_equal(sw_parties_put(&t, id, &p), 0);
+	commit(&t);
+	faults(f, op_forget, 3);	/* del record, del parties, del mark */
+	assert_int_equal(status_rc(f, 7), SW_Q_NOTFOUND);
+	assert_false(seen(f, 7));
+}
+
 /* --- backend-specific -------------------------------------------------------- */
 
 static void
@@ -1469,6 +1670,8 @@ main(void)
 		BOTH(test_fault_injection),
 		BOTH(test_corrupt_record),
 		BOTH(test_counters),
+		BOTH(test_retention),
+		BOTH(test_retention_faults),
 		cmocka_unit_test_setup_teardown(test_ram_one_writer, setup_ram,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lmdb_reopen, setup_lmdb,
