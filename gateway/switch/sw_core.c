@@ -315,6 +315,19 @@ note_parties(struct sw_wctx *c, const Axle__V1__Envelope *env)
 	return 0;
 }
 
+/*
+ * The digest for the mark of the envelope being accepted: the top one's
+ * (sw_place_digest), noted as kept; NULL for receipts and copies within.
+ */
+static const uint8_t *
+top_digest(struct sw_wctx *c)
+{
+	if (c->digest == NULL || c->depth != 1)
+		return NULL;
+	c->digest_kept = true;
+	return c->digest;
+}
+
 /* Records a final (non-queue) state for id: accepted new, moved, or rejected. */
 static int
 settle(struct sw_wctx *c, const Axle__V1__Envelope *env, enum sw_settle how,
@@ -325,7 +338,8 @@ settle(struct sw_wctx *c, const Axle__V1__Envelope *env, enum sw_settle how,
 
 	switch (how) {
 	case SW_SETTLE_NEW:
-		rc = sw_queue_accept(&c->t, id, NULL, 0, state, where, c->now);
+		rc = sw_queue_accept_digest(&c->t, id, top_digest(c), NULL, 0,
+		    state, where, c->now);
 		if (rc == 0)
 			rc = note_parties(c, env);
 		break;
@@ -810,7 +824,8 @@ enqueue(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 	}
 	sw_view_release(&v);
 	rc = existing ? sw_queue_move(&c->t, id, state, where, buf, len, c->now) :
-	    sw_queue_accept(&c->t, id, buf, len, state, where, c->now);
+	    sw_queue_accept_digest(&c->t, id, top_digest(c), buf, len, state,
+	    where, c->now);
 	free(buf);
 	if (rc != 0)
 		return fail(c, rc, "enqueue");
@@ -977,9 +992,13 @@ int
 sw_place_digest(struct sw_wctx *c, const Axle__V1__Envelope *env,
     const uint8_t digest[SW_DIGEST_LEN], struct sw_placed *out)
 {
-	int rc = place(c, env, false, digest, out);
+	int rc;
 
-	if (rc != 0 || out->duplicate || out->conflict)
+	c->digest = digest;
+	c->digest_kept = false;
+	rc = place(c, env, false, digest, out);
+	c->digest = NULL;
+	if (rc != 0 || out->duplicate || out->conflict || c->digest_kept)
 		return rc;
 	rc = sw_queue_digest_put(&c->t, env->message_id.data, digest);
 	return rc != 0 && rc != SW_Q_NOTFOUND ? fail(c, rc, "dedup") : 0;

@@ -167,6 +167,8 @@ struct sw_wctx {
 	struct sw_tally *tally;		/* may be NULL: counted at once, atomically */
 	int depth;			/* receipts and group copies nest */
 	struct sw_copies *copies;	/* not NULL: the top envelope's group copies go here */
+	const uint8_t *digest;		/* sw_place_digest: the top envelope's, for its mark */
+	bool digest_kept;		/* the top envelope's accept wrote it */
 	char err[320];			/* why a step failed */
 };
 

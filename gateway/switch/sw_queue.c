@@ -912,11 +912,20 @@ sw_queue_accept(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
     const uint8_t *env, size_t env_len, enum sw_state state,
     const char *where, int64_t now_ms)
 {
+	return sw_queue_accept_digest(t, id, NULL, env, env_len, state, where,
+	    now_ms);
+}
+
+int
+sw_queue_accept_digest(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    const uint8_t *digest, const uint8_t *env, size_t env_len,
+    enum sw_state state, const char *where, int64_t now_ms)
+{
 	bool keep = sw_state_is_queue(state), seen;
 	struct sw_record r;
 	struct sw_kv v;
 	struct sw_qentry e;
-	uint8_t first[8];
+	uint8_t first[8 + SW_QDIGEST_LEN];
 	int rc;
 
 	if (id == NULL || !where_ok(state, where) || env_len > UINT32_MAX ||
@@ -935,8 +944,11 @@ sw_queue_accept(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
 	snprintf(r.where, sizeof(r.where), "%s", where != NULL ? where : "");
 	r.accepted_ms = r.updated_ms = now_ms;
 	put64(first, (uint64_t)now_ms);
+	if (digest != NULL)
+		memcpy(first + 8, digest, SW_QDIGEST_LEN);
 	if ((rc = next_seq(t, &r.seq)) != 0 ||
-	    (rc = bput(t, SW_QS_DEDUP, kv(id, SW_QID_LEN), kv(first, 8))) != 0 ||
+	    (rc = bput(t, SW_QS_DEDUP, kv(id, SW_QID_LEN), kv(first,
+	    digest != NULL ? sizeof(first) : 8))) != 0 ||
 	    (rc = rec_put(t, &r, keep ? env : NULL, keep ? env_len : 0)) != 0)
 		return rc;
 	if (!keep)

@@ -246,6 +246,14 @@ int sw_queue_accept(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
     const uint8_t *env, size_t env_len, enum sw_state state,
     const char *where, int64_t now_ms);
 
+/*
+ * sw_queue_accept that keeps the envelope's digest (NULL: none) in the
+ * dedup mark it writes, so that a Send writes its mark once.
+ */
+int sw_queue_accept_digest(struct sw_txn *t, const uint8_t id[SW_QID_LEN],
+    const uint8_t *digest, const uint8_t *env, size_t env_len,
+    enum sw_state state, const char *where, int64_t now_ms);
+
 /* True (rc 0) if id was accepted before, with its first-seen time. */
 int sw_queue_seen(struct sw_txn *t, const uint8_t id[SW_QID_LEN], bool *seen,
     int64_t *first_ms);

@@ -3,7 +3,9 @@
 through the Registry RPCs, and hubs that send, fetch and acknowledge with grpcio."""
 
 import os
+import random
 import sys
+import threading
 import time
 import uuid
 
@@ -204,3 +206,66 @@ def receipts_for(hub, deliveries, mid):
             if r.message_id == mid:
                 out.append(hub.pb.ReceiptKind.Name(r.kind))
     return out
+
+
+# --- kill -9 loops (test_switch_crash.py, test_switch_retention.py) -------------------------
+
+class Sender(threading.Thread):
+    """Sends its share of messages (ids) from hub `sender` at region to `to`; retries a
+    failed Send with the same id until acknowledged or stop_at; adds each acknowledged id
+    to acked. Sleeps pace seconds after each, so that the sends span the kills."""
+
+    def __init__(self, f, ids, acked, lock, stop_at, region, sender, to, pace):
+        super().__init__(daemon=True)
+        self.f, self.ids, self.acked, self.lock, self.stop_at = f, ids, acked, lock, stop_at
+        self.region, self.sender, self.to, self.pace = region, sender, to, pace
+        self.errors = 0
+
+    def run(self):
+        hub = self.f.hub(self.region, self.f.fed.member(self.region))
+        for mid in self.ids:
+            env_ = hub.envelope(self.sender, to=self.to, mid=mid, context='crash',
+                                payload=os.urandom(64))
+            while time.monotonic() < self.stop_at:
+                try:
+                    r = hub.send(env_, timeout=5)
+                    check(r.message_id == mid, 'receipt for another id')
+                    with self.lock:
+                        self.acked.add(mid)
+                    time.sleep(self.pace)
+                    break
+                except grpc.RpcError:
+                    self.errors += 1
+                    time.sleep(0.05)
+                    hub.reopen()
+        hub.close()
+
+
+def killer(f, stop, log, victims):
+    """SIGKILLs each region of victims in turn at a random moment, restarting each."""
+    seed = int(os.environ.get('AXLE_CRASH_SEED', str(int(time.time()))))
+    print('killer seed %d (AXLE_CRASH_SEED)' % seed, flush=True)
+    rnd = random.Random(seed)
+    for v in victims:
+        if stop.is_set():
+            break
+        time.sleep(rnd.uniform(0.2, 0.6))
+        node = f.nodes[v]
+        node.kill()
+        log.append(v)
+        time.sleep(rnd.uniform(0.1, 0.5))
+        node.start(timeout=20)
+
+
+def fetch_all(hub, timeout=60):
+    """Every message now in the mailbox (not acknowledged, long visibility): id -> count."""
+    counts = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = hub.fetch(max_messages=1000, wait_ms=300, visibility_ms=600000)
+        if not batch:
+            return counts
+        for d in batch:
+            if not hub.is_receipt(d):
+                counts[d.envelope.message_id] = counts.get(d.envelope.message_id, 0) + 1
+    raise at.TestFailure('mailbox did not drain in %ss' % timeout)

@@ -8,7 +8,6 @@ deadline.
 """
 
 import os
-import random
 import sys
 import threading
 import time
@@ -16,9 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
 from axletest import check, main, test, wait_for  # noqa: E402
-from switchtest import Fed, new_id  # noqa: E402
-
-import grpc  # noqa: E402
+from switchtest import Fed, Sender, fetch_all, killer, new_id  # noqa: E402
 
 SCALE = at.hardening_scale()
 N = int(os.environ.get('AXLE_CRASH_N', str(300 * SCALE)))
@@ -41,76 +38,17 @@ def env():
     return _env['f']
 
 
-class Sender(threading.Thread):
-    """Sends its share of messages; retries a failed Send with the same id until acknowledged."""
-
-    def __init__(self, f, ids, acked, lock, stop_at):
-        super().__init__(daemon=True)
-        self.f, self.ids, self.acked, self.lock, self.stop_at = f, ids, acked, lock, stop_at
-        self.errors = 0
-
-    def run(self):
-        hub = self.f.hub('uk.london', self.f.fed.member('uk.london'))
-        for i, mid in enumerate(self.ids):
-            env_ = hub.envelope(LON_HUB, to=WY_HUB, mid=mid, context='crash',
-                                payload=os.urandom(64))
-            while time.monotonic() < self.stop_at:
-                try:
-                    r = hub.send(env_, timeout=5)
-                    check(r.message_id == mid, 'receipt for another id')
-                    with self.lock:
-                        self.acked.add(mid)
-                    # Paced so that the sends span the kills (~6 s in all).
-                    time.sleep(PACE)
-                    break
-                except grpc.RpcError:
-                    self.errors += 1
-                    time.sleep(0.05)
-                    hub.reopen()
-        hub.close()
-
-
-def killer(f, stop, log):
-    """SIGKILLs uk and uk.westyorks in turn (and london once), restarting each."""
-    victims = ['uk', 'uk.westyorks'] * KILLS
-    victims = victims[:KILLS - 1] + ['uk.london']
-    seed = int(os.environ.get('AXLE_CRASH_SEED', str(int(time.time()))))
-    print('killer seed %d (AXLE_CRASH_SEED)' % seed, flush=True)
-    rnd = random.Random(seed)
-    for v in victims:
-        if stop.is_set():
-            break
-        time.sleep(rnd.uniform(0.2, 0.6))
-        node = f.nodes[v]
-        node.kill()
-        log.append(v)
-        time.sleep(rnd.uniform(0.1, 0.5))
-        node.start(timeout=20)
-
-
-def fetch_all(hub, timeout=60):
-    """Every message now in the mailbox (not acknowledged, long visibility): id -> count."""
-    counts = {}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = hub.fetch(max_messages=1000, wait_ms=300, visibility_ms=600000)
-        if not batch:
-            return counts
-        for d in batch:
-            if not hub.is_receipt(d):
-                counts[d.envelope.message_id] = counts.get(d.envelope.message_id, 0) + 1
-    raise at.TestFailure('mailbox did not drain in %ss' % timeout)
-
-
 @test(timeout=300 * SCALE)
 def acknowledged_messages_survive_kill_9_exactly_once():
     f = env()
     ids = [new_id() for _ in range(N)]
     acked, lock = set(), threading.Lock()
     stop_at = time.monotonic() + 120 * SCALE
-    senders = [Sender(f, ids[k::THREADS], acked, lock, stop_at) for k in range(THREADS)]
+    senders = [Sender(f, ids[k::THREADS], acked, lock, stop_at, 'uk.london', LON_HUB, WY_HUB,
+                      PACE) for k in range(THREADS)]
     stop, kills = threading.Event(), []
-    k = threading.Thread(target=killer, args=(f, stop, kills), daemon=True)
+    victims = (['uk', 'uk.westyorks'] * KILLS)[:KILLS - 1] + ['uk.london']
+    k = threading.Thread(target=killer, args=(f, stop, kills, victims), daemon=True)
     for s in senders:
         s.start()
     k.start()

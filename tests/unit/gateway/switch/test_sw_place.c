@@ -219,6 +219,62 @@ test_undeliverable_escalates(void **state)
 	assert_true(f->seen.case_detail[0] != '\0');
 }
 
+/*
+ * Writes (puts and deletes) of the switch's queues per Send, counted by the
+ * fault wrapper: to a peer's outbox with a delivery deadline (the usual
+ * Send of a hub at a leaf node), and into a local mailbox (with the
+ * sender's DELIVERED receipt). A regression guard for issue 14's "few
+ * writes per Send"; the numbers are printed for the record.
+ */
+static unsigned
+send_writes(struct fx *f, unsigned n, const char *to)
+{
+	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
+	uint8_t id[16] = { 0x5d }, payload[1024] = { 0 }, digest[SW_DIGEST_LEN] = { 7 };
+	struct sw_placed out;
+	struct sw_wctx c;
+	MDB_txn *txn;
+
+	id[7] = (uint8_t)n;
+	e.message_id.data = id;
+	e.message_id.len = sizeof(id);
+	e.sender = "uk.test.rcv.hub";
+	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
+	e.to = (char *)to;
+	e.message_type = "note.v1";
+	e.created_ms = NOW;
+	e.deliver_by_ms = NOW + 86400000;
+	e.hop_limit = 16;
+	e.content_type = "text/plain";
+	e.payload.data = payload;
+	e.payload.len = sizeof(payload);
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	sw_wctx_init(&c, &f->ctx, txn, NOW, NULL);
+	sw_queue_fault_arm(f->sw.q, 0);
+	if (sw_place_digest(&c, &e, digest, &out) != 0)
+		fail_msg("sw_place_digest: %s", c.err);
+	assert_false(out.duplicate);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	return sw_queue_fault_writes(f->sw.q);
+}
+
+static void
+test_writes_per_send(void **state)
+{
+	struct fx *f = *state;
+	unsigned outbox, mailbox;
+
+	assert_non_null(f->sw.q = sw_queue_fault_new(f->sw.q));
+	f->sw.ctx.sw = &f->sw;
+	outbox = send_writes(f, 1, PEER ".x.desk");
+	mailbox = send_writes(f, 2, "uk.test.rcv.desk");
+	print_message("switch writes per Send: %u to an outbox, %u into a "
+	    "local mailbox (with its DELIVERED receipt)\n", outbox, mailbox);
+	/* seq, mark (with digest), record, entry, counter, parties, deadline */
+	assert_true(outbox <= 7);
+	assert_true(mailbox <= 12);
+}
+
 int
 main(void)
 {
@@ -226,6 +282,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_local_mailbox, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_peer_outbox, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_undeliverable_escalates, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writes_per_send, fx_setup,
 		    fx_teardown),
 	};
 
