@@ -286,6 +286,13 @@ deadlines_check(struct gw_node *node)
 	}
 	sw_txn_lmdb(sw->q, txn, &t);
 	rc = sw_deadline_due(&t, gw_now_ms(), j->d, DEADLINE_BATCH, &j->n);
+	if (rc == 0 && j->n < DEADLINE_BATCH) {	/* then retention, in the room left */
+		size_t k = 0;
+
+		rc = sw_retention_due(&t, gw_now_ms(), j->d + j->n,
+		    DEADLINE_BATCH - j->n, &k);
+		j->n += k;
+	}
 	mdb_txn_abort(txn);
 	if (rc != 0 || j->n == 0) {
 		free(j);
@@ -577,6 +584,11 @@ gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 		evbuffer_add_printf(out, "# HELP axle_switch_records Message "
 		    "records kept (any state).\n# TYPE axle_switch_records gauge\n"
 		    "axle_switch_records %llu\n", (unsigned long long)cnt.msgs);
+		evbuffer_add_printf(out, "# HELP axle_switch_retention_pending "
+		    "Ended messages whose record or de-duplication mark awaits "
+		    "deletion.\n# TYPE axle_switch_retention_pending gauge\n"
+		    "axle_switch_retention_pending %llu\n",
+		    (unsigned long long)cnt.expiry);
 		evbuffer_add_printf(out, "# HELP axle_switch_dedup_marks Message "
 		    "ids remembered for de-duplication.\n# TYPE "
 		    "axle_switch_dedup_marks gauge\naxle_switch_dedup_marks %llu\n",

@@ -7,6 +7,7 @@
 /*
  * Layouts:
  *   sw.deadlines  at_ms(8, BE) kind(1) id(16) -> ""   (time order)
+ *   sw.expiry     the same, for kind SW_DL_FORGET (retention) only
  *   sw.parties    id -> sender NUL to NUL context
  *   sw.replies    context NUL id(16) -> packed header envelope
  */
@@ -60,6 +61,13 @@ dl_ok(const struct sw_deadline *d)
 	return d != NULL && d->at_ms >= 0 && kind_ok((unsigned)d->kind);
 }
 
+/* Retention deadlines have a store of their own. */
+static enum sw_qstore
+dl_store(enum sw_deadline_kind kind)
+{
+	return kind == SW_DL_FORGET ? SW_QS_EXPIRY : SW_QS_DEADLINES;
+}
+
 int
 sw_deadline_add(struct sw_txn *t, const struct sw_deadline *d)
 {
@@ -68,7 +76,7 @@ sw_deadline_add(struct sw_txn *t, const struct sw_deadline *d)
 	if (!dl_ok(d))
 		return SW_Q_EINVAL;
 	dl_key(k, d);
-	return t->q->ops->put(t->q->be, t->h, SW_QS_DEADLINES, kv(k, DL_KEY),
+	return t->q->ops->put(t->q->be, t->h, dl_store(d->kind), kv(k, DL_KEY),
 	    kv("", 0));
 }
 
@@ -80,12 +88,12 @@ sw_deadline_del(struct sw_txn *t, const struct sw_deadline *d)
 	if (!dl_ok(d))
 		return SW_Q_EINVAL;
 	dl_key(k, d);
-	return t->q->ops->del(t->q->be, t->h, SW_QS_DEADLINES, kv(k, DL_KEY));
+	return t->q->ops->del(t->q->be, t->h, dl_store(d->kind), kv(k, DL_KEY));
 }
 
-int
-sw_deadline_due(struct sw_txn *t, int64_t now_ms, struct sw_deadline *out,
-    size_t max, size_t *n)
+static int
+due_in(struct sw_txn *t, enum sw_qstore s, int64_t now_ms,
+    struct sw_deadline *out, size_t max, size_t *n)
 {
 	uint8_t from[DL_KEY + 1];
 	struct sw_kv k, v, f = kv(from, 0);
@@ -93,7 +101,7 @@ sw_deadline_due(struct sw_txn *t, int64_t now_ms, struct sw_deadline *out,
 
 	*n = 0;
 	while (*n < max) {
-		rc = t->q->ops->seek(t->q->be, t->h, SW_QS_DEADLINES, f, &k, &v);
+		rc = t->q->ops->seek(t->q->be, t->h, s, f, &k, &v);
 		if (rc == SW_Q_NOTFOUND)
 			return 0;
 		if (rc != 0 || (rc = dl_decode(k, &out[*n])) != 0)
@@ -107,6 +115,20 @@ sw_deadline_due(struct sw_txn *t, int64_t now_ms, struct sw_deadline *out,
 		(*n)++;
 	}
 	return 0;
+}
+
+int
+sw_deadline_due(struct sw_txn *t, int64_t now_ms, struct sw_deadline *out,
+    size_t max, size_t *n)
+{
+	return due_in(t, SW_QS_DEADLINES, now_ms, out, max, n);
+}
+
+int
+sw_retention_due(struct sw_txn *t, int64_t now_ms, struct sw_deadline *out,
+    size_t max, size_t *n)
+{
+	return due_in(t, SW_QS_EXPIRY, now_ms, out, max, n);
 }
 
 int

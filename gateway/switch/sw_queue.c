@@ -32,7 +32,7 @@ static const char seq_key[] = "seq";
 
 const char *const sw_qstore_names[SW_QS__COUNT] = {
 	"sw.msgs", "sw.outbox", "sw.mailbox", "sw.held", "sw.dedup",
-	"sw.deadlines", "sw.parties", "sw.replies", "sw.counts",
+	"sw.deadlines", "sw.parties", "sw.replies", "sw.counts", "sw.expiry",
 };
 
 /* --- small helpers --------------------------------------------------------- */
@@ -1326,6 +1326,9 @@ sw_queue_counts(struct sw_txn *t, struct sw_counts *out)
 		if ((rc = t->q->ops->count(t->q->be, t->h, (enum sw_qstore)s,
 		    dst[s])) != 0)
 			return rc;
+	if ((rc = t->q->ops->count(t->q->be, t->h, SW_QS_EXPIRY,
+	    &out->expiry)) != 0)
+		return rc;
 	rc = bget(t, SW_QS_MSGS, kv(seq_key, 3), &v);
 	if (rc == 0 && out->msgs > 0)
 		out->msgs--;		/* the seq counter is not a message */

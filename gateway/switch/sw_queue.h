@@ -76,6 +76,7 @@ enum sw_qstore {
 	SW_QS_PARTIES,		/* "sw.parties": id -> sender NUL to (sw_deadline.c) */
 	SW_QS_REPLIES,		/* "sw.replies": context NUL id -> header envelope (sw_deadline.c) */
 	SW_QS_COUNTS,		/* "sw.counts": kind(1) queue name -> count(8) fetched(8) (BE) */
+	SW_QS_EXPIRY,		/* "sw.expiry": at_ms(8, BE) kind(1)=4 id -> "" (retention, sw_deadline.c) */
 	SW_QS__COUNT
 };
 /* The LMDB database name of each store. */
@@ -418,6 +419,7 @@ struct sw_counts {
 	uint64_t held;
 	uint64_t dedup;
 	uint64_t deadlines;	/* timers pending (delivery, reply and hold deadlines) */
+	uint64_t expiry;	/* ended messages whose record or mark awaits deletion */
 };
 int sw_queue_counts(struct sw_txn *t, struct sw_counts *out);
 
@@ -493,6 +495,13 @@ int sw_deadline_del(struct sw_txn *t, const struct sw_deadline *d);
  * *n gets how many. A due deadline stays until sw_deadline_del.
  */
 int sw_deadline_due(struct sw_txn *t, int64_t now_ms, struct sw_deadline *out,
+    size_t max, size_t *n);
+/*
+ * sw_deadline_due for the retention index: SW_DL_FORGET deadlines live in
+ * sw.expiry, apart from the delivery, reply and hold deadlines (which
+ * axle_switch_deadlines counts); add and del take either kind.
+ */
+int sw_retention_due(struct sw_txn *t, int64_t now_ms, struct sw_deadline *out,
     size_t max, size_t *n);
 /* The earliest deadline's time in *at_ms, or SW_Q_NOTFOUND if none. */
 int sw_deadline_next(struct sw_txn *t, int64_t *at_ms);

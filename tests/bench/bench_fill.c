@@ -76,8 +76,12 @@ main(int argc, char **argv)
 	    (rc = mdb_env_set_mapsize(env, (size_t)64 << 30)) != 0 ||
 	    (rc = mdb_env_open(env, argv[1], MDB_NOTLS | MDB_NOSYNC, 0600)) != 0)
 		return fill_die("env open", rc);
+	/* Counters' layout stamped first: accept keeps them, the node need not rebuild. */
 	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
-	    (rc = sw_queue_lmdb_open(env, txn, &q, err, sizeof(err))) != 0 ||
+	    (rc = sw_queue_lmdb_open(env, txn, &q, err, sizeof(err))) != 0)
+		return fill_die("queue open", rc);
+	sw_txn_lmdb(q, txn, &t);
+	if ((rc = sw_queue_counters_open(&t, NULL)) != 0 ||
 	    (rc = mdb_txn_commit(txn)) != 0)
 		return fill_die("queue open", rc);
 	memset(id, 0xb5, sizeof(id));	/* ids: b5.. then the count, big-endian */

@@ -1334,7 +1334,7 @@ forgets_due(struct fx *f, int64_t by, unsigned *nums, int64_t *at)
 	size_t n, k = 0;
 
 	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
-	assert_int_equal(sw_deadline_due(&t, by, d, 16, &n), 0);
+	assert_int_equal(sw_retention_due(&t, by, d, 16, &n), 0);
 	sw_txn_abort(&t);
 	for (size_t i = 0; i < n; i++) {
 		if (d[i].kind != SW_DL_FORGET)
