@@ -34,6 +34,9 @@
 ProtobufCMessage *pb_unpack(const ProtobufCMessageDescriptor *desc,
     const uint8_t *buf, size_t len, size_t max_len, char *err, size_t errlen);
 
+/* The bytes one element of field f takes in a repeated field's C array (protobuf-c's layout). */
+size_t pb_elem_size(const ProtobufCFieldDescriptor *f);
+
 /* Frees what pb_unpack returned (NULL is fine); nothing else. */
 void pb_free(ProtobufCMessage *msg);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/pb.h"
 #include "proto/pb_json.h"
 
 static json_t *
@@ -141,38 +142,13 @@ pb_json_value(const ProtobufCFieldDescriptor *f, const void *p,
 	return json_null();
 }
 
-static size_t
-pb_json_elt_size(ProtobufCType t)
-{
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return 8;
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return sizeof(double);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_ENUM:
-		return sizeof(int);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	default:
-		return 4;
-	}
-}
-
 static json_t *
 pb_json_repeated(const ProtobufCFieldDescriptor *f, const char *base,
     const struct pb_json_how *how)
 {
 	size_t n = *(const size_t *)(base + f->quantifier_offset);
 	const char *arr = *(char *const *)(base + f->offset);
-	size_t sz = pb_json_elt_size(f->type);
+	size_t sz = pb_elem_size(f);
 	json_t *a = json_array();
 
 	for (size_t i = 0; a != NULL && i < n; i++) {

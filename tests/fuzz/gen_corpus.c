@@ -62,27 +62,6 @@ text_for(const char *field)
 	return "fuzz seed";
 }
 
-static size_t
-elem_size(const ProtobufCFieldDescriptor *f)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	default:
-		return 4;
-	}
-}
-
 static void
 fill_value(const ProtobufCFieldDescriptor *f, void *v, int depth)
 {
@@ -147,12 +126,12 @@ fill(ProtobufCMessage *m, const ProtobufCMessageDescriptor *d, int depth)
 			*which = f->id;
 		}
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			char *arr = zalloc(2 * elem_size(f));
+			char *arr = zalloc(2 * pb_elem_size(f));
 
 			*(size_t *)((char *)m + f->quantifier_offset) = 2;
 			*(void **)member = arr;
 			fill_value(f, arr, depth);
-			fill_value(f, arr + elem_size(f), depth);
+			fill_value(f, arr + pb_elem_size(f), depth);
 			continue;
 		}
 		if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
