@@ -84,6 +84,34 @@ def rows(out):
 
 # --- steps ----------------------------------------------------------------------------------
 
+# int64 fields named *_ms that are moments (axlectl --json: RFC 3339); the durations are
+# ctl_durations in gateway/ctl/ctl_json.c (milliseconds). A new field must be put in one.
+KNOWN_TIMES = {'at_ms', 'created_ms', 'deliver_by_ms', 'reply_by_ms', 'updated_ms',
+               'opened_ms', 'deadline_ms', 'escalation_requested_ms', 'next_attempt_ms',
+               'overdue_ms', 'signed_ms', 'head_signed_ms', 'visible_until_ms'}
+
+
+@test(timeout=30)
+def every_int64_ms_field_is_a_time_or_a_duration():
+    top = at.TOP
+    fields = set()
+    pdir = os.path.join(top, 'proto', 'axle', 'v1')
+    for name in os.listdir(pdir):
+        with open(os.path.join(pdir, name)) as f:
+            fields |= set(re.findall(r'(?<![a-z])int64 ([a-z0-9_]+_ms) =', f.read()))
+    with open(os.path.join(top, 'gateway', 'ctl', 'ctl_json.c')) as f:
+        src = f.read()
+    durations = set(re.findall(r'"([a-z0-9_]+_ms)"', src[src.index('ctl_durations'):
+                                                         src.index('NULL }')]))
+    check(len(fields) >= 10 and durations, 'found %d fields, durations %r: has the code '
+          'changed form?' % (len(fields), durations))
+    check(not KNOWN_TIMES & durations, 'both a time and a duration: %r' % (KNOWN_TIMES & durations))
+    odd = fields - KNOWN_TIMES - durations
+    check(not odd, 'int64 *_ms fields neither a known time nor a duration: %s (a moment: add '
+          'it to KNOWN_TIMES here; a duration: to ctl_durations in gateway/ctl/ctl_json.c)'
+          % sorted(odd))
+
+
 @test(timeout=120)
 def fetch_prints_a_header_and_whole_addresses():
     env()
