@@ -1,12 +1,14 @@
-/* log.c -- key=value event lines on stderr. */
+/* log.c -- key=value (or JSON) event lines on stderr. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "gateway/net/log.h"
+#include "gateway/net/log_json.h"
 
 static enum net_log_level min_level = NET_LOG_INFO;
+static enum net_log_format format = NET_LOG_FORMAT_KV;
 static const char *const names[] = { "debug", "info", "warn", "error" };
 
 void
@@ -27,9 +29,49 @@ net_log_parse_level(const char *s, enum net_log_level *out)
 }
 
 void
+net_log_set_format(enum net_log_format f)
+{
+	format = f;
+}
+
+int
+net_log_parse_format(const char *s, enum net_log_format *out)
+{
+	if (strcmp(s, "kv") == 0)
+		*out = NET_LOG_FORMAT_KV;
+	else if (strcmp(s, "json") == 0)
+		*out = NET_LOG_FORMAT_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+/* {"ts":..,"level":..,"event":.. then the pairs of kv}. */
+static void
+print_json(const char *ts, const char *level, const char *event, const char *kv)
+{
+	char line[4096];
+	size_t o;
+	int n = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\","
+	    "\"event\":\"", ts, level);
+
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	o = (size_t)n;
+	if (!net_log_json_str(line, sizeof(line) - 2, &o, event, strlen(event)) ||
+	    o + 2 >= sizeof(line))
+		return;
+	line[o++] = '"';
+	o += net_log_kv_json(kv, line + o, sizeof(line) - o - 1);
+	line[o++] = '}';
+	line[o] = '\0';
+	fprintf(stderr, "%s\n", line);
+}
+
+void
 net_log(enum net_log_level level, const char *event, const char *fmt, ...)
 {
-	char line[2048], ts[40];
+	char line[2048], ts[40], stamp[40];
 	struct timespec now;
 	struct tm tm;
 	va_list ap;
@@ -40,8 +82,16 @@ net_log(enum net_log_level level, const char *event, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s event=%s ", ts,
-	    now.tv_nsec / 1000000, names[level], event);
+	snprintf(stamp, sizeof(stamp), "%.24s.%03dZ", ts, (int)(now.tv_nsec / 1000000));
+	if (format == NET_LOG_FORMAT_JSON) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		print_json(stamp, names[level], event, line);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "ts=%s level=%s event=%s ", stamp,
+	    names[level], event);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);

@@ -1,4 +1,4 @@
-/* log.h -- one line per event, key=value, to stderr (journald picks it up). */
+/* log.h -- one line per event, key=value (or JSON), to stderr (journald picks it up). */
 #ifndef AXLE_GW_LOG_H
 #define AXLE_GW_LOG_H
 
@@ -10,8 +10,19 @@ void net_log_set_level(enum net_log_level level);
 int net_log_parse_level(const char *s, enum net_log_level *out);
 
 /*
+ * The line format: key=value (the default) or one JSON object a line,
+ * {"ts":...,"level":...,"event":...,<the pairs>} (log_json.h), for
+ * journald's and SIEMs' JSON readers.
+ */
+enum net_log_format { NET_LOG_FORMAT_KV, NET_LOG_FORMAT_JSON };
+void net_log_set_format(enum net_log_format f);
+/* Parses "kv|json"; returns 0, or -1 if unknown. */
+int net_log_parse_format(const char *s, enum net_log_format *out);
+
+/*
  * Prints one line: `ts=... level=... event=<event> <fmt...>`. fmt must itself
  * be key=value pairs; values from the network go through net_log_quote().
+ * In NET_LOG_FORMAT_JSON the same, as one JSON object.
  * Never pass payload bytes.
  */
 void net_log(enum net_log_level level, const char *event, const char *fmt, ...)

@@ -138,6 +138,7 @@ check_config(const char *path)
 		return -1;
 	}
 	net_log_set_level(node.cfg.log_level);
+	net_log_set_format(node.cfg.log_format);
 	if (gw_node_reload_tls(&node) != 0) {
 		fprintf(stderr, "%s: TLS setup failed (see the reload_failed line above)\n",
 		    path);

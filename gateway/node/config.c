@@ -230,6 +230,18 @@ set_level(const struct cfg_state *st, const struct cfg_key *k, void *base,
 }
 
 static int
+set_log_format(const struct cfg_state *st, const struct cfg_key *k, void *base,
+    const char *val, char *msg, size_t msglen)
+{
+	if (net_log_parse_format(val, (enum net_log_format *)((char *)base +
+	    k->off)) < 0) {
+		axle_seterr(msg, msglen, "must be kv or json");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 set_u32(const struct cfg_state *st, const struct cfg_key *k, void *base,
     const char *val, char *msg, size_t msglen)
 {
@@ -281,6 +293,7 @@ static const struct cfg_key tls_keys[] = {
 
 static const struct cfg_key log_keys[] = {
 	CFG_STR("level", set_level, log_level, false),
+	CFG_STR("format", set_log_format, log_format, false),
 };
 
 static const struct cfg_key limits_keys[] = {
@@ -366,6 +379,7 @@ gw_config_defaults(struct gw_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = NET_LOG_INFO;
+	cfg->log_format = NET_LOG_FORMAT_KV;
 	cfg->tls12 = false;
 	cfg->limits = (struct net_limits){
 		.max_connections = 1024,

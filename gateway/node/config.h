@@ -74,6 +74,7 @@ struct gw_config {
 	char trust_dir[PATH_MAX];		/* [tls] trust_dir, required */
 	bool tls12;				/* [tls] allow_tls12 = yes|no, default no */
 	enum net_log_level log_level;		/* [log] level, default info */
+	enum net_log_format log_format;		/* [log] format, default kv */
 	struct net_limits limits;		/* [limits] */
 	struct gw_recourse_cfg recourse;	/* [recourse] */
 	struct gw_registry_cfg registry;	/* [registry] */

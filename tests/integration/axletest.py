@@ -436,7 +436,8 @@ class Node:
                                      stdin=subprocess.DEVNULL,
                                      stdout=self._logf, stderr=self._logf)
         _nodes.append(self)
-        pat = re.compile(r'event=listening\b.*\bport=(\d+)')
+        # key=value, or [log] format = json
+        pat = re.compile(r'event=listening\b.*\bport=(\d+)|"event":"listening".*"port":(\d+)')
 
         def ready():
             if self.proc.poll() is not None:
@@ -489,11 +490,13 @@ class Node:
     def hup(self, timeout=10):
         """SIGHUP and wait for a new event=reload line. Returns that line."""
         check(self.alive(), 'axled not running')
-        before = self.log_text().count('event=reload')
+        def is_reload(line):
+            return 'event=reload' in line or '"event":"reload"' in line
+        before = sum(map(is_reload, self.log_text().splitlines()))
         self.proc.send_signal(signal.SIGHUP)
 
         def reloaded():
-            lines = [l for l in self.log_text().splitlines() if 'event=reload' in l]
+            lines = [l for l in self.log_text().splitlines() if is_reload(l)]
             return lines[before] if len(lines) > before else None
         return wait_for(reloaded, timeout, what='event=reload after SIGHUP')
 
