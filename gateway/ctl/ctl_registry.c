@@ -295,17 +295,15 @@ registrar_show(struct ctl *ctl, int argc, char **argv)
 	return output(ctl, m, show_registrar_msg);
 }
 
-static void
-list_row(const Axle__V1__Registrar *r)
+/* One registrar as a row of the list's table; 0, or -1 on ENOMEM. */
+static int
+list_row(struct ctl_table *t, const Axle__V1__Registrar *r)
 {
 	char buf[1024];
+	const char *cells[] = { r->id, r->region, status_name(r->status),
+	    joined(r->prefixes, r->n_prefixes, buf, sizeof(buf)), r->display_name };
 
-	ctl_put_col(r->id, 20);
-	ctl_put_col(r->region, 16);
-	ctl_put_col(status_name(r->status), 10);
-	ctl_put_col(joined(r->prefixes, r->n_prefixes, buf, sizeof(buf)), 36);
-	ctl_put_safe(stdout, r->display_name);
-	putchar('\n');
+	return ctl_table_add(t, cells);
 }
 
 /* Every page; JSON: one array of the records. */
@@ -316,6 +314,9 @@ registrar_list(struct ctl *ctl, int argc, char **argv)
 	    { .name = "region" } };
 	Axle__V1__ListRegistrarsRequest req = AXLE__V1__LIST_REGISTRARS_REQUEST__INIT;
 	Axle__V1__PageRequest page = AXLE__V1__PAGE_REQUEST__INIT;
+	static const char *const head[] = { "ID", "REGION", "STATUS", "PREFIXES",
+	    "NAME" };
+	struct ctl_table *tab = ctl_table_new(head, 5);
 	json_t *arr = json_array();
 	char token[512] = "";
 	size_t np, total = 0;
@@ -326,16 +327,16 @@ registrar_list(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "usage: axlectl registrar list [--prefix P] "
 		    "[--status pending|active|suspended|revoked] [--region R]\n");
 		json_decref(arr);
+		ctl_table_free(tab);
 		return CTL_USAGE;
 	}
+	if (arr == NULL || tab == NULL)
+		rc = ctl_fail(ctl, "INTERNAL", "out of memory");
 	req.prefix = (char *)(o[0].val ? o[0].val : "");
 	req.region = (char *)(o[2].val ? o[2].val : "");
 	req.page = &page;
 	page.page_size = 500;
-	if (!ctl->json)
-		printf("%-20s %-16s %-10s %-36s %s\n", "ID", "REGION", "STATUS",
-		    "PREFIXES", "NAME");
-	do {
+	while (rc == CTL_OK) {
 		Axle__V1__ListRegistrarsResponse *r;
 		ProtobufCMessage *m;
 
@@ -348,21 +349,26 @@ registrar_list(struct ctl *ctl, int argc, char **argv)
 			if (ctl->json)
 				json_array_append_new(arr, ctl_json(
 				    &r->registrars[i]->base));
-			else
-				list_row(r->registrars[i]);
+			else if (list_row(tab, r->registrars[i]) != 0)
+				rc = ctl_fail(ctl, "INTERNAL", "out of memory");
 		}
 		total += r->n_registrars;
 		snprintf(token, sizeof(token), "%s", r->page && r->page->next_page_token ?
 		    r->page->next_page_token : "");
 		pb_free(m);
-	} while (token[0] != '\0');
+		if (token[0] == '\0')
+			break;
+	}
 	if (rc == CTL_OK && ctl->json) {
 		json_dumpf(arr, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else if (rc == CTL_OK && total == 0) {
 		printf("(no registrars)\n");
+	} else if (rc == CTL_OK) {
+		ctl_table_print(tab, stdout);
 	}
 	json_decref(arr);
+	ctl_table_free(tab);
 	return rc;
 }
 

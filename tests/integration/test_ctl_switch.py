@@ -246,6 +246,21 @@ def cases_list_prints_whole_addresses():
     check(cp.stdout.split()[:3] == ['ID', 'STATE', 'REASON'], 'cases list header: %r' % cp.stdout)
 
 
+
+@test(timeout=60)
+def registrar_list_prints_whole_prefixes():
+    env()
+    prefix = 'uk.test.a-registrar-prefix-longer-than-thirty-six'
+    ctl('delegate', prefix, 'long-one', '--name', 'A registrar with a long prefix',
+        '--cert', 'axle://%s/member/%s' % (FED, prefix))
+    cp = ctl('registrar', 'list')
+    check(cp.stdout.split()[:5] == ['ID', 'REGION', 'STATUS', 'PREFIXES', 'NAME'],
+          'registrar list header: %r' % cp.stdout)
+    line = [ln for ln in cp.stdout.splitlines() if ln.startswith('long-one ')]
+    check(line and prefix in line[0] and 'A registrar with a long prefix' in line[0],
+          'registrar list cut the prefix or name: %r' % cp.stdout)
+
+
 # --- --json forms and pipes -------------------------------------------------------------------
 
 RFC3339 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
