@@ -4,10 +4,12 @@
 Each node gets its own namespace (ip netns): one veth pair per axle between two nodes,
 each end with an address of a /30 the test makes (198.19.0.0/16, RFC 2544's benchmarking
 range), and one veth pair to the test's own (host) namespace on which the driver reaches
-the node's API (198.18.X.0/24, X chosen free). A node listens on every address of its
-namespace; its [peer] sections name the neighbour's end of their shared veth, so cutting
-that veth (ip link set down) cuts exactly that axle. The host's loopback carries no node
-traffic.
+the node's API (198.18.X.0/24, X chosen free). Each node also has its own address
+(198.19.255.N on its namespace's loopback; its certificate's IP name), which each
+neighbour routes over their veth and no other node can reach. A node listens on every
+address of its namespace and its [peer] sections name the neighbours' node addresses, so
+cutting a veth (ip link set down) cuts exactly that axle. The host's loopback carries no
+node traffic.
 
 Namespaces are named PREFIX<pid>-<i>: every run removes the namespaces of earlier runs whose
 process is gone (a crashed run), and its own at exit, even on failure. Needs CAP_NET_ADMIN
@@ -131,6 +133,10 @@ class Link:
         for r, ns in ((a, na), (b, nb)):
             _ip('-n', ns, 'addr', 'add', self.addr[r] + '/30', 'dev', self.dev[r])
             _ip('-n', ns, 'link', 'set', self.dev[r], 'up')
+        for r, ns in ((a, na), (b, nb)):	# the neighbour's node address: over this link
+            o = self.other(r)
+            _ip('-n', ns, 'route', 'add', net.node_addr[o] + '/32', 'via', self.addr[o],
+                'dev', self.dev[r])
         self.up = True
 
     def other(self, r):
@@ -165,11 +171,16 @@ class Net:
         self.tag = '%s%d' % (PREFIX, os.getpid())
         self.ns = {}
         self.mgmt = {}		# region -> the node's address on its management veth
+        self.node_addr = {}	# region -> the node's own address (its namespace's lo)
         self.links = []
         self.block = _free_mgmt_block()
         atexit.register(self.close)
-        for i, r in enumerate(regions):
-            self._node_ns(i, r)
+        for r in regions:
+            self.add_node(r)
+
+    def add_node(self, r):
+        """A namespace for region r's node, with its management veth."""
+        self._node_ns(len(self.ns), r)
 
     def _node_ns(self, i, r):
         check_room = i < 63
@@ -187,6 +198,8 @@ class Net:
         _ip('-n', ns, 'addr', 'add', node_ip + '/30', 'dev', 'mgmt')
         _ip('-n', ns, 'link', 'set', 'mgmt', 'up')
         self.mgmt[r] = node_ip
+        self.node_addr[r] = '198.19.255.%d' % (i + 1)
+        _ip('-n', ns, 'addr', 'add', self.node_addr[r] + '/32', 'dev', 'lo')
 
     def link(self, a, b):
         ln = Link(self, len(self.links), a, b)
@@ -203,8 +216,9 @@ class Net:
         return None
 
     def addresses(self, r):
-        """Every address of r's node: its end of each link and its management address."""
-        return [ln.addr[r] for ln in self.links_of(r)] + [self.mgmt[r]]
+        """The addresses r's node is reached at (its certificate's IP names): its node
+        address, which each neighbour routes over their link, and its management address."""
+        return [self.node_addr[r], self.mgmt[r]]
 
     def wrap(self, r):
         """argv prefix that runs a program in r's namespace."""
@@ -285,6 +299,7 @@ def make_fed_class():
 
         def __init__(self, topo, prefix='axle-netns-', node_extra='', log_level=None):
             self.topo = topo
+            self.node_extra, self.log_level = node_extra, log_level
             self.ws = at.Workspace(prefix=prefix)
             self.net = Net(topo.regions)
             for a, b in topo.edges():
@@ -297,13 +312,36 @@ def make_fed_class():
                 self.creds[r] = self.fed.issue('node', r, name='node-' + r, dns=['localhost'],
                                                ip=self.net.addresses(r))
             for r in topo.regions:
-                peers = [(ln.other(r), '%s:%d' % (ln.addr[ln.other(r)], PORT))
+                peers = [(ln.other(r), '%s:%d' % (self.net.node_addr[ln.other(r)], PORT))
                          for ln in self.net.links_of(r)]
                 self.nodes[r] = NetNode(self.net, self.ws, self.fed, r, cred=self.creds[r],
                                         peers=peers, parent=topo.parent[r],
                                         log_level=log_level, extra=node_extra, start=False)
             for r in topo.regions:
                 self.nodes[r].start()
+
+        def add_region(self, region, parent, extra=''):
+            """A new node in a new namespace, linked to parent's only, whose [peer] is its
+            parent and nothing else; no other node's file changes."""
+            self.topo.parent[region] = parent
+            self.topo.regions.append(region)
+            self.net.add_node(region)
+            ln = self.net.link(parent, region)
+            d = os.path.join(self.fed.root, region)	# where fed.admin()/member() look
+            for role, addr, name, more in (('admin', region, 'admin', ['--user', 'admin']),
+                                           ('member', region + '.hub', 'member', [])):
+                at.run([at.certs_tool('axle-cert-issue'), self.fed.ca_dir, role, addr,
+                        '--out', d, '--name', name] + more, timeout=60)
+            self.creds[region] = self.fed.issue('node', region, name='node-' + region,
+                                                dns=['localhost'],
+                                                ip=self.net.addresses(region))
+            self.nodes[region] = NetNode(self.net, self.ws, self.fed, region,
+                                         cred=self.creds[region],
+                                         peers=[(parent, '%s:%d' % (self.net.node_addr[parent],
+                                                                    PORT))],
+                                         parent=parent, log_level=self.log_level,
+                                         extra=self.node_extra + extra, start=False)
+            return ln
 
         def channel(self, region, cred):
             creds = grpc.ssl_channel_credentials(

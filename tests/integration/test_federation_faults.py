@@ -62,6 +62,7 @@ if FULL:
     CHANGES = 20
     FAULT_SECONDS = 90
     CUT_SECONDS = 20
+    NEW, NEW_PARENT, NEW_SENDER = 'uk.c.y.l2', 'uk.c.y', 'uk.b.y.l1'
 else:
     TREE = {'uk': None, 'uk.a': 'uk', 'uk.a.x': 'uk.a', 'uk.a.x.l1': 'uk.a.x',
             'uk.b': 'uk', 'uk.b.y': 'uk.b'}
@@ -73,6 +74,7 @@ else:
     CHANGES = 3
     FAULT_SECONDS = 20
     CUT_SECONDS = 4
+    NEW, NEW_PARENT, NEW_SENDER = 'uk.a.x.l2', 'uk.a.x', 'uk.b.y'
 
 FAULT_SECONDS = int(os.environ.get('AXLE_FED_FAULT_SECONDS', FAULT_SECONDS))
 TOPO = netns.Topology(TREE, CROSS)
@@ -89,10 +91,21 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
-def node_extra():
-    return '\n'.join(['', '[recourse]', 'case_deadline_ms = %d' % DEADLINE_MS,
-                      'retry_base_ms = 100', 'retry_cap_ms = 1000', 'escalate_timeout_ms = 3000',
-                      '', '[registry]', 'mirror_interval_ms = 200', '']) + '\n'
+def peering(stubs):
+    """True when this build peers from the register (Registry.PublishNode)."""
+    return hasattr(stubs.registry_pb2, 'PublishNodeRequest')
+
+
+def node_extra(stubs):
+    """Short recourse deadlines, a quick mirror; and, with peering from the register, no
+    axle on demand to a node that is not a [peer] or a child ([peering] direct = no): in
+    these namespaces a node reaches only its neighbours, as behind a firewall."""
+    lines = ['', '[recourse]', 'case_deadline_ms = %d' % DEADLINE_MS,
+             'retry_base_ms = 100', 'retry_cap_ms = 1000', 'escalate_timeout_ms = 3000',
+             '', '[registry]', 'mirror_interval_ms = 200']
+    if peering(stubs):
+        lines += ['', '[peering]', 'direct = no']
+    return '\n'.join(lines) + '\n'
 
 
 @at.shared_env(_env)
@@ -103,7 +116,7 @@ def env():
         return
     NetFed = netns.make_fed_class()
     t0 = time.monotonic()
-    f = NetFed(TOPO, node_extra=node_extra(), log_level='debug')
+    f = NetFed(TOPO, node_extra=node_extra(at.grpc_stubs(at.Workspace())), log_level='debug')
     _env['f'] = f
     figure('nodes', len(f.nodes))
     figure('links', len(f.net.links))
@@ -576,6 +589,48 @@ def an_escalation_waits_for_a_middle_node_and_then_climbs_to_the_root():
     check(places == {leaf: 'CASE_STATE_ESCALATED', below: 'CASE_STATE_ESCALATED',
                      middle: 'CASE_STATE_ESCALATED', root: 'CASE_STATE_OPEN'},
           'states %r' % places)
+
+
+# --- a region joins -------------------------------------------------------------------------
+
+@test(timeout=600)
+def a_new_region_joins_with_only_its_parent_configured():
+    """Adding a region is its node certificate, one register entry by the parent's admin
+    (Registry.PublishNode) and a node started with its parent as its only [peer]: no other
+    node's file changes and none restarts. Every node then resolves the new region's hub,
+    and a message from a leaf of another branch reaches it once (up the tree, then down)."""
+    e = need()
+    f = e['f']
+    rp = f.stubs.registry_pb2
+    if not peering(f.stubs):
+        at.skip('this build has no peering from the register (Registry.PublishNode)')
+    before = {r: (n.pid, open(n.conf).read()) for r, n in f.nodes.items()}
+    f.add_region(NEW, NEW_PARENT)
+    f.registry(NEW_PARENT, 'PublishNode', rp.PublishNodeRequest(
+        region=NEW, endpoint='%s:%d' % (f.net.node_addr[NEW], netns.PORT)))
+    f.nodes[NEW].start(timeout=30)
+    f.wait_registry(NEW)
+    f.registrar(NEW, hub_id(NEW), NEW + '.hub', 'axle://%s/member/%s.hub' % (FED, NEW))
+    wait_everywhere(f, NEW + '.hub.x', hub_id(NEW))
+    for r, (pid, conf) in before.items():
+        check(f.nodes[r].pid == pid and open(f.nodes[r].conf).read() == conf,
+              '%s was restarted or its file changed' % r)
+    ledger, stop = Ledger(), threading.Event()
+    sender(f, NEW_SENDER, NEW, ledger, stop, pause=0.0, only=5)
+    rx = threading.Thread(target=receiver, args=(f, NEW, ledger, stop), daemon=True)
+    rx.start()
+    try:
+        wait_for(lambda: not tally(ledger)[0], WAIT, interval=0.2,
+                 what='the messages at the new region %s' % NEW)
+        time.sleep(1)
+    finally:
+        stop.set()
+        rx.join(30)
+    lost, doubled, stray = tally(ledger)
+    route = ledger.routes.get((NEW_SENDER, NEW), '')
+    figure('route_%s_to_%s' % (NEW_SENDER, NEW), route.replace(' ', '_'))
+    check(not lost and not doubled and not stray, 'lost %d, doubled %d, stray %d'
+          % (len(lost), len(doubled), len(stray)))
 
 
 @test(timeout=300)
