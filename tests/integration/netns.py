@@ -133,11 +133,16 @@ class Link:
         for r, ns in ((a, na), (b, nb)):
             _ip('-n', ns, 'addr', 'add', self.addr[r] + '/30', 'dev', self.dev[r])
             _ip('-n', ns, 'link', 'set', self.dev[r], 'up')
-        for r, ns in ((a, na), (b, nb)):	# the neighbour's node address: over this link
-            o = self.other(r)
-            _ip('-n', ns, 'route', 'add', net.node_addr[o] + '/32', 'via', self.addr[o],
-                'dev', self.dev[r])
+        self._routes()
         self.up = True
+
+    def _routes(self):
+        """Each end routes the other's node address over this link (again after a heal:
+        the kernel drops a route when its device goes down)."""
+        for r in (self.a, self.b):
+            o = self.other(r)
+            _ip('-n', self.net.ns[r], 'route', 'replace', self.net.node_addr[o] + '/32',
+                'via', self.addr[o], 'dev', self.dev[r])
 
     def other(self, r):
         return self.b if r == self.a else self.a
@@ -146,6 +151,8 @@ class Link:
         """Cuts (False) or heals (True) the axle: both ends down or up."""
         for r in (self.a, self.b):
             _ip('-n', self.net.ns[r], 'link', 'set', self.dev[r], 'up' if up else 'down')
+        if up:
+            self._routes()
         self.up = up
 
     def netem(self, spec):
