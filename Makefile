@@ -1,5 +1,5 @@
 # axle -- federation node. A plain Makefile: `make`, `make test`, `make asan`,
-# `make valgrind`, `make hardening`, `make bench`, `make demo`,
+# `make valgrind`, `make hardening`, `make bench`, `make soak`, `make demo`,
 # `make federation`, `make install PREFIX=... DESTDIR=...`.
 
 PREFIX  ?= /usr/local
@@ -46,7 +46,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 BINS = $(addprefix $(B)/,$(notdir $(GW_MAINS:.c=)))
 
-.PHONY: all deps test unit integration asan valgrind bench demo demo-stop install clean fuzz hardening \
+.PHONY: all deps test unit integration asan valgrind bench soak demo demo-stop install clean fuzz hardening \
         federation
 all: $(BINS)
 
@@ -157,6 +157,19 @@ bench:
 	@sh .ci/deps.sh
 	@$(MAKE) --no-print-directory all $(B)/bench_resolve $(B)/bench_fill
 	@sh tests/bench/run.sh $(B)
+
+# Retention under steady load: SOAK_MESSAGES 1 KiB messages through one node in
+# chunks of SOAK_CHUNK, printing the data file's size and Send p99 per chunk
+# (tests/integration/test_soak.py; `make test` runs it with 50,000). Bounded by
+# SOAK_SECONDS.
+SOAK_MESSAGES ?= 10000000
+SOAK_CHUNK ?= 1000000
+SOAK_SECONDS ?= 14400
+soak:
+	@sh .ci/deps.sh
+	@$(MAKE) --no-print-directory all
+	@AXLE_SOAK_MESSAGES=$(SOAK_MESSAGES) AXLE_SOAK_CHUNK=$(SOAK_CHUNK) \
+	    AXLE_SOAK_SECONDS=$(SOAK_SECONDS) AXLE_TESTS=test_soak sh tests/run.sh $(B) integration
 
 # In-process resolution rate, and the filler of a data directory with queued
 # messages (the "O(1) where the loop is" run); built for `make bench` only.
