@@ -110,7 +110,9 @@ def env():
         _env.update(f=f, hub=hub)
         _env['case'] = open_case(f, hub, LON + '.nobody1', MARK)
         _env['csrf_case'] = open_case(f, hub, LON + '.nobody2')
-        f.registrar(LON, 'spare', LON + '.spare', 'axle://fame-test/member/%s.spare' % LON)
+        f.registrar(LON, 'spare', LON + '.spare', 'axle://fame-test/member/%s.spare' % LON,
+                    services=[('records-index', f.stubs.common_pb2.SERVICE_KIND_INDEX,
+                               LON + '.spare.index')])
         _env['admin_home'] = nss_home(f, 'admin', f.fed.admin(LON))
         _env['member_home'] = nss_home(f, 'member', f.fed.member(LON))
         _env['base'] = 'https://127.0.0.1:%d' % f.nodes[LON].port
