@@ -70,9 +70,23 @@ async function dialog(page, values) {
   await page.waitForSelector('dialog[open]', { hidden: true, timeout: T });
 }
 
+// Finds the enabled button and clicks it in one turn of the page's loop: a
+// live redraw between finding and clicking cannot leave a detached button.
 async function clickButton(page, label) {
-  const h = await page.waitForSelector(`::-p-xpath(//button[normalize-space(.)="${label}" and not(@disabled)])`, { timeout: T });
-  await h.click();
+  await page.waitForFunction((l) => {
+    const b = [...document.querySelectorAll('button')].find((x) => x.textContent.trim() === l && !x.disabled);
+    if (b) b.click();
+    return !!b;
+  }, { timeout: T }, label);
+}
+
+// The same for an element found by a CSS selector.
+async function clickSel(page, sel) {
+  await page.waitForFunction((q) => {
+    const e = document.querySelector(q);
+    if (e) e.click();
+    return !!e;
+  }, { timeout: T }, sel);
 }
 
 const historyKinds = (page) => page.$$eval('#history li', (lis) => lis.map((li) => li.dataset.kind));
@@ -89,11 +103,11 @@ const scenarios = {
     await page.waitForSelector(`tr[data-case="${P.case}"] a`, { timeout: T });
     out.queueRows = await page.$$eval('#cases tbody tr', (r) => r.length);
     await shot(page, 'queue');
-    await page.click(`tr[data-case="${P.case}"] a`);
+    await clickSel(page, `tr[data-case="${P.case}"] a`);
     await page.waitForSelector('#history li', { timeout: T });
     await clickButton(page, 'Claim');
     await dialog(page, { reason: P.claimNote });
-    await waitKind(page, 'CASE_ACTION_KIND_CLAIMED');
+    await waitKind(page, 'CASE_ACTION_KIND_ANNOTATED'); // the claim's note: after CLAIMED
     await clickButton(page, 'Show payload…');
     await dialog(page, { reason: P.viewReason });
     await page.waitForSelector('.payload-bytes', { timeout: T });
@@ -182,12 +196,12 @@ const scenarios = {
     const standing = (id) => page.$eval(`tr[data-registrar="${id}"] .standing`, (e) => e.textContent);
     await page.waitForSelector(`tr[data-registrar="${P.registrar}"]`, { timeout: T });
     out.before = await standing(P.registrar);
-    await page.click(`button[aria-label="Suspend ${P.registrar}"]`);
+    await clickSel(page, `button[aria-label="Suspend ${P.registrar}"]`);
     await dialog(page, { reason: P.suspendReason });
     await page.waitForFunction((id) => (document.querySelector(`tr[data-registrar="${id}"] .standing`) || {}).textContent === 'suspended',
       { timeout: T }, P.registrar);
     out.suspended = await standing(P.registrar);
-    await page.click(`button[aria-label="Reactivate ${P.registrar}"]`);
+    await clickSel(page, `button[aria-label="Reactivate ${P.registrar}"]`);
     await dialog(page, { reason: P.reactivateReason });
     await page.waitForFunction((id) => (document.querySelector(`tr[data-registrar="${id}"] .standing`) || {}).textContent === 'active',
       { timeout: T }, P.registrar);

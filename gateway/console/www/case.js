@@ -27,8 +27,12 @@ export async function render(main, id) {
     }
   };
 
-  let shown = null; // version on screen: a live refresh redraws only on change
-  const load = async (force) => {
+  // What is on screen: the case's version, and whether the payload shown
+  // changed since. A redraw happens only when either changed, and loads run
+  // one after another (a live event and an action's reload never both
+  // redraw under the admin's pointer).
+  let shown = null, payloadDirty = false, queue = Promise.resolve();
+  const loadOnce = async () => {
     let c, audit;
     try {
       c = (await recourse('Show', { id })).record;
@@ -36,17 +40,19 @@ export async function render(main, id) {
       status(st, `Could not load the case: ${e.message}`, true);
       return;
     }
-    if (force !== true && shown === String(c.version)) return;
+    if (!payloadDirty && shown === String(c.version)) return;
     shown = String(c.version);
+    payloadDirty = false;
     try { audit = await recourse('VerifyAudit', {}); } catch (e) { audit = { error: e.message }; }
     clear(view, actions(c), header(c), payloadBlock(c), timeline(c, audit));
   };
+  const load = () => (queue = queue.then(loadOnce));
 
   const actions = (c) => {
     const open = c.state === 'CASE_STATE_OPEN' || c.state === 'CASE_STATE_CLAIMED';
     const mine = c.state === 'CASE_STATE_CLAIMED' && c.assignee === me.caller;
     const b = (label, on, enabled) => h('button', { type: 'button', onclick: on, disabled: !enabled }, label);
-    const done = async (what, fn) => { if (await act(what, fn)) await load(true); };
+    const done = async (what, fn) => { if (await act(what, fn)) await load(); };
     const reasoned = (title, method, required, extra) => async () => {
       const v = await ask(title, [{ name: 'reason', label: 'Reason', required, multiline: true }]);
       if (v) await done(title, () => recourse(method, { id, reason: v.reason, ...(extra || {}) }));
@@ -88,13 +94,14 @@ export async function render(main, id) {
         const r = await act('Show payload', () => recourse('Show', { id, withPayload: true, reason: v.reason }));
         if (!r) return;
         payload = r.record.envelope.payload || '';
-        await load(true);
+        payloadDirty = true;
+        await load();
       } }, 'Show payload…'));
     if (payload !== null) out.append(payloadView(payload));
     return out;
   };
 
-  await load(true);
+  await load();
   watch(load);
 }
 
