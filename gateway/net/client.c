@@ -22,6 +22,7 @@
 
 #include "gateway/net/client.h"
 #include "gateway/net/grpc_frame.h"
+#include "gateway/net/h2_mem.h"
 #include "gateway/net/tls.h"
 
 #define CLIENT_HANDSHAKE_S	10		/* TCP connect + TLS handshake */
@@ -75,6 +76,7 @@ struct cl_conn {
 	bool again;			/* a flush was asked for while busy */
 	char err[CLIENT_REASON_MAX];	/* set before a deferred failure */
 	char h2err[CLIENT_REASON_MAX];	/* nghttp2's last complaint about the server */
+	struct net_h2_mem mem;		/* h2's blocks: outlives it */
 };
 TAILQ_HEAD(conn_list, cl_conn);
 
@@ -484,6 +486,7 @@ conn_flush(struct cl_conn *conn)
 	}
 	out = bufferevent_get_output(conn->bev);
 	conn->busy++;
+	net_h2_mem_send_begin(&conn->mem);
 	do {
 		conn->again = false;
 		while (evbuffer_get_length(out) < CLIENT_OUT_HIGH &&
@@ -492,11 +495,16 @@ conn_flush(struct cl_conn *conn)
 				snprintf(conn->err, sizeof(conn->err),
 				    "HTTP/2 send: %s", n < 0 ?
 				    nghttp2_strerror((int)n) : "out of memory");
+				net_h2_mem_send_end(&conn->mem);
 				conn->busy--;
 				return -1;
 			}
 		}
 	} while (conn->again);
+	net_h2_mem_send_end(&conn->mem);
+	/* No call left: an axle may now idle for hours; its frame buffer need not stay. */
+	if (TAILQ_EMPTY(&conn->calls) && !nghttp2_session_want_write(conn->h2))
+		(void)net_h2_mem_release(&conn->mem);
 	conn->busy--;
 	return 0;
 }
@@ -615,6 +623,7 @@ conn_session_new(struct cl_conn *conn)
 {
 	nghttp2_session_callbacks *cbs;
 	nghttp2_session *h2 = NULL;
+	nghttp2_mem mem;
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, CLIENT_MAX_STREAMS },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, CLIENT_STREAM_WINDOW },
@@ -630,8 +639,11 @@ conn_session_new(struct cl_conn *conn)
 	    on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
-	if (nghttp2_session_client_new(&h2, cbs, conn) != 0)
+	net_h2_mem_init(&conn->mem, &mem);
+	net_h2_mem_send_begin(&conn->mem);	/* the frame buffer is made here */
+	if (nghttp2_session_client_new3(&h2, cbs, conn, NULL, &mem) != 0)
 		h2 = NULL;
+	net_h2_mem_send_end(&conn->mem);
 	nghttp2_session_callbacks_del(cbs);
 	if (h2 == NULL)
 		return NULL;

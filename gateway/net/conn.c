@@ -26,6 +26,15 @@
 #define OUT_HIGH_WATER	(64 * 1024)
 #define OUT_LOW_WATER	(16 * 1024)
 #define LINGER_MAX_MS	2000	/* reading and dropping after our close, at most */
+/*
+ * After this long without input a connection is quiet: its HTTP/2 frame
+ * buffer goes back to the kernel (net_h2_quiet). TLS frees its record
+ * buffers as they empty (SSL_MODE_RELEASE_BUFFERS) and the bufferevent its
+ * chains as they drain, so neither needs telling. Long enough that a busy
+ * connection never pays for it, short enough that thousands of idle hubs
+ * and axles cost little.
+ */
+#define QUIET_MS	2000
 
 /*
  * Lifetime rule of this file: conn_free() frees a connection, and so may
@@ -47,6 +56,7 @@ struct net_conn {
 	struct event *linger;	/* after our close: input read and dropped */
 	char addr[64];
 	int closing;		/* write out what is queued, then free */
+	int quiet;		/* buffers released; timer at the idle deadline */
 };
 
 static void
@@ -173,12 +183,27 @@ conn_pump(struct net_conn *c)
 	return CONN_KEPT;
 }
 
+/* Input came: the timer goes off when the connection turns quiet, or idle if sooner. */
 static void
 idle_arm(struct net_conn *c)
 {
 	struct timeval tv;
+	uint32_t idle = c->srv->lim->idle_timeout_ms;
 
-	ms_tv(c->srv->lim->idle_timeout_ms, &tv);
+	c->quiet = idle <= QUIET_MS;
+	ms_tv(c->quiet ? idle : QUIET_MS, &tv);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Nothing came for QUIET_MS: give buffers back, wait out the rest of idle_timeout_ms. */
+static void
+quiet_start(struct net_conn *c)
+{
+	struct timeval tv;
+
+	c->quiet = 1;
+	(void)net_h2_quiet(c->h2);
+	ms_tv(c->srv->lim->idle_timeout_ms - QUIET_MS, &tv);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -335,6 +360,10 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		c->srv->ctr->handshake_timeouts++;
 		net_log(NET_LOG_INFO, "handshake_timeout", "peer=%s", c->addr);
 		conn_free(c);
+		return;
+	}
+	if (!c->quiet) {
+		quiet_start(c);
 		return;
 	}
 	if (!net_h2_idle(c->h2)) {

@@ -13,6 +13,7 @@
 #include "gateway/net/connect.h"
 #include "gateway/net/console.h"
 #include "gateway/net/grpc_frame.h"
+#include "gateway/net/h2_mem.h"
 #include "gateway/net/h2_server.h"
 #include "gateway/net/log.h"
 #include "gateway/net/server.h"
@@ -94,6 +95,7 @@ struct net_h2 {
 	time_t ctl_window;
 	uint32_t ctl_recv;		/* PING and SETTINGS received in ctl_window */
 	uint32_t empty_data;
+	struct net_h2_mem mem;		/* nghttp2's blocks; outlives session */
 };
 
 struct net_call {
@@ -1217,6 +1219,7 @@ net_h2_new(struct net_server *srv, const struct net_identity *peer,
 	const struct net_limits *lim = srv->lim;
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *opt;
+	nghttp2_mem mem;
 	struct net_h2 *h2;
 	int rc;
 	nghttp2_settings_entry iv[] = {
@@ -1263,7 +1266,10 @@ net_h2_new(struct net_server *srv, const struct net_identity *peer,
 	nghttp2_option_set_stream_reset_rate_limit(opt, 2 * RESET_BURST,
 	    2 * RESET_PER_S);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
-	rc = nghttp2_session_server_new2(&h2->session, cbs, h2, opt);
+	net_h2_mem_init(&h2->mem, &mem);
+	net_h2_mem_send_begin(&h2->mem);	/* the frame buffer is made here */
+	rc = nghttp2_session_server_new3(&h2->session, cbs, h2, opt, &mem);
+	net_h2_mem_send_end(&h2->mem);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	if (rc != 0) {
@@ -1327,23 +1333,40 @@ net_h2_recv(struct net_h2 *h2, const uint8_t *data, size_t len)
 int
 net_h2_flush(struct net_h2 *h2, size_t high_water)
 {
+	int rc = 0;
+
 	if (h2->fatal)
 		return -1;	/* its last words (GOAWAY) are in out already */
-	while (evbuffer_get_length(h2->out) < high_water) {
+	net_h2_mem_send_begin(&h2->mem);
+	while (rc == 0 && evbuffer_get_length(h2->out) < high_water) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(h2->session, &data);
 
 		if (n < 0) {
 			goaway_fatal(h2, NET_GA_PROTOCOL, NGHTTP2_INTERNAL_ERROR,
 			    nghttp2_strerror((int)n));
-			return -1;
-		}
-		if (n == 0)
+			rc = -1;
+		} else if (n == 0)
 			break;
-		if (evbuffer_add(h2->out, data, (size_t)n) != 0)
-			return -1;
+		else if (evbuffer_add(h2->out, data, (size_t)n) != 0)
+			rc = -1;
 	}
-	return 0;
+	net_h2_mem_send_end(&h2->mem);
+	return rc;
+}
+
+size_t
+net_h2_quiet(struct net_h2 *h2)
+{
+	if (h2->fatal || nghttp2_session_want_write(h2->session))
+		return 0;
+	return net_h2_mem_release(&h2->mem);
+}
+
+size_t
+net_h2_resident(const struct net_h2 *h2)
+{
+	return net_h2_mem_resident(&h2->mem);
 }
 
 int

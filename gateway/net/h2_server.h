@@ -68,6 +68,16 @@ int net_h2_idle(struct net_h2 *h2);
  */
 void net_h2_notify(struct net_server *srv, const char *what);
 
+/*
+ * The connection has been quiet for a while: hands the frame buffer's pages
+ * back to the kernel if the session has nothing to send (they come back,
+ * zeroed, when it next writes). Returns the bytes released.
+ */
+size_t net_h2_quiet(struct net_h2 *h2);
+
+/* Pages of the session's frame buffer resident now (tests). */
+size_t net_h2_resident(const struct net_h2 *h2);
+
 /* Frees the session; pending asynchronous calls are detached and freed when they end. */
 void net_h2_free(struct net_h2 *h2);
 

@@ -261,3 +261,6 @@ if [ "${BENCH_O1:-1}" != 0 ]; then
 	echo "loop with a full store (BENCH_O1_MESSAGES=${BENCH_O1_MESSAGES:-1000000} over ${BENCH_O1_MAILBOXES:-1000} mailboxes; BENCH_O1=0 skips):"
 	sh "$top/tests/bench/loop_o1.sh" "$B" | sed 's/^/  /'
 fi
+
+# --- idle mTLS HTTP/2 connections held, axled beside nghttpx (its own script) ---
+sh "$top/tests/bench/idle_conns.sh" "$B"

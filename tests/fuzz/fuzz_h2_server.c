@@ -42,7 +42,11 @@ setup(void)
 		abort();
 }
 
-/* Sends what the session queued (to nowhere) and runs what it scheduled. */
+/*
+ * Sends what the session queued (to nowhere) and runs what it scheduled;
+ * then the connection goes quiet (net_h2_quiet, as conn.c's timer does), so
+ * every later frame is written into a frame buffer handed back to the kernel.
+ */
 static int
 pump(struct net_h2 *h2, struct evbuffer *out)
 {
@@ -50,6 +54,7 @@ pump(struct net_h2 *h2, struct evbuffer *out)
 
 	evbuffer_drain(out, evbuffer_get_length(out));
 	event_base_loop(node.base, EVLOOP_NONBLOCK);
+	(void)net_h2_quiet(h2);
 	return rc;
 }
 

@@ -168,6 +168,42 @@ test_many_calls_one_connection(void **state)
 	assert_int_equal(net_h2_streams(h->h2), 0);
 }
 
+/*
+ * A quiet connection gives its frame buffer back (an idle hub or axle then
+ * costs little, issue 15) and serves as before once it speaks again: the
+ * pages come back zeroed and nghttp2 writes before it reads them.
+ */
+static void
+test_quiet_releases_frame_buffer(void **state)
+{
+	struct h2h *h = connected(state, MEMBER_URI);
+
+	for (int round = 0; round < 3; round++) {
+		struct h2h_stream *st = call(h, INFO, NULL, 0, empty_info,
+		    sizeof(empty_info));
+
+		assert_int_equal(st->net_grpc_status, 0);
+		assert_true(net_h2_resident(h->h2) > 0);	/* frames were written */
+		assert_true(net_h2_quiet(h->h2) >= 16384);
+		assert_int_equal(net_h2_resident(h->h2), 0);
+		assert_int_equal(net_h2_quiet(h->h2), 0);	/* once per quiet spell */
+	}
+	assert_int_equal(info_stats()->by_status[GRPC_OK], 3);
+}
+
+/* Nothing is released while frames wait to go out. */
+static void
+test_quiet_keeps_pending_output(void **state)
+{
+	struct h2h *h = *state;
+
+	assert_int_equal(h2h_connect(h, MEMBER_URI), 0);
+	/* The server's SETTINGS are queued, not yet written out. */
+	assert_int_equal(net_h2_quiet(h->h2), 0);
+	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
+	assert_true(net_h2_quiet(h->h2) > 0);
+}
+
 /* --- refused calls ---------------------------------------------------------- */
 
 static void
@@ -677,6 +713,8 @@ main(void)
 		T(test_info_member),
 		T(test_info_with_valid_timeout),
 		T(test_many_calls_one_connection),
+		T(test_quiet_releases_frame_buffer),
+		T(test_quiet_keeps_pending_output),
 		T(test_unknown_method),
 		T(test_wrong_content_type),
 		T(test_other_federation_denied),
