@@ -564,6 +564,7 @@ net_call_send(struct net_call *call, const ProtobufCMessage *msg)
 	return 0;
 }
 
+/* The call's end: its duration into its method's histogram, and its log line. */
 static void
 call_log(struct net_call *call, int status, const char *message)
 {
@@ -574,6 +575,9 @@ call_log(struct net_call *call, int status, const char *message)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	us = (now.tv_sec - call->started.tv_sec) * 1000000L +
 	    (now.tv_nsec - call->started.tv_nsec) / 1000;
+	if (call->m != NULL)
+		net_hist_observe(&net_rpc_stats_at(call->midx)->duration,
+		    us > 0 ? (uint64_t)us * 1000u : 0);
 	net_log(status == GRPC_OK ? NET_LOG_DEBUG : NET_LOG_INFO, "rpc",
 	    "method=%s caller=%s status=%s us=%ld message=%s",
 	    call->m ? call->m->path : "unknown", call->caller.uri,

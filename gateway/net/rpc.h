@@ -8,6 +8,7 @@
 
 #include "gateway/net/grpc_status.h"
 #include "gateway/net/identity.h"
+#include "gateway/net/hist.h"
 
 struct net_call;
 struct gw_node;
@@ -34,9 +35,10 @@ struct net_rpc_service {
 	size_t n;
 };
 
-/* Counters per method and status, for /metrics. */
+/* Counters per method and status, and the calls' durations, for /metrics. */
 struct net_rpc_stats {
 	uint64_t by_status[17];
+	struct net_hist duration;	/* from the request's headers to its status */
 };
 
 /*

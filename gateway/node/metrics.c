@@ -31,6 +31,23 @@ scalar(struct evbuffer *out, const char *name, const char *type,
 	evbuffer_add_printf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+/* One histogram's series: labels is "" or `name="value",...` without braces. */
+static void
+histogram(struct evbuffer *out, const char *name, const char *labels,
+    const struct net_hist *h)
+{
+	const char *sep = labels[0] != '\0' ? "," : "";
+
+	for (int i = 0; i < NET_HIST_BUCKETS; i++)
+		evbuffer_add_printf(out, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name,
+		    labels, sep, net_hist_bounds_s[i], net_hist_le(h, i));
+	evbuffer_add_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n"
+	    "%s_sum%s%s%s %.9f\n%s_count%s%s%s %" PRIu64 "\n", name, labels, sep,
+	    h->count, name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+	    (double)h->sum_ns / 1e9, name, labels[0] ? "{" : "", labels,
+	    labels[0] ? "}" : "", h->count);
+}
+
 static void
 render_conns(struct gw_node *node, struct evbuffer *out)
 {
@@ -84,6 +101,16 @@ render_rpcs(struct evbuffer *out)
 	}
 	scalar(out, "axle_rpc_unknown_method_total", "counter",
 	    "gRPC calls to methods this node does not serve.", net_rpc_unknown);
+	family(out, "axle_rpc_duration_seconds", "histogram", "Calls by method, from "
+	    "the request's headers to its status (long polls included: Fetch and "
+	    "Feed wait for work).");
+	for (size_t i = 0; i < net_rpc_count(); i++) {
+		char labels[200];
+
+		snprintf(labels, sizeof(labels), "method=\"%s\"", net_rpc_at(i)->path);
+		histogram(out, "axle_rpc_duration_seconds", labels,
+		    &net_rpc_stats_at(i)->duration);
+	}
 }
 
 static void
@@ -118,6 +145,9 @@ render_store(struct gw_node *node, struct evbuffer *out)
 	    "Time spent in mdb_txn_commit.");
 	evbuffer_add_printf(out, "axle_store_commit_seconds_total %.6f\n",
 	    (double)s.commit_ns_total / 1e9);
+	family(out, "axle_store_commit_duration_seconds", "histogram",
+	    "Each committed group commit's time in mdb_txn_commit (its fsync).");
+	histogram(out, "axle_store_commit_duration_seconds", "", &s.commit);
 	scalar(out, "axle_store_map_size_bytes", "gauge", "LMDB map size.", s.map_size);
 	scalar(out, "axle_store_map_used_bytes", "gauge", "LMDB map in use.", s.map_used);
 	scalar(out, "axle_store_reserve_bytes", "gauge",

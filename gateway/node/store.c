@@ -610,6 +610,8 @@ store_account(struct store *st, struct store_req *batch, unsigned n,
 	st->stats.commits += committed;
 	st->stats.commit_errors += commit_failed;
 	st->stats.commit_ns_total += ns;
+	if (committed)
+		net_hist_observe(&st->stats.commit, ns);
 	st->stats.replays += replayed;
 	st->stats.requests += n;
 	st->stats.request_errors += errors;

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <lmdb.h>
 
+#include "gateway/net/hist.h"
+
 struct event_base;
 struct store;
 
@@ -188,6 +190,7 @@ struct gw_store_stats {
 	uint64_t last_batch;		/* requests in the last batch */
 	uint64_t max_batch;
 	uint64_t commit_ns_total;	/* time in mdb_txn_commit */
+	struct net_hist commit;		/* each committed batch's time in mdb_txn_commit */
 	uint64_t replays;		/* flat batches run again after a request failed */
 	uint64_t map_size;		/* bytes */
 	uint64_t map_used;		/* bytes: (last_pgno + 1) * page size */

@@ -270,6 +270,62 @@ def rpc_counter_moves_with_info_calls():
     check(got == before + 3, 'Info calls counted %r -> %r for 3 calls' % (before, got))
 
 
+def hist(m, name, match=()):
+    """One histogram's series: ([(le, cumulative count)...] in order, sum, count)."""
+    buckets, total, count = [], None, None
+    for (n, labels), v in m['samples'].items():
+        d = dict(labels)
+        if any(d.get(k) != want for k, want in match):
+            continue
+        if n == name + '_bucket':
+            buckets.append((float(d['le']), v))
+        elif n == name + '_sum':
+            total = v
+        elif n == name + '_count':
+            count = v
+    check(buckets and total is not None and count is not None,
+          '%s%r: buckets %r sum %r count %r' % (name, match, buckets, total, count))
+    buckets.sort()
+    return buckets, total, count
+
+
+def hist_sound(name, buckets, count):
+    les = [b for b, _ in buckets]
+    check(les[-1] == math.inf and len(les) == len(set(les)) >= 10, '%s: le %r' % (name, les))
+    vals = [v for _, v in buckets]
+    check(vals == sorted(vals), '%s: buckets not cumulative: %r' % (name, buckets))
+    check(vals[-1] == count, '%s: +Inf %r != count %r' % (name, vals[-1], count))
+
+
+@test
+def latency_histograms_move_and_are_sound():
+    """axle_rpc_duration_seconds{method} counts each call when it ends, in cumulative
+    buckets ending at +Inf == _count; axle_store_commit_duration_seconds counts
+    each committed group commit (== axle_store_commits_total in one scrape)."""
+    e = env()
+    info = (('method', '/axle.v1.Node/Info'),)
+    _, _, before = hist(scrape(), 'axle_rpc_duration_seconds', info)
+    for _ in range(4):
+        r, _msg = e['node'].info(e['admin'])
+        check(r.grpc_status == GRPC_OK, 'Node.Info status %r' % r.grpc_status)
+    m = wait_for(lambda: (lambda m: m if hist(m, 'axle_rpc_duration_seconds', info)[2]
+                          >= before + 4 else None)(scrape()), 5, interval=0.1,
+                 what='the Info histogram to count 4 calls')
+    buckets, total, count = hist(m, 'axle_rpc_duration_seconds', info)
+    check(count == before + 4, 'Info histogram counted %r -> %r for 4 calls' % (before, count))
+    check(0 < total < 10 * count, 'Info sum %r for %r calls' % (total, count))
+    hist_sound('axle_rpc_duration_seconds', buckets, count)
+    methods = {dict(l)['method'] for (n, l) in m['samples']
+               if n == 'axle_rpc_duration_seconds_count'}
+    check(len(methods) >= 20, 'only %d methods have a histogram' % len(methods))
+    check(m['types'].get('axle_store_commit_duration_seconds') == 'histogram',
+          'commit histogram type %r' % m['types'].get('axle_store_commit_duration_seconds'))
+    buckets, _, count = hist(m, 'axle_store_commit_duration_seconds')
+    hist_sound('axle_store_commit_duration_seconds', buckets, count)
+    commits = [v for (n, _), v in m['samples'].items() if n == 'axle_store_commits_total']
+    check(commits == [count], 'commit histogram count %r, commits_total %r' % (count, commits))
+
+
 @test
 def refused_handshake_counter_moves():
     e = env()
