@@ -304,20 +304,24 @@ def make_fed_class():
         """The federation of a Topology, one node per namespace; each [peer] is the
         neighbour's end of their veth, each child names its tree parent."""
 
-        def __init__(self, topo, prefix='axle-netns-', node_extra='', log_level=None):
+        def __init__(self, topo, prefix='axle-netns-', node_extra='', log_level=None,
+                     members=()):
             self.topo = topo
             self.node_extra, self.log_level = node_extra, log_level
             self.ws = at.Workspace(prefix=prefix)
             self.net = Net(topo.regions)
             for a, b in topo.edges():
                 self.net.link(a, b)
-            self.fed = at.make_federation(self.ws, st.FED, topo.regions)
+            # Only the certificates the run uses (a 20-region axle-dev-federation is 60
+            # more openssl runs): per region its node's (with its IP names) and its
+            # admin's, and members' for the hubs named.
+            self.fed = at.make_ca(self.ws, st.FED)
+            self.fed.trust_add()
             self.stubs = at.grpc_stubs(self.ws)
             self.nodes = {}
             self.creds = {}
             for r in topo.regions:
-                self.creds[r] = self.fed.issue('node', r, name='node-' + r, dns=['localhost'],
-                                               ip=self.net.addresses(r))
+                self.issue_region(r, r in members)
             for r in topo.regions:
                 peers = [(ln.other(r), '%s:%d' % (self.net.node_addr[ln.other(r)], PORT))
                          for ln in self.net.links_of(r)]
@@ -333,15 +337,8 @@ def make_fed_class():
             self.topo.parent[region] = parent
             self.topo.regions.append(region)
             self.net.add_node(region)
-            ln = self.net.link(parent, region)
-            d = os.path.join(self.fed.root, region)	# where fed.admin()/member() look
-            for role, addr, name, more in (('admin', region, 'admin', ['--user', 'admin']),
-                                           ('member', region + '.hub', 'member', [])):
-                at.run([at.certs_tool('axle-cert-issue'), self.fed.ca_dir, role, addr,
-                        '--out', d, '--name', name] + more, timeout=60)
-            self.creds[region] = self.fed.issue('node', region, name='node-' + region,
-                                                dns=['localhost'],
-                                                ip=self.net.addresses(region))
+            self.net.link(parent, region)
+            self.issue_region(region, True)
             self.nodes[region] = NetNode(self.net, self.ws, self.fed, region,
                                          cred=self.creds[region],
                                          peers=[(parent, '%s:%d' % (self.net.node_addr[parent],
@@ -349,6 +346,20 @@ def make_fed_class():
                                          parent=parent, log_level=self.log_level,
                                          extra=self.node_extra + extra, start=False)
             return ln
+
+        def issue_region(self, region, member):
+            """region's node certificate, its admin's (fed.admin) and, if member, the
+            member certificate of region.hub (fed.member)."""
+            d = os.path.join(self.fed.root, region)	# where fed.admin()/member() look
+            todo = [('admin', region, 'admin', ['--user', 'admin'])]
+            if member:
+                todo.append(('member', region + '.hub', 'member', []))
+            for role, addr, name, more in todo:
+                at.run([at.certs_tool('axle-cert-issue'), self.fed.ca_dir, role, addr,
+                        '--out', d, '--name', name] + more, timeout=120)
+            self.creds[region] = self.fed.issue('node', region, name='node-' + region,
+                                                dns=['localhost'], timeout=120,
+                                                ip=self.net.addresses(region))
 
         def channel(self, region, cred):
             creds = grpc.ssl_channel_credentials(
