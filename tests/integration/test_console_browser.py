@@ -148,6 +148,8 @@ def browse(scenario, params, on_wait=None, timeout=180):
           'browser scenario %s failed: %s\nerrors: %s' % (scenario, result.get('failure'),
                                                          result.get('errors')))
     check(not page_errors, 'script errors in the console: %s' % page_errors)
+    csp = [e for e in result.get('errors', []) if 'Content Security Policy' in e or 'Refused to' in e]
+    check(not csp, 'the pages break their own Content-Security-Policy: %s' % csp)
     return result
 
 
