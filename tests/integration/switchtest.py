@@ -269,3 +269,53 @@ def fetch_all(hub, timeout=60):
             if not hub.is_receipt(d):
                 counts[d.envelope.message_id] = counts.get(d.envelope.message_id, 0) + 1
     raise at.TestFailure('mailbox did not drain in %ss' % timeout)
+
+
+def kill_loop(f, ids, victims, pace, threads, scale):
+    """Senders from uk.london.hub to uk.westyorks.hub (ids spread over threads) while
+    killer SIGKILLs victims in turn; afterwards every node runs again. Checks that at
+    least 3 kills happened and every send was acknowledged; returns (acked, kills,
+    retries)."""
+    acked, lock = set(), threading.Lock()
+    stop_at = time.monotonic() + 120 * scale
+    senders = [Sender(f, ids[k::threads], acked, lock, stop_at, 'uk.london',
+                      'uk.london.hub', 'uk.westyorks.hub', pace) for k in range(threads)]
+    stop, kills = threading.Event(), []
+    k = threading.Thread(target=killer, args=(f, stop, kills, victims), daemon=True)
+    for s in senders:
+        s.start()
+    k.start()
+    for s in senders:
+        s.join(150 * scale)
+    k.join(90 * scale)
+    stop.set()
+    for r in f.nodes.values():
+        if not r.alive():
+            r.start(timeout=20)
+    check(len(kills) >= 3, 'only %d kills happened' % len(kills))
+    check(len(acked) == len(ids), '%d of %d sends acknowledged in time' % (len(acked), len(ids)))
+    return acked, kills, sum(s.errors for s in senders)
+
+
+def arrived_exactly_once(f, ids, acked):
+    """Waits for both outboxes on the way to drain and every id in westyorks' wy-hub
+    mailbox; then each acknowledged id is there exactly once and nothing else is."""
+    def mailbox():
+        mb = [m for m in f.admin_switch('uk.westyorks').queues().mailboxes if m.name == 'wy-hub']
+        return mb[0].count if mb else 0
+
+    def arrived():
+        q = {o.name: o.count for o in f.admin_switch('uk').queues().outboxes}
+        lq = {o.name: o.count for o in f.admin_switch('uk.london').queues().outboxes}
+        return q.get('uk.westyorks', 0) == 0 and lq.get('uk', 0) == 0 and mailbox() >= len(ids)
+    wait_for(arrived, 90, interval=0.3, what='every message in the westyorks mailbox, '
+             'outboxes empty')
+    n = mailbox()
+    counts = fetch_all(f.hub('uk.westyorks', f.fed.member('uk.westyorks')))
+    missing = [m.hex() for m in acked if m not in counts]
+    twice = [m.hex() for m, c in counts.items() if c != 1]
+    foreign = [m.hex() for m in counts if m not in set(ids)]
+    check(not missing, '%d acknowledged messages missing, e.g. %s' % (len(missing), missing[:3]))
+    check(not twice, '%d messages delivered more than once: %s' % (len(twice), twice[:3]))
+    check(not foreign, 'unexpected messages %s' % foreign[:3])
+    return n

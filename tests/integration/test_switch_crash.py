@@ -9,13 +9,11 @@ deadline.
 
 import os
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
-from axletest import check, main, test, wait_for  # noqa: E402
-from switchtest import Fed, Sender, fetch_all, killer, new_id  # noqa: E402
+from axletest import check, main, test  # noqa: E402
+from switchtest import Fed, arrived_exactly_once, kill_loop, new_id  # noqa: E402
 
 SCALE = at.hardening_scale()
 N = int(os.environ.get('AXLE_CRASH_N', str(300 * SCALE)))
@@ -42,43 +40,10 @@ def env():
 def acknowledged_messages_survive_kill_9_exactly_once():
     f = env()
     ids = [new_id() for _ in range(N)]
-    acked, lock = set(), threading.Lock()
-    stop_at = time.monotonic() + 120 * SCALE
-    senders = [Sender(f, ids[k::THREADS], acked, lock, stop_at, 'uk.london', LON_HUB, WY_HUB,
-                      PACE) for k in range(THREADS)]
-    stop, kills = threading.Event(), []
     victims = (['uk', 'uk.westyorks'] * KILLS)[:KILLS - 1] + ['uk.london']
-    k = threading.Thread(target=killer, args=(f, stop, kills, victims), daemon=True)
-    for s in senders:
-        s.start()
-    k.start()
-    for s in senders:
-        s.join(150 * SCALE)
-    k.join(90 * SCALE)
-    stop.set()
-    for r in f.nodes.values():
-        if not r.alive():
-            r.start(timeout=20)
-    check(len(kills) >= 3, 'only %d kills happened' % len(kills))
-    check(len(acked) == N, '%d of %d sends acknowledged in time' % (len(acked), N))
-    wy = f.hub('uk.westyorks', f.fed.member('uk.westyorks'))
-    admin = f.admin_switch('uk')
-
-    def arrived():
-        q = {o.name: o.count for o in admin.queues().outboxes}
-        lq = {o.name: o.count for o in f.admin_switch('uk.london').queues().outboxes}
-        mb = [m for m in f.admin_switch('uk.westyorks').queues().mailboxes if m.name == 'wy-hub']
-        n = mb[0].count if mb else 0
-        return q.get('uk.westyorks', 0) == 0 and lq.get('uk', 0) == 0 and n >= N
-    wait_for(arrived, 90, interval=0.3, what='every message in the westyorks mailbox, outboxes empty')
-    counts = fetch_all(wy)
-    missing = [m.hex() for m in acked if m not in counts]
-    twice = [m.hex() for m, c in counts.items() if c != 1]
-    foreign = [m.hex() for m in counts if m not in set(ids)]
-    check(not missing, '%d acknowledged messages missing, e.g. %s' % (len(missing), missing[:3]))
-    check(not twice, '%d messages delivered more than once: %s' % (len(twice), twice[:3]))
-    check(not foreign, 'unexpected messages %s' % foreign[:3])
-    print('kills: %s; send retries: %d' % (' '.join(kills), sum(s.errors for s in senders)))
+    acked, kills, retries = kill_loop(f, ids, victims, PACE, THREADS, SCALE)
+    arrived_exactly_once(f, ids, acked)
+    print('kills: %s; send retries: %d' % (' '.join(kills), retries))
     # Restarts lost no records either: Status at london says forwarded for each, or
     # what westyorks' receipts reported since (in its mailbox, fetched, acknowledged).
     lon = f.hub('uk.london', f.fed.member('uk.london'))

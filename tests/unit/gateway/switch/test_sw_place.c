@@ -141,10 +141,30 @@ fx_teardown(void **state)
 }
 
 /* Places message n to `to` in a write of its own; returns where it went. */
+/* A note from uk.test.rcv.hub to `to`: id[16] and payload[0..plen) are the caller's. */
+static void
+note_of(Axle__V1__Envelope *e, uint8_t *id, const char *to, uint8_t *payload,
+    size_t plen, Axle__V1__FailurePolicy pol)
+{
+	axle__v1__envelope__init(e);
+	e->message_id.data = id;
+	e->message_id.len = 16;
+	e->sender = "uk.test.rcv.hub";
+	e->recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
+	e->to = (char *)to;
+	e->message_type = "note.v1";
+	e->created_ms = NOW;
+	e->hop_limit = 16;
+	e->failure_policy = pol;
+	e->content_type = "text/plain";
+	e->payload.data = payload;
+	e->payload.len = plen;
+}
+
 static struct sw_placed
 place(struct fx *f, unsigned n, const char *to, Axle__V1__FailurePolicy pol)
 {
-	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
+	Axle__V1__Envelope e;
 	uint8_t id[16] = { 0x5c }, payload[4] = { 'p', (uint8_t)n, 0, 0 };
 	struct sw_placed out;
 	struct sw_wctx c;
@@ -152,18 +172,7 @@ place(struct fx *f, unsigned n, const char *to, Axle__V1__FailurePolicy pol)
 
 	id[7] = (uint8_t)n;
 	id[15] = 0x01;
-	e.message_id.data = id;
-	e.message_id.len = sizeof(id);
-	e.sender = "uk.test.rcv.hub";
-	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
-	e.to = (char *)to;
-	e.message_type = "note.v1";
-	e.created_ms = NOW;
-	e.hop_limit = 16;
-	e.failure_policy = pol;
-	e.content_type = "text/plain";
-	e.payload.data = payload;
-	e.payload.len = sizeof(payload);
+	note_of(&e, id, to, payload, sizeof(payload), pol);
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
 	sw_wctx_init(&c, &f->ctx, txn, NOW, NULL);
@@ -229,25 +238,16 @@ test_undeliverable_escalates(void **state)
 static unsigned
 send_writes(struct fx *f, unsigned n, const char *to)
 {
-	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
+	Axle__V1__Envelope e;
 	uint8_t id[16] = { 0x5d }, payload[1024] = { 0 }, digest[SW_DIGEST_LEN] = { 7 };
 	struct sw_placed out;
 	struct sw_wctx c;
 	MDB_txn *txn;
 
 	id[7] = (uint8_t)n;
-	e.message_id.data = id;
-	e.message_id.len = sizeof(id);
-	e.sender = "uk.test.rcv.hub";
-	e.recipient_case = AXLE__V1__ENVELOPE__RECIPIENT_TO;
-	e.to = (char *)to;
-	e.message_type = "note.v1";
-	e.created_ms = NOW;
+	note_of(&e, id, to, payload, sizeof(payload),
+	    AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE);
 	e.deliver_by_ms = NOW + 86400000;
-	e.hop_limit = 16;
-	e.content_type = "text/plain";
-	e.payload.data = payload;
-	e.payload.len = sizeof(payload);
 	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
 	sw_wctx_init(&c, &f->ctx, txn, NOW, NULL);
 	sw_queue_fault_arm(f->sw.q, 0);

@@ -734,24 +734,32 @@ test_redirects_and_report(void **state)
 	commit(&t);
 }
 
-/* The hold deadlines due by `by`, as message numbers in time order; returns how many. */
+/* Deadlines of kind due by `by`, in time order: message numbers and times. */
 static size_t
-holds_due(struct fx *f, int64_t by, unsigned *nums, int64_t *at)
+kind_due(struct fx *f, int64_t by, enum sw_deadline_kind kind, unsigned *nums,
+    int64_t *at)
 {
 	struct sw_deadline d[16];
 	struct sw_txn t;
 	size_t n, k = 0;
 
 	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
-	assert_int_equal(sw_deadline_due(&t, by, d, 16, &n), 0);
+	assert_int_equal((kind == SW_DL_FORGET ? sw_retention_due :
+	    sw_deadline_due)(&t, by, d, 16, &n), 0);
 	sw_txn_abort(&t);
 	for (size_t i = 0; i < n; i++) {
-		if (d[i].kind != SW_DL_HOLD)
+		if (d[i].kind != kind)
 			continue;
 		nums[k] = (unsigned)d[i].id[14] << 8 | d[i].id[15];
 		at[k++] = d[i].at_ms;
 	}
 	return k;
+}
+
+static size_t
+holds_due(struct fx *f, int64_t by, unsigned *nums, int64_t *at)
+{
+	return kind_due(f, by, SW_DL_HOLD, nums, at);
 }
 
 /*
@@ -1325,24 +1333,11 @@ test_counters(void **state)
 }
 
 
-/* The forget deadlines due by `by`: message numbers and times. */
+/* The forget deadlines due by `by` (sw.expiry): message numbers and times. */
 static size_t
 forgets_due(struct fx *f, int64_t by, unsigned *nums, int64_t *at)
 {
-	struct sw_deadline d[16];
-	struct sw_txn t;
-	size_t n, k = 0;
-
-	assert_int_equal(sw_txn_begin(f->q, true, &t), 0);
-	assert_int_equal(sw_retention_due(&t, by, d, 16, &n), 0);
-	sw_txn_abort(&t);
-	for (size_t i = 0; i < n; i++) {
-		if (d[i].kind != SW_DL_FORGET)
-			continue;
-		nums[k] = (unsigned)d[i].id[14] << 8 | d[i].id[15];
-		at[k++] = d[i].at_ms;
-	}
-	return k;
+	return kind_due(f, by, SW_DL_FORGET, nums, at);
 }
 
 /* Runs message n's forget deadline at `at` as the switch does; *forgot back. */
