@@ -11,23 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lmdb.h>
 
+#include "gateway/node/gw_switch.h"
 #include "gateway/node/store.h"
 #include "gateway/switch/sw_queue.h"
 
 #define FILL_PER_TXN	20000u
-
-static int64_t
-fill_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint8_t *
 fill_read(const char *path, size_t *len)
@@ -94,7 +85,7 @@ main(int argc, char **argv)
 				id[8 + b] = (uint8_t)(i >> (56 - 8 * b));
 			snprintf(box, sizeof(box), "box-%04" PRIu64, i % m);
 			rc = sw_queue_accept(&t, id, envb, envlen, SW_STATE_MAILBOX,
-			    box, fill_now_ms());
+			    box, gw_now_ms());
 			if (rc != 0)
 				return fill_die("accept", rc);
 		}
