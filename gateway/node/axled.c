@@ -21,6 +21,7 @@
 #include "gateway/node/module.h"
 #include "gateway/node/node.h"
 #include "gateway/node/notify.h"
+#include "gateway/node/ops.h"
 #include "gateway/node/peers.h"
 #include "gateway/node/store.h"
 #include "gateway/node/svc.h"
@@ -217,6 +218,13 @@ run(void)
 		gw_store_close(node.store);
 		return 1;
 	}
+	if (gw_ops_start(&node, err, sizeof(err)) != 0) {
+		net_log(NET_LOG_ERR, "startup_failed", "what=ops error=\"%s\"", err);
+		gw_modules_stop(&node);
+		gw_peers_stop(&node);
+		gw_store_close(node.store);
+		return 1;
+	}
 	sig_term = evsignal_new(node.base, SIGTERM, on_term, NULL);
 	sig_int = evsignal_new(node.base, SIGINT, on_term, NULL);
 	sig_hup = evsignal_new(node.base, SIGHUP, on_hup, NULL);
@@ -238,6 +246,7 @@ run(void)
 	event_base_dispatch(node.base);
 
 	gw_expiry_unwatch();
+	gw_ops_stop();
 	gw_notify_watchdog_stop();
 	gw_modules_stop(&node);
 	gw_peers_stop(&node);

@@ -18,7 +18,7 @@
 #define CFG_KEYS_MAX 16
 
 enum cfg_sec { SEC_NONE, SEC_NODE, SEC_TLS, SEC_LOG, SEC_LIMITS, SEC_RECOURSE, SEC_REGISTRY,
-    SEC_SWITCH, SEC_METRICS, SEC_PEER, SEC_COUNT };
+    SEC_SWITCH, SEC_METRICS, SEC_OPS, SEC_PEER, SEC_COUNT };
 
 struct cfg_state;
 struct cfg_key;
@@ -172,6 +172,44 @@ set_hostport(const struct cfg_state *st, const struct cfg_key *k, void *base,
 	    (char *)base + k->off2, NET_PORT_MAX + 1, &why) < 0) {
 		axle_seterr(msg, msglen, "%s; expected host:port, e.g. "
 		    "0.0.0.0:7443, node.example.org:7443 or [::]:7443", why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * [ops] listen: plain HTTP without TLS or authentication, so only where no
+ * one but this machine reaches it: a loopback address or a unix socket.
+ */
+static int
+set_ops_listen(const struct cfg_state *st, const struct cfg_key *k, void *base,
+    const char *val, char *msg, size_t msglen)
+{
+	struct gw_ops_cfg *ops = (struct gw_ops_cfg *)((char *)base + k->off);
+	const char *why;
+
+	memset(ops, 0, sizeof(*ops));
+	if (strncmp(val, "unix:", 5) == 0) {
+		if (val[5] != '/' || strlen(val + 5) > GW_OPS_UNIX_MAX) {
+			axle_seterr(msg, msglen, "unix: needs an absolute path of at "
+			    "most %d bytes, e.g. unix:/run/axle/ops.sock", GW_OPS_UNIX_MAX);
+			return -1;
+		}
+		snprintf(ops->unix_path, sizeof(ops->unix_path), "%s", val + 5);
+		return 0;
+	}
+	if (net_hostport_split(val, ops->host, sizeof(ops->host), ops->port,
+	    sizeof(ops->port), &why) < 0) {
+		axle_seterr(msg, msglen, "%s; expected 127.0.0.1:PORT, [::1]:PORT, "
+		    "localhost:PORT or unix:/PATH", why);
+		return -1;
+	}
+	if (strncmp(ops->host, "127.", 4) != 0 && strcmp(ops->host, "::1") != 0 &&
+	    strcmp(ops->host, "localhost") != 0) {
+		axle_seterr(msg, msglen, "%s is not a loopback address: the ops "
+		    "listener has no TLS and no authentication, so it listens on "
+		    "127.0.0.1, ::1, localhost or a unix socket only", ops->host);
+		memset(ops, 0, sizeof(*ops));
 		return -1;
 	}
 	return 0;
@@ -347,6 +385,10 @@ static const struct cfg_key switch_keys[] = {
 	CFG_SW(dedup_retention_ms, 1000, 2592000000u),
 };
 
+static const struct cfg_key ops_keys[] = {
+	CFG_STR("listen", set_ops_listen, ops, false),
+};
+
 static const struct cfg_key metrics_keys[] = {
 	CFG_STR("scrape_identity", set_identity, metrics.scrape_identity, false),
 };
@@ -371,6 +413,7 @@ static const struct cfg_section sections[SEC_COUNT] = {
 	[SEC_REGISTRY] = { "registry", registry_keys, NKEYS(registry_keys) },
 	[SEC_SWITCH] = { "switch", switch_keys, NKEYS(switch_keys) },
 	[SEC_METRICS] = { "metrics", metrics_keys, NKEYS(metrics_keys) },
+	[SEC_OPS] = { "ops", ops_keys, NKEYS(ops_keys) },
 	[SEC_PEER] = { "peer", peer_keys, NKEYS(peer_keys) },
 };
 

@@ -61,6 +61,14 @@ struct gw_metrics_cfg {
 	char scrape_identity[NET_URI_MAX + 1];	/* canonical axle:// URI; "" none */
 };
 
+/* [ops]: the optional plain-HTTP listener for probes and Prometheus (ops.c). */
+#define GW_OPS_UNIX_MAX 107	/* sun_path less its NUL */
+struct gw_ops_cfg {
+	char host[NET_HOST_MAX + 1];	/* a loopback host; "" when unix_path or none */
+	char port[NET_PORT_MAX + 1];
+	char unix_path[GW_OPS_UNIX_MAX + 1];	/* listen = unix:PATH; "" none */
+};
+
 struct gw_config {
 	char path[PATH_MAX];
 	char federation[NET_FED_MAX + 1];	/* [node] federation, required */
@@ -80,6 +88,7 @@ struct gw_config {
 	struct gw_registry_cfg registry;	/* [registry] */
 	struct gw_switch_cfg sw;		/* [switch] */
 	struct gw_metrics_cfg metrics;		/* [metrics] */
+	struct gw_ops_cfg ops;			/* [ops] */
 	struct gw_peer peers[GW_MAX_PEERS];	/* [peer <name>] */
 	size_t npeers;
 };
