@@ -685,6 +685,7 @@ conn_up(struct cl_conn *conn)
 	/* Kept for callers that check what the server signed (feed heads). */
 	X509_free(c->peer_cert);
 	c->peer_cert = SSL_get1_peer_certificate(ssl);
+	net_tls_shed_chains(ssl);	/* identity taken: the chains are dead weight */
 	if ((conn->h2 = conn_session_new(conn)) == NULL) {
 		conn_fail_and_free(conn, GRPC_UNAVAILABLE, "HTTP/2 session: out of memory");
 		return;

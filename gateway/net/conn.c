@@ -317,6 +317,7 @@ connected(struct net_conn *c)
 		return CONN_GONE;
 	}
 	c->srv->ctr->handshakes_ok++;
+	net_tls_shed_chains(c->ssl);	/* about 5 KiB a connection, identity taken */
 	return conn_start_h2(c, &id);
 }
 

@@ -894,3 +894,20 @@ net_tls_peer_identity(SSL *ssl, struct net_identity *out, char *err,
 	}
 	return 0;
 }
+
+/*
+ * OpenSSL offers no call to drop them: emptying the stacks it hands out
+ * (get0: they stay its own, and it frees them, empty, with the SSL) drops
+ * its references; the leaf keeps the session's.
+ */
+void
+net_tls_shed_chains(SSL *ssl)
+{
+	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
+	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
+
+	while (sent != NULL && sk_X509_num(sent) > 0)
+		X509_free(sk_X509_pop(sent));
+	while (verified != NULL && sk_X509_num(verified) > 0)
+		X509_free(sk_X509_pop(verified));
+}

@@ -75,6 +75,15 @@ int net_tls_peer_identity(SSL *ssl, struct net_identity *out, char *err,
     size_t errlen);
 
 /*
+ * After net_tls_peer_identity() succeeded: frees the certificate chains the
+ * handshake kept in ssl (the chain the peer sent, parsed, and the verified
+ * chain built from it), a few KiB per connection that nothing reads again.
+ * The leaf stays (SSL_get0_peer_certificate). net_tls_peer_identity() must
+ * not be called on ssl afterwards: it would find no chain and refuse.
+ */
+void net_tls_shed_chains(SSL *ssl);
+
+/*
  * Pure helper, used by the verify callback and unit-tested: takes the leaf
  * certificate and returns its single axle:// URI SAN parsed into out. Fails
  * when the cert is a CA (basicConstraints CA:TRUE), has zero or several URI

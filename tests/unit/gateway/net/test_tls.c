@@ -469,6 +469,54 @@ conn_free(struct conn *k)
 	SSL_free(k->c);
 }
 
+/* Application bytes cross k both ways. */
+static void
+assert_talks(struct conn *k)
+{
+	char buf[8];
+
+	assert_int_equal(SSL_write(k->c, "ping", 4), 4);
+	assert_int_equal(SSL_read(k->s, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(SSL_write(k->s, "pong", 4), 4);
+	assert_int_equal(SSL_read(k->c, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+}
+
+/*
+ * Once the identity is taken the chains go (issue 15: an idle connection
+ * keeps no parsed chain); the leaf stays and the connection carries on.
+ */
+static void
+test_shed_chains(void **state)
+{
+	SSL_CTX *sctx = server_ctx("server.pem", false);
+	SSL_CTX *cctx = client_ctx("client.pem", false);
+	struct net_identity id;
+	char err[256];
+	struct conn k;
+
+	handshake(&k, sctx, cctx, "localhost");
+	assert_true(conn_ok(&k));
+	for (int side = 0; side < 2; side++) {
+		SSL *ssl = side ? k.c : k.s;
+
+		assert_int_equal(net_tls_peer_identity(ssl, &id, err, sizeof(err)), 0);
+		assert_true(sk_X509_num(SSL_get_peer_cert_chain(ssl)) > 0);
+		assert_true(sk_X509_num(SSL_get0_verified_chain(ssl)) > 1);
+		net_tls_shed_chains(ssl);
+		assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(ssl)), 0);
+		assert_int_equal(sk_X509_num(SSL_get0_verified_chain(ssl)), 0);
+		assert_non_null(SSL_get0_peer_certificate(ssl));
+		net_tls_shed_chains(ssl);	/* twice: nothing left to drop */
+	}
+	assert_talks(&k);
+	conn_free(&k);		/* ASan: no double free, nothing leaked */
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	(void)state;
+}
+
 static void
 test_handshake_good(void **state)
 {
@@ -791,6 +839,7 @@ main(void)
 		cmocka_unit_test(test_cert_identity_good),
 		cmocka_unit_test(test_cert_identity_refusals),
 		cmocka_unit_test(test_handshake_good),
+		cmocka_unit_test(test_shed_chains),
 		cmocka_unit_test(test_refuse_unknown_ca),
 		cmocka_unit_test(test_refuse_revoked),
 		cmocka_unit_test(test_refuse_expired),
