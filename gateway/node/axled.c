@@ -23,6 +23,7 @@
 #include "gateway/node/notify.h"
 #include "gateway/node/ops.h"
 #include "gateway/node/peers.h"
+#include "gateway/node/rates.h"
 #include "gateway/node/store.h"
 #include "gateway/node/svc.h"
 #include "gateway/net/tls.h"
@@ -237,6 +238,9 @@ run(void)
 	    node.cfg.federation, node.cfg.region, AXLE_VERSION,
 	    (unsigned long long)node.boot_count, (long)getpid());
 
+	if (gw_rates_start(&node) != 0)
+		net_log(NET_LOG_WARN, "rates_off", "reason=\"out of memory: Node.Info "
+		    "gives no rates\"");
 	gw_notify_ready(&node);
 	(void)gw_notify_watchdog_start(&node);	/* logs watchdog_failed itself */
 	if (gw_expiry_watch(&node) != 0)
@@ -247,6 +251,7 @@ run(void)
 
 	gw_expiry_unwatch();
 	gw_ops_stop();
+	gw_rates_stop();
 	gw_notify_watchdog_stop();
 	gw_modules_stop(&node);
 	gw_peers_stop(&node);

@@ -950,3 +950,10 @@ gw_switch_registrar_changed(struct gw_node *node, const Axle__V1__Registrar *r)
 {
 	(void)reg_submit(node, r, false);
 }
+
+void
+gw_switch_flow(struct gw_node *node, uint64_t *accepted, uint64_t *forwarded)
+{
+	*accepted = node->sw != NULL ? atomic_load(&node->sw->ev[SW_EV_ACCEPTED]) : 0;
+	*forwarded = node->sw != NULL ? atomic_load(&node->sw->ev[SW_EV_FORWARDED]) : 0;
+}

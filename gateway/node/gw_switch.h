@@ -104,6 +104,9 @@ int gw_switch_note_recourse_txn(struct gw_node *node, MDB_txn *txn,
  */
 uint64_t gw_switch_outbox_count(struct gw_node *node, const char *region);
 
+/* Messages accepted and forwarded since start (counters; 0 if the switch is not running). */
+void gw_switch_flow(struct gw_node *node, uint64_t *accepted, uint64_t *forwarded);
+
 /* After a commit that enqueued something: wake outbox pumps and waiting fetches. */
 void gw_switch_kick(struct gw_node *node);
 

@@ -6,6 +6,7 @@
 #include "gateway/node/gw_switch.h"
 #include "gateway/node/node.h"
 #include "gateway/node/peers.h"
+#include "gateway/node/rates.h"
 #include "gateway/node/svc.h"
 
 static void
@@ -16,6 +17,8 @@ node_info(struct net_call *call, const ProtobufCMessage *req)
 	Axle__V1__InfoResponse resp = AXLE__V1__INFO_RESPONSE__INIT;
 	Axle__V1__PeerSummary peers[GW_MAX_PEERS], *pp[GW_MAX_PEERS];
 	char addrs[GW_MAX_PEERS][NET_HOST_MAX + NET_PORT_MAX + 4];
+	struct gw_rate_minute rm[GW_RATES_MINUTES + 1];
+	Axle__V1__RateMinute rates[GW_RATES_MINUTES + 1], *rp[GW_RATES_MINUTES + 1];
 	int64_t lag_ms;
 
 	(void)req;
@@ -44,6 +47,18 @@ node_info(struct net_call *call, const ProtobufCMessage *req)
 	}
 	resp.n_peers = node->cfg.npeers;
 	resp.peers = pp;
+	if (who->role == NET_ROLE_ADMIN) {	/* traffic volumes: the admins' */
+		resp.n_rates = gw_rates_read(node, gw_now_ms(), rm, GW_RATES_MINUTES + 1);
+		for (size_t i = 0; i < resp.n_rates; i++) {
+			axle__v1__rate_minute__init(&rates[i]);
+			rates[i].minute_ms = rm[i].minute_ms;
+			rates[i].accepted = rm[i].accepted;
+			rates[i].forwarded = rm[i].forwarded;
+			rates[i].cases_opened = rm[i].cases_opened;
+			rp[i] = &rates[i];
+		}
+		resp.rates = rp;
+	}
 	net_call_reply(call, &resp.base);
 }
 

@@ -1,6 +1,6 @@
 // nodepage.js -- the Node page: this node, its peers and their state,
 // outboxes, held messages, mirror state, and a chart of message and case
-// rates over the last hour (sampled by this page: see rates.js).
+// rates over the last hour (counted by the node: see rates.js).
 import { node, sw } from './api.js';
 import { h, clear, num, span, status, table, fields } from './dom.js';
 import { watch } from './live.js';
@@ -20,7 +20,7 @@ export async function render(main) {
       status(st, `Could not ask the node: ${e.message}`, true);
       return;
     }
-    await rates.sample(q);
+    rates.take(info);
     status(st, `Updated ${new Date().toLocaleTimeString()}.`);
     const outboxes = new Map((q.outboxes || []).map((o) => [o.name, o]));
     clear(view,

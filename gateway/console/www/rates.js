@@ -1,59 +1,40 @@
-// rates.js -- message and case rates over the last hour. No RPC gives
-// rates, so the page samples counters it can read and keeps a bounded ring:
-// messages forwarded to peers (sum of the outboxes' counters since the node
-// started) and cases opened (new case ids seen in the open queue). The
-// chart covers the time since the page was opened, at most one hour.
-import { recourse } from './api.js';
+// rates.js -- message and case rates over the last hour, as the node counts
+// them: Node.Info gives admins counts per minute for the last hour (oldest
+// first, the minute in progress last), kept by the node whether or not a
+// console is open. The chart shows messages accepted and cases opened.
 import { num } from './dom.js';
-
-const HOUR_MS = 3600 * 1000;
-const EVERY_MS = 10000;   // at most one sample per 10 s, however often the page refreshes
-const MAX_SAMPLES = 361; // one hour of them
-const MAX_IDS = 5000;    // case ids remembered to spot new ones
 
 class Rates {
   constructor() {
-    this.samples = []; // {at, forwarded, opened}
-    this.seen = new Set();
-    this.opened = 0;
-    this.started = Date.now();
+    this.minutes = [];
   }
 
-  async sample(queues) {
-    const last = this.samples[this.samples.length - 1];
-    if (last && Date.now() - last.at < EVERY_MS) return;
-    const forwarded = (queues.outboxes || []).reduce((a, o) => a + num(o.forwarded), 0);
-    try {
-      const r = await recourse('List', { page: { pageSize: 500 } });
-      const first = this.seen.size === 0 && this.samples.length === 0;
-      for (const c of r.cases || []) {
-        if (this.seen.has(c.id)) continue;
-        if (!first && num(c.openedMs) >= this.started) this.opened++;
-        this.seen.add(c.id);
-      }
-      if (this.seen.size > MAX_IDS) this.seen = new Set([...this.seen].slice(-MAX_IDS / 2));
-    } catch (e) { /* keep the message series going */ }
-    const now = Date.now();
-    this.samples.push({ at: now, forwarded, opened: this.opened });
-    while (this.samples.length > MAX_SAMPLES || (this.samples.length && now - this.samples[0].at > HOUR_MS)) this.samples.shift();
+  // info: a Node.Info answer (proto3 JSON: rates[].minuteMs, accepted, forwarded, casesOpened).
+  take(info) {
+    this.minutes = (info.rates || []).map((m) => ({
+      at: num(m.minuteMs), accepted: num(m.accepted), forwarded: num(m.forwarded),
+      opened: num(m.casesOpened),
+    }));
   }
 
-  // Per-minute rates between consecutive samples, for the chart.
+  // Per-minute rates for the chart; the minute in progress scaled to a full minute.
   series() {
     const out = { messages: [], cases: [] };
-    for (let i = 1; i < this.samples.length; i++) {
-      const a = this.samples[i - 1], b = this.samples[i];
-      const min = (b.at - a.at) / 60000;
-      if (min <= 0) continue;
-      out.messages.push({ at: b.at, v: Math.max(0, b.forwarded - a.forwarded) / min });
-      out.cases.push({ at: b.at, v: Math.max(0, b.opened - a.opened) / min });
+    const now = Date.now();
+    for (const m of this.minutes) {
+      const mins = Math.max(1 / 60, Math.min(1, (now - m.at) / 60000));
+      out.messages.push({ at: m.at, v: m.accepted / mins });
+      out.cases.push({ at: m.at, v: m.opened / mins });
     }
     return out;
   }
 
   note() {
-    const mins = Math.round((Date.now() - this.started) / 60000);
-    return `Per minute, sampled by this page since it opened ${mins < 60 ? mins + ' min ago' : 'over an hour ago'}: messages forwarded to peers, and cases opened here.`;
+    const total = this.minutes.reduce((a, m) => a + m.accepted, 0);
+    const cases = this.minutes.reduce((a, m) => a + m.opened, 0);
+    const fwd = this.minutes.reduce((a, m) => a + m.forwarded, 0);
+    return `Per minute over the last hour, as the node counts them: ${total} messages accepted ` +
+      `(${fwd} forwarded to peers) and ${cases} cases opened here.`;
   }
 }
 
