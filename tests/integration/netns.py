@@ -337,7 +337,7 @@ def make_fed_class():
             self.topo.parent[region] = parent
             self.topo.regions.append(region)
             self.net.add_node(region)
-            self.net.link(parent, region)
+            ln = self.net.link(parent, region)
             self.issue_region(region, True)
             self.nodes[region] = NetNode(self.net, self.ws, self.fed, region,
                                          cred=self.creds[region],

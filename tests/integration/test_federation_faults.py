@@ -32,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
-from axletest import TestFailure, check, main, test, wait_for  # noqa: E402
+from axletest import check, main, test, wait_for  # noqa: E402
 import netns  # noqa: E402
 
 import grpc  # noqa: E402
