@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gateway/net/log_json.h"
+#include "proto/text.h"
 
 static bool
 put(char *out, size_t len, size_t *o, const char *s, size_t n)
@@ -41,18 +42,6 @@ net_log_json_str(char *out, size_t len, size_t *o, const char *s, size_t n)
 	return 1;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A quoted value at s (after the opening quote): its decoded bytes go out as a JSON string. */
 static bool
 put_quoted(char *out, size_t len, size_t *o, const char **sp)
@@ -62,8 +51,8 @@ put_quoted(char *out, size_t len, size_t *o, const char **sp)
 	while (*s != '\0' && *s != '"') {
 		unsigned char c = (unsigned char)*s++;
 
-		if (c == '\\' && *s == 'x' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			c = (unsigned char)(hexval(s[1]) * 16 + hexval(s[2]));
+		if (c == '\\' && *s == 'x' && axle_hexval(s[1]) >= 0 && axle_hexval(s[2]) >= 0) {
+			c = (unsigned char)(axle_hexval(s[1]) * 16 + axle_hexval(s[2]));
 			s += 3;
 		} else if (c == '\\' && (*s == '"' || *s == '\\')) {
 			c = (unsigned char)*s++;
