@@ -132,6 +132,22 @@ int registry_db_rehome(MDB_txn *txn, const struct registry_db *db,
  * REGISTRY_EPRECOND (registrar revoked), REGISTRY_ECONFLICT,
  * REGISTRY_ESTORE, REGISTRY_ENOMEM. Feed: FEED_CHANGE_SERVICE_PUBLISHED.
  */
+/*
+ * Publishes or updates the node record of region (registry/node_record.h):
+ * registrar "node.<region>" holding the prefix region (the delegation rules
+ * apply: strictly under this node's region, overlapping nobody's),
+ * certificate identity `identity`, ACTIVE, one service "axle" of kind NODE
+ * with endpoint ("" : reached through the tree only). One feed entry
+ * (DELEGATED when new, SERVICE_PUBLISHED after). Errors: REGISTRY_EINVAL,
+ * REGISTRY_EPERM, REGISTRY_EEXIST (overlap, or "node.<region>" is another
+ * kind of registrar), REGISTRY_EPRECOND (revoked), REGISTRY_ESTORE,
+ * REGISTRY_ENOMEM.
+ */
+int registry_db_publish_node(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_change *ch, const char *region, const char *identity,
+    const char *endpoint, const char *display_name, Axle__V1__Registrar **out,
+    struct registry_outcome *res);
+
 int registry_db_publish_service(MDB_txn *txn, const struct registry_db *db,
     const struct registry_change *ch, const Axle__V1__PublishServiceRequest *req,
     uint64_t expected_version, Axle__V1__Registrar **out,

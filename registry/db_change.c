@@ -9,6 +9,7 @@
 #include "registry/db.h"
 #include "registry/db_priv.h"
 #include "registry/delegate.h"
+#include "registry/node_record.h"
 #include "registry/registrar.h"
 
 #define RS(x) AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_##x
@@ -591,5 +592,92 @@ registry_db_withdraw_service(MDB_txn *txn, const struct registry_db *db,
 	free(svcs);
 out:
 	pb_free(&cur->base);
+	return rc;
+}
+
+/* --- a child region's node (docs/design.md "Peering from the register") ----------------------- */
+
+int
+registry_db_publish_node(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_change *ch, const char *region, const char *identity,
+    const char *endpoint, const char *display_name, Axle__V1__Registrar **out,
+    struct registry_outcome *res)
+{
+	char id[REGISTRY_ID_MAX + 2], name[REGISTRY_NAME_MAX + 1];
+	char pfx[ADDR_MAX_LEN + 1], detail[ADDR_MAX_LEN + REGISTRY_ENDPOINT_MAX + 32];
+	Axle__V1__DelegateRequest dr = AXLE__V1__DELEGATE_REQUEST__INIT;
+	Axle__V1__Registrar *cur = NULL, next;
+	Axle__V1__Service svc = AXLE__V1__SERVICE__INIT, *svcs[1] = { &svc };
+	char *prefixes[1] = { pfx };
+	Axle__V1__FeedChange change = AXLE__V1__FEED_CHANGE__FEED_CHANGE_SERVICE_PUBLISHED;
+	int rc;
+
+	registry_outcome_reset(res);
+	out_clear(out);
+	if (region == NULL || registry_address_parse(region, strlen(region), pfx,
+	    res->reason, sizeof(res->reason)) != 0)
+		return FAIL(res, REGISTRY_EINVAL, "region: %s", region == NULL ?
+		    "missing" : res->reason);
+	if (registry_node_id(pfx, id, sizeof(id)) != 0)
+		return FAIL(res, REGISTRY_EINVAL, "region %s is too long for a node "
+		    "record id (%s<region> is at most %d bytes)", pfx,
+		    REGISTRY_NODE_ID_PREFIX, REGISTRY_ID_MAX);
+	if (endpoint == NULL || strlen(endpoint) > REGISTRY_ENDPOINT_MAX)
+		return FAIL(res, REGISTRY_EINVAL, "endpoint is longer than %d bytes",
+		    REGISTRY_ENDPOINT_MAX);
+	snprintf(name, sizeof(name), "%s", display_name != NULL &&
+	    display_name[0] != '\0' ? display_name : "node");
+	if (display_name == NULL || display_name[0] == '\0')
+		snprintf(name, sizeof(name), "node %.*s", REGISTRY_NAME_MAX - 6, pfx);
+	rc = registry_db_get(txn, db, NULL, id, &cur, res);
+	if (rc == REGISTRY_ENOTFOUND) {
+		char folded[ADDR_MAX_LEN + 1];
+
+		dr.registrar_id = id;
+		dr.prefix = pfx;	/* delegate_check folds it into its own buffer */
+		dr.display_name = name;
+		dr.cert_identity = (char *)identity;
+		res->reason[0] = '\0';
+		if ((rc = delegate_check(txn, db, &dr, folded, res)) != REGISTRY_OK ||
+		    (rc = new_registrar(db, ch, &dr, &next, res)) != REGISTRY_OK)
+			goto out;
+		next.n_prefixes = 1;
+		next.prefixes = prefixes;
+		if ((rc = put_prefix(txn, db, pfx, id, MDB_NOOVERWRITE, res)) != REGISTRY_OK)
+			goto out;
+		change = AXLE__V1__FEED_CHANGE__FEED_CHANGE_DELEGATED;
+	} else if (rc == REGISTRY_OK) {
+		if (cur->status == RS(REVOKED)) {
+			rc = FAIL(res, REGISTRY_EPRECOND, "node record %s is revoked: "
+			    "a withdrawn region is not published again under it", id);
+			goto out;
+		}
+		if (!registry_node_of(cur, NULL) || strcmp(cur->cert_identity,
+		    identity) != 0) {
+			rc = FAIL(res, REGISTRY_EEXIST, "registrar %s exists and is not "
+			    "the node record of %s", id, pfx);
+			goto out;
+		}
+		next = *cur;
+		if (display_name != NULL && display_name[0] != '\0')
+			next.display_name = name;
+	} else
+		goto out;
+	svc.name = (char *)REGISTRY_NODE_SERVICE;
+	svc.kind = AXLE__V1__SERVICE_KIND__SERVICE_KIND_NODE;
+	svc.endpoint = (char *)endpoint;
+	svc.address = pfx;
+	svc.description = (char *)"the axle node of this region";
+	next.services = svcs;
+	next.n_services = 1;
+	next.status = RS(ACTIVE);
+	next.status_reason = (char *)"node published by the parent's admin";
+	bump(&next, ch);
+	snprintf(detail, sizeof(detail), "node %s at %s", pfx, endpoint[0] != '\0' ?
+	    endpoint : "(no endpoint: through the tree)");
+	rc = commit_record(txn, db, ch, change, &next, detail, out, res);
+out:
+	if (cur != NULL)
+		pb_free(&cur->base);
 	return rc;
 }

@@ -5,6 +5,7 @@
 
 #include "registry/address.h"
 #include "registry/error.h"
+#include "registry/node_record.h"
 #include "registry/prefix_index.h"
 
 #define FNV_OFFSET	0xcbf29ce484222325ULL
@@ -483,6 +484,20 @@ registry_index_apply(struct registry_index *idx, const Axle__V1__Registrar *r)
 	if ((rc = registry_index_set_registrar(idx, r->region, r->id,
 	    r->status)) != REGISTRY_OK)
 		return rc;
+	/*
+	 * A node record's prefix is the region of another node, not a
+	 * registrar's delegation: it resolves as that node's region (and the
+	 * node itself keeps it as its own).
+	 */
+	if (registry_node_of(r, NULL)) {
+		struct registry_match m;
+
+		if (registry_index_get(idx, r->prefixes[0], &m) &&
+		    m.kind == REGISTRY_PREFIX_OWN_REGION)
+			return REGISTRY_OK;
+		return registry_index_add_region(idx, r->prefixes[0],
+		    REGISTRY_PREFIX_PEER_REGION);
+	}
 	for (size_t i = 0; i < r->n_prefixes; i++) {
 		struct registry_match m;
 

@@ -55,6 +55,8 @@ extern const struct ctl_cmd ctl_recourse_cmds[];	/* ctl_recourse.c */
 extern const size_t ctl_recourse_ncmds;
 extern const struct ctl_cmd ctl_registry_cmds[];	/* ctl_registry.c */
 extern const size_t ctl_registry_ncmds;
+extern const struct ctl_cmd ctl_peering_cmds[];		/* ctl_peering.c */
+extern const size_t ctl_peering_ncmds;
 extern const struct ctl_cmd ctl_switch_cmds[];		/* ctl_switch.c */
 extern const size_t ctl_switch_ncmds;
 

@@ -18,7 +18,7 @@
 #define CFG_KEYS_MAX 16
 
 enum cfg_sec { SEC_NONE, SEC_NODE, SEC_TLS, SEC_LOG, SEC_LIMITS, SEC_RECOURSE, SEC_REGISTRY,
-    SEC_SWITCH, SEC_METRICS, SEC_OPS, SEC_PEER, SEC_COUNT };
+    SEC_SWITCH, SEC_METRICS, SEC_OPS, SEC_PEERING, SEC_PEER, SEC_COUNT };
 
 struct cfg_state;
 struct cfg_key;
@@ -99,6 +99,15 @@ static bool
 is_digit(char c)
 {
 	return c >= '0' && c <= '9';
+}
+
+const struct gw_peer *
+gw_config_peer_named(const struct gw_config *cfg, const char *name)
+{
+	for (size_t i = 0; name[0] != '\0' && i < cfg->npeers; i++)
+		if (strcmp(cfg->peers[i].name, name) == 0)
+			return &cfg->peers[i];
+	return NULL;
 }
 
 const struct gw_peer *
@@ -393,6 +402,14 @@ static const struct cfg_key metrics_keys[] = {
 	CFG_STR("scrape_identity", set_identity, metrics.scrape_identity, false),
 };
 
+static const struct cfg_key peering_keys[] = {
+	{ "idle_ms", set_u32, offsetof(struct gw_config, peering.idle_ms),
+	    sizeof(uint32_t), 0, 100, 86400000, false },
+	{ "max_links", set_u32, offsetof(struct gw_config, peering.max_links),
+	    sizeof(uint32_t), 0, 1, 65536, false },
+	CFG_STR("direct", set_bool, peering.direct, false),
+};
+
 static const struct cfg_key peer_keys[] = {
 	{ "address", set_hostport, offsetof(struct gw_peer, host), 0,
 	    offsetof(struct gw_peer, port), 0, 0, true },
@@ -414,6 +431,7 @@ static const struct cfg_section sections[SEC_COUNT] = {
 	[SEC_SWITCH] = { "switch", switch_keys, NKEYS(switch_keys) },
 	[SEC_METRICS] = { "metrics", metrics_keys, NKEYS(metrics_keys) },
 	[SEC_OPS] = { "ops", ops_keys, NKEYS(ops_keys) },
+	[SEC_PEERING] = { "peering", peering_keys, NKEYS(peering_keys) },
 	[SEC_PEER] = { "peer", peer_keys, NKEYS(peer_keys) },
 };
 
@@ -447,6 +465,8 @@ gw_config_defaults(struct gw_config *cfg)
 	};
 	cfg->registry = (struct gw_registry_cfg){ .mirror_interval_ms = 1000,
 	    .max_origins = 256, .relay_stale_ms = 60000 };
+	cfg->peering = (struct gw_peering_cfg){ .idle_ms = 60000,
+	    .max_links = 256, .direct = true };
 	cfg->sw = (struct gw_switch_cfg){
 		.hold_limit_ms = 259200000,
 		.default_visibility_ms = 30000,

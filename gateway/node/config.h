@@ -42,6 +42,13 @@ struct gw_registry_cfg {
 	uint32_t relay_stale_ms;	/* a relay's head older than this while a newer exists: named; default 60000 */
 };
 
+/* [peering]: axles opened on demand to nodes published in the register (peers.c). */
+struct gw_peering_cfg {
+	uint32_t idle_ms;		/* an on-demand axle with no call this long is closed; default 60000 */
+	uint32_t max_links;		/* nodes reached on demand at most; default 256 */
+	bool direct;			/* switch traffic over on-demand axles (no: [peer]s and children only); default yes */
+};
+
 /* [switch]: message handling (sw_queue.c, sw_core.c, svc_switch.c). */
 struct gw_switch_cfg {
 	uint32_t hold_limit_ms;		/* held for a suspended registrar -> recourse after; default 259200000 (72 h) */
@@ -87,6 +94,7 @@ struct gw_config {
 	struct gw_recourse_cfg recourse;	/* [recourse] */
 	struct gw_registry_cfg registry;	/* [registry] */
 	struct gw_switch_cfg sw;		/* [switch] */
+	struct gw_peering_cfg peering;		/* [peering] */
 	struct gw_metrics_cfg metrics;		/* [metrics] */
 	struct gw_ops_cfg ops;			/* [ops] */
 	struct gw_peer peers[GW_MAX_PEERS];	/* [peer <name>] */
@@ -116,5 +124,9 @@ int gw_config_check_key_file(const char *path, char *err, size_t errlen);
 /* The [peer] section for region, or NULL if the node has none. */
 const struct gw_peer *gw_config_peer(const struct gw_config *cfg,
     const char *region);
+
+/* The [peer NAME] section, or NULL ([node] parent names one). */
+const struct gw_peer *gw_config_peer_named(const struct gw_config *cfg,
+    const char *name);
 
 #endif

@@ -57,8 +57,10 @@ struct gw_mirror {
 	struct gw_node *node;
 	size_t n, cap;			/* cap: [registry] max_origins (at least the peers) */
 	struct gw_mpeer *peers;		/* cap of them, never moved (timers point in) */
-	size_t nlinks;
-	struct gw_mlink *links;
+	size_t nlinks, caplinks;
+	struct gw_mlink *links;		/* caplinks of them, never moved (timers point in) */
+	struct event *sync;		/* adds links for new peers and children */
+	bool links_full_logged;
 	bool full_logged;		/* an offer was refused at the cap (logged once) */
 };
 

@@ -28,6 +28,7 @@
 #define OFFER_OLD_NODE_MS	60000	/* ... an older node (UNIMPLEMENTED) */
 #define OFFER_TIMEOUT_MS	10000
 #define HOPS_MAX		64	/* deeper than any tree: refused as a loop */
+#define LINKS_SYNC_MS		1000	/* how soon a new child or peer is asked */
 
 bool
 gw_mirror_fresh_head(struct gw_node *node, const char *region, uint64_t seq,
@@ -203,30 +204,72 @@ link_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Asks region what it holds from now on (a link per peer, never moved: timers point in). */
+static int
+link_add(struct gw_mirror *m, const char *region)
+{
+	struct timeval now = { 0, 0 };
+	struct gw_mlink *l;
+
+	if (link_find(m->node, region) != NULL)
+		return 0;
+	if (m->nlinks == m->caplinks)
+		return -1;
+	l = &m->links[m->nlinks];
+	memset(l, 0, sizeof(*l));
+	l->m = m;
+	snprintf(l->region, sizeof(l->region), "%s", region);
+	if ((l->timer = evtimer_new(m->node->base, link_timer_cb, l)) == NULL)
+		return -1;
+	m->nlinks++;
+	evtimer_add(l->timer, &now);
+	return 0;
+}
+
+/*
+ * Whom this node pulls from: its configured peers (the parent among them)
+ * and its children, the nodes its own register publishes (reached on
+ * demand). A region's feed so climbs to the root and comes down every
+ * branch (docs/design.md "The register's spread").
+ */
+static void
+links_sync(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_node *node = arg;
+	struct gw_mirror *m = node->registry->mirror;
+
+	(void)fd, (void)what;
+	for (size_t i = 0; i < gw_peers_count(node); i++) {
+		struct gw_peer_link *l = gw_peers_at(node, i);
+
+		if (gw_peers_find(node, l->region) != l || (!l->configured &&
+		    strcmp(l->parent, node->cfg.region) != 0))
+			continue;
+		if (link_add(m, l->region) != 0 && !m->links_full_logged) {
+			m->links_full_logged = true;
+			net_log(NET_LOG_WARN, "mirror_links_full", "peer=%s",
+			    l->region);
+		}
+	}
+}
+
 int
 gw_mirror_links_start(struct gw_node *node, char *err, size_t errlen)
 {
 	struct gw_mirror *m = node->registry->mirror;
-	struct timeval now = { 0, 0 };
+	struct timeval every = { LINKS_SYNC_MS / 1000, (LINKS_SYNC_MS % 1000) * 1000 };
 
-	if (m == NULL || node->cfg.npeers == 0)
+	if (m == NULL)
 		return 0;
-	if ((m->links = calloc(node->cfg.npeers, sizeof(*m->links))) == NULL) {
+	m->caplinks = GW_MAX_PEERS + node->cfg.peering.max_links;
+	if ((m->links = calloc(m->caplinks, sizeof(*m->links))) == NULL ||
+	    (m->sync = event_new(node->base, -1, EV_PERSIST, links_sync,
+	    node)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < node->cfg.npeers; i++) {
-		struct gw_mlink *l = &m->links[i];
-
-		l->m = m;
-		snprintf(l->region, sizeof(l->region), "%s", node->cfg.peers[i].region);
-		if ((l->timer = evtimer_new(node->base, link_timer_cb, l)) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		m->nlinks++;
-		evtimer_add(l->timer, &now);
-	}
+	links_sync(-1, 0, node);
+	evtimer_add(m->sync, &every);
 	return 0;
 }
 
@@ -237,6 +280,9 @@ gw_mirror_links_stop(struct gw_node *node)
 
 	if (m == NULL)
 		return;
+	if (m->sync != NULL)
+		event_free(m->sync);
+	m->sync = NULL;
 	for (size_t i = 0; i < m->nlinks; i++)
 		event_free(m->links[i].timer);
 	free(m->links);

@@ -15,11 +15,13 @@
 #include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
+#include "gateway/node/peers.h"
 #include "gateway/node/store.h"
 #include "proto/pb.h"
 #include "registry/error.h"
 #include "registry/feed.h"
 #include "registry/mirror.h"
+#include "registry/node_record.h"
 #include "registry/registrar.h"
 
 #define KEY_FILE_MAX	(64u << 10)	/* a PEM private key is a few hundred bytes */
@@ -99,6 +101,29 @@ collect_revoked(const Axle__V1__Registrar *r, void *arg)
 	return revoked_add(arg, r->cert_identity) == 0 ? 0 : REGISTRY_ENOMEM;
 }
 
+/* A node record (any region's): its node is reachable on demand (peers.c). */
+static void
+note_node(struct gw_node *node, const Axle__V1__Registrar *r)
+{
+	struct registry_node nr;
+
+	if (registry_node_of(r, &nr))
+		gw_peers_publish(node, &nr);
+}
+
+struct collect_ctx {
+	struct gw_node *node;
+};
+
+static int
+collect_record(const Axle__V1__Registrar *r, void *arg)
+{
+	struct collect_ctx *cc = arg;
+
+	note_node(cc->node, r);
+	return collect_revoked(r, cc->node->registry);
+}
+
 bool
 gw_registry_member_revoked(struct gw_node *node, const struct net_identity *who)
 {
@@ -161,6 +186,7 @@ build_index(struct gw_node *node, struct registry_index **out, size_t *skipped,
     char *err, size_t errlen)
 {
 	struct gw_registry *reg = node->registry;
+	struct collect_ctx cc = { node };
 	struct registry_outcome res = { 0 };
 	struct registry_index *idx;
 	uint8_t hash[REGISTRY_HASH_LEN];
@@ -179,8 +205,8 @@ build_index(struct gw_node *node, struct registry_index **out, size_t *skipped,
 	rc = registry_index_load(txn, &reg->db, idx, skipped, &res);
 	if (rc == REGISTRY_OK) {
 		revoked_clear(reg);
-		rc = registry_db_walk(txn, &reg->db, NULL, NULL, collect_revoked,
-		    reg, &res);
+		rc = registry_db_walk(txn, &reg->db, NULL, NULL, collect_record,
+		    &cc, &res);
 	}
 	if (rc == REGISTRY_OK)
 		rc = registry_db_head(txn, &reg->db, &reg->feed_seq, hash, &res);
@@ -469,6 +495,7 @@ gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r)
 		net_log(rc == REGISTRY_EEXIST ? NET_LOG_WARN : NET_LOG_ERR,
 		    "registry_index_apply", "registrar=%s region=%s result=%s",
 		    r->id, r->region, registry_strerror(rc));
+	note_node(node, r);
 	if (collect_revoked(r, node->registry) != 0)
 		net_log(NET_LOG_ERR, "registry_revoked_set", "registrar=%s "
 		    "error=\"out of memory\"", r->id);

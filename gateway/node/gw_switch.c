@@ -11,6 +11,7 @@
 #include "gateway/net/grpc_status.h"
 #include "gateway/node/gw_recourse.h"
 #include "gateway/node/gw_switch.h"
+#include "gateway/node/peers.h"
 #include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
@@ -368,9 +369,9 @@ open_queues(MDB_txn *txn, struct store *st, void *arg)
 
 
 static bool
-ctx_is_peer(const struct gw_node *node, const char *region)
+ctx_next_hop(struct gw_node *node, const char *region, char *hop)
 {
-	return gw_config_peer(&node->cfg, region) != NULL;
+	return gw_peers_next_hop(node, region, hop);
 }
 
 int
@@ -389,7 +390,7 @@ gw_switch_open(struct gw_node *node, char *err, size_t errlen)
 		.region = node->cfg.region,
 		.db = node->registry != NULL ? &node->registry->db : NULL,
 		.sw = sw,
-		.is_peer = ctx_is_peer,
+		.next_hop = ctx_next_hop,
 		.open_case = gw_recourse_open_txn,
 		.node = node,
 	};

@@ -419,14 +419,53 @@ pump_timer(evutil_socket_t fd, short what, void *arg)
 	pump_try(arg);
 }
 
+/*
+ * The pump of peer, made when it is first needed: a configured peer's at
+ * start, a node reached on demand when the switch first queues for it (or
+ * at start, for what waited in its outbox). NULL when the table is full.
+ */
+static struct gw_pump *
+pump_ensure(struct gw_node *node, const char *peer)
+{
+	struct sw_switch *sw = node->sw;
+	struct gw_peer_link *l;
+	struct gw_pump *p = pump_of(node, peer);
+
+	if (p != NULL || sw->npumps == sw->cappumps)
+		return p;
+	p = &sw->pumps[sw->npumps];
+	memset(p, 0, sizeof(*p));
+	p->node = node;
+	snprintf(p->region, sizeof(p->region), "%s", peer);
+	snprintf(p->expected, sizeof(p->expected), "axle://%s/node/%s",
+	    node->cfg.federation, p->region);
+	if ((l = gw_peers_find(node, peer)) != NULL)
+		snprintf(p->address, sizeof(p->address), strchr(l->host, ':') != NULL ?
+		    "[%s]:%s" : "%s:%s", l->host, l->port);
+	if ((p->timer = evtimer_new(node->base, pump_timer, p)) == NULL)
+		return NULL;
+	sw->npumps++;
+	return p;
+}
+
 void
 gw_outbox_kick(struct gw_node *node, const char *peer)
 {
+	struct gw_pump *p;
+
 	if (node->sw == NULL)
 		return;
+	if (peer != NULL) {
+		if ((p = pump_ensure(node, peer)) != NULL)
+			pump_try(p);
+		else
+			net_log(NET_LOG_ERR, "switch_pump_full", "peer=%s pumps=%zu "
+			    "action=\"raise [peering] max_links\"", peer,
+			    node->sw->npumps);
+		return;
+	}
 	for (size_t i = 0; i < node->sw->npumps; i++)
-		if (peer == NULL || strcmp(node->sw->pumps[i].region, peer) == 0)
-			pump_try(&node->sw->pumps[i]);
+		pump_try(&node->sw->pumps[i]);
 }
 
 int
@@ -434,27 +473,20 @@ gw_outbox_start(struct gw_node *node, char *err, size_t errlen)
 {
 	struct sw_switch *sw = node->sw;
 
-	if (node->cfg.npeers == 0)
-		return 0;
-	if ((sw->pumps = calloc(node->cfg.npeers, sizeof(*sw->pumps))) == NULL) {
+	sw->cappumps = GW_MAX_PEERS + node->cfg.peering.max_links;
+	if ((sw->pumps = calloc(sw->cappumps, sizeof(*sw->pumps))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < node->cfg.npeers; i++) {
-		struct gw_pump *p = &sw->pumps[i];
+	/* Every node an axle reaches: a restart finds their outboxes moving. */
+	for (size_t i = 0; i < gw_peers_count(node); i++) {
+		struct gw_peer_link *l = gw_peers_at(node, i);
 
-		p->node = node;
-		snprintf(p->region, sizeof(p->region), "%s", node->cfg.peers[i].region);
-		snprintf(p->expected, sizeof(p->expected), "axle://%s/node/%s",
-		    node->cfg.federation, p->region);
-		snprintf(p->address, sizeof(p->address), strchr(node->cfg.peers[i].host,
-		    ':') != NULL ? "[%s]:%s" : "%s:%s", node->cfg.peers[i].host,
-		    node->cfg.peers[i].port);
-		if ((p->timer = evtimer_new(node->base, pump_timer, p)) == NULL) {
+		if (gw_peers_find(node, l->region) == l &&
+		    pump_ensure(node, l->region) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		sw->npumps++;
 	}
 	return 0;
 }

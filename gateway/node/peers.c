@@ -1,4 +1,5 @@
-/* peers.c -- the axles: one reused mTLS HTTP/2 client per configured peer node. */
+/* peers.c -- the axles: one reused mTLS HTTP/2 client per peer node, configured or published in the register, and the next hop toward a region. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,20 +9,31 @@
 #include <event2/event.h>
 
 #include "gateway/net/grpc_status.h"
+#include "gateway/net/hostport.h"
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
 #include "gateway/node/peers.h"
 #include "proto/pb.h"
+#include "registry/node_record.h"
 
 struct gw_peers {
-	struct gw_peer_link links[GW_MAX_PEERS];
-	size_t n;
+	struct gw_peer_link *links;	/* cap of them, never moved (calls keep an index) */
+	size_t n, cap;
 	struct evdns_base *dns;		/* every link resolves through it, off the loop's back */
+	struct event *idle;		/* closes on-demand connections left idle */
+	char parent[ADDR_MAX_LEN + 1];	/* the parent's region ("" : the root) */
+	bool full_logged;
+	/*
+	 * The writer thread reads the links' routing fields (region,
+	 * configured, published, parent, state) through gw_peers_next_hop:
+	 * the loop thread changes them, and n, under this lock.
+	 */
+	pthread_mutex_t mu;
 };
 
 struct peer_call {
 	struct gw_node *node;
-	size_t link;			/* index: links may be replaced on reload */
+	size_t link;			/* index: links never move */
 	struct net_client *client;	/* the client the call went out on */
 	net_client_cb cb;
 	void *arg;
@@ -33,6 +45,15 @@ wall_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -59,36 +80,299 @@ dns_log(int is_warning, const char *msg)
 	    "message=%s", net_log_quote(q, sizeof(q), msg, strlen(msg)));
 }
 
-static int
-links_open(struct gw_node *node, struct gw_peers *p, char *err, size_t errlen)
+static bool
+link_live(const struct gw_peer_link *l)
 {
-	for (size_t i = 0; i < node->cfg.npeers; i++) {
-		struct gw_peer_link *l = &p->links[i];
+	return l->configured || l->published;
+}
 
-		l->cfg = &node->cfg.peers[i];
-		snprintf(l->uri, sizeof(l->uri), "axle://%s/node/%s",
-		    node->cfg.federation, l->cfg->region);
-		l->client = net_client_new(node->base, node->client_ctx,
-		    l->cfg->host, l->cfg->port, NULL);
-		if (l->client != NULL)
-			net_client_set_dns(l->client, p->dns);
-		if (l->client == NULL || net_client_expect(l->client, l->uri) != 0) {
-			snprintf(err, errlen, "peer %s: out of memory", l->cfg->name);
-			return -1;
-		}
+static struct gw_peer_link *
+link_lookup(struct gw_peers *p, const char *region)
+{
+	for (size_t i = 0; p != NULL && i < p->n; i++)
+		if (strcmp(p->links[i].region, region) == 0)
+			return &p->links[i];
+	return NULL;
+}
+
+/* A link slot for region: its own, or a new one (NULL when full). Locked by the caller. */
+static struct gw_peer_link *
+link_slot(struct gw_node *node, struct gw_peers *p, const char *region)
+{
+	struct gw_peer_link *l = link_lookup(p, region);
+
+	if (l != NULL)
+		return l;
+	if (p->n == p->cap)
+		return NULL;
+	l = &p->links[p->n++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->region, sizeof(l->region), "%s", region);
+	snprintf(l->uri, sizeof(l->uri), "axle://%s/node/%s", node->cfg.federation,
+	    region);
+	return l;
+}
+
+/* Drops the link's connection (calls in flight end CANCELLED; callers retry). */
+static void
+link_drop_client(struct gw_peer_link *l)
+{
+	net_client_free(l->client);
+	l->client = NULL;
+}
+
+/* Points the link at host:port; a changed address drops the old connection. */
+static void
+link_address(struct gw_peer_link *l, const char *host, const char *port)
+{
+	if (strcmp(l->host, host) == 0 && strcmp(l->port, port) == 0)
+		return;
+	link_drop_client(l);
+	snprintf(l->host, sizeof(l->host), "%s", host);
+	snprintf(l->port, sizeof(l->port), "%s", port);
+	l->state = GW_PEER_UNKNOWN;
+}
+
+/* The connection of a link, made when a call needs it. NULL on ENOMEM. */
+static struct net_client *
+link_client(struct gw_node *node, struct gw_peer_link *l)
+{
+	if (l->client != NULL)
+		return l->client;
+	if (l->host[0] == '\0')
+		return NULL;
+	l->client = net_client_new(node->base, node->client_ctx, l->host, l->port,
+	    NULL);
+	if (l->client != NULL)
+		net_client_set_dns(l->client, node->peers->dns);
+	if (l->client != NULL && net_client_expect(l->client, l->uri) != 0)
+		link_drop_client(l);
+	if (l->client != NULL && !l->configured) {
+		l->opened++;
+		net_log(NET_LOG_INFO, "peer_open", "peer=%s address=%s:%s "
+		    "identity=%s on_demand=yes", l->region, l->host, l->port, l->uri);
 	}
-	p->n = node->cfg.npeers;
-	return 0;
+	return l->client;
 }
 
 static void
-links_close(struct gw_peers *p)
+set_parent(struct gw_node *node, struct gw_peers *p)
 {
+	const struct gw_peer *pp = gw_config_peer_named(&node->cfg, node->cfg.parent);
+
+	snprintf(p->parent, sizeof(p->parent), "%s", pp != NULL ? pp->region : "");
+}
+
+void
+gw_peers_reconfigure(struct gw_node *node)
+{
+	struct gw_peers *p = node->peers;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->n; i++)
+		p->links[i].configured = false;
+	for (size_t i = 0; i < node->cfg.npeers; i++) {
+		const struct gw_peer *c = &node->cfg.peers[i];
+		struct gw_peer_link *l = link_slot(node, p, c->region);
+
+		if (l == NULL) {
+			net_log(NET_LOG_ERR, "peer_add_failed", "peer=%s error=\"no "
+			    "link slot left ([peering] max_links)\"", c->region);
+			continue;
+		}
+		l->configured = true;
+		link_address(l, c->host, c->port);
+	}
 	for (size_t i = 0; i < p->n; i++) {
-		net_client_free(p->links[i].client);
-		p->links[i].client = NULL;
+		struct gw_peer_link *l = &p->links[i];
+
+		if (!link_live(l) && l->client != NULL) {
+			net_log(NET_LOG_INFO, "peer_removed", "peer=%s", l->region);
+			link_drop_client(l);
+			l->host[0] = l->port[0] = '\0';
+		}
+	}
+	set_parent(node, p);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+gw_peers_publish(struct gw_node *node, const struct registry_node *nr)
+{
+	struct gw_peers *p = node->peers;
+	struct gw_peer_link *l;
+	char host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1];
+	const char *why = NULL;
+	bool ok;
+
+	if (p == NULL || strcmp(nr->region, node->cfg.region) == 0)
+		return;
+	ok = nr->active && nr->endpoint[0] != '\0' &&
+	    strcmp(nr->identity, "") != 0 && net_hostport_split(nr->endpoint,
+	    host, sizeof(host), port, sizeof(port), &why) == 0;
+	if (nr->endpoint[0] != '\0' && why != NULL)
+		net_log(NET_LOG_WARN, "peer_published_bad", "peer=%s endpoint=\"%s\" "
+		    "error=\"%s\"", nr->region, nr->endpoint, why);
+	pthread_mutex_lock(&p->mu);
+	l = ok ? link_slot(node, p, nr->region) : link_lookup(p, nr->region);
+	if (l == NULL) {
+		if (ok && !p->full_logged)
+			net_log(NET_LOG_WARN, "peer_links_full", "peer=%s max_links=%zu "
+			    "action=\"raise [peering] max_links\"", nr->region,
+			    p->cap - GW_MAX_PEERS);
+		p->full_logged = p->full_logged || ok;
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	if (ok && (!l->published || strcmp(l->parent, nr->parent) != 0 ||
+	    (!l->configured && (strcmp(l->host, host) != 0 || strcmp(l->port, port) != 0))))
+		net_log(NET_LOG_INFO, "peer_published", "peer=%s endpoint=%s "
+		    "identity=%s parent=%s", nr->region, nr->endpoint, nr->identity,
+		    nr->parent);
+	l->published = ok;
+	snprintf(l->parent, sizeof(l->parent), "%s", nr->parent);
+	if (ok && !l->configured)
+		link_address(l, host, port);	/* a [peer] section's address wins */
+	if (!link_live(l)) {
+		link_drop_client(l);
+		l->host[0] = l->port[0] = '\0';
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* --- the next hop ------------------------------------------------------------------------- */
+
+/*
+ * May switch traffic go straight to l's node? A [peer]; a published node
+ * unless [peering] direct = no, and then only a child of this node.
+ */
+static bool
+direct(const struct gw_node *node, const struct gw_peer_link *l)
+{
+	return l != NULL && (l->configured || (l->published &&
+	    (node->cfg.peering.direct || strcmp(l->parent, node->cfg.region) == 0)));
+}
+
+static bool
+usable(const struct gw_node *node, const struct gw_peer_link *l)
+{
+	return direct(node, l) && l->state != GW_PEER_DOWN;
+}
+
+/*
+ * Down the tree: the shortest ancestor of region strictly under own (region
+ * itself included) whose node an axle reaches and is not known to be down
+ * (up: any state).
+ */
+static bool
+down_hop(const struct gw_node *node, struct gw_peers *p, const char *own,
+    const char *region, bool up, char *hop)
+{
+	size_t olen = strlen(own), rlen = strlen(region);
+
+	for (size_t i = olen + 1; i <= rlen; i++) {
+		char a[ADDR_MAX_LEN + 1];
+		const struct gw_peer_link *l;
+
+		if (region[i] != '.' && region[i] != '\0')
+			continue;
+		memcpy(a, region, i);
+		a[i] = '\0';
+		l = link_lookup(p, a);
+		if (up ? usable(node, l) : direct(node, l)) {
+			snprintf(hop, ADDR_MAX_LEN + 1, "%s", a);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+gw_peers_next_hop(struct gw_node *node, const char *region, char *hop)
+{
+	struct gw_peers *p = node->peers;
+	const char *own = node->cfg.region;
+	const struct gw_peer_link *l;
+	bool ok = false, under;
+
+	if (p == NULL)
+		return false;
+	pthread_mutex_lock(&p->mu);
+	if (region == NULL) {
+		if ((ok = p->parent[0] != '\0'))
+			snprintf(hop, ADDR_MAX_LEN + 1, "%s", p->parent);
+		goto out;
+	}
+	l = link_lookup(p, region);
+	under = registry_address_covers(own, region) && strcmp(own, region) != 0;
+	if ((l == NULL || !link_live(l)) && !under)
+		goto out;		/* no node known for it: the caller walks on */
+	if (usable(node, l)) {
+		snprintf(hop, ADDR_MAX_LEN + 1, "%s", region);
+		ok = true;
+	} else if (under)
+		ok = down_hop(node, p, own, region, true, hop) ||
+		    down_hop(node, p, own, region, false, hop);
+	else if (p->parent[0] != '\0' && strcmp(p->parent, region) != 0) {
+		snprintf(hop, ADDR_MAX_LEN + 1, "%s", p->parent);
+		ok = true;
+	} else {
+		snprintf(hop, ADDR_MAX_LEN + 1, "%s", region);	/* waits in its outbox */
+		ok = true;
+	}
+out:
+	pthread_mutex_unlock(&p->mu);
+	return ok;
+}
+
+/* --- idle on-demand connections ----------------------------------------------------------- */
+
+static void
+idle_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_node *node = arg;
+	struct gw_peers *p = node->peers;
+	int64_t now = mono_ms();
+
+	(void)fd, (void)what;
+	for (size_t i = 0; i < p->n; i++) {
+		struct gw_peer_link *l = &p->links[i];
+
+		if (l->configured || l->client == NULL ||
+		    net_client_inflight(l->client) > 0 ||
+		    now - l->used_ms < (int64_t)node->cfg.peering.idle_ms)
+			continue;
+		link_drop_client(l);
+		l->idle_closed++;
+		net_log(NET_LOG_INFO, "peer_idle_close", "peer=%s idle_ms=%lld",
+		    l->region, (long long)(now - l->used_ms));
 	}
 }
+
+static uint32_t
+idle_period_ms(const struct gw_node *node)
+{
+	uint32_t ms = node->cfg.peering.idle_ms / 4;
+
+	return ms < 50 ? 50 : ms > 5000 ? 5000 : ms;
+}
+
+static int
+idle_arm(struct gw_node *node)
+{
+	struct gw_peers *p = node->peers;
+	uint32_t ms = idle_period_ms(node);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (p->idle == NULL &&
+	    (p->idle = event_new(node->base, -1, EV_PERSIST, idle_tick, node)) == NULL)
+		return -1;
+	return evtimer_add(p->idle, &tv);
+}
+
+/* --- life ---------------------------------------------------------------------------------- */
 
 int
 gw_peers_start(struct gw_node *node, char *err, size_t errlen)
@@ -99,39 +383,51 @@ gw_peers_start(struct gw_node *node, char *err, size_t errlen)
 		snprintf(err, errlen, "peers: out of memory");
 		return -1;
 	}
+	pthread_mutex_init(&p->mu, NULL);
 	node->peers = p;
+	p->cap = GW_MAX_PEERS + node->cfg.peering.max_links;
+	if ((p->links = calloc(p->cap, sizeof(*p->links))) == NULL) {
+		snprintf(err, errlen, "peers: out of memory");
+		gw_peers_stop(node);
+		return -1;
+	}
 	/* /etc/hosts, then /etc/resolv.conf's nameservers (127.0.0.1 if none). */
 	evdns_set_log_fn(dns_log);
 	p->dns = evdns_base_new(node->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (p->dns == NULL) {
-		snprintf(err, errlen, "peers: cannot set up the DNS resolver");
+	if (p->dns == NULL || idle_arm(node) != 0) {
+		snprintf(err, errlen, "peers: cannot set up the DNS resolver or the "
+		    "idle timer");
 		gw_peers_stop(node);
 		return -1;
 	}
-	if (links_open(node, p, err, errlen) != 0) {
-		gw_peers_stop(node);
-		return -1;
-	}
+	gw_peers_reconfigure(node);
 	return 0;
 }
 
 void
 gw_peers_stop(struct gw_node *node)
 {
-	if (node->peers == NULL)
+	struct gw_peers *p = node->peers;
+
+	if (p == NULL)
 		return;
-	links_close(node->peers);
-	if (node->peers->dns != NULL) {
+	for (size_t i = 0; i < p->n; i++)
+		link_drop_client(&p->links[i]);
+	if (p->idle != NULL)
+		event_free(p->idle);
+	if (p->dns != NULL) {
 		/*
 		 * Closing the links cancelled their lookups; libevent frees a
 		 * cancelled lookup's records in a callback from the loop, so let
 		 * it run once (nothing waits) before the resolver goes.
 		 */
 		event_base_loop(node->base, EVLOOP_NONBLOCK);
-		evdns_base_free(node->peers->dns, 0);
+		evdns_base_free(p->dns, 0);
 	}
-	free(node->peers);
+	pthread_mutex_destroy(&p->mu);
+	free(p->links);
+	free(p);
 	node->peers = NULL;
 }
 
@@ -139,37 +435,17 @@ void
 gw_peers_reload(struct gw_node *node)
 {
 	struct gw_peers *p = node->peers;
-	char err[256];
 
-	if (p == NULL)
-		return;
-	for (size_t i = 0; i < p->n; i++) {
-		struct net_client *c = net_client_new(node->base, node->client_ctx,
-		    p->links[i].cfg->host, p->links[i].cfg->port, NULL);
-
-		if (c != NULL)
-			net_client_set_dns(c, p->dns);
-		if (c == NULL || net_client_expect(c, p->links[i].uri) != 0) {
-			net_client_free(c);
-			snprintf(err, sizeof(err), "out of memory");
-			net_log(NET_LOG_ERR, "peer_reload_failed", "peer=%s error=\"%s\"",
-			    p->links[i].cfg->region, err);
-			continue;
-		}
-		net_client_free(p->links[i].client);
-		p->links[i].client = c;
-	}
+	for (size_t i = 0; p != NULL && i < p->n; i++)
+		link_drop_client(&p->links[i]);	/* made again, with the new context, on the next call */
 }
 
 struct gw_peer_link *
 gw_peers_find(struct gw_node *node, const char *region)
 {
-	struct gw_peers *p = node->peers;
+	struct gw_peer_link *l = link_lookup(node->peers, region);
 
-	for (size_t i = 0; p != NULL && i < p->n; i++)
-		if (strcmp(p->links[i].cfg->region, region) == 0)
-			return &p->links[i];
-	return NULL;
+	return l != NULL && link_live(l) ? l : NULL;
 }
 
 size_t
@@ -196,27 +472,31 @@ peer_call_done(void *arg, int final, int status, const char *message,
 		return;
 	}
 	l = gw_peers_at(pc->node, pc->link);
-	/* A link replaced by a reload keeps no state from the old client's calls. */
+	/* A link given a new client keeps no state from the old client's calls. */
 	if (l != NULL && l->client == pc->client) {
-		enum gw_peer_state before = l->state;
+		enum gw_peer_state before = l->state, after;
 
-		if (status == GRPC_UNAVAILABLE || status == GRPC_DEADLINE_EXCEEDED) {
-			l->state = GW_PEER_DOWN;
+		l->used_ms = mono_ms();
+		after = status == GRPC_UNAVAILABLE || status == GRPC_DEADLINE_EXCEEDED ?
+		    GW_PEER_DOWN : GW_PEER_UP;
+		if (after == GW_PEER_DOWN) {
 			l->calls_failed++;
 			snprintf(l->last_error, sizeof(l->last_error), "%s", message ? message : "");
 		} else {
-			l->state = GW_PEER_UP;
 			l->calls_ok++;
 			l->last_ok_ms = wall_ms();
 		}
-		if (before != l->state) {
-			const char *e = l->state == GW_PEER_UP ? "" : l->last_error;
+		if (before != after) {
+			const char *e = after == GW_PEER_UP ? "" : l->last_error;
 			char q[600];
 
+			pthread_mutex_lock(&pc->node->peers->mu);
+			l->state = after;
+			pthread_mutex_unlock(&pc->node->peers->mu);
 			/* The peer's own words: quoted, escaped. */
-			net_log(l->state == GW_PEER_UP ? NET_LOG_INFO : NET_LOG_WARN,
-			    "peer_state", "peer=%s state=%s error=%s", l->cfg->region,
-			    gw_peer_state_name(l->state),
+			net_log(after == GW_PEER_UP ? NET_LOG_INFO : NET_LOG_WARN,
+			    "peer_state", "peer=%s state=%s error=%s", l->region,
+			    gw_peer_state_name(after),
 			    net_log_quote(q, sizeof(q), e, strlen(e)));
 		}
 	}
@@ -229,12 +509,13 @@ gw_peers_call(struct gw_node *node, const char *region, const char *path,
     const ProtobufCMessage *req, int timeout_ms, net_client_cb cb, void *arg)
 {
 	struct gw_peer_link *l = gw_peers_find(node, region);
+	struct net_client *c;
 	struct peer_call *pc;
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
-	if (l == NULL || l->client == NULL)
+	if (l == NULL || (c = link_client(node, l)) == NULL)
 		return -1;
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return -1;
@@ -244,10 +525,11 @@ gw_peers_call(struct gw_node *node, const char *region, const char *path,
 	}
 	pc->node = node;
 	pc->link = (size_t)(l - node->peers->links);
-	pc->client = l->client;
+	pc->client = c;
 	pc->cb = cb;
 	pc->arg = arg;
-	rc = net_client_call(l->client, path, buf, len, timeout_ms, peer_call_done, pc);
+	l->used_ms = mono_ms();
+	rc = net_client_call(c, path, buf, len, timeout_ms, peer_call_done, pc);
 	free(buf);
 	if (rc != 0)
 		free(pc);

@@ -10,6 +10,7 @@
 #include "axle/v1/registry.pb-c.h"
 #include "gateway/node/gw_registry.h"
 #include "gateway/node/gw_switch.h"
+#include "gateway/net/hostport.h"
 #include "gateway/net/log.h"
 #include "gateway/node/feed_pull.h"
 #include "gateway/node/node.h"
@@ -20,6 +21,7 @@
 #include "registry/delegate.h"
 #include "registry/error.h"
 #include "registry/mirror.h"
+#include "registry/node_record.h"
 #include "registry/portal.h"
 #include "registry/registrar.h"
 
@@ -364,10 +366,11 @@ portal_discover(struct net_call *call, const ProtobufCMessage *m)
 
 /* --- changes: one store write each ----------------------------------------------- */
 
-enum wkind { W_DELEGATE, W_STATUS, W_REHOME, W_PUBLISH, W_WITHDRAW };
+enum wkind { W_DELEGATE, W_STATUS, W_REHOME, W_PUBLISH, W_WITHDRAW, W_NODE };
 
 static const char *const wkind_name[] = {
 	"delegate", "set_status", "rehome", "publish_service", "withdraw_service",
+	"publish_node",
 };
 
 struct rwrite {
@@ -379,6 +382,8 @@ struct rwrite {
 	Axle__V1__PublishServiceRequest pub;	/* with the registrar id acted for */
 	Axle__V1__WithdrawServiceRequest wd;
 	char registrar_id[REGISTRY_ID_MAX + 1];
+	char node_region[ADDR_MAX_LEN + 1];	/* W_NODE: folded */
+	char node_identity[NET_URI_MAX + 1];
 	char actor[NET_URI_MAX + 1];
 	int64_t at_ms;
 	int lrc;
@@ -440,6 +445,14 @@ rwrite_fn(MDB_txn *txn, struct store *st, void *arg)
 		w->lrc = registry_db_withdraw_service(txn, &w->db, &ch, &w->wd,
 		    REGISTRY_ANY_VERSION, &w->out, &w->res);
 		break;
+	case W_NODE: {
+		const Axle__V1__PublishNodeRequest *r = (const void *)w->req;
+
+		w->lrc = registry_db_publish_node(txn, &w->db, &ch, w->node_region,
+		    w->node_identity, r->endpoint != NULL ? r->endpoint : "",
+		    r->display_name, &w->out, &w->res);
+		break;
+	}
 	}
 	return w->lrc == REGISTRY_OK ? 0 : 1;
 }
@@ -487,6 +500,14 @@ rwrite_reply(struct rwrite *w)
 	}
 	case W_WITHDRAW: {
 		Axle__V1__WithdrawServiceResponse r = AXLE__V1__WITHDRAW_SERVICE_RESPONSE__INIT;
+
+		r.registrar = w->out;
+		r.feed_seq = seq;
+		net_call_reply(w->call, &r.base);
+		break;
+	}
+	case W_NODE: {
+		Axle__V1__PublishNodeResponse r = AXLE__V1__PUBLISH_NODE_RESPONSE__INIT;
 
 		r.registrar = w->out;
 		r.feed_seq = seq;
@@ -641,6 +662,77 @@ reg_rehome(struct net_call *call, const ProtobufCMessage *m)
 
 	if (w != NULL)
 		rwrite_submit(w);
+}
+
+/* --- PublishNode (admins of this node): a child region's node ------------------------- */
+
+/* The index as a view in which the node's own region (known already, say as a [peer]) is free. */
+struct node_view {
+	struct registry_prefix_view inner;
+	const char *region;
+};
+
+static int
+node_view_get(void *ctx, const char *prefix, struct registry_holder *out)
+{
+	struct node_view *nv = ctx;
+	int rc = nv->inner.get(nv->inner.ctx, prefix, out);
+
+	return rc == 1 && out->is_region && strcmp(prefix, nv->region) == 0 ? 0 : rc;
+}
+
+static int
+node_view_under(void *ctx, const char *prefix, struct registry_holder *out)
+{
+	struct node_view *nv = ctx;
+
+	return nv->inner.under(nv->inner.ctx, prefix, out);
+}
+
+static void
+reg_publish_node(struct net_call *call, const ProtobufCMessage *m)
+{
+	const Axle__V1__PublishNodeRequest *req = (const void *)m;
+	struct gw_node *node = net_call_node(call);
+	struct node_view nv;
+	struct registry_prefix_view v = { node_view_get, node_view_under, &nv };
+	char region[ADDR_MAX_LEN + 1], why[REGISTRY_REASON_MAX], host[NET_HOST_MAX + 1],
+	    port[NET_PORT_MAX + 1], id[REGISTRY_ID_MAX + 2];
+	const char *herr = NULL;
+	struct rwrite *w;
+	int rc;
+
+	if (registry_address_parse(req->region ? req->region : "", req->region ?
+	    strlen(req->region) : 0, region, why, sizeof(why)) != 0) {
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "bad region: %s", why);
+		return;
+	}
+	if (req->endpoint != NULL && req->endpoint[0] != '\0' &&
+	    net_hostport_split(req->endpoint, host, sizeof(host), port,
+	    sizeof(port), &herr) != 0) {
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "bad endpoint %s: %s "
+		    "(host:port or [v6]:port)", req->endpoint, herr);
+		return;
+	}
+	if (registry_node_id(region, id, sizeof(id)) != 0) {
+		net_call_error(call, GRPC_INVALID_ARGUMENT, "region %s is too long "
+		    "for a node record (%s<region> is at most %d bytes)", region,
+		    REGISTRY_NODE_ID_PREFIX, REGISTRY_ID_MAX);
+		return;
+	}
+	registry_index_view(node->registry->idx, &nv.inner);
+	nv.region = region;
+	if ((rc = registry_delegate_check(&v, node->cfg.region, id, region, why,
+	    sizeof(why))) != REGISTRY_OK) {
+		net_call_error(call, registry_grpc_status(rc), "%s", why);
+		return;
+	}
+	if ((w = rwrite_new(call, W_NODE, m)) == NULL)
+		return;
+	memcpy(w->node_region, region, sizeof(region));
+	snprintf(w->node_identity, sizeof(w->node_identity), "axle://%s/node/%s",
+	    node->cfg.federation, region);
+	rwrite_submit(w);
 }
 
 /* --- PublishService, WithdrawService (a member for its registrar, or an admin) ----- */
@@ -1127,6 +1219,7 @@ REG_GUARDED(reg_rehome)
 REG_GUARDED(reg_publish)
 REG_GUARDED(reg_withdraw)
 REG_GUARDED(reg_reset_mirror)
+REG_GUARDED(reg_publish_node)
 REG_GUARDED(portal_discover)
 REG_GUARDED(axle_feed)
 REG_GUARDED(axle_origins)
@@ -1150,6 +1243,8 @@ static const struct net_rpc_method methods[] = {
 	  &axle__v1__withdraw_service_request__descriptor, reg_withdraw_guarded, 0 },
 	{ "/axle.v1.Registry/ResetMirror", NET_AUTHZ_ADMIN,
 	  &axle__v1__reset_mirror_request__descriptor, reg_reset_mirror_guarded, 0 },
+	{ "/axle.v1.Registry/PublishNode", NET_AUTHZ_ADMIN,
+	  &axle__v1__publish_node_request__descriptor, reg_publish_node_guarded, 0 },
 	{ "/axle.v1.Portal/Discover", NET_AUTHZ_ANY,
 	  &axle__v1__discover_request__descriptor, portal_discover_guarded, 0 },
 	/* Peers mirror it; this node's admins verify it (axlectl feed): checked inside. */

@@ -12,6 +12,7 @@
 #include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
+#include "gateway/node/peers.h"
 #include "gateway/node/store.h"
 #include "gateway/node/svc.h"
 #include "gateway/switch/sw_core.h"
@@ -1290,14 +1291,16 @@ forward_done(struct gw_node *node, int rc, const char *err, void *arg)
 }
 
 /*
- * A peer's routing hands a node only what lies in the node's region: the
- * next hop is the peer whose region is the longest configured prefix of
- * the recipient (sw_resolve_txn), so a recipient or group prefix outside
- * our region did not come here by any route through us.
+ * A peer's routing hands a node only what lies in the node's region (the
+ * next hop is the node whose region is the longest known prefix of the
+ * recipient, or the first node down the tree toward it: sw_resolve_txn),
+ * or, from a node under this one, what goes up the tree. A recipient or
+ * group prefix outside our region from anyone else did not come here by
+ * any route through us.
  */
 static bool
-forward_for_us(const Axle__V1__Envelope *e, const char *region, char *why,
-    size_t len)
+forward_for_us(const Axle__V1__Envelope *e, const char *region, const char *from,
+    char *why, size_t len)
 {
 	const char *field = "to", *s = e->to;
 	char addr[ADDR_MAX_LEN + 1], err[200];
@@ -1310,12 +1313,29 @@ forward_for_us(const Axle__V1__Envelope *e, const char *region, char *why,
 		snprintf(why, len, "%s: %s", field, err);
 		return false;
 	}
-	if (!registry_address_covers(region, addr)) {
+	/* Up the tree: a node under ours hands on what it has no route for. */
+	if (!registry_address_covers(region, addr) &&
+	    !(registry_address_covers(region, from) && strcmp(region, from) != 0)) {
 		snprintf(why, len, "%s: %s is outside this node's region %s: its "
 		    "route does not pass through this node", field, addr, region);
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Who may hand this node traffic: a configured peer, or a node the register
+ * publishes (a node record, any region's) under the identity it proved.
+ */
+static bool
+forward_from_peer(struct gw_node *node, const struct net_identity *who)
+{
+	const struct gw_peer_link *l;
+
+	if (gw_config_peer(&node->cfg, who->address) != NULL)
+		return true;
+	l = gw_peers_find(node, who->address);
+	return l != NULL && l->published && strcmp(l->uri, who->uri) == 0;
 }
 
 /* Checks one envelope from a peer; false with a reason if refused. */
@@ -1336,7 +1356,7 @@ forward_check(struct net_call *call, Axle__V1__Envelope *e, int64_t now,
 	}
 	if (sw_envelope_check(e, who, now, &node->sw->lim, why, len) != GRPC_OK)
 		return false;
-	if (!forward_for_us(e, node->cfg.region, why, len))
+	if (!forward_for_us(e, node->cfg.region, who->address, why, len))
 		return false;
 	sw_envelope_given(e, &given);
 	sw_envelope_normalise(e, now, &node->sw->lim);
@@ -1377,11 +1397,12 @@ axle_forward(struct net_call *call, const ProtobufCMessage *req)
 
 	if (switch_down(node, call))
 		return;
-	if (gw_config_peer(&node->cfg, net_call_caller(call)->address) == NULL) {
+	if (!forward_from_peer(node, net_call_caller(call))) {
 		net_call_error(call, GRPC_PERMISSION_DENIED, "node %s is not a peer "
-		    "of node %s (no [peer] section for its region): traffic "
-		    "reaches a node only over its configured axles",
-		    net_call_caller(call)->address, node->cfg.region);
+		    "of node %s (no [peer] section for its region, and no node "
+		    "record of it in the register): traffic reaches a node only "
+		    "over its axles", net_call_caller(call)->address,
+		    node->cfg.region);
 		return;
 	}
 	if (n > FORWARD_MAX) {

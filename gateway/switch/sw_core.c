@@ -12,6 +12,7 @@
 #include "proto/pb.h"
 #include "recourse/recourse.h"
 #include "registry/db.h"
+#include "registry/node_record.h"
 
 #define SW_DEPTH_MAX	6	/* place -> group copy -> receipt -> ... */
 #define REPLY_MATCH_MAX	32
@@ -130,6 +131,24 @@ match_set(struct registry_match *m, enum registry_prefix_kind kind,
 	m->region = region;
 }
 
+/*
+ * p is a node's region: the encloser is that region, served by the next
+ * node toward it (p itself over a direct axle, else a node on the tree
+ * path). False if no node is known for p.
+ */
+static bool
+region_at(struct sw_wctx *c, const char *p, struct registry_resolution *res,
+    struct sw_resbuf *b)
+{
+	if (!c->x->next_hop(c->x->node, p, b->hop))
+		return false;
+	snprintf(b->prefix, sizeof(b->prefix), "%s", p);
+	snprintf(b->region, sizeof(b->region), "%s", b->hop);
+	match_set(&res->encloser, REGISTRY_PREFIX_PEER_REGION, b->prefix, NULL, 0,
+	    b->region);
+	return true;
+}
+
 /* A local delegation of prefix p: its registrar and standing. */
 static int
 local_delegation(struct sw_wctx *c, const char *p, struct registry_resolution *res,
@@ -153,6 +172,11 @@ local_delegation(struct sw_wctx *c, const char *p, struct registry_resolution *r
 		st = r->status;
 	else if (rc == REGISTRY_ESTORE)
 		return fail(c, o.mdb_rc != 0 ? o.mdb_rc : EIO, "register");
+	if (rc == REGISTRY_OK && registry_node_of(r, NULL)) {
+		/* A child region's node record: that node's region, not a mailbox. */
+		pb_free(&r->base);
+		return region_at(c, p, res, b) ? 0 : MDB_NOTFOUND;
+	}
 	pb_free(r != NULL ? &r->base : NULL);
 	snprintf(b->prefix, sizeof(b->prefix), "%s", p);
 	snprintf(b->region, sizeof(b->region), "%s", c->x->region);
@@ -167,30 +191,43 @@ sw_resolve_txn(struct sw_wctx *c, const char *address,
     struct registry_resolution *res, struct sw_resbuf *b)
 {
 	const char *own = c->x->region;
-	char p[ADDR_MAX_LEN + 1];
+	char p[ADDR_MAX_LEN + 1], *dot;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	snprintf(p, sizeof(p), "%s", address);
 	while (p[0] != '\0') {
-		char *dot;
 
 		if ((rc = local_delegation(c, p, res, b)) == 0)
 			return 0;
 		if (rc != MDB_NOTFOUND)
 			return fail(c, rc, "register");
-		if (strcmp(p, own) == 0 || c->x->is_peer(c->x->node, p)) {
-			bool mine = strcmp(p, own) == 0;
-
+		if (strcmp(p, own) == 0) {
 			snprintf(b->prefix, sizeof(b->prefix), "%s", p);
 			snprintf(b->region, sizeof(b->region), "%s", p);
-			match_set(&res->encloser, mine ? REGISTRY_PREFIX_OWN_REGION :
-			    REGISTRY_PREFIX_PEER_REGION, b->prefix, NULL, 0, b->region);
+			match_set(&res->encloser, REGISTRY_PREFIX_OWN_REGION,
+			    b->prefix, NULL, 0, b->region);
 			return 0;
 		}
+		if (region_at(c, p, res, b))
+			return 0;
 		if ((dot = strrchr(p, '.')) == NULL)
 			break;
 		*dot = '\0';
+	}
+	/*
+	 * No node known for any part of it, and it is not ours: the parent
+	 * may know more (traffic goes up the tree, never nowhere). The
+	 * encloser names the address's top label as the prefix it stands for.
+	 */
+	if (c->x->next_hop(c->x->node, NULL, b->hop)) {
+		snprintf(p, sizeof(p), "%s", address);
+		if ((dot = strchr(p, '.')) != NULL)
+			*dot = '\0';
+		snprintf(b->prefix, sizeof(b->prefix), "%s", p);
+		snprintf(b->region, sizeof(b->region), "%s", b->hop);
+		match_set(&res->encloser, REGISTRY_PREFIX_PEER_REGION, b->prefix,
+		    NULL, 0, b->region);
 	}
 	return 0;
 }

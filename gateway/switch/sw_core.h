@@ -76,8 +76,17 @@ struct sw_ctx {
 	const char *region;		/* this node's region */
 	const struct registry_db *db;	/* the register, read in the write's txn */
 	struct sw_switch *sw;		/* the queues and the counters */
-	/* Whether region is one of the configured peers'. */
-	bool (*is_peer)(const struct gw_node *node, const char *region);
+	/*
+	 * The next node toward region (a node's region, as the address walk
+	 * meets it): region itself when an axle reaches it (a configured peer,
+	 * or a node published in the register), else a node on the tree path
+	 * (docs/design.md "Peering from the register"). region NULL: where an
+	 * address no known region covers goes (the parent; the root has
+	 * none). Returns true with hop set (ADDR_MAX_LEN + 1), false if region
+	 * is not a known node's (or NULL and there is no parent). Writer
+	 * thread: the hook locks what it reads.
+	 */
+	bool (*next_hop)(struct gw_node *node, const char *region, char *hop);
 	/*
 	 * Opens a recourse case for env inside txn (its id into id_out,
 	 * RECOURSE_ID_MAX). Returns a RECOURSE_* code, with err.
@@ -104,8 +113,8 @@ struct sw_switch {
 	char held_cursor[SW_NAME_MAX + 1];	/* held_sweep's place: the last queue looked at */
 	char box_cursor[SW_NAME_MAX + 1];
 	bool stopping;
-	struct gw_pump *pumps;		/* one per configured peer (node/outbox.c) */
-	size_t npumps;
+	struct gw_pump *pumps;		/* one per node an axle reaches (node/outbox.c) */
+	size_t npumps, cappumps;	/* never moved: timers point in */
 	struct gw_waiter *waiters;	/* parked Fetch calls (svc_switch.c) */
 	struct gw_shown *shown;		/* registrars given a metric series (node/gw_switch.c) */
 	/* Wake the pump of peer, the fetches parked on box (NULL: all), read
@@ -311,6 +320,7 @@ int sw_registrar_txn(struct sw_wctx *c, const char *id,
  */
 struct sw_resbuf {
 	char prefix[ADDR_MAX_LEN + 1];
+	char hop[ADDR_MAX_LEN + 1];
 	char id[ADDR_MAX_LEN + 1];
 	char region[ADDR_MAX_LEN + 1];
 };

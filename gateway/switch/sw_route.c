@@ -177,8 +177,12 @@ route_address(const Axle__V1__Envelope *e, const char *region,
 		const char *peer = enc->region != NULL && enc->region[0] != '\0' ?
 		    enc->region : enc->prefix;
 
-		snprintf(why_, sizeof(why_), "no registrar here; %s is the "
-		    "region of node %s", enc->prefix, peer);
+		if (strcmp(peer, enc->prefix) == 0)
+			snprintf(why_, sizeof(why_), "no registrar here; %s is the "
+			    "region of node %s", enc->prefix, peer);
+		else
+			snprintf(why_, sizeof(why_), "no registrar here; %s is "
+			    "reached through node %s (the tree)", enc->prefix, peer);
 		route_peer(e, peer, why_, out);
 		return;
 	}

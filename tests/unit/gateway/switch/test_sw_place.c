@@ -42,11 +42,14 @@ struct fx {
 static struct fx *the_fx;	/* the hooks get the node, which is NULL here */
 
 static bool
-is_peer(const struct gw_node *node, const char *region)
+next_hop(struct gw_node *node, const char *region, char *hop)
 {
 	assert_null(node);
 	the_fx->seen.peer_asks++;
-	return strcmp(region, PEER) == 0;
+	if (region == NULL || strcmp(region, PEER) != 0)
+		return false;	/* a root: nothing above it */
+	snprintf(hop, ADDR_MAX_LEN + 1, "%s", region);
+	return true;
 }
 
 static int
@@ -116,7 +119,7 @@ fx_setup(void **state)
 		.region = REGION,
 		.db = &f->db,
 		.sw = &f->sw,
-		.is_peer = is_peer,
+		.next_hop = next_hop,
 		.open_case = open_case,
 		.node = NULL,
 	};
@@ -200,7 +203,7 @@ test_local_mailbox(void **state)
 	assert_true(p.duplicate);
 }
 
-/* A configured peer's region (the is_peer hook): that peer's outbox. */
+/* A configured peer's region (the next_hop hook): that peer's outbox. */
 static void
 test_peer_outbox(void **state)
 {

@@ -1,0 +1,244 @@
+"""test_peering_register.py -- peering from the register: a federation grown live, with
+no [peer] section but each node's parent.
+
+    uk ---- uk.london ---- uk.london.south   (added live: cert, one register entry, start)
+     \\---- uk.westyorks                      ([peering] direct = no: the tree only)
+
+The root has no [peer] at all: it reaches its children from the node records its admin
+publishes (axlectl region publish), pinned to their certificate identity. uk.london's admin
+publishes uk.london.south, which then starts with only its parent configured; no other
+node's file changes and nobody restarts. Every node then resolves and discovers the new
+region's registrar and service, and a hub of every node exchanges a message with the new
+region's hub, both ways. uk.westyorks sends only over the tree (up to the common ancestor,
+then down). An idle on-demand axle closes after [peering] idle_ms. Steps run in order.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import axletest as at  # noqa: E402
+from axletest import check, main, test, wait_for  # noqa: E402
+from switchtest import FED, Hub, new_id  # noqa: E402
+
+import grpc  # noqa: E402
+
+ROOT, LON, WY, SOUTH = 'uk', 'uk.london', 'uk.westyorks', 'uk.london.south'
+ALL = (ROOT, LON, WY, SOUTH)
+WAIT = 40
+EXTRA = '\n[registry]\nmirror_interval_ms = 100\n[peering]\nidle_ms = 1500\n'
+_env = {}
+
+
+class Fed:
+    """The nodes and stubs; the switchtest helpers work on it (channel, registry)."""
+
+    def __init__(self):
+        self.ws = at.Workspace(prefix='axle-peering-')
+        self.fed = at.make_federation(self.ws, FED, [ROOT, LON, WY])
+        self.stubs = at.grpc_stubs(self.ws)
+        self.ports = {r: at.free_port() for r in ALL}
+        self.nodes = {}
+        self.creds = {}
+
+    def start(self, region, parent=None, extra='', cred=None):
+        peers = [(parent, '127.0.0.1:%d' % self.ports[parent])] if parent else []
+        self.nodes[region] = at.Node(self.ws, self.fed, region, port=self.ports[region],
+                                     peers=peers, parent=parent, cred=cred,
+                                     extra=EXTRA + extra, log_level='debug')
+
+    def admin(self, region):
+        return self.creds.get(region) or self.fed.admin(region)
+
+    def channel(self, region, cred):
+        def rd(p):
+            with open(p, 'rb') as f:
+                return f.read()
+        creds = grpc.ssl_channel_credentials(root_certificates=rd(self.fed.ca_pem),
+                                             private_key=rd(cred.key),
+                                             certificate_chain=rd(cred.chain))
+        return grpc.secure_channel('localhost:%d' % self.ports[region], creds)
+
+    def registry(self, region, method, req, cred=None, service='RegistryStub'):
+        with self.channel(region, cred or self.admin(region)) as ch:
+            stub = getattr(self.stubs.registry_pb2_grpc, service)(ch)
+            return getattr(stub, method)(req, timeout=10)
+
+    def axlectl(self, region, *args, check_rc=True):
+        cred = self.admin(region)
+        cmd = [os.path.join(at.BUILD, 'axlectl'), '--cert', cred.chain, '--key', cred.key,
+               '--trust', self.fed.trust_dir, '--federation', FED,
+               '--server', '127.0.0.1:%d' % self.ports[region]] + list(args)
+        return at.run(cmd, timeout=30, check_rc=check_rc)
+
+    def hub_registrar(self, region):
+        """Registrar <region>-hub for <region>.hub, active, with a switch service; its
+        member certificate."""
+        rp, hub = self.stubs.registry_pb2, region + '.hub'
+        self.registry(region, 'Delegate', rp.DelegateRequest(
+            registrar_id=region + '-hub', prefix=hub, display_name=region + ' hub',
+            cert_identity='axle://%s/member/%s' % (FED, hub)))
+        self.registry(region, 'SetStatus', rp.SetStatusRequest(
+            registrar_id=region + '-hub', status=rp.REGISTRAR_STATUS_ACTIVE, reason='onboarded'))
+        self.registry(region, 'PublishService', rp.PublishServiceRequest(
+            registrar_id=region + '-hub', service=rp.Service(
+                name=region + '-switch', kind=self.stubs.common_pb2.SERVICE_KIND_SWITCH,
+                address=hub + '.switch', message_types=['note.v1'],
+                description='switch of ' + region)))
+        return self.fed.issue('member', hub, name='hub-' + region)
+
+    def log_tails(self, n=30):
+        for r, node in self.nodes.items():
+            print('--- %s log tail ---' % r)
+            print(node.log_tail(n))
+
+
+@at.shared_env(_env)
+def env():
+    f = Fed()
+    f.start(ROOT)
+    f.start(LON, parent=ROOT)
+    f.start(WY, parent=ROOT, extra='direct = no\n')
+    _env.update(f=f, hubs={})
+
+
+def after_failure(name=None):
+    if 'f' in _env:
+        _env['f'].log_tails(40)
+
+
+def resolve(f, region, address):
+    rp = f.stubs.registry_pb2
+    return f.registry(region, 'Resolve', rp.ResolveRequest(address=address))
+
+
+def wait_resolves(f, region, address, registrar):
+    def ok():
+        try:
+            r = resolve(f, region, address)
+        except grpc.RpcError:
+            return None
+        return r if r.registrar.id == registrar else None
+    return wait_for(ok, WAIT, interval=0.2, what='%s resolves to %s at %s'
+                    % (address, registrar, region))
+
+
+# --- steps -------------------------------------------------------------------------------
+
+@test(timeout=240)
+def root_publishes_its_children():
+    e = env()
+    f = e['f']
+    for child in (LON, WY):
+        out = f.axlectl(ROOT, 'region', 'publish', child, '--endpoint',
+                        '127.0.0.1:%d' % f.ports[child]).stdout
+        check('node of region %s published as node.%s' % (child, child) in out
+              and 'axle://%s/node/%s' % (FED, child) in out, 'axlectl said: %r' % out)
+    for r in (ROOT, LON, WY):
+        e['hubs'][r] = Hub(f, r, f.hub_registrar(r))
+    # Each leaf's register reaches the other through the root, which has no [peer].
+    wait_resolves(f, WY, LON + '.hub.x', LON + '-hub')
+    wait_resolves(f, LON, WY + '.hub.x', WY + '-hub')
+    wait_resolves(f, ROOT, WY + '.hub.x', WY + '-hub')
+    # The node record resolves as the child's region, not as a registrar's mailbox.
+    rp = f.stubs.registry_pb2
+    r = resolve(f, WY, LON + '.nobody')
+    check(r.outcome == rp.RESOLVE_OUTCOME_REGION and r.closest_encloser == LON
+          and r.serving_node == LON, 'unknown London address at westyorks: %r' % r)
+    # A registrar may not be given a prefix inside a published child's region.
+    try:
+        f.registry(ROOT, 'Delegate', rp.DelegateRequest(
+            registrar_id='squatter', prefix=LON + '.squat', display_name='x',
+            cert_identity='axle://%s/member/%s.squat' % (FED, LON)))
+        raise at.TestFailure('root delegated a prefix inside uk.london')
+    except grpc.RpcError as err:
+        check(err.code() == grpc.StatusCode.ALREADY_EXISTS and 'region of another node'
+              in err.details(), 'refusal: %s %s' % (err.code(), err.details()))
+
+
+@test(timeout=240)
+def a_grandchild_added_live():
+    e = env()
+    f = e['f']
+    cred = f.fed.issue('node', SOUTH, name='node-south', ip=['127.0.0.1'], dns=['localhost'])
+    f.creds[SOUTH] = f.fed.issue('admin', SOUTH, name='admin-south', user='admin')
+    pids = {r: f.nodes[r].pid for r in (ROOT, LON, WY)}
+    confs = {r: open(f.nodes[r].conf).read() for r in (ROOT, LON, WY)}
+    f.axlectl(LON, 'region', 'publish', SOUTH, '--endpoint', '127.0.0.1:%d' % f.ports[SOUTH])
+    f.start(SOUTH, parent=LON, cred=cred)
+    e['hubs'][SOUTH] = Hub(f, SOUTH, f.hub_registrar(SOUTH))
+    rp = f.stubs.registry_pb2
+    for r in (ROOT, LON, WY):
+        got = wait_resolves(f, r, SOUTH + '.hub.desk', SOUTH + '-hub')
+        check(got.from_mirror and got.serving_node == SOUTH, 'at %s: %r' % (r, got))
+
+        def found(r=r):
+            d = f.registry(r, 'Discover', rp.DiscoverRequest(
+                kind=f.stubs.common_pb2.SERVICE_KIND_SWITCH, prefix=SOUTH),
+                service='PortalStub')
+            return d if [s.service.name for s in d.services] == [SOUTH + '-switch'] else None
+        wait_for(found, WAIT, interval=0.2, what='discover %s at %s' % (SOUTH, r))
+    # The new region sees everyone else's.
+    for r in (ROOT, LON, WY):
+        wait_resolves(f, SOUTH, r + '.hub.x', r + '-hub')
+    # Nobody else's file changed and nobody restarted.
+    for r in (ROOT, LON, WY):
+        check(f.nodes[r].pid == pids[r] and f.nodes[r].alive(), '%s restarted' % r)
+        check(open(f.nodes[r].conf).read() == confs[r], '%s config changed' % r)
+
+
+def exchange(e, a, b):
+    """A hub of region a sends to b's hub; b's hub gets it once. Returns its trace."""
+    ha, hb = e['hubs'][a], e['hubs'][b]
+    mid = new_id()
+    ha.send(ha.envelope(a + '.hub.desk', to=b + '.hub:desk', mid=mid,
+                        payload=('%s to %s' % (a, b)).encode()))
+    got = hb.drain(lambda g: mid in [d.envelope.message_id for d in g], timeout=WAIT,
+                   what='%s -> %s' % (a, b))
+    mine = [d for d in got if d.envelope.message_id == mid]
+    check(len(mine) == 1 and mine[0].envelope.payload == ('%s to %s' % (a, b)).encode(),
+          '%s -> %s: %r' % (a, b, mine))
+    return [h.region for h in mine[0].envelope.trace]
+
+
+@test(timeout=300)
+def messages_to_and_from_the_new_region():
+    e = env()
+    for r in (ROOT, LON, WY):
+        t = exchange(e, r, SOUTH)
+        check(t[0] == r and t[-1] == SOUTH, '%s -> south trace %r' % (r, t))
+        t = exchange(e, SOUTH, r)
+        check(t[0] == SOUTH and t[-1] == r, 'south -> %s trace %r' % (r, t))
+
+
+@test(timeout=300)
+def westyorks_goes_through_the_tree():
+    e = env()
+    f = e['f']
+    # direct = no: up to the root (the common ancestor), then down; the root may then
+    # reach the grandchild straight from its register.
+    t = exchange(e, WY, SOUTH)
+    check(t[:2] == [WY, ROOT] and t[-1] == SOUTH, 'trace %r' % t)
+    t = exchange(e, WY, LON)
+    check(t == [WY, ROOT, LON], 'trace %r' % t)
+    # uk.london reaches westyorks straight (it opens the axle on demand).
+    t = exchange(e, LON, WY)
+    check(t == [LON, WY], 'trace %r' % t)
+    check('event=peer_open peer=%s' % WY in f.nodes[LON].log_text(),
+          'uk.london did not open an axle to uk.westyorks on demand')
+
+
+@test(timeout=120)
+def idle_on_demand_axle_closes():
+    e = env()
+    f = e['f']
+    # uk.london -> uk.westyorks carries only that one message: it closes when idle.
+    wait_for(lambda: 'event=peer_idle_close peer=%s' % WY in f.nodes[LON].log_text(), 20,
+             interval=0.2, what='uk.london closes its idle axle to uk.westyorks')
+    # And opens again on the next message.
+    t = exchange(e, LON, WY)
+    check(t == [LON, WY], 'trace %r' % t)
+
+
+if __name__ == '__main__':
+    main(after_failure)
