@@ -10,9 +10,10 @@
 _axlectl_global_valued="-c --config --cert --key --trust --federation --server --timeout"
 _axlectl_global_flags="--json --help --version"
 _axlectl_commands="info health cases audit registrar delegate resolve service
-discover feed mirror send fetch ack reject status outbox mailbox help"
+discover feed mirror region origins send fetch ack reject status outbox mailbox
+help"
 # Command options that take no value (all others take one).
-_axlectl_flags="--json --overdue --all --payload --receipts"
+_axlectl_flags="--json --overdue --all --payload --receipts --no-endpoint"
 
 # The sub-commands of a command ("" when it has none).
 _axlectl_subs()
@@ -24,6 +25,7 @@ _axlectl_subs()
 	service) echo "publish withdraw" ;;
 	feed) echo "show verify" ;;
 	mirror) echo "reset" ;;
+	region) echo "publish" ;;
 	esac
 }
 
@@ -45,6 +47,7 @@ _axlectl_opts()
 	"service withdraw" | "mirror reset" | "reject "*) echo "--reason" ;;
 	"discover "*) echo "--prefix --kind --type --text --page-size --page-token" ;;
 	"feed show") echo "--from" ;;
+	"region publish") echo "--endpoint --no-endpoint --name" ;;
 	"send "*) echo "--to --to-group --from --type --context --payload-file" \
 	    "--content-type --deliver-by-ms --reply-by-ms --policy --id" ;;
 	"fetch "*) echo "--max --wait-ms --mailbox --visibility-ms --save --receipts" ;;

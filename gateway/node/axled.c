@@ -112,6 +112,36 @@ on_store_fatal(int rc, void *arg)
 		start_drain();
 }
 
+/*
+ * SIGHUP, the configuration part: the file again; what may change live
+ * (peers, log level, connection limits, [peering]) does, connections and
+ * calls stay. A file that does not load, or changes what needs a restart,
+ * is refused with a log line and the running configuration stays whole.
+ */
+static void
+reload_config(void)
+{
+	static struct gw_config fresh;	/* large: not on the stack */
+	char err[1024], kept[256], q[1100];
+
+	gw_config_defaults(&fresh);
+	if (gw_config_load(node.cfg.path, &fresh, err, sizeof(err)) != 0 ||
+	    gw_config_reload(&node.cfg, &fresh, kept, sizeof(kept), err,
+	    sizeof(err)) != 0) {
+		net_log(NET_LOG_ERR, "reload_failed", "what=config error=%s "
+		    "note=\"the running configuration stays\"",
+		    net_log_quote(q, sizeof(q), err, strlen(err)));
+		return;
+	}
+	net_log_set_level(node.cfg.log_level);
+	gw_peers_reconfigure(&node);
+	static const char *const level[] = { "debug", "info", "warn", "error" };
+
+	net_log(NET_LOG_INFO, "reload", "what=config peers=%zu level=%s%s%s",
+	    node.cfg.npeers, level[node.cfg.log_level],
+	    kept[0] ? " restart_needed=" : "", kept);
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -125,6 +155,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		gw_expiry_log(&node, (int64_t)time(NULL));
 	}
 	gw_modules_reload(&node);
+	reload_config();
 	gw_notify_reloaded(&node, node.ctr.reloads_ok > ok_before);
 }
 

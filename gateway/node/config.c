@@ -908,3 +908,56 @@ gw_config_check_key_file(const char *path, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/* --- reload (SIGHUP) ----------------------------------------------------------- */
+
+#define SAME_STR(f) (strcmp(live->f, fresh->f) == 0)
+
+int
+gw_config_reload(struct gw_config *live, const struct gw_config *fresh,
+    char *kept, size_t keptlen, char *err, size_t errlen)
+{
+	const struct net_limits *a = &live->limits, *b = &fresh->limits;
+	size_t o = 0;
+
+	kept[0] = '\0';
+	if (!SAME_STR(federation) || !SAME_STR(region) || !SAME_STR(listen_host) ||
+	    !SAME_STR(listen_port) || !SAME_STR(data_dir)) {
+		snprintf(err, errlen, "[node] federation, region, listen and data_dir "
+		    "change only with a restart; nothing of the new file was applied");
+		return -1;
+	}
+#define KEPT(cond, name) do { if (cond) o += (size_t)snprintf(kept + o, \
+	    o < keptlen ? keptlen - o : 0, "%s%s", o ? "," : "", name); \
+	    if (o >= keptlen) o = keptlen - 1; } while (0)
+	KEPT(a->map_size_mb != b->map_size_mb, "map_size_mb");
+	KEPT(a->commit_batch_max != b->commit_batch_max, "commit_batch_max");
+	KEPT(a->store_reserve_kb != b->store_reserve_kb, "store_reserve_kb");
+	KEPT(memcmp(&live->recourse, &fresh->recourse, sizeof(live->recourse)) != 0,
+	    "[recourse]");
+	KEPT(memcmp(&live->registry, &fresh->registry, sizeof(live->registry)) != 0,
+	    "[registry]");
+	KEPT(memcmp(&live->sw, &fresh->sw, sizeof(live->sw)) != 0, "[switch]");
+	KEPT(live->peering.max_links != fresh->peering.max_links, "max_links");
+	KEPT(!SAME_STR(cert_file) || !SAME_STR(key_file) || !SAME_STR(trust_dir) ||
+	    live->tls12 != fresh->tls12, "[tls] files");
+#undef KEPT
+	live->log_level = fresh->log_level;
+	live->limits.max_connections = b->max_connections;
+	live->limits.max_concurrent_streams = b->max_concurrent_streams;
+	live->limits.max_header_list = b->max_header_list;
+	live->limits.max_message_size = b->max_message_size;
+	live->limits.max_outbound_queue = b->max_outbound_queue;
+	live->limits.max_rst_sent = b->max_rst_sent;
+	live->limits.max_empty_data = b->max_empty_data;
+	live->limits.max_control_frames = b->max_control_frames;
+	live->limits.handshake_timeout_ms = b->handshake_timeout_ms;
+	live->limits.idle_timeout_ms = b->idle_timeout_ms;
+	live->peering.idle_ms = fresh->peering.idle_ms;
+	live->peering.direct = fresh->peering.direct;
+	live->metrics = fresh->metrics;
+	memcpy(live->peers, fresh->peers, sizeof(live->peers));
+	live->npeers = fresh->npeers;
+	memcpy(live->parent, fresh->parent, sizeof(live->parent));
+	return 0;
+}

@@ -125,6 +125,18 @@ int gw_config_check_key_file(const char *path, char *err, size_t errlen);
 const struct gw_peer *gw_config_peer(const struct gw_config *cfg,
     const char *region);
 
+/*
+ * SIGHUP: takes from fresh (a file loaded and checked by gw_config_load)
+ * what a running node changes live: [log] level, the connection [limits]
+ * (not the store's three), [peer] sections and [node] parent, [peering]
+ * idle_ms and direct, [metrics]. Names in kept (comma-separated) what
+ * changed but applies only at the next start. Returns 0, or -1 with err
+ * (nothing applied) when fresh has another federation, region, listen or
+ * data_dir.
+ */
+int gw_config_reload(struct gw_config *live, const struct gw_config *fresh,
+    char *kept, size_t keptlen, char *err, size_t errlen);
+
 /* The [peer NAME] section, or NULL ([node] parent names one). */
 const struct gw_peer *gw_config_peer_named(const struct gw_config *cfg,
     const char *name);

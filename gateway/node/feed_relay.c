@@ -230,7 +230,7 @@ link_add(struct gw_mirror *m, const char *region)
  * Whom this node pulls from: its configured peers (the parent among them)
  * and its children, the nodes its own register publishes (reached on
  * demand). A region's feed so climbs to the root and comes down every
- * branch (docs/design.md "The register's spread").
+ * branch (docs/design.md "Register of registrars").
  */
 static void
 links_sync(evutil_socket_t fd, short what, void *arg)

@@ -16,6 +16,7 @@ RULES = {
     '/axle.v1.Registry/PublishService': MEMBER_OR_ADMIN,
     '/axle.v1.Registry/WithdrawService': MEMBER_OR_ADMIN,
     '/axle.v1.Registry/ResetMirror': ADMIN,
+    '/axle.v1.Registry/PublishNode': ADMIN,
     '/axle.v1.Portal/Discover': ANY,
     '/axle.v1.Axle/Feed': ANY,
     '/axle.v1.Axle/Origins': ANY,

@@ -99,7 +99,7 @@ expect() {	# "want words" WORD... : the completion of WORD... is exactly want.
 		bad "complete '$*': got [$(echo "$got" | tr '\n' ' ')], want [$(echo "$want" | tr '\n' ' ')]"
 	fi
 }
-expect "registrar resolve reject" axlectl re
+expect "region registrar resolve reject" axlectl re
 expect "--json" axlectl --js
 expect "cases" axlectl --server localhost:7443 --json ca
 expect "suspend" axlectl registrar su

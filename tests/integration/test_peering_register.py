@@ -14,7 +14,9 @@ then down). An idle on-demand axle closes after [peering] idle_ms. Steps run in 
 """
 
 import os
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
@@ -238,6 +240,69 @@ def idle_on_demand_axle_closes():
     # And opens again on the next message.
     t = exchange(e, LON, WY)
     check(t == [LON, WY], 'trace %r' % t)
+
+
+@test(timeout=180)
+def sighup_reloads_peers_level_limits_keeping_connections():
+    e = env()
+    f = e['f']
+    n = f.nodes[LON]
+    hub = e['hubs'][LON]
+    out = {}
+
+    def long_poll():
+        try:
+            out['got'] = hub.fetch(wait_ms=6000, timeout=30)
+        except grpc.RpcError as err:
+            out['err'] = err
+    import threading
+    hub.drain(lambda g: True, what='what was left')	# the poll then waits
+    t = threading.Thread(target=long_poll)
+    t.start()
+    time.sleep(1)			# the Fetch is parked at the node
+    # A [peer] more, another log level, other connection limits: applied live.
+    n.peers.append((WY, '127.0.0.1:%d' % f.ports[WY]))
+    n.log_level = 'info'
+    n.limits = {'max_concurrent_streams': 50}
+    n.write_config()
+    wait_for(lambda: 'event=reload what=config peers=2 level=info' in _hup(n), 10,
+             interval=0.2, what='config reload line')
+    info = f.axlectl(LON, 'info').stdout
+    check(WY in info.split('PEER', 1)[-1], 'uk.london info after the reload:\n%s' % info)
+    t.join(40)
+    check(not t.is_alive() and 'err' not in out and 'got' in out,
+          'the long poll across the reload: %r' % out)
+    # A bad file is refused, logged, and the running configuration stays.
+    good = open(n.conf).read()
+    with open(n.conf, 'w') as fh:
+        fh.write(good + '\n[peering]\nidle_ms = nonsense\n')
+    before = n.log_text().count('event=reload_failed what=config')
+    n.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: n.log_text().count('event=reload_failed what=config') > before, 10,
+             interval=0.2, what='reload_failed for a bad file')
+    with open(n.conf, 'w') as fh:
+        fh.write(good)
+    check('note="the running configuration stays"' in n.log_text(), 'no note')
+    # Still level info (no debug lines since), still serving, peers unchanged.
+    t = exchange(e, LON, WY)
+    check(t == [LON, WY], 'after a refused reload: trace %r' % t)
+    # Changing what needs a restart is refused whole.
+    with open(n.conf, 'w') as fh:
+        fh.write(good.replace('region = %s' % LON, 'region = uk.elsewhere'))
+    before = n.log_text().count('event=reload_failed what=config')
+    n.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: n.log_text().count('event=reload_failed what=config') > before, 10,
+             interval=0.2, what='reload_failed for a new region')
+    with open(n.conf, 'w') as fh:
+        fh.write(good)
+    check('change only with a restart' in n.log_text(), 'reason for the refusal')
+
+
+def _hup(n):
+    if not getattr(n, '_hupped', False):
+        n._hupped = True
+        n.proc.send_signal(signal.SIGHUP)
+    return n.log_text()
 
 
 if __name__ == '__main__':
