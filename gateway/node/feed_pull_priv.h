@@ -41,6 +41,8 @@ struct gw_mpeer {
 	uint64_t suspect_seq;			/* ... the newest entry it served */
 	int64_t suspect_ms;			/* ... signed then */
 	char shunned[ADDR_MAX_LEN + 1];		/* a relay named for withholding: not taken back */
+	bool probing;				/* the origin is asked what it holds (feed_relay.c) */
+	int64_t probed_ms;			/* monotonic: when it was last asked */
 	struct event *timer;
 };
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -226,6 +227,8 @@ link_add(struct gw_mirror *m, const char *region)
 	return 0;
 }
 
+static void probe_origins(struct gw_node *node, struct gw_mirror *m);
+
 /*
  * Whom this node pulls from: its configured peers (the parent among them)
  * and its children, the nodes its own register publishes (reached on
@@ -249,6 +252,103 @@ links_sync(evutil_socket_t fd, short what, void *arg)
 			m->links_full_logged = true;
 			net_log(NET_LOG_WARN, "mirror_links_full", "peer=%s",
 			    l->region);
+		}
+	}
+	probe_origins(node, m);
+}
+
+/* --- the origin itself, asked when a relayed head grows old ------------------------------ */
+
+/*
+ * A relayed region whose newest head is older than relay_stale_ms has a
+ * relay that withholds, or one cut off from the origin. In a tree no other
+ * peer offers it, but the register may publish the origin's node: ask the
+ * origin itself (an axle on demand, pinned to its identity) which head it
+ * is at. If it offers a later entry signed relay_stale_ms after the relay's
+ * head, the mirror pulls from it, and once that head verifies the relay is
+ * named (gw_mirror_head_seen), as when another peer offers it.
+ */
+struct probe_call {
+	struct gw_node *node;
+	char region[ADDR_MAX_LEN + 1];
+	uint8_t *msg;
+	size_t len;
+	int nmsgs;
+};
+
+static void
+probe_cb(void *arg, int final, int status, const char *message,
+    const uint8_t *msg, size_t len)
+{
+	struct probe_call *pc = arg;
+	Axle__V1__OriginsResponse *resp = NULL;
+	struct gw_mpeer *p;
+	char err[256];
+
+	(void)message;
+	if (!final) {
+		if (pc->nmsgs++ == 0 && (pc->msg = malloc(len ? len : 1)) != NULL) {
+			memcpy(pc->msg, msg, len);
+			pc->len = len;
+		}
+		return;
+	}
+	if ((p = gw_mirror_find(pc->node, pc->region)) == NULL)
+		goto out;
+	p->probing = false;
+	if (status != GRPC_OK || pc->nmsgs != 1 || pc->msg == NULL ||
+	    (resp = PB_UNPACK(Axle__V1__OriginsResponse, axle__v1__origins_response,
+	    pc->msg, pc->len, NET_CLIENT_MAX_MSG, err, sizeof(err))) == NULL)
+		goto out;
+	for (size_t i = 0; i < resp->n_origins; i++) {
+		const Axle__V1__OriginHead *o = resp->origins[i];
+
+		if (o->region == NULL || strcmp(o->region, p->region) != 0 || o->hops != 0)
+			continue;
+		if (!p->broken && !p->resetting &&
+		    gw_mirror_offer_fresher(p, p->region, o->seq, o->head_signed_ms)) {
+			p->hops = 1;
+			if (!p->busy)
+				gw_mirror_schedule(p, 0);
+		}
+		break;
+	}
+out:
+	pb_free(resp != NULL ? &resp->base : NULL);
+	free(pc->msg);
+	free(pc);
+}
+
+static void
+probe_origins(struct gw_node *node, struct gw_mirror *m)
+{
+	struct timespec ts;
+	int64_t wall, mono = gw_mirror_mono_ms();
+	Axle__V1__OriginsRequest req = AXLE__V1__ORIGINS_REQUEST__INIT;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	for (size_t i = 0; i < m->n; i++) {
+		struct gw_mpeer *p = &m->peers[i];
+		struct gw_peer_link *l;
+		struct probe_call *pc;
+
+		if (p->via[0] == '\0' || strcmp(p->via, p->region) == 0 || p->broken ||
+		    p->resetting || p->probing || p->signed_ms == 0 ||
+		    wall - p->signed_ms <= (int64_t)node->cfg.registry.relay_stale_ms ||
+		    mono - p->probed_ms < OFFER_EVERY_MS ||
+		    (l = gw_peers_find(node, p->region)) == NULL || !l->published)
+			continue;
+		p->probed_ms = mono;
+		if ((pc = calloc(1, sizeof(*pc))) == NULL)
+			continue;
+		pc->node = node;
+		snprintf(pc->region, sizeof(pc->region), "%s", p->region);
+		p->probing = true;
+		if (gw_peers_call(node, p->region, ORIGINS_PATH, &req.base,
+		    OFFER_TIMEOUT_MS, probe_cb, pc) != 0) {
+			p->probing = false;
+			free(pc);
 		}
 	}
 }

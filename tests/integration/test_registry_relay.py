@@ -26,7 +26,7 @@ import grpc  # noqa: E402
 
 FED = 'fame-test'
 ROOT, LON, WY, LEEDS = 'uk', 'uk.london', 'uk.westyorks', 'uk.westyorks.leeds'
-FAKE, VICTIM, VICTIM2 = 'uk.fake', 'uk.victim', 'uk.victim2'
+FAKE, VICTIM, VICTIM2, VICTIM3 = 'uk.fake', 'uk.victim', 'uk.victim2', 'uk.victim3'
 SOCIAL = 'uk.london.lewisham.social-care'
 WAIT = 30		# seconds: three hops of long polls on a loaded machine
 EXTRA = '\n[registry]\nmirror_interval_ms = 100\n'
@@ -49,9 +49,9 @@ def fake_relay(cred, origins_fn, feed_fn):
 @at.shared_env(_env)
 def env():
     ws = Workspace(prefix='axle-relay-')
-    fed = make_federation(ws, FED, [ROOT, LON, WY, LEEDS, FAKE, VICTIM, VICTIM2])
+    fed = make_federation(ws, FED, [ROOT, LON, WY, LEEDS, FAKE, VICTIM, VICTIM2, VICTIM3])
     stubs = grpc_stubs(ws)
-    ports = {r: free_port() for r in (ROOT, LON, WY, LEEDS, VICTIM, VICTIM2)}
+    ports = {r: free_port() for r in (ROOT, LON, WY, LEEDS, VICTIM, VICTIM2, VICTIM3)}
     tree = {ROOT: (LON, WY), LON: (ROOT,), WY: (ROOT, LEEDS), LEEDS: (WY,)}
     nodes = {}
     for r, peers in tree.items():
@@ -198,7 +198,7 @@ def _feed_from_root(req_bytes, tamper):
     e = env()
     a = e['stubs'].axle_pb2
     req = a.FeedRequest.FromString(req_bytes)
-    if req.region != LON:
+    if req.region not in (LON, ROOT):
         return None		# uk.fake's own feed: it has none to give
     req.wait_ms = 0
     with channel(e['ports'][ROOT], e['fed'].node(FAKE)) as ch:
@@ -243,9 +243,10 @@ class Withholder:
     """uk.fake relaying uk.london honestly (what uk relays), until frozen: then it
     keeps answering with the last head it served, genuine but old."""
 
-    def __init__(self):
+    def __init__(self, root_too=False):
         self.frozen = False
         self.last = None
+        self.root_too = root_too	# also relays uk's feed, honestly
 
     def offer(self, _req):
         a = env()['stubs'].axle_pb2
@@ -253,13 +254,19 @@ class Withholder:
         if self.frozen:		# it says nothing newer either
             o = a.OriginHead(region=LON, seq=self.last.head.seq,
                              head_signed_ms=self.last.head.signed_ms)
-        return a.OriginsResponse(origins=[a.OriginHead(
-            region=LON, seq=o.seq, hops=0, head_signed_ms=o.head_signed_ms)]).SerializeToString()
+        out = [a.OriginHead(region=LON, seq=o.seq, hops=0, head_signed_ms=o.head_signed_ms)]
+        if self.root_too:
+            r = origins(ROOT)[ROOT]
+            out.append(a.OriginHead(region=ROOT, seq=r.seq, hops=0,
+                                    head_signed_ms=r.head_signed_ms))
+        return a.OriginsResponse(origins=out).SerializeToString()
 
     def feed(self, req_bytes):
         e = env()
         a = e['stubs'].axle_pb2
         req = a.FeedRequest.FromString(req_bytes)
+        if req.region == ROOT and self.root_too:
+            return _feed_from_root(req_bytes, False)
         if req.region != LON:
             return None
         if self.frozen and self.last is not None:
@@ -300,6 +307,47 @@ def withholding_relay_is_named():
     check('event=mirror_relay_stale' in e['nodes'][VICTIM2].log_text(), 'logged')
     time.sleep(6)		# another round of offers: uk.fake is not taken back
     check(origins(VICTIM2)[LON].via == ROOT, 'went back to the withholding relay')
+
+
+@test(timeout=180)
+def withholding_relay_is_named_in_a_tree():
+    """uk.victim3's only peer is uk.fake: one path, as in a tree. The root's admin
+    publishes uk.london's node in the register; when what uk.fake serves grows older
+    than relay_stale_ms, uk.victim3 asks uk.london itself (an axle on demand, pinned to
+    its identity), pulls the later entry from it and names uk.fake."""
+    e, p = env(), pb()
+    reg(ROOT, 'PublishNode', p.PublishNodeRequest(
+        region=LON, endpoint='127.0.0.1:%d' % e['ports'][LON]))
+    root_seq = origins(ROOT)[ROOT].seq
+    w = Withholder(root_too=True)
+    fake = fake_relay(e['fed'].node(FAKE), w.offer, w.feed)
+    e['nodes'][VICTIM3] = Node(
+        e['ws'], e['fed'], VICTIM3, port=e['ports'][VICTIM3], log_level='debug',
+        extra=EXTRA + 'relay_stale_ms = 1000\n', peers=[(FAKE, '127.0.0.1:%d' % fake.port)])
+    seq = origins(ROOT)[LON].seq
+
+    def ready():
+        o = origins(VICTIM3)
+        lon, root = o.get(LON), o.get(ROOT)
+        return (lon is not None and lon.via == FAKE and lon.seq == seq and w.last and
+                root is not None and root.seq >= root_seq)
+    wait_for(ready, WAIT, interval=0.2, what='uk.victim3 mirrors uk and uk.london via uk.fake')
+    check('event=peer_published peer=%s' % LON in e['nodes'][VICTIM3].log_text(),
+          'uk.victim3 did not learn uk.london\'s node from the register')
+    w.frozen = True
+    time.sleep(1.5)		# past relay_stale_ms: what uk.fake serves is now old
+    reg(LON, 'Delegate', p.DelegateRequest(
+        registrar_id='barnet', prefix='uk.london.barnet', display_name='Barnet',
+        cert_identity='axle://%s/member/uk.london.barnet.hub' % FED))
+
+    def named():
+        o = origins(VICTIM3).get(LON)
+        return o if o is not None and 'relay uk.fake withheld' in o.reason else None
+    o = wait_for(named, WAIT, interval=0.2, what='uk.victim3 names uk.fake for withholding')
+    check(o.via == LON and not o.broken, 'pulled from the origin now: %r' % o)
+    wait_resolves(VICTIM3, 'uk.london.barnet.x', 'barnet')
+    check('event=peer_open peer=%s' % LON in e['nodes'][VICTIM3].log_text(),
+          'no axle on demand to the origin')
 
 
 def _after_failure(name):
