@@ -32,7 +32,10 @@ struct gw_pump {
 	char expected[NET_URI_MAX + 1];	/* the identity its address must prove */
 	char mismatch[NET_URI_MAX + 1];	/* "" or the other identity it proved */
 	char address[SW_PEER_ADDR_MAX + 1];
+	bool rerouting;		/* its queue is being moved to the tree (reroute_write) */
 };
+
+#define REROUTE_AFTER	3	/* failures in a row before an on-demand node's queue takes the tree */
 
 /* One Forward in flight: found again by region (the pump may be gone). */
 struct fwd {
@@ -89,6 +92,84 @@ fwd_free(struct fwd *f)
 }
 
 static void pump_try(struct gw_pump *p);
+static struct gw_pump *pump_ensure(struct gw_node *node, const char *peer);
+
+/* --- a node reached on demand that does not answer: its queue takes the tree ----------- */
+
+struct reroute {
+	char from[ADDR_MAX_LEN + 1];
+	char to[ADDR_MAX_LEN + 1];
+	size_t moved;
+};
+
+/* Moves the oldest batch of from's outbox to to's, each keeping its place in order. */
+static int
+reroute_write(struct sw_wctx *c, void *arg)
+{
+	struct reroute *r = arg;
+	struct sw_msg m[SW_FORWARD_BATCH];
+	size_t n = 0;
+	int rc;
+
+	if ((rc = sw_queue_outbox_peek(&c->t, r->from, SW_FORWARD_BATCH, m, &n)) != 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if ((rc = sw_queue_move(&c->t, m[i].rec.id, SW_STATE_OUTBOX, r->to,
+		    NULL, 0, c->now)) == 0)
+			r->moved++;
+	sw_msgs_free(m, n);
+	return rc;
+}
+
+static void
+reroute_done(struct gw_node *node, int rc, const char *err, void *arg)
+{
+	struct reroute *r = arg;
+	struct gw_pump *p = pump_of(node, r->from);
+	char q[600];
+
+	if (p != NULL)
+		p->rerouting = false;
+	if (rc != 0)
+		net_log(NET_LOG_ERR, "switch_reroute_failed", "peer=%s via=%s error=%s",
+		    r->from, r->to, net_log_quote(q, sizeof(q), err, strlen(err)));
+	else if (r->moved > 0) {
+		net_log(NET_LOG_WARN, "switch_rerouted", "peer=%s via=%s moved=%zu "
+		    "reason=\"its axle on demand is down: the queue goes through the "
+		    "tree\"", r->from, r->to, r->moved);
+		gw_outbox_kick(node, r->to);
+		if (p != NULL && r->moved == SW_FORWARD_BATCH)
+			pump_try(p);	/* more: the next failure moves them */
+	}
+	free(r);
+}
+
+/*
+ * After a failure: a node the register publishes (no [peer]) whose axle is
+ * down, while the tree offers another way (gw_peers_next_hop), gets its
+ * waiting messages moved to that way. Each message has this node's hop
+ * already; the next node takes it as from any child or parent.
+ */
+static void
+pump_reroute(struct gw_pump *p)
+{
+	struct gw_peer_link *l = gw_peers_find(p->node, p->region);
+	char hop[ADDR_MAX_LEN + 1];
+	struct reroute *r;
+
+	if (p->rerouting || p->attempt < REROUTE_AFTER || l == NULL || l->configured ||
+	    l->state != GW_PEER_DOWN || !gw_peers_next_hop(p->node, p->region, hop) ||
+	    strcmp(hop, p->region) == 0 || (r = calloc(1, sizeof(*r))) == NULL)
+		return;
+	snprintf(r->from, sizeof(r->from), "%s", p->region);
+	snprintf(r->to, sizeof(r->to), "%s", hop);
+	if (pump_ensure(p->node, hop) == NULL ||
+	    gw_submit(p->node, reroute_write, reroute_done, r) != 0) {
+		free(r);
+		return;
+	}
+	p->rerouting = true;
+}
 
 /* The peer did not take the batch: wait (capped, jittered) and try again. */
 static void
@@ -113,6 +194,7 @@ pump_backoff(struct gw_pump *p, const char *why)
 	tv.tv_sec = (time_t)(delay / 1000);
 	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
 	evtimer_add(p->timer, &tv);
+	pump_reroute(p);
 }
 
 /* --- after the answer: one write drops what the peer committed -------------- */

@@ -307,7 +307,7 @@ gw_peers_next_hop(struct gw_node *node, const char *region, char *hop)
 	}
 	l = link_lookup(p, region);
 	under = registry_address_covers(own, region) && strcmp(own, region) != 0;
-	if ((l == NULL || !link_live(l)) && !under)
+	if (l == NULL || !link_live(l))
 		goto out;		/* no node known for it: the caller walks on */
 	if (usable(node, l)) {
 		snprintf(hop, ADDR_MAX_LEN + 1, "%s", region);

@@ -1324,15 +1324,18 @@ forward_for_us(const Axle__V1__Envelope *e, const char *region, const char *from
 }
 
 /*
- * Who may hand this node traffic: a configured peer, or a node the register
- * publishes (a node record, any region's) under the identity it proved.
+ * Who may hand this node traffic: a configured peer, a node the register
+ * publishes (a node record, any region's) under the identity it proved, or
+ * the node of a region above ours (the tree's way down; the root has no
+ * record, nobody publishes it).
  */
 static bool
 forward_from_peer(struct gw_node *node, const struct net_identity *who)
 {
 	const struct gw_peer_link *l;
 
-	if (gw_config_peer(&node->cfg, who->address) != NULL)
+	if (gw_config_peer(&node->cfg, who->address) != NULL ||
+	    registry_address_covers(who->address, node->cfg.region))
 		return true;
 	l = gw_peers_find(node, who->address);
 	return l != NULL && l->published && strcmp(l->uri, who->uri) == 0;

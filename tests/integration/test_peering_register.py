@@ -138,6 +138,12 @@ def root_publishes_its_children():
               and 'axle://%s/node/%s' % (FED, child) in out, 'axlectl said: %r' % out)
     for r in (ROOT, LON, WY):
         e['hubs'][r] = Hub(f, r, f.hub_registrar(r))
+    # Published again (the endpoint could have moved): an update, though London's
+    # own registrars now lie under the region.
+    wait_resolves(f, ROOT, LON + '.hub.x', LON + '-hub')
+    out = f.axlectl(ROOT, 'region', 'publish', LON, '--endpoint',
+                    '127.0.0.1:%d' % f.ports[LON]).stdout
+    check('node of region %s published as node.%s' % (LON, LON) in out, 'republish: %r' % out)
     # Each leaf's register reaches the other through the root, which has no [peer].
     wait_resolves(f, WY, LON + '.hub.x', LON + '-hub')
     wait_resolves(f, LON, WY + '.hub.x', WY + '-hub')
@@ -209,6 +215,8 @@ def messages_to_and_from_the_new_region():
     for r in (ROOT, LON, WY):
         t = exchange(e, r, SOUTH)
         check(t[0] == r and t[-1] == SOUTH, '%s -> south trace %r' % (r, t))
+        if r != WY:		# an axle on demand, straight there (the root too)
+            check(t == [r, SOUTH], '%s -> south trace %r' % (r, t))
         t = exchange(e, SOUTH, r)
         check(t[0] == SOUTH and t[-1] == r, 'south -> %s trace %r' % (r, t))
 
@@ -296,6 +304,30 @@ def sighup_reloads_peers_level_limits_keeping_connections():
     with open(n.conf, 'w') as fh:
         fh.write(good)
     check('change only with a restart' in n.log_text(), 'reason for the refusal')
+
+
+@test(timeout=180)
+def a_dead_endpoint_is_passed_by_the_tree():
+    e = env()
+    f = e['f']
+    lon = f.nodes[LON]
+    # uk.london reaches its child over a [peer] (added live) while the register now
+    # publishes an endpoint where nobody listens: the root's axle to it fails, and the
+    # root's queue for it moves to the tree (uk.london) instead of waiting.
+    lon.peers.append((SOUTH, '127.0.0.1:%d' % f.ports[SOUTH]))
+    lon.write_config()
+    lon.hup()
+    wait_for(lambda: 'peers=3' in lon.log_text(), 10, interval=0.2, what='3 peers at uk.london')
+    dead = at.free_port()
+    f.axlectl(LON, 'region', 'publish', SOUTH, '--endpoint', '127.0.0.1:%d' % dead)
+    wait_for(lambda: 'event=peer_published peer=%s endpoint=127.0.0.1:%d'
+             % (SOUTH, dead) in f.nodes[ROOT].log_text(), WAIT, interval=0.2,
+             what='the root learns the new endpoint')
+    t = exchange(e, ROOT, SOUTH)
+    check(t == [ROOT, LON, SOUTH], 'trace %r' % t)
+    check('event=switch_rerouted peer=%s via=%s' % (SOUTH, LON) in f.nodes[ROOT].log_text(),
+          'the root did not move its queue to the tree')
+    f.axlectl(LON, 'region', 'publish', SOUTH, '--endpoint', '127.0.0.1:%d' % f.ports[SOUTH])
 
 
 def _hup(n):

@@ -58,10 +58,12 @@ test_info_every_field(void **state)
 	assert_string_equal(s,
 	    "{\"boot_count\":\"18446744073709551615\",\"caller\":\"\","
 	    "\"caller_role\":\"\",\"federation\":\"fame-uk\",\"parent\":\"\","
-	    "\"peers\":[{\"address\":\"\",\"mirror_lag_seconds\":0,\"outbox\":3,"
-	    "\"region\":\"uk\",\"state\":\"\"},{\"address\":\"\","
+	    "\"peers\":[{\"address\":\"\",\"connected\":false,"
+	    "\"mirror_lag_seconds\":0,\"outbox\":3,"
+	    "\"region\":\"uk\",\"source\":\"\",\"state\":\"\"},{\"address\":\"\","
+	    "\"connected\":false,"
 	    "\"mirror_lag_seconds\":-5,\"outbox\":0,\"region\":\"uk.westyorks\","
-	    "\"state\":\"\"}],\"region\":\"uk.london\",\"uptime_seconds\":42,"
+	    "\"source\":\"\",\"state\":\"\"}],\"region\":\"uk.london\",\"uptime_seconds\":42,"
 	    "\"version\":\"\"}");
 	free(s);
 }
