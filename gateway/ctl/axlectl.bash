@@ -120,7 +120,7 @@ _axlectl()
 		--state)
 			mapfile -t COMPREPLY < <(compgen -W "open claimed resolved escalated all" -- "$cur") ;;
 		--kind)
-			mapfile -t COMPREPLY < <(compgen -W "portal switch index" -- "$cur") ;;
+			mapfile -t COMPREPLY < <(compgen -W "portal switch index node" -- "$cur") ;;
 		esac
 		return
 	fi

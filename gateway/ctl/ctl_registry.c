@@ -118,6 +118,7 @@ kind_name(Axle__V1__ServiceKind k)
 	case AXLE__V1__SERVICE_KIND__SERVICE_KIND_PORTAL: return "portal";
 	case AXLE__V1__SERVICE_KIND__SERVICE_KIND_SWITCH: return "switch";
 	case AXLE__V1__SERVICE_KIND__SERVICE_KIND_INDEX: return "index";
+	case AXLE__V1__SERVICE_KIND__SERVICE_KIND_NODE: return "node";
 	default: return "-";
 	}
 }
