@@ -63,7 +63,7 @@ test_info_every_field(void **state)
 	    "\"region\":\"uk\",\"source\":\"\",\"state\":\"\"},{\"address\":\"\","
 	    "\"connected\":false,"
 	    "\"mirror_lag_seconds\":-5,\"outbox\":0,\"region\":\"uk.westyorks\","
-	    "\"source\":\"\",\"state\":\"\"}],\"region\":\"uk.london\",\"uptime_seconds\":42,"
+	    "\"source\":\"\",\"state\":\"\"}],\"rates\":[],\"region\":\"uk.london\",\"uptime_seconds\":42,"
 	    "\"version\":\"\"}");
 	free(s);
 }
@@ -133,7 +133,7 @@ test_proto3_names_and_64bit_strings(void **state)
 	s = render_form(&r.base, PB_JSON_PROTO3);
 	assert_string_equal(s,
 	    "{\"bootCount\":\"7\",\"caller\":\"\",\"callerRole\":\"\","
-	    "\"federation\":\"fame-uk\",\"parent\":\"\",\"peers\":[],"
+	    "\"federation\":\"fame-uk\",\"parent\":\"\",\"peers\":[],\"rates\":[],"
 	    "\"region\":\"\",\"uptimeSeconds\":\"42\",\"version\":\"\"}");
 	free(s);
 }
