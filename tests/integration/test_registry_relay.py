@@ -309,6 +309,47 @@ def withholding_relay_is_named():
     check(origins(VICTIM2)[LON].via == ROOT, 'went back to the withholding relay')
 
 
+@test(timeout=180)
+def withholding_relay_is_named_in_a_tree():
+    """uk.victim3's only peer is uk.fake: one path, as in a tree. The root's admin
+    publishes uk.london's node in the register; when what uk.fake serves grows older
+    than relay_stale_ms, uk.victim3 asks uk.london itself (an axle on demand, pinned to
+    its identity), pulls the later entry from it and names uk.fake."""
+    e, p = env(), pb()
+    reg(ROOT, 'PublishNode', p.PublishNodeRequest(
+        region=LON, endpoint='127.0.0.1:%d' % e['ports'][LON]))
+    root_seq = origins(ROOT)[ROOT].seq
+    w = Withholder(root_too=True)
+    fake = fake_relay(e['fed'].node(FAKE), w.offer, w.feed)
+    e['nodes'][VICTIM3] = Node(
+        e['ws'], e['fed'], VICTIM3, port=e['ports'][VICTIM3], log_level='debug',
+        extra=EXTRA + 'relay_stale_ms = 1000\n', peers=[(FAKE, '127.0.0.1:%d' % fake.port)])
+    seq = origins(ROOT)[LON].seq
+
+    def ready():
+        o = origins(VICTIM3)
+        lon, root = o.get(LON), o.get(ROOT)
+        return (lon is not None and lon.via == FAKE and lon.seq == seq and w.last and
+                root is not None and root.seq >= root_seq)
+    wait_for(ready, 2 * WAIT, interval=0.2, what='uk.victim3 mirrors uk and uk.london via uk.fake')
+    check('event=peer_published peer=%s' % LON in e['nodes'][VICTIM3].log_text(),
+          'uk.victim3 did not learn uk.london\'s node from the register')
+    w.frozen = True
+    time.sleep(1.5)		# past relay_stale_ms: what uk.fake serves is now old
+    reg(LON, 'Delegate', p.DelegateRequest(
+        registrar_id='barnet', prefix='uk.london.barnet', display_name='Barnet',
+        cert_identity='axle://%s/member/uk.london.barnet.hub' % FED))
+
+    def named():
+        o = origins(VICTIM3).get(LON)
+        return o if o is not None and 'relay uk.fake withheld' in o.reason else None
+    o = wait_for(named, WAIT, interval=0.2, what='uk.victim3 names uk.fake for withholding')
+    check(o.via == LON and not o.broken, 'pulled from the origin now: %r' % o)
+    wait_resolves(VICTIM3, 'uk.london.barnet.x', 'barnet')
+    check('event=peer_open peer=%s' % LON in e['nodes'][VICTIM3].log_text(),
+          'no axle on demand to the origin')
+
+
 def _after_failure(name):
     for r, n in _env.get('nodes', {}).items():
         print('--- %s log tail ---\n%s' % (r, n.log_tail(30)))
