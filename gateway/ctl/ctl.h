@@ -126,6 +126,9 @@ int ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
  * (ENOMEM); ctl_print_json prints it indented, returns CTL_OK or CTL_FAILED.
  */
 struct json_t;
+/* Prints m as JSON (--json) or with show(m), then frees m; the print's result. */
+int ctl_output(struct ctl *ctl, ProtobufCMessage *m,
+    void (*show)(const ProtobufCMessage *));
 struct json_t *ctl_json(const ProtobufCMessage *m);
 int ctl_print_json(const ProtobufCMessage *m);
 /*

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "gateway/ctl/ctl.h"
+#include "proto/pb.h"
 #include "proto/pb_json.h"
 
 /* int64 fields named *_ms that are durations, not times since the epoch. */
@@ -92,6 +93,19 @@ ctl_print_json(const ProtobufCMessage *m)
 
 	json_decref(j);
 	putchar('\n');
+	return rc;
+}
+
+int
+ctl_output(struct ctl *ctl, ProtobufCMessage *m, void (*show)(const ProtobufCMessage *))
+{
+	int rc = CTL_OK;
+
+	if (ctl->json)
+		rc = ctl_print_json(m);
+	else
+		show(m);
+	pb_free(m);
 	return rc;
 }
 

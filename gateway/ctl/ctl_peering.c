@@ -10,19 +10,6 @@
 #include "gateway/ctl/ctl.h"
 #include "proto/pb.h"
 
-static int
-show_or_json(struct ctl *ctl, ProtobufCMessage *m, void (*show)(const ProtobufCMessage *))
-{
-	int rc = CTL_OK;
-
-	if (ctl->json)
-		rc = ctl_print_json(m);
-	else
-		show(m);
-	pb_free(m);
-	return rc;
-}
-
 /* --- region publish ---------------------------------------------------------------- */
 
 static void
@@ -88,7 +75,7 @@ cmd_region(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Registry/PublishNode", &req.base,
 	    &axle__v1__publish_node_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return show_or_json(ctl, m, show_node);
+	return ctl_output(ctl, m, show_node);
 }
 
 /* --- origins ------------------------------------------------------------------------- */
@@ -156,7 +143,7 @@ cmd_origins(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Axle/Origins", &req.base,
 	    &axle__v1__origins_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return show_or_json(ctl, m, show_origins);
+	return ctl_output(ctl, m, show_origins);
 }
 
 const struct ctl_cmd ctl_peering_cmds[] = {

@@ -154,20 +154,6 @@ kv(const char *k, const char *v)
 	putchar('\n');
 }
 
-/* Prints m as JSON or with show(m); frees m. */
-static int
-output(struct ctl *ctl, ProtobufCMessage *m, void (*show)(const ProtobufCMessage *))
-{
-	int rc = CTL_OK;
-
-	if (ctl->json)
-		rc = ctl_print_json(m);
-	else
-		show(m);
-	pb_free(m);
-	return rc;
-}
-
 /* --- registrar records ------------------------------------------------------------ */
 
 static void
@@ -276,7 +262,7 @@ registrar_add(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Registry/Delegate", &req.base,
 	    &axle__v1__delegate_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_registrar_msg);
+	return ctl_output(ctl, m, show_registrar_msg);
 }
 
 static int
@@ -293,7 +279,7 @@ registrar_show(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Registry/GetRegistrar", &req.base,
 	    &axle__v1__get_registrar_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_registrar_msg);
+	return ctl_output(ctl, m, show_registrar_msg);
 }
 
 /* One registrar as a row of the list's table; 0, or -1 on ENOMEM. */
@@ -397,7 +383,7 @@ registrar_status(struct ctl *ctl, int argc, char **argv,
 	if (ctl_call(ctl, "/axle.v1.Registry/SetStatus", &req.base,
 	    &axle__v1__set_status_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_registrar_msg);
+	return ctl_output(ctl, m, show_registrar_msg);
 }
 
 static int
@@ -423,7 +409,7 @@ registrar_rehome(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Registry/ReHome", &req.base,
 	    &axle__v1__re_home_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_rehome);
+	return ctl_output(ctl, m, show_rehome);
 }
 
 static const char registrar_usage[] =
@@ -517,7 +503,7 @@ cmd_resolve(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Registry/Resolve", &req.base,
 	    &axle__v1__resolve_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_resolve);
+	return ctl_output(ctl, m, show_resolve);
 }
 
 static void
@@ -580,7 +566,7 @@ cmd_discover(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Portal/Discover", &req.base,
 	    &axle__v1__discover_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_discover);
+	return ctl_output(ctl, m, show_discover);
 }
 
 /* --- service publish|withdraw ------------------------------------------------------- */
@@ -616,7 +602,7 @@ service_publish(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Registry/PublishService", &req.base,
 	    &axle__v1__publish_service_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_registrar_msg);
+	return ctl_output(ctl, m, show_registrar_msg);
 }
 
 static int
@@ -639,7 +625,7 @@ service_withdraw(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Registry/WithdrawService", &req.base,
 	    &axle__v1__withdraw_service_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_registrar_msg);
+	return ctl_output(ctl, m, show_registrar_msg);
 }
 
 static int
@@ -897,7 +883,7 @@ cmd_mirror(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, "/axle.v1.Registry/ResetMirror", &req.base,
 	    &axle__v1__reset_mirror_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
-	return output(ctl, m, show_reset);
+	return ctl_output(ctl, m, show_reset);
 }
 
 const struct ctl_cmd ctl_registry_cmds[] = {

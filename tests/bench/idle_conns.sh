@@ -26,8 +26,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 256)) ]; then
 	exit 0
 fi
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { i=0; until /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do i=$((i+1)); [ $i -gt 50 ] && { echo "port $1 never opened"; exit 1; }; sleep 0.1; done; }
+. "$top/tests/bench/benchlib.sh"
 # KiB resident: the process and its children (nghttpx runs a worker under its master).
 rss_kb() {
 	t=0
@@ -41,21 +40,8 @@ rss_kb() {
 P=$work/pki/uk.idle
 mkdir -p "$work/www"; printf 'ok\n' >"$work/www/small"
 ax_port=$(free_port); d_port=$(free_port); x_port=$(free_port)
-cat >"$work/axled.conf" <<CONF
-[node]
-federation = fame-idle
-region = uk.idle
-listen = 127.0.0.1:$ax_port
-data_dir = data
-[tls]
-cert = pki/uk.idle/node.chain.pem
-key = pki/uk.idle/node.key
-trust_dir = pki/trust
-[log]
-level = warn
-[limits]
-max_connections = $((N + 64))
-CONF
+bench_conf "$work/axled.conf" fame-idle uk.idle "$ax_port" data pki "[limits]" \
+    "max_connections = $((N + 64))"
 (cd "$work" && exec "$B/axled" -c "$work/axled.conf" 2>"$work/axled.log") & ax_pid=$!; pids="$pids $ax_pid"
 nghttpd --no-tls -d "$work/www" -a 127.0.0.1 "$d_port" >/dev/null 2>&1 & pids="$pids $!"
 nghttpx --conf=/dev/null -f"127.0.0.1,$x_port" -b"127.0.0.1,$d_port;;proto=h2" \
