@@ -37,6 +37,8 @@ run_one() {	# name, command...
 	else
 		fail=$((fail + 1)); failed="$failed $name"
 		echo "FAIL $name ($took, exit $rc) -- log: $log"
+		# The reasons first (a CI excerpt may show only the first lines), then the tail.
+		grep -E '^ *FAIL ' "$log" | head -n 5 | cut -c1-800 | sed 's/^/    reason: /'
 		tail -n 30 "$log" | sed 's/^/    /'
 	fi
 	skip=$((skip + n))

@@ -64,6 +64,21 @@ class Fed:
                 return False
         wait_for(up, timeout, interval=0.2, what='Registry on %s' % region)
 
+    def wait_resolves(self, region, address, rid, status=None, timeout=60):
+        """Waits until region resolves address to registrar rid (with that standing, if
+        given): a registrar of another region reaches this one's mirror after a lag."""
+        rp = self.stubs.registry_pb2
+
+        def ok():
+            try:
+                r = self.registry(region, 'Resolve', rp.ResolveRequest(address=address))
+            except grpc.RpcError:
+                return None
+            return r if (r.registrar.id == rid and
+                         (status is None or r.registrar.status == status)) else None
+        return wait_for(ok, timeout, interval=0.2, what='%s resolves to %s at %s'
+                        % (address, rid, region))
+
     def registrar(self, region, rid, prefix, cert_uri, services=()):
         """Delegates prefix to rid, activates it, publishes services (name, kind, address)."""
         rp = self.stubs.registry_pb2

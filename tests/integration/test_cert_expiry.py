@@ -23,9 +23,11 @@ _env = {}
 def env():
     ws = Workspace(prefix='axle-expiry-')
     fed = make_federation(ws, FED, [REGION])
-    # A node certificate with five days left, and a CRL with two days to its next update.
+    # A node certificate with just under five days left (an hour under, so that the
+    # warning's whole days read 4 however fast the check follows: at exactly 5 days,
+    # within the same second, it read 5 once), and a CRL with two days to its next update.
     soon = fed.issue('node', REGION, name='node-soon', start=utc_stamp(-3600),
-                     end=utc_stamp(5 * DAY))
+                     end=utc_stamp(5 * DAY - 3600))
     run([at.certs_tool('axle-crl-publish'), fed.ca_dir, '2'])
     fed.trust_add()
     admin = fed.admin(REGION)
