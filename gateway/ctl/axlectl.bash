@@ -13,7 +13,7 @@ _axlectl_commands="info health cases audit registrar delegate resolve service
 discover feed mirror region origins send fetch ack reject status outbox mailbox
 help"
 # Command options that take no value (all others take one).
-_axlectl_flags="--json --overdue --all --payload --receipts --no-endpoint"
+_axlectl_flags="--json --overdue --all --payload --receipts --no-endpoint --seal --no-seal"
 
 # The sub-commands of a command ("" when it has none).
 _axlectl_subs()
@@ -49,8 +49,10 @@ _axlectl_opts()
 	"feed show") echo "--from" ;;
 	"region publish") echo "--endpoint --no-endpoint --name" ;;
 	"send "*) echo "--to --to-group --from --type --context --payload-file" \
-	    "--content-type --deliver-by-ms --reply-by-ms --policy --id" ;;
-	"fetch "*) echo "--max --wait-ms --mailbox --visibility-ms --save --receipts" ;;
+	    "--content-type --deliver-by-ms --reply-by-ms --policy --id" \
+	    "--seal-to --seal --no-seal" ;;
+	"fetch "*) echo "--max --wait-ms --mailbox --visibility-ms --save --receipts" \
+	    "--seal-key --seal-cert" ;;
 	"ack "*) echo "--all --mailbox" ;;
 	esac
 }
@@ -105,7 +107,7 @@ _axlectl()
 	if ((COMP_CWORD - 1 > cmd_i)) && [[ $prev == --* &&
 	    " $_axlectl_flags " != *" $prev "* ]]; then
 		case $prev in
-		--payload-file)
+		--payload-file | --seal-to | --seal-key | --seal-cert)
 			compopt -o filenames 2>/dev/null
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
 		--save)

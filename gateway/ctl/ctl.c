@@ -270,6 +270,10 @@ ctl_ini_handler(void *user, const char *section, const char *name,
 		ctl_ini_path(ini, s->key, sizeof(s->key), value);
 	else if (strcmp(name, "trust") == 0 || strcmp(name, "trust_dir") == 0)
 		ctl_ini_path(ini, s->trust, sizeof(s->trust), value);
+	else if (strcmp(name, "seal_key") == 0)
+		ctl_ini_path(ini, s->seal_key, sizeof(s->seal_key), value);
+	else if (strcmp(name, "seal_cert") == 0)
+		ctl_ini_path(ini, s->seal_cert, sizeof(s->seal_cert), value);
 	else if (strcmp(name, "federation") == 0)
 		ctl_copy(s->federation, sizeof(s->federation), value);
 	else if (strcmp(name, "server") == 0)
@@ -383,6 +387,8 @@ ctl_parse(struct ctl *ctl, int argc, char **argv)
 	MERGE(cert, "AXLE_CERT");
 	MERGE(key, "AXLE_KEY");
 	MERGE(trust, "AXLE_TRUST");
+	MERGE(seal_key, "AXLE_SEAL_KEY");
+	MERGE(seal_cert, "AXLE_SEAL_CERT");
 	MERGE(federation, "AXLE_FEDERATION");
 	MERGE(server, "AXLE_SERVER");
 #undef MERGE

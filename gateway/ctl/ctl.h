@@ -25,6 +25,8 @@ struct ctl_settings {
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
 	char trust[PATH_MAX];
+	char seal_key[PATH_MAX];	/* fetch opens sealed payloads with it */
+	char seal_cert[PATH_MAX];	/* its certificate (optional) */
 	char federation[NET_FED_MAX + 1];
 	char server[NET_HOST_MAX + NET_PORT_MAX + 4];
 	int timeout_ms;

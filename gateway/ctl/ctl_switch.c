@@ -16,12 +16,14 @@
 #include "axle/v1/switch.pb-c.h"
 #include "gateway/net/client.h"
 #include "gateway/ctl/ctl.h"
+#include "gateway/ctl/ctl_seal.h"
 #include "gateway/net/grpc_frame.h"
 #include "proto/pb_json.h"
 #include "gateway/switch/sw_envelope.h"
 #include "proto/pb.h"
 
 #define PAYLOAD_FILE_MAX	(64u << 20)
+#define SEAL_TO_MAX		16	/* --seal-to certificates per send */
 
 static int64_t
 now_ms(void)
@@ -80,6 +82,22 @@ flag(int argc, char **argv, const char *name)
 		if (strcmp(argv[i], name) == 0)
 			return true;
 	return false;
+}
+
+/* Every value of a repeatable "--name value" option, at most max; their count. */
+static size_t
+opt_all(int argc, char **argv, const char *name, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], name) == 0) {
+			if (n < max)
+				out[n] = argv[i + 1];
+			n++;
+			i++;
+		}
+	return n;
 }
 
 static bool
@@ -225,28 +243,79 @@ group_arg(char *s, Axle__V1__ServiceGroup *g)
 
 static const char send_usage[] = "send (--to ADDR | --to-group KIND:PREFIX) --from ADDR --type T "
     "[--context C] [--payload-file F] [--content-type CT] [--deliver-by-ms N] "
-    "[--reply-by-ms N] [--policy escalate|return|discard] [--id HEX]\n"
+    "[--reply-by-ms N] [--policy escalate|return|discard] [--id HEX] "
+    "[--seal-to CERT.pem]... [--seal | --no-seal]\n"
     "  (deadlines are milliseconds from now; --to-group sends one copy to every\n"
-    "  KIND service (portal|switch|index) under PREFIX that accepts type T)";
+    "  KIND service (portal|switch|index) under PREFIX that accepts type T;\n"
+    "  --seal-to seals the payload to each certificate given, as CMS\n"
+    "  AuthEnvelopedData with AES-256-GCM: docs/protocol.md \"Sealed payloads\")";
+
+/*
+ * --seal-to: seals *payload (*plen bytes) in place to every certificate
+ * named, and sets the sealed content type. Returns CTL_OK, or CTL_FAILED
+ * (said).
+ */
+static int
+send_seal(struct ctl *ctl, const char *const *paths, size_t n,
+    uint8_t **payload, size_t *plen, Axle__V1__Envelope *e)
+{
+	X509 *certs[SEAL_TO_MAX];
+	uint8_t *sealed = NULL;
+	size_t slen = 0, got = 0;
+	char err[400];
+	int rc = CTL_OK;
+
+	while (got < n && (certs[got] = ctl_seal_cert_load(paths[got], err,
+	    sizeof(err))) != NULL)
+		got++;
+	if (got < n)
+		rc = ctl_fail(ctl, "INVALID_ARGUMENT", err);
+	if (rc == CTL_OK && ctl_seal(*payload != NULL ? *payload :
+	    (const uint8_t *)"", *plen, certs, n, &sealed, &slen, err,
+	    sizeof(err)) != 0)
+		rc = ctl_fail(ctl, "FAILED", err);
+	for (size_t i = 0; i < got; i++)
+		X509_free(certs[i]);
+	if (rc != CTL_OK)
+		return rc;
+	free(*payload);
+	*payload = sealed;
+	*plen = slen;
+	e->content_type = (char *)SW_SEALED_CT;
+	return CTL_OK;
+}
 
 static int
 cmd_send(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const known[] = { "--to", "--to-group", "--from", "--type",
 	    "--context", "--payload-file", "--content-type", "--deliver-by-ms",
-	    "--reply-by-ms", "--policy", "--id", NULL };
+	    "--reply-by-ms", "--policy", "--id", "--seal-to", NULL };
+	static const char *const flags[] = { "--seal", "--no-seal", NULL };
 	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
 	Axle__V1__ServiceGroup group = AXLE__V1__SERVICE_GROUP__INIT;
 	char *to = (char *)opt(argc, argv, "--to");
 	char *to_group = (char *)opt(argc, argv, "--to-group");
-	const char *s;
+	const char *s, *seal_to[SEAL_TO_MAX];
 	uint8_t id[SW_ID_LEN], *payload = NULL;
-	size_t plen = 0;
+	size_t plen = 0, nseal = opt_all(argc, argv, "--seal-to", seal_to, SEAL_TO_MAX);
 	long long n;
 	ProtobufCMessage *m;
 	int rc;
 
-	if (!opts_known(argc, argv, known, NULL) || (to == NULL) == (to_group == NULL) ||
+	if (nseal > SEAL_TO_MAX)
+		return usage("send --seal-to: at most 16 certificates");
+	if (flag(argc, argv, "--no-seal") && (nseal > 0 || flag(argc, argv, "--seal")))
+		return usage("send: --no-seal with --seal or --seal-to");
+	if (nseal > 0 && opt(argc, argv, "--content-type") != NULL)
+		return usage("send: --content-type with --seal-to (a sealed "
+		    "payload's content type is \"" SW_SEALED_CT "\")");
+	if (flag(argc, argv, "--seal") && nseal == 0) {
+		fprintf(stderr, "axlectl: send: --seal: no sealing certificate "
+		    "given (--seal-to CERT.pem)\n");
+		return CTL_USAGE;
+	}
+	if (!opts_known(argc, argv, known, flags) || (to == NULL) == (to_group == NULL) ||
 	    (to_group != NULL && group_arg(to_group, &group) != 0) ||
 	    opt(argc, argv, "--from") == NULL || opt(argc, argv, "--type") == NULL ||
 	    policy_arg(opt(argc, argv, "--policy"), &e.failure_policy) != 0)
@@ -287,6 +356,11 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 	if ((s = opt(argc, argv, "--payload-file")) != NULL &&
 	    read_file(s, &payload, &plen) != 0)
 		return CTL_FAILED;
+	if (nseal > 0 && (rc = send_seal(ctl, seal_to, nseal, &payload, &plen,
+	    &e)) != CTL_OK) {
+		free(payload);
+		return rc;
+	}
 	e.payload.data = payload;
 	e.payload.len = plen;
 	rc = ctl_call(ctl, "/axle.v1.Switch/Send", &e.base,
@@ -320,7 +394,9 @@ struct fetch_state {
 	const char *save_dir;		/* --save DIR */
 	bool receipts_only;		/* --receipts */
 	uint8_t (*ids)[SW_ID_LEN];	/* ack --all: what was fetched */
-	size_t n, skipped, nids, save_failed;
+	EVP_PKEY *seal_key;		/* opens sealed payloads (--seal-key) */
+	X509 *seal_cert;		/* its certificate, or NULL */
+	size_t n, skipped, nids, save_failed, open_failed;
 	bool done;
 	int status;
 	char msg[512];
@@ -348,7 +424,7 @@ dash(const char *s)
 /* One row per delivery; what a receipt or a returned message says, noted under it. */
 static int
 delivery_row(struct ctl_table *t, const Axle__V1__Delivery *d,
-    const Axle__V1__Receipt *r, const char *saved)
+    const Axle__V1__Receipt *r, const char *saved, const char *sealed)
 {
 	const Axle__V1__Envelope *e = d->envelope;
 	char hex[SW_ID_HEX_LEN + 1], hex2[SW_ID_HEX_LEN + 1], att[16], bytes[24];
@@ -376,6 +452,8 @@ delivery_row(struct ctl_table *t, const Axle__V1__Delivery *d,
 		    " case " : "", ri->case_id != NULL ? ri->case_id : "",
 		    ri->reason != NULL ? ri->reason : "");
 	}
+	if (rc == 0 && sealed != NULL)
+		rc = ctl_table_note(t, "sealed payload: %s", sealed);
 	if (rc == 0 && saved != NULL)
 		rc = ctl_table_note(t, "payload saved as %s", saved);
 	return rc;
@@ -386,7 +464,8 @@ delivery_row(struct ctl_table *t, const Axle__V1__Delivery *d,
  * its path into path. Returns 0, or -1 after saying why on stderr.
  */
 static int
-payload_save(const char *dir, const Axle__V1__Envelope *e, char *path, size_t len)
+payload_save(const char *dir, const Axle__V1__Envelope *e,
+    const ProtobufCBinaryData *payload, char *path, size_t len)
 {
 	char hex[SW_ID_HEX_LEN + 1], tmp[PATH_MAX];
 	FILE *f = NULL;
@@ -398,7 +477,7 @@ payload_save(const char *dir, const Axle__V1__Envelope *e, char *path, size_t le
 	ok = e->message_id.len == SW_ID_LEN &&
 	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 &&
 	    (f = fdopen(fd, "wb")) != NULL &&
-	    fwrite(e->payload.data, 1, e->payload.len, f) == e->payload.len &&
+	    fwrite(payload->data, 1, payload->len, f) == payload->len &&
 	    fflush(f) == 0 && fsync(fd) == 0;
 	if (f != NULL ? fclose(f) != 0 : fd >= 0 && close(fd) != 0)
 		ok = 0;
@@ -411,13 +490,44 @@ payload_save(const char *dir, const Axle__V1__Envelope *e, char *path, size_t le
 	return -1;
 }
 
-/* One delivery: filtered, saved, kept for ack --all, then as JSON or a row. */
+/*
+ * A sealed payload opened with the hub's key into *plain (free plain->data),
+ * and what happened in note: opened, or why not. Returns false when it is
+ * sealed and cannot be opened (not to be saved).
+ */
+static bool
+fetch_open(struct fetch_state *s, const Axle__V1__Envelope *e,
+    ProtobufCBinaryData *plain, char *note, size_t len)
+{
+	char err[400];
+
+	plain->data = NULL;
+	plain->len = 0;
+	note[0] = '\0';
+	if (!sw_payload_sealed(e))
+		return true;
+	if (s->seal_key == NULL) {
+		snprintf(note, len, "not opened (no sealing key: --seal-key KEY.pem)");
+		return true;
+	}
+	if (ctl_seal_open(e->payload.data, e->payload.len, s->seal_key,
+	    s->seal_cert, &plain->data, &plain->len, err, sizeof(err)) != 0) {
+		snprintf(note, len, "CANNOT OPEN: %s", err);
+		s->open_failed++;
+		return false;
+	}
+	snprintf(note, len, "opened (%zu bytes)", plain->len);
+	return true;
+}
+
+/* One delivery: filtered, opened, saved, kept for ack --all, then as JSON or a row. */
 static void
 fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 {
 	Axle__V1__Receipt *r = delivery_receipt(d);
-	char path[PATH_MAX];
-	bool saved = false;
+	ProtobufCBinaryData plain;
+	char path[PATH_MAX], note[500];
+	bool saved = false, opened;
 	int rc = 0;
 
 	if (s->receipts_only && r == NULL) {
@@ -425,10 +535,13 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 		return;
 	}
 	s->n++;
-	if (s->save_dir != NULL) {
-		saved = payload_save(s->save_dir, d->envelope, path, sizeof(path)) == 0;
+	opened = fetch_open(s, d->envelope, &plain, note, sizeof(note));
+	if (s->save_dir != NULL && opened) {
+		saved = payload_save(s->save_dir, d->envelope, plain.data != NULL ?
+		    &plain : &d->envelope->payload, path, sizeof(path)) == 0;
 		s->save_failed += !saved;
 	}
+	free(plain.data);
 	if (s->ids != NULL && d->envelope->message_id.len == SW_ID_LEN && s->nids < FETCH_ROUND)
 		memcpy(s->ids[s->nids++], d->envelope->message_id.data, SW_ID_LEN);
 	if (s->arr != NULL) {
@@ -441,10 +554,15 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 				    ctl_json(&r->base));
 			if (saved)
 				json_object_set_new(o, "saved", json_string(path));
+			if (note[0] != '\0')
+				json_object_set_new(o, "sealed", json_pack("{s:b,s:s}",
+				    "opened", opened &&
+				    s->seal_key != NULL, "note", note));
 		}
 		rc = json_array_append_new(s->arr, o);
 	} else {
-		rc = delivery_row(s->table, d, r, saved ? path : NULL);
+		rc = delivery_row(s->table, d, r, saved ? path : NULL,
+		    note[0] != '\0' ? note : NULL);
 	}
 	if (rc != 0)
 		snprintf(s->msg, sizeof(s->msg), "out of memory");
@@ -527,6 +645,8 @@ fetch_state_print(const struct fetch_state *s)
 static void
 fetch_state_free(struct fetch_state *s)
 {
+	EVP_PKEY_free(s->seal_key);
+	X509_free(s->seal_cert);
 	json_decref(s->arr);
 	ctl_table_free(s->table);
 	free(s->ids);
@@ -551,13 +671,36 @@ save_dir_ok(const char *dir)
 }
 
 static const char fetch_usage[] = "fetch [--max N] [--wait-ms W] [--visibility-ms V] "
-    "[--mailbox ADDR] [--save DIR] [--receipts]";
+    "[--mailbox ADDR] [--save DIR] [--receipts] [--seal-key KEY.pem "
+    "[--seal-cert CERT.pem]]\n"
+    "  (--seal-key, or seal_key in the config, or AXLE_SEAL_KEY: the hub's\n"
+    "  sealing key; sealed payloads are opened with it and saved opened)";
+
+/* The hub's sealing key and certificate: flags, else the settings. */
+static int
+fetch_seal_load(struct ctl *ctl, struct fetch_state *s, const char *key,
+    const char *cert)
+{
+	char err[400];
+
+	if (key == NULL && ctl->set.seal_key[0] != '\0')
+		key = ctl->set.seal_key;
+	if (cert == NULL && ctl->set.seal_cert[0] != '\0')
+		cert = ctl->set.seal_cert;
+	if (key == NULL)
+		return CTL_OK;
+	if ((s->seal_key = ctl_seal_key_load(key, err, sizeof(err))) == NULL ||
+	    (cert != NULL && (s->seal_cert = ctl_seal_cert_load(cert, err,
+	    sizeof(err))) == NULL))
+		return ctl_fail(ctl, "INVALID_ARGUMENT", err);
+	return CTL_OK;
+}
 
 static int
 cmd_fetch(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const known[] = { "--max", "--wait-ms", "--mailbox",
-	    "--visibility-ms", "--save", NULL };
+	    "--visibility-ms", "--save", "--seal-key", "--seal-cert", NULL };
 	static const char *const flags[] = { "--receipts", NULL };
 	Axle__V1__FetchRequest req = AXLE__V1__FETCH_REQUEST__INIT;
 	struct fetch_state s = { .ctl = ctl };
@@ -588,10 +731,17 @@ cmd_fetch(struct ctl *ctl, int argc, char **argv)
 	s.receipts_only = flag(argc, argv, "--receipts");
 	req.mailbox = (char *)(opt(argc, argv, "--mailbox") ?
 	    opt(argc, argv, "--mailbox") : "");
-	if ((rc = fetch_state_init(ctl, &s)) == CTL_OK &&
+	if ((rc = fetch_seal_load(ctl, &s, opt(argc, argv, "--seal-key"),
+	    opt(argc, argv, "--seal-cert"))) == CTL_OK &&
+	    (rc = fetch_state_init(ctl, &s)) == CTL_OK &&
 	    (rc = fetch_call(ctl, &req, &s)) == CTL_OK) {
 		fetch_state_print(&s);
-		if (s.save_failed > 0)
+		if (s.open_failed > 0)
+			rc = ctl_fail(ctl, "FAILED", "some sealed payloads could not "
+			    "be opened with this key (said above) and were not "
+			    "saved; those messages come back after the visibility "
+			    "timeout");
+		else if (s.save_failed > 0)
 			rc = ctl_fail(ctl, "FAILED", "some payloads were not saved (said "
 			    "above); those messages come back after the visibility timeout");
 	}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/sha.h>
 
@@ -421,4 +422,68 @@ sw_view_release(struct sw_env_view *v)
 {
 	free(v->trace);
 	v->trace = NULL;
+}
+
+/* --- sealed payloads --------------------------------------------------------------- */
+
+/* s[0..n) with spaces and tabs cut at both ends. */
+static void
+trim(const char **s, size_t *n)
+{
+	while (*n > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+static bool
+word_is(const char *s, size_t n, const char *want)
+{
+	trim(&s, &n);
+	return n == strlen(want) && strncasecmp(s, want, n) == 0;
+}
+
+/* application/pkcs7-mime with a parameter smime-type=authEnveloped-data. */
+static bool
+sealed_ct(const char *ct)
+{
+	const char *semi, *eq, *end;
+	bool type = false;
+
+	if (ct == NULL || (semi = strchr(ct, ';')) == NULL ||
+	    !word_is(ct, (size_t)(semi - ct), "application/pkcs7-mime"))
+		return false;
+	for (const char *p = semi + 1; *p != '\0' && !type; p = *end ? end + 1 : end) {
+		end = strchr(p, ';');
+		if (end == NULL)
+			end = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		type = eq != NULL && word_is(p, (size_t)(eq - p), "smime-type") &&
+		    (word_is(eq + 1, (size_t)(end - eq - 1), "authEnveloped-data") ||
+		    word_is(eq + 1, (size_t)(end - eq - 1), "\"authEnveloped-data\""));
+	}
+	return type;
+}
+
+bool
+sw_payload_sealed(const Axle__V1__Envelope *e)
+{
+	/* OBJECT IDENTIFIER 1.2.840.113549.1.9.16.1.23, DER. */
+	static const uint8_t oid[] = { 0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+	    0x0d, 0x01, 0x09, 0x10, 0x01, 0x17 };
+	const uint8_t *p = e->payload.data;
+	size_t n = e->payload.len, hdr;
+
+	if (!sealed_ct(e->content_type) || n < 2 || p[0] != 0x30)
+		return false;
+	/* The outer SEQUENCE's length: short form, or long form of 1..4 bytes. */
+	if (p[1] < 0x80)
+		hdr = 2;
+	else if (p[1] > 0x80 && p[1] <= 0x84)
+		hdr = 2 + (size_t)(p[1] & 0x7f);
+	else
+		return false;
+	return n >= hdr + sizeof(oid) && memcmp(p + hdr, oid, sizeof(oid)) == 0;
 }

@@ -2,6 +2,7 @@
 #ifndef AXLE_GW_SW_ENVELOPE_H
 #define AXLE_GW_SW_ENVELOPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,8 @@
 #define SW_REDIRECT_CASE_MAX	299	/* a trace hop's redirect_case bytes */
 #define SW_RETURNED_TYPE	"axle.returned"	/* a returned message (docs/protocol.md) */
 #define SW_DIGEST_LEN		32	/* SHA-256: sw_envelope_digest */
+/* The content_type of a sealed payload (docs/protocol.md "Sealed payloads"). */
+#define SW_SEALED_CT		"application/pkcs7-mime; smime-type=authEnveloped-data"
 
 /* The node's limits on envelopes (from the configuration). */
 struct sw_limits {
@@ -90,6 +93,18 @@ void sw_envelope_given(const Axle__V1__Envelope *e, struct sw_given *g);
  */
 int sw_envelope_digest(const Axle__V1__Envelope *e, const struct sw_given *g,
     uint8_t out[SW_DIGEST_LEN]);
+
+/*
+ * Is e's payload sealed (docs/protocol.md "Sealed payloads")? True when
+ * its content_type is SW_SEALED_CT's media type application/pkcs7-mime
+ * with the parameter smime-type=authEnveloped-data (any case, any spaces
+ * around the ';' and '=') AND the payload starts as the DER of a CMS
+ * ContentInfo whose contentType is id-ct-authEnvelopedData
+ * (1.2.840.113549.1.9.16.1.23): a SEQUENCE header, then that OID. Only those
+ * first bytes are looked at: the payload is never parsed further, never
+ * opened (nodes hold no recipient's key).
+ */
+bool sw_payload_sealed(const Axle__V1__Envelope *e);
 
 /* Writes the 32 lower-case hex digits of id[0..16) and a NUL to out; returns out. */
 char *sw_message_id_hex(const uint8_t *id, char out[SW_ID_HEX_LEN + 1]);
