@@ -19,7 +19,12 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 LDFLAGS += $(SAN)
 
 # --- sources -------------------------------------------------------------
-PROTOS     = $(wildcard proto/axle/v1/*.proto)
+# axle's own, and the standard gRPC health and reflection services it serves.
+PROTOS     = $(wildcard proto/axle/v1/*.proto) proto/grpc/health/v1/health.proto \
+             proto/grpc/reflection/v1/reflection.proto
+# What reflection describes (proto/descset.h): those and v1alpha, the older
+# name of reflection (the same messages; served by the v1 handler, no C code).
+DESC_PROTOS = $(PROTOS) proto/grpc/reflection/v1alpha/reflection.proto
 PROTO_C    = $(PROTOS:proto/%.proto=$(B)/gen/%.pb-c.c)
 PROTO_H    = $(PROTOS:proto/%.proto=$(B)/gen/%.pb-c.h)
 REG_SRC    = $(wildcard registry/*.c)
@@ -32,7 +37,7 @@ GW_SRC     = $(filter-out $(GW_MAINS),$(foreach d,$(GW_DIRS),$(wildcard gateway/
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst $(B)/%,%,$(1)))
 
-PROTO_O = $(call obj,$(PROTO_C)) $(call obj,$(wildcard proto/*.c))
+PROTO_O = $(call obj,$(PROTO_C)) $(call obj,$(wildcard proto/*.c)) $(B)/obj/gen/descriptor_set.o
 REG_O   = $(call obj,$(REG_SRC))
 REC_O   = $(call obj,$(REC_SRC))
 # The console's pages (gateway/console/www/), compiled in as a C table.
@@ -57,6 +62,13 @@ deps:
 $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(B)/gen
 	protoc-c --proto_path=proto --c_out=$(B)/gen $<
+
+# The FileDescriptorSet of DESC_PROTOS, compiled in for server reflection.
+$(B)/gen/descriptor_set.c: $(DESC_PROTOS) proto/descset.sh
+	@mkdir -p $(B)/gen
+	protoc-c --proto_path=proto --include_imports \
+	    --descriptor_set_out=$(B)/gen/descriptor_set.pb $(DESC_PROTOS)
+	sh proto/descset.sh $(B)/gen/descriptor_set.pb > $@.tmp && mv $@.tmp $@
 
 $(B)/gen/console_assets.c: gateway/console/embed.sh gateway/console/www $(CONSOLE_WWW)
 	@mkdir -p $(B)/gen

@@ -50,6 +50,7 @@ struct net_stream {
 	struct evbuffer *body;
 	int body_over;			/* request body over the limit */
 	int remote_done;		/* END_STREAM received */
+	int streaming_in;		/* a client-streaming call: each message handed over as it arrives */
 	int rst_after;			/* answered early: RST_STREAM(NO_ERROR) after the response */
 	int events;			/* a /console/events stream, in srv->events */
 	struct net_stream *ev_prev, *ev_next;
@@ -247,8 +248,14 @@ stream_free(struct net_stream *st)
 	events_unlink(st);
 	if (st->ev_end != NULL)
 		event_free(st->ev_end);
-	if (st->call != NULL)
-		call_detach(st->call);
+	if (st->call != NULL) {
+		struct net_call *call = st->call;
+
+		call_detach(call);
+		/* Between its messages a client-streaming call is the transport's. */
+		if (st->streaming_in)
+			net_call_finish(call, GRPC_CANCELLED, "the client went away");
+	}
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -649,6 +656,8 @@ call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	stream_end(st, GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
 	kick(st->h2);
 	call_detach(call);
+	if (st->streaming_in)	/* counted and answered: only freed */
+		net_call_finish(call, GRPC_DEADLINE_EXCEEDED, NULL);
 }
 
 static struct net_call *
@@ -786,15 +795,40 @@ call_frame(struct net_call *call, const uint8_t *body, size_t len,
 	return 0;
 }
 
+/*
+ * One request message of the call's method, msg[0..len) in the stream's
+ * form (protobuf or Connect's JSON). NULL once the call has been answered.
+ */
+static ProtobufCMessage *
+call_unpack(struct net_call *call, const uint8_t *msg, size_t msglen)
+{
+	struct net_stream *st = call->stream;
+	uint32_t max = st->h2->srv->lim->max_message_size;
+	ProtobufCMessage *req;
+	char err[256];
+
+	if (!net_connect_form_is_json(st->form))
+		req = pb_unpack(call->m->req, msg, msglen, max, err, sizeof(err));
+	else if (msglen == 0)	/* curl -d '': the empty message */
+		req = pb_json_parse(call->m->req, "{}", 2, max, err, sizeof(err));
+	else
+		req = pb_json_parse(call->m->req, (const char *)msg, msglen, max,
+		    err, sizeof(err));
+	if (req == NULL)
+		net_call_error(call, GRPC_INVALID_ARGUMENT,
+		    "request is not a valid %s: %s", call->m->req->name, err);
+	return req;
+}
+
+static void stream_in_feed(struct net_stream *st);
+
 /* gRPC and Connect: the request decoded, then the handler. */
 static void
 dispatch_call(struct net_h2 *h2, struct net_stream *st)
 {
-	uint32_t max = h2->srv->lim->max_message_size;
 	struct net_call *call = call_begin(h2, st);
 	const uint8_t *body, *msg;
 	size_t len, msglen;
-	char err[256];
 
 	if (call == NULL)
 		return;
@@ -811,6 +845,17 @@ dispatch_call(struct net_h2 *h2, struct net_stream *st)
 		    "compressed requests are not supported; send content-encoding identity");
 		return;
 	}
+	if (call->m->server_streaming == NET_RPC_BIDI) {
+		if (st->form != NET_FORM_GRPC) {
+			net_call_error(call, GRPC_UNIMPLEMENTED, "%s streams its "
+			    "requests: call it with gRPC (content-type "
+			    "application/grpc)", st->path);
+			return;
+		}
+		st->streaming_in = 1;	/* the whole request is here already */
+		stream_in_feed(st);
+		return;
+	}
 	len = evbuffer_get_length(st->body);
 	body = evbuffer_pullup(st->body, -1);
 	msg = body;
@@ -818,20 +863,53 @@ dispatch_call(struct net_h2 *h2, struct net_stream *st)
 	if ((st->form == NET_FORM_GRPC || net_connect_form_is_stream(st->form)) &&
 	    call_frame(call, body, len, &msg, &msglen) != 0)
 		return;
-	if (!net_connect_form_is_json(st->form))
-		call->req = pb_unpack(call->m->req, msg, msglen, max, err, sizeof(err));
-	else if (msglen == 0)	/* curl -d '': the empty message */
-		call->req = pb_json_parse(call->m->req, "{}", 2, max, err, sizeof(err));
-	else
-		call->req = pb_json_parse(call->m->req, (const char *)msg, msglen, max,
-		    err, sizeof(err));
-	if (call->req == NULL) {
-		net_call_error(call, GRPC_INVALID_ARGUMENT,
-		    "request is not a valid %s: %s", call->m->req->name, err);
+	if ((call->req = call_unpack(call, msg, msglen)) == NULL)
 		return;
-	}
 	evbuffer_drain(st->body, len);
 	call->m->fn(call, call->req);
+}
+
+/*
+ * A client-streaming call: each whole message of the body to the handler,
+ * in order, while the call lasts; once the request has ended, the handler
+ * with NULL. The body holds at most one unfinished message (its frame's header
+ * says whether it fits the limit). A client that sends requests but does
+ * not read the answers is stopped before they pile up.
+ */
+static void
+stream_in_feed(struct net_stream *st)
+{
+	uint32_t max = st->h2->srv->lim->max_message_size;
+
+	while (st->call != NULL && evbuffer_get_length(st->body) > 0) {
+		struct net_call *call = st->call;
+		size_t len = evbuffer_get_length(st->body), msglen, framelen;
+		const uint8_t *body = evbuffer_pullup(st->body, -1), *msg;
+		enum net_grpc_frame_rc rc;
+		ProtobufCMessage *req;
+
+		rc = net_grpc_frame_decode(body, len, max, &msg, &msglen, &framelen);
+		if (rc == GRPC_FRAME_NEED_MORE && !st->remote_done)
+			return;
+		if (rc != GRPC_FRAME_OK) {
+			(void)call_frame(call, body, len, &msg, &msglen);	/* answers */
+			return;
+		}
+		if (evbuffer_get_length(st->resp) > max) {
+			net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "the client sends "
+			    "requests but does not read the answers (over %u bytes "
+			    "unread)", max);
+			return;
+		}
+		req = call_unpack(call, msg, msglen);
+		evbuffer_drain(st->body, framelen);
+		if (req == NULL)
+			return;
+		call->m->fn(call, req);
+		pb_free(req);
+	}
+	if (st->call != NULL && st->remote_done)
+		st->call->m->fn(st->call, NULL);
 }
 
 /* --- /console/events: Server-Sent Events for the console ----------------------- */
@@ -983,6 +1061,26 @@ dispatch(struct net_h2 *h2, struct net_stream *st)
 		dispatch_http(h2, st);
 }
 
+/*
+ * The request's headers are in and its body follows: a gRPC call of a
+ * client-streaming method starts now, so that each message is answered as
+ * it arrives (a client may wait for one answer before sending its next).
+ */
+static void
+stream_in_begin(struct net_h2 *h2, struct net_stream *st)
+{
+	const struct net_rpc_method *m;
+
+	if (!st->has_path || strcmp(st->method, "POST") != 0 ||
+	    st->form != NET_FORM_GRPC)
+		return;
+	m = net_rpc_lookup(st->path, strlen(st->path), NULL);
+	if (m == NULL || m->server_streaming != NET_RPC_BIDI || st->encoded)
+		return;		/* dispatched whole at END_STREAM, as before */
+	if (call_begin(h2, st) != NULL)
+		st->streaming_in = 1;
+}
+
 /* --- nghttp2 callbacks ----------------------------------------------------------- */
 
 static int
@@ -1094,6 +1192,14 @@ on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
 	struct net_stream *st = nghttp2_session_get_stream_user_data(session, id);
 
 	(void)flags;
+	if (st != NULL && st->streaming_in) {
+		if (st->call == NULL)
+			return 0;	/* answered: the rest is dropped */
+		if (evbuffer_add(st->body, data, len) != 0)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		stream_in_feed(st);
+		return 0;
+	}
 	if (st == NULL || st->body_over || st->resp_started)
 		return 0;
 	if (evbuffer_get_length(st->body) + len >
@@ -1142,10 +1248,18 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud)
 	if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-	if (st == NULL || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+	if (st == NULL)
 		return 0;
+	if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		if (frame->hd.type == NGHTTP2_HEADERS &&
+		    frame->headers.cat == NGHTTP2_HCAT_REQUEST && !h2->terminated)
+			stream_in_begin(h2, st);
+		return 0;
+	}
 	st->remote_done = 1;
-	if (!h2->terminated)
+	if (st->streaming_in)
+		stream_in_feed(st);	/* the last messages, then the handler's end */
+	else if (!h2->terminated)
 		dispatch(h2, st);
 	return 0;
 }

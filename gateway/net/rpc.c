@@ -50,6 +50,20 @@ net_rpc_lookup(const char *path, size_t len, size_t *index)
 	return NULL;
 }
 
+bool
+net_rpc_serves(const char *service)
+{
+	size_t n = strlen(service);
+
+	for (size_t i = 0; i < net_rpc_count(); i++) {
+		const char *p = net_rpc_at(i)->path;
+
+		if (n > 0 && strncmp(p + 1, service, n) == 0 && p[1 + n] == '/')
+			return true;
+	}
+	return false;
+}
+
 size_t
 net_rpc_count(void)
 {

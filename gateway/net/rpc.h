@@ -2,6 +2,7 @@
 #ifndef AXLE_GW_RPC_H
 #define AXLE_GW_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
@@ -20,14 +21,23 @@ struct gw_node;
  * with net_call_send() before net_call_finish().
  */
 typedef void (*net_rpc_fn)(struct net_call *call, const ProtobufCMessage *req);
-
 struct net_rpc_method {
 	const char *path;			/* "/axle.v1.Node/Info" */
 	enum net_authz authz;			/* who may call it at all */
 	const ProtobufCMessageDescriptor *req;	/* request type */
 	net_rpc_fn fn;
-	int server_streaming;			/* may send more than one message */
+	int server_streaming;			/* may send more than one message; or NET_RPC_BIDI */
 };
+
+/*
+ * server_streaming = NET_RPC_BIDI: a bidirectional method (gRPC only). fn is
+ * called once per request message as it arrives, the message living only
+ * during that call, and once more with req NULL when the client has sent
+ * its last. Any of these may end the call (no more follow); the last must
+ * if none has. fn may not keep the call for later: if the client goes away
+ * or its deadline passes in between, the transport ends it.
+ */
+#define NET_RPC_BIDI 2
 
 /* A service: its methods, in svc_<service>.c; registered at start (node/svc.c). */
 struct net_rpc_service {
@@ -55,6 +65,8 @@ int net_rpc_register(const struct net_rpc_service *svc);
  */
 const struct net_rpc_method *net_rpc_lookup(const char *path, size_t len,
     size_t *index);
+/* True if a registered service is named service ("axle.v1.Switch": the paths "/axle.v1.Switch/..."). */
+bool net_rpc_serves(const char *service);
 /* Calls to methods no registered service serves (for /metrics). */
 extern uint64_t net_rpc_unknown;
 /* All methods, for /metrics and tests. */

@@ -282,6 +282,7 @@ run(void)
 
 	gw_expiry_unwatch();
 	gw_ops_stop();
+	gw_health_stop();
 	gw_rates_stop();
 	gw_notify_watchdog_stop();
 	gw_modules_stop(&node);

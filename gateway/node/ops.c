@@ -14,10 +14,10 @@
 #include <event2/keyvalq_struct.h>
 
 #include "gateway/net/log.h"
+#include "gateway/node/health.h"
 #include "gateway/node/metrics.h"
 #include "gateway/node/node.h"
 #include "gateway/node/ops.h"
-#include "gateway/node/store.h"
 
 #define OPS_MAX_BODY	1024	/* requests carry none */
 #define OPS_TIMEOUT_S	10
@@ -50,25 +50,6 @@ text(struct evhttp_request *req, int code, const char *reason, const char *msg)
 	evbuffer_free(b);
 }
 
-/* Why the node should get no new work now, or NULL when it is ready. */
-static const char *
-not_ready(struct gw_node *node)
-{
-	struct gw_store_stats s;
-
-	if (node->draining)
-		return "draining";
-	if (node->store == NULL)
-		return "starting";
-	gw_store_get_stats(node->store, &s);
-	if (s.failed)
-		return "store failed: restarting";
-	if (s.high_water)
-		return "store at its high-water mark: new messages and register "
-		    "changes are refused (axle_store_room_bytes)";
-	return NULL;
-}
-
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -98,7 +79,7 @@ on_request(struct evhttp_request *req, void *arg)
 		else
 			text(req, HTTP_OK, "OK", "ok");
 	} else if (strcmp(path, "/readyz") == 0) {
-		if ((why = not_ready(node)) != NULL)
+		if ((why = gw_health_not_ready(node)) != NULL)
 			text(req, 503, "Service Unavailable", why);
 		else
 			text(req, HTTP_OK, "OK", "ready");

@@ -32,4 +32,14 @@ extern const struct net_rpc_service gw_svc_switch;
 void gw_fetch_kick(struct gw_node *node, const char *mailbox);
 void gw_fetch_stop(struct gw_node *node);
 
+/*
+ * svc_health.c: grpc.health.v1.Health (any caller the node accepts); ends
+ * the Watch calls still open (at exit, after the loop).
+ */
+extern const struct net_rpc_service gw_svc_health;
+void gw_health_stop(void);
+
+/* svc_reflection.c: grpc.reflection.v1 and v1alpha ServerReflection (members, admins) */
+extern const struct net_rpc_service gw_svc_reflection;
+
 #endif
