@@ -23,8 +23,10 @@ LDFLAGS += $(SAN)
 PROTOS     = $(wildcard proto/axle/v1/*.proto) proto/grpc/health/v1/health.proto \
              proto/grpc/reflection/v1/reflection.proto
 # What reflection describes (proto/descset.h): those and v1alpha, the older
-# name of reflection (the same messages; served by the v1 handler, no C code).
-DESC_PROTOS = $(PROTOS) proto/grpc/reflection/v1alpha/reflection.proto
+# name of reflection: v1's messages under that package, made from v1 at build
+# time (served by the v1 handler; no C code).
+V1ALPHA     = $(B)/gen/proto/grpc/reflection/v1alpha/reflection.proto
+DESC_PROTOS = $(PROTOS) $(V1ALPHA)
 PROTO_C    = $(PROTOS:proto/%.proto=$(B)/gen/%.pb-c.c)
 PROTO_H    = $(PROTOS:proto/%.proto=$(B)/gen/%.pb-c.h)
 REG_SRC    = $(wildcard registry/*.c)
@@ -64,9 +66,13 @@ $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto
 	protoc-c --proto_path=proto --c_out=$(B)/gen $<
 
 # The FileDescriptorSet of DESC_PROTOS, compiled in for server reflection.
+$(V1ALPHA): proto/grpc/reflection/v1/reflection.proto
+	@mkdir -p $(dir $@)
+	sed 's/^package grpc\.reflection\.v1;/package grpc.reflection.v1alpha;/' $< > $@
+
 $(B)/gen/descriptor_set.c: $(DESC_PROTOS) proto/descset.sh
 	@mkdir -p $(B)/gen
-	protoc-c --proto_path=proto --include_imports \
+	protoc-c --proto_path=proto --proto_path=$(B)/gen/proto --include_imports \
 	    --descriptor_set_out=$(B)/gen/descriptor_set.pb $(DESC_PROTOS)
 	sh proto/descset.sh $(B)/gen/descriptor_set.pb > $@.tmp && mv $@.tmp $@
 

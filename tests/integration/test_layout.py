@@ -23,8 +23,9 @@ import tempfile
 
 # Folder -> what its files may include ("..." includes); a folder may always
 # include its own files. An entry ending in "/" is a folder, else one file.
-# "axle/v1/" is the C that protoc-c generates from proto/.
-PROTO = ["proto/", "axle/v1/"]
+# "axle/v1/" and "grpc/" (the standard health and reflection protos) are the
+# C that protoc-c generates from proto/.
+PROTO = ["proto/", "axle/v1/", "grpc/"]
 RULES = {
     "proto": PROTO,
     "registry": PROTO,
