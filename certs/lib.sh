@@ -174,6 +174,12 @@ axle_csr_check() {	# request, out
 # axle:// SAN URI, and its DNS names and IP addresses. Sets axle_id_fed,
 # axle_id_role, axle_id_address, axle_id_user (admin only), axle_id_dns and
 # axle_id_ips (newline-terminated lists).
+# The axle arc of extended key usages (a UUID OID, ITU-T X.667): .1 envelope
+# signing (hub-sign), .2 payload sealing (hub-seal); registry/keys.h holds
+# the same strings.
+# shellcheck disable=SC2034 # used by axle-cert-issue and axle-cert-renew
+axle_oid=2.25.95932378539383602072233195755124895692
+
 axle_cert_identity() {	# cert
 	axle_v=$(openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null) ||
 	    axle_die "cannot read certificate $1"

@@ -82,8 +82,8 @@ txn_under(void *ctx, const char *prefix, struct registry_holder *out)
 /* --- writing one changed record ---------------------------------------------------------- */
 
 /* Stamps a change on a record about to be written. */
-static void
-bump(Axle__V1__Registrar *r, const struct registry_change *ch)
+void
+registry_db_bump(Axle__V1__Registrar *r, const struct registry_change *ch)
 {
 	r->version++;
 	r->updated_ms = ch->at_ms;
@@ -94,8 +94,8 @@ bump(Axle__V1__Registrar *r, const struct registry_change *ch)
  * is not NULL): a fresh pb_unpack of what was written, so the caller owns it
  * whatever r's arrays are.
  */
-static int
-commit_record(MDB_txn *txn, const struct registry_db *db,
+int
+registry_db_commit_record(MDB_txn *txn, const struct registry_db *db,
     const struct registry_change *ch, Axle__V1__FeedChange change,
     const Axle__V1__Registrar *r, const char *detail,
     Axle__V1__Registrar **out, struct registry_outcome *res)
@@ -120,8 +120,8 @@ commit_record(MDB_txn *txn, const struct registry_db *db,
 }
 
 /* Gets this node's registrar id, with the id checked first. */
-static int
-get_local(MDB_txn *txn, const struct registry_db *db, const char *id,
+int
+registry_db_get_local(MDB_txn *txn, const struct registry_db *db, const char *id,
     Axle__V1__Registrar **out, struct registry_outcome *res)
 {
 	int rc;
@@ -238,10 +238,10 @@ registry_db_delegate(MDB_txn *txn, const struct registry_db *db,
 		memcpy(prefixes, next.prefixes, next.n_prefixes * sizeof(*prefixes));
 	prefixes[next.n_prefixes++] = pfx;
 	next.prefixes = prefixes;
-	bump(&next, ch);
+	registry_db_bump(&next, ch);
 	snprintf(detail, sizeof(detail), "delegated %s", pfx);
 	if ((rc = put_prefix(txn, db, pfx, next.id, MDB_NOOVERWRITE, res)) == REGISTRY_OK)
-		rc = commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_DELEGATED,
+		rc = registry_db_commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_DELEGATED,
 		    &next, detail, out, res);
 out:
 	free(prefixes);
@@ -265,7 +265,7 @@ registry_db_set_status(MDB_txn *txn, const struct registry_db *db,
 	out_clear(out);
 	if (req->reason == NULL || req->reason[0] == '\0')
 		return FAIL(res, REGISTRY_EINVAL, "a change of standing needs a reason");
-	if ((rc = get_local(txn, db, req->registrar_id, &cur, res)) != REGISTRY_OK)
+	if ((rc = registry_db_get_local(txn, db, req->registrar_id, &cur, res)) != REGISTRY_OK)
 		return rc;
 	if ((rc = registry_version_check(cur, req->expected_version, res->reason,
 	    sizeof(res->reason))) != REGISTRY_OK ||
@@ -283,11 +283,11 @@ registry_db_set_status(MDB_txn *txn, const struct registry_db *db,
 	next = *cur;
 	next.status = req->status;
 	next.status_reason = req->reason;
-	bump(&next, ch);
+	registry_db_bump(&next, ch);
 	snprintf(detail, sizeof(detail), "%s -> %s: %s",
 	    registry_status_name(cur->status), registry_status_name(req->status),
 	    req->reason);
-	rc = commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_STATUS,
+	rc = registry_db_commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_STATUS,
 	    &next, detail, out, res);
 	pb_free(&cur->base);
 	return rc;
@@ -373,14 +373,14 @@ rehome_write(MDB_txn *txn, const struct registry_db *db,
 	for (size_t i = 0; i < nmoved; i++)
 		if ((rc = put_prefix(txn, db, moved[i], to->id, 0, res)) != REGISTRY_OK)
 			return rc;
-	bump(from, ch);
-	bump(to, ch);
+	registry_db_bump(from, ch);
+	registry_db_bump(to, ch);
 	snprintf(detail, sizeof(detail), "%zu prefix(es) and %zu service(s) "
 	    "re-homed from %s to %s: %s", nmoved, nsvc, from->id, to->id, reason);
-	if ((rc = commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_REHOMED,
+	if ((rc = registry_db_commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_REHOMED,
 	    from, detail, out_from, res)) != REGISTRY_OK)
 		return rc;
-	return commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_REHOMED,
+	return registry_db_commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_REHOMED,
 	    to, detail, out_to, res);
 }
 
@@ -401,8 +401,8 @@ registry_db_rehome(MDB_txn *txn, const struct registry_db *db,
 	out_clear(out_to);
 	if (req->reason == NULL || req->reason[0] == '\0')
 		return FAIL(res, REGISTRY_EINVAL, "re-homing needs a reason");
-	if ((rc = get_local(txn, db, req->from_registrar_id, &from, res)) != REGISTRY_OK ||
-	    (rc = get_local(txn, db, req->to_registrar_id, &to, res)) != REGISTRY_OK ||
+	if ((rc = registry_db_get_local(txn, db, req->from_registrar_id, &from, res)) != REGISTRY_OK ||
+	    (rc = registry_db_get_local(txn, db, req->to_registrar_id, &to, res)) != REGISTRY_OK ||
 	    (rc = registry_rehome_check(from, to, res->reason,
 	    sizeof(res->reason))) != REGISTRY_OK)
 		goto out;
@@ -495,7 +495,7 @@ get_for_service(MDB_txn *txn, const struct registry_db *db, const char *id,
 {
 	int rc;
 
-	if ((rc = get_local(txn, db, id, cur, res)) != REGISTRY_OK)
+	if ((rc = registry_db_get_local(txn, db, id, cur, res)) != REGISTRY_OK)
 		return rc;
 	if ((*cur)->status == RS(REVOKED))
 		rc = FAIL(res, REGISTRY_EPRECOND, "registrar %s is revoked", id);
@@ -541,8 +541,8 @@ registry_db_publish_service(MDB_txn *txn, const struct registry_db *db,
 		svcs[at] = &svc;
 	else
 		svcs[next.n_services++] = &svc;
-	bump(&next, ch);
-	rc = commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_SERVICE_PUBLISHED,
+	registry_db_bump(&next, ch);
+	rc = registry_db_commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_SERVICE_PUBLISHED,
 	    &next, svc.name, out, res);
 	free(svcs);
 out:
@@ -564,7 +564,7 @@ registry_db_withdraw_service(MDB_txn *txn, const struct registry_db *db,
 
 	registry_outcome_reset(res);
 	out_clear(out);
-	if ((rc = get_local(txn, db, req->registrar_id, &cur, res)) != REGISTRY_OK)
+	if ((rc = registry_db_get_local(txn, db, req->registrar_id, &cur, res)) != REGISTRY_OK)
 		return rc;
 	if ((rc = registry_version_check(cur, expected_version, res->reason,
 	    sizeof(res->reason))) != REGISTRY_OK)
@@ -584,10 +584,10 @@ registry_db_withdraw_service(MDB_txn *txn, const struct registry_db *db,
 	next = *cur;
 	next.services = svcs;
 	next.n_services = n;
-	bump(&next, ch);
+	registry_db_bump(&next, ch);
 	snprintf(detail, sizeof(detail), "%s: %s", req->name,
 	    req->reason != NULL && req->reason[0] != '\0' ? req->reason : "withdrawn");
-	rc = commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_SERVICE_WITHDRAWN,
+	rc = registry_db_commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_SERVICE_WITHDRAWN,
 	    &next, detail, out, res);
 	free(svcs);
 out:
@@ -672,10 +672,10 @@ registry_db_publish_node(MDB_txn *txn, const struct registry_db *db,
 	next.n_services = 1;
 	next.status = RS(ACTIVE);
 	next.status_reason = (char *)"node published by the parent's admin";
-	bump(&next, ch);
+	registry_db_bump(&next, ch);
 	snprintf(detail, sizeof(detail), "node %s at %s", pfx, endpoint[0] != '\0' ?
 	    endpoint : "(no endpoint: through the tree)");
-	rc = commit_record(txn, db, ch, change, &next, detail, out, res);
+	rc = registry_db_commit_record(txn, db, ch, change, &next, detail, out, res);
 out:
 	if (cur != NULL)
 		pb_free(&cur->base);

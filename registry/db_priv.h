@@ -32,6 +32,22 @@ int registry_db_feed_append(MDB_txn *txn, const struct registry_db *db,
     const Axle__V1__Registrar *r, const char *detail,
     struct registry_outcome *res);
 
+/* Stamps a change on a record about to be written: version + 1, updated_ms. */
+void registry_db_bump(Axle__V1__Registrar *r, const struct registry_change *ch);
+
+/*
+ * Writes r and its feed entry; on success hands a copy of r to *out (if out
+ * is not NULL), the caller's to pb_free.
+ */
+int registry_db_commit_record(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_change *ch, Axle__V1__FeedChange change,
+    const Axle__V1__Registrar *r, const char *detail,
+    Axle__V1__Registrar **out, struct registry_outcome *res);
+
+/* Gets this node's registrar id, with the id checked first (*out NULL on error). */
+int registry_db_get_local(MDB_txn *txn, const struct registry_db *db, const char *id,
+    Axle__V1__Registrar **out, struct registry_outcome *res);
+
 /* Unpacks a stored FeedEntry (REGISTRY_EINTEGRITY if it does not unpack). */
 int registry_db_unpack_entry(const MDB_val *v, Axle__V1__FeedEntry **out,
     struct registry_outcome *res);

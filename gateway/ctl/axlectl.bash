@@ -10,8 +10,8 @@
 _axlectl_global_valued="-c --config --cert --key --trust --federation --server --timeout"
 _axlectl_global_flags="--json --help --version"
 _axlectl_commands="info health cases audit registrar delegate resolve service
-discover feed mirror region origins send fetch ack reject status outbox mailbox
-help"
+keys discover feed mirror region origins send fetch ack reject status outbox
+mailbox help"
 # Command options that take no value (all others take one).
 _axlectl_flags="--json --overdue --all --payload --receipts --no-endpoint --seal --no-seal"
 
@@ -20,9 +20,10 @@ _axlectl_subs()
 {
 	case $1 in
 	cases) echo "list show claim release redirect return discard escalate annotate" ;;
-	audit) echo "verify export" ;;
+	audit) echo "verify" ;;
 	registrar) echo "add show list suspend activate revoke rehome" ;;
 	service) echo "publish withdraw" ;;
+	keys) echo "publish withdraw find" ;;
 	feed) echo "show verify" ;;
 	mirror) echo "reset" ;;
 	region) echo "publish" ;;
@@ -38,7 +39,6 @@ _axlectl_opts()
 	"cases show") echo "--payload --reason --json" ;;
 	"cases "*) echo "--reason --json" ;;
 	"audit verify") echo "--json" ;;
-	"audit export") echo "--from --to --page-size" ;;
 	"registrar add" | "delegate "*) echo "--name --cert --contact" ;;
 	"registrar list") echo "--prefix --status --region" ;;
 	"registrar suspend" | "registrar activate" | "registrar revoke")
@@ -46,6 +46,9 @@ _axlectl_opts()
 	"registrar rehome") echo "--reason --prefix" ;;
 	"service publish") echo "--kind --address --type --description --endpoint" ;;
 	"service withdraw" | "mirror reset" | "reject "*) echo "--reason" ;;
+	"keys publish") echo "--use --scope --registrar" ;;
+	"keys withdraw") echo "--reason --registrar" ;;
+	"keys find") echo "--use --pem-out" ;;
 	"discover "*) echo "--prefix --kind --type --text --page-size --page-token" ;;
 	"feed show") echo "--from" ;;
 	"region publish") echo "--endpoint --no-endpoint --name" ;;
@@ -111,7 +114,7 @@ _axlectl()
 		--payload-file | --seal-to | --seal-key | --seal-cert)
 			compopt -o filenames 2>/dev/null
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
-		--save)
+		--save | --pem-out)
 			compopt -o filenames 2>/dev/null
 			mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
 		--policy)
@@ -124,7 +127,15 @@ _axlectl()
 			mapfile -t COMPREPLY < <(compgen -W "open claimed resolved escalated all" -- "$cur") ;;
 		--kind)
 			mapfile -t COMPREPLY < <(compgen -W "portal switch index node" -- "$cur") ;;
+		--use)
+			mapfile -t COMPREPLY < <(compgen -W "signing sealing" -- "$cur") ;;
 		esac
+		return
+	fi
+	# keys publish CERT.pem: a certificate file.
+	if [[ $cmd == keys && $sub == publish && $cur != -* ]]; then
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 	fi
 	if [[ -n $subs && -z $sub && $cur != -* ]]; then

@@ -466,3 +466,40 @@ ctl_call(struct ctl *ctl, const char *path, const ProtobufCMessage *req,
 		return ctl_fail(ctl, "INTERNAL", msg);
 	return CTL_OK;
 }
+
+int
+ctl_parse_opts(const char *cmd, int argc, char **argv, int first, struct ctl_opt *opts,
+    size_t nopts, char **pos, size_t min, size_t max, size_t *npos)
+{
+	*npos = 0;
+	for (int i = first; i < argc; i++) {
+		struct ctl_opt *o = NULL;
+
+		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
+			if (*npos == max) {
+				fprintf(stderr, "axlectl: %s: unexpected argument "
+				    "'%s'\n", cmd, argv[i]);
+				return -1;
+			}
+			pos[(*npos)++] = argv[i];
+			continue;
+		}
+		for (size_t k = 0; k < nopts; k++)
+			if (strcmp(argv[i] + 2, opts[k].name) == 0)
+				o = &opts[k];
+		if (o == NULL || i + 1 >= argc) {
+			fprintf(stderr, "axlectl: %s: %s option '%s'\n", cmd,
+			    o == NULL ? "unknown" : "missing value for", argv[i]);
+			return -1;
+		}
+		if (o->multi && o->n < CTL_OPT_MULTI)
+			o->vals[o->n++] = argv[++i];
+		else
+			o->val = argv[++i];
+	}
+	if (*npos < min) {
+		fprintf(stderr, "axlectl: %s: missing arguments\n", cmd);
+		return -1;
+	}
+	return 0;
+}

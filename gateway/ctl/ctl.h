@@ -55,10 +55,10 @@ extern const struct ctl_cmd ctl_node_cmds[];
 extern const size_t ctl_node_ncmds;
 extern const struct ctl_cmd ctl_recourse_cmds[];	/* ctl_recourse.c */
 extern const size_t ctl_recourse_ncmds;
-extern const struct ctl_cmd ctl_audit_cmds[];		/* ctl_audit.c */
-extern const size_t ctl_audit_ncmds;
 extern const struct ctl_cmd ctl_registry_cmds[];	/* ctl_registry.c */
 extern const size_t ctl_registry_ncmds;
+extern const struct ctl_cmd ctl_keys_cmds[];		/* ctl_keys.c */
+extern const size_t ctl_keys_ncmds;
 extern const struct ctl_cmd ctl_peering_cmds[];		/* ctl_peering.c */
 extern const size_t ctl_peering_ncmds;
 extern const struct ctl_cmd ctl_switch_cmds[];		/* ctl_switch.c */
@@ -109,6 +109,25 @@ const char *ctl_enum_name(const ProtobufCEnumDescriptor *d, int v);
  */
 char **ctl_stdin_values(const char *const *paths, size_t max, size_t *n);
 void ctl_values_free(char **v, size_t n);
+
+/* One --name VALUE option of a command; repeated ones collect up to CTL_OPT_MULTI values. */
+#define CTL_OPT_MULTI	32
+struct ctl_opt {
+	const char *name;
+	bool multi;
+	const char *val;
+	const char *vals[CTL_OPT_MULTI];
+	size_t n;
+};
+
+/*
+ * Splits argv[first..argc) into options of opts and positional arguments
+ * (into pos, at most max). Prints why and returns -1 on an unknown option,
+ * a missing value, or a count of positionals outside [min, max].
+ */
+int ctl_parse_opts(const char *cmd, int argc, char **argv, int first,
+    struct ctl_opt *opts, size_t nopts, char **pos, size_t min, size_t max,
+    size_t *npos);
 
 /* Parses options; returns the index of the command word, or -1 (usage printed). */
 int ctl_parse(struct ctl *ctl, int argc, char **argv);

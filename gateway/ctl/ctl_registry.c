@@ -18,61 +18,6 @@
 #include "registry/error.h"
 #include "registry/feed.h"
 
-#define MAX_MULTI	32	/* repeated options (--type, --prefix, --contact) */
-
-/* --- arguments ------------------------------------------------------------------- */
-
-/* One --name VALUE option; repeated ones collect up to MAX_MULTI values. */
-struct opt {
-	const char *name;
-	bool multi;
-	const char *val;
-	const char *vals[MAX_MULTI];
-	size_t n;
-};
-
-/*
- * Splits argv[1..argc) (argv[0] is the command word) into options of opts
- * and positional arguments. Prints why and returns -1 on an unknown option,
- * a missing value, or a count of positionals outside [min, max].
- */
-static int
-parse_args(const char *cmd, int argc, char **argv, int first, struct opt *opts,
-    size_t nopts, char **pos, size_t min, size_t max, size_t *npos)
-{
-	*npos = 0;
-	for (int i = first; i < argc; i++) {
-		struct opt *o = NULL;
-
-		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
-			if (*npos == max) {
-				fprintf(stderr, "axlectl: %s: unexpected argument "
-				    "'%s'\n", cmd, argv[i]);
-				return -1;
-			}
-			pos[(*npos)++] = argv[i];
-			continue;
-		}
-		for (size_t k = 0; k < nopts; k++)
-			if (strcmp(argv[i] + 2, opts[k].name) == 0)
-				o = &opts[k];
-		if (o == NULL || i + 1 >= argc) {
-			fprintf(stderr, "axlectl: %s: %s option '%s'\n", cmd,
-			    o == NULL ? "unknown" : "missing value for", argv[i]);
-			return -1;
-		}
-		if (o->multi && o->n < MAX_MULTI)
-			o->vals[o->n++] = argv[++i];
-		else
-			o->val = argv[++i];
-	}
-	if (*npos < min) {
-		fprintf(stderr, "axlectl: %s: missing arguments\n", cmd);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 parse_u64(const char *cmd, const char *what, const char *s, uint64_t *out)
 {
@@ -226,15 +171,15 @@ show_rehome(const ProtobufCMessage *m)
 static int
 registrar_add(struct ctl *ctl, int argc, char **argv)
 {
-	struct opt o[] = { { .name = "name" }, { .name = "cert" },
+	struct ctl_opt o[] = { { .name = "name" }, { .name = "cert" },
 	    { .name = "contact", .multi = true } };
 	Axle__V1__DelegateRequest req = AXLE__V1__DELEGATE_REQUEST__INIT;
-	Axle__V1__Contact contacts[MAX_MULTI], *cp[MAX_MULTI];
-	char cbuf[MAX_MULTI][512], *pos[2];
+	Axle__V1__Contact contacts[CTL_OPT_MULTI], *cp[CTL_OPT_MULTI];
+	char cbuf[CTL_OPT_MULTI][512], *pos[2];
 	ProtobufCMessage *m;
 	size_t np;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, o, 3, pos, 2, 2, &np) != 0)
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 3, pos, 2, 2, &np) != 0)
 		return CTL_USAGE;
 	req.registrar_id = pos[0];
 	req.prefix = pos[1];
@@ -273,7 +218,7 @@ registrar_show(struct ctl *ctl, int argc, char **argv)
 	char *pos[1];
 	size_t np;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, NULL, 0, pos, 1, 1, &np) != 0)
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, NULL, 0, pos, 1, 1, &np) != 0)
 		return CTL_USAGE;
 	req.id = pos[0];
 	if (ctl_call(ctl, "/axle.v1.Registry/GetRegistrar", &req.base,
@@ -297,7 +242,7 @@ list_row(struct ctl_table *t, const Axle__V1__Registrar *r)
 static int
 registrar_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct opt o[] = { { .name = "prefix" }, { .name = "status" },
+	struct ctl_opt o[] = { { .name = "prefix" }, { .name = "status" },
 	    { .name = "region" } };
 	Axle__V1__ListRegistrarsRequest req = AXLE__V1__LIST_REGISTRARS_REQUEST__INIT;
 	Axle__V1__PageRequest page = AXLE__V1__PAGE_REQUEST__INIT;
@@ -309,7 +254,7 @@ registrar_list(struct ctl *ctl, int argc, char **argv)
 	size_t np, total = 0;
 	int rc = CTL_OK;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, o, 3, NULL, 0, 0, &np) != 0 ||
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 3, NULL, 0, 0, &np) != 0 ||
 	    (o[1].val != NULL && parse_status(o[1].val, &req.status) != 0)) {
 		fprintf(stderr, "usage: axlectl registrar list [--prefix P] "
 		    "[--status pending|active|suspended|revoked] [--region R]\n");
@@ -363,13 +308,13 @@ static int
 registrar_status(struct ctl *ctl, int argc, char **argv,
     Axle__V1__RegistrarStatus to)
 {
-	struct opt o[] = { { .name = "reason" }, { .name = "version" } };
+	struct ctl_opt o[] = { { .name = "reason" }, { .name = "version" } };
 	Axle__V1__SetStatusRequest req = AXLE__V1__SET_STATUS_REQUEST__INIT;
 	ProtobufCMessage *m;
 	char *pos[1];
 	size_t np;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, o, 2, pos, 1, 1, &np) != 0 ||
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 2, pos, 1, 1, &np) != 0 ||
 	    parse_u64(ctl->cmd, "--version", o[1].val, &req.expected_version) != 0)
 		return CTL_USAGE;
 	if (o[0].val == NULL) {
@@ -389,13 +334,13 @@ registrar_status(struct ctl *ctl, int argc, char **argv,
 static int
 registrar_rehome(struct ctl *ctl, int argc, char **argv)
 {
-	struct opt o[] = { { .name = "reason" }, { .name = "prefix", .multi = true } };
+	struct ctl_opt o[] = { { .name = "reason" }, { .name = "prefix", .multi = true } };
 	Axle__V1__ReHomeRequest req = AXLE__V1__RE_HOME_REQUEST__INIT;
 	ProtobufCMessage *m;
 	char *pos[2];
 	size_t np;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, o, 2, pos, 2, 2, &np) != 0)
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 2, pos, 2, 2, &np) != 0)
 		return CTL_USAGE;
 	if (o[0].val == NULL) {
 		fprintf(stderr, "axlectl: %s: --reason is required\n", ctl->cmd);
@@ -540,7 +485,7 @@ show_discover(const ProtobufCMessage *m)
 static int
 cmd_discover(struct ctl *ctl, int argc, char **argv)
 {
-	struct opt o[] = { { .name = "prefix" }, { .name = "kind" },
+	struct ctl_opt o[] = { { .name = "prefix" }, { .name = "kind" },
 	    { .name = "type" }, { .name = "text" }, { .name = "page-size" },
 	    { .name = "page-token" } };
 	Axle__V1__DiscoverRequest req = AXLE__V1__DISCOVER_REQUEST__INIT;
@@ -549,7 +494,7 @@ cmd_discover(struct ctl *ctl, int argc, char **argv)
 	uint64_t size = 0;
 	size_t np;
 
-	if (parse_args(ctl->cmd, argc, argv, 1, o, 6, NULL, 0, 0, &np) != 0 ||
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 1, o, 6, NULL, 0, 0, &np) != 0 ||
 	    (o[1].val != NULL && parse_kind(o[1].val, &req.kind) != 0) ||
 	    parse_u64(ctl->cmd, "--page-size", o[4].val, &size) != 0) {
 		fprintf(stderr, "usage: axlectl discover [--prefix P] [--kind "
@@ -574,7 +519,7 @@ cmd_discover(struct ctl *ctl, int argc, char **argv)
 static int
 service_publish(struct ctl *ctl, int argc, char **argv)
 {
-	struct opt o[] = { { .name = "kind" }, { .name = "address" },
+	struct ctl_opt o[] = { { .name = "kind" }, { .name = "address" },
 	    { .name = "type", .multi = true }, { .name = "description" },
 	    { .name = "endpoint" } };
 	Axle__V1__PublishServiceRequest req = AXLE__V1__PUBLISH_SERVICE_REQUEST__INIT;
@@ -583,7 +528,7 @@ service_publish(struct ctl *ctl, int argc, char **argv)
 	char *pos[2];
 	size_t np;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, o, 5, pos, 2, 2, &np) != 0 ||
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 5, pos, 2, 2, &np) != 0 ||
 	    o[0].val == NULL || parse_kind(o[0].val, &s.kind) != 0 ||
 	    o[1].val == NULL) {
 		fprintf(stderr, "usage: axlectl service publish REGISTRAR_ID NAME "
@@ -608,13 +553,13 @@ service_publish(struct ctl *ctl, int argc, char **argv)
 static int
 service_withdraw(struct ctl *ctl, int argc, char **argv)
 {
-	struct opt o[] = { { .name = "reason" } };
+	struct ctl_opt o[] = { { .name = "reason" } };
 	Axle__V1__WithdrawServiceRequest req = AXLE__V1__WITHDRAW_SERVICE_REQUEST__INIT;
 	ProtobufCMessage *m;
 	char *pos[2];
 	size_t np;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, o, 1, pos, 2, 2, &np) != 0) {
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 1, pos, 2, 2, &np) != 0) {
 		fprintf(stderr, "usage: axlectl service withdraw REGISTRAR_ID NAME "
 		    "[--reason TEXT]\n");
 		return CTL_USAGE;
@@ -723,13 +668,13 @@ feed_row(const Axle__V1__FeedEntry *e)
 static int
 feed_show(struct ctl *ctl, int argc, char **argv)
 {
-	struct opt o[] = { { .name = "from" } };
+	struct ctl_opt o[] = { { .name = "from" } };
 	uint64_t from = 1;
 	struct feed f;
 	json_t *arr;
 	size_t np;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, o, 1, NULL, 0, 0, &np) != 0 ||
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 1, NULL, 0, 0, &np) != 0 ||
 	    parse_u64(ctl->cmd, "--from", o[0].val, &from) != 0)
 		return CTL_USAGE;
 	if (feed_fetch(ctl, from ? from : 1, &f) != CTL_OK) {
@@ -807,7 +752,7 @@ feed_verify(struct ctl *ctl, int argc, char **argv)
 	size_t np;
 	int rc;
 
-	if (parse_args(ctl->cmd, argc, argv, 2, NULL, 0, NULL, 0, 0, &np) != 0)
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, NULL, 0, NULL, 0, 0, &np) != 0)
 		return CTL_USAGE;
 	if (feed_fetch(ctl, 1, &f) != CTL_OK) {
 		feed_free(&f);
@@ -866,14 +811,14 @@ show_reset(const ProtobufCMessage *m)
 static int
 cmd_mirror(struct ctl *ctl, int argc, char **argv)
 {
-	struct opt o[] = { { .name = "reason" } };
+	struct ctl_opt o[] = { { .name = "reason" } };
 	Axle__V1__ResetMirrorRequest req = AXLE__V1__RESET_MIRROR_REQUEST__INIT;
 	ProtobufCMessage *m;
 	char *pos[1];
 	size_t np;
 
 	if (argc < 2 || strcmp(argv[1], "reset") != 0 ||
-	    parse_args(ctl->cmd, argc, argv, 2, o, 1, pos, 1, 1, &np) != 0 ||
+	    ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 1, pos, 1, 1, &np) != 0 ||
 	    o[0].val == NULL) {
 		fprintf(stderr, "usage: axlectl mirror reset PEER_REGION --reason TEXT\n");
 		return CTL_USAGE;

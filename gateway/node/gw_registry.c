@@ -113,13 +113,17 @@ note_node(struct gw_node *node, const Axle__V1__Registrar *r)
 
 struct collect_ctx {
 	struct gw_node *node;
+	struct registry_keyring *keys;
 };
 
 static int
 collect_record(const Axle__V1__Registrar *r, void *arg)
 {
 	struct collect_ctx *cc = arg;
+	int rc = registry_keyring_apply(cc->keys, r);
 
+	if (rc == REGISTRY_ENOMEM)
+		return rc;
 	note_node(cc->node, r);
 	return collect_revoked(r, cc->node->registry);
 }
@@ -182,23 +186,25 @@ add_mirrored_region(void *arg, const char *region,
 }
 
 static int
-build_index(struct gw_node *node, struct registry_index **out, size_t *skipped,
-    char *err, size_t errlen)
+build_index(struct gw_node *node, struct registry_index **out,
+    struct registry_keyring **keys, size_t *skipped, char *err, size_t errlen)
 {
 	struct gw_registry *reg = node->registry;
-	struct collect_ctx cc = { node };
+	struct collect_ctx cc = { node, registry_keyring_new() };
 	struct registry_outcome res = { 0 };
 	struct registry_index *idx;
 	uint8_t hash[REGISTRY_HASH_LEN];
 	MDB_txn *txn;
 	int rc;
 
-	if ((idx = registry_index_new(1024)) == NULL) {
+	if (cc.keys == NULL || (idx = registry_index_new(1024)) == NULL) {
+		registry_keyring_free(cc.keys);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	if ((rc = gw_store_read_begin(node->store, &txn)) != 0) {
 		registry_index_free(idx);
+		registry_keyring_free(cc.keys);
 		snprintf(err, errlen, "read transaction: %s", gw_store_strerror(rc));
 		return -1;
 	}
@@ -222,9 +228,11 @@ build_index(struct gw_node *node, struct registry_index **out, size_t *skipped,
 		snprintf(err, errlen, "loading the register: %s",
 		    res.reason[0] ? res.reason : registry_strerror(rc));
 		registry_index_free(idx);
+		registry_keyring_free(cc.keys);
 		return -1;
 	}
 	*out = idx;
+	*keys = cc.keys;
 	return 0;
 }
 
@@ -232,16 +240,20 @@ int
 gw_registry_reindex(struct gw_node *node, char *err, size_t errlen)
 {
 	struct registry_index *idx;
+	struct registry_keyring *keys;
 	size_t skipped = 0;
 
-	if (build_index(node, &idx, &skipped, err, errlen) != 0)
+	if (build_index(node, &idx, &keys, &skipped, err, errlen) != 0)
 		return -1;
 	registry_index_free(node->registry->idx);
+	registry_keyring_free(node->registry->keys);
 	node->registry->idx = idx;
+	node->registry->keys = keys;
 	node->registry->mirror_skipped = skipped;
 	net_log(NET_LOG_INFO, "registry_index", "prefixes=%zu mirror_skipped=%zu "
-	    "revoked_identities=%zu feed_seq=%" PRIu64, registry_index_count(idx),
-	    skipped, node->registry->nrevoked, node->registry->feed_seq);
+	    "revoked_identities=%zu keys=%zu feed_seq=%" PRIu64,
+	    registry_index_count(idx), skipped, node->registry->nrevoked,
+	    registry_keyring_keys(keys), node->registry->feed_seq);
 	return 0;
 }
 
@@ -446,6 +458,7 @@ gw_registry_close(struct gw_node *node)
 	if (reg == NULL)
 		return;
 	registry_index_free(reg->idx);
+	registry_keyring_free(reg->keys);
 	EVP_PKEY_free(reg->sign_key);
 	free_chain(reg);
 	revoked_clear(reg);
@@ -483,6 +496,14 @@ gw_registry_resolve(struct gw_node *node, const char *address,
 	return registry_resolve(node->registry->idx, address, out);
 }
 
+bool
+gw_registry_find_keys(struct gw_node *node, const char *address,
+    Axle__V1__KeyUse use, struct registry_key_answer *out)
+{
+	return registry_keys_find(node->registry->keys, node->registry->idx, address,
+	    use, gw_registry_now_ms(), out);
+}
+
 int
 gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r)
 {
@@ -495,6 +516,10 @@ gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r)
 		net_log(rc == REGISTRY_EEXIST ? NET_LOG_WARN : NET_LOG_ERR,
 		    "registry_index_apply", "registrar=%s region=%s result=%s",
 		    r->id, r->region, registry_strerror(rc));
+	if (registry_keyring_apply(node->registry->keys, r) != REGISTRY_OK)
+		net_log(NET_LOG_ERR, "registry_keyring_apply", "registrar=%s region=%s "
+		    "error=\"out of memory: its keys are not found until a restart\"",
+		    r->id, r->region);
 	note_node(node, r);
 	if (collect_revoked(r, node->registry) != 0)
 		net_log(NET_LOG_ERR, "registry_revoked_set", "registrar=%s "

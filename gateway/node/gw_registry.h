@@ -10,15 +10,18 @@
 #include "gateway/net/identity.h"
 #include "gateway/node/module.h"
 #include "registry/db.h"
+#include "registry/keyring.h"
 #include "registry/prefix_index.h"
 
 struct evbuffer;
+struct net_call;
 struct gw_node;
 struct gw_mirror;
 
 struct gw_registry {
 	struct registry_db db;		/* handles valid for the environment's life */
 	struct registry_index *idx;	/* loop thread only; rebuilt by gw_registry_reindex */
+	struct registry_keyring *keys;	/* published keys by registrar; with idx */
 	size_t mirror_skipped;		/* mirrored prefixes that clashed at load */
 	void *ext;			/* unused; kept for compatibility */
 	EVP_PKEY *sign_key;		/* the node's private key: signs feed heads */
@@ -61,11 +64,29 @@ bool gw_registry_resolve(struct gw_node *node, const char *address,
     struct registry_resolution *out);
 
 /*
+ * The keys valid now for address (a parsed address) of use (UNSPECIFIED:
+ * both), from this node's register and the mirrors: registry_keys_find
+ * over the node's index and keyring. Pointers in *out are valid until the
+ * next change (return to the loop). Loop thread only; allocates nothing.
+ */
+bool gw_registry_find_keys(struct gw_node *node, const char *address,
+    Axle__V1__KeyUse use, struct registry_key_answer *out);
+
+/*
  * After a committed change (local or mirrored): brings the index in line
- * with the record, and remembers the certificate identity of a revoked
+ * with the record (and the keyring with its keys), and remembers the certificate identity of a revoked
  * registrar. Loop thread only. Returns a REGISTRY_* code (logged).
  */
 int gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r);
+
+/*
+ * After a local change committed: applies the record(s) after it (a, then
+ * b; either may be NULL), counts them, moves this node's feed head to
+ * feed_seq and answers the parked Feed long polls. Loop thread only. In
+ * svc_registry.c (it wakes the Feed long polls parked there).
+ */
+void gw_registry_committed(struct gw_node *node, const Axle__V1__Registrar *a,
+    const Axle__V1__Registrar *b, uint64_t feed_seq);
 
 /* Rebuilds the index from the store (after a mirror reset, or to reclaim memory). */
 int gw_registry_reindex(struct gw_node *node, char *err, size_t errlen);
@@ -95,6 +116,22 @@ bool gw_registry_member_revoked(struct gw_node *node, const struct net_identity 
  */
 bool gw_registry_acting_identity(struct gw_node *node,
     const struct net_identity *who, const char *addr, struct net_identity *as);
+
+/*
+ * In svc_registry.c, for the register's other handlers (svc_keys.c):
+ * gw_registry_call_fail ends the call with the gRPC status of a registry/
+ * result and its reason; gw_registry_act_for finds which registrar the
+ * caller acts for, into id: an admin of this node for any (want, required),
+ * a member for the registrar whose delegation here covers its address, or
+ * whose certificate identity it holds; it ends the call and returns -1 when
+ * it may not.
+ */
+/* An address, or an identifier whose address part is used, folded into addr; 0 or -1 with why. */
+int gw_registry_parse_target(const char *in, char *addr, char *why, size_t whylen);
+void gw_registry_call_fail(struct net_call *call, int rc,
+    const struct registry_outcome *res);
+int gw_registry_act_for(struct net_call *call, const char *want, char *id,
+    size_t idlen);
 
 /*
  * Ends every Feed long poll still parked with UNAVAILABLE (the node stops).

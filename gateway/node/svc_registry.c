@@ -33,9 +33,8 @@
 #define FEED_WAIT_TICK_MS	100	/* how soon a parked Feed notices a drain or a reset */
 
 
-/* Ends the call with the gRPC status for a registry/ result and its reason. */
-static void
-fail_registry(struct net_call *call, int rc, const struct registry_outcome *res)
+void
+gw_registry_call_fail(struct net_call *call, int rc, const struct registry_outcome *res)
 {
 	int status = rc == REGISTRY_ESTORE && res->mdb_rc != 0 ?
 	    gw_store_rc_grpc_status(res->mdb_rc) : registry_grpc_status(rc);
@@ -76,9 +75,8 @@ registrar_copy(const Axle__V1__Registrar *r)
 
 /* --- Resolve ---------------------------------------------------------------------- */
 
-/* An address, or an identifier whose address part is used. */
-static int
-parse_target(const char *in, char *addr, char *why, size_t whylen)
+int
+gw_registry_parse_target(const char *in, char *addr, char *why, size_t whylen)
 {
 	char local[ADDR_LOCAL_MAX + 1];
 
@@ -105,7 +103,7 @@ reg_resolve(struct net_call *call, const ProtobufCMessage *m)
 	MDB_txn *txn;
 	int rc;
 
-	if (parse_target(req->address, addr, why, sizeof(why)) != 0) {
+	if (gw_registry_parse_target(req->address, addr, why, sizeof(why)) != 0) {
 		net_call_error(call, GRPC_INVALID_ARGUMENT, "bad address: %s", why);
 		return;
 	}
@@ -125,7 +123,7 @@ reg_resolve(struct net_call *call, const ProtobufCMessage *m)
 		    r.match.registrar_id, &rec, &res);
 		mdb_txn_abort(txn);
 		if (rc != REGISTRY_OK) {
-			fail_registry(call, rc, &res);
+			gw_registry_call_fail(call, rc, &res);
 			return;
 		}
 		resp.outcome = AXLE__V1__RESOLVE_OUTCOME__RESOLVE_OUTCOME_MATCHED;
@@ -183,7 +181,7 @@ reg_get(struct net_call *call, const ProtobufCMessage *m)
 		return;
 	}
 	if (rc != REGISTRY_OK) {
-		fail_registry(call, rc, &res);
+		gw_registry_call_fail(call, rc, &res);
 		return;
 	}
 	net_call_reply(call, &resp.base);
@@ -342,7 +340,7 @@ reg_list(struct net_call *call, const ProtobufCMessage *m)
 		    c.skip_region ? c.skip_id : NULL, list_cb, &c, &res);
 		mdb_txn_abort(txn);
 		if (rc != REGISTRY_OK)
-			fail_registry(call, rc, &res);
+			gw_registry_call_fail(call, rc, &res);
 		else
 			list_reply(call, &c, c.skip_region == NULL);
 	}
@@ -368,7 +366,7 @@ portal_discover(struct net_call *call, const ProtobufCMessage *m)
 	    &resp, &res);
 	mdb_txn_abort(txn);
 	if (rc != REGISTRY_OK) {
-		fail_registry(call, rc, &res);
+		gw_registry_call_fail(call, rc, &res);
 		return;
 	}
 	net_call_reply(call, &resp->base);
@@ -528,15 +526,32 @@ rwrite_reply(struct rwrite *w)
 	}
 }
 
+void
+gw_registry_committed(struct gw_node *node, const Axle__V1__Registrar *a,
+    const Axle__V1__Registrar *b, uint64_t feed_seq)
+{
+	struct gw_registry *reg = node->registry;
+
+	if (reg == NULL)
+		return;
+	if (a != NULL)
+		gw_registry_applied(node, a);
+	if (b != NULL)
+		gw_registry_applied(node, b);
+	reg->changes_total += (a != NULL) + (b != NULL);
+	if (feed_seq > reg->feed_seq)
+		reg->feed_seq = feed_seq;
+	gw_registry_feed_wake(node);
+}
+
 /* Committed (or not): update the index, then answer. */
 static void
 rwrite_done(int rc, void *arg)
 {
 	struct rwrite *w = arg;
-	struct gw_registry *reg = w->node->registry;
 
 	if (rc != 0 && w->lrc != REGISTRY_OK) {
-		fail_registry(w->call, w->lrc, &w->res);
+		gw_registry_call_fail(w->call, w->lrc, &w->res);
 	} else if (rc != 0 && w->gw_status != GRPC_OK) {
 		net_call_error(w->call, w->gw_status, "the change was not made: the "
 		    "switch could not move the registrar's traffic: %s", w->gw_err);
@@ -544,18 +559,8 @@ rwrite_done(int rc, void *arg)
 		net_call_error(w->call, gw_store_rc_grpc_status(rc), "the register could "
 		    "not commit the change: %s", gw_store_strerror(rc));
 	} else {
-		if (reg != NULL) {
-			/* Re-homing: the old record first, so the successor takes its prefixes. */
-			if (w->out != NULL)
-				gw_registry_applied(w->node, w->out);
-			if (w->out2 != NULL)
-				gw_registry_applied(w->node, w->out2);
-			reg->changes_total += w->kind == W_REHOME ? 2 : 1;
-			if (w->res.feed_seq > reg->feed_seq)
-				reg->feed_seq = w->res.feed_seq;
-		}
-		if (reg != NULL)
-			gw_registry_feed_wake(w->node);
+		/* Re-homing: the old record first, so the successor takes its prefixes. */
+		gw_registry_committed(w->node, w->out, w->out2, w->res.feed_seq);
 		if (w->moved > 0)
 			gw_switch_kick(w->node);
 		net_log(NET_LOG_INFO, "registry_change", "change=%s registrar=%s "
@@ -775,14 +780,8 @@ cert_is_registrars(struct net_call *call, const char *id, const char *uri)
 	return yes;
 }
 
-/*
- * Which registrar the caller acts for, into id: an admin of this node for
- * any (want), a member for the registrar whose delegation here covers its
- * address, or whose certificate identity it holds. Ends the call and
- * returns -1 when it may not.
- */
-static int
-act_for(struct net_call *call, const char *want, char *id, size_t idlen)
+int
+gw_registry_act_for(struct net_call *call, const char *want, char *id, size_t idlen)
 {
 	struct gw_node *node = net_call_node(call);
 	const struct net_identity *who = net_call_caller(call);
@@ -834,7 +833,7 @@ reg_publish(struct net_call *call, const ProtobufCMessage *m)
 	struct rwrite *w;
 	char id[REGISTRY_ID_MAX + 1];
 
-	if (act_for(call, req->registrar_id, id, sizeof(id)) != 0 ||
+	if (gw_registry_act_for(call, req->registrar_id, id, sizeof(id)) != 0 ||
 	    (w = rwrite_new(call, W_PUBLISH, m)) == NULL)
 		return;
 	memcpy(w->registrar_id, id, sizeof(id));
@@ -850,7 +849,7 @@ reg_withdraw(struct net_call *call, const ProtobufCMessage *m)
 	struct rwrite *w;
 	char id[REGISTRY_ID_MAX + 1];
 
-	if (act_for(call, req->registrar_id, id, sizeof(id)) != 0 ||
+	if (gw_registry_act_for(call, req->registrar_id, id, sizeof(id)) != 0 ||
 	    (w = rwrite_new(call, W_WITHDRAW, m)) == NULL)
 		return;
 	memcpy(w->registrar_id, id, sizeof(id));
@@ -984,7 +983,7 @@ feed_answer(struct net_call *call, const Axle__V1__FeedRequest *req)
 	    feed_read_relayed(node, req, &resp, &relayed, &res, txn);
 	mdb_txn_abort(txn);
 	if (rc != REGISTRY_OK)
-		fail_registry(call, rc, &res);
+		gw_registry_call_fail(call, rc, &res);
 	else
 		net_call_reply(call, &resp.base);
 	registry_feed_entries_free(resp.entries, resp.n_entries);

@@ -17,6 +17,9 @@ RULES = {
     '/axle.v1.Registry/WithdrawService': MEMBER_OR_ADMIN,
     '/axle.v1.Registry/ResetMirror': ADMIN,
     '/axle.v1.Registry/PublishNode': ADMIN,
+    '/axle.v1.Registry/PublishKey': MEMBER_OR_ADMIN,
+    '/axle.v1.Registry/WithdrawKey': MEMBER_OR_ADMIN,
+    '/axle.v1.Registry/FindKeys': ANY,
     '/axle.v1.Portal/Discover': ANY,
     '/axle.v1.Axle/Feed': ANY,
     '/axle.v1.Axle/Origins': ANY,
@@ -41,9 +44,6 @@ RULES = {
     '/axle.v1.Recourse/Escalate': ADMIN,
     '/axle.v1.Recourse/Annotate': ADMIN,
     '/axle.v1.Recourse/VerifyAudit': ADMIN,
-    # gateway/node/svc_audit.c (ADMIN)
-    '/axle.v1.Recourse/AuditHead': ADMIN,
-    '/axle.v1.Recourse/AuditExport': ADMIN,
 }
 
 # Which roles each rule admits (gateway/net/identity.c net_authz_allows).

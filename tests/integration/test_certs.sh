@@ -196,6 +196,42 @@ fi
 
 # --- refused inputs ---------------------------------------------------------
 
+# --- a hub's signing and sealing certificates (not for TLS) ----------------
+
+H=$tmp/hub
+oid=2.25.95932378539383602072233195755124895692
+hub_ext() {	# cert, extension name: the extension's lines
+	openssl x509 -in "$1" -noout -ext "$2" 2>/dev/null | sed -n '2,$p'
+}
+no_tls_eku() { ! hub_ext "$1" extendedKeyUsage | grep -q 'TLS Web'; }
+check "hub-sign issued" issue hub-sign uk.london.lewisham.hub --out "$H" --name sign
+check "hub-sign: one member URI" one_uri_is "$H/sign.pem" "axle://$fed/member/uk.london.lewisham.hub"
+check "hub-sign: keyUsage digitalSignature only" sh -c \
+    "openssl x509 -in '$H/sign.pem' -noout -ext keyUsage | sed -n '2p' | grep -qx ' *Digital Signature'"
+check "hub-sign: extendedKeyUsage axle envelope-signing" sh -c \
+    "openssl x509 -in '$H/sign.pem' -noout -ext extendedKeyUsage | grep -q '$oid.1'"
+check "hub-sign: no TLS usage" no_tls_eku "$H/sign.pem"
+check "hub-sign: verifies against the CA" verify "$CA" "$H/sign.pem"
+check "hub-seal issued" issue hub-seal uk.london.lewisham.hub --out "$H" --name seal
+check "hub-seal: keyUsage keyAgreement only" sh -c \
+    "openssl x509 -in '$H/seal.pem' -noout -ext keyUsage | sed -n '2p' | grep -qx ' *Key Agreement'"
+check "hub-seal: extendedKeyUsage axle payload-sealing" sh -c \
+    "openssl x509 -in '$H/seal.pem' -noout -ext extendedKeyUsage | grep -q '$oid.2'"
+check "hub-seal: no TLS usage" no_tls_eku "$H/seal.pem"
+check "hub-seal: P-256 key of this cert" p256_matching "$H/seal.key" "$H/seal.pem"
+refuse "hub-sign refuses --user" issue hub-sign uk.london.x --user bob --out "$H"
+check "a hub-sign request" sh "$C/axle-cert-request" hub-sign uk.london.lewisham.hub \
+    --out "$H" --name sign2
+check "hub-sign from a request" issue hub-sign uk.london.lewisham.hub --csr "$H/sign2.csr" \
+    --out "$H" --name sign2
+check "a renewal request for hub-seal" sh "$C/axle-cert-request" --renew "$H/seal.pem" \
+    --out "$H" --name seal.next
+check "hub-seal renewed" sh "$C/axle-cert-renew" "$D/ca" "$H/seal.pem" "$H/seal.next.csr" \
+    --out "$H" --name seal.next
+check "the renewal is still a sealing certificate, not a TLS one" sh -c \
+    "openssl x509 -in '$H/seal.next.pem' -noout -ext extendedKeyUsage | grep -q '$oid.2' &&
+     openssl x509 -in '$H/seal.next.pem' -noout -ext keyUsage | sed -n '2p' | grep -qx ' *Key Agreement'"
+
 B=$tmp/bad
 long63=$(printf 'a%.0s' $(seq 63))
 long254=$(printf "$long63.%.0s" 1 2 3)$(printf 'b%.0s' $(seq 62))	# 254 bytes
