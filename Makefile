@@ -46,7 +46,7 @@ REC_O   = $(call obj,$(REC_SRC))
 CONSOLE_WWW = $(shell find gateway/console/www -type f ! -name '.*')
 GW_O    = $(call obj,$(GW_SRC)) $(B)/obj/gen/console_assets.o
 
-LIBS = $(B)/libaxlegw.a $(B)/libregistry.a $(B)/librecourse.a $(B)/libaxleproto.a
+LIBS = $(B)/libaxlegw.a $(B)/librecourse.a $(B)/libregistry.a $(B)/libaxleproto.a
 
 UNIT_SRC = $(wildcard tests/unit/*/test_*.c tests/unit/*/*/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
@@ -208,6 +208,7 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/axle/certs
 	install -m 0755 $(B)/axled $(DESTDIR)$(PREFIX)/sbin/axled
 	install -m 0755 $(B)/axlectl $(DESTDIR)$(PREFIX)/bin/axlectl
+	install -m 0755 tools/axle-audit-check $(DESTDIR)$(PREFIX)/bin/axle-audit-check
 	install -m 0755 certs/axle-* $(DESTDIR)$(PREFIX)/share/axle/certs/
 	install -m 0644 certs/lib.sh $(DESTDIR)$(PREFIX)/share/axle/certs/lib.sh
 	install -m 0644 docs/axled.conf.example $(DESTDIR)$(PREFIX)/share/axle/axled.conf.example

@@ -120,9 +120,9 @@ recourse_audit_decode(const uint8_t *buf, size_t len,
 }
 
 /* Reads the head: *seq 0 and a zero hash for an empty log. */
-static int
-audit_head(struct recourse_backend *be, struct recourse_txn *t, uint64_t *seq,
-    uint8_t hash[RECOURSE_HASH_LEN], struct recourse_err *err)
+int
+recourse_audit_head(struct recourse_backend *be, struct recourse_txn *t,
+    uint64_t *seq, uint8_t hash[RECOURSE_HASH_LEN], struct recourse_err *err)
 {
 	const void *v;
 	size_t vlen;
@@ -154,7 +154,7 @@ recourse_audit_append(struct recourse_backend *be, struct recourse_txn *t,
 	uint64_t last;
 	int rc;
 
-	if ((rc = audit_head(be, t, &last, e->prev_hash, err)) != RECOURSE_OK)
+	if ((rc = recourse_audit_head(be, t, &last, e->prev_hash, err)) != RECOURSE_OK)
 		return rc;
 	e->seq = last + 1;
 	if ((rc = recourse_audit_encode(e, &buf, &len)) != RECOURSE_OK)
@@ -174,6 +174,89 @@ recourse_audit_append(struct recourse_backend *be, struct recourse_txn *t,
 		return recourse_backend_err(be, rc, err, "moving the audit head");
 	if (seq_out != NULL)
 		*seq_out = e->seq;
+	return RECOURSE_OK;
+}
+
+/* --- reading a range ------------------------------------------------------------ */
+
+struct audit_range {
+	uint64_t to;
+	size_t max, max_bytes, n, bytes;
+	recourse_audit_fn fn;
+	void *arg;
+	uint64_t next;
+	char *strbuf;
+	size_t strcap;
+	struct recourse_err *err;
+	int rc;
+};
+
+static int
+audit_range_one(const void *key, size_t klen, const void *val, size_t vlen,
+    void *arg)
+{
+	struct audit_range *r = arg;
+	struct recourse_audit_entry e;
+	uint64_t pos = klen == 8 ? get_be(key, 8) : 0;
+	char why[128];
+
+	if (klen != 8) {
+		r->rc = recourse_err_set(r->err, RECOURSE_ESTORE, "the audit log "
+		    "holds a %zu-byte key: the store was modified", klen);
+		return 1;
+	}
+	if (pos > r->to) {
+		r->next = 0;
+		return 1;
+	}
+	if (r->n == r->max || r->bytes >= r->max_bytes) {
+		r->next = pos;
+		return 1;
+	}
+	if (recourse_audit_decode(val, vlen, &e, r->strbuf, r->strcap, why,
+	    sizeof(why)) != RECOURSE_OK) {
+		r->rc = recourse_err_set(r->err, RECOURSE_ESTORE, "audit entry %"
+		    PRIu64 " cannot be read: %s", pos, why);
+		return 1;
+	}
+	r->n++;
+	r->bytes += vlen;
+	r->next = 0;
+	if (r->fn(&e, r->arg) != 0) {
+		r->next = pos < r->to ? pos + 1 : 0;
+		return 1;
+	}
+	return 0;
+}
+
+int
+recourse_audit_range(struct recourse_backend *be, struct recourse_txn *t,
+    uint64_t from, uint64_t to, size_t max, size_t max_bytes,
+    recourse_audit_fn fn, void *arg, uint64_t *next,
+    struct recourse_err *err)
+{
+	struct audit_range r = { to, max ? max : 1, max_bytes, 0, 0, fn, arg, 0,
+	    NULL, 4 * AUDIT_STR_MAX + 4, err, RECOURSE_OK };
+	uint8_t key[8];
+	int rc;
+
+	*next = 0;
+	if (from == 0)
+		from = 1;
+	if (from > to)
+		return RECOURSE_OK;
+	if ((r.strbuf = recourse_mem_alloc(r.strcap)) == NULL)
+		return recourse_err_set(err, RECOURSE_ENOMEM,
+		    "reading the audit log: out of memory");
+	recourse_audit_key(from, key);
+	rc = be->ops->walk(be, t, RECOURSE_DB_AUDIT, key, sizeof(key),
+	    audit_range_one, &r);
+	recourse_mem_free(r.strbuf);
+	if (rc != 0)
+		return recourse_backend_err(be, rc, err, "reading the audit log");
+	if (r.rc != RECOURSE_OK)
+		return r.rc;
+	*next = r.next;
 	return RECOURSE_OK;
 }
 
@@ -264,7 +347,7 @@ recourse_audit_verify(struct recourse_backend *be, struct recourse_txn *t,
 
 	memset(rep, 0, sizeof(*rep));
 	rep->ok = 1;
-	if ((rc = audit_head(be, t, &head, head_hash, err)) != RECOURSE_OK)
+	if ((rc = recourse_audit_head(be, t, &head, head_hash, err)) != RECOURSE_OK)
 		return rc;
 	if ((c.strbuf = recourse_mem_alloc(c.strcap)) == NULL)
 		return recourse_err_set(err, RECOURSE_ENOMEM,

@@ -19,8 +19,12 @@
  * no NUL), and hash = SHA-256(prev_hash || body). The first entry's
  * prev_hash is 32 zero bytes. The META key "audit.head" holds the last seq
  * (u64) and its hash, so a truncated log is detected too. A person with
- * write access to the store can still rewrite the whole chain and the head;
- * signing the head (as the registry's feed does) would close that.
+ * write access to the store could still rewrite the whole chain and the
+ * head: the node signs the head when asked (audit_sign.h, Recourse.AuditHead)
+ * and an export closed by a signed head is checked offline against the
+ * node's certificate (tools/axle-audit-check), so a rewrite after the
+ * export is found. Entries are never rewritten or removed: the format byte
+ * (1) stays, and a future format must keep verifying entries of this one.
  */
 struct recourse_audit_entry {
 	uint64_t seq;
@@ -82,6 +86,34 @@ struct recourse_audit_report {
  */
 int recourse_audit_verify(struct recourse_backend *be, struct recourse_txn *t,
     struct recourse_audit_report *rep, struct recourse_err *err);
+
+/*
+ * The head: *seq (0 for an empty log) and its hash (32 zero bytes when
+ * empty). RECOURSE_OK, or RECOURSE_ESTORE (unreadable or damaged head).
+ */
+int recourse_audit_head(struct recourse_backend *be, struct recourse_txn *t,
+    uint64_t *seq, uint8_t hash[RECOURSE_HASH_LEN], struct recourse_err *err);
+
+/*
+ * Called for each entry of recourse_audit_range; e (and its strings) valid
+ * only during the call. Return 0 to go on, non-zero to stop after it.
+ */
+typedef int (*recourse_audit_fn)(const struct recourse_audit_entry *e,
+    void *arg);
+
+/*
+ * Reads the stored entries with seq in [from, to] in seq order, as stored
+ * (hashes not recomputed: a checker must see what the store holds), at most
+ * max of them and stopping after the one that brings their string bytes to
+ * max_bytes or more (so a page is bounded and never empty). *next is the
+ * seq to start the next page at, 0 when this one reached to. A missing
+ * entry is skipped (the checker names the gap). RECOURSE_OK, RECOURSE_ENOMEM,
+ * RECOURSE_ESTORE (unreadable, or an entry that does not decode: named).
+ */
+int recourse_audit_range(struct recourse_backend *be, struct recourse_txn *t,
+    uint64_t from, uint64_t to, size_t max, size_t max_bytes,
+    recourse_audit_fn fn, void *arg, uint64_t *next,
+    struct recourse_err *err);
 
 /* Key bytes for seq (big-endian). */
 void recourse_audit_key(uint64_t seq, uint8_t key[8]);

@@ -966,3 +966,67 @@ recourse_audit_check(struct recourse *r, void *ptxn,
 	r->be->ops->abort(r->be, t);
 	return rc;
 }
+
+struct head_pick {
+	uint8_t *hash;
+	int found;
+};
+
+/* Keeps the hash of the one entry asked for. */
+static int
+head_pick_one(const struct recourse_audit_entry *ae, void *arg)
+{
+	struct head_pick *p = arg;
+
+	memcpy(p->hash, ae->hash, RECOURSE_HASH_LEN);
+	p->found = 1;
+	return 1;
+}
+
+int
+recourse_audit_head_at(struct recourse *r, void *ptxn, uint64_t to,
+    uint64_t *seq, uint8_t hash[RECOURSE_HASH_LEN], uint64_t *head_seq,
+    struct recourse_err *e)
+{
+	struct head_pick pick = { hash, 0 };
+	struct recourse_txn *t;
+	uint64_t next;
+	int rc;
+
+	if ((rc = tx_begin(r, ptxn, 0, &t, e)) != RECOURSE_OK)
+		return rc;
+	rc = recourse_audit_head(r->be, t, head_seq, hash, e);
+	*seq = *head_seq;
+	if (rc == RECOURSE_OK && to > *head_seq)
+		rc = recourse_err_set(e, RECOURSE_ENOTFOUND, "the audit log ends "
+		    "at entry %llu: there is no entry %llu",
+		    (unsigned long long)*head_seq, (unsigned long long)to);
+	if (rc == RECOURSE_OK && to != 0 && to < *head_seq) {
+		*seq = to;
+		rc = recourse_audit_range(r->be, t, to, to, 1, 1, head_pick_one,
+		    &pick, &next, e);
+		if (rc == RECOURSE_OK && !pick.found)
+			rc = recourse_err_set(e, RECOURSE_ENOTFOUND, "audit entry "
+			    "%llu is missing from the log: `axlectl audit "
+			    "verify` names the damage", (unsigned long long)to);
+	}
+	r->be->ops->abort(r->be, t);
+	return rc;
+}
+
+int
+recourse_audit_page(struct recourse *r, void *ptxn, uint64_t from,
+    uint64_t to, size_t max, size_t max_bytes, recourse_audit_fn fn,
+    void *arg, uint64_t *next, struct recourse_err *e)
+{
+	struct recourse_txn *t;
+	int rc;
+
+	*next = 0;
+	if ((rc = tx_begin(r, ptxn, 0, &t, e)) != RECOURSE_OK)
+		return rc;
+	rc = recourse_audit_range(r->be, t, from, to, max, max_bytes, fn, arg,
+	    next, e);
+	r->be->ops->abort(r->be, t);
+	return rc;
+}

@@ -209,6 +209,22 @@ struct recourse_stats {
 int recourse_stats(struct recourse *r, void *ptxn, int64_t now,
     struct recourse_stats *out, struct recourse_err *e);
 
+/*
+ * What the node signs for an export ending at entry to (0: the head now):
+ * *seq that entry (0 for an empty log), hash its stored hash (32 zero bytes
+ * for an empty log), *head_seq the head now. RECOURSE_OK; RECOURSE_ENOTFOUND
+ * when to is beyond the head or its entry is missing (reason names it);
+ * RECOURSE_ESTORE, RECOURSE_ENOMEM.
+ */
+int recourse_audit_head_at(struct recourse *r, void *ptxn, uint64_t to,
+    uint64_t *seq, uint8_t hash[RECOURSE_HASH_LEN], uint64_t *head_seq,
+    struct recourse_err *e);
+
+/* recourse_audit_range over this node's log (a page of an export). */
+int recourse_audit_page(struct recourse *r, void *ptxn, uint64_t from,
+    uint64_t to, size_t max, size_t max_bytes, recourse_audit_fn fn,
+    void *arg, uint64_t *next, struct recourse_err *e);
+
 /* recourse_audit_verify over this node's log. */
 int recourse_audit_check(struct recourse *r, void *ptxn,
     struct recourse_audit_report *rep, struct recourse_err *e);

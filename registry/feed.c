@@ -271,34 +271,32 @@ head_bytes(const Axle__V1__SignedHead *h, bool timed, size_t *outlen)
 	return b;
 }
 
-static bool
-is_p256(EVP_PKEY *key)
+bool
+registry_key_is_p256(EVP_PKEY *key)
 {
 	char group[64];
 
-	return EVP_PKEY_base_id(key) == EVP_PKEY_EC &&
+	return key != NULL && EVP_PKEY_base_id(key) == EVP_PKEY_EC &&
 	    EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) == 1 &&
 	    (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0);
 }
 
-/* ECDSA/SHA-256 signature of head's bytes (timed or not) into *out (malloc'd). */
-static int
-sign_bytes(EVP_PKEY *key, const Axle__V1__SignedHead *head, bool timed,
+int
+registry_sign_p256(EVP_PKEY *key, const uint8_t *msg, size_t mlen,
     ProtobufCBinaryData *out)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t *msg = NULL, *sig = NULL;
-	size_t mlen, slen = 0;
+	uint8_t *sig = NULL;
+	size_t slen = 0;
 	int ok;
 
-	ok = md != NULL && (msg = head_bytes(head, timed, &mlen)) != NULL &&
+	ok = md != NULL && msg != NULL &&
 	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
 	    EVP_DigestSign(md, NULL, &slen, msg, mlen) == 1 &&
 	    (sig = malloc(slen)) != NULL &&
 	    EVP_DigestSign(md, sig, &slen, msg, mlen) == 1;
 	ERR_clear_error();
 	EVP_MD_CTX_free(md);
-	free(msg);
 	if (!ok) {
 		free(sig);
 		return -1;
@@ -308,11 +306,39 @@ sign_bytes(EVP_PKEY *key, const Axle__V1__SignedHead *head, bool timed,
 	return 0;
 }
 
+bool
+registry_verify_p256(EVP_PKEY *pub, const uint8_t *msg, size_t mlen,
+    const ProtobufCBinaryData *sig)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	bool ok;
+
+	ok = md != NULL && msg != NULL &&
+	    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1 &&
+	    EVP_DigestVerify(md, sig->data, sig->len, msg, mlen) == 1;
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+/* ECDSA/SHA-256 signature of head's bytes (timed or not) into *out (malloc'd). */
+static int
+sign_bytes(EVP_PKEY *key, const Axle__V1__SignedHead *head, bool timed,
+    ProtobufCBinaryData *out)
+{
+	size_t mlen = 0;
+	uint8_t *msg = head_bytes(head, timed, &mlen);
+	int rc = registry_sign_p256(key, msg, mlen, out);
+
+	free(msg);
+	return rc;
+}
+
 int
 registry_feed_sign_head(EVP_PKEY *key, Axle__V1__SignedHead *head,
     char *reason, size_t len)
 {
-	if (key == NULL || !is_p256(key))
+	if (!registry_key_is_p256(key))
 		return registry_fail(REGISTRY_EINVAL, reason, len,
 		    "the node's key is not an EC P-256 key");
 	if (head->hash.len != REGISTRY_HASH_LEN)
@@ -337,19 +363,10 @@ static bool
 verify_bytes(EVP_PKEY *pub, const Axle__V1__SignedHead *head, bool timed,
     const ProtobufCBinaryData *sig)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t *msg;
-	size_t mlen;
-	bool ok;
+	size_t mlen = 0;
+	uint8_t *msg = head_bytes(head, timed, &mlen);
+	bool ok = registry_verify_p256(pub, msg, mlen, sig);
 
-	if ((msg = head_bytes(head, timed, &mlen)) == NULL) {
-		EVP_MD_CTX_free(md);
-		return false;
-	}
-	ok = md != NULL && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1 &&
-	    EVP_DigestVerify(md, sig->data, sig->len, msg, mlen) == 1;
-	ERR_clear_error();
-	EVP_MD_CTX_free(md);
 	free(msg);
 	return ok;
 }
@@ -366,7 +383,7 @@ registry_feed_verify_head(EVP_PKEY *pub, const Axle__V1__SignedHead *head,
 		return registry_fail(REGISTRY_EINTEGRITY, reason, len,
 		    "head of %s has a %zu-byte hash and a %zu-byte signature",
 		    head->region, head->hash.len, head->signature.len);
-	if (pub == NULL || !is_p256(pub))
+	if (!registry_key_is_p256(pub))
 		return registry_fail(REGISTRY_EINTEGRITY, reason, len,
 		    "the peer's key is not an EC P-256 key");
 	if (!verify_bytes(pub, head, false, &head->signature))

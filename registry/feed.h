@@ -2,6 +2,7 @@
 #ifndef AXLE_REGISTRY_FEED_H
 #define AXLE_REGISTRY_FEED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
@@ -53,6 +54,20 @@ int registry_feed_hash(const Axle__V1__FeedEntry *e, uint8_t out[REGISTRY_HASH_L
 int registry_feed_verify(const Axle__V1__FeedEntry *const *entries, size_t n,
     uint64_t prev_seq, const uint8_t *prev_hash, uint64_t *bad_seq,
     char *reason, size_t len);
+
+/*
+ * ECDSA P-256 over SHA-256 of msg[0..mlen), DER, the one signing of the
+ * node's key (feed heads here, the audit head in recourse/audit_sign.c).
+ * registry_sign_p256 sets *out to a malloc'd signature (free() its data)
+ * and returns 0, or -1 (msg NULL, OpenSSL failed, out of memory).
+ * registry_verify_p256: does sig verify over msg with pub (false for a
+ * NULL msg)? registry_key_is_p256: is key (NULL: no) an EC P-256 key?
+ */
+bool registry_key_is_p256(EVP_PKEY *key);
+int registry_sign_p256(EVP_PKEY *key, const uint8_t *msg, size_t mlen,
+    ProtobufCBinaryData *out);
+bool registry_verify_p256(EVP_PKEY *pub, const uint8_t *msg, size_t mlen,
+    const ProtobufCBinaryData *sig);
 
 /*
  * Signs head (region, seq, hash set by the caller; hash 32 bytes) with the

@@ -20,7 +20,7 @@ _axlectl_subs()
 {
 	case $1 in
 	cases) echo "list show claim release redirect return discard escalate annotate" ;;
-	audit) echo "verify" ;;
+	audit) echo "verify export" ;;
 	registrar) echo "add show list suspend activate revoke rehome" ;;
 	service) echo "publish withdraw" ;;
 	keys) echo "publish withdraw find" ;;
@@ -39,6 +39,7 @@ _axlectl_opts()
 	"cases show") echo "--payload --reason --json" ;;
 	"cases "*) echo "--reason --json" ;;
 	"audit verify") echo "--json" ;;
+	"audit export") echo "--from --to --page-size" ;;
 	"registrar add" | "delegate "*) echo "--name --cert --contact" ;;
 	"registrar list") echo "--prefix --status --region" ;;
 	"registrar suspend" | "registrar activate" | "registrar revoke")

@@ -21,6 +21,7 @@ static const struct {
 } ctl_tables[] = {
 	{ ctl_node_cmds, &ctl_node_ncmds },
 	{ ctl_recourse_cmds, &ctl_recourse_ncmds },
+	{ ctl_audit_cmds, &ctl_audit_ncmds },
 	{ ctl_registry_cmds, &ctl_registry_ncmds },
 	{ ctl_keys_cmds, &ctl_keys_ncmds },
 	{ ctl_peering_cmds, &ctl_peering_ncmds },

@@ -55,6 +55,8 @@ extern const struct ctl_cmd ctl_node_cmds[];
 extern const size_t ctl_node_ncmds;
 extern const struct ctl_cmd ctl_recourse_cmds[];	/* ctl_recourse.c */
 extern const size_t ctl_recourse_ncmds;
+extern const struct ctl_cmd ctl_audit_cmds[];		/* ctl_audit.c */
+extern const size_t ctl_audit_ncmds;
 extern const struct ctl_cmd ctl_registry_cmds[];	/* ctl_registry.c */
 extern const size_t ctl_registry_ncmds;
 extern const struct ctl_cmd ctl_keys_cmds[];		/* ctl_keys.c */

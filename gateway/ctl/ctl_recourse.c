@@ -1,4 +1,4 @@
-/* ctl_recourse.c -- axlectl cases ..., audit verify: the admin's side of recourse. */
+/* ctl_recourse.c -- axlectl cases ...: the admin's side of recourse (audit: ctl_audit.c). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +38,7 @@ rec_usage(const char *what)
 	    "       axlectl cases redirect ID ADDRESS [--reason R] | "
 	    "return ID [--reason R]\n"
 	    "       axlectl cases discard ID --reason R | escalate ID "
-	    "[--reason R] | annotate ID TEXT\n"
-	    "       axlectl audit verify\n");
+	    "[--reason R] | annotate ID TEXT\n");
 	return CTL_USAGE;
 }
 
@@ -475,43 +474,9 @@ cmd_cases(struct ctl *ctl, int argc, char **argv)
 	return rec_usage("see the usage");
 }
 
-static int
-cmd_audit(struct ctl *ctl, int argc, char **argv)
-{
-	Axle__V1__VerifyAuditRequest req = AXLE__V1__VERIFY_AUDIT_REQUEST__INIT;
-	const Axle__V1__VerifyAuditResponse *r;
-	ProtobufCMessage *m;
-	struct rec_opts o;
-	int rc;
-
-	if (argc < 2 || strcmp(argv[1], "verify") != 0 ||
-	    rec_parse(ctl, argc, argv, 2, &o) != 0 || o.npos != 0)
-		return rec_usage("audit takes one sub-command: verify");
-	rc = ctl_call(ctl, REC_SVC "VerifyAudit", &req.base,
-	    &axle__v1__verify_audit_response__descriptor, &m);
-	if (rc != CTL_OK)
-		return rc;
-	r = (const void *)m;
-	if (ctl->json) {
-		rc = ctl_print_json(m);
-	} else if (r->ok) {
-		printf("audit OK: %llu entries\n", (unsigned long long)r->entries);
-	} else {
-		printf("audit BROKEN at entry %s: ", r->first_bad);
-		ctl_put_safe(stdout, r->detail);
-		putchar('\n');
-	}
-	if (rc == CTL_OK && !r->ok)
-		rc = CTL_FAILED;
-	pb_free(m);
-	return rc;
-}
-
 const struct ctl_cmd ctl_recourse_cmds[] = {
 	{ "cases", "list|show|claim|release|...", "list and resolve this node's "
 	    "recourse cases (admin)", true, cmd_cases },
-	{ "audit", "verify", "check this node's recourse audit chain (admin)",
-	    true, cmd_audit },
 };
 const size_t ctl_recourse_ncmds = sizeof(ctl_recourse_cmds) /
     sizeof(ctl_recourse_cmds[0]);

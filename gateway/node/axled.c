@@ -198,6 +198,21 @@ backup(const char *path, const char *dest)
 	return 0;
 }
 
+/*
+ * Every acknowledged write was committed before its ack. The writes still
+ * queued run first, while the modules they use (the switch's queues, the
+ * register, the case store, the peers' routes) still exist: a switch write
+ * once ran against the freed switch here (test_stop_under_load.py).
+ */
+static void
+node_stop(struct gw_node *n)
+{
+	gw_store_drain(n->store);
+	gw_modules_stop(n);
+	gw_peers_stop(n);
+	gw_store_close(n->store);
+}
+
 static int
 run(void)
 {
@@ -238,23 +253,17 @@ run(void)
 	}
 	if (gw_svc_register_all(err, sizeof(err)) != 0) {
 		net_log(NET_LOG_ERR, "startup_failed", "what=services error=\"%s\"", err);
-		gw_modules_stop(&node);
-		gw_peers_stop(&node);
-		gw_store_close(node.store);
+		node_stop(&node);
 		return 1;
 	}
 	if (net_conn_listen(&node.srv, err, sizeof(err)) != 0) {
 		net_log(NET_LOG_ERR, "startup_failed", "what=listen error=\"%s\"", err);
-		gw_modules_stop(&node);
-		gw_peers_stop(&node);
-		gw_store_close(node.store);
+		node_stop(&node);
 		return 1;
 	}
 	if (gw_ops_start(&node, err, sizeof(err)) != 0) {
 		net_log(NET_LOG_ERR, "startup_failed", "what=ops error=\"%s\"", err);
-		gw_modules_stop(&node);
-		gw_peers_stop(&node);
-		gw_store_close(node.store);
+		node_stop(&node);
 		return 1;
 	}
 	sig_term = evsignal_new(node.base, SIGTERM, on_term, NULL);
@@ -285,10 +294,7 @@ run(void)
 	gw_health_stop();
 	gw_rates_stop();
 	gw_notify_watchdog_stop();
-	gw_modules_stop(&node);
-	gw_peers_stop(&node);
-	/* Every acknowledged write was committed before its ack; close drains the rest. */
-	gw_store_close(node.store);
+	node_stop(&node);
 	node.store = NULL;
 	net_log(exit_status ? NET_LOG_ERR : NET_LOG_INFO, "stopped", "uptime_s=%llu "
 	    "exit=%d", (unsigned long long)gw_node_uptime(&node), exit_status);

@@ -61,6 +61,7 @@ struct store {
 	pthread_cond_t cond;
 	struct store_list queue;
 	int stopping;
+	int drained;			/* the writer has run everything and ended */
 	struct gw_store_stats stats;	/* stats.failed: writes refused for good */
 	int fail_rc;			/* what failed it */
 	int fatal_told;			/* on_fatal called */
@@ -946,18 +947,27 @@ gw_store_read_begin(struct store *st, MDB_txn **txn)
 }
 
 void
-gw_store_close(struct store *st)
+gw_store_drain(struct store *st)
 {
-	if (st == NULL)
+	if (st == NULL || st->drained)
 		return;
 	pthread_mutex_lock(&st->mu);
 	st->stopping = 1;
 	pthread_cond_signal(&st->cond);
 	pthread_mutex_unlock(&st->mu);
 	pthread_join(st->writer, NULL);
+	st->drained = 1;
 	/* The writer has drained; complete what the loop has not yet seen. */
 	if (st->done_ev != NULL)
 		store_done_cb(-1, 0, st);
+}
+
+void
+gw_store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	gw_store_drain(st);
 	net_log(NET_LOG_INFO, "store_close", "commits=%llu requests=%llu",
 	    (unsigned long long)st->stats.commits,
 	    (unsigned long long)st->stats.requests);

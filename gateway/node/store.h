@@ -159,9 +159,16 @@ int gw_store_read_begin(struct store *st, MDB_txn **txn);
 
 /*
  * Stops accepting (gw_store_submit then returns ESHUTDOWN), commits what is
- * queued, joins the writer, runs every completion not yet delivered (on the
- * caller's thread), closes. All read transactions must be ended. NULL is a
- * no-op.
+ * queued, joins the writer and runs every completion not yet delivered (on
+ * the caller's thread). Queued writes run with what they use (the switch,
+ * the register, the case store): drain before the modules that own it stop.
+ * Once is enough; NULL is a no-op.
+ */
+void gw_store_drain(struct store *st);
+
+/*
+ * Drains (if not yet drained) and closes. All read transactions must be
+ * ended. NULL is a no-op.
  */
 void gw_store_close(struct store *st);
 

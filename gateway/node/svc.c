@@ -10,6 +10,7 @@ static const struct net_rpc_service *const services[] = {
 	&gw_svc_keys,
 	&gw_svc_switch,
 	&gw_svc_recourse,
+	&gw_svc_audit,
 	&gw_svc_axle_escalate,
 	&gw_svc_health,
 	&gw_svc_reflection,

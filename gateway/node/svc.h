@@ -3,6 +3,7 @@
 #define AXLE_GW_SVC_H
 
 #include <stddef.h>
+#include <lmdb.h>
 
 #include "gateway/net/rpc.h"
 
@@ -25,6 +26,16 @@ extern const struct net_rpc_service gw_svc_keys;
 
 /* svc_recourse.c: axle.v1.Recourse (admins of this node) */
 extern const struct net_rpc_service gw_svc_recourse;
+
+/*
+ * svc_recourse.c: a read transaction of the store for a Recourse handler;
+ * on failure (recourse not running, store unreadable) ends the call and
+ * returns -1. mdb_txn_abort it before returning to the loop.
+ */
+int gw_recourse_read_begin(struct net_call *call, MDB_txn **txn);
+
+/* svc_audit.c: axle.v1.Recourse/AuditHead and AuditExport (the signed export) */
+extern const struct net_rpc_service gw_svc_audit;
 
 /* svc_escalate.c: axle.v1.Axle/Escalate (a child node hands up a case) */
 extern const struct net_rpc_service gw_svc_axle_escalate;

@@ -32,8 +32,8 @@ rec_withhold_payload(Axle__V1__Case *c)
 }
 
 /* A read transaction for a handler; ends the call on failure. */
-static int
-rec_read_begin(struct net_call *call, MDB_txn **txn)
+int
+gw_recourse_read_begin(struct net_call *call, MDB_txn **txn)
 {
 	struct gw_node *node = net_call_node(call);
 	int rc;
@@ -82,7 +82,7 @@ rec_list(struct net_call *call, const ProtobufCMessage *msg)
 		    "a known value");
 		return;
 	}
-	if (rec_read_begin(call, &txn) != 0)
+	if (gw_recourse_read_begin(call, &txn) != 0)
 		return;
 	rc = recourse_case_list(node->recourse->rc, txn, &f, gw_recourse_now_ms(),
 	    req->page ? req->page->page_token : NULL,
@@ -123,7 +123,7 @@ rec_show(struct net_call *call, const ProtobufCMessage *msg)
 		act_submit(call, req->id, RECOURSE_ACT_VIEW_PAYLOAD, &a);
 		return;
 	}
-	if (rec_read_begin(call, &txn) != 0)
+	if (gw_recourse_read_begin(call, &txn) != 0)
 		return;
 	rc = recourse_case_get(node->recourse->rc, txn, req->id, &c, &e);
 	mdb_txn_abort(txn);
@@ -149,7 +149,7 @@ rec_verify(struct net_call *call, const ProtobufCMessage *msg)
 	int rc;
 
 	(void)msg;
-	if (rec_read_begin(call, &txn) != 0)
+	if (gw_recourse_read_begin(call, &txn) != 0)
 		return;
 	rc = recourse_audit_check(node->recourse->rc, txn, &rep, &e);
 	mdb_txn_abort(txn);

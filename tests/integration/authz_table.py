@@ -44,6 +44,9 @@ RULES = {
     '/axle.v1.Recourse/Escalate': ADMIN,
     '/axle.v1.Recourse/Annotate': ADMIN,
     '/axle.v1.Recourse/VerifyAudit': ADMIN,
+    # gateway/node/svc_audit.c (ADMIN)
+    '/axle.v1.Recourse/AuditHead': ADMIN,
+    '/axle.v1.Recourse/AuditExport': ADMIN,
 }
 
 # Which roles each rule admits (gateway/net/identity.c net_authz_allows).

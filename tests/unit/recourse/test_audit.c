@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "recourse/audit.h"
@@ -241,6 +242,126 @@ test_append_enomem_and_store_error(void **state)
 	assert_int_equal(rep.entries, N_ENTRIES);
 }
 
+/* Collects seqs a range gives. */
+struct seqs {
+	uint64_t seq[16];
+	size_t n;
+};
+
+static int
+collect(const struct recourse_audit_entry *e, void *arg)
+{
+	struct seqs *s = arg;
+
+	assert_true(s->n < 16);
+	s->seq[s->n++] = e->seq;
+	assert_string_equal(e->case_id, "uk/1");
+	return 0;
+}
+
+static struct seqs
+range(struct tb *b, uint64_t from, uint64_t to, size_t max, size_t max_bytes,
+    uint64_t *next)
+{
+	struct seqs s = { .n = 0 };
+	struct recourse_txn *t;
+
+	assert_int_equal(b->be->ops->begin(b->be, NULL, 0, &t), 0);
+	assert_int_equal(recourse_audit_range(b->be, t, from, to, max, max_bytes,
+	    collect, &s, next, NULL), RECOURSE_OK);
+	b->be->ops->abort(b->be, t);
+	return s;
+}
+
+/* An export reads the log a bounded page at a time, in order, to where it was asked. */
+static void
+test_range_pages(void **state)
+{
+	struct tb *b = *state;
+	uint64_t next;
+	struct seqs s = range(b, 1, N_ENTRIES, 4, 1 << 20, &next);
+
+	assert_int_equal(s.n, 4);
+	assert_int_equal(s.seq[0], 1);
+	assert_int_equal(s.seq[3], 4);
+	assert_int_equal(next, 5);
+	s = range(b, next, N_ENTRIES, 4, 1 << 20, &next);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.seq[1], 6);
+	assert_int_equal(next, 0);
+	s = range(b, 0, 3, 10, 1 << 20, &next);	/* 0: from the first */
+	assert_int_equal(s.n, 3);
+	assert_int_equal(next, 0);
+	s = range(b, 2, 5, 10, 1, &next);		/* a byte cap: one a page */
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.seq[0], 2);
+	assert_int_equal(next, 3);
+	s = range(b, 4, 3, 10, 1 << 20, &next);		/* empty */
+	assert_int_equal(s.n, 0);
+	assert_int_equal(next, 0);
+	raw_put(b, 3, NULL, 0);				/* a gap: the checker names it */
+	s = range(b, 1, N_ENTRIES, 10, 1 << 20, &next);
+	assert_int_equal(s.n, N_ENTRIES - 1);
+	assert_int_equal(s.seq[2], 4);
+}
+
+/* The head as stored: its seq and the last entry's hash. */
+static void
+test_head_read(void **state)
+{
+	struct tb *b = *state;
+	struct recourse_audit_entry e;
+	struct recourse_txn *t;
+	uint8_t buf[512], hash[RECOURSE_HASH_LEN];
+	char strs[256], why[128];
+	size_t n = raw_get(b, N_ENTRIES, buf, sizeof(buf));
+	uint64_t seq;
+
+	assert_int_equal(recourse_audit_decode(buf, n, &e, strs, sizeof(strs),
+	    why, sizeof(why)), RECOURSE_OK);
+	assert_int_equal(b->be->ops->begin(b->be, NULL, 0, &t), 0);
+	assert_int_equal(recourse_audit_head(b->be, t, &seq, hash, NULL),
+	    RECOURSE_OK);
+	b->be->ops->abort(b->be, t);
+	assert_int_equal(seq, N_ENTRIES);
+	assert_memory_equal(hash, e.hash, RECOURSE_HASH_LEN);
+}
+
+static void
+hex_of(const uint8_t *h, char out[2 * RECOURSE_HASH_LEN + 1])
+{
+	for (int i = 0; i < RECOURSE_HASH_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* The two example entries of docs/admin.md ("The hash of an entry"): code and spec agree. */
+static void
+test_documented_vectors(void **state)
+{
+	struct recourse_audit_entry a = { .seq = 1, .at_ms = 1765000000000,
+	    .state = 2, .actor = "axle://fame-uk/admin/uk.london/jsmith",
+	    .case_id = "uk.london/1", .action = "CLAIMED", .detail = "" };
+	struct recourse_audit_entry b = { .seq = 2, .at_ms = 1765000060000,
+	    .state = 3, .actor = a.actor, .case_id = a.case_id,
+	    .action = "DISCARDED", .detail = "test message, r\xc3\xa9" "f 42" };
+	char hex[2 * RECOURSE_HASH_LEN + 1];
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(recourse_audit_encode(&a, &buf, &len), RECOURSE_OK);
+	recourse_mem_free(buf);
+	hex_of(a.hash, hex);
+	assert_string_equal(hex, "3e765b1cd600b5d22bf70c8e624a0bf6"
+	    "e2c0b8bc50afc057d442abdc84451f50");
+	memcpy(b.prev_hash, a.hash, RECOURSE_HASH_LEN);
+	assert_int_equal(recourse_audit_encode(&b, &buf, &len), RECOURSE_OK);
+	recourse_mem_free(buf);
+	hex_of(b.hash, hex);
+	assert_string_equal(hex, "c6162392ce72a47bccd142503184150728ed6e3863b93d11"
+	    "223d04337e855d44");
+}
+
 #define BOTH(f) \
 	cmocka_unit_test_setup_teardown(f, setup_ram, teardown), \
 	cmocka_unit_test_setup_teardown(f, setup_lmdb, teardown)
@@ -258,6 +379,9 @@ main(void)
 		BOTH(test_added_beyond_head),
 		BOTH(test_decode_refuses_garbage),
 		BOTH(test_append_enomem_and_store_error),
+		BOTH(test_range_pages),
+		BOTH(test_head_read),
+		cmocka_unit_test(test_documented_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
