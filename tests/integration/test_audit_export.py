@@ -219,6 +219,42 @@ def pages_and_ranges():
           'from after to accepted: %r %r' % (cp.stdout, cp.stderr))
 
 
+@test(timeout=120)
+def renewed_key_signs_later_exports():
+    """SIGHUP with a renewed certificate and key: later heads are signed with the new key
+    (the old certificate no longer verifies them), earlier exports still verify with the old."""
+    e = env()
+    node, cred = e['f'].nodes[LON], e['f'].fed.node(LON)
+    old_pem = ws('old-node.pem')
+    with open(cred.cert) as src, open(old_pem, 'w') as dst:
+        dst.write(src.read())
+    before, _ = export('before-renewal.jsonl')
+    new = e['f'].fed.issue('node', LON, name='lon-renewed', dns=('localhost',),
+                           ip=('127.0.0.1',))
+    for src, dst in ((new.chain, node.cred.chain), (new.key, node.cred.key),
+                     (new.cert, cred.cert)):
+        with open(src) as a, open(dst + '.tmp', 'w') as b:
+            b.write(a.read())
+        os.chmod(dst + '.tmp', 0o600)       # axled refuses a key others may read
+        os.rename(dst + '.tmp', dst)
+    node.hup()
+    wait_for(lambda: 'event=registry_signing_renewed' in node.log_text(), 20,
+             what='registry_signing_renewed after SIGHUP')
+    ctl('cases', 'annotate', e['ids'][2], 'after the renewal')
+    after, _ = export('after-renewal.jsonl')
+    cp = checker(after, '--ca', e['f'].fed.ca_pem)
+    check(cp.returncode == 0, 'export after renewal: %s %s' % (cp.stdout, cp.stderr))
+    cp = checker(after, '--cert', new.cert)
+    check(cp.returncode == 0, 'export after renewal, new cert: %s %s' % (cp.stdout, cp.stderr))
+    cp = checker(after, '--cert', old_pem)
+    check(cp.returncode == 1 and 'signature does not verify' in cp.stdout,
+          'the old certificate verified a head signed after the renewal: %s' % cp.stdout)
+    cp = checker(before, '--cert', old_pem)
+    check(cp.returncode == 0, 'an export from before the renewal: %s %s' % (cp.stdout, cp.stderr))
+    check(lines(after)[:len(lines(before)) - 1] == lines(before)[:-1],
+          'the entries before the renewal changed in a later export')
+
+
 @test(timeout=60)
 def member_may_not_export():
     e = env()

@@ -9,9 +9,13 @@ of this build, in its start-up transaction (issue 14, migration):
   read from counters) says exactly what the old build's Queues (a walk) said, the ended
   messages are forgotten once past the (short) retention, and the outbox drains to its
   recipient exactly once;
+- a recourse case decided by the old build exports with an entry this build wrote after it
+  (`axlectl audit export`) and verifies offline (tools/axle-audit-check): the audit entry
+  format did not change (issue 17 part 5);
 - the old build then refuses the converted directory, naming the newer format.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,6 +85,14 @@ def an_old_data_directory_is_converted_at_start():
         f.registrar(WY, 'wy-held', HELD, 'axle://%s/member/%s' % (FED, HELD))
         f.set_status(WY, 'wy-held', f.stubs.registry_pb2.REGISTRAR_STATUS_SUSPENDED, 'leave')
         lon = f.hub(LON, f.fed.member(LON))
+        # A recourse case decided by the old build: its audit entries must export and
+        # verify offline after the upgrade (the entry format did not change).
+        lon.send(lon.envelope(LON_HUB, to=LON + '.nobody', context='up-case'))
+        cid = wait_for(lambda: (json.loads(f.axlectl(LON, '--json', 'cases', 'list').stdout)
+                                .get('cases') or [{}])[0].get('id'), 30, interval=0.2,
+                       what='a case at london (old build)')
+        f.axlectl(LON, 'cases', 'claim', cid)
+        f.axlectl(LON, 'cases', 'discard', cid, '--reason', 'written by the old build')
         for i in range(3):
             lon.send(lon.envelope(LON_HUB + '.a', to=LON_HUB + '.b', context='up-%d' % i))
         held = lon.send(lon.envelope(LON_HUB, to=HELD, context='up-held')).message_id
@@ -127,6 +139,7 @@ def an_old_data_directory_is_converted_at_start():
     seen = wy.drain(lambda g: any(d.envelope.message_id == out for d in g), what='the outbox '
                     'message at westyorks')
     check([d.envelope.message_id for d in seen].count(out) == 1, 'delivered once')
+    old_entries_export_and_verify(f, cid)
     # The old build refuses the converted directory rather than misread it.
     f.nodes[LON].stop()
     old_conf = f.nodes[LON].conf + '.old'
@@ -137,6 +150,26 @@ def an_old_data_directory_is_converted_at_start():
     text = cp.stdout.decode(errors='replace')
     check(cp.returncode != 0 and 'data format 3 is newer' in text,
           'old build on the converted store: rc %d: %s' % (cp.returncode, text[-400:]))
+
+
+def old_entries_export_and_verify(f, cid):
+    """The old build's audit entries, and one written since, in one export that verifies."""
+    f.axlectl(LON, 'cases', 'annotate', cid, 'written by this build')
+    cp = f.axlectl(LON, 'audit', 'export')
+    path = f.ws.join('upgrade-audit.jsonl')
+    with open(path, 'w') as out:
+        out.write(cp.stdout)
+    recs = [json.loads(x) for x in cp.stdout.splitlines()[:-1]]
+    acts = [(r['action'], r['detail']) for r in recs if r['case_id'] == cid]
+    check(('DISCARDED', 'written by the old build') in acts and
+          ('ANNOTATED', 'written by this build') in acts and
+          all(r['format'] == 1 for r in recs), 'the export of old and new entries: %s' % acts)
+    chk = subprocess.run([sys.executable, os.path.join(at.TOP, 'tools', 'axle-audit-check'),
+                          '--ca', f.fed.ca_pem, path], capture_output=True, text=True,
+                         timeout=60)
+    check(chk.returncode == 0 and 'OK: %d entries' % len(recs) in chk.stdout,
+          'old entries do not verify: %s %s' % (chk.stdout, chk.stderr))
+    print('   %s' % chk.stdout.strip())
 
 
 def after_failure(name):
