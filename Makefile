@@ -53,7 +53,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 BINS = $(addprefix $(B)/,$(notdir $(GW_MAINS:.c=)))
 
-.PHONY: all deps test unit integration asan valgrind bench soak demo demo-stop install clean fuzz hardening \
+.PHONY: deb all deps test unit integration asan valgrind bench soak demo demo-stop install clean fuzz hardening \
         federation
 all: $(BINS)
 
@@ -223,8 +223,18 @@ install: all
 	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g' docs/axled.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/axled.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/axled.service
 
+# The Debian package (packaging/deb/, docs/operator.md "From the Debian
+# package"): its own tree, built with dpkg-buildflags' hardening flags.
+DEB_B ?= build-deb
+BUILDFLAGS = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+deb:
+	@$(MAKE) --no-print-directory B=$(DEB_B) \
+	    OPT="$$($(BUILDFLAGS) CFLAGS) $$($(BUILDFLAGS) CPPFLAGS)" \
+	    LDFLAGS="$$($(BUILDFLAGS) LDFLAGS)" all
+	@sh packaging/deb/build.sh $(DEB_B)
+
 clean:
-	rm -rf build build-asan build-vg
+	rm -rf build build-asan build-vg build-deb
 
 include tests/fuzz/fuzz.mk
 
