@@ -828,6 +828,7 @@ dispatch_call(struct net_h2 *h2, struct net_stream *st)
 {
 	struct net_call *call = call_begin(h2, st);
 	const uint8_t *body, *msg;
+	ProtobufCMessage *req;
 	size_t len, msglen;
 
 	if (call == NULL)
@@ -863,8 +864,10 @@ dispatch_call(struct net_h2 *h2, struct net_stream *st)
 	if ((st->form == NET_FORM_GRPC || net_connect_form_is_stream(st->form)) &&
 	    call_frame(call, body, len, &msg, &msglen) != 0)
 		return;
-	if ((call->req = call_unpack(call, msg, msglen)) == NULL)
+	/* Not straight into call->req: a refusal has freed the call. */
+	if ((req = call_unpack(call, msg, msglen)) == NULL)
 		return;
+	call->req = req;
 	evbuffer_drain(st->body, len);
 	call->m->fn(call, call->req);
 }
