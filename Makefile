@@ -1,6 +1,6 @@
 # axle -- federation node. A plain Makefile: `make`, `make test`, `make asan`,
 # `make valgrind`, `make hardening`, `make bench`, `make soak`, `make demo`,
-# `make federation`, `make install PREFIX=... DESTDIR=...`.
+# `make federation`, `make install PREFIX=... DESTDIR=...`, `make deb`.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
