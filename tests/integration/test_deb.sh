@@ -95,16 +95,17 @@ if ! mount -t proc proc "$root/proc" || ! mount --rbind /dev "$root/dev"; then
 fi
 cp "$deb" "$root/tmp/axle.deb"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 sh -c "$1"; }
-if ! in_root 'apt-get update -qq' >"$tmp/update" 2>&1; then
-	echo "SKIP install_start_stop_purge: apt-get update failed in the root (no Debian mirror reachable?): $(tail -n 1 "$tmp/update")"
-	finish 77
+# The host's package lists (same sources) spare an apt-get update; stale ones get one.
+cp -a /var/lib/apt/lists/. "$root/var/lib/apt/lists/" 2>/dev/null
+install='DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends /tmp/axle.deb'
+if ! in_root "$install" >"$tmp/install" 2>&1; then
+	if ! in_root 'apt-get update -qq' >"$tmp/update" 2>&1; then
+		echo "SKIP install_start_stop_purge: apt-get update failed in the root (no Debian mirror reachable?): $(tail -n 1 "$tmp/update")"
+		finish 77
+	fi
+	in_root "$install" >"$tmp/install" 2>&1 || { bad "apt-get install failed"; show "$tmp/install"; finish; }
 fi
-if in_root 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends /tmp/axle.deb' \
-    >"$tmp/install" 2>&1; then
-	ok "apt-get install ./axle.deb in a fresh Debian root"
-else
-	bad "apt-get install failed"; show "$tmp/install"; finish
-fi
+ok "apt-get install ./axle.deb in a fresh Debian root"
 # The user, the directories and their modes (as axled.service expects).
 in_root 'getent passwd axle' >"$tmp/pw" 2>&1
 uid=$(cut -d: -f3 "$tmp/pw")
