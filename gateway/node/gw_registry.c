@@ -484,9 +484,12 @@ gw_registry_metrics(struct gw_node *node, struct evbuffer *out)
 	    "# HELP axle_registry_feed_seq Sequence number of this node's feed head.\n"
 	    "# TYPE axle_registry_feed_seq gauge\naxle_registry_feed_seq %" PRIu64 "\n"
 	    "# HELP axle_registry_signing Whether this node can sign its feed head.\n"
-	    "# TYPE axle_registry_signing gauge\naxle_registry_signing %d\n",
+	    "# TYPE axle_registry_signing gauge\naxle_registry_signing %d\n"
+	    "# HELP axle_registry_keys Published keys FindKeys looks up (this "
+	    "register's and the mirrors').\n# TYPE axle_registry_keys gauge\n"
+	    "axle_registry_keys %zu\n",
 	    registry_index_count(reg->idx), reg->changes_total, reg->feed_seq,
-	    reg->sign_key != NULL);
+	    reg->sign_key != NULL, registry_keyring_keys(reg->keys));
 }
 
 bool

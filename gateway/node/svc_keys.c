@@ -70,6 +70,17 @@ out:
 	return rc;
 }
 
+/* A refused certificate: logged with the values from the network quoted. */
+static void
+log_refused(const char *registrar, const char *actor, const char *why)
+{
+	char qr[REGISTRY_ID_MAX * 4 + 8], qw[REGISTRY_REASON_MAX * 4 + 8];
+
+	net_log(NET_LOG_INFO, "registry_key_refused", "registrar=%s actor=%s "
+	    "reason=%s", net_log_quote(qr, sizeof(qr), registrar, strlen(registrar)),
+	    actor, net_log_quote(qw, sizeof(qw), why, strlen(why)));
+}
+
 /* --- the writes ------------------------------------------------------------------ */
 
 struct kwrite {
@@ -160,8 +171,7 @@ kwrite_done(int rc, void *arg)
 	ProtobufCBinaryData f = { sizeof(w->fpr), w->fpr };
 
 	if (rc != 0 && w->lrc != REGISTRY_OK) {
-		net_log(NET_LOG_INFO, "registry_key_refused", "registrar=%s actor=%s "
-		    "reason=\"%s\"", w->id, w->actor, w->res.reason);
+		log_refused(w->id, w->actor, w->res.reason);
 		gw_registry_call_fail(w->call, w->lrc, &w->res);
 	} else if (rc != 0) {
 		net_call_error(w->call, gw_store_rc_grpc_status(rc), "the register could "
@@ -236,8 +246,7 @@ keys_publish(struct net_call *call, const ProtobufCMessage *m)
 		return;
 	}
 	if (chain_check(node, &req->certificate, why, sizeof(why)) != 0) {
-		net_log(NET_LOG_INFO, "registry_key_refused", "registrar=%s actor=%s "
-		    "reason=\"%s\"", req->registrar_id[0] ? req->registrar_id : "-",
+		log_refused(req->registrar_id[0] ? req->registrar_id : "-",
 		    net_call_caller(call)->uri, why);
 		net_call_error(call, GRPC_INVALID_ARGUMENT, "%s", why);
 		return;

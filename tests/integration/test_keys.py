@@ -139,6 +139,8 @@ def hub_publishes_a_signing_key_found_from_the_other_region():
           % (keys[0]['fingerprint'], fpr(sign1)))
     check(keys[0]['identity'] == HUB_URI and keys[0]['scope'] == '', 'key %r' % keys[0])
     check(out['registrar']['id'] == 'lewisham', 'acted for %r' % out['registrar']['id'])
+    m = e['nodes']['uk.london'].metrics(e['fed'].admin('uk.london'))
+    check(m.get('axle_registry_keys') == 1, 'axle_registry_keys %r' % m.get('axle_registry_keys'))
     # Locally, then from the mirror in the other region, asked by a hub there.
     r = find('uk.london', 'uk.london.lewisham.social', pb().KEY_USE_SIGNING)
     check(fingerprints(r) == [fpr(sign1)] and not r.from_mirror and r.registrar_id == 'lewisham',
@@ -262,7 +264,7 @@ def wrong_certificates_refused():
 
 
 @test
-def revoked_registrar_has_no_keys():
+def revoked_or_rehomed_registrar_has_no_keys():
     e = env()
     axlectl('uk.london', 'registrar', 'revoke', 'lewisham', '--reason', 'left the federation')
 
@@ -275,6 +277,14 @@ def revoked_registrar_has_no_keys():
     check(not r.keys and 'revoked' in r.reason, 'local: %r' % r)
     cp = axlectl('uk.london', 'keys', 'find', 'uk.london.lewisham.social', cred=e['leeds_hub'])
     check('no keys' in cp.stdout and 'revoked' in cp.stdout, 'table: %r' % cp.stdout)
+    # Re-homed: the prefix answers its successor's keys, never the revoked registrar's.
+    axlectl('uk.london', 'registrar', 'rehome', 'lewisham', 'camden', '--reason', 'merged')
+
+    def successor():
+        r = find('uk.westyorks', 'uk.london.lewisham.social')
+        return r if r.registrar_id == 'camden' else None
+    r = wait_for(successor, MIRROR_WAIT, interval=0.1, what='re-home reaches the mirror')
+    check(not r.keys and 'camden publishes no key' in r.reason, 're-homed: %r' % r)
     # Nothing covers an unknown address.
     r = find('uk.westyorks', 'uk.london.nobody')
     check(not r.keys and 'no registrar' in r.reason, 'unknown: %r' % r)
