@@ -165,6 +165,17 @@ int registry_db_withdraw_service(MDB_txn *txn, const struct registry_db *db,
     struct registry_outcome *res);
 
 /*
+ * Sets (replaces) the traffic policy of this node's registrar
+ * req->registrar_id; an unset or empty policy clears it. req->reason is
+ * required. Errors: REGISTRY_EINVAL (id, policy: registry_policy_check, no
+ * reason), REGISTRY_ENOTFOUND, REGISTRY_ESTORE, REGISTRY_ENOMEM. Feed:
+ * FEED_CHANGE_POLICY_SET (detail: the policy in words, then the reason).
+ */
+int registry_db_set_policy(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_change *ch, const Axle__V1__SetPolicyRequest *req,
+    Axle__V1__Registrar **out, struct registry_outcome *res);
+
+/*
  * --- Reading ---------------------------------------------------------------
  */
 

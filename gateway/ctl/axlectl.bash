@@ -21,7 +21,7 @@ _axlectl_subs()
 	case $1 in
 	cases) echo "list show claim release redirect return discard escalate annotate" ;;
 	audit) echo "verify export" ;;
-	registrar) echo "add show list suspend activate revoke rehome" ;;
+	registrar) echo "add show list suspend activate revoke rehome policy" ;;
 	service) echo "publish withdraw" ;;
 	keys) echo "publish withdraw find" ;;
 	feed) echo "show verify" ;;
@@ -45,6 +45,7 @@ _axlectl_opts()
 	"registrar suspend" | "registrar activate" | "registrar revoke")
 		echo "--reason --version" ;;
 	"registrar rehome") echo "--reason --prefix" ;;
+	"registrar policy") echo "--sealed --sealed-type --reason" ;;
 	"service publish") echo "--kind --address --type --description --endpoint" ;;
 	"service withdraw" | "mirror reset" | "reject "*) echo "--reason" ;;
 	"keys publish") echo "--use --scope --registrar" ;;

@@ -17,6 +17,7 @@
 #include "proto/pb.h"
 #include "registry/error.h"
 #include "registry/feed.h"
+#include "registry/policy.h"
 
 static int
 parse_u64(const char *cmd, const char *what, const char *s, uint64_t *out)
@@ -118,6 +119,8 @@ show_registrar(const Axle__V1__Registrar *r)
 	kv("prefixes", joined(r->prefixes, r->n_prefixes, buf, sizeof(buf)));
 	kv("certificate", r->cert_identity);
 	kv("successor", r->successor_id);
+	registry_policy_text(r->policy, buf, sizeof(buf));
+	kv("policy", buf);
 	snprintf(buf, sizeof(buf), "%" PRIu64, r->version);
 	kv("version", buf);
 	for (size_t i = 0; i < r->n_contacts; i++) {
@@ -155,6 +158,8 @@ show_registrar_msg(const ProtobufCMessage *m)
 		show_registrar(((const Axle__V1__PublishServiceResponse *)m)->registrar);
 	else if (d == &axle__v1__withdraw_service_response__descriptor)
 		show_registrar(((const Axle__V1__WithdrawServiceResponse *)m)->registrar);
+	else if (d == &axle__v1__set_policy_response__descriptor)
+		show_registrar(((const Axle__V1__SetPolicyResponse *)m)->registrar);
 }
 
 static void
@@ -357,6 +362,41 @@ registrar_rehome(struct ctl *ctl, int argc, char **argv)
 	return ctl_output(ctl, m, show_rehome);
 }
 
+/* registrar policy ID --sealed all|none | --sealed-type T... --reason TEXT */
+static int
+registrar_policy(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_opt o[] = { { .name = "sealed" }, { .name = "sealed-type", .multi = true },
+	    { .name = "reason" } };
+	Axle__V1__SetPolicyRequest req = AXLE__V1__SET_POLICY_REQUEST__INIT;
+	Axle__V1__TrafficPolicy pol = AXLE__V1__TRAFFIC_POLICY__INIT;
+	ProtobufCMessage *m;
+	char *pos[1];
+	size_t np;
+
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 3, pos, 1, 1, &np) != 0)
+		return CTL_USAGE;
+	if (o[2].val == NULL || (o[0].val == NULL && o[1].n == 0) ||
+	    (o[0].val != NULL && strcmp(o[0].val, "all") != 0 &&
+	    strcmp(o[0].val, "none") != 0) ||
+	    (o[0].val != NULL && o[1].n > 0)) {
+		fprintf(stderr, "axlectl: %s: registrar policy ID (--sealed all|none "
+		    "| --sealed-type TYPE...) --reason TEXT (the reason is "
+		    "recorded in the feed)\n", ctl->cmd);
+		return CTL_USAGE;
+	}
+	pol.require_sealed = o[0].val != NULL && strcmp(o[0].val, "all") == 0;
+	pol.sealed_message_types = (char **)o[1].vals;
+	pol.n_sealed_message_types = o[1].n;
+	req.registrar_id = pos[0];
+	req.policy = &pol;
+	req.reason = (char *)o[2].val;
+	if (ctl_call(ctl, "/axle.v1.Registry/SetPolicy", &req.base,
+	    &axle__v1__set_policy_response__descriptor, &m) != CTL_OK)
+		return CTL_FAILED;
+	return ctl_output(ctl, m, show_registrar_msg);
+}
+
 static const char registrar_usage[] =
     "usage: axlectl registrar add ID PREFIX --name NAME --cert URI "
     "[--contact 'name,role,email,phone']...\n"
@@ -365,7 +405,9 @@ static const char registrar_usage[] =
     "       axlectl registrar suspend|activate|revoke ID --reason TEXT "
     "[--version V]\n"
     "       axlectl registrar rehome FROM_ID TO_ID --reason TEXT "
-    "[--prefix P]...\n";
+    "[--prefix P]...\n"
+    "       axlectl registrar policy ID (--sealed all|none | --sealed-type T...) "
+    "--reason TEXT\n";
 
 static int
 cmd_registrar(struct ctl *ctl, int argc, char **argv)
@@ -389,6 +431,8 @@ cmd_registrar(struct ctl *ctl, int argc, char **argv)
 		    AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_REVOKED);
 	if (strcmp(sub, "rehome") == 0)
 		return registrar_rehome(ctl, argc, argv);
+	if (strcmp(sub, "policy") == 0)
+		return registrar_policy(ctl, argc, argv);
 	fputs(registrar_usage, stderr);
 	return CTL_USAGE;
 }

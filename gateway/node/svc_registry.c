@@ -375,11 +375,12 @@ portal_discover(struct net_call *call, const ProtobufCMessage *m)
 
 /* --- changes: one store write each ----------------------------------------------- */
 
-enum wkind { W_DELEGATE, W_STATUS, W_REHOME, W_PUBLISH, W_WITHDRAW, W_NODE };
+enum wkind { W_DELEGATE, W_STATUS, W_REHOME, W_PUBLISH, W_WITHDRAW, W_NODE,
+	W_POLICY };
 
 static const char *const wkind_name[] = {
 	"delegate", "set_status", "rehome", "publish_service", "withdraw_service",
-	"publish_node",
+	"publish_node", "set_policy",
 };
 
 struct rwrite {
@@ -454,6 +455,10 @@ rwrite_fn(MDB_txn *txn, struct store *st, void *arg)
 		w->lrc = registry_db_withdraw_service(txn, &w->db, &ch, &w->wd,
 		    REGISTRY_ANY_VERSION, &w->out, &w->res);
 		break;
+	case W_POLICY:
+		w->lrc = registry_db_set_policy(txn, &w->db, &ch, (const void *)w->req,
+		    &w->out, &w->res);
+		break;
 	case W_NODE: {
 		const Axle__V1__PublishNodeRequest *r = (const void *)w->req;
 
@@ -509,6 +514,14 @@ rwrite_reply(struct rwrite *w)
 	}
 	case W_WITHDRAW: {
 		Axle__V1__WithdrawServiceResponse r = AXLE__V1__WITHDRAW_SERVICE_RESPONSE__INIT;
+
+		r.registrar = w->out;
+		r.feed_seq = seq;
+		net_call_reply(w->call, &r.base);
+		break;
+	}
+	case W_POLICY: {
+		Axle__V1__SetPolicyResponse r = AXLE__V1__SET_POLICY_RESPONSE__INIT;
 
 		r.registrar = w->out;
 		r.feed_seq = seq;
@@ -856,6 +869,16 @@ reg_withdraw(struct net_call *call, const ProtobufCMessage *m)
 	w->wd = *req;
 	w->wd.registrar_id = w->registrar_id;
 	rwrite_submit(w);
+}
+
+/* An admin sets a registrar's traffic policy (sealed payloads). */
+static void
+reg_set_policy(struct net_call *call, const ProtobufCMessage *m)
+{
+	struct rwrite *w = rwrite_new(call, W_POLICY, m);
+
+	if (w != NULL)
+		rwrite_submit(w);
 }
 
 /* --- Axle.Feed: this node's feed, for peers' mirrors and for admins ----------------- */
@@ -1238,6 +1261,7 @@ REG_GUARDED(reg_publish)
 REG_GUARDED(reg_withdraw)
 REG_GUARDED(reg_reset_mirror)
 REG_GUARDED(reg_publish_node)
+REG_GUARDED(reg_set_policy)
 REG_GUARDED(portal_discover)
 REG_GUARDED(axle_feed)
 REG_GUARDED(axle_origins)
@@ -1263,6 +1287,8 @@ static const struct net_rpc_method methods[] = {
 	  &axle__v1__reset_mirror_request__descriptor, reg_reset_mirror_guarded, 0 },
 	{ "/axle.v1.Registry/PublishNode", NET_AUTHZ_ADMIN,
 	  &axle__v1__publish_node_request__descriptor, reg_publish_node_guarded, 0 },
+	{ "/axle.v1.Registry/SetPolicy", NET_AUTHZ_ADMIN,
+	  &axle__v1__set_policy_request__descriptor, reg_set_policy_guarded, 0 },
 	{ "/axle.v1.Portal/Discover", NET_AUTHZ_ANY,
 	  &axle__v1__discover_request__descriptor, portal_discover_guarded, 0 },
 	/* Peers mirror it; this node's admins verify it (axlectl feed): checked inside. */

@@ -13,6 +13,7 @@
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
 #include "gateway/node/peers.h"
+#include "gateway/node/seal_policy.h"
 #include "gateway/node/store.h"
 #include "gateway/node/svc.h"
 #include "gateway/switch/sw_core.h"
@@ -250,6 +251,22 @@ sender_identity(struct gw_node *node, const struct net_identity *who,
 	return as;
 }
 
+/* A payload refused for not being sealed: who sent it, to whom; never the payload. */
+static void
+unsealed_log(const char *from, const Axle__V1__Envelope *e, const char *rid)
+{
+	char id[SW_ID_HEX_LEN + 1], q[300];
+
+	if (e->message_id.len == SW_ID_LEN)
+		sw_message_id_hex(e->message_id.data, id);
+	else
+		snprintf(id, sizeof(id), "-");
+	net_log(NET_LOG_WARN, "switch_unsealed_refused", "id=%s from=%s "
+	    "registrar=%s type=%s", id, from, rid, net_log_quote(q, sizeof(q),
+	    e->message_type != NULL ? e->message_type : "",
+	    e->message_type != NULL ? strlen(e->message_type) : 0));
+}
+
 static void
 gw_send(struct net_call *call, const ProtobufCMessage *req)
 {
@@ -258,7 +275,7 @@ gw_send(struct net_call *call, const ProtobufCMessage *req)
 	struct net_identity as;
 	struct sw_given given;
 	struct send_op *op;
-	char reason[400];
+	char reason[700], rid[REGISTRY_ID_MAX + 1];
 	int st, rc;
 
 	if (switch_down(node, call))
@@ -284,6 +301,11 @@ gw_send(struct net_call *call, const ProtobufCMessage *req)
 	if (env->original_id.len > 0) {
 		net_call_error(call, GRPC_INVALID_ARGUMENT, "original_id: set by "
 		    "the node that expands a group, not by senders (send it empty)");
+		return;
+	}
+	if (gw_seal_refuses(node, env, reason, sizeof(reason), rid, sizeof(rid))) {
+		unsealed_log(net_call_caller(call)->uri, env, rid);
+		net_call_error(call, GRPC_FAILED_PRECONDITION, "%s", reason);
 		return;
 	}
 	sw_envelope_given(env, &given);
@@ -1228,9 +1250,10 @@ struct fwd_op {
 	Axle__V1__ForwardRequest *req;		/* owned by the call */
 	Axle__V1__ForwardResult *res;
 	Axle__V1__ForwardResult **resp;
-	char (*why)[400];
+	char (*why)[700];
 	uint8_t (*digest)[SW_DIGEST_LEN];
 	bool *ok;
+	bool *unsealed;			/* refused under the trust policy: sw_refuse */
 	size_t n;
 };
 
@@ -1245,8 +1268,9 @@ forward_write(struct sw_wctx *c, void *arg)
 
 		if (!op->ok[i])
 			continue;
-		if ((rc = sw_place_digest(c, op->req->envelopes[i], op->digest[i],
-		    &p)) != 0)
+		if ((rc = op->unsealed[i] ? sw_refuse(c, op->req->envelopes[i],
+		    op->digest[i], op->why[i], &p) : sw_place_digest(c,
+		    op->req->envelopes[i], op->digest[i], &p)) != 0)
 			return rc;
 		op->res[i].outcome = p.duplicate ?
 		    AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_DUPLICATE :
@@ -1270,6 +1294,7 @@ fwd_op_free(struct fwd_op *op)
 	free(op->why);
 	free(op->digest);
 	free(op->ok);
+	free(op->unsealed);
 	free(op);
 }
 
@@ -1397,6 +1422,7 @@ axle_forward(struct net_call *call, const ProtobufCMessage *req)
 	int64_t now = gw_now_ms();
 	struct fwd_op *op;
 	size_t n = r->n_envelopes, refused = 0, first = 0;
+	char rid[REGISTRY_ID_MAX + 1];
 
 	if (switch_down(node, call))
 		return;
@@ -1418,7 +1444,8 @@ axle_forward(struct net_call *call, const ProtobufCMessage *req)
 	    (op->resp = calloc(n + 1, sizeof(*op->resp))) == NULL ||
 	    (op->why = calloc(n + 1, sizeof(*op->why))) == NULL ||
 	    (op->digest = calloc(n + 1, sizeof(*op->digest))) == NULL ||
-	    (op->ok = calloc(n + 1, sizeof(*op->ok))) == NULL) {
+	    (op->ok = calloc(n + 1, sizeof(*op->ok))) == NULL ||
+	    (op->unsealed = calloc(n + 1, sizeof(*op->unsealed))) == NULL) {
 		if (op != NULL)
 			fwd_op_free(op);
 		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -1440,6 +1467,9 @@ axle_forward(struct net_call *call, const ProtobufCMessage *req)
 			x->reason = op->why[i];
 			if (refused++ == 0)
 				first = i;
+		} else if ((op->unsealed[i] = gw_seal_refuses(node, r->envelopes[i],
+		    op->why[i], sizeof(op->why[i]), rid, sizeof(rid)))) {
+			unsealed_log(net_call_caller(call)->uri, r->envelopes[i], rid);
 		}
 	}
 	if (refused > 0)

@@ -434,6 +434,46 @@ sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
 }
 
 int
+sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const uint8_t digest[SW_DIGEST_LEN], const char *reason,
+    struct sw_placed *out)
+{
+	char where[SW_WHERE_MAX + 1], idhex[SW_ID_HEX_LEN + 1], q[400],
+	    detail[SW_REPORT_DETAIL_MAX + 1];
+	bool seen = false;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (env->message_id.len != SW_ID_LEN)
+		return fail(c, SW_Q_EINVAL, "message id");
+	if ((rc = sw_queue_seen(&c->t, env->message_id.data, &seen, NULL)) != 0)
+		return fail(c, rc, "dedup");
+	if (seen) {
+		out->duplicate = true;
+		return 0;
+	}
+	snprintf(where, sizeof(where), "refused: %s", reason);
+	out->state = SW_STATE_DISCARDED;
+	snprintf(out->where, sizeof(out->where), "%s", where);
+	c->digest = digest;
+	c->depth++;
+	rc = settle(c, env, SW_SETTLE_NEW, NULL, SW_STATE_DISCARDED, where);
+	c->depth--;
+	c->digest = NULL;
+	if (rc != 0)
+		return rc;
+	sw_count(c, SW_EV_DISCARDED);
+	sw_message_id_hex(env->message_id.data, idhex);
+	net_log(NET_LOG_INFO, "switch_refused", "id=%s reason=%s", idhex,
+	    net_log_quote(q, sizeof(q), reason, strlen(reason)));
+	snprintf(detail, sizeof(detail), "refused at %s: %s", c->x->region, reason);
+	snprintf(out->detail, sizeof(out->detail), "%.*s",
+	    (int)sizeof(out->detail) - 1, detail);
+	return sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED,
+	    detail, NULL);
+}
+
+int
 sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
     const char *detail, enum sw_settle how, const char *mailbox,
     struct sw_placed *out)

@@ -248,6 +248,18 @@ int sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
     const char *mailbox, struct sw_placed *out);
 
 /*
+ * Refuses a new envelope a peer forwarded, under the trust policy (an
+ * unsealed payload where the recipient's registrar requires sealing): the
+ * id is recorded here (with digest, as sw_place_digest) as DISCARDED,
+ * where "refused: <reason>", and the sender gets a REFUSED receipt whose
+ * detail says "refused at <region>: <reason>". An id seen before is a
+ * duplicate (out->duplicate), nothing else done. Returns 0 or an error.
+ */
+int sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const uint8_t digest[SW_DIGEST_LEN], const char *reason,
+    struct sw_placed *out);
+
+/*
  * Gives env back to its sender: a returned message (message_type
  * SW_RETURNED_TYPE, the original's payload, content type and context, a
  * ReturnInfo saying why, from this node) placed toward the sender's
