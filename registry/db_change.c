@@ -8,7 +8,6 @@
 #include "proto/pb.h"
 #include "registry/db.h"
 #include "registry/db_priv.h"
-#include "registry/policy.h"
 #include "registry/delegate.h"
 #include "registry/node_record.h"
 #include "registry/registrar.h"
@@ -592,39 +591,6 @@ registry_db_withdraw_service(MDB_txn *txn, const struct registry_db *db,
 	    &next, detail, out, res);
 	free(svcs);
 out:
-	pb_free(&cur->base);
-	return rc;
-}
-
-/* --- traffic policy (sealed payloads) ------------------------------------------------------- */
-
-int
-registry_db_set_policy(MDB_txn *txn, const struct registry_db *db,
-    const struct registry_change *ch, const Axle__V1__SetPolicyRequest *req,
-    Axle__V1__Registrar **out, struct registry_outcome *res)
-{
-	Axle__V1__Registrar *cur, next;
-	char words[REGISTRY_REASON_MAX], detail[2 * REGISTRY_REASON_MAX + 4];
-	int rc;
-
-	registry_outcome_reset(res);
-	out_clear(out);
-	if ((rc = registry_policy_check(req->policy, res->reason,
-	    sizeof(res->reason))) != REGISTRY_OK)
-		return rc;
-	if (req->reason == NULL || req->reason[0] == '\0')
-		return FAIL(res, REGISTRY_EINVAL, "reason: required (recorded in "
-		    "the feed)");
-	if ((rc = get_local(txn, db, req->registrar_id, &cur, res)) != REGISTRY_OK)
-		return rc;
-	next = *cur;
-	/* An empty policy is no policy: the record says nothing. */
-	next.policy = registry_policy_set(req->policy) ? req->policy : NULL;
-	bump(&next, ch);
-	registry_policy_text(next.policy, words, sizeof(words));
-	snprintf(detail, sizeof(detail), "%s: %s", words, req->reason);
-	rc = commit_record(txn, db, ch, AXLE__V1__FEED_CHANGE__FEED_CHANGE_POLICY_SET,
-	    &next, detail, out, res);
 	pb_free(&cur->base);
 	return rc;
 }
