@@ -458,17 +458,33 @@ gw_switch_outbox_count(struct gw_node *node, const char *region)
 
 /* --- metrics -------------------------------------------------------------------------- */
 
-/* name has no summary in st[0..n): its queue is empty. */
+static int
+stat_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sw_queue_stat *)a)->name,
+	    ((const struct sw_queue_stat *)b)->name);
+}
+
+/*
+ * name has no summary in st[0..n): its queue is empty. st sorted by name
+ * (stat_cmp): a binary search, not a walk.
+ */
 static bool
 queue_empty(const char *name, const struct sw_queue_stat *st, size_t n)
 {
-	for (size_t k = 0; k < n; k++)
-		if (strcmp(st[k].name, name) == 0)
-			return false;
-	return true;
+	struct sw_queue_stat key;
+
+	if (n == 0)
+		return true;
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	return bsearch(&key, st, n, sizeof(*st), stat_cmp) == NULL;
 }
 
-/* Writes 0 for each name shown before whose queue is now empty; remembers new names. */
+/*
+ * Writes 0 for each name shown before whose queue is now empty; remembers
+ * new names, keeping s->name sorted. st[0..n) sorted by name. Both lookups
+ * are binary searches: a scrape over STATS_MAX queues costs n log n, not n^2.
+ */
 static void
 shown_zeros(struct gw_shown *s, struct evbuffer *out, const char *family,
     const char *label, const struct sw_queue_stat *st, size_t n)
@@ -478,16 +494,26 @@ shown_zeros(struct gw_shown *s, struct evbuffer *out, const char *family,
 			evbuffer_add_printf(out, "%s{%s=\"%s\"} 0\n", family, label,
 			    s->name[i]);
 	for (size_t k = 0; k < n && s->n < STATS_MAX; k++) {
-		bool known = false;
+		size_t lo = 0, hi = s->n;
 
-		for (size_t i = 0; i < s->n && !known; i++)
-			known = strcmp(s->name[i], st[k].name) == 0;
-		if (known)
+		while (lo < hi) {		/* first name >= st[k].name */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (strcmp(s->name[mid], st[k].name) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < s->n && strcmp(s->name[lo], st[k].name) == 0)
 			continue;
 		if (s->name == NULL &&
 		    (s->name = calloc(STATS_MAX, sizeof(*s->name))) == NULL)
 			return;
-		memcpy(s->name[s->n++], st[k].name, sizeof(st[k].name));
+		if (lo < s->n)
+			memmove(s->name[lo + 1], s->name[lo],
+			    (s->n - lo) * sizeof(*s->name));
+		memcpy(s->name[lo], st[k].name, sizeof(st[k].name));
+		s->n++;
 	}
 }
 
@@ -513,6 +539,8 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 		n = 0;
 	if (n > STATS_MAX)
 		n = STATS_MAX;
+	if (n > 1)
+		qsort(st, n, sizeof(*st), stat_cmp);	/* for queue_empty's bsearch */
 	for (size_t i = 0; known && which == SW_QS_OUTBOX && i < node->cfg.npeers; i++)
 		if (queue_empty(node->cfg.peers[i].region, st, n))
 			evbuffer_add_printf(out, "%s{%s=\"%s\"} 0\n", family, label,

@@ -2,7 +2,9 @@
 (uk.london -> uk -> uk.westyorks): axle_switch_mailbox{registrar} reads 0 after the registrar's
 hub fetched and acknowledged everything, and axle_switch_held_by_registrar{registrar} reads 0
 after a suspension's held messages were released by reactivation (before, each series
-disappeared, which dashboards and alerts read as "no data", not as empty).
+disappeared, which dashboards and alerts read as "no data", not as empty). A registrar seen
+later whose name sorts first (the node keeps the names it has shown sorted) gets its series
+too, and both stay at 0.
 
 Steps depend on each other and run in order.
 """
@@ -79,6 +81,25 @@ def held_series_stays_at_zero_once_released():
     wait_gauge(HELD, 0, 'reactivation releases it: the series stays, at 0')
     fetch_all(mid)
     wait_gauge(MAILBOX, 0, 'fetched again')
+
+
+@test(timeout=120)
+def a_later_registrar_sorting_first_keeps_its_series_too():
+    e = env()
+    f = e['f']
+    prefix = WY + '.aa'
+    f.registrar(WY, 'aa-hub', prefix, 'axle://%s/member/%s' % (FED, prefix))
+    aa = f.hub(WY, f.fed.issue('member', prefix))
+    lon = e['lon']
+    mid = lon.send(lon.envelope(LON_HUB, to=prefix, context='aa')).message_id
+    key = 'axle_switch_mailbox{registrar="aa-hub"}'
+    wait_gauge(key, 1, 'the message waits in aa-hub\'s mailbox')
+    check(wy_metrics().get(MAILBOX) == 0, 'wy-hub beside it: %r' % wy_metrics().get(MAILBOX))
+    aa.drain(lambda g: any(d.envelope.message_id == mid for d in g), what='the message at aa-hub')
+    wait_gauge(key, 0, 'aa-hub emptied: its series stays, at 0')
+    m = wy_metrics()
+    check(m.get(MAILBOX) == 0 and m.get(key) == 0, 'both series at 0: %r %r' % (
+        m.get(MAILBOX), m.get(key)))
 
 
 if __name__ == '__main__':
