@@ -876,8 +876,8 @@ dispatch_call(struct net_h2 *h2, struct net_stream *st)
  * A client-streaming call: each whole message of the body to the handler,
  * in order, while the call lasts; once the request has ended, the handler
  * with NULL. The body holds at most one unfinished message (its frame's header
- * says whether it fits the limit). A client that sends requests but does
- * not read the answers is stopped before they pile up.
+ * says whether it fits the limit). Answers waiting to be sent are bounded
+ * by max_message_size: a client that asks faster than it reads is stopped.
  */
 static void
 stream_in_feed(struct net_stream *st)
@@ -899,9 +899,9 @@ stream_in_feed(struct net_stream *st)
 			return;
 		}
 		if (evbuffer_get_length(st->resp) > max) {
-			net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "the client sends "
-			    "requests but does not read the answers (over %u bytes "
-			    "unread)", max);
+			net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "over %u bytes "
+			    "of answers wait to be sent: read them before asking "
+			    "more", max);
 			return;
 		}
 		req = call_unpack(call, msg, msglen);
