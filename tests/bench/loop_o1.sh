@@ -4,7 +4,10 @@
 # BENCH_O1_MAILBOXES (1,000) mailboxes (filled while it is stopped by
 # build/bench_fill through the switch's queue API), then: Registry.Resolve's
 # p99 alone, and again while a prober times a /metrics scrape, Node.Info and
-# Switch.Queues (goal: each under 10 ms, Resolve's p99 unchanged).
+# Switch.Queues (goal: each under 10 ms, Resolve's p99 unchanged). Last, with no other
+# load, axled's own CPU per /metrics scrape less its CPU per /healthz fetch over the
+# same kind of new mTLS connection: the render's cost, which a loaded machine's wall
+# times hide.
 # Not a test: prints numbers, never fails on speed. Usage: loop_o1.sh BUILD_DIR
 set -eu
 B=$(cd "${1:-build}" && pwd)
@@ -56,3 +59,17 @@ printf '%-40s %s\n' "Registry.Resolve alone" "$alone" "Registry.Resolve while pr
 awk -v a="$(field "$alone" p99_us)" -v b="$(field "$busy" p99_us)" \
     'BEGIN { if (a > 0) printf "Resolve p99 while probed / alone: %.2f  (goal <= ~1)\n", b / a }'
 echo "$probe"
+# axled's CPU (utime + stime ticks) over n sequential curl fetches of path.
+cpu_of() {
+	a=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')
+	for _ in $(seq "$2"); do
+		curl -s -o /dev/null --http2 --cert "$P/admin.pem" --key "$P/admin.key" \
+		    --cacert "$work/pki/ca/ca.pem" "https://127.0.0.1:$port$1" || true
+	done
+	echo $(( $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') - a ))
+}
+K=${BENCH_O1_SCRAPES:-200}
+hz=$(cpu_of /healthz "$K"); mz=$(cpu_of /metrics "$K")
+awk -v m="$mz" -v h="$hz" -v k="$K" -v t="$(getconf CLK_TCK)" 'BEGIN {
+    printf "axled CPU per /metrics scrape, less a /healthz fetch (%d each, no other load): %.2f ms\n",
+        k, (m - h) * 1000 / t / k }'
