@@ -18,7 +18,7 @@
 #define CFG_KEYS_MAX 16
 
 enum cfg_sec { SEC_NONE, SEC_NODE, SEC_TLS, SEC_LOG, SEC_LIMITS, SEC_RECOURSE, SEC_REGISTRY,
-    SEC_SWITCH, SEC_METRICS, SEC_OPS, SEC_PEERING, SEC_PEER, SEC_COUNT };
+    SEC_SWITCH, SEC_METRICS, SEC_OPS, SEC_PEERING, SEC_TRUST, SEC_PEER, SEC_COUNT };
 
 struct cfg_state;
 struct cfg_key;
@@ -410,6 +410,11 @@ static const struct cfg_key peering_keys[] = {
 	CFG_STR("direct", set_bool, peering.direct, false),
 };
 
+static const struct cfg_key trust_keys[] = {
+	CFG_STR("require_signed", set_bool, trust.require_signed, false),
+	CFG_STR("require_signed_hops", set_bool, trust.require_signed_hops, false),
+};
+
 static const struct cfg_key peer_keys[] = {
 	{ "address", set_hostport, offsetof(struct gw_peer, host), 0,
 	    offsetof(struct gw_peer, port), 0, 0, true },
@@ -432,6 +437,7 @@ static const struct cfg_section sections[SEC_COUNT] = {
 	[SEC_METRICS] = { "metrics", metrics_keys, NKEYS(metrics_keys) },
 	[SEC_OPS] = { "ops", ops_keys, NKEYS(ops_keys) },
 	[SEC_PEERING] = { "peering", peering_keys, NKEYS(peering_keys) },
+	[SEC_TRUST] = { "trust", trust_keys, NKEYS(trust_keys) },
 	[SEC_PEER] = { "peer", peer_keys, NKEYS(peer_keys) },
 };
 
@@ -955,6 +961,7 @@ gw_config_reload(struct gw_config *live, const struct gw_config *fresh,
 	live->limits.idle_timeout_ms = b->idle_timeout_ms;
 	live->peering.idle_ms = fresh->peering.idle_ms;
 	live->peering.direct = fresh->peering.direct;
+	live->trust = fresh->trust;
 	live->metrics = fresh->metrics;
 	memcpy(live->peers, fresh->peers, sizeof(live->peers));
 	live->npeers = fresh->npeers;

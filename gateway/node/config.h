@@ -49,6 +49,12 @@ struct gw_peering_cfg {
 	bool direct;			/* switch traffic over on-demand axles (no: [peer]s and children only); default yes */
 };
 
+/* [trust]: what signatures a node requires (gw_trust.c; docs/operator.md "[trust]"). */
+struct gw_trust_cfg {
+	bool require_signed;		/* refuse hub envelopes without a signature; default no */
+	bool require_signed_hops;	/* refuse trace hops without a verifiable signature; default no */
+};
+
 /* [switch]: message handling (sw_queue.c, sw_core.c, svc_switch.c). */
 struct gw_switch_cfg {
 	uint32_t hold_limit_ms;		/* held for a suspended registrar -> recourse after; default 259200000 (72 h) */
@@ -95,6 +101,7 @@ struct gw_config {
 	struct gw_registry_cfg registry;	/* [registry] */
 	struct gw_switch_cfg sw;		/* [switch] */
 	struct gw_peering_cfg peering;		/* [peering] */
+	struct gw_trust_cfg trust;		/* [trust] */
 	struct gw_metrics_cfg metrics;		/* [metrics] */
 	struct gw_ops_cfg ops;			/* [ops] */
 	struct gw_peer peers[GW_MAX_PEERS];	/* [peer <name>] */
@@ -129,7 +136,7 @@ const struct gw_peer *gw_config_peer(const struct gw_config *cfg,
  * SIGHUP: takes from fresh (a file loaded and checked by gw_config_load)
  * what a running node changes live: [log] level, the connection [limits]
  * (not the store's three), [peer] sections and [node] parent, [peering]
- * idle_ms and direct, [metrics]. Names in kept (comma-separated) what
+ * idle_ms and direct, [metrics], [trust]. Names in kept (comma-separated) what
  * changed but applies only at the next start. Returns 0, or -1 with err
  * (nothing applied) when fresh has another federation, region, listen or
  * data_dir.

@@ -91,6 +91,25 @@ gw_mirror_find(struct gw_node *node, const char *region)
 	return NULL;
 }
 
+EVP_PKEY *
+gw_mirror_node_pub(struct gw_node *node, const char *region, const uint8_t *kid,
+    size_t kidlen, char *why, size_t len)
+{
+	struct gw_mpeer *p = gw_mirror_find(node, region);
+	Axle__V1__SignedHead *head = NULL;
+	EVP_PKEY *pub;
+
+	if (p != NULL && p->fresh != NULL &&
+	    (head = PB_UNPACK(Axle__V1__SignedHead, axle__v1__signed_head, p->fresh,
+	    p->fresh_len, p->fresh_len, NULL, 0)) == NULL) {
+		snprintf(why, len, "out of memory");
+		return NULL;
+	}
+	pub = gw_mirror_node_key(node, region, head, kid, kidlen, why, len);
+	pb_free(head != NULL ? &head->base : NULL);
+	return pub;
+}
+
 void
 gw_mirror_schedule(struct gw_mpeer *p, uint32_t ms)
 {

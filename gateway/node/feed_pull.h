@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "axle/v1/axle.pb-c.h"
 
 struct evbuffer;
@@ -101,5 +103,15 @@ size_t gw_mirror_count(struct gw_node *node);
 
 /* The last seq mirrored of region (0: none, or not a peer). Loop thread. */
 unsigned long long gw_mirror_seq(struct gw_node *node, const char *region);
+
+/*
+ * The public key of the node of region whose certificate has key identity
+ * kid (SHA-256 of its DER), from the newest signed head of region's feed
+ * this node holds (its node_chain, verified to the federation's CA and
+ * naming that region's node), or NULL with why. The caller frees it.
+ * Loop thread.
+ */
+EVP_PKEY *gw_mirror_node_pub(struct gw_node *node, const char *region,
+    const uint8_t *kid, size_t kidlen, char *why, size_t len);
 
 #endif

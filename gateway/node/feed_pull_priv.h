@@ -99,6 +99,14 @@ EVP_PKEY *gw_mirror_origin_pub(struct gw_node *node, const char *region,
     const char *via, const Axle__V1__SignedHead *head, char *why, size_t len);
 
 /* The certificate of the link to via, DER, malloc'd into *out (an older origin sends no chain). */
+/*
+ * The key of the node of region whose certificate has key identity kid:
+ * the certificate its axle showed, or the leaf of head's node_chain
+ * (head may be NULL) verified to the federation's CA. NULL with why.
+ */
+EVP_PKEY *gw_mirror_node_key(struct gw_node *node, const char *region,
+    const Axle__V1__SignedHead *head, const uint8_t *kid, size_t kidlen,
+    char *why, size_t len);
 int gw_mirror_link_cert(struct gw_node *node, const char *via,
     ProtobufCBinaryData *out);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -142,6 +143,48 @@ gw_mirror_origin_pub(struct gw_node *node, const char *region, const char *via,
 		snprintf(why, len, "relay %s: %s", via, w);
 	}
 	return pub;
+}
+
+/* --- a node's key for its signed trace hops ------------------------------------------ */
+
+static bool
+der_is(const ProtobufCBinaryData *der, const uint8_t *kid, size_t kidlen)
+{
+	uint8_t d[SHA256_DIGEST_LENGTH];
+
+	if (kidlen != sizeof(d) || der->len == 0)
+		return false;
+	SHA256(der->data, der->len, d);
+	return memcmp(d, kid, sizeof(d)) == 0;
+}
+
+EVP_PKEY *
+gw_mirror_node_key(struct gw_node *node, const char *region,
+    const Axle__V1__SignedHead *head, const uint8_t *kid, size_t kidlen,
+    char *why, size_t len)
+{
+	ProtobufCBinaryData link = { 0, NULL };
+	EVP_PKEY *pub;
+
+	/* The certificate its axle to us showed in the handshake. */
+	if (gw_mirror_link_cert(node, region, &link) == 0) {
+		bool same = der_is(&link, kid, kidlen);
+
+		OPENSSL_free(link.data);
+		if (same && (pub = link_pub(node, region)) != NULL)
+			return pub;
+	}
+	if (head == NULL) {
+		snprintf(why, len, "this node holds no signed head of %s's feed "
+		    "(not mirrored yet), so no certificate of node %s", region, region);
+		return NULL;
+	}
+	if (head->n_node_chain == 0 || !der_is(&head->node_chain[0], kid, kidlen)) {
+		snprintf(why, len, "key_identity is not the certificate of node %s "
+		    "in its newest signed head", region);
+		return NULL;
+	}
+	return chain_pub(node, region, head, why, len);
 }
 
 /* --- withholding: a relay that serves old heads while newer ones exist --------------------- */

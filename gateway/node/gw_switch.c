@@ -11,6 +11,7 @@
 #include "gateway/net/grpc_status.h"
 #include "gateway/node/gw_recourse.h"
 #include "gateway/node/gw_switch.h"
+#include "gateway/node/gw_trust.h"
 #include "gateway/node/peers.h"
 #include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
@@ -392,6 +393,7 @@ gw_switch_open(struct gw_node *node, char *err, size_t errlen)
 		.sw = sw,
 		.next_hop = ctx_next_hop,
 		.open_case = gw_recourse_open_txn,
+		.sign_hop = gw_trust_sign_hop,
 		.node = node,
 	};
 	sw->lim.max_payload = node->cfg.sw.max_payload;
@@ -675,7 +677,14 @@ gw_switch_inject_txn(struct gw_node *node, MDB_txn *txn,
 	sw_wctx_init(&c, &node->sw->ctx, txn, now_ms, NULL);
 	/* A new journey from here: this node's hop names the case. */
 	sw_view_init(&v, env);
-	if (sw_trace_append(&v, node->cfg.region, now_ms, case_id) != 0) {
+	/*
+	 * Its recipient (and perhaps its deadline) changed: the hub's
+	 * signature no longer covers it. This node's signed hop, naming the
+	 * case, vouches for the new journey (docs/protocol.md "Signed
+	 * envelopes").
+	 */
+	v.env.signature = NULL;
+	if (sw_hop_append(&node->sw->ctx, &v, now_ms, case_id) != 0) {
 		sw_view_release(&v);
 		snprintf(err, errlen, "out of memory");
 		return GRPC_RESOURCE_EXHAUSTED;

@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "gateway/node/gw_switch.h"
+#include "gateway/node/gw_trust.h"
 #include "gateway/node/module.h"
 #include "gateway/node/node.h"
 #include "gateway/node/outbox.h"
@@ -18,13 +19,18 @@ gw_stop(struct gw_node *node)
 	gw_fetch_stop(node);
 	gw_outbox_stop(node);
 	gw_switch_close(node);
+	gw_trust_close(node);
 }
 
 static int
 gw_start(struct gw_node *node, char *err, size_t errlen)
 {
-	if (gw_switch_open(node, err, errlen) != 0)
+	if (gw_trust_open(node, err, errlen) != 0)
 		return -1;
+	if (gw_switch_open(node, err, errlen) != 0) {
+		gw_trust_close(node);
+		return -1;
+	}
 	node->sw->wake_peer = gw_outbox_kick;
 	node->sw->wake_box = gw_fetch_kick;
 	node->sw->pumps_info = gw_outbox_info;
@@ -37,9 +43,17 @@ gw_start(struct gw_node *node, char *err, size_t errlen)
 	return 0;
 }
 
+static void
+gw_metrics(struct gw_node *node, struct evbuffer *out)
+{
+	gw_switch_metrics(node, out);
+	gw_trust_metrics(node, out);
+}
+
 const struct gw_module gw_switch_module = {
 	.name = "switch",
 	.start = gw_start,
 	.stop = gw_stop,
-	.metrics = gw_switch_metrics,
+	.metrics = gw_metrics,
+	.reload = gw_trust_reload,
 };

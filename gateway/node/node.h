@@ -17,6 +17,7 @@ struct gw_peers;
 struct gw_registry;
 struct gw_recourse;
 struct sw_switch;
+struct gw_trust;
 
 
 struct gw_node {
@@ -29,6 +30,7 @@ struct gw_node {
 	struct gw_registry *registry;	/* svc_registry.c and feed_pull.c */
 	struct gw_recourse *recourse;	/* svc_recourse.c */
 	struct sw_switch *sw;		/* svc_switch.c */
+	struct gw_trust *trust;		/* gw_trust.c: signing hops, verifying signatures */
 	struct timespec started;	/* CLOCK_MONOTONIC */
 	uint64_t boot_count;
 	int draining;

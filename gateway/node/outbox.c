@@ -244,6 +244,13 @@ fwd_write(struct sw_wctx *c, void *arg)
 		sw_msgs_free(&m, 1);
 		snprintf(detail, sizeof(detail), "node %s refused it: %.300s",
 		    f->region, f->why[i]);
+		/* Refused under the trust policy: its sender hears why. */
+		if (strncmp(f->why[i], "trust: ", 7) == 0 && (rc = sw_receipt(c,
+		    env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED, detail,
+		    NULL)) != 0) {
+			pb_free(&env->base);
+			return rc;
+		}
 		if ((rc = sw_deliver_deadline_end(c, f->refused[i],
 		    env->deliver_by_ms)) != 0) {
 			pb_free(&env->base);

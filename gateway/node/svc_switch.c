@@ -18,6 +18,7 @@
 #include "gateway/node/svc.h"
 #include "gateway/switch/sw_core.h"
 #include "gateway/node/gw_switch.h"
+#include "gateway/node/gw_trust.h"
 #include "gateway/node/outbox.h"
 #include "proto/pb.h"
 
@@ -301,6 +302,10 @@ gw_send(struct net_call *call, const ProtobufCMessage *req)
 	if (env->original_id.len > 0) {
 		net_call_error(call, GRPC_INVALID_ARGUMENT, "original_id: set by "
 		    "the node that expands a group, not by senders (send it empty)");
+		return;
+	}
+	if ((st = gw_trust_check(node, env, false, reason, sizeof(reason))) != GRPC_OK) {
+		net_call_error(call, st, "%s", reason);
 		return;
 	}
 	if (gw_seal_refuses(node, env, reason, sizeof(reason), rid, sizeof(rid))) {
@@ -1385,6 +1390,8 @@ forward_check(struct net_call *call, Axle__V1__Envelope *e, int64_t now,
 	if (sw_envelope_check(e, who, now, &node->sw->lim, why, len) != GRPC_OK)
 		return false;
 	if (!forward_for_us(e, node->cfg.region, who->address, why, len))
+		return false;
+	if (gw_trust_check(node, e, true, why, len) != GRPC_OK)
 		return false;
 	sw_envelope_given(e, &given);
 	sw_envelope_normalise(e, now, &node->sw->lim);

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "gateway/net/log.h"
+#include "proto/envsig.h"
 #include "gateway/switch/sw_core.h"
 #include "proto/pb.h"
 #include "recourse/recourse.h"
@@ -594,6 +595,7 @@ system_header(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	e->failure_policy = AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_DISCARD;
 	e->n_trace = 0;
 	e->trace = NULL;
+	e->signature = NULL;	/* the node made it: no hub signed it */
 }
 
 int
@@ -870,6 +872,23 @@ out:
 	return rc != 0 ? fail(c, rc, "report") : 0;
 }
 
+int
+sw_hop_append(const struct sw_ctx *x, struct sw_env_view *v, int64_t now_ms,
+    const char *redirect_case)
+{
+	uint8_t d[ENVSIG_DIGEST_LEN];
+	int rc = sw_trace_append(v, x->region, now_ms, redirect_case);
+	size_t n = v->env.n_trace;
+
+	if (rc != 0 || x->sign_hop == NULL)
+		return rc;
+	if (envsig_digest(&v->env, d) != 0)
+		return -ENOMEM;
+	(void)x->sign_hop(x->node, d, n > 1 ? v->env.trace[n - 2] : NULL, &v->hop,
+	    v->hop_sig, v->hop_kid);
+	return 0;
+}
+
 /* Is env's last hop this node's, where an admin redirected it? */
 static bool
 own_redirect_hop(const struct sw_wctx *c, const Axle__V1__Envelope *env)
@@ -893,8 +912,8 @@ enqueue(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 
 	sw_view_init(&v, env);
 	/* A redirect here appended this node's hop already (sw_redirect_hop). */
-	if ((!own_redirect_hop(c, env) && sw_trace_append(&v,
-	    c->x->region, c->now, NULL) != 0) ||
+	if ((!own_redirect_hop(c, env) && sw_hop_append(c->x, &v, c->now,
+	    NULL) != 0) ||
 	    (buf = sw_view_pack(&v, 0, &len)) == NULL) {
 		sw_view_release(&v);
 		return fail(c, ENOMEM, "pack");
@@ -1007,6 +1026,8 @@ expand(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 		sw_view_init(&v, env);
 		sw_view_set_recipient(&v, copies[i].id, copies[i].to);
 		v.env.original_id = env->message_id;
+		/* Its own id and recipient: the hub's signature covered the group's. */
+		v.env.signature = NULL;
 		rc = sw_place(c, &v.env, false, &sub);
 		sw_view_release(&v);
 	}

@@ -94,6 +94,18 @@ struct sw_ctx {
 	int (*open_case)(struct gw_node *node, MDB_txn *txn,
 	    const Axle__V1__Envelope *env, int reason, const char *detail,
 	    int64_t now_ms, char *id_out, char *err, size_t errlen);
+	/*
+	 * Signs the hop this node appends (docs/protocol.md "Signed trace
+	 * hops"): over digest (the envelope's canonical digest) and prev (the
+	 * hop before, NULL for the first), with the node's key; writes the
+	 * signature into sig and the key's identity into kid and points
+	 * hop->signature and hop->key_identity at them. Returns 0, or -1 (no
+	 * key: the hop goes unsigned). NULL: hops are not signed. Writer
+	 * thread: the hook locks what it reads.
+	 */
+	int (*sign_hop)(struct gw_node *node, const uint8_t *digest,
+	    const Axle__V1__TraceHop *prev, Axle__V1__TraceHop *hop,
+	    uint8_t *sig, uint8_t *kid);
 	struct gw_node *node;
 };
 
@@ -292,6 +304,16 @@ const Axle__V1__Envelope *sw_as_arrived(struct sw_wctx *c,
 /* Unpacks a stored envelope; NULL on a corrupt record (err set). */
 Axle__V1__Envelope *sw_env_unpack(const uint8_t *b, size_t len, char *err,
     size_t errlen);
+
+/*
+ * Appends this node's hop (x->region, now_ms, redirect_case or NULL) to the
+ * view and signs it with x->sign_hop over the view's envelope (as it will
+ * be packed: a group copy's own id and recipient). Returns 0, or -ENOMEM
+ * (or -EINVAL: the view has a hop already). A hop the hook cannot sign goes
+ * unsigned (docs/protocol.md "Signed trace hops").
+ */
+int sw_hop_append(const struct sw_ctx *x, struct sw_env_view *v, int64_t now_ms,
+    const char *redirect_case);
 
 bool sw_is_receipt(const Axle__V1__Envelope *env);
 /* A receipt or a returned message: made by nodes, never gets receipts itself. */

@@ -220,6 +220,9 @@ check_times(const Axle__V1__Envelope *e, const struct net_identity *caller,
 	if (e->created_ms < 0)
 		return why(reason, len, GRPC_INVALID_ARGUMENT, "created_ms: %lld "
 		    "is negative", (long long)e->created_ms);
+	if (e->created_ms == 0 && e->signature != NULL)
+		return why(reason, len, GRPC_INVALID_ARGUMENT, "created_ms: a signed "
+		    "envelope must carry its creation time (the signature covers it)");
 	if (created > now_ms && created - now_ms > SW_FUTURE_SKEW_MS)
 		return why(reason, len, GRPC_INVALID_ARGUMENT, "created_ms: %lld "
 		    "ms in the future, at most %d (check the sender's clock)",
@@ -323,7 +326,9 @@ sw_envelope_normalise(Axle__V1__Envelope *e, int64_t now_ms,
 		e->hop_limit = lim_hops(lim);
 	if (e->created_ms == 0)
 		e->created_ms = now_ms;
-	if (e->deliver_by_ms == 0 && lim != NULL && lim->default_deliver_by_ms > 0)
+	/* A signed envelope keeps its signed fields as they are. */
+	if (e->deliver_by_ms == 0 && e->signature == NULL && lim != NULL &&
+	    lim->default_deliver_by_ms > 0)
 		e->deliver_by_ms = (e->created_ms > now_ms ? e->created_ms : now_ms) +
 		    lim->default_deliver_by_ms;
 	fold_address_part(e->sender);

@@ -8,6 +8,7 @@
 
 #include "axle/v1/envelope.pb-c.h"
 #include "gateway/net/identity.h"
+#include "proto/envsig.h"
 #include "registry/address.h"
 
 #define SW_ID_LEN		16	/* message id bytes */
@@ -52,7 +53,8 @@ struct sw_limits {
  *   sw_envelope_normalise); deliver_by_ms and reply_by_ms, if set, after
  *   created; deliver_by_ms already past: FAILED_PRECONDITION "delivery
  *   deadline already passed" -- except for a node caller, whose messages
- *   the failure policy handles once they are committed here;
+ *   the failure policy handles once they are committed here; a signed
+ *   envelope must set created_ms (the signature covers it);
  * - hop_limit <= 64 (0 takes the default); trace no longer than the
  *   effective hop limit, each hop's region a valid address;
  * - failure_policy one of the three known;
@@ -67,7 +69,8 @@ int sw_envelope_check(const Axle__V1__Envelope *e,
  * Fills defaults in place on an envelope that passed sw_envelope_check:
  * hop_limit 0 -> lim->default_hop_limit (or 16), created_ms 0 -> now_ms,
  * deliver_by_ms 0 -> lim->default_deliver_by_ms after now_ms (or after
- * created_ms if that is later; none if the default is 0), and
+ * created_ms if that is later; none if the default is 0; none on a signed
+ * envelope, whose signature covers it), and
  * case-folds the address parts of sender, to and to_group.prefix (folding
  * keeps lengths, so the strings are rewritten in place; local ids keep
  * their case). Safe on messages from pb_unpack (no reallocation).
@@ -136,6 +139,8 @@ struct sw_env_view {
 	char to[IDENT_MAX_LEN + 1];
 	char region[ADDR_MAX_LEN + 1];
 	char redirect_case[SW_REDIRECT_CASE_MAX + 1];
+	uint8_t hop_sig[ENVSIG_SIG_MAX];	/* the appended hop's signature */
+	uint8_t hop_kid[ENVSIG_DIGEST_LEN];	/* ... and its key identity */
 };
 
 void sw_view_init(struct sw_env_view *v, const Axle__V1__Envelope *e);

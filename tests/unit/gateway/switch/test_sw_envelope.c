@@ -284,6 +284,16 @@ test_times(void **state)
 	accepted(&e, &member);
 	e.created_ms = 1;				/* very old is fine */
 	accepted(&e, &member);
+	{	/* signed: the signature covers created_ms, so "now" will not do */
+		Axle__V1__EnvelopeSignature sig = AXLE__V1__ENVELOPE_SIGNATURE__INIT;
+
+		e.signature = &sig;
+		accepted(&e, &member);
+		e.created_ms = 0;
+		refused(&e, &member, GRPC_INVALID_ARGUMENT, "created_ms",
+		    "a signed envelope must carry its creation time");
+		e.signature = NULL;
+	}
 
 	e = good();
 	e.deliver_by_ms = e.created_ms;
@@ -465,6 +475,14 @@ test_normalise_deliver_by(void **state)
 	e.created_ms = NOW + 120000;			/* ahead, within the skew */
 	sw_envelope_normalise(&e, NOW, &lim);
 	assert_int_equal(e.deliver_by_ms, NOW + 180000);
+	{	/* signed: no default written into a signed field */
+		Axle__V1__EnvelopeSignature sig = AXLE__V1__ENVELOPE_SIGNATURE__INIT;
+
+		e.deliver_by_ms = 0;
+		e.signature = &sig;
+		sw_envelope_normalise(&e, NOW, &lim);
+		assert_int_equal(e.deliver_by_ms, 0);
+	}
 }
 
 /*
