@@ -26,6 +26,7 @@ struct gw_trust {
 	/* Loop thread only. */
 	uint64_t refused[GW_TRUST__COUNT];
 	uint64_t verified_envelopes, verified_hops;
+	uint64_t unverified_envelopes, unverified_hops;	/* no key found, not required */
 	bool unsigned_logged;
 };
 
@@ -234,8 +235,10 @@ check_hops(struct gw_node *node, const Axle__V1__Envelope *e, char *why, size_t 
 		}
 		if ((pub = node_key(node, region, h->key_identity.data,
 		    h->key_identity.len, kwhy, sizeof(kwhy))) == NULL) {
-			if (!require)
+			if (!require) {
+				node->trust->unverified_hops++;
 				continue;
+			}
 			snprintf(what, sizeof(what), "trace[%zu]: cannot verify the hop "
 			    "of %s: %s", i, region, kwhy);
 			return refuse(node, e, GW_TRUST_HOP, GRPC_PERMISSION_DENIED,
@@ -289,6 +292,11 @@ gw_trust_check(struct gw_node *node, const Axle__V1__Envelope *e,
 		node->trust->verified_envelopes++;
 		return GRPC_OK;
 	}
+	/* No certificate to check it with: as good as unsigned, where that is allowed. */
+	if (v == ENVSIG_NO_KEY && !node->cfg.trust.require_signed) {
+		node->trust->unverified_envelopes++;
+		return GRPC_OK;
+	}
 	return refuse(node, e, of[v], v == ENVSIG_MALFORMED ? GRPC_INVALID_ARGUMENT :
 	    GRPC_PERMISSION_DENIED, what, why, len);
 }
@@ -311,4 +319,10 @@ gw_trust_metrics(struct gw_node *node, struct evbuffer *out)
 	    "counter\naxle_trust_verified_total{what=\"envelope\"} %" PRIu64 "\n"
 	    "axle_trust_verified_total{what=\"hop\"} %" PRIu64 "\n",
 	    t->verified_envelopes, t->verified_hops);
+	evbuffer_add_printf(out, "# HELP axle_trust_unverified_total Signatures "
+	    "taken unverified (no certificate found, and the policy does not "
+	    "require one).\n# TYPE axle_trust_unverified_total counter\n"
+	    "axle_trust_unverified_total{what=\"envelope\"} %" PRIu64 "\n"
+	    "axle_trust_unverified_total{what=\"hop\"} %" PRIu64 "\n",
+	    t->unverified_envelopes, t->unverified_hops);
 }
