@@ -56,9 +56,9 @@ _axlectl_opts()
 	"region publish") echo "--endpoint --no-endpoint --name" ;;
 	"send "*) echo "--to --to-group --from --type --context --payload-file" \
 	    "--content-type --deliver-by-ms --reply-by-ms --policy --id" \
-	    "--seal-to --seal --no-seal" ;;
+	    "--seal-to --seal --no-seal --no-sign" ;;
 	"fetch "*) echo "--max --wait-ms --mailbox --visibility-ms --save --receipts" \
-	    "--seal-key --seal-cert" ;;
+	    "--seal-key --seal-cert --signer-cert" ;;
 	"ack "*) echo "--all --mailbox" ;;
 	esac
 }

@@ -274,6 +274,10 @@ ctl_ini_handler(void *user, const char *section, const char *name,
 		ctl_ini_path(ini, s->seal_key, sizeof(s->seal_key), value);
 	else if (strcmp(name, "seal_cert") == 0)
 		ctl_ini_path(ini, s->seal_cert, sizeof(s->seal_cert), value);
+	else if (strcmp(name, "sign_key") == 0)
+		ctl_ini_path(ini, s->sign_key, sizeof(s->sign_key), value);
+	else if (strcmp(name, "sign_cert") == 0)
+		ctl_ini_path(ini, s->sign_cert, sizeof(s->sign_cert), value);
 	else if (strcmp(name, "federation") == 0)
 		ctl_copy(s->federation, sizeof(s->federation), value);
 	else if (strcmp(name, "server") == 0)
@@ -343,6 +347,8 @@ ctl_parse(struct ctl *ctl, int argc, char **argv)
 		{ "cert", required_argument, NULL, 'C' },
 		{ "key", required_argument, NULL, 'K' },
 		{ "trust", required_argument, NULL, 'T' },
+		{ "sign-key", required_argument, NULL, 'S' },
+		{ "sign-cert", required_argument, NULL, 'R' },
 		{ "federation", required_argument, NULL, 'F' },
 		{ "server", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -361,6 +367,10 @@ ctl_parse(struct ctl *ctl, int argc, char **argv)
 		case 'C': ctl_copy(flags.cert, sizeof(flags.cert), optarg); break;
 		case 'K': ctl_copy(flags.key, sizeof(flags.key), optarg); break;
 		case 'T': ctl_copy(flags.trust, sizeof(flags.trust), optarg); break;
+		case 'S': ctl_copy(flags.sign_key, sizeof(flags.sign_key), optarg);
+		    break;
+		case 'R': ctl_copy(flags.sign_cert, sizeof(flags.sign_cert), optarg);
+		    break;
 		case 'F': ctl_copy(flags.federation, sizeof(flags.federation),
 		    optarg); break;
 		case 's': ctl_copy(flags.server, sizeof(flags.server), optarg);
@@ -389,6 +399,8 @@ ctl_parse(struct ctl *ctl, int argc, char **argv)
 	MERGE(trust, "AXLE_TRUST");
 	MERGE(seal_key, "AXLE_SEAL_KEY");
 	MERGE(seal_cert, "AXLE_SEAL_CERT");
+	MERGE(sign_key, "AXLE_SIGN_KEY");
+	MERGE(sign_cert, "AXLE_SIGN_CERT");
 	MERGE(federation, "AXLE_FEDERATION");
 	MERGE(server, "AXLE_SERVER");
 #undef MERGE

@@ -27,6 +27,8 @@ struct ctl_settings {
 	char trust[PATH_MAX];
 	char seal_key[PATH_MAX];	/* fetch opens sealed payloads with it */
 	char seal_cert[PATH_MAX];	/* its certificate (optional) */
+	char sign_key[PATH_MAX];	/* the hub's signing key (PEM): send signs with it */
+	char sign_cert[PATH_MAX];	/* ... and its certificate, as published */
 	char federation[NET_FED_MAX + 1];
 	char server[NET_HOST_MAX + NET_PORT_MAX + 4];
 	int timeout_ms;

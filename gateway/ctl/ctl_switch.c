@@ -19,6 +19,7 @@
 #include "gateway/ctl/ctl_seal.h"
 #include "gateway/net/grpc_frame.h"
 #include "proto/pb_json.h"
+#include "gateway/ctl/ctl_sign.h"
 #include "gateway/switch/sw_envelope.h"
 #include "proto/pb.h"
 
@@ -244,11 +245,45 @@ group_arg(char *s, Axle__V1__ServiceGroup *g)
 static const char send_usage[] = "send (--to ADDR | --to-group KIND:PREFIX) --from ADDR --type T "
     "[--context C] [--payload-file F] [--content-type CT] [--deliver-by-ms N] "
     "[--reply-by-ms N] [--policy escalate|return|discard] [--id HEX] "
-    "[--seal-to CERT.pem]... [--seal | --no-seal]\n"
+    "[--seal-to CERT.pem]... [--seal | --no-seal] [--no-sign]\n"
     "  (deadlines are milliseconds from now; --to-group sends one copy to every\n"
     "  KIND service (portal|switch|index) under PREFIX that accepts type T;\n"
     "  --seal-to seals the payload to each certificate given, as CMS\n"
-    "  AuthEnvelopedData with AES-256-GCM: docs/protocol.md \"Sealed payloads\")";
+    "  AuthEnvelopedData with AES-256-GCM: docs/protocol.md \"Sealed payloads\";\n"
+    "  signed, after sealing, with the hub's key of --sign-key/--sign-cert\n"
+    "  unless --no-sign: docs/protocol.md \"Signed envelopes\")";
+
+/*
+ * Signs e with the configured signing key into sig (e->signature points at
+ * it). No key configured: says so and sends it unsigned. Returns CTL_OK, or
+ * CTL_FAILED (a key configured that cannot sign: said).
+ */
+static int
+send_sign(struct ctl *ctl, Axle__V1__Envelope *e, bool nosign, struct envsig_sig *sig)
+{
+	struct ctl_signer signer;
+	char why[512];
+	int rc;
+
+	if (nosign)
+		return CTL_OK;
+	if (ctl->set.sign_key[0] == '\0' || ctl->set.sign_cert[0] == '\0') {
+		fprintf(stderr, "axlectl: send: no signing key configured (--sign-key "
+		    "and --sign-cert, sign_key and sign_cert in [axlectl], or "
+		    "AXLE_SIGN_KEY and AXLE_SIGN_CERT): the message goes unsigned, "
+		    "and nodes that require signatures refuse it\n");
+		return CTL_OK;
+	}
+	if (ctl_signer_load(ctl->set.sign_key, ctl->set.sign_cert, &signer, why,
+	    sizeof(why)) != 0)
+		return ctl_fail(ctl, "FAILED", why);
+	rc = envsig_sign(e, signer.key, signer.kid, sig, why, sizeof(why));
+	ctl_signer_free(&signer);
+	if (rc != 0)
+		return ctl_fail(ctl, "FAILED", why);
+	e->signature = &sig->msg;
+	return CTL_OK;
+}
 
 /*
  * --seal-to: seals *payload (*plen bytes) in place to every certificate
@@ -291,7 +326,8 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 	static const char *const known[] = { "--to", "--to-group", "--from", "--type",
 	    "--context", "--payload-file", "--content-type", "--deliver-by-ms",
 	    "--reply-by-ms", "--policy", "--id", "--seal-to", NULL };
-	static const char *const flags[] = { "--seal", "--no-seal", NULL };
+	static const char *const flags[] = { "--seal", "--no-seal", "--no-sign", NULL };
+	struct envsig_sig sig;
 	Axle__V1__Envelope e = AXLE__V1__ENVELOPE__INIT;
 	Axle__V1__ServiceGroup group = AXLE__V1__SERVICE_GROUP__INIT;
 	char *to = (char *)opt(argc, argv, "--to");
@@ -363,6 +399,11 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 	}
 	e.payload.data = payload;
 	e.payload.len = plen;
+	/* Signed as sent: over the sealed payload and its content type. */
+	if ((rc = send_sign(ctl, &e, flag(argc, argv, "--no-sign"), &sig)) != CTL_OK) {
+		free(payload);
+		return rc;
+	}
 	rc = ctl_call(ctl, "/axle.v1.Switch/Send", &e.base,
 	    &axle__v1__send_response__descriptor, &m);
 	free(payload);
@@ -396,7 +437,8 @@ struct fetch_state {
 	uint8_t (*ids)[SW_ID_LEN];	/* ack --all: what was fetched */
 	EVP_PKEY *seal_key;		/* opens sealed payloads (--seal-key) */
 	X509 *seal_cert;		/* its certificate, or NULL */
-	size_t n, skipped, nids, save_failed, open_failed;
+	struct ctl_verifier ver;	/* --signer-cert: whom signatures are checked with */
+	size_t n, skipped, nids, save_failed, open_failed, sig_failed;
 	bool done;
 	int status;
 	char msg[512];
@@ -520,13 +562,50 @@ fetch_open(struct fetch_state *s, const Axle__V1__Envelope *e,
 	return true;
 }
 
+/*
+ * What the hub's signature of a delivered message says, for people (a
+ * failure on stderr) and scripts (into what, "ok", "unsigned",
+ * "unverified: ..." or "failed: ...").
+ */
+static void
+delivery_signature(struct fetch_state *s, const Axle__V1__Envelope *e,
+    char *what, size_t len)
+{
+	char why[400], hex[SW_ID_HEX_LEN + 1];
+	enum envsig_verdict v;
+
+	if (e->signature == NULL) {
+		snprintf(what, len, "unsigned");
+		return;
+	}
+	if (s->ver.certs == NULL) {
+		snprintf(what, len, "unverified: no --signer-cert given");
+		return;
+	}
+	v = ctl_verify(&s->ver, e, why, sizeof(why));
+	if (v == ENVSIG_OK) {
+		snprintf(what, len, "ok");
+		return;
+	}
+	if (v == ENVSIG_NO_KEY) {
+		snprintf(what, len, "unverified: %s", why);
+		return;
+	}
+	snprintf(what, len, "failed: %s", why);
+	s->sig_failed++;
+	id_hex(&e->message_id, hex);
+	fprintf(stderr, "axlectl: fetch: message %s from ", hex);
+	ctl_put_safe(stderr, e->sender != NULL ? e->sender : "");
+	fprintf(stderr, ": SIGNATURE FAILED: %s; do not trust its content\n", why);
+}
+
 /* One delivery: filtered, opened, saved, kept for ack --all, then as JSON or a row. */
 static void
 fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 {
 	Axle__V1__Receipt *r = delivery_receipt(d);
 	ProtobufCBinaryData plain;
-	char path[PATH_MAX], note[500];
+	char path[PATH_MAX], note[500], sigwhat[512] = "";
 	bool saved = false, opened;
 	int rc = 0;
 
@@ -535,6 +614,8 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 		return;
 	}
 	s->n++;
+	if (r == NULL)
+		delivery_signature(s, d->envelope, sigwhat, sizeof(sigwhat));
 	opened = fetch_open(s, d->envelope, &plain, note, sizeof(note));
 	if (s->save_dir != NULL && opened) {
 		saved = payload_save(s->save_dir, d->envelope, plain.data != NULL ?
@@ -554,6 +635,8 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 				    ctl_json(&r->base));
 			if (saved)
 				json_object_set_new(o, "saved", json_string(path));
+			if (sigwhat[0] != '\0')
+				json_object_set_new(o, "signature", json_string(sigwhat));
 			if (note[0] != '\0')
 				json_object_set_new(o, "sealed", json_pack("{s:b,s:s}",
 				    "opened", opened &&
@@ -647,6 +730,7 @@ fetch_state_free(struct fetch_state *s)
 {
 	EVP_PKEY_free(s->seal_key);
 	X509_free(s->seal_cert);
+	ctl_verifier_free(&s->ver);
 	json_decref(s->arr);
 	ctl_table_free(s->table);
 	free(s->ids);
@@ -672,9 +756,10 @@ save_dir_ok(const char *dir)
 
 static const char fetch_usage[] = "fetch [--max N] [--wait-ms W] [--visibility-ms V] "
     "[--mailbox ADDR] [--save DIR] [--receipts] [--seal-key KEY.pem "
-    "[--seal-cert CERT.pem]]\n"
+    "[--seal-cert CERT.pem]] [--signer-cert CERTS.pem]\n"
     "  (--seal-key, or seal_key in the config, or AXLE_SEAL_KEY: the hub's\n"
-    "  sealing key; sealed payloads are opened with it and saved opened)";
+    "  sealing key; sealed payloads are opened with it and saved opened;\n"
+    "  --signer-cert: senders' signing certificates to verify signatures with)";
 
 /* The hub's sealing key and certificate: flags, else the settings. */
 static int
@@ -700,7 +785,8 @@ static int
 cmd_fetch(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const known[] = { "--max", "--wait-ms", "--mailbox",
-	    "--visibility-ms", "--save", "--seal-key", "--seal-cert", NULL };
+	    "--visibility-ms", "--save", "--seal-key", "--seal-cert", "--signer-cert",
+	    NULL };
 	static const char *const flags[] = { "--receipts", NULL };
 	Axle__V1__FetchRequest req = AXLE__V1__FETCH_REQUEST__INIT;
 	struct fetch_state s = { .ctl = ctl };
@@ -729,6 +815,14 @@ cmd_fetch(struct ctl *ctl, int argc, char **argv)
 	if (s.save_dir != NULL && !save_dir_ok(s.save_dir))
 		return CTL_USAGE;
 	s.receipts_only = flag(argc, argv, "--receipts");
+	if ((v = opt(argc, argv, "--signer-cert")) != NULL) {
+		char why[512];
+
+		if (ctl_verifier_load(v, &s.ver, why, sizeof(why)) != 0) {
+			fprintf(stderr, "axlectl: fetch: --signer-cert: %s\n", why);
+			return CTL_USAGE;
+		}
+	}
 	req.mailbox = (char *)(opt(argc, argv, "--mailbox") ?
 	    opt(argc, argv, "--mailbox") : "");
 	if ((rc = fetch_seal_load(ctl, &s, opt(argc, argv, "--seal-key"),
@@ -744,6 +838,9 @@ cmd_fetch(struct ctl *ctl, int argc, char **argv)
 		else if (s.save_failed > 0)
 			rc = ctl_fail(ctl, "FAILED", "some payloads were not saved (said "
 			    "above); those messages come back after the visibility timeout");
+		else if (s.sig_failed > 0)
+			rc = ctl_fail(ctl, "FAILED", "some signatures did not verify "
+			    "(said above)");
 	}
 	if (s.skipped > 0)
 		fprintf(stderr, "axlectl: fetch: %zu fetched message(s) that are not "
