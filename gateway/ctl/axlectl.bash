@@ -7,7 +7,7 @@
 # gateway/ctl/*.c, must be offered here.
 
 # Global options: those taking a value, then flags.
-_axlectl_global_valued="-c --config --cert --key --trust --federation --server --timeout"
+_axlectl_global_valued="-c --config --cert --key --trust --federation --server --timeout --sign-key --sign-cert"
 _axlectl_global_flags="--json --help --version"
 _axlectl_commands="info health cases audit registrar delegate resolve service
 keys discover feed mirror region origins send fetch ack reject status outbox
@@ -89,7 +89,7 @@ _axlectl()
 
 	if [[ -z $cmd ]]; then
 		case $prev in
-		-c | --config | --cert | --key)
+		-c | --config | --cert | --key | --sign-key | --sign-cert)
 			compopt -o filenames 2>/dev/null
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 			return ;;

@@ -22,12 +22,13 @@ ctl_ends_with(const char *s, const char *tail)
 	return n >= t && strcmp(s + n - t, tail) == 0;
 }
 
-/* bytes fields shown in hex: message ids (*_id, *_ids), hashes (*hash) and fingerprints. */
+/* bytes fields shown in hex: message ids (*_id, *_ids), hashes (*hash, *digest), fingerprints and key identities. */
 static bool
 ctl_hex_field(const char *name)
 {
 	return ctl_ends_with(name, "_id") || ctl_ends_with(name, "_ids") ||
-	    ctl_ends_with(name, "hash") || ctl_ends_with(name, "fingerprint");
+	    ctl_ends_with(name, "hash") || ctl_ends_with(name, "fingerprint") ||
+	    ctl_ends_with(name, "digest") || strcmp(name, "key_identity") == 0;
 }
 
 static bool
