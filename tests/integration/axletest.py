@@ -293,6 +293,17 @@ class Federation:
         run([certs_tool('axle-trust-add'), trust_dir or self.trust_dir, self.ca_dir])
 
 
+def p256_key_cert(ws, name, usage, what):
+    """A P-256 key and a self-signed certificate with keyUsage `usage` (made at run time,
+    never committed): (key path, cert path), in the workspace folder `name`."""
+    d = ws.mkdir(name)
+    key, cert = os.path.join(d, 'key.pem'), os.path.join(d, 'cert.pem')
+    run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+         '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=%s' % what,
+         '-days', '2', '-addext', 'keyUsage=critical,%s' % usage])
+    return key, cert
+
+
 def make_federation(ws, fed='fame-test', regions=('uk.test',), subdir=None):
     """Runs certs/axle-dev-federation into the workspace. Returns a Federation."""
     root = ws.join(subdir or 'pki-' + fed)

@@ -54,12 +54,7 @@ def env():
 
 def sealing_key(ws, name):
     """A P-256 key and a certificate for key agreement: (key path, cert path)."""
-    d = ws.mkdir('seal-' + name)
-    key, cert = os.path.join(d, 'key.pem'), os.path.join(d, 'cert.pem')
-    at.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
-            '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=%s sealing' % name,
-            '-days', '2', '-addext', 'keyUsage=critical,keyAgreement'])
-    return key, cert
+    return at.p256_key_cert(ws, 'seal-' + name, 'keyAgreement', '%s sealing' % name)
 
 
 def ctl(*args, member=False, cred=None, check_rc=True):

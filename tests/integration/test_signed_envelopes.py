@@ -43,12 +43,7 @@ def _read(path):
 
 def signing_key(ws, name):
     """A hub's P-256 signing key and certificate (key path, cert path)."""
-    d = ws.mkdir('sign-' + name)
-    key, cert = os.path.join(d, 'key.pem'), os.path.join(d, 'cert.pem')
-    at.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
-            '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=%s signing' % name,
-            '-days', '2', '-addext', 'keyUsage=critical,digitalSignature'])
-    return key, cert
+    return at.p256_key_cert(ws, 'sign-' + name, 'digitalSignature', '%s signing' % name)
 
 
 @at.shared_env(_env)
