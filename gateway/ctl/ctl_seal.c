@@ -8,7 +8,13 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "axle/v1/registry.pb-c.h"
+#include "gateway/ctl/ctl.h"
 #include "gateway/ctl/ctl_seal.h"
+#include "gateway/net/client.h"
+#include "gateway/net/grpc_frame.h"
+#include "gateway/net/grpc_status.h"
+#include "proto/pb.h"
 
 /* The reason: what failed, then OpenSSL's first error (cleared). */
 static int
@@ -120,6 +126,59 @@ done:
 	BIO_free(src);
 	BIO_free(dst);
 	return rc;
+}
+
+int
+ctl_seal_find(struct ctl *ctl, const char *address, X509 **certs, size_t max,
+    size_t *n, bool *old, char *err, size_t errlen)
+{
+	Axle__V1__FindKeysRequest req = AXLE__V1__FIND_KEYS_REQUEST__INIT;
+	Axle__V1__FindKeysResponse *r;
+	uint8_t *buf, *resp = NULL;
+	size_t len, rlen = 0;
+	char msg[512];
+	int st;
+
+	*n = 0;
+	*old = false;
+	req.address = (char *)address;
+	req.use = AXLE__V1__KEY_USE__KEY_USE_SEALING;
+	if ((buf = pb_pack(&req.base, 0, &len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	st = net_client_call_sync(ctl->client, ctl->base,
+	    "/axle.v1.Registry/FindKeys", buf, len, ctl->set.timeout_ms, &resp,
+	    &rlen, msg, sizeof(msg));
+	free(buf);
+	if (st != GRPC_OK) {
+		*old = st == GRPC_UNIMPLEMENTED;
+		snprintf(err, errlen, "cannot look the recipient's sealing keys up "
+		    "(Registry.FindKeys): %s: %s", net_grpc_status_name(st), msg);
+		free(resp);
+		return -1;
+	}
+	r = PB_UNPACK(Axle__V1__FindKeysResponse, axle__v1__find_keys_response,
+	    resp, rlen, NET_CLIENT_MAX_MSG, msg, sizeof(msg));
+	free(resp);
+	if (r == NULL) {
+		snprintf(err, errlen, "FindKeys answer: %s", msg);
+		return -1;
+	}
+	for (size_t i = 0; i < r->n_keys && *n < max; i++) {
+		const uint8_t *p = r->keys[i]->certificate.data;
+		X509 *x = d2i_X509(NULL, &p, (long)r->keys[i]->certificate.len);
+
+		if (x != NULL)
+			certs[(*n)++] = x;
+	}
+	ERR_clear_error();
+	if (*n == 0)
+		snprintf(err, errlen, "%s publishes no sealing key%s%s", address,
+		    r->reason != NULL && r->reason[0] != '\0' ? ": " : "",
+		    r->reason != NULL ? r->reason : "");
+	pb_free(&r->base);
+	return 0;
 }
 
 static void *

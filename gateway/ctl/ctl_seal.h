@@ -2,6 +2,7 @@
 #ifndef AXLE_GW_CTL_SEAL_H
 #define AXLE_GW_CTL_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,18 @@ int ctl_seal(const uint8_t *in, size_t len, X509 *const *certs, size_t n,
  */
 int ctl_seal_open(const uint8_t *in, size_t len, EVP_PKEY *key, X509 *cert,
     uint8_t **out, size_t *outlen, char *err, size_t errlen);
+
+/*
+ * The recipient's sealing certificates from the register: Registry.FindKeys
+ * (address, use SEALING) on ctl's node, which answers from its register or
+ * its mirror of the recipient's region. Up to max of them into certs (free
+ * each with X509_free), their count in *n: 0 when none is published (why
+ * in err). Returns 0, or -1 when the lookup itself failed (err; *old set
+ * when the node is older and has no FindKeys).
+ */
+struct ctl;
+int ctl_seal_find(struct ctl *ctl, const char *address, X509 **certs,
+    size_t max, size_t *n, bool *old, char *err, size_t errlen);
 
 /* A PEM certificate or private key from path; NULL with a reason in err. */
 X509 *ctl_seal_cert_load(const char *path, char *err, size_t errlen);

@@ -248,10 +248,12 @@ static const char send_usage[] = "send (--to ADDR | --to-group KIND:PREFIX) --fr
     "[--seal-to CERT.pem]... [--seal | --no-seal] [--no-sign]\n"
     "  (deadlines are milliseconds from now; --to-group sends one copy to every\n"
     "  KIND service (portal|switch|index) under PREFIX that accepts type T;\n"
-    "  --seal-to seals the payload to each certificate given, as CMS\n"
-    "  AuthEnvelopedData with AES-256-GCM: docs/protocol.md \"Sealed payloads\";\n"
-    "  signed, after sealing, with the hub's key of --sign-key/--sign-cert\n"
-    "  unless --no-sign: docs/protocol.md \"Signed envelopes\")";
+    "  the payload is sealed, as CMS AuthEnvelopedData with AES-256-GCM\n"
+    "  (docs/protocol.md \"Sealed payloads\"), to each --seal-to certificate,\n"
+    "  else to the sealing keys the recipient publishes in the register\n"
+    "  (--seal fails when there are none, --no-seal never seals); then\n"
+    "  signed with the hub's key of --sign-key/--sign-cert unless --no-sign:\n"
+    "  docs/protocol.md \"Signed envelopes\")";
 
 /*
  * Signs e with the configured signing key into sig (e->signature points at
@@ -285,39 +287,89 @@ send_sign(struct ctl *ctl, Axle__V1__Envelope *e, bool nosign, struct envsig_sig
 	return CTL_OK;
 }
 
+/* What send seals to, and how it was told to. */
+struct send_sealing {
+	const char *paths[SEAL_TO_MAX];	/* --seal-to */
+	size_t npaths;
+	bool must, never;		/* --seal, --no-seal */
+	X509 *certs[SEAL_TO_MAX];
+	size_t n;
+};
+
 /*
- * --seal-to: seals *payload (*plen bytes) in place to every certificate
- * named, and sets the sealed content type. Returns CTL_OK, or CTL_FAILED
+ * The certificates to seal to: --seal-to's, else (unless --no-seal) those
+ * the recipient publishes in the register (FindKeys). None found: sealing
+ * is not needed unless --seal said it is. Returns CTL_OK, or CTL_FAILED
  * (said).
  */
 static int
-send_seal(struct ctl *ctl, const char *const *paths, size_t n,
-    uint8_t **payload, size_t *plen, Axle__V1__Envelope *e)
+send_certs(struct ctl *ctl, const Axle__V1__Envelope *e, struct send_sealing *z)
 {
-	X509 *certs[SEAL_TO_MAX];
-	uint8_t *sealed = NULL;
-	size_t slen = 0, got = 0;
-	char err[400];
-	int rc = CTL_OK;
+	char err[600];
+	bool old;
 
-	while (got < n && (certs[got] = ctl_seal_cert_load(paths[got], err,
-	    sizeof(err))) != NULL)
-		got++;
-	if (got < n)
-		rc = ctl_fail(ctl, "INVALID_ARGUMENT", err);
-	if (rc == CTL_OK && ctl_seal(*payload != NULL ? *payload :
-	    (const uint8_t *)"", *plen, certs, n, &sealed, &slen, err,
-	    sizeof(err)) != 0)
-		rc = ctl_fail(ctl, "FAILED", err);
-	for (size_t i = 0; i < got; i++)
-		X509_free(certs[i]);
-	if (rc != CTL_OK)
-		return rc;
+	if (z->never || sw_payload_sealed(e))
+		return CTL_OK;
+	if (z->npaths > 0) {
+		while (z->n < z->npaths && (z->certs[z->n] = ctl_seal_cert_load(
+		    z->paths[z->n], err, sizeof(err))) != NULL)
+			z->n++;
+		return z->n < z->npaths ? ctl_fail(ctl, "INVALID_ARGUMENT", err) :
+		    CTL_OK;
+	}
+	if (e->recipient_case != AXLE__V1__ENVELOPE__RECIPIENT_TO)
+		return z->must ? ctl_fail(ctl, "INVALID_ARGUMENT", "--seal with "
+		    "--to-group: a group has no one recipient to seal to "
+		    "(--seal-to CERT)") : CTL_OK;
+	if (ctl_seal_find(ctl, e->to, z->certs, SEAL_TO_MAX, &z->n, &old, err,
+	    sizeof(err)) != 0) {
+		if (old && !z->must)
+			return CTL_OK;	/* an older node: no register keys at all */
+		snprintf(err + strlen(err), sizeof(err) - strlen(err), " (--no-seal "
+		    "sends it unsealed, --seal-to CERT seals to a certificate you "
+		    "have)");
+		return ctl_fail(ctl, "UNAVAILABLE", err);
+	}
+	if (z->n == 0 && z->must)
+		return ctl_fail(ctl, "FAILED_PRECONDITION", err);
+	return CTL_OK;
+}
+
+/*
+ * Seals *payload (*plen bytes) in place to z's certificates, if any, and
+ * sets the sealed content type. Returns CTL_OK, or CTL_FAILED (said).
+ */
+static int
+send_seal(struct ctl *ctl, struct send_sealing *z, uint8_t **payload,
+    size_t *plen, Axle__V1__Envelope *e)
+{
+	uint8_t *sealed = NULL;
+	size_t slen = 0;
+	char err[400];
+
+	if (z->n == 0)
+		return CTL_OK;
+	if (e->content_type != NULL && strcmp(e->content_type,
+	    "application/octet-stream") != 0 && z->npaths == 0)
+		return ctl_fail(ctl, "FAILED_PRECONDITION", "the recipient publishes "
+		    "sealing keys, so the payload is sealed and its content type is "
+		    "\"" SW_SEALED_CT "\": leave out --content-type (or --no-seal)");
+	if (ctl_seal(*payload != NULL ? *payload : (const uint8_t *)"", *plen,
+	    z->certs, z->n, &sealed, &slen, err, sizeof(err)) != 0)
+		return ctl_fail(ctl, "FAILED", err);
 	free(*payload);
 	*payload = sealed;
 	*plen = slen;
 	e->content_type = (char *)SW_SEALED_CT;
 	return CTL_OK;
+}
+
+static void
+send_sealing_free(struct send_sealing *z)
+{
+	for (size_t i = 0; i < z->n; i++)
+		X509_free(z->certs[i]);
+	z->n = 0;
 }
 
 static int
@@ -332,25 +384,24 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 	Axle__V1__ServiceGroup group = AXLE__V1__SERVICE_GROUP__INIT;
 	char *to = (char *)opt(argc, argv, "--to");
 	char *to_group = (char *)opt(argc, argv, "--to-group");
-	const char *s, *seal_to[SEAL_TO_MAX];
+	const char *s;
+	struct send_sealing z = { .n = 0 };
 	uint8_t id[SW_ID_LEN], *payload = NULL;
-	size_t plen = 0, nseal = opt_all(argc, argv, "--seal-to", seal_to, SEAL_TO_MAX);
+	size_t plen = 0;
 	long long n;
 	ProtobufCMessage *m;
 	int rc;
 
-	if (nseal > SEAL_TO_MAX)
+	z.npaths = opt_all(argc, argv, "--seal-to", z.paths, SEAL_TO_MAX);
+	z.must = flag(argc, argv, "--seal");
+	z.never = flag(argc, argv, "--no-seal");
+	if (z.npaths > SEAL_TO_MAX)
 		return usage("send --seal-to: at most 16 certificates");
-	if (flag(argc, argv, "--no-seal") && (nseal > 0 || flag(argc, argv, "--seal")))
+	if (z.never && (z.npaths > 0 || z.must))
 		return usage("send: --no-seal with --seal or --seal-to");
-	if (nseal > 0 && opt(argc, argv, "--content-type") != NULL)
+	if (z.npaths > 0 && opt(argc, argv, "--content-type") != NULL)
 		return usage("send: --content-type with --seal-to (a sealed "
 		    "payload's content type is \"" SW_SEALED_CT "\")");
-	if (flag(argc, argv, "--seal") && nseal == 0) {
-		fprintf(stderr, "axlectl: send: --seal: no sealing certificate "
-		    "given (--seal-to CERT.pem)\n");
-		return CTL_USAGE;
-	}
 	if (!opts_known(argc, argv, known, flags) || (to == NULL) == (to_group == NULL) ||
 	    (to_group != NULL && group_arg(to_group, &group) != 0) ||
 	    opt(argc, argv, "--from") == NULL || opt(argc, argv, "--type") == NULL ||
@@ -392,11 +443,15 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 	if ((s = opt(argc, argv, "--payload-file")) != NULL &&
 	    read_file(s, &payload, &plen) != 0)
 		return CTL_FAILED;
-	if (nseal > 0 && (rc = send_seal(ctl, seal_to, nseal, &payload, &plen,
-	    &e)) != CTL_OK) {
+	e.payload.data = payload;
+	e.payload.len = plen;
+	if ((rc = send_certs(ctl, &e, &z)) != CTL_OK ||
+	    (rc = send_seal(ctl, &z, &payload, &plen, &e)) != CTL_OK) {
+		send_sealing_free(&z);
 		free(payload);
 		return rc;
 	}
+	send_sealing_free(&z);
 	e.payload.data = payload;
 	e.payload.len = plen;
 	/* Signed as sent: over the sealed payload and its content type. */

@@ -7,6 +7,8 @@ with standard tools, against one real node (uk.test) and its hub uk.test.hub:
 - sealed to two certificates, each key opens it;
 - a key it was not sealed to cannot open it: fetch says so, exits 1, saves nothing, and
   the message is not lost (it comes back);
+- the hub's sealing certificates published in the register (FindKeys): `axlectl send` seals
+  to all of them by default; `--no-seal` does not; `--seal` fails where none is published;
 - the node holds no plain payload: the marker is in none of its data files nor its log.
 
 The recipient's sealing keys are made here at run time (P-256, key usage keyAgreement);
@@ -183,6 +185,44 @@ def wrong_key_said_and_nothing_lost():
     # Not a key at all: a usage-level failure before any call.
     cp = hub('fetch', '--seal-key', co, check_rc=False)
     check(cp.returncode == 1 and 'no PEM private key' in cp.stderr, cp.stderr)
+
+
+@test(timeout=120)
+def sealed_by_default_to_the_keys_in_the_register():
+    """HUB publishes two sealing certificates (a rotation's old and new): a send with no
+    --seal-to seals to both; --no-seal does not; --seal fails where none is published."""
+    env()
+    fed = _env['fed']
+    old, new = fed.issue('hub-seal', HUB, name='seal-old'), fed.issue('hub-seal', HUB,
+                                                                        name='seal-new')
+    for c in (old, new):
+        hub('keys', 'publish', '--use', 'sealing', c.cert)
+    m = marker(5)
+    send('seal-5', '--payload-file', write('plain-5', m))
+    _, d = fetch_one(again=True)
+    check(d['envelope'].get('content_type') == SEALED_CT, 'not sealed by default: %s'
+          % d['envelope'].get('content_type'))
+    sealed = base64.b64decode(d['envelope']['payload'])
+    check(openssl_open(sealed, old.key, old.cert) == m, 'the old key does not open it')
+    check(openssl_open(sealed, new.key, new.cert) == m, 'the new key does not open it')
+    save = os.path.join(_env['ws'].path, 'opened-5')
+    _, d = fetch_one('--save', save, '--seal-key', new.key)
+    with open(d['saved'], 'rb') as f:
+        check(f.read() == m, 'fetch --seal-key opened something else')
+    ack(d)
+    plain = b'not sealed on purpose'
+    send('seal-6', '--payload-file', write('plain-6', plain), '--no-seal')
+    _, d = fetch_one()
+    check(base64.b64decode(d['envelope']['payload']) == plain, '--no-seal sealed it')
+    ack(d)
+    # SENDER publishes none: --seal refuses, saying why; a plain send stays plain.
+    cp = ctl('send', '--to', SENDER, '--from', HUB, '--type', 'note.v1', '--seal',
+             member=True, check_rc=False)
+    check(cp.returncode == 1 and 'FAILED_PRECONDITION' in cp.stderr and
+          'no sealing key' in cp.stderr, cp.stderr)
+    cp = ctl('send', '--to', HUB, '--from', SENDER, '--type', 'note.v1',
+             '--content-type', 'text/plain', cred=_env['sender'], check_rc=False)
+    check(cp.returncode == 1 and 'leave out --content-type' in cp.stderr, cp.stderr)
 
 
 @test(timeout=120)
