@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "gateway/net/grpc_status.h"
 #include "gateway/net/log.h"
@@ -125,15 +126,48 @@ gw_trust_sign_hop(struct gw_node *node, const uint8_t *digest,
 
 /*
  * The hub's signing certificate: one the sender's registrar publishes in
- * the register (Registrar.keys, use SIGNING) with this key identity.
+ * the register (Registrar.keys, use SIGNING, valid now, its scope covering
+ * the sender) with this key identity (its fingerprint), from this node's
+ * register or a mirror.
  */
 static EVP_PKEY *
 sender_key(void *arg, const char *sender, const uint8_t *id, size_t idlen,
     char *why, size_t len)
 {
-	(void)arg, (void)id, (void)idlen;
-	snprintf(why, len, "no signing certificate of %s with this key_identity "
-	    "is published in the register", sender != NULL ? sender : "");
+	struct gw_node *node = arg;
+	struct registry_key_answer a;
+	char addr[ADDR_MAX_LEN + 1], err[200];
+
+	if (sender == NULL || sw_address_of(sender, addr, err, sizeof(err)) != 0) {
+		snprintf(why, len, "sender: %s", sender == NULL ? "missing" : err);
+		return NULL;
+	}
+	if (node->registry == NULL || !gw_registry_find_keys(node, addr,
+	    AXLE__V1__KEY_USE__KEY_USE_SIGNING, &a)) {
+		snprintf(why, len, "no signing certificate of %s is published in the "
+		    "register: %s", addr, node->registry == NULL ? "no register" :
+		    a.reason);
+		return NULL;
+	}
+	for (size_t i = 0; i < a.n; i++) {
+		const Axle__V1__PublishedKey *k = a.keys[i];
+		const unsigned char *p = k->certificate.data;
+		X509 *c;
+		EVP_PKEY *pub;
+
+		if (k->fingerprint.len != idlen || idlen != ENVSIG_DIGEST_LEN ||
+		    memcmp(k->fingerprint.data, id, idlen) != 0)
+			continue;
+		if ((c = d2i_X509(NULL, &p, (long)k->certificate.len)) == NULL)
+			break;
+		pub = X509_get_pubkey(c);
+		X509_free(c);
+		return pub;
+	}
+	snprintf(why, len, "key_identity names none of the %zu signing "
+	    "certificates registrar %s publishes for %s (withdrawn, expired, or "
+	    "never published)", a.n, a.registrar_id != NULL ? a.registrar_id : "?",
+	    addr);
 	return NULL;
 }
 

@@ -5,7 +5,9 @@ envelopes") across three real nodes: hub -> uk.london -> uk -> uk.westyorks -> h
   protocol.md) signs an envelope; it crosses two forwards, every node signs its hop and the
   next verifies it, and `axlectl fetch --signer-cert` verifies the hub's signature;
 - a payload changed after signing is refused on Send (PERMISSION_DENIED, "trust:");
-- a header field changed after signing is caught by `axlectl fetch` (SIGNATURE FAILED, exit 1);
+- a header field changed after signing is refused on Send, the signer's certificate being
+  published in the register (axlectl keys publish); signed with a key the register does not
+  hold, the node takes it unverified and `axlectl fetch` catches it (SIGNATURE FAILED, exit 1);
 - `axlectl send` signs with --sign-key/--sign-cert, and says so when it has no key;
 - a hostile peer (uk.london's own node key, as if compromised) rewriting an earlier trace hop
   is refused by the next node, while the same envelope with its true trace is taken;
@@ -53,17 +55,30 @@ def env():
     f.leaf_hubs()
     f.wait_resolves(LON, WY_HUB, 'wy-hub')
     f.wait_resolves(WY, LON_HUB, 'lon-hub')
-    key, cert = signing_key(f.ws, 'lon')
+    # The hub's signing certificate (axle-cert-issue hub-sign), published in the register
+    # by the hub; every node on the way finds it (uk.london's register, the others' mirrors).
+    sign = f.fed.issue('hub-sign', LON_HUB, name='lon-sign')
+    key, cert = sign.key, sign.cert
     _env['key_path'], _env['cert_path'] = key, cert
+    f.axlectl(LON, 'keys', 'publish', '--use', 'signing', cert, cred=f.fed.member(LON))
+    fp = hashlib.sha256(x509.load_pem_x509_certificate(_read(cert)).public_bytes(
+        serialization.Encoding.DER)).digest()
+    rp = f.stubs.registry_pb2
+    for r in (LON, UK, WY):
+        wait_for(lambda: [k.fingerprint for k in f.registry(r, 'FindKeys', rp.FindKeysRequest(
+            address=LON_HUB, use=rp.KEY_USE_SIGNING)).keys] == [fp], 30, interval=0.2,
+            what='the signing certificate found at %s' % r)
+    # A key the register does not hold (self-signed): nodes cannot check it.
+    _env['rogue_key_path'], _env['rogue_cert_path'] = signing_key(f.ws, 'rogue')
     _env['key'] = serialization.load_pem_private_key(_read(key), None)
     _env['cert'] = x509.load_pem_x509_certificate(_read(cert))
     _env['lon'] = f.hub(LON, f.fed.member(LON))
     _env['wy'] = f.hub(WY, f.fed.member(WY))
 
 
-def signed(env_msg):
+def signed(env_msg, key=None, cert=None):
     env_msg.created_ms = int(time.time() * 1000)
-    return envsig.sign(env_msg, _env['key'], _env['cert'])
+    return envsig.sign(env_msg, key or _env['key'], cert or _env['cert'])
 
 
 def wy_fetch(*extra, check_rc=True):
@@ -74,14 +89,14 @@ def wy_fetch(*extra, check_rc=True):
     return cp, (json.loads(cp.stdout) if cp.stdout.strip() else [])
 
 
-def wait_delivery(ctx):
+def wait_delivery(ctx, signer_cert=None):
     """Fetches at uk.westyorks (with the signer's certificate) until the message of
     context ctx arrives; acknowledges it. Returns (completed process, delivery)."""
     f = _env['f']
 
     def got():
-        cp, ds = wy_fetch('--signer-cert', _env['cert_path'], '--visibility-ms', '60000',
-                          check_rc=False)
+        cp, ds = wy_fetch('--signer-cert', signer_cert or _env['cert_path'],
+                          '--visibility-ms', '60000', check_rc=False)
         for d in ds:
             f.axlectl(WY, 'ack', d['envelope']['message_id'], cred=f.fed.member(WY))
             if d['envelope'].get('context') == ctx:
@@ -101,6 +116,7 @@ def python_hub_signs_through_three_nodes():
     f, lon, wy = _env['f'], _env['lon'], _env['wy']
     hops_uk, hops_wy = (metric(UK, 'axle_trust_verified_total{what="hop"}'),
                         metric(WY, 'axle_trust_verified_total{what="hop"}'))
+    envs = {r: metric(r, 'axle_trust_verified_total{what="envelope"}') for r in (LON, UK, WY)}
     e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='signed-1', payload=b'referral 1'))
     lon.send(e)
     got = wy.drain(lambda ds: any(d.envelope.message_id == e.message_id for d in ds),
@@ -123,6 +139,10 @@ def python_hub_signs_through_three_nodes():
     check(metric(UK, 'axle_trust_verified_total{what="hop"}') >= hops_uk + 1, 'uk verified no hop')
     check(metric(WY, 'axle_trust_verified_total{what="hop"}') >= hops_wy + 2,
           'uk.westyorks did not verify both hops before it')
+    # Each node verified the hub's signature with the certificate the register publishes.
+    for r in (LON, UK, WY):
+        check(metric(r, 'axle_trust_verified_total{what="envelope"}') >= envs[r] + 1,
+              '%s did not verify the hub signature' % r)
     # axlectl fetch verifies the hub's signature with its certificate.
     e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='signed-1b', payload=b'referral 1b'))
     lon.send(e)
@@ -151,14 +171,35 @@ def changed_payload_refused_on_send():
     check(metric(LON, 'axle_trust_refused_total{reason="payload_digest"}') >= 1, 'not counted')
 
 
+@test(timeout=60)
+def changed_header_refused_on_send():
+    env()
+    lon = _env['lon']
+    e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='signed-3a', payload=b'referral 3a'))
+    e.message_type = 'note.v2'      # after signing
+    try:
+        lon.send(e)
+        raise at.TestFailure('a header changed after signing was accepted')
+    except grpc.RpcError as err:
+        check(err.code() == grpc.StatusCode.PERMISSION_DENIED, 'status %s' % err.code())
+        check('trust: signature: does not verify' in err.details(), 'reason %r' % err.details())
+    check(metric(LON, 'axle_trust_refused_total{reason="bad_signature"}') >= 1, 'not counted')
+
+
 @test(timeout=120)
 def changed_header_caught_by_fetch():
     env()
     lon = _env['lon']
-    e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='signed-3', payload=b'referral 3'))
+    rogue_key = serialization.load_pem_private_key(_read(_env['rogue_key_path']), None)
+    rogue_cert = x509.load_pem_x509_certificate(_read(_env['rogue_cert_path']))
+    before = metric(LON, 'axle_trust_unverified_total{what="envelope"}')
+    e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='signed-3', payload=b'referral 3'),
+               rogue_key, rogue_cert)
     e.message_type = 'note.v2'      # after signing
-    lon.send(e)
-    cp, d = wait_delivery('signed-3')
+    lon.send(e)                     # no published certificate: taken unverified
+    check(metric(LON, 'axle_trust_unverified_total{what="envelope"}') == before + 1,
+          'not counted as unverified')
+    cp, d = wait_delivery('signed-3', _env['rogue_cert_path'])
     check(cp.returncode == 1, 'fetch exit %d with a failed signature' % cp.returncode)
     check('SIGNATURE FAILED' in cp.stderr and 'do not trust' in cp.stderr,
           'fetch did not say so: %r' % cp.stderr)
