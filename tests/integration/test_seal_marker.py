@@ -40,11 +40,7 @@ def env():
     if 'f' not in _env:
         f = Fed(prefix='axle-sealmark-')
         f.leaf_hubs()
-        key, cert = os.path.join(f.ws.path, 'wy-seal.key'), os.path.join(f.ws.path, 'wy-seal.pem')
-        at.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
-                'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-                '-subj', '/CN=wy-hub sealing', '-days', '2', '-addext',
-                'keyUsage=critical,keyAgreement'])
+        key, cert = at.p256_key_cert(f.ws, 'wy-seal', 'keyAgreement', 'wy-hub sealing')
         payload = os.path.join(f.ws.path, 'payload')
         with open(payload, 'wb') as fh:
             fh.write(MARK)

@@ -39,10 +39,7 @@ def env():
     if 'f' not in _env:
         f = Fed(prefix='axle-sealpol-')
         f.leaf_hubs()
-        key, cert = os.path.join(f.ws.path, 'seal.key'), os.path.join(f.ws.path, 'seal.pem')
-        at.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
-                'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-                '-subj', '/CN=wy-hub sealing', '-days', '2'])
+        key, cert = at.p256_key_cert(f.ws, 'wy-seal', 'keyAgreement', 'wy-hub sealing')
         _env.update(f=f, lon=f.hub(LON, f.fed.member(LON)), wy=f.hub(WY, f.fed.member(WY)),
                     cert=cert)
     return _env
