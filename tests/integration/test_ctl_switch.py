@@ -88,7 +88,8 @@ def rows(out):
 # ctl_durations in gateway/ctl/ctl_json.c (milliseconds). A new field must be put in one.
 KNOWN_TIMES = {'at_ms', 'created_ms', 'deliver_by_ms', 'reply_by_ms', 'updated_ms',
                'opened_ms', 'deadline_ms', 'escalation_requested_ms', 'next_attempt_ms',
-               'overdue_ms', 'signed_ms', 'head_signed_ms', 'visible_until_ms', 'minute_ms'}
+               'overdue_ms', 'signed_ms', 'head_signed_ms', 'visible_until_ms', 'minute_ms',
+               'not_before_ms', 'not_after_ms', 'published_ms'}
 
 
 @test(timeout=30)
