@@ -2,6 +2,7 @@
 #ifndef AXLE_REGISTRY_DB_H
 #define AXLE_REGISTRY_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <lmdb.h>
@@ -147,6 +148,46 @@ int registry_db_publish_node(MDB_txn *txn, const struct registry_db *db,
     const struct registry_change *ch, const char *region, const char *identity,
     const char *endpoint, const char *display_name, Axle__V1__Registrar **out,
     struct registry_outcome *res);
+
+/*
+ * Splitting a region (docs/operator.md "Splitting a region"): req->region,
+ * strictly under this node's region, goes to a child node. In one write:
+ * the node record of the region (as registry_db_publish_node, identity and
+ * endpoint as there; the registrars under it are no conflict since they
+ * move), then every registrar of this register holding a prefix under the
+ * region gets moved_to = region (one FEED_CHANGE_MOVED entry each, detail
+ * "moved to region R: reason"). Its prefixes stay in reg.prefixes (nobody
+ * else here may take them) and its record stays, so that every node
+ * resolves them to the region from this feed alone and an older node sends
+ * their traffic here, to be passed down. Such a registrar must hold nothing
+ * outside the region, must not be a node record, nor moved elsewhere
+ * already (REGISTRY_EPRECOND naming it); at most REGISTRY_SPLIT_MAX move
+ * at once. dry_run: writes nothing; out->moved lists who would move (as
+ * they are), out->node is NULL. A reason is required unless dry_run.
+ * Errors as publish_node, and REGISTRY_EPRECOND. On success *out is the
+ * caller's to registry_split_free; on error it is empty.
+ */
+#define REGISTRY_SPLIT_MAX	1024
+
+struct registry_split_req {
+	const char *region;
+	const char *identity;		/* axle://<fed>/node/<region> */
+	const char *endpoint;		/* "host:port" or "" */
+	const char *display_name;	/* NULL or "": "node <region>" */
+	const char *reason;
+	bool dry_run;
+};
+
+struct registry_split {
+	Axle__V1__Registrar *node;	/* the node record after the change */
+	Axle__V1__Registrar **moved;	/* the registrars moved (after the change) */
+	size_t n_moved;
+};
+
+int registry_db_split(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_change *ch, const struct registry_split_req *req,
+    struct registry_split *out, struct registry_outcome *res);
+void registry_split_free(struct registry_split *s);
 
 int registry_db_publish_service(MDB_txn *txn, const struct registry_db *db,
     const struct registry_change *ch, const Axle__V1__PublishServiceRequest *req,

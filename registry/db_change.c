@@ -34,6 +34,7 @@ holder_set(struct registry_holder *h, const MDB_val *k, const MDB_val *v)
 	h->prefix[kl] = '\0';
 	memcpy(h->registrar_id, v->mv_data, vl);
 	h->registrar_id[vl] = '\0';
+	h->region[0] = '\0';	/* this register */
 	h->is_region = false;
 }
 
@@ -119,7 +120,23 @@ registry_db_commit_record(MDB_txn *txn, const struct registry_db *db,
 	return REGISTRY_OK;
 }
 
-/* Gets this node's registrar id, with the id checked first. */
+/* A registrar moved to a split-off region is changed there, not here. */
+static int
+refuse_moved(Axle__V1__Registrar **r, struct registry_outcome *res)
+{
+	int rc;
+
+	if ((*r)->moved_to == NULL || (*r)->moved_to[0] == '\0')
+		return REGISTRY_OK;
+	rc = FAIL(res, REGISTRY_EPRECOND, "registrar %s moved to region %s "
+	    "(split): it is changed at the node of %s", (*r)->id, (*r)->moved_to,
+	    (*r)->moved_to);
+	pb_free(&(*r)->base);
+	*r = NULL;
+	return rc;
+}
+
+/* Gets this node's registrar id, with the id checked first; one that moved away is refused. */
 int
 registry_db_get_local(MDB_txn *txn, const struct registry_db *db, const char *id,
     Axle__V1__Registrar **out, struct registry_outcome *res)
@@ -127,9 +144,10 @@ registry_db_get_local(MDB_txn *txn, const struct registry_db *db, const char *id
 	int rc;
 
 	*out = NULL;
-	if ((rc = registry_id_check(id, res->reason, sizeof(res->reason))) != REGISTRY_OK)
+	if ((rc = registry_id_check(id, res->reason, sizeof(res->reason))) != REGISTRY_OK ||
+	    (rc = registry_db_get(txn, db, NULL, id, out, res)) != REGISTRY_OK)
 		return rc;
-	return registry_db_get(txn, db, NULL, id, out, res);
+	return refuse_moved(out, res);
 }
 
 static int
@@ -179,13 +197,15 @@ new_registrar(const struct registry_db *db, const struct registry_change *ch,
 	return REGISTRY_OK;
 }
 
-/* Validates the request and folds the prefix into pfx. */
+/* Validates the request and folds the prefix into pfx; under: what lies under it. */
 static int
-delegate_check(MDB_txn *txn, const struct registry_db *db,
-    const Axle__V1__DelegateRequest *req, char *pfx, struct registry_outcome *res)
+delegate_check_view(MDB_txn *txn, const struct registry_db *db,
+    const Axle__V1__DelegateRequest *req,
+    int (*under)(void *, const char *, struct registry_holder *), char *pfx,
+    struct registry_outcome *res)
 {
 	struct txn_view tv = { txn, db };
-	struct registry_prefix_view v = { txn_get, txn_under, &tv };
+	struct registry_prefix_view v = { txn_get, under, &tv };
 	char why[REGISTRY_REASON_MAX];
 	int rc;
 
@@ -198,6 +218,13 @@ delegate_check(MDB_txn *txn, const struct registry_db *db,
 		    req->prefix == NULL ? "missing" : why);
 	return registry_delegate_check(&v, db->region, req->registrar_id, pfx,
 	    res->reason, sizeof(res->reason));
+}
+
+static int
+delegate_check(MDB_txn *txn, const struct registry_db *db,
+    const Axle__V1__DelegateRequest *req, char *pfx, struct registry_outcome *res)
+{
+	return delegate_check_view(txn, db, req, txn_under, pfx, res);
 }
 
 int
@@ -216,6 +243,8 @@ registry_db_delegate(MDB_txn *txn, const struct registry_db *db,
 	if ((rc = delegate_check(txn, db, req, pfx, res)) != REGISTRY_OK)
 		return rc;
 	rc = registry_db_get(txn, db, NULL, req->registrar_id, &cur, res);
+	if (rc == REGISTRY_OK)
+		rc = refuse_moved(&cur, res);
 	if (rc == REGISTRY_ENOTFOUND)
 		rc = new_registrar(db, ch, req, &next, res);
 	else if (rc == REGISTRY_OK) {
@@ -597,11 +626,29 @@ out:
 
 /* --- a child region's node (docs/design.md "Peering from the register") ----------------------- */
 
+/* A split moves the registrars under the region in the same write: they are no conflict. */
+static int
+txn_under_none(void *ctx, const char *prefix, struct registry_holder *out)
+{
+	(void)ctx, (void)prefix, (void)out;
+	return 0;
+}
+
 int
 registry_db_publish_node(MDB_txn *txn, const struct registry_db *db,
     const struct registry_change *ch, const char *region, const char *identity,
     const char *endpoint, const char *display_name, Axle__V1__Registrar **out,
     struct registry_outcome *res)
+{
+	return registry_db_publish_node_split(txn, db, ch, region, identity,
+	    endpoint, display_name, false, out, res);
+}
+
+int
+registry_db_publish_node_split(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_change *ch, const char *region, const char *identity,
+    const char *endpoint, const char *display_name, bool split,
+    Axle__V1__Registrar **out, struct registry_outcome *res)
 {
 	char id[REGISTRY_ID_MAX + 2], name[REGISTRY_NAME_MAX + 1];
 	char pfx[ADDR_MAX_LEN + 1], detail[ADDR_MAX_LEN + REGISTRY_ENDPOINT_MAX + 32];
@@ -638,7 +685,8 @@ registry_db_publish_node(MDB_txn *txn, const struct registry_db *db,
 		dr.display_name = name;
 		dr.cert_identity = (char *)identity;
 		res->reason[0] = '\0';
-		if ((rc = delegate_check(txn, db, &dr, folded, res)) != REGISTRY_OK ||
+		if ((rc = delegate_check_view(txn, db, &dr, split ? txn_under_none :
+		    txn_under, folded, res)) != REGISTRY_OK ||
 		    (rc = new_registrar(db, ch, &dr, &next, res)) != REGISTRY_OK)
 			goto out;
 		next.n_prefixes = 1;

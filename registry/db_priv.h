@@ -2,6 +2,7 @@
 #ifndef AXLE_REGISTRY_DB_PRIV_H
 #define AXLE_REGISTRY_DB_PRIV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <lmdb.h>
@@ -44,8 +45,21 @@ int registry_db_commit_record(MDB_txn *txn, const struct registry_db *db,
     const Axle__V1__Registrar *r, const char *detail,
     Axle__V1__Registrar **out, struct registry_outcome *res);
 
-/* Gets this node's registrar id, with the id checked first (*out NULL on error). */
+/*
+ * Gets this node's registrar id, with the id checked first (*out NULL on
+ * error); one that moved to a split-off region is refused (REGISTRY_EPRECOND):
+ * it is changed at that region's node.
+ */
 int registry_db_get_local(MDB_txn *txn, const struct registry_db *db, const char *id,
+    Axle__V1__Registrar **out, struct registry_outcome *res);
+
+/*
+ * registry_db_publish_node; split: the registrars under the region are
+ * moved in the same write (registry_db_split), so they are no conflict.
+ */
+int registry_db_publish_node_split(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_change *ch, const char *region, const char *identity,
+    const char *endpoint, const char *display_name, bool split,
     Axle__V1__Registrar **out, struct registry_outcome *res);
 
 /* Unpacks a stored FeedEntry (REGISTRY_EINTEGRITY if it does not unpack). */

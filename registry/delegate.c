@@ -17,6 +17,8 @@ holder_from_match(const struct registry_match *m, struct registry_holder *out)
 	out->is_region = m->kind != REGISTRY_PREFIX_DELEGATION;
 	snprintf(out->registrar_id, sizeof(out->registrar_id), "%s",
 	    out->is_region ? "" : m->registrar_id);
+	snprintf(out->region, sizeof(out->region), "%s", out->is_region ||
+	    m->region == NULL ? "" : m->region);
 }
 
 static int
@@ -69,6 +71,16 @@ conflict(const char *prefix, const char *registrar_id, const char *rel,
 	    h->registrar_id);
 }
 
+/* The same registrar in an ancestor's register: taken over here by a split. */
+static bool
+taken_over(const struct registry_holder *h, const char *region,
+    const char *registrar_id)
+{
+	return !h->is_region && h->region[0] != '\0' &&
+	    strcmp(h->registrar_id, registrar_id) == 0 &&
+	    strcmp(h->region, region) != 0 && registry_address_covers(h->region, region);
+}
+
 static int
 view_failed(int rc, char *reason, size_t len)
 {
@@ -93,7 +105,8 @@ registry_delegate_check(const struct registry_prefix_view *v,
 		    "%s is this node's region itself: delegate a prefix under it",
 		    prefix);
 	memset(&h, 0, sizeof(h));
-	if ((rc = v->get(v->ctx, prefix, &h)) != 0)
+	if ((rc = v->get(v->ctx, prefix, &h)) != 0 &&
+	    (rc < 0 || !taken_over(&h, region, registrar_id)))
 		return rc < 0 ? view_failed(rc, reason, len) :
 		    conflict(prefix, registrar_id, "is", &h, reason, len);
 	/* Ancestors strictly between the region and prefix. */
@@ -104,11 +117,13 @@ registry_delegate_check(const struct registry_prefix_view *v,
 			continue;
 		memcpy(anc, prefix, i);
 		anc[i] = '\0';
-		if ((rc = v->get(v->ctx, anc, &h)) != 0)
+		if ((rc = v->get(v->ctx, anc, &h)) != 0 &&
+		    (rc < 0 || !taken_over(&h, region, registrar_id)))
 			return rc < 0 ? view_failed(rc, reason, len) :
 			    conflict(prefix, registrar_id, "is inside", &h, reason, len);
 	}
-	if ((rc = v->under(v->ctx, prefix, &h)) != 0)
+	if ((rc = v->under(v->ctx, prefix, &h)) != 0 &&
+	    (rc < 0 || !taken_over(&h, region, registrar_id)))
 		return rc < 0 ? view_failed(rc, reason, len) :
 		    conflict(prefix, registrar_id, "contains", &h, reason, len);
 	return REGISTRY_OK;

@@ -13,6 +13,7 @@
 struct registry_holder {
 	char prefix[ADDR_MAX_LEN + 1];
 	char registrar_id[129];		/* empty for a region */
+	char region[ADDR_MAX_LEN + 1];	/* the register that delegates it ("": this one) */
 	bool is_region;			/* a node's region prefix (sub-region of ours) */
 };
 
@@ -51,6 +52,10 @@ void registry_index_view(const struct registry_index *idx,
  *    prefixes await re-homing (registry_db_rehome), which is the only way
  *    to give them to someone else -- two holders of one prefix never exist;
  *  - it must not equal, contain or be contained by a peer node's region.
+ * One exception, for splitting a region (docs/operator.md): a delegation of
+ * the same registrar id in the register of an ancestor region (a mirror)
+ * is no conflict: the child node takes over that registrar, and the
+ * ancestor's node moves it here (registry_db_split).
  * Returns REGISTRY_OK, REGISTRY_EPERM, REGISTRY_EEXIST, or the view's error.
  */
 int registry_delegate_check(const struct registry_prefix_view *v,

@@ -163,6 +163,7 @@ bad:
 
 struct disc {
 	const struct registry_portal_filter *f;
+	MDB_txn *txn;
 	const struct registry_db *db;
 	const struct token *tok;
 	size_t want;
@@ -219,6 +220,20 @@ seen(const struct disc *d, const Axle__V1__Registrar *r, const Axle__V1__Service
 	    strcmp(r->id, d->tok->id) == 0 && strcmp(s->name, d->tok->name) <= 0;
 }
 
+/* r moved to a split-off region whose own record of it is here: that one is listed. */
+static bool
+moved_shown_there(const struct disc *d, const Axle__V1__Registrar *r)
+{
+	struct registry_outcome o = { 0 };
+	Axle__V1__Registrar *there = NULL;
+
+	if (r->moved_to == NULL || r->moved_to[0] == '\0' ||
+	    registry_db_get(d->txn, d->db, r->moved_to, r->id, &there, &o) != REGISTRY_OK)
+		return false;
+	pb_free(&there->base);
+	return true;
+}
+
 static int
 disc_one(const Axle__V1__Registrar *r, void *arg)
 {
@@ -226,7 +241,7 @@ disc_one(const Axle__V1__Registrar *r, void *arg)
 	Axle__V1__Service **sorted;
 	int rc = 0;
 
-	if (r->n_services == 0)
+	if (r->n_services == 0 || moved_shown_there(d, r))
 		return 0;
 	if ((sorted = malloc(r->n_services * sizeof(*sorted))) == NULL)
 		return FAIL(d->res, REGISTRY_ENOMEM, "out of memory");
@@ -294,7 +309,7 @@ registry_portal_discover(MDB_txn *txn, const struct registry_db *db,
 {
 	struct registry_portal_filter f;
 	struct token tok;
-	struct disc d = { &f, db, &tok, REGISTRY_PAGE_DEFAULT, NULL, false, res };
+	struct disc d = { &f, txn, db, &tok, REGISTRY_PAGE_DEFAULT, NULL, false, res };
 	int rc;
 
 	registry_outcome_reset(res);

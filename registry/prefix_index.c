@@ -474,9 +474,38 @@ registry_index_remove(struct registry_index *idx, const char *prefix)
 	return REGISTRY_OK;
 }
 
+/* r moved to a split-off region (strictly inside its own): that region serves its prefixes. */
+static bool
+moved_away(const Axle__V1__Registrar *r)
+{
+	return r->moved_to != NULL && r->moved_to[0] != '\0' &&
+	    strcmp(r->moved_to, r->region) != 0 &&
+	    registry_address_covers(r->region, r->moved_to);
+}
+
+/*
+ * prefix of r, known as m, goes to (home, id)? Yes when a registrar of r's
+ * region held it (re-homing, or r moving it down), or when r is the same
+ * registrar's record in an ancestor region that has not moved it: until its
+ * node says "moved", the prefix is the ancestor's, whichever record was
+ * applied first.
+ */
+static bool
+takes_over(const Axle__V1__Registrar *r, const struct registry_match *m)
+{
+	if (m->kind != REGISTRY_PREFIX_DELEGATION)
+		return false;
+	if (strcmp(m->region, r->region) == 0)
+		return true;
+	return !moved_away(r) && strcmp(m->registrar_id, r->id) == 0 &&
+	    registry_address_covers(r->region, m->region);
+}
+
 int
 registry_index_apply(struct registry_index *idx, const Axle__V1__Registrar *r)
 {
+	const char *home;
+	bool moved;
 	int rc, worst = REGISTRY_OK;
 
 	if (r == NULL || r->region == NULL || r->id == NULL)
@@ -498,15 +527,31 @@ registry_index_apply(struct registry_index *idx, const Axle__V1__Registrar *r)
 		return registry_index_add_region(idx, r->prefixes[0],
 		    REGISTRY_PREFIX_PEER_REGION);
 	}
+	/*
+	 * Moved to a split-off region: its prefixes are served there, under
+	 * the same id; that region's own record, when it comes, sets the
+	 * standing (this one sets it only until then).
+	 */
+	home = r->region;
+	if ((moved = moved_away(r))) {
+		home = r->moved_to;
+		if (reg_find(idx, home, r->id) == NONE &&
+		    (rc = registry_index_set_registrar(idx, home, r->id,
+		    r->status)) != REGISTRY_OK)
+			return rc;
+	}
 	for (size_t i = 0; i < r->n_prefixes; i++) {
 		struct registry_match m;
 
-		rc = registry_index_add_delegation(idx, r->prefixes[i], r->region, r->id);
+		if (moved && !registry_address_covers(home, r->prefixes[i])) {
+			worst = REGISTRY_EINVAL;	/* moved, but not under its new region */
+			continue;
+		}
+		rc = registry_index_add_delegation(idx, r->prefixes[i], home, r->id);
 		if (rc == REGISTRY_EEXIST && registry_index_get(idx, r->prefixes[i], &m) &&
-		    m.kind == REGISTRY_PREFIX_DELEGATION &&
-		    strcmp(m.region, r->region) == 0)
+		    takes_over(r, &m))
 			rc = registry_index_move_delegation(idx, r->prefixes[i],
-			    r->region, r->id);
+			    home, r->id);
 		if (rc == REGISTRY_ENOMEM)
 			return rc;
 		if (rc != REGISTRY_OK)

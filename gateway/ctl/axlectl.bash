@@ -26,7 +26,7 @@ _axlectl_subs()
 	keys) echo "publish withdraw find" ;;
 	feed) echo "show verify" ;;
 	mirror) echo "reset" ;;
-	region) echo "publish" ;;
+	region) echo "publish split" ;;
 	esac
 }
 
@@ -54,6 +54,7 @@ _axlectl_opts()
 	"discover "*) echo "--prefix --kind --type --text --page-size --page-token" ;;
 	"feed show") echo "--from" ;;
 	"region publish") echo "--endpoint --no-endpoint --name" ;;
+	"region split") echo "--endpoint --no-endpoint --name --dry-run --reason" ;;
 	"send "*) echo "--to --to-group --from --type --context --payload-file" \
 	    "--content-type --deliver-by-ms --reply-by-ms --policy --id" \
 	    "--seal-to --seal --no-seal --no-sign" ;;

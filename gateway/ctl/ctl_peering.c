@@ -1,4 +1,4 @@
-/* ctl_peering.c -- axlectl region publish (a child region's node in the register) and origins (the feeds a node holds and relays). */
+/* ctl_peering.c -- axlectl region publish and split (a child region's node in the register) and origins (the feeds a node holds and relays). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,30 +38,34 @@ region_usage(void)
 {
 	fprintf(stderr, "usage: axlectl region publish REGION --endpoint HOST:PORT "
 	    "[--name TEXT]\n"
-	    "       axlectl region publish REGION --no-endpoint [--name TEXT]\n");
+	    "       axlectl region publish REGION --no-endpoint [--name TEXT]\n"
+	    "       axlectl region split REGION --endpoint HOST:PORT "
+	    "(--dry-run | --reason TEXT) [--name TEXT]\n");
 	return CTL_USAGE;
 }
 
+/* The options both subcommands share; split's own (--dry-run, --reason) when split is not NULL. */
 static int
-cmd_region(struct ctl *ctl, int argc, char **argv)
+region_opts(int argc, char **argv, char **endpoint, char **name,
+    Axle__V1__SplitRegionRequest *split)
 {
-	Axle__V1__PublishNodeRequest req = AXLE__V1__PUBLISH_NODE_REQUEST__INIT;
-	ProtobufCMessage *m;
 	bool endpoint_given = false;
 
-	if (argc < 3 || strcmp(argv[1], "publish") != 0 || argv[2][0] == '-')
-		return region_usage();
-	req.region = argv[2];
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--no-endpoint") == 0 && !endpoint_given) {
-			req.endpoint = (char *)"";
+			*endpoint = (char *)"";
 			endpoint_given = true;
 		} else if (strcmp(argv[i], "--endpoint") == 0 && i + 1 < argc &&
 		    !endpoint_given) {
-			req.endpoint = argv[++i];
+			*endpoint = argv[++i];
 			endpoint_given = true;
 		} else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-			req.display_name = argv[++i];
+			*name = argv[++i];
+		else if (split != NULL && strcmp(argv[i], "--dry-run") == 0)
+			split->dry_run = true;
+		else if (split != NULL && strcmp(argv[i], "--reason") == 0 &&
+		    i + 1 < argc)
+			split->reason = argv[++i];
 		else {
 			fprintf(stderr, "axlectl: region: unexpected '%s'\n", argv[i]);
 			return region_usage();
@@ -72,6 +76,74 @@ cmd_region(struct ctl *ctl, int argc, char **argv)
 		    "--no-endpoint) is required\n");
 		return region_usage();
 	}
+	if (split != NULL && !split->dry_run && split->reason == NULL) {
+		fprintf(stderr, "axlectl: region split: --reason TEXT is required "
+		    "(or --dry-run to list what would move)\n");
+		return region_usage();
+	}
+	return CTL_OK;
+}
+
+static void
+show_split(const ProtobufCMessage *m)
+{
+	const Axle__V1__SplitRegionResponse *r = (const void *)m;
+
+	printf("%s %zu registrar(s) and %" PRIu64 " message(s) to region ",
+	    r->dry_run ? "would move" : "moved", r->n_moved, r->messages);
+	ctl_put_safe(stdout, r->node != NULL && r->node->n_prefixes > 0 ?
+	    r->node->prefixes[0] : (r->n_moved > 0 && r->moved[0]->moved_to != NULL &&
+	    r->moved[0]->moved_to[0] != '\0' ? r->moved[0]->moved_to : "(the region)"));
+	if (!r->dry_run)
+		printf(" (feed seq %" PRIu64 ")", r->feed_seq);
+	putchar('\n');
+	for (size_t i = 0; i < r->n_moved; i++) {
+		const Axle__V1__Registrar *g = r->moved[i];
+
+		printf("  ");
+		ctl_put_col(g->id, 24);
+		for (size_t j = 0; j < g->n_prefixes; j++) {
+			printf(j > 0 ? ", " : "");
+			ctl_put_safe(stdout, g->prefixes[j]);
+		}
+		putchar('\n');
+	}
+}
+
+static int
+region_split(struct ctl *ctl, int argc, char **argv)
+{
+	Axle__V1__SplitRegionRequest req = AXLE__V1__SPLIT_REGION_REQUEST__INIT;
+	ProtobufCMessage *m;
+	int rc;
+
+	req.region = argv[2];
+	if ((rc = region_opts(argc, argv, &req.endpoint, &req.display_name,
+	    &req)) != CTL_OK)
+		return rc;
+	if (ctl_call(ctl, "/axle.v1.Registry/SplitRegion", &req.base,
+	    &axle__v1__split_region_response__descriptor, &m) != CTL_OK)
+		return CTL_FAILED;
+	return ctl_output(ctl, m, show_split);
+}
+
+static int
+cmd_region(struct ctl *ctl, int argc, char **argv)
+{
+	Axle__V1__PublishNodeRequest req = AXLE__V1__PUBLISH_NODE_REQUEST__INIT;
+	ProtobufCMessage *m;
+	int rc;
+
+	if (argc < 3 || argv[2][0] == '-')
+		return region_usage();
+	if (strcmp(argv[1], "split") == 0)
+		return region_split(ctl, argc, argv);
+	if (strcmp(argv[1], "publish") != 0)
+		return region_usage();
+	req.region = argv[2];
+	if ((rc = region_opts(argc, argv, &req.endpoint, &req.display_name,
+	    NULL)) != CTL_OK)
+		return rc;
 	if (ctl_call(ctl, "/axle.v1.Registry/PublishNode", &req.base,
 	    &axle__v1__publish_node_response__descriptor, &m) != CTL_OK)
 		return CTL_FAILED;
@@ -147,8 +219,9 @@ cmd_origins(struct ctl *ctl, int argc, char **argv)
 }
 
 const struct ctl_cmd ctl_peering_cmds[] = {
-	{ "region", "publish REGION --endpoint H:P",
-	    "publish a child region's node in this register (peering)", true,
+	{ "region", "publish|split REGION --endpoint H:P",
+	    "publish a child region's node in this register (peering); split: "
+	    "move a sub-region and its registrars to it", true,
 	    cmd_region },
 	{ "origins", "", "the regions' feeds this node holds: seq, hops, via, "
 	    "head age", true, cmd_origins },

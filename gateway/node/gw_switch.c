@@ -192,6 +192,13 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+gw_switch_wake_peer(struct gw_node *node, const char *peer)
+{
+	if (node->sw != NULL && peer != NULL)
+		wake_peer(node, peer);
+}
+
+void
 gw_switch_kick(struct gw_node *node)
 {
 	if (node->sw == NULL)
@@ -456,6 +463,23 @@ gw_switch_outbox_count(struct gw_node *node, const char *region)
 		st.count = 0;
 	mdb_txn_abort(txn);
 	return st.count;
+}
+
+uint64_t
+gw_switch_waiting_txn(struct gw_node *node, MDB_txn *txn, const char *registrar)
+{
+	static const enum sw_qstore which[] = { SW_QS_MAILBOX, SW_QS_HELD };
+	struct sw_queue_stat st;
+	struct sw_txn t;
+	uint64_t n = 0;
+
+	if (node->sw == NULL)
+		return 0;
+	sw_txn_lmdb(node->sw->q, txn, &t);
+	for (size_t i = 0; i < sizeof(which) / sizeof(which[0]); i++)
+		if (sw_queue_stat_one(&t, which[i], registrar, &st) == 0)
+			n += st.count;
+	return n;
 }
 
 /* --- metrics -------------------------------------------------------------------------- */
@@ -877,6 +901,8 @@ sweep_due(struct gw_node *node, MDB_txn *txn, const Axle__V1__Registrar *r,
 	    r->successor_id != NULL && r->successor_id[0] != '\0' &&
 	    sw_registrar_get(&node->sw->ctx, txn, r->successor_id, &sst, NULL, 0) == 0)
 		rehomed = sw_takes_traffic(sst);
+	if (r->moved_to != NULL && r->moved_to[0] != '\0')
+		return true;	/* split off: what is left here goes to its region */
 	if (held)
 		return r->status == AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE ||
 		    rehomed;

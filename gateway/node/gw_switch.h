@@ -104,8 +104,22 @@ int gw_switch_note_recourse_txn(struct gw_node *node, MDB_txn *txn,
  */
 uint64_t gw_switch_outbox_count(struct gw_node *node, const char *region);
 
+/*
+ * Messages registrar's mailbox and held queue hold in txn (0 if the switch
+ * is not running): what a split would pass to the child. Reads counters.
+ */
+uint64_t gw_switch_waiting_txn(struct gw_node *node, MDB_txn *txn,
+    const char *registrar);
+
 /* Messages accepted and forwarded since start (counters; 0 if the switch is not running). */
 void gw_switch_flow(struct gw_node *node, uint64_t *accepted, uint64_t *forwarded);
+
+/*
+ * Wakes the outbox pump of peer, making it if there is none yet (a node
+ * reached on demand): after a write that queued for it outside the
+ * switch's own writes (a split). Loop thread.
+ */
+void gw_switch_wake_peer(struct gw_node *node, const char *peer);
 
 /* After a commit that enqueued something: wake outbox pumps and waiting fetches. */
 void gw_switch_kick(struct gw_node *node);

@@ -8,6 +8,7 @@ static const struct net_rpc_service *const services[] = {
 	&gw_svc_node,
 	&gw_svc_registry,
 	&gw_svc_keys,
+	&gw_svc_split,
 	&gw_svc_switch,
 	&gw_svc_recourse,
 	&gw_svc_audit,

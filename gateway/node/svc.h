@@ -20,6 +20,8 @@ extern const struct net_rpc_service gw_svc_node;
 
 /* svc_registry.c: axle.v1.Registry, axle.v1.Portal/Discover, axle.v1.Axle/Feed */
 extern const struct net_rpc_service gw_svc_registry;
+/* axle.v1.Registry/SplitRegion (svc_split.c). */
+extern const struct net_rpc_service gw_svc_split;
 
 /* svc_keys.c: axle.v1.Registry PublishKey, WithdrawKey, FindKeys */
 extern const struct net_rpc_service gw_svc_keys;

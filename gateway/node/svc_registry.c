@@ -90,6 +90,33 @@ gw_registry_parse_target(const char *in, char *addr, char *why, size_t whylen)
 	return registry_address_parse(in, strlen(in), addr, why, whylen);
 }
 
+/*
+ * The record of m's registrar: its serving region's, or while that region's
+ * feed has not come yet (a split: the index has it from moved_to), the
+ * record of the ancestor region that moved it there.
+ */
+static int
+registrar_serving(MDB_txn *txn, const struct registry_db *db,
+    const struct registry_match *m, Axle__V1__Registrar **rec,
+    struct registry_outcome *res)
+{
+	char anc[ADDR_MAX_LEN + 1], *dot;
+	int rc = registry_db_get(txn, db, m->region, m->registrar_id, rec, res);
+
+	snprintf(anc, sizeof(anc), "%s", m->region);
+	while (rc == REGISTRY_ENOTFOUND && (dot = strrchr(anc, '.')) != NULL) {
+		*dot = '\0';
+		rc = registry_db_get(txn, db, anc, m->registrar_id, rec, res);
+		if (rc == REGISTRY_OK && ((*rec)->moved_to == NULL ||
+		    strcmp((*rec)->moved_to, m->region) != 0)) {
+			pb_free(&(*rec)->base);
+			*rec = NULL;
+			rc = REGISTRY_ENOTFOUND;
+		}
+	}
+	return rc;
+}
+
 static void
 reg_resolve(struct net_call *call, const ProtobufCMessage *m)
 {
@@ -119,8 +146,7 @@ reg_resolve(struct net_call *call, const ProtobufCMessage *m)
 	if (r.match.kind == REGISTRY_PREFIX_DELEGATION) {
 		if ((txn = read_begin(call)) == NULL)
 			return;
-		rc = registry_db_get(txn, &node->registry->db, r.match.region,
-		    r.match.registrar_id, &rec, &res);
+		rc = registrar_serving(txn, &node->registry->db, &r.match, &rec, &res);
 		mdb_txn_abort(txn);
 		if (rc != REGISTRY_OK) {
 			gw_registry_call_fail(call, rc, &res);

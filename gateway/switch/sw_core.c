@@ -150,7 +150,17 @@ region_at(struct sw_wctx *c, const char *p, struct registry_resolution *res,
 	return true;
 }
 
-/* A local delegation of prefix p: its registrar and standing. */
+void
+sw_moved_hop(struct sw_wctx *c, const char *region, char *hop)
+{
+	if (!c->x->next_hop(c->x->node, region, hop))
+		snprintf(hop, ADDR_MAX_LEN + 1, "%s", region);
+}
+
+/*
+ * A local delegation of prefix p: its registrar and standing; of a
+ * registrar moved to a split-off region, served by the next node toward it.
+ */
 static int
 local_delegation(struct sw_wctx *c, const char *p, struct registry_resolution *res,
     struct sw_resbuf *b)
@@ -178,9 +188,11 @@ local_delegation(struct sw_wctx *c, const char *p, struct registry_resolution *r
 		pb_free(&r->base);
 		return region_at(c, p, res, b) ? 0 : MDB_NOTFOUND;
 	}
-	pb_free(r != NULL ? &r->base : NULL);
 	snprintf(b->prefix, sizeof(b->prefix), "%s", p);
 	snprintf(b->region, sizeof(b->region), "%s", c->x->region);
+	if (rc == REGISTRY_OK && r->moved_to != NULL && r->moved_to[0] != '\0')
+		sw_moved_hop(c, r->moved_to, b->region);
+	pb_free(r != NULL ? &r->base : NULL);
 	match_set(&res->match, REGISTRY_PREFIX_DELEGATION, b->prefix, b->id, st,
 	    b->region);
 	res->encloser = res->match;
@@ -1442,6 +1454,20 @@ sw_registrar_get(const struct sw_ctx *x, MDB_txn *txn, const char *id,
 	return rc == REGISTRY_ESTORE ? (o.mdb_rc != 0 ? o.mdb_rc : EIO) : 0;
 }
 
+int
+sw_registrar_moved_to(const struct sw_ctx *x, MDB_txn *txn, const char *id,
+    char *region, size_t len)
+{
+	struct registry_outcome o = { 0 };
+	Axle__V1__Registrar *r = NULL;
+	int rc = registry_db_get(txn, x->db, NULL, id, &r, &o);
+
+	snprintf(region, len, "%s", rc == REGISTRY_OK && r->moved_to != NULL ?
+	    r->moved_to : "");
+	pb_free(r != NULL ? &r->base : NULL);
+	return rc == REGISTRY_ESTORE ? (o.mdb_rc != 0 ? o.mdb_rc : EIO) : 0;
+}
+
 bool
 sw_takes_traffic(Axle__V1__RegistrarStatus st)
 {
@@ -1564,16 +1590,42 @@ rehome(struct sw_wctx *c, const char *id, const char *successor,
  * prefixes are re-homed first.
  */
 int
+sw_registrar_moved_txn(struct sw_wctx *c, const char *id, const char *region,
+    size_t *moved)
+{
+	char hop[ADDR_MAX_LEN + 1];
+	size_t k = 0;
+	int rc;
+
+	*moved = 0;
+	sw_moved_hop(c, region, hop);
+	if ((rc = sw_queue_hold(&c->t, id, SIZE_MAX, c->now, &k, NULL, NULL)) != 0)
+		return fail(c, rc, "hold");
+	if ((rc = sw_queue_release(&c->t, id, SW_STATE_OUTBOX, hop, SIZE_MAX,
+	    c->now, &k, NULL, NULL)) != 0)
+		return fail(c, rc, "release");
+	if (k > 0)
+		sw_touch_peer(c->tally, hop);
+	*moved = k;
+	return 0;
+}
+
+int
 sw_registrar_txn(struct sw_wctx *c, const char *id,
     Axle__V1__RegistrarStatus status, const char *successor, size_t *moved)
 {
 	Axle__V1__RegistrarStatus sst = AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_UNSPECIFIED;
 	struct moved_note note = { c, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED, "" };
 	const char *region = c->x->region;
+	char to[ADDR_MAX_LEN + 1];
 	size_t k = 0;
 	int rc = 0;
 
 	*moved = 0;
+	if ((rc = sw_registrar_moved_to(c->x, c->txn, id, to, sizeof(to))) != 0)
+		return fail(c, rc, "register");
+	if (to[0] != '\0')
+		return sw_registrar_moved_txn(c, id, to, moved);
 	switch (status) {
 	case AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_ACTIVE:
 		snprintf(note.detail, sizeof(note.detail), "registrar %s is active "

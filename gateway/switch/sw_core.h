@@ -340,10 +340,40 @@ int sw_deadlines_run(struct sw_wctx *c, const struct sw_deadline *d, size_t n,
 int sw_registrar_get(const struct sw_ctx *x, MDB_txn *txn, const char *id,
     Axle__V1__RegistrarStatus *st, char *successor, size_t len);
 
+/*
+ * The region registrar id moved to (registry: moved_to) into region ("" if
+ * none, or not in the register). Returns 0 or the store's error.
+ */
+int sw_registrar_moved_to(const struct sw_ctx *x, MDB_txn *txn, const char *id,
+    char *region, size_t len);
+
 /* Whether a successor takes a re-homed registrar's traffic: active, or suspended (held there). */
 bool sw_takes_traffic(Axle__V1__RegistrarStatus st);
 
-/* A registrar's standing changed (inside the registry's or our own write). */
+/*
+ * The next node toward region, a split-off child region, into hop
+ * (ADDR_MAX_LEN + 1): next_hop's answer, or region itself while no node is
+ * known for it yet (its node record is applied after the commit that
+ * published it; the pump starts then).
+ */
+void sw_moved_hop(struct sw_wctx *c, const char *region, char *hop);
+
+/*
+ * Registrar id moved to the split-off region (docs/operator.md "Splitting
+ * a region"): its mailbox (in flight or not: a fetch not acknowledged here
+ * ends, the hub fetches it again at the child) and its held messages go to
+ * the outbox toward that region's node, in acceptance order, in c's
+ * transaction, without receipts (the child's DELIVERED follows). No bound,
+ * as for re-homing: nothing is left behind the move. *moved: how many.
+ */
+int sw_registrar_moved_txn(struct sw_wctx *c, const char *id, const char *region,
+    size_t *moved);
+
+/*
+ * A registrar's standing changed (inside the registry's or our own write);
+ * a registrar moved to a split-off region has its traffic passed there
+ * instead (sw_registrar_moved_txn), whatever its standing.
+ */
 int sw_registrar_txn(struct sw_wctx *c, const char *id,
     Axle__V1__RegistrarStatus status, const char *successor, size_t *moved);
 
