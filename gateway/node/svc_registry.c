@@ -10,7 +10,6 @@
 #include "axle/v1/registry.pb-c.h"
 #include "gateway/node/gw_registry.h"
 #include "gateway/node/gw_switch.h"
-#include "gateway/net/hostport.h"
 #include "gateway/net/log.h"
 #include "gateway/node/feed_pull.h"
 #include "gateway/node/node.h"
@@ -759,9 +758,7 @@ reg_publish_node(struct net_call *call, const ProtobufCMessage *m)
 	struct gw_node *node = net_call_node(call);
 	struct node_view nv;
 	struct registry_prefix_view v = { node_view_get, node_view_under, &nv };
-	char region[ADDR_MAX_LEN + 1], why[REGISTRY_REASON_MAX], host[NET_HOST_MAX + 1],
-	    port[NET_PORT_MAX + 1], id[REGISTRY_ID_MAX + 2];
-	const char *herr = NULL;
+	char region[ADDR_MAX_LEN + 1], why[REGISTRY_REASON_MAX], id[REGISTRY_ID_MAX + 2];
 	struct rwrite *w;
 	int rc;
 
@@ -770,13 +767,8 @@ reg_publish_node(struct net_call *call, const ProtobufCMessage *m)
 		net_call_error(call, GRPC_INVALID_ARGUMENT, "bad region: %s", why);
 		return;
 	}
-	if (req->endpoint != NULL && req->endpoint[0] != '\0' &&
-	    net_hostport_split(req->endpoint, host, sizeof(host), port,
-	    sizeof(port), &herr) != 0) {
-		net_call_error(call, GRPC_INVALID_ARGUMENT, "bad endpoint %s: %s "
-		    "(host:port or [v6]:port)", req->endpoint, herr);
+	if (gw_endpoint_refused(call, req->endpoint))
 		return;
-	}
 	if (registry_node_id(region, id, sizeof(id)) != 0) {
 		net_call_error(call, GRPC_INVALID_ARGUMENT, "region %s is too long "
 		    "for a node record (%s<region> is at most %d bytes)", region,

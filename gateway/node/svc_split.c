@@ -142,13 +142,26 @@ split_done(int rc, void *arg)
 	free(w);
 }
 
+bool
+gw_endpoint_refused(struct net_call *call, const char *endpoint)
+{
+	char host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1];
+	const char *herr = NULL;
+
+	if (endpoint == NULL || endpoint[0] == '\0' || net_hostport_split(endpoint,
+	    host, sizeof(host), port, sizeof(port), &herr) == 0)
+		return false;
+	net_call_error(call, GRPC_INVALID_ARGUMENT, "bad endpoint %s: %s "
+	    "(host:port or [v6]:port)", endpoint, herr);
+	return true;
+}
+
 static void
 reg_split_region(struct net_call *call, const ProtobufCMessage *m)
 {
 	const Axle__V1__SplitRegionRequest *req = (const void *)m;
 	struct gw_node *node = net_call_node(call);
-	char why[REGISTRY_REASON_MAX], host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1];
-	const char *herr = NULL;
+	char why[REGISTRY_REASON_MAX];
 	struct split_write *w;
 	int rc;
 
@@ -157,13 +170,8 @@ reg_split_region(struct net_call *call, const ProtobufCMessage *m)
 		    "available on this node");
 		return;
 	}
-	if (req->endpoint != NULL && req->endpoint[0] != '\0' &&
-	    net_hostport_split(req->endpoint, host, sizeof(host), port,
-	    sizeof(port), &herr) != 0) {
-		net_call_error(call, GRPC_INVALID_ARGUMENT, "bad endpoint %s: %s "
-		    "(host:port or [v6]:port)", req->endpoint, herr);
+	if (gw_endpoint_refused(call, req->endpoint))
 		return;
-	}
 	if (req->reason != NULL && strlen(req->reason) >= REGISTRY_REASON_MAX) {
 		net_call_error(call, GRPC_INVALID_ARGUMENT, "reason: at most %d bytes",
 		    REGISTRY_REASON_MAX - 1);

@@ -71,6 +71,10 @@ class Fed:
                 description='switch of ' + region)))
         return self.fed.issue('member', hub, name='hub-' + region)
 
+    def resolve(self, region, address):
+        rp = self.stubs.registry_pb2
+        return self.registry(region, 'Resolve', rp.ResolveRequest(address=address))
+
     def log_tails(self, n=30):
         for r, node in self.nodes.items():
             print('--- %s log tail ---' % r)

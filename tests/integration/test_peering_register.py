@@ -54,15 +54,10 @@ def after_failure(name=None):
         _env['f'].log_tails(40)
 
 
-def resolve(f, region, address):
-    rp = f.stubs.registry_pb2
-    return f.registry(region, 'Resolve', rp.ResolveRequest(address=address))
-
-
 def wait_resolves(f, region, address, registrar):
     def ok():
         try:
-            r = resolve(f, region, address)
+            r = f.resolve(region, address)
         except grpc.RpcError:
             return None
         return r if r.registrar.id == registrar else None
@@ -95,7 +90,7 @@ def root_publishes_its_children():
     wait_resolves(f, ROOT, WY + '.hub.x', WY + '-hub')
     # The node record resolves as the child's region, not as a registrar's mailbox.
     rp = f.stubs.registry_pb2
-    r = resolve(f, WY, LON + '.nobody')
+    r = f.resolve(WY, LON + '.nobody')
     check(r.outcome == rp.RESOLVE_OUTCOME_REGION and r.closest_encloser == LON
           and r.serving_node == LON, 'unknown London address at westyorks: %r' % r)
     # A registrar may not be given a prefix inside a published child's region.

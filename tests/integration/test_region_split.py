@@ -78,11 +78,6 @@ def after_failure(name=None):
         _env['f'].log_tails(40)
 
 
-def resolve(f, region, address):
-    rp = f.stubs.registry_pb2
-    return f.registry(region, 'Resolve', rp.ResolveRequest(address=address))
-
-
 class Resolver(threading.Thread):
     """Asks region where DESK is until stopped; keeps every answer that is not lewisham's
     (and every error) and the serving nodes seen."""
@@ -230,7 +225,7 @@ def run_split(f, hubs, e, rp, stop):
     # The child's own record does not take the prefix before uk moves it.
     time.sleep(0.5)
     for r in (ROOT, WY, LON):
-        got = resolve(f, r, DESK)
+        got = f.resolve(r, DESK)
         check(got.registrar.id == 'lewisham' and got.serving_node == ROOT,
               'before the split %s answers %r' % (r, got))
     resolvers = [Resolver(f, r, stop) for r in (ROOT, WY, LON)]
@@ -245,7 +240,7 @@ def run_split(f, hubs, e, rp, stop):
                     '127.0.0.1:%d' % f.ports[LON], '--dry-run').stdout
     check('would move 2 registrar(s)' in out and 'lewisham' in out and 'camden' in out,
           'dry run said: %r' % out)
-    check(resolve(f, ROOT, DESK).serving_node == ROOT, 'the dry run changed something')
+    check(f.resolve(ROOT, DESK).serving_node == ROOT, 'the dry run changed something')
     time.sleep(0.5)
     out = f.axlectl(ROOT, 'region', 'split', LON, '--endpoint',
                     '127.0.0.1:%d' % f.ports[LON], '--reason', 'london outgrew uk').stdout
@@ -271,7 +266,7 @@ def run_split(f, hubs, e, rp, stop):
         raise
     # Every node learns the move.
     for r in (ROOT, WY, LON):
-        wait_for(lambda r=r: resolve(f, r, DESK).serving_node == LON, WAIT, interval=0.2,
+        wait_for(lambda r=r: f.resolve(r, DESK).serving_node == LON, WAIT, interval=0.2,
                  what='%s resolving lewisham at uk.london' % r)
     time.sleep(0.5)
     stop.set()

@@ -80,6 +80,20 @@ static const struct registry_change test_admin = {
 	"axle://fame-uk/admin/test/admin", 1700000000000
 };
 
+/* Reads registrar id of n's region in a read txn; NULL if it cannot (reason in n->res). */
+static inline Axle__V1__Registrar *
+node_get(struct node *n, const char *id)
+{
+	Axle__V1__Registrar *r = NULL;
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_txn_begin(n->env, NULL, MDB_RDONLY, &txn), 0);
+	if (registry_db_get(txn, &n->db, NULL, id, &r, &n->res) != REGISTRY_OK)
+		r = NULL;
+	mdb_txn_abort(txn);
+	return r;
+}
+
 /* Delegates prefix to id in its own committed txn; returns the rc (reason in n->res). */
 static inline int
 node_delegate(struct node *n, const char *id, const char *prefix)

@@ -33,18 +33,10 @@ teardown(void **state)
 	return 0;
 }
 
-/* Reads registrar id (this region) in a read txn. */
 static Axle__V1__Registrar *
 get(const char *id)
 {
-	Axle__V1__Registrar *r = NULL;
-	MDB_txn *txn;
-
-	assert_int_equal(mdb_txn_begin(n.env, NULL, MDB_RDONLY, &txn), 0);
-	if (registry_db_get(txn, &n.db, NULL, id, &r, &n.res) != REGISTRY_OK)
-		r = NULL;
-	mdb_txn_abort(txn);
-	return r;
+	return node_get(&n, id);
 }
 
 static uint64_t

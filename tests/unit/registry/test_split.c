@@ -51,14 +51,7 @@ split(const char *region, bool dry_run, struct registry_split *out)
 static Axle__V1__Registrar *
 get(const char *id)
 {
-	Axle__V1__Registrar *r = NULL;
-	MDB_txn *txn;
-
-	assert_int_equal(mdb_txn_begin(n.env, NULL, MDB_RDONLY, &txn), 0);
-	if (registry_db_get(txn, &n.db, NULL, id, &r, &n.res) != REGISTRY_OK)
-		r = NULL;
-	mdb_txn_abort(txn);
-	return r;
+	return node_get(&n, id);
 }
 
 static void
