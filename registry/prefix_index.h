@@ -108,9 +108,10 @@ int registry_index_remove(struct registry_index *idx, const char *prefix);
  * or an applied mirror entry): sets its standing, adds its new prefixes and
  * moves to it prefixes that a registrar of the same region held (re-homing).
  * Prefixes it no longer lists are left to whoever now lists them.
- * Splitting a region (docs/design.md "Splitting a region"): a record with
- * moved_to (a region strictly inside its own) puts its prefixes under
- * registrar (moved_to, id), which is the key the child region's own record
+ * Splitting a region (docs/design.md "Peering from the register", its last
+ * part): a record with moved_to (a region strictly inside its own) puts its
+ * prefixes under registrar (moved_to, id), which is the key the child
+ * region's own record
  * of the same id uses, so either record alone resolves them to the child,
  * in whatever order they arrive; a prefix not under moved_to is refused
  * (REGISTRY_EINVAL, the rest applied). Until its node moves it, the record
