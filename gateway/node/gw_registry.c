@@ -13,7 +13,9 @@
 #include <openssl/pem.h>
 
 #include "gateway/node/gw_registry.h"
+#include "gateway/net/hostport.h"
 #include "gateway/net/log.h"
+#include "gateway/net/rpc.h"
 #include "gateway/node/node.h"
 #include "gateway/node/peers.h"
 #include "gateway/node/store.h"
@@ -528,4 +530,20 @@ gw_registry_applied(struct gw_node *node, const Axle__V1__Registrar *r)
 		net_log(NET_LOG_ERR, "registry_revoked_set", "registrar=%s "
 		    "error=\"out of memory\"", r->id);
 	return rc;
+}
+
+/* --- shared by the handlers of PublishNode and SplitRegion ------------------------------- */
+
+bool
+gw_endpoint_refused(struct net_call *call, const char *endpoint)
+{
+	char host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1];
+	const char *herr = NULL;
+
+	if (endpoint == NULL || endpoint[0] == '\0' || net_hostport_split(endpoint,
+	    host, sizeof(host), port, sizeof(port), &herr) == 0)
+		return false;
+	net_call_error(call, GRPC_INVALID_ARGUMENT, "bad endpoint %s: %s "
+	    "(host:port or [v6]:port)", endpoint, herr);
+	return true;
 }

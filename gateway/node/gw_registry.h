@@ -148,4 +148,11 @@ void gw_registry_feed_wake(struct gw_node *node);
 /* Wall clock in ms since the epoch (for feed entries and mirror state). */
 int64_t gw_registry_now_ms(void);
 
+/*
+ * Ends call with INVALID_ARGUMENT and returns true if endpoint is neither
+ * empty nor host:port (PublishNode, SplitRegion).
+ */
+struct net_call;
+bool gw_endpoint_refused(struct net_call *call, const char *endpoint);
+
 #endif

@@ -2,7 +2,6 @@
 #ifndef AXLE_GW_SVC_H
 #define AXLE_GW_SVC_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <lmdb.h>
 
@@ -23,11 +22,7 @@ extern const struct net_rpc_service gw_svc_node;
 extern const struct net_rpc_service gw_svc_registry;
 /* axle.v1.Registry/SplitRegion (svc_split.c). */
 extern const struct net_rpc_service gw_svc_split;
-/*
- * svc_split.c: ends call with INVALID_ARGUMENT and returns true if endpoint
- * is neither empty nor host:port (PublishNode, SplitRegion).
- */
-bool gw_endpoint_refused(struct net_call *call, const char *endpoint);
+
 
 /* svc_keys.c: axle.v1.Registry PublishKey, WithdrawKey, FindKeys */
 extern const struct net_rpc_service gw_svc_keys;

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "axle/v1/registry.pb-c.h"
-#include "gateway/net/hostport.h"
 #include "gateway/net/log.h"
 #include "gateway/node/gw_registry.h"
 #include "gateway/node/gw_switch.h"
@@ -140,20 +139,6 @@ split_done(int rc, void *arg)
 	}
 	registry_split_free(&w->out);
 	free(w);
-}
-
-bool
-gw_endpoint_refused(struct net_call *call, const char *endpoint)
-{
-	char host[NET_HOST_MAX + 1], port[NET_PORT_MAX + 1];
-	const char *herr = NULL;
-
-	if (endpoint == NULL || endpoint[0] == '\0' || net_hostport_split(endpoint,
-	    host, sizeof(host), port, sizeof(port), &herr) == 0)
-		return false;
-	net_call_error(call, GRPC_INVALID_ARGUMENT, "bad endpoint %s: %s "
-	    "(host:port or [v6]:port)", endpoint, herr);
-	return true;
 }
 
 static void
