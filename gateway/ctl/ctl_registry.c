@@ -685,7 +685,7 @@ static const char *
 change_name(Axle__V1__FeedChange c)
 {
 	static const char *const n[] = { "-", "delegated", "status", "rehomed",
-	    "service+", "service-", "updated", "key+", "key-", "moved" };
+	    "service+", "service-", "updated", "key+", "key-", "policy", "moved" };
 
 	return (unsigned)c < sizeof(n) / sizeof(n[0]) ? n[c] : "?";
 }
