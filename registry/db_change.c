@@ -10,6 +10,7 @@
 #include "registry/db_priv.h"
 #include "registry/delegate.h"
 #include "registry/node_record.h"
+#include "registry/purpose.h"
 #include "registry/registrar.h"
 
 #define RS(x) AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_##x
@@ -504,6 +505,9 @@ service_check(const Axle__V1__Registrar *r, const Axle__V1__Service *s,
 		if (s->message_types[i][0] == '\0')
 			return FAIL(res, REGISTRY_EINVAL, "service %s: message type %zu "
 			    "is empty", s->name, i + 1);
+	if (registry_purposes_check(s->purposes, s->n_purposes, why,
+	    sizeof(why)) != REGISTRY_OK)
+		return FAIL(res, REGISTRY_EINVAL, "service %s: %s", s->name, why);
 	if (s->address == NULL || registry_address_parse(s->address,
 	    strlen(s->address), addr, why, sizeof(why)) != 0)
 		return FAIL(res, REGISTRY_EINVAL, "service %s address: %s", s->name,

@@ -89,6 +89,26 @@ put_service(struct sink *s, const Axle__V1__Service *v)
 	put_str(s, v->address);
 }
 
+/*
+ * Since purpose-bound services, and only when a service publishes
+ * purposes (so that every entry made before hashes as it did): "purposes",
+ * then each service's purposes[] in service order.
+ */
+static void
+put_purposes(struct sink *s, const Axle__V1__Registrar *r)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < r->n_services && !any; i++)
+		any = r->services[i]->n_purposes > 0;
+	if (!any)
+		return;
+	put_str(s, "purposes");
+	put_u32(s, r->n_services);
+	for (size_t i = 0; i < r->n_services; i++)
+		put_strs(s, r->services[i]->purposes, r->services[i]->n_purposes);
+}
+
 static void
 put_registrar(struct sink *s, const Axle__V1__Registrar *r)
 {
@@ -109,6 +129,7 @@ put_registrar(struct sink *s, const Axle__V1__Registrar *r)
 	put_u64(s, r->version);
 	put_str(s, r->region);
 	put_str(s, r->successor_id);
+	put_purposes(s, r);
 }
 
 int

@@ -24,11 +24,19 @@
  *   registrar: id, display_name, prefixes[], cert_identity, status,
  *     status_reason, contacts[]{name, role, email, phone},
  *     services[]{name, kind, message_types[], description, endpoint, address},
- *     created_ms, updated_ms, version, region, successor_id
+ *     created_ms, updated_ms, version, region, successor_id,
+ *     and, only when a service publishes purposes (Service.purposes, since
+ *     purpose-bound services; entries without any hash as before):
+ *     the string "purposes", then the count of services and each
+ *     service's purposes[] in service order
  * with integers and enums as 8 bytes big-endian (two's complement), strings
  * as a 4-byte big-endian length and the bytes, repeated fields as a 4-byte
  * count and the items. A field added to FeedEntry or Registrar must be added
- * here with a new version tag ("/2"); the hash field itself is not included.
+ * here, with a new version tag ("/2") or, as purposes are, appended only
+ * when set (so older entries keep their hashes); the hash field itself is
+ * not included. A node that does not know such a field yet computes
+ * another hash for an entry that sets it and stops its mirror: publish
+ * purposes once every node of the federation knows them.
  */
 
 /*

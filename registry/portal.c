@@ -5,6 +5,7 @@
 #include "proto/pb.h"
 #include "registry/db_priv.h"
 #include "registry/portal.h"
+#include "registry/purpose.h"
 #include "registry/registrar.h"
 
 #define FAIL(res, rc, ...) registry_fail((rc), (res)->reason, sizeof((res)->reason), __VA_ARGS__)
@@ -34,6 +35,11 @@ registry_portal_filter(const Axle__V1__DiscoverRequest *req,
 	f->message_type = req->message_type != NULL && req->message_type[0] != '\0' ?
 	    req->message_type : NULL;
 	f->text = req->text != NULL && req->text[0] != '\0' ? req->text : NULL;
+	if (req->purpose != NULL && req->purpose[0] != '\0') {
+		if (!registry_purpose_valid(req->purpose, why, sizeof(why)))
+			return registry_fail(REGISTRY_EINVAL, reason, len, "%s", why);
+		f->purpose = req->purpose;
+	}
 	return REGISTRY_OK;
 }
 
@@ -72,6 +78,17 @@ under_prefix(const struct registry_portal_filter *f, const Axle__V1__Registrar *
 	return false;
 }
 
+static bool
+publishes(const Axle__V1__Service *s, const char *purpose)
+{
+	if (purpose == NULL)
+		return true;
+	for (size_t i = 0; i < s->n_purposes; i++)
+		if (strcmp(s->purposes[i], purpose) == 0)
+			return true;
+	return false;
+}
+
 bool
 registry_portal_match(const struct registry_portal_filter *f,
     const Axle__V1__Registrar *r, const Axle__V1__Service *s)
@@ -84,7 +101,7 @@ registry_portal_match(const struct registry_portal_filter *f,
 		return false;
 	for (size_t i = 0; i < s->n_message_types && !typed; i++)
 		typed = strcmp(s->message_types[i], f->message_type) == 0;
-	if (!typed || !under_prefix(f, r, s))
+	if (!typed || !under_prefix(f, r, s) || !publishes(s, f->purpose))
 		return false;
 	return f->text == NULL || contains_nocase(s->name, f->text) ||
 	    contains_nocase(s->description, f->text);

@@ -19,12 +19,14 @@ struct registry_portal_filter {
 	Axle__V1__ServiceKind kind;	/* UNSPECIFIED: any kind */
 	const char *message_type;	/* NULL: any (points into the request) */
 	const char *text;		/* NULL: any (points into the request) */
+	const char *purpose;		/* NULL: any; else services that publish it */
 };
 
 /*
  * Checks req and fills f (valid while req is). Returns REGISTRY_OK or
  * REGISTRY_EINVAL (bad prefix naming its label, unknown kind, text over
- * REGISTRY_TEXT_MAX bytes) with reason.
+ * REGISTRY_TEXT_MAX bytes, a purpose not in the purpose grammar) with
+ * reason.
  */
 int registry_portal_filter(const Axle__V1__DiscoverRequest *req,
     struct registry_portal_filter *f, char *reason, size_t len);
@@ -34,6 +36,8 @@ int registry_portal_filter(const Axle__V1__DiscoverRequest *req,
  * registrars never match. prefix: one of r's prefixes lies under (or is) it,
  * or s's address does. kind: equal. message_type: s accepts exactly it.
  * text: a case-insensitive (ASCII) substring of s's name or description.
+ * purpose: one of the purposes s publishes (a service that publishes none
+ * does not match: discovery lists who declared the purpose).
  */
 bool registry_portal_match(const struct registry_portal_filter *f,
     const Axle__V1__Registrar *r, const Axle__V1__Service *s);

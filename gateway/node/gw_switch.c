@@ -619,6 +619,13 @@ gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 		evbuffer_add_printf(out, "axle_switch_messages_total{event=\"%s\"} "
 		    "%llu\n", sw_event_name((enum sw_event)e),
 		    (unsigned long long)atomic_load(&sw->ev[e]));
+	evbuffer_add_printf(out, "# HELP axle_switch_refused_total Messages "
+	    "refused under the trust policy, by reason.\n# TYPE "
+	    "axle_switch_refused_total counter\n");
+	for (int r = 0; r < SW_REFUSE__COUNT; r++)
+		evbuffer_add_printf(out, "axle_switch_refused_total{reason=\"%s\"} "
+		    "%llu\n", sw_refusal_name((enum sw_refusal)r),
+		    (unsigned long long)atomic_load(&sw->refused[r]));
 	if (gw_store_read_begin(node->store, &txn) != 0)
 		return;
 	if (sw->shown == NULL)

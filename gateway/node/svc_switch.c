@@ -9,6 +9,7 @@
 
 #include "axle/v1/axle.pb-c.h"
 #include "axle/v1/switch.pb-c.h"
+#include "gateway/node/gw_purpose.h"
 #include "gateway/node/gw_registry.h"
 #include "gateway/net/log.h"
 #include "gateway/node/node.h"
@@ -117,6 +118,9 @@ struct send_op {
 	struct sw_placed placed;
 	struct sw_copies copies;	/* a group expanded here */
 	int64_t at;
+	bool refuse;			/* gw_purpose_refused: refuse_why */
+	enum sw_refusal refuse_r;
+	char refuse_why[400];
 };
 
 static void status_detail(const struct sw_record *r, const char *region,
@@ -161,8 +165,13 @@ send_write(struct sw_wctx *c, void *arg)
 
 	op->at = c->now;
 	c->copies = &op->copies;
+	c->refuse_by_status = true;
+	c->refuse = op->refuse ? op->refuse_why : NULL;
+	c->refuse_r = op->refuse_r;
 	rc = sw_place_digest(c, op->env, op->digest, &op->placed);
 	c->copies = NULL;
+	c->refuse_by_status = false;
+	c->refuse = NULL;
 	if (rc == 0 && op->placed.duplicate)
 		send_duplicate(c, op->env, &op->placed);
 	return rc;
@@ -227,6 +236,10 @@ send_done(struct gw_node *node, int rc, const char *err, void *arg)
 		net_call_error(op->call, status_of(rc), "not committed: %s", err);
 	else if (op->placed.conflict)
 		net_call_error(op->call, GRPC_ALREADY_EXISTS, "%s", op->placed.detail);
+	else if (op->placed.refused)
+		net_call_error(op->call, op->placed.refusal ==
+		    SW_REFUSE_PURPOSE_MISSING ? GRPC_INVALID_ARGUMENT :
+		    GRPC_PERMISSION_DENIED, "refused: %s", op->placed.detail);
 	else
 		send_reply(node, op);
 	sw_copies_free(&op->copies);
@@ -310,6 +323,7 @@ gw_send(struct net_call *call, const ProtobufCMessage *req)
 	}
 	if (gw_seal_refuses(node, env, reason, sizeof(reason), rid, sizeof(rid))) {
 		unsealed_log(net_call_caller(call)->uri, env, rid);
+		atomic_fetch_add(&node->sw->refused[SW_REFUSE_UNSEALED], 1);
 		net_call_error(call, GRPC_FAILED_PRECONDITION, "%s", reason);
 		return;
 	}
@@ -323,6 +337,8 @@ gw_send(struct net_call *call, const ProtobufCMessage *req)
 	}
 	op->call = call;
 	op->env = env;
+	op->refuse = gw_purpose_refused(node, env, &op->refuse_r, op->refuse_why,
+	    sizeof(op->refuse_why));
 	if ((rc = gw_submit_new(node, send_write, send_done, op)) != 0) {
 		free(op);
 		net_call_error(call, GRPC_UNAVAILABLE, "the store is not taking "
@@ -992,6 +1008,7 @@ report_state(int kind)
 	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED:
 		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_RETURNED;
 	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED:
 		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_DISCARDED;
 	default:	/* REDIRECTED: back in the switch at that node */
 		return AXLE__V1__MESSAGE_STATE__MESSAGE_STATE_FORWARDED;
@@ -1259,6 +1276,8 @@ struct fwd_op {
 	uint8_t (*digest)[SW_DIGEST_LEN];
 	bool *ok;
 	bool *unsealed;			/* refused under the trust policy: sw_refuse */
+	bool *refuse;				/* gw_purpose_refused: why[i] says why */
+	enum sw_refusal *refuse_r;
 	size_t n;
 };
 
@@ -1273,9 +1292,11 @@ forward_write(struct sw_wctx *c, void *arg)
 
 		if (!op->ok[i])
 			continue;
-		if ((rc = op->unsealed[i] ? sw_refuse(c, op->req->envelopes[i],
-		    op->digest[i], op->why[i], &p) : sw_place_digest(c,
-		    op->req->envelopes[i], op->digest[i], &p)) != 0)
+		c->refuse = op->unsealed[i] || op->refuse[i] ? op->why[i] : NULL;
+		c->refuse_r = op->unsealed[i] ? SW_REFUSE_UNSEALED : op->refuse_r[i];
+		rc = sw_place_digest(c, op->req->envelopes[i], op->digest[i], &p);
+		c->refuse = NULL;
+		if (rc != 0)
 			return rc;
 		op->res[i].outcome = p.duplicate ?
 		    AXLE__V1__FORWARD_OUTCOME__FORWARD_OUTCOME_DUPLICATE :
@@ -1300,6 +1321,8 @@ fwd_op_free(struct fwd_op *op)
 	free(op->digest);
 	free(op->ok);
 	free(op->unsealed);
+	free(op->refuse);
+	free(op->refuse_r);
 	free(op);
 }
 
@@ -1452,7 +1475,9 @@ axle_forward(struct net_call *call, const ProtobufCMessage *req)
 	    (op->why = calloc(n + 1, sizeof(*op->why))) == NULL ||
 	    (op->digest = calloc(n + 1, sizeof(*op->digest))) == NULL ||
 	    (op->ok = calloc(n + 1, sizeof(*op->ok))) == NULL ||
-	    (op->unsealed = calloc(n + 1, sizeof(*op->unsealed))) == NULL) {
+	    (op->unsealed = calloc(n + 1, sizeof(*op->unsealed))) == NULL ||
+	    (op->refuse = calloc(n + 1, sizeof(*op->refuse))) == NULL ||
+	    (op->refuse_r = calloc(n + 1, sizeof(*op->refuse_r))) == NULL) {
 		if (op != NULL)
 			fwd_op_free(op);
 		net_call_error(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -1477,6 +1502,10 @@ axle_forward(struct net_call *call, const ProtobufCMessage *req)
 		} else if ((op->unsealed[i] = gw_seal_refuses(node, r->envelopes[i],
 		    op->why[i], sizeof(op->why[i]), rid, sizeof(rid)))) {
 			unsealed_log(net_call_caller(call)->uri, r->envelopes[i], rid);
+		} else {
+			/* Taken, and ended here with a REFUSED receipt to its sender. */
+			op->refuse[i] = gw_purpose_refused(node, r->envelopes[i],
+			    &op->refuse_r[i], op->why[i], sizeof(op->why[i]));
 		}
 	}
 	if (refused > 0)

@@ -378,9 +378,8 @@ top_digest(struct sw_wctx *c)
 	return c->digest;
 }
 
-/* Records a final (non-queue) state for id: accepted new, moved, or rejected. */
-static int
-settle(struct sw_wctx *c, const Axle__V1__Envelope *env, enum sw_settle how,
+int
+sw_settle(struct sw_wctx *c, const Axle__V1__Envelope *env, enum sw_settle how,
     const char *mailbox, enum sw_state state, const char *where)
 {
 	const uint8_t *id = env->message_id.data;
@@ -396,7 +395,7 @@ settle(struct sw_wctx *c, const Axle__V1__Envelope *env, enum sw_settle how,
 	case SW_SETTLE_MOVE:
 		rc = sw_queue_move(&c->t, id, state, where, NULL, 0, c->now);
 		if (rc == SW_Q_NOTFOUND)	/* not ours yet (a child's case) */
-			return settle(c, env, SW_SETTLE_NEW, NULL, state, where);
+			return sw_settle(c, env, SW_SETTLE_NEW, NULL, state, where);
 		break;
 	default:
 		rc = sw_queue_reject(&c->t, mailbox, id, c->now, state, where);
@@ -425,7 +424,7 @@ sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
 	end_where(reason, case_id, where, sizeof(where));
 	out->state = ret ? SW_STATE_RETURNED : SW_STATE_DISCARDED;
 	snprintf(out->where, sizeof(out->where), "%s", where);
-	if ((rc = settle(c, env, how, mailbox, out->state, where)) != 0)
+	if ((rc = sw_settle(c, env, how, mailbox, out->state, where)) != 0)
 		return rc;
 	sw_count(c, ret ? SW_EV_RETURNED : SW_EV_DISCARDED);
 	if (sw_is_system(env))
@@ -444,46 +443,6 @@ sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
 		return rc;
 	return sw_receipt(c, env, ret ? AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED :
 	    AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED, detail, case_id);
-}
-
-int
-sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
-    const uint8_t digest[SW_DIGEST_LEN], const char *reason,
-    struct sw_placed *out)
-{
-	char where[SW_WHERE_MAX + 1], idhex[SW_ID_HEX_LEN + 1], q[400],
-	    detail[SW_REPORT_DETAIL_MAX + 1];
-	bool seen = false;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (env->message_id.len != SW_ID_LEN)
-		return fail(c, SW_Q_EINVAL, "message id");
-	if ((rc = sw_queue_seen(&c->t, env->message_id.data, &seen, NULL)) != 0)
-		return fail(c, rc, "dedup");
-	if (seen) {
-		out->duplicate = true;
-		return 0;
-	}
-	snprintf(where, sizeof(where), "refused: %s", reason);
-	out->state = SW_STATE_DISCARDED;
-	snprintf(out->where, sizeof(out->where), "%s", where);
-	c->digest = digest;
-	c->depth++;
-	rc = settle(c, env, SW_SETTLE_NEW, NULL, SW_STATE_DISCARDED, where);
-	c->depth--;
-	c->digest = NULL;
-	if (rc != 0)
-		return rc;
-	sw_count(c, SW_EV_DISCARDED);
-	sw_message_id_hex(env->message_id.data, idhex);
-	net_log(NET_LOG_INFO, "switch_refused", "id=%s reason=%s", idhex,
-	    net_log_quote(q, sizeof(q), reason, strlen(reason)));
-	snprintf(detail, sizeof(detail), "refused at %s: %s", c->x->region, reason);
-	snprintf(out->detail, sizeof(out->detail), "%.*s",
-	    (int)sizeof(out->detail) - 1, detail);
-	return sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED,
-	    detail, NULL);
 }
 
 int
@@ -509,7 +468,7 @@ sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
 		return rc == RECOURSE_ENOMEM ? ENOMEM : EIO;
 	out->state = SW_STATE_RECOURSE;
 	snprintf(out->where, sizeof(out->where), "%.*s", SW_WHERE_MAX, out->case_id);
-	if ((rc = settle(c, env, how, mailbox, SW_STATE_RECOURSE, out->case_id)) != 0)
+	if ((rc = sw_settle(c, env, how, mailbox, SW_STATE_RECOURSE, out->case_id)) != 0)
 		return rc;
 	sw_count(c, SW_EV_ESCALATED);
 	net_log(NET_LOG_INFO, "switch_escalated", "id=%s case=%s reason=%s", idhex,
@@ -814,7 +773,8 @@ report_final(int k)
 {
 	return k == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_ACKNOWLEDGED ||
 	    k == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RETURNED ||
-	    k == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED;
+	    k == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_DISCARDED ||
+	    k == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED;
 }
 
 static bool
@@ -830,6 +790,7 @@ report_kept(int k)
 	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_HELD:
 	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_RELEASED:
 	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REDIRECTED:
+	case AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED:
 		return true;
 	default:
 		return false;	/* ACCEPTED, REJECTED (a policy receipt follows), ... */
@@ -1011,14 +972,24 @@ expand(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
     struct sw_placed *out)
 {
 	struct sw_group_copy *copies = NULL;
+	enum sw_refusal r = SW_REFUSE_PURPOSE_REFUSED;
 	void *arena = NULL;
-	size_t n = 0;
-	char where[SW_WHERE_MAX + 1];
+	size_t n = 0, nrefused = 0;
+	char where[SW_WHERE_MAX + 1], why[300], d[400];
 	int rc;
 
-	if ((rc = sw_group_copies(c, env, &copies, &n, &arena)) != 0) {
+	if ((rc = sw_group_copies(c, env, &copies, &n, &arena, &nrefused, &r,
+	    why, sizeof(why))) != 0) {
 		sw_group_free(copies, arena);
 		return fail(c, rc, "group");
+	}
+	if (n == 0 && nrefused > 0) {
+		/* Services match, none takes its purpose: refused, not unknown. */
+		sw_group_free(copies, arena);
+		snprintf(d, sizeof(d), "service group: none of its %zu services "
+		    "takes it; %s", nrefused, why);
+		return sw_refuse(c, env, r, d, existing ? SW_SETTLE_MOVE :
+		    SW_SETTLE_NEW, out);
 	}
 	if (n == 0) {
 		sw_group_free(copies, arena);
@@ -1050,9 +1021,14 @@ expand(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 	out->copies = n;
 	out->state = SW_STATE_FORWARDED;
 	snprintf(out->where, sizeof(out->where), "%s", where);
-	snprintf(out->detail, sizeof(out->detail), "service group: %zu copies, "
-	    "each with its own id and receipts", n);
-	return settle(c, env, existing ? SW_SETTLE_MOVE : SW_SETTLE_NEW, NULL,
+	if (nrefused > 0)
+		snprintf(out->detail, sizeof(out->detail), "service group: %zu "
+		    "copies, each with its own id and receipts; none for %zu "
+		    "service(s) that do not take its purpose", n, nrefused);
+	else
+		snprintf(out->detail, sizeof(out->detail), "service group: %zu "
+		    "copies, each with its own id and receipts", n);
+	return sw_settle(c, env, existing ? SW_SETTLE_MOVE : SW_SETTLE_NEW, NULL,
 	    SW_STATE_FORWARDED, where);
 }
 
@@ -1108,7 +1084,8 @@ sw_place_digest(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	c->digest_kept = false;
 	rc = place(c, env, false, digest, out);
 	c->digest = NULL;
-	if (rc != 0 || out->duplicate || out->conflict || c->digest_kept)
+	if (rc != 0 || out->duplicate || out->conflict || out->refused ||
+	    c->digest_kept)
 		return rc;
 	rc = sw_queue_digest_put(&c->t, env->message_id.data, digest);
 	return rc != 0 && rc != SW_Q_NOTFOUND ? fail(c, rc, "dedup") : 0;
@@ -1119,7 +1096,9 @@ place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
     const uint8_t *digest, struct sw_placed *out)
 {
 	struct sw_route rt;
-	bool seen = false;
+	enum sw_refusal why_r = SW_REFUSE_PURPOSE_REFUSED;
+	char why[300];
+	bool seen = false, refused = false;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -1144,10 +1123,17 @@ place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 		return 0;
 	}
 	c->depth++;
-	if ((rc = decide(c, env, &rt)) == 0) {
+	if (c->depth == 1 && c->refuse != NULL) {
+		rc = sw_refuse(c, env, c->refuse_r, c->refuse, existing ?
+		    SW_SETTLE_MOVE : SW_SETTLE_NEW, out);
+	} else if ((rc = decide(c, env, &rt)) == 0 && (rt.kind == SW_ROUTE_LOCAL_MAILBOX ||
+	    rt.kind == SW_ROUTE_HOLD) && (rc = sw_purpose_local(c, env, rt.target,
+	    &refused, &why_r, why, sizeof(why))) == 0 && refused) {
+		/* Its service does not take its purpose: it goes no further. */
+		rc = sw_refuse(c, env, why_r, why, existing ? SW_SETTLE_MOVE :
+		    SW_SETTLE_NEW, out);
+	} else if (rc == 0) {
 		snprintf(out->detail, sizeof(out->detail), "%s", rt.reason);
-		if (!existing && !sw_is_system(env))
-			sw_count(c, SW_EV_ACCEPTED);
 		switch (rt.kind) {
 		case SW_ROUTE_LOCAL_MAILBOX:
 			rc = enqueue(c, env, existing, SW_STATE_MAILBOX, rt.target, out);
@@ -1167,6 +1153,8 @@ place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 			break;
 		}
 	}
+	if (rc == 0 && !out->refused && !existing && !sw_is_system(env))
+		sw_count(c, SW_EV_ACCEPTED);
 	if (rc == 0 && sw_trace_redirects(env) > 0 && (rc = sw_queue_set_redirects(
 	    &c->t, env->message_id.data, sw_trace_redirects(env))) != 0)
 		rc = fail(c, rc, "redirects");

@@ -46,6 +46,20 @@ enum sw_event {
 const char *sw_event_name(enum sw_event e);
 
 /*
+ * Why a node refused a message under the trust policy
+ * (axle_switch_refused_total{reason}; sw_refuse.c). Bounded: one label
+ * value each.
+ */
+enum sw_refusal {
+	SW_REFUSE_PURPOSE_MISSING,	/* no purpose where the recipient needs one */
+	SW_REFUSE_PURPOSE_REFUSED,	/* a purpose the recipient does not accept */
+	SW_REFUSE_UNSEALED,		/* an unsealed payload its registrar's policy requires sealed */
+	SW_REFUSE__COUNT
+};
+/* "purpose_missing", "purpose_refused", "unsealed". */
+const char *sw_refusal_name(enum sw_refusal r);
+
+/*
  * What one write did, for the loop thread once it committed: counters to
  * add, and which outboxes and mailboxes got messages (to wake their pumps
  * and waiting fetches).
@@ -115,6 +129,7 @@ struct sw_switch {
 	struct sw_queue *q;		/* LMDB queues in the node's environment */
 	struct sw_limits lim;
 	_Atomic uint64_t ev[SW_EV__COUNT];
+	_Atomic uint64_t refused[SW_REFUSE__COUNT];	/* sw_refused_note */
 	struct event *tick;
 	struct event *kick;		/* coalesces kicks into one pass */
 	bool kick_all;
@@ -190,6 +205,19 @@ struct sw_wctx {
 	struct sw_copies *copies;	/* not NULL: the top envelope's group copies go here */
 	const uint8_t *digest;		/* sw_place_digest: the top envelope's, for its mark */
 	bool digest_kept;		/* the top envelope's accept wrote it */
+	/*
+	 * Send: a top envelope the trust policy refuses is not written at
+	 * all (out->refused; the caller answers with a status) rather than
+	 * accepted and ended with a REFUSED receipt.
+	 */
+	bool refuse_by_status;
+	/*
+	 * Not NULL: the top envelope is refused (the caller's check of the
+	 * register, mirrors included: gw_switch_purpose_refused) with this
+	 * reason and refuse_r, once de-duplication has had its say.
+	 */
+	const char *refuse;
+	enum sw_refusal refuse_r;
 	char err[320];			/* why a step failed */
 };
 
@@ -204,6 +232,8 @@ struct sw_placed {
 	bool duplicate;
 	bool conflict;			/* the id was used by a different envelope: nothing written */
 	size_t copies;			/* a group: copies made */
+	bool refused;			/* refused (refuse_by_status): nothing written */
+	enum sw_refusal refusal;	/* why, when refused */
 	char detail[320];		/* for a person */
 };
 
@@ -258,18 +288,6 @@ int sw_policy(struct sw_wctx *c, const Axle__V1__Envelope *env, int reason,
 int sw_end(struct sw_wctx *c, const Axle__V1__Envelope *env, bool ret,
     const char *reason, const char *case_id, enum sw_settle how,
     const char *mailbox, struct sw_placed *out);
-
-/*
- * Refuses a new envelope a peer forwarded, under the trust policy (an
- * unsealed payload where the recipient's registrar requires sealing): the
- * id is recorded here (with digest, as sw_place_digest) as DISCARDED,
- * where "refused: <reason>", and the sender gets a REFUSED receipt whose
- * detail says "refused at <region>: <reason>". An id seen before is a
- * duplicate (out->duplicate), nothing else done. Returns 0 or an error.
- */
-int sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
-    const uint8_t digest[SW_DIGEST_LEN], const char *reason,
-    struct sw_placed *out);
 
 /*
  * Gives env back to its sender: a returned message (message_type
@@ -391,9 +409,59 @@ struct sw_resbuf {
 int sw_resolve_txn(struct sw_wctx *c, const char *address,
     struct registry_resolution *res, struct sw_resbuf *buf);
 
-/* sw_groups.c: the services of a group envelope, from the register in txn. */
+/*
+ * Records a final (non-queue) state for env's id: accepted new, moved
+ * from where it is, or rejected from mailbox. 0 or an error.
+ */
+int sw_settle(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    enum sw_settle how, const char *mailbox, enum sw_state state,
+    const char *where);
+
+/* --- sw_refuse.c: refusals under the trust policy ------------------------- */
+
+/*
+ * Counts a refusal (axle_switch_refused_total{reason}) and logs it
+ * (switch_refused: id, sender, recipient, purpose, reason, stage, detail;
+ * never the payload). stage: "send", "forward", "group" or "place". Any
+ * thread.
+ */
+void sw_refused_note(struct sw_switch *sw, const Axle__V1__Envelope *env,
+    enum sw_refusal r, const char *stage, const char *detail);
+
+/*
+ * Refuses env here, before it goes further: with c->refuse_by_status and
+ * env the top envelope, nothing is written (out->refused, out->detail: the
+ * caller answers with a status); else its record ends DISCARDED ("refused:
+ * detail") -- not delivered, not escalated, its payload not kept -- and
+ * its sender gets a REFUSED receipt naming why. how as for sw_policy.
+ * Counted and logged (sw_refused_note). 0 or an error.
+ */
+int sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    enum sw_refusal r, const char *detail, enum sw_settle how,
+    struct sw_placed *out);
+
+/*
+ * Does the service of registrar id (this node's) that env's `to` is for
+ * take env's purpose (registry_purpose_for_address over the record as txn
+ * sees it)? System envelopes and a registrar not in the register: yes.
+ * *refused false, or true with why. 0 or a store error.
+ */
+int sw_purpose_local(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const char *id, bool *refused, enum sw_refusal *r, char *why,
+    size_t len);
+
+/* The refusal for a purpose verdict that is not OK. */
+enum sw_refusal sw_refusal_of(int verdict);
+
+/*
+ * sw_groups.c: the services of a group envelope, from the register in txn,
+ * that take its purpose (registry_purpose_accepts). *nrefused (may be
+ * NULL) counts those of the group that do not; with none taking it, the
+ * reason of the first in why (and its refusal in *r).
+ */
 int sw_group_copies(struct sw_wctx *c, const Axle__V1__Envelope *env,
-    struct sw_group_copy **out, size_t *n, void **arena);
+    struct sw_group_copy **out, size_t *n, void **arena, size_t *nrefused,
+    enum sw_refusal *r, char *why, size_t whylen);
 void sw_group_free(struct sw_group_copy *copies, void *arena);
 
 #endif

@@ -14,6 +14,7 @@
 #include "gateway/switch/sw_envelope.h"
 #include "proto/pb.h"
 #include "proto/text.h"
+#include "registry/purpose.h"
 
 static int why(char *reason, size_t len, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -189,6 +190,7 @@ check_recipient(const Axle__V1__Envelope *e, char *reason, size_t len)
 static int
 check_text(const Axle__V1__Envelope *e, char *reason, size_t len)
 {
+	char w[200];
 	size_t n;
 	long at;
 	int rc;
@@ -208,6 +210,9 @@ check_text(const Axle__V1__Envelope *e, char *reason, size_t len)
 	if ((at = bad_byte(str(e->content_type), 0x20)) >= 0)
 		return why(reason, len, GRPC_INVALID_ARGUMENT, "content_type: "
 		    "byte %ld is not printable ASCII (0x20-0x7e)", at);
+	if (str(e->purpose)[0] != '\0' && !registry_purpose_valid(e->purpose,
+	    w, sizeof(w)))
+		return why(reason, len, GRPC_INVALID_ARGUMENT, "%s", w);
 	return GRPC_OK;
 }
 

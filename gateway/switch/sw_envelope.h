@@ -48,7 +48,8 @@ struct sw_limits {
  * - recipient: `to` an address or identifier, or `to_group` with a valid
  *   prefix, a known kind and an optional valid message_type;
  * - message_type 1..128 bytes of 0x21-0x7e; context <= 256 bytes and
- *   content_type <= 128 bytes, no control bytes;
+ *   content_type <= 128 bytes, no control bytes; purpose empty or a
+ *   purpose (registry_purpose_valid);
  * - created_ms >= 0 and at most 5 minutes after now_ms (0: "now", see
  *   sw_envelope_normalise); deliver_by_ms and reply_by_ms, if set, after
  *   created; deliver_by_ms already past: FAILED_PRECONDITION "delivery

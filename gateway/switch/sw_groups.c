@@ -1,4 +1,4 @@
-/* sw_groups.c -- service groups: the services under a prefix, read from the register (local and mirrored) inside the switch's transaction. */
+/* sw_groups.c -- service groups: the services under a prefix that take the envelope's purpose, read from the register (local and mirrored) inside the switch's transaction. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include "gateway/switch/sw_core.h"
 #include "registry/db.h"
 #include "registry/portal.h"
+#include "registry/purpose.h"
 
 /* Everything the service list points to, freed in one go. */
 struct garena {
@@ -15,6 +16,10 @@ struct garena {
 	size_t ns, caps;
 	const struct registry_portal_filter *f;
 	const char *region;	/* fallback when a record carries none */
+	const char *purpose;	/* the envelope's ("" or NULL: none) */
+	size_t nrefused;	/* services of the group that do not take it */
+	int verdict;		/* the first of them: its verdict and why */
+	char why[300];
 	int err;
 };
 
@@ -90,12 +95,26 @@ walk_one(const Axle__V1__Registrar *r, void *arg)
 {
 	struct garena *a = arg;
 
-	for (size_t i = 0; i < r->n_services; i++)
-		if (registry_portal_match(a->f, r, r->services[i]) &&
-		    add_service(a, r, r->services[i]) != 0) {
+	for (size_t i = 0; i < r->n_services; i++) {
+		const Axle__V1__Service *s = r->services[i];
+		int v;
+
+		if (!registry_portal_match(a->f, r, s))
+			continue;
+		if ((v = registry_purpose_accepts(s, a->purpose)) !=
+		    REGISTRY_PURPOSE_OK) {
+			if (a->nrefused++ == 0) {
+				a->verdict = v;
+				registry_purpose_why(r->id, s, a->purpose, v, a->why,
+				    sizeof(a->why));
+			}
+			continue;
+		}
+		if (add_service(a, r, s) != 0) {
 			a->err = ENOMEM;
 			return -1;
 		}
+	}
 	return 0;
 }
 
@@ -116,7 +135,8 @@ sw_group_free(struct sw_group_copy *copies, void *arena)
 
 int
 sw_group_copies(struct sw_wctx *c, const Axle__V1__Envelope *env,
-    struct sw_group_copy **out, size_t *n, void **arena)
+    struct sw_group_copy **out, size_t *n, void **arena, size_t *nrefused,
+    enum sw_refusal *r, char *why, size_t whylen)
 {
 	const Axle__V1__ServiceGroup *g = env->to_group;
 	struct registry_portal_filter f;
@@ -139,6 +159,7 @@ sw_group_copies(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	    g->message_type : NULL;
 	a->f = &f;
 	a->region = c->x->region;
+	a->purpose = env->purpose;
 	rc = registry_db_walk(c->txn, c->x->db, NULL, NULL,
 	    walk_one, a, &o);
 	if (rc != REGISTRY_OK) {
@@ -147,6 +168,12 @@ sw_group_copies(struct sw_wctx *c, const Axle__V1__Envelope *env,
 		return rc;
 	}
 	*arena = a;
+	if (nrefused != NULL)
+		*nrefused = a->nrefused;
+	if (a->nrefused > 0 && r != NULL)
+		*r = sw_refusal_of(a->verdict);
+	if (a->nrefused > 0 && why != NULL)
+		snprintf(why, whylen, "%s", a->why);
 	if (a->n == 0)
 		return 0;
 	if ((*out = calloc(a->n, sizeof(**out))) == NULL)
