@@ -422,8 +422,9 @@ int sw_settle(struct sw_wctx *c, const Axle__V1__Envelope *env,
 /*
  * Counts a refusal (axle_switch_refused_total{reason}) and logs it
  * (switch_refused: id, sender, recipient, purpose, reason, stage, detail;
- * never the payload). stage: "send", "forward", "group" or "place". Any
- * thread.
+ * never the payload). stage: "send" (refused at Send), "forward" (at
+ * Forward, from the register or a mirror), "group" (a group copy) or
+ * "place" (on delivery here: a redirect, a release). Any thread.
  */
 void sw_refused_note(struct sw_switch *sw, const Axle__V1__Envelope *env,
     enum sw_refusal r, const char *stage, const char *detail);
