@@ -46,16 +46,16 @@ _axlectl_opts()
 		echo "--reason --version" ;;
 	"registrar rehome") echo "--reason --prefix" ;;
 	"registrar policy") echo "--sealed --sealed-type --reason" ;;
-	"service publish") echo "--kind --address --type --description --endpoint" ;;
+	"service publish") echo "--kind --address --type --purpose --description --endpoint" ;;
 	"service withdraw" | "mirror reset" | "reject "*) echo "--reason" ;;
 	"keys publish") echo "--use --scope --registrar" ;;
 	"keys withdraw") echo "--reason --registrar" ;;
 	"keys find") echo "--use --pem-out" ;;
-	"discover "*) echo "--prefix --kind --type --text --page-size --page-token" ;;
+	"discover "*) echo "--prefix --kind --type --text --purpose --page-size --page-token" ;;
 	"feed show") echo "--from" ;;
 	"region publish") echo "--endpoint --no-endpoint --name" ;;
 	"region split") echo "--endpoint --no-endpoint --name --dry-run --reason" ;;
-	"send "*) echo "--to --to-group --from --type --context --payload-file" \
+	"send "*) echo "--to --to-group --from --type --purpose --context --payload-file" \
 	    "--content-type --deliver-by-ms --reply-by-ms --policy --id" \
 	    "--seal-to --seal --no-seal --no-sign" ;;
 	"fetch "*) echo "--max --wait-ms --mailbox --visibility-ms --save --receipts" \

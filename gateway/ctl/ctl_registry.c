@@ -130,14 +130,17 @@ show_registrar(const Axle__V1__Registrar *r)
 	}
 	if (r->n_services == 0)
 		return;
-	printf("\n%-24s %-7s %-36s %s\n", "SERVICE", "KIND", "ADDRESS", "TYPES");
+	printf("\n%-24s %-7s %-36s %-24s %s\n", "SERVICE", "KIND", "ADDRESS",
+	    "TYPES", "PURPOSES");
 	for (size_t i = 0; i < r->n_services; i++) {
 		const Axle__V1__Service *s = r->services[i];
 
 		ctl_put_col(s->name, 24);
 		ctl_put_col(kind_name(s->kind), 7);
 		ctl_put_col(s->address, 36);
-		ctl_put_safe(stdout, joined(s->message_types, s->n_message_types, buf,
+		ctl_put_col(joined(s->message_types, s->n_message_types, buf,
+		    sizeof(buf)), 24);
+		ctl_put_safe(stdout, joined(s->purposes, s->n_purposes, buf,
 		    sizeof(buf)));
 		putchar('\n');
 	}
@@ -501,8 +504,8 @@ show_discover(const ProtobufCMessage *m)
 	const Axle__V1__DiscoverResponse *r = (const void *)m;
 	char buf[1024];
 
-	printf("%-24s %-7s %-32s %-16s %-14s %s\n", "SERVICE", "KIND", "ADDRESS",
-	    "REGISTRAR", "REGION", "TYPES");
+	printf("%-24s %-7s %-32s %-16s %-14s %-24s %s\n", "SERVICE", "KIND",
+	    "ADDRESS", "REGISTRAR", "REGION", "TYPES", "PURPOSES");
 	for (size_t i = 0; i < r->n_services; i++) {
 		const Axle__V1__DiscoveredService *d = r->services[i];
 		const Axle__V1__Service *s = d->service;
@@ -512,7 +515,9 @@ show_discover(const ProtobufCMessage *m)
 		ctl_put_col(s ? s->address : "", 32);
 		ctl_put_col(d->registrar_id, 16);
 		ctl_put_col(d->region, 14);
-		ctl_put_safe(stdout, s ? joined(s->message_types, s->n_message_types,
+		ctl_put_col(s ? joined(s->message_types, s->n_message_types,
+		    buf, sizeof(buf)) : "-", 24);
+		ctl_put_safe(stdout, s ? joined(s->purposes, s->n_purposes,
 		    buf, sizeof(buf)) : "-");
 		putchar('\n');
 	}
@@ -531,24 +536,25 @@ cmd_discover(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_opt o[] = { { .name = "prefix" }, { .name = "kind" },
 	    { .name = "type" }, { .name = "text" }, { .name = "page-size" },
-	    { .name = "page-token" } };
+	    { .name = "page-token" }, { .name = "purpose" } };
 	Axle__V1__DiscoverRequest req = AXLE__V1__DISCOVER_REQUEST__INIT;
 	Axle__V1__PageRequest page = AXLE__V1__PAGE_REQUEST__INIT;
 	ProtobufCMessage *m;
 	uint64_t size = 0;
 	size_t np;
 
-	if (ctl_parse_opts(ctl->cmd, argc, argv, 1, o, 6, NULL, 0, 0, &np) != 0 ||
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 1, o, 7, NULL, 0, 0, &np) != 0 ||
 	    (o[1].val != NULL && parse_kind(o[1].val, &req.kind) != 0) ||
 	    parse_u64(ctl->cmd, "--page-size", o[4].val, &size) != 0) {
 		fprintf(stderr, "usage: axlectl discover [--prefix P] [--kind "
 		    "portal|switch|index] [--type MESSAGE_TYPE] [--text TEXT] "
-		    "[--page-size N] [--page-token T]\n");
+		    "[--purpose P] [--page-size N] [--page-token T]\n");
 		return CTL_USAGE;
 	}
 	req.prefix = (char *)(o[0].val ? o[0].val : "");
 	req.message_type = (char *)(o[2].val ? o[2].val : "");
 	req.text = (char *)(o[3].val ? o[3].val : "");
+	req.purpose = (char *)(o[6].val ? o[6].val : "");
 	page.page_size = (uint32_t)size;
 	page.page_token = (char *)(o[5].val ? o[5].val : "");
 	req.page = &page;
@@ -565,19 +571,19 @@ service_publish(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_opt o[] = { { .name = "kind" }, { .name = "address" },
 	    { .name = "type", .multi = true }, { .name = "description" },
-	    { .name = "endpoint" } };
+	    { .name = "endpoint" }, { .name = "purpose", .multi = true } };
 	Axle__V1__PublishServiceRequest req = AXLE__V1__PUBLISH_SERVICE_REQUEST__INIT;
 	Axle__V1__Service s = AXLE__V1__SERVICE__INIT;
 	ProtobufCMessage *m;
 	char *pos[2];
 	size_t np;
 
-	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 5, pos, 2, 2, &np) != 0 ||
+	if (ctl_parse_opts(ctl->cmd, argc, argv, 2, o, 6, pos, 2, 2, &np) != 0 ||
 	    o[0].val == NULL || parse_kind(o[0].val, &s.kind) != 0 ||
 	    o[1].val == NULL) {
 		fprintf(stderr, "usage: axlectl service publish REGISTRAR_ID NAME "
 		    "--kind portal|switch|index --address ADDRESS [--type T]... "
-		    "[--description TEXT] [--endpoint URL]\n");
+		    "[--purpose P]... [--description TEXT] [--endpoint URL]\n");
 		return CTL_USAGE;
 	}
 	req.registrar_id = pos[0];
@@ -587,6 +593,8 @@ service_publish(struct ctl *ctl, int argc, char **argv)
 	s.n_message_types = o[2].n;
 	s.description = (char *)(o[3].val ? o[3].val : "");
 	s.endpoint = (char *)(o[4].val ? o[4].val : "");
+	s.purposes = (char **)o[5].vals;
+	s.n_purposes = o[5].n;
 	req.service = &s;
 	if (ctl_call(ctl, "/axle.v1.Registry/PublishService", &req.base,
 	    &axle__v1__publish_service_response__descriptor, &m) != CTL_OK)
@@ -627,7 +635,8 @@ cmd_service(struct ctl *ctl, int argc, char **argv)
 	if (strcmp(sub, "withdraw") == 0)
 		return service_withdraw(ctl, argc, argv);
 	fprintf(stderr, "usage: axlectl service publish REGISTRAR_ID NAME --kind K "
-	    "--address A [--type T]... [--description D] [--endpoint E]\n"
+	    "--address A [--type T]... [--purpose P]... [--description D] "
+	    "[--endpoint E]\n"
 	    "       axlectl service withdraw REGISTRAR_ID NAME [--reason TEXT]\n");
 	return CTL_USAGE;
 }

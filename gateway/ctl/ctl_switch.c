@@ -243,11 +243,12 @@ group_arg(char *s, Axle__V1__ServiceGroup *g)
 }
 
 static const char send_usage[] = "send (--to ADDR | --to-group KIND:PREFIX) --from ADDR --type T "
-    "[--context C] [--payload-file F] [--content-type CT] [--deliver-by-ms N] "
+    "[--purpose P] [--context C] [--payload-file F] [--content-type CT] [--deliver-by-ms N] "
     "[--reply-by-ms N] [--policy escalate|return|discard] [--id HEX] "
     "[--seal-to CERT.pem]... [--seal | --no-seal] [--no-sign]\n"
     "  (deadlines are milliseconds from now; --to-group sends one copy to every\n"
-    "  KIND service (portal|switch|index) under PREFIX that accepts type T;\n"
+    "  KIND service (portal|switch|index) under PREFIX that accepts type T and\n"
+    "  purpose P (an index query needs --purpose);\n"
     "  the payload is sealed, as CMS AuthEnvelopedData with AES-256-GCM\n"
     "  (docs/protocol.md \"Sealed payloads\"), to each --seal-to certificate,\n"
     "  else to the sealing keys the recipient publishes in the register\n"
@@ -376,7 +377,7 @@ static int
 cmd_send(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const known[] = { "--to", "--to-group", "--from", "--type",
-	    "--context", "--payload-file", "--content-type", "--deliver-by-ms",
+	    "--purpose", "--context", "--payload-file", "--content-type", "--deliver-by-ms",
 	    "--reply-by-ms", "--policy", "--id", "--seal-to", NULL };
 	static const char *const flags[] = { "--seal", "--no-seal", "--no-sign", NULL };
 	struct envsig_sig sig;
@@ -427,6 +428,7 @@ cmd_send(struct ctl *ctl, int argc, char **argv)
 		e.to = to;
 	}
 	e.context = (char *)(opt(argc, argv, "--context") ? opt(argc, argv, "--context") : "");
+	e.purpose = (char *)(opt(argc, argv, "--purpose") ? opt(argc, argv, "--purpose") : "");
 	e.content_type = (char *)(opt(argc, argv, "--content-type") ?
 	    opt(argc, argv, "--content-type") : "application/octet-stream");
 	e.created_ms = now_ms();
@@ -534,11 +536,15 @@ delivery_row(struct ctl_table *t, const Axle__V1__Delivery *d,
 	snprintf(bytes, sizeof(bytes), "%zu", e->payload.len);
 	rc = ctl_table_add(t, cells);
 	if (rc == 0 && r != NULL) {
+		bool why = r->kind == AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED &&
+		    r->detail != NULL;
+
 		id_hex(&r->message_id, hex2);
-		rc = ctl_table_note(t, "receipt %s for %s at %s%s%s",
+		rc = ctl_table_note(t, "receipt %s for %s at %s%s%s%s%s",
 		    ctl_enum_name(&axle__v1__receipt_kind__descriptor, r->kind), hex2, dash(r->node),
 		    r->case_id != NULL && r->case_id[0] != '\0' ? " case " : "",
-		    r->case_id != NULL ? r->case_id : "");
+		    r->case_id != NULL ? r->case_id : "", why ? ": " : "",
+		    why ? r->detail : "");
 	}
 	if (rc == 0 && e->returned != NULL) {
 		const Axle__V1__ReturnInfo *ri = e->returned;

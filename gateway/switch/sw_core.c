@@ -14,6 +14,7 @@
 #include "recourse/recourse.h"
 #include "registry/db.h"
 #include "registry/node_record.h"
+#include "registry/purpose.h"
 
 #define SW_DEPTH_MAX	6	/* place -> group copy -> receipt -> ... */
 #define REPLY_MATCH_MAX	32
@@ -738,6 +739,72 @@ reply_expect(struct sw_wctx *c, const Axle__V1__Envelope *env)
 	return rc != 0 ? fail(c, rc, "reply") : 0;
 }
 
+/* --- refusals under the trust policy ------------------------------------------------- */
+
+int
+sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    enum sw_refusal r, const char *detail, enum sw_settle how,
+    struct sw_placed *out)
+{
+	char where[SW_WHERE_MAX + 1], d[SW_REPORT_DETAIL_MAX + 1];
+	int rc;
+
+	snprintf(out->detail, sizeof(out->detail), "%s", detail);
+	out->refusal = r;
+	if (c->refuse_by_status && c->depth == 1) {
+		out->refused = true;
+		sw_refused_note(c->x->sw, env, r, "send", detail);
+		return 0;
+	}
+	snprintf(where, sizeof(where), "refused: %s", detail);
+	out->state = SW_STATE_DISCARDED;
+	snprintf(out->where, sizeof(out->where), "%s", where);
+	if ((rc = sw_settle(c, env, how, NULL, SW_STATE_DISCARDED, where)) != 0)
+		return rc;
+	sw_refused_note(c->x->sw, env, r, c->depth > 1 ? "group" :
+	    c->refuse != NULL ? "forward" : "place", detail);
+	snprintf(d, sizeof(d), "refused at %s: %s", c->x->region, detail);
+	return sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED, d,
+	    NULL);
+}
+
+/*
+ * Does the service of registrar id (this node's) that env's `to` is for
+ * take env's purpose (registry_purpose_for_address over the record as txn
+ * sees it)? System envelopes and a registrar not in the register: yes.
+ * *refused false, or true with why. 0 or a store error.
+ */
+static int
+purpose_local(struct sw_wctx *c, const Axle__V1__Envelope *env,
+    const char *id, bool *refused, enum sw_refusal *r, char *why,
+    size_t len)
+{
+	struct registry_outcome o = { 0 };
+	Axle__V1__Registrar *reg = NULL;
+	char addr[ADDR_MAX_LEN + 1], e[64];
+	int v, rc;
+
+	*refused = false;
+	if (sw_is_system(env) ||
+	    env->recipient_case != AXLE__V1__ENVELOPE__RECIPIENT_TO ||
+	    sw_address_of(env->to != NULL ? env->to : "", addr, e, sizeof(e)) != 0)
+		return 0;
+	rc = registry_db_get(c->txn, c->x->db, NULL, id, &reg, &o);
+	if (rc == REGISTRY_ENOTFOUND)
+		return 0;
+	if (rc != REGISTRY_OK) {
+		snprintf(c->err, sizeof(c->err), "register: %s", o.reason);
+		return o.mdb_rc != 0 ? o.mdb_rc : SW_Q_CORRUPT;
+	}
+	v = registry_purpose_for_address(reg, addr, env->purpose, NULL, why, len);
+	pb_free(&reg->base);
+	if (v != REGISTRY_PURPOSE_OK) {
+		*refused = true;
+		*r = sw_refusal_of(v);
+	}
+	return 0;
+}
+
 /* --- placing ---------------------------------------------------------------------------- */
 
 /*
@@ -1127,7 +1194,7 @@ place(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 		rc = sw_refuse(c, env, c->refuse_r, c->refuse, existing ?
 		    SW_SETTLE_MOVE : SW_SETTLE_NEW, out);
 	} else if ((rc = decide(c, env, &rt)) == 0 && (rt.kind == SW_ROUTE_LOCAL_MAILBOX ||
-	    rt.kind == SW_ROUTE_HOLD) && (rc = sw_purpose_local(c, env, rt.target,
+	    rt.kind == SW_ROUTE_HOLD) && (rc = purpose_local(c, env, rt.target,
 	    &refused, &why_r, why, sizeof(why))) == 0 && refused) {
 		/* Its service does not take its purpose: it goes no further. */
 		rc = sw_refuse(c, env, why_r, why, existing ? SW_SETTLE_MOVE :

@@ -417,7 +417,7 @@ int sw_settle(struct sw_wctx *c, const Axle__V1__Envelope *env,
     enum sw_settle how, const char *mailbox, enum sw_state state,
     const char *where);
 
-/* --- sw_refuse.c: refusals under the trust policy ------------------------- */
+/* --- refusals under the trust policy (sw_refuse.c, sw_refuse in sw_core.c) -- */
 
 /*
  * Counts a refusal (axle_switch_refused_total{reason}) and logs it
@@ -440,16 +440,6 @@ void sw_refused_note(struct sw_switch *sw, const Axle__V1__Envelope *env,
 int sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
     enum sw_refusal r, const char *detail, enum sw_settle how,
     struct sw_placed *out);
-
-/*
- * Does the service of registrar id (this node's) that env's `to` is for
- * take env's purpose (registry_purpose_for_address over the record as txn
- * sees it)? System envelopes and a registrar not in the register: yes.
- * *refused false, or true with why. 0 or a store error.
- */
-int sw_purpose_local(struct sw_wctx *c, const Axle__V1__Envelope *env,
-    const char *id, bool *refused, enum sw_refusal *r, char *why,
-    size_t len);
 
 /* The refusal for a purpose verdict that is not OK. */
 enum sw_refusal sw_refusal_of(int verdict);

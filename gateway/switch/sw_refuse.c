@@ -1,11 +1,9 @@
-/* sw_refuse.c -- refusals under the trust policy: a purpose the recipient service does not take; counted, logged without the payload, answered with a REFUSED receipt. */
+/* sw_refuse.c -- refusals under the trust policy: their reasons, counted and logged without the payload (sw_core.c refuses). */
 #include <stdio.h>
 #include <string.h>
 
 #include "gateway/net/log.h"
 #include "gateway/switch/sw_core.h"
-#include "proto/pb.h"
-#include "registry/db.h"
 #include "registry/purpose.h"
 
 static const char *const refusal_names[SW_REFUSE__COUNT] = {
@@ -60,62 +58,4 @@ sw_refused_note(struct sw_switch *sw, const Axle__V1__Envelope *env,
 	    net_log_quote(qp, sizeof(qp), purpose, strlen(purpose)),
 	    sw_refusal_name(r), stage,
 	    net_log_quote(qd, sizeof(qd), detail, strlen(detail)));
-}
-
-int
-sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
-    enum sw_refusal r, const char *detail, enum sw_settle how,
-    struct sw_placed *out)
-{
-	char where[SW_WHERE_MAX + 1], d[SW_REPORT_DETAIL_MAX + 1];
-	int rc;
-
-	snprintf(out->detail, sizeof(out->detail), "%s", detail);
-	out->refusal = r;
-	if (c->refuse_by_status && c->depth == 1) {
-		out->refused = true;
-		sw_refused_note(c->x->sw, env, r, "send", detail);
-		return 0;
-	}
-	snprintf(where, sizeof(where), "refused: %s", detail);
-	out->state = SW_STATE_DISCARDED;
-	snprintf(out->where, sizeof(out->where), "%s", where);
-	if ((rc = sw_settle(c, env, how, NULL, SW_STATE_DISCARDED, where)) != 0)
-		return rc;
-	sw_refused_note(c->x->sw, env, r, c->depth > 1 ? "group" :
-	    c->refuse != NULL ? "forward" : "place", detail);
-	snprintf(d, sizeof(d), "refused at %s: %s", c->x->region, detail);
-	return sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED, d,
-	    NULL);
-}
-
-int
-sw_purpose_local(struct sw_wctx *c, const Axle__V1__Envelope *env,
-    const char *id, bool *refused, enum sw_refusal *r, char *why,
-    size_t len)
-{
-	struct registry_outcome o = { 0 };
-	Axle__V1__Registrar *reg = NULL;
-	char addr[ADDR_MAX_LEN + 1], e[64];
-	int v, rc;
-
-	*refused = false;
-	if (sw_is_system(env) ||
-	    env->recipient_case != AXLE__V1__ENVELOPE__RECIPIENT_TO ||
-	    sw_address_of(env->to != NULL ? env->to : "", addr, e, sizeof(e)) != 0)
-		return 0;
-	rc = registry_db_get(c->txn, c->x->db, NULL, id, &reg, &o);
-	if (rc == REGISTRY_ENOTFOUND)
-		return 0;
-	if (rc != REGISTRY_OK) {
-		snprintf(c->err, sizeof(c->err), "register: %s", o.reason);
-		return o.mdb_rc != 0 ? o.mdb_rc : SW_Q_CORRUPT;
-	}
-	v = registry_purpose_for_address(reg, addr, env->purpose, NULL, why, len);
-	pb_free(&reg->base);
-	if (v != REGISTRY_PURPOSE_OK) {
-		*refused = true;
-		*r = sw_refusal_of(v);
-	}
-	return 0;
 }
