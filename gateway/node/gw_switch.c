@@ -134,6 +134,9 @@ gw_tally_apply(struct gw_node *node, const struct sw_tally *t)
 	for (int e = 0; e < SW_EV__COUNT; e++)
 		if (t->ev[e] != 0)
 			atomic_fetch_add(&sw->ev[e], t->ev[e]);
+	for (int r = 0; r < SW_REFUSE__COUNT; r++)
+		if (t->refused[r] != 0)
+			atomic_fetch_add(&sw->refused[r], t->refused[r]);
 	if (t->all_peers)
 		sw->pending.all_peers = true;
 	for (size_t i = 0; i < t->npeers; i++)
@@ -603,6 +606,31 @@ metrics_queue(struct gw_node *node, struct evbuffer *out, struct sw_txn *t,
 	free(st);
 }
 
+static const char *
+ev_label(int i)
+{
+	return sw_event_name((enum sw_event)i);
+}
+
+static const char *
+refusal_label(int i)
+{
+	return sw_refusal_name((enum sw_refusal)i);
+}
+
+/* A counter family with one series per value of label (label_of(0..n)). */
+static void
+counter_family(struct evbuffer *out, const char *name, const char *help,
+    const char *label, const char *(*label_of)(int), _Atomic uint64_t *v,
+    int n)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help,
+	    name);
+	for (int i = 0; i < n; i++)
+		evbuffer_add_printf(out, "%s{%s=\"%s\"} %llu\n", name, label,
+		    label_of(i), (unsigned long long)atomic_load(&v[i]));
+}
+
 void
 gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 {
@@ -612,20 +640,11 @@ gw_switch_metrics(struct gw_node *node, struct evbuffer *out)
 	struct sw_txn t;
 	MDB_txn *txn;
 
-	evbuffer_add_printf(out, "# HELP axle_switch_messages_total Switch "
-	    "events at this node, by kind.\n# TYPE axle_switch_messages_total "
-	    "counter\n");
-	for (int e = 0; e < SW_EV__COUNT; e++)
-		evbuffer_add_printf(out, "axle_switch_messages_total{event=\"%s\"} "
-		    "%llu\n", sw_event_name((enum sw_event)e),
-		    (unsigned long long)atomic_load(&sw->ev[e]));
-	evbuffer_add_printf(out, "# HELP axle_switch_refused_total Messages "
-	    "refused under the trust policy, by reason.\n# TYPE "
-	    "axle_switch_refused_total counter\n");
-	for (int r = 0; r < SW_REFUSE__COUNT; r++)
-		evbuffer_add_printf(out, "axle_switch_refused_total{reason=\"%s\"} "
-		    "%llu\n", sw_refusal_name((enum sw_refusal)r),
-		    (unsigned long long)atomic_load(&sw->refused[r]));
+	counter_family(out, "axle_switch_messages_total", "Switch events at this "
+	    "node, by kind.", "event", ev_label, sw->ev, SW_EV__COUNT);
+	counter_family(out, "axle_switch_refused_total", "Messages refused under "
+	    "the trust policy, by reason.", "reason", refusal_label, sw->refused,
+	    SW_REFUSE__COUNT);
 	if (gw_store_read_begin(node->store, &txn) != 0)
 		return;
 	if (sw->shown == NULL)

@@ -753,7 +753,7 @@ sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	out->refusal = r;
 	if (c->refuse_by_status && c->depth == 1) {
 		out->refused = true;
-		sw_refused_note(c->x->sw, env, r, "send", detail);
+		sw_refused_note(c->x->sw, c->tally, env, r, "send", detail);
 		return 0;
 	}
 	snprintf(where, sizeof(where), "refused: %s", detail);
@@ -761,7 +761,7 @@ sw_refuse(struct sw_wctx *c, const Axle__V1__Envelope *env,
 	snprintf(out->where, sizeof(out->where), "%s", where);
 	if ((rc = sw_settle(c, env, how, NULL, SW_STATE_DISCARDED, where)) != 0)
 		return rc;
-	sw_refused_note(c->x->sw, env, r, c->depth > 1 ? "group" :
+	sw_refused_note(c->x->sw, c->tally, env, r, c->depth > 1 ? "group" :
 	    c->refuse != NULL ? "forward" : "place", detail);
 	snprintf(d, sizeof(d), "refused at %s: %s", c->x->region, detail);
 	return sw_receipt(c, env, AXLE__V1__RECEIPT_KIND__RECEIPT_KIND_REFUSED, d,

@@ -66,6 +66,7 @@ const char *sw_refusal_name(enum sw_refusal r);
  */
 struct sw_tally {
 	uint64_t ev[SW_EV__COUNT];
+	uint64_t refused[SW_REFUSE__COUNT];
 	char peers[SW_TOUCH_MAX][ADDR_MAX_LEN + 1];
 	size_t npeers;
 	bool all_peers;
@@ -420,14 +421,16 @@ int sw_settle(struct sw_wctx *c, const Axle__V1__Envelope *env,
 /* --- refusals under the trust policy (sw_refuse.c, sw_refuse in sw_core.c) -- */
 
 /*
- * Counts a refusal (axle_switch_refused_total{reason}) and logs it
+ * Counts a refusal (axle_switch_refused_total{reason}: in t when not
+ * NULL, a write's tally, else at once) and logs it
  * (switch_refused: id, sender, recipient, purpose, reason, stage, detail;
  * never the payload). stage: "send" (refused at Send), "forward" (at
  * Forward, from the register or a mirror), "group" (a group copy) or
- * "place" (on delivery here: a redirect, a release). Any thread.
+ * "place" (on delivery here: an admin's redirect). Any thread.
  */
-void sw_refused_note(struct sw_switch *sw, const Axle__V1__Envelope *env,
-    enum sw_refusal r, const char *stage, const char *detail);
+void sw_refused_note(struct sw_switch *sw, struct sw_tally *t,
+    const Axle__V1__Envelope *env, enum sw_refusal r, const char *stage,
+    const char *detail);
 
 /*
  * Refuses env here, before it goes further: with c->refuse_by_status and

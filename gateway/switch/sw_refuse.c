@@ -37,14 +37,17 @@ recipient_of(const Axle__V1__Envelope *env, char *out, size_t len)
 }
 
 void
-sw_refused_note(struct sw_switch *sw, const Axle__V1__Envelope *env,
-    enum sw_refusal r, const char *stage, const char *detail)
+sw_refused_note(struct sw_switch *sw, struct sw_tally *t,
+    const Axle__V1__Envelope *env, enum sw_refusal r, const char *stage,
+    const char *detail)
 {
 	const char *sender = env->sender != NULL ? env->sender : "";
 	const char *purpose = env->purpose != NULL ? env->purpose : "";
 	char id[SW_ID_HEX_LEN + 1], to[400], qs[300], qt[500], qp[200], qd[700];
 
-	if ((unsigned)r < SW_REFUSE__COUNT)
+	if ((unsigned)r < SW_REFUSE__COUNT && t != NULL)
+		t->refused[r]++;
+	else if ((unsigned)r < SW_REFUSE__COUNT)
 		atomic_fetch_add(&sw->refused[r], 1);
 	if (env->message_id.len == SW_ID_LEN)
 		sw_message_id_hex(env->message_id.data, id);

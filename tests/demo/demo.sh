@@ -223,7 +223,8 @@ reg uk.westyorks wy-hub uk.westyorks.hub && regs=$((regs + 1))
 for ix in idx1 idx2; do
 	reg uk.westyorks "wy-$ix" "uk.westyorks.$ix" && regs=$((regs + 1))
 	ctl uk.westyorks admin service publish "wy-$ix" "$ix-index" --kind index \
-	    --address "uk.westyorks.$ix.index" --type index.query >/dev/null &&
+	    --address "uk.westyorks.$ix.index" --type index.query \
+	    --purpose safeguarding-s47 >/dev/null &&
 	    tell "uk.westyorks: wy-$ix publishes index service $ix-index at uk.westyorks.$ix.index"
 done
 reg uk uk-hub uk.hub && regs=$((regs + 1))
@@ -272,7 +273,8 @@ ok cross_region "message=$mid trace=uk.london,uk,uk.westyorks receipts=delivered
 
 say "5. An index query fanned out to every index service under uk.westyorks"
 ctlj send-idx uk.london member send --to-group index:uk.westyorks --from uk.london.hub \
-    --type index.query --context demo-who-knows || fail index_fanout "group send refused"
+    --type index.query --purpose safeguarding-s47 --context demo-who-knows ||
+    fail index_fanout "group send refused"
 tell "one send with --to-group index:uk.westyorks; receipt $(jget "$res/send-idx.json" "j['receipt']['kind']")"
 copies=0
 for ix in idx1 idx2; do

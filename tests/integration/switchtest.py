@@ -17,6 +17,9 @@ import grpc  # noqa: E402
 
 FED = 'fame-test'
 REGIONS = ('uk', 'uk.london', 'uk.westyorks')
+# The purpose the index services of these tests publish: an index query must
+# carry one its index service accepts (docs/protocol.md "Purposes").
+INDEX_PURPOSE = 'safeguarding-s47'
 # uk relays: the leaves peer only with it (so hub -> A -> B -> mailbox has a middle node).
 TOPOLOGY = {'uk': ('uk.london', 'uk.westyorks'), 'uk.london': ('uk',), 'uk.westyorks': ('uk',)}
 
@@ -80,15 +83,18 @@ class Fed:
                         % (address, rid, region))
 
     def registrar(self, region, rid, prefix, cert_uri, services=()):
-        """Delegates prefix to rid, activates it, publishes services (name, kind, address)."""
+        """Delegates prefix to rid, activates it, publishes services (name, kind, address);
+        an index service accepts INDEX_PURPOSE."""
         rp = self.stubs.registry_pb2
         self.registry(region, 'Delegate', rp.DelegateRequest(
             registrar_id=rid, prefix=prefix, display_name=rid, cert_identity=cert_uri))
         self.set_status(region, rid, rp.REGISTRAR_STATUS_ACTIVE, 'onboarded')
         for name, kind, address in services:
+            purposes = [INDEX_PURPOSE] if kind == self.stubs.common_pb2.SERVICE_KIND_INDEX else []
             self.registry(region, 'PublishService', rp.PublishServiceRequest(
                 registrar_id=rid, service=rp.Service(name=name, kind=kind, address=address,
-                                                     message_types=['index.query'])))
+                                                     message_types=['index.query'],
+                                                     purposes=purposes)))
 
     def leaf_hubs(self):
         """Waits for the leaves' registries, then registers the dev federation's hubs:
@@ -154,8 +160,9 @@ class Hub:
         self.ch.close()
 
     def envelope(self, sender, to=None, group=None, mtype='note.v1', context='', payload=b'hello',
-                 mid=None, deliver_by_ms=0, reply_by_ms=0, policy=0):
+                 mid=None, deliver_by_ms=0, reply_by_ms=0, policy=0, purpose=''):
         e = self.pb.Envelope(message_id=mid or new_id(), sender=sender, message_type=mtype,
+                             purpose=purpose,
                              context=context, payload=payload, content_type='text/plain',
                              deliver_by_ms=deliver_by_ms, reply_by_ms=reply_by_ms,
                              failure_policy=policy)

@@ -233,6 +233,33 @@ def refused_on_forward_after_the_purposes_changed():
         check(MARKER.decode() not in node.log_text(), 'the payload is in the log of %s' % region)
 
 
+@test(timeout=120)
+def axlectl_publishes_discovers_and_sends_with_purposes():
+    """axlectl service publish --purpose (repeatable) shows the purposes; discover
+    --purpose finds it (JSON: Service.purposes); send --purpose is refused with the
+    node's reason, or accepted, as the service's purposes say."""
+    import json
+    e = env()
+    f = e['f']
+    member = f.fed.member(WY)
+    cp = f.axlectl(WY, 'service', 'publish', 'wy-hub', 'desk', '--kind', 'switch', '--address',
+                   WY_HUB + '.desk', '--purpose', EH, '--purpose', 'la.edu-2', cred=member)
+    check('PURPOSES' in cp.stdout and 'early-help,la.edu-2' in cp.stdout,
+          'service publish output %r' % cp.stdout)
+    cp = f.axlectl(WY, '--json', 'discover', '--purpose', 'la.edu-2', cred=member)
+    found = json.loads(cp.stdout)['services']
+    check([(d['service']['name'], d['service']['purposes']) for d in found] ==
+          [('desk', [EH, 'la.edu-2'])], 'discover --json --purpose: %r' % found)
+    cp = f.axlectl(WY, 'send', '--to', WY_HUB + '.desk', '--from', WY_HUB, '--type', 'note.v1',
+                   '--purpose', S47, cred=member, check_rc=False)
+    check(cp.returncode == 1 and 'PERMISSION_DENIED' in cp.stderr and
+          '"safeguarding-s47" is not accepted by service "desk"' in cp.stderr,
+          'send --purpose %s: rc %s %r' % (S47, cp.returncode, cp.stderr))
+    cp = f.axlectl(WY, 'send', '--to', WY_HUB + '.desk', '--from', WY_HUB, '--type', 'note.v1',
+                   '--purpose', 'la.edu-2', cred=member)
+    check('ACCEPTED' in cp.stdout, 'send --purpose la.edu-2: %r' % cp.stdout)
+
+
 def after_failure(name):
     if 'f' in _env:
         _env['f'].log_tails(40)

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
 from axletest import check, main, test, wait_for  # noqa: E402
-from switchtest import Fed, new_id, receipts_for  # noqa: E402
+from switchtest import INDEX_PURPOSE, Fed, new_id, receipts_for  # noqa: E402
 
 import grpc  # noqa: E402
 
@@ -137,7 +137,8 @@ def index_fan_out_to_every_index_service():
     lon, f = e['lon'], e['f']
     group = lon.pb.ServiceGroup(kind=f.stubs.common_pb2.SERVICE_KIND_INDEX, prefix='uk.westyorks',
                                 message_type='index.query')
-    r = lon.send(lon.envelope(LON_HUB, group=group, mtype='index.query', context='idx-1'))
+    r = lon.send(lon.envelope(LON_HUB, group=group, mtype='index.query', context='idx-1',
+                              purpose=INDEX_PURPOSE))
     check(r.kind == lon.pb.RECEIPT_KIND_ACCEPTED, 'receipt %r' % r)
     copies = {}
     for n, hub in e['idx'].items():

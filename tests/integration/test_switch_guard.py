@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
 import grpc  # noqa: E402
 from axletest import check, main, test, wait_for  # noqa: E402
-from switchtest import Fed, new_id, receipts_for  # noqa: E402
+from switchtest import INDEX_PURPOSE, Fed, new_id, receipts_for  # noqa: E402
 
 FED = 'fame-test'
 LON_HUB = 'uk.london.hub'
@@ -201,7 +201,7 @@ def group(lon):
 def send_group(lon, context):
     stub = lon.stub
     return stub.Send(lon.envelope(LON_HUB, group=group(lon), mtype='index.query',
-                                  context=context), timeout=10)
+                                  context=context, purpose=INDEX_PURPOSE), timeout=10)
 
 
 @test(timeout=180)
@@ -264,7 +264,8 @@ def axlectl_send_to_group_prints_the_copies():
     e = env()
     f = e['f']
     out = f.axlectl('uk.london', 'send', '--to-group', 'index:uk.london', '--from', LON_HUB,
-                    '--type', 'index.query', cred=f.fed.member('uk.london')).stdout
+                    '--type', 'index.query', '--purpose', INDEX_PURPOSE,
+                    cred=f.fed.member('uk.london')).stdout
     check('copies' in out and 'uk.london.idx1.index' in out and 'uk.london.idx2.index' in out,
           'axlectl send --to-group:\n%s' % out)
     lines = [ln for ln in out.splitlines() if '.index' in ln]

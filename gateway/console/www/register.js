@@ -46,6 +46,7 @@ export async function render(main) {
           ['Kind', (s) => serviceKindLabel(s.kind)],
           ['Address', (s) => s.address || ''],
           ['Message types', (s) => (s.messageTypes || []).join(', ')],
+          ['Purposes', (s) => (s.purposes || []).join(', ')],
           ['Endpoint', (s) => s.endpoint || ''],
         ], regs.flatMap((r) => (r.services || []).map((s) => ({ ...s, reg: r.id }))), 'No services published.')));
   };

@@ -231,6 +231,101 @@ test_undeliverable_escalates(void **state)
 	assert_true(f->seen.case_detail[0] != '\0');
 }
 
+/* rcv publishes a switch service at uk.test.rcv.care taking only early-help. */
+static void
+publish_care(struct fx *f)
+{
+	struct registry_change ch = { "axle://fame-test/admin/uk.test/t", NOW };
+	Axle__V1__PublishServiceRequest req = AXLE__V1__PUBLISH_SERVICE_REQUEST__INIT;
+	Axle__V1__Service s = AXLE__V1__SERVICE__INIT;
+	struct registry_outcome res = { 0 };
+	char *purposes[] = { "early-help" };
+	MDB_txn *txn;
+
+	s.name = "care";
+	s.kind = AXLE__V1__SERVICE_KIND__SERVICE_KIND_SWITCH;
+	s.address = "uk.test.rcv.care";
+	s.purposes = purposes;
+	s.n_purposes = 1;
+	req.registrar_id = "rcv";
+	req.service = &s;
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	assert_int_equal(registry_db_publish_service(txn, &f->db, &ch, &req,
+	    REGISTRY_ANY_VERSION, NULL, &res), REGISTRY_OK);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* Message n to uk.test.rcv.care under purpose, Send-like (by_status) or not. */
+static struct sw_placed
+place_purpose(struct fx *f, unsigned n, const char *purpose, bool by_status,
+    bool *seen)
+{
+	Axle__V1__Envelope e;
+	uint8_t id[16] = { 0x5e }, payload[2] = { 'p', (uint8_t)n };
+	struct sw_placed out;
+	struct sw_wctx c;
+	MDB_txn *txn;
+
+	id[7] = (uint8_t)n;
+	note_of(&e, id, "uk.test.rcv.care:case-9", payload, sizeof(payload),
+	    AXLE__V1__FAILURE_POLICY__FAILURE_POLICY_ESCALATE);
+	e.purpose = (char *)purpose;
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	sw_wctx_init(&c, &f->ctx, txn, NOW, NULL);
+	c.refuse_by_status = by_status;
+	if (sw_place(&c, &e, false, &out) != 0)
+		fail_msg("sw_place: %s", c.err);
+	assert_int_equal(sw_queue_seen(&c.t, id, seen, NULL), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	return out;
+}
+
+/*
+ * Purpose-bound services at placement: a purpose the recipient service does
+ * not take ends the message here (DISCARDED, "refused: ...", no case, a
+ * REFUSED receipt to its sender, counted); Send-like, nothing is written;
+ * the accepted purpose is delivered.
+ */
+static void
+test_purpose_refused(void **state)
+{
+	struct fx *f = *state;
+	struct sw_placed p;
+	bool seen = false;
+
+	publish_care(f);
+	p = place_purpose(f, 1, "safeguarding-s47", false, &seen);
+	assert_false(p.refused);
+	assert_int_equal(p.state, SW_STATE_DISCARDED);
+	assert_non_null(strstr(p.where, "refused: purpose \"safeguarding-s47\" is "
+	    "not accepted by service \"care\" of registrar rcv (it accepts: "
+	    "early-help)"));
+	assert_true(seen);
+	assert_int_equal(f->seen.cases, 0);
+	assert_int_equal(atomic_load(&f->sw.refused[SW_REFUSE_PURPOSE_REFUSED]), 1);
+	/* Its sender's REFUSED receipt, in rcv's mailbox (the sender is rcv's). */
+	assert_int_equal(atomic_load(&f->sw.ev[SW_EV_RECEIPTS]), 1);
+	/* No purpose: missing. */
+	p = place_purpose(f, 2, "", false, &seen);
+	assert_int_equal(p.state, SW_STATE_DISCARDED);
+	assert_int_equal(atomic_load(&f->sw.refused[SW_REFUSE_PURPOSE_MISSING]), 1);
+	/* Taken and ended here: both counted as accepted, like a case. */
+	assert_int_equal(atomic_load(&f->sw.ev[SW_EV_ACCEPTED]), 2);
+	/* As Send places it: refused, nothing written, not accepted. */
+	p = place_purpose(f, 3, "safeguarding-s47", true, &seen);
+	assert_true(p.refused);
+	assert_int_equal(p.refusal, SW_REFUSE_PURPOSE_REFUSED);
+	assert_false(seen);
+	assert_int_equal(atomic_load(&f->sw.ev[SW_EV_ACCEPTED]), 2);
+	/* The purpose it takes: delivered. */
+	p = place_purpose(f, 4, "early-help", true, &seen);
+	assert_false(p.refused);
+	assert_int_equal(p.state, SW_STATE_MAILBOX);
+	assert_string_equal(p.where, "rcv");
+	assert_int_equal(atomic_load(&f->sw.refused[SW_REFUSE_PURPOSE_REFUSED]), 2);
+}
+
 /*
  * Writes (puts and deletes) of the switch's queues per Send, counted by the
  * fault wrapper: to a peer's outbox with a delivery deadline (the usual
@@ -287,6 +382,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_undeliverable_escalates, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writes_per_send, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_purpose_refused, fx_setup,
 		    fx_teardown),
 	};
 
