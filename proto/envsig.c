@@ -124,8 +124,7 @@ envsig_canonical(const Axle__V1__Envelope *e, size_t *len)
 		put_str(&f, "none");
 	put_str(&f, e->message_type);
 	put_str(&f, e->context);
-	/* purpose (Envelope field 7): "" until the envelope carries it. */
-	put_str(&f, "");
+	put_str(&f, e->purpose);	/* Envelope field 7; "" when none */
 	put_int(&f, e->created_ms);
 	put_int(&f, e->deliver_by_ms);
 	put_int(&f, e->reply_by_ms);

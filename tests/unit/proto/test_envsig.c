@@ -80,6 +80,8 @@ build(json_t *f, struct built *b)
 	}
 	b->e.message_type = (char *)sget(f, "message_type");
 	b->e.context = (char *)sget(f, "context");
+	if (json_object_get(f, "purpose") != NULL)
+		b->e.purpose = (char *)sget(f, "purpose");
 	b->e.created_ms = iget(f, "created_ms");
 	b->e.deliver_by_ms = iget(f, "deliver_by_ms");
 	b->e.reply_by_ms = iget(f, "reply_by_ms");
