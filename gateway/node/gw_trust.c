@@ -221,7 +221,7 @@ static int
 refuse(struct gw_node *node, const Axle__V1__Envelope *e, enum gw_trust_why w,
     int status, const char *what, char *why, size_t len)
 {
-	char id[SW_ID_HEX_LEN + 1], q[600];
+	char id[SW_ID_HEX_LEN + 1], qs[600], qd[1200];
 
 	node->trust->refused[w]++;
 	snprintf(why, len, "trust: %s", what);
@@ -230,9 +230,9 @@ refuse(struct gw_node *node, const Axle__V1__Envelope *e, enum gw_trust_why w,
 	else
 		snprintf(id, sizeof(id), "-");
 	net_log(NET_LOG_WARN, "trust_refused", "id=%s sender=%s reason=%s detail=%s",
-	    id, net_log_quote(q, sizeof(q), e->sender != NULL ? e->sender : "",
+	    id, net_log_quote(qs, sizeof(qs), e->sender != NULL ? e->sender : "",
 	    e->sender != NULL ? strlen(e->sender) : 0), why_names[w],
-	    net_log_quote(q + 300, sizeof(q) - 300, what, strlen(what)));
+	    net_log_quote(qd, sizeof(qd), what, strlen(what)));
 	return status;
 }
 

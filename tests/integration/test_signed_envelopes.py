@@ -169,6 +169,21 @@ def changed_payload_refused_on_send():
           'no trust_refused log line')
     check(b'referral 2' not in _read(_env['f'].nodes[LON].log), 'the payload is in the log')
     check(metric(LON, 'axle_trust_refused_total{reason="payload_digest"}') >= 1, 'not counted')
+    # A long sender (a 236-byte address and a 128-byte local id) is logged whole, beside
+    # the reason (the two once shared one buffer, and the reason overwrote the sender).
+    sender = LON_HUB + '.' + '.'.join(['d' * 60] * 3) + '.' + 'e' * 37 + ':' + 'c' * 128
+    e = signed(lon.envelope(sender, to=WY_HUB, context='signed-2b', payload=b'referral 2b'))
+    e.payload = b'referral 2b, changed'
+    try:
+        lon.send(e)
+        raise at.TestFailure('a payload changed after signing was accepted')
+    except grpc.RpcError as err:
+        check(err.code() == grpc.StatusCode.PERMISSION_DENIED, 'status %s' % err.code())
+    lines = [l for l in _env['f'].nodes[LON].log_text().splitlines()
+             if 'event=trust_refused' in l and e.message_id.hex() in l]
+    check(lines and ('sender="%s" reason=payload_digest detail="signature: payload_digest '
+                     'is not the SHA-256 of the payload' % sender) in lines[-1],
+          'the sender and the reason are not logged whole: %r' % lines)
 
 
 @test(timeout=60)
