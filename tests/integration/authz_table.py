@@ -21,6 +21,7 @@ RULES = {
     '/axle.v1.Registry/WithdrawKey': MEMBER_OR_ADMIN,
     '/axle.v1.Registry/FindKeys': ANY,
     '/axle.v1.Registry/SetPolicy': ADMIN,
+    '/axle.v1.Registry/SplitRegion': ADMIN,
     '/axle.v1.Portal/Discover': ANY,
     '/axle.v1.Axle/Feed': ANY,
     '/axle.v1.Axle/Origins': ANY,
