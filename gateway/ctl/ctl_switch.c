@@ -20,6 +20,7 @@
 #include "gateway/net/grpc_frame.h"
 #include "proto/pb_json.h"
 #include "gateway/ctl/ctl_sign.h"
+#include "gateway/ctl/ctl_signers.h"
 #include "gateway/switch/sw_envelope.h"
 #include "proto/pb.h"
 
@@ -495,6 +496,9 @@ struct fetch_state {
 	EVP_PKEY *seal_key;		/* opens sealed payloads (--seal-key) */
 	X509 *seal_cert;		/* its certificate, or NULL */
 	struct ctl_verifier ver;	/* --signer-cert: whom signatures are checked with */
+	struct ctl_signers *reg;	/* else the register's keys, per sender (made on first use) */
+	Axle__V1__Delivery *pend[FETCH_ROUND];	/* one call's deliveries, handled after it */
+	size_t npend, dropped;
 	size_t n, skipped, nids, save_failed, open_failed, sig_failed;
 	bool done;
 	int status;
@@ -523,7 +527,8 @@ dash(const char *s)
 /* One row per delivery; what a receipt or a returned message says, noted under it. */
 static int
 delivery_row(struct ctl_table *t, const Axle__V1__Delivery *d,
-    const Axle__V1__Receipt *r, const char *saved, const char *sealed)
+    const Axle__V1__Receipt *r, const char *saved, const char *sealed,
+    const char *signature)
 {
 	const Axle__V1__Envelope *e = d->envelope;
 	char hex[SW_ID_HEX_LEN + 1], hex2[SW_ID_HEX_LEN + 1], att[16], bytes[24];
@@ -555,6 +560,8 @@ delivery_row(struct ctl_table *t, const Axle__V1__Delivery *d,
 		    " case " : "", ri->case_id != NULL ? ri->case_id : "",
 		    ri->reason != NULL ? ri->reason : "");
 	}
+	if (rc == 0 && signature != NULL)
+		rc = ctl_table_note(t, "%s", signature);
 	if (rc == 0 && sealed != NULL)
 		rc = ctl_table_note(t, "sealed payload: %s", sealed);
 	if (rc == 0 && saved != NULL)
@@ -624,35 +631,51 @@ fetch_open(struct fetch_state *s, const Axle__V1__Envelope *e,
 }
 
 /*
- * What the hub's signature of a delivered message says, for people (a
- * failure on stderr) and scripts (into what, "ok", "unsigned",
- * "unverified: ..." or "failed: ...").
+ * What the hub's signature of a delivered message says: for scripts into
+ * what ("ok", "unsigned", "unverified: ..." or "failed: ..."), whose key
+ * into by ("<fingerprint> of <registrar>", or "" if not verified), for
+ * people into note (NULL-free: "" when unsigned) and a failure on stderr.
+ * Checked with --signer-cert's certificates if given, else with those the
+ * register publishes for the sender.
  */
 static void
 delivery_signature(struct fetch_state *s, const Axle__V1__Envelope *e,
-    char *what, size_t len)
+    char *what, size_t len, char *by, size_t blen, char *note, size_t nlen)
 {
 	char why[400], hex[SW_ID_HEX_LEN + 1];
 	enum envsig_verdict v;
 
+	by[0] = '\0';
+	note[0] = '\0';
 	if (e->signature == NULL) {
 		snprintf(what, len, "unsigned");
 		return;
 	}
-	if (s->ver.certs == NULL) {
-		snprintf(what, len, "unverified: no --signer-cert given");
-		return;
+	if (s->ver.certs != NULL) {
+		v = ctl_verify(&s->ver, e, why, sizeof(why));
+	} else {
+		if (s->reg == NULL && (s->reg = ctl_signers_new(s->ctl)) == NULL) {
+			snprintf(what, len, "unverified: out of memory");
+			snprintf(note, nlen, "%s", what);
+			return;
+		}
+		v = ctl_signers_check(s->reg, e, why, sizeof(why), by, blen);
 	}
-	v = ctl_verify(&s->ver, e, why, sizeof(why));
 	if (v == ENVSIG_OK) {
 		snprintf(what, len, "ok");
+		if (by[0] != '\0')
+			snprintf(note, nlen, "signature OK (key %s)", by);
+		else
+			snprintf(note, nlen, "signature OK (a certificate of --signer-cert)");
 		return;
 	}
 	if (v == ENVSIG_NO_KEY) {
 		snprintf(what, len, "unverified: %s", why);
+		snprintf(note, nlen, "%s", what);
 		return;
 	}
 	snprintf(what, len, "failed: %s", why);
+	snprintf(note, nlen, "SIGNATURE FAILED: %s", why);
 	s->sig_failed++;
 	id_hex(&e->message_id, hex);
 	fprintf(stderr, "axlectl: fetch: message %s from ", hex);
@@ -666,7 +689,7 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 {
 	Axle__V1__Receipt *r = delivery_receipt(d);
 	ProtobufCBinaryData plain;
-	char path[PATH_MAX], note[500], sigwhat[512] = "";
+	char path[PATH_MAX], note[500], sigwhat[512] = "", signote[520] = "", by[200] = "";
 	bool saved = false, opened;
 	int rc = 0;
 
@@ -676,7 +699,8 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 	}
 	s->n++;
 	if (r == NULL)
-		delivery_signature(s, d->envelope, sigwhat, sizeof(sigwhat));
+		delivery_signature(s, d->envelope, sigwhat, sizeof(sigwhat),
+		    by, sizeof(by), signote, sizeof(signote));
 	opened = fetch_open(s, d->envelope, &plain, note, sizeof(note));
 	if (s->save_dir != NULL && opened) {
 		saved = payload_save(s->save_dir, d->envelope, plain.data != NULL ?
@@ -698,6 +722,8 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 				json_object_set_new(o, "saved", json_string(path));
 			if (sigwhat[0] != '\0')
 				json_object_set_new(o, "signature", json_string(sigwhat));
+			if (by[0] != '\0')
+				json_object_set_new(o, "signed_by", json_string(by));
 			if (note[0] != '\0')
 				json_object_set_new(o, "sealed", json_pack("{s:b,s:s}",
 				    "opened", opened &&
@@ -706,7 +732,7 @@ fetch_one(struct fetch_state *s, const Axle__V1__Delivery *d)
 		rc = json_array_append_new(s->arr, o);
 	} else {
 		rc = delivery_row(s->table, d, r, saved ? path : NULL,
-		    note[0] != '\0' ? note : NULL);
+		    note[0] != '\0' ? note : NULL, signote[0] != '\0' ? signote : NULL);
 	}
 	if (rc != 0)
 		snprintf(s->msg, sizeof(s->msg), "out of memory");
@@ -731,9 +757,29 @@ fetch_cb(void *arg, int final, int status, const char *message,
 	    NET_CLIENT_MAX_MSG, NULL, 0);
 	if (d == NULL)
 		return;
-	if (d->envelope != NULL)
-		fetch_one(s, d);
+	/* Handled after the call: checking a signature may call the node. */
+	if (d->envelope != NULL && s->npend < FETCH_ROUND) {
+		s->pend[s->npend++] = d;
+		return;
+	}
+	s->dropped += d->envelope != NULL;
 	pb_free(&d->base);
+}
+
+/* The call's deliveries, in the order they came. */
+static void
+fetch_pending(struct fetch_state *s)
+{
+	for (size_t i = 0; i < s->npend; i++) {
+		fetch_one(s, s->pend[i]);
+		pb_free(&s->pend[i]->base);
+	}
+	s->npend = 0;
+	if (s->dropped > 0)
+		fprintf(stderr, "axlectl: fetch: %zu message(s) over %d in one answer "
+		    "not shown; they come back after the visibility timeout\n",
+		    s->dropped, FETCH_ROUND);
+	s->dropped = 0;
 }
 
 /* One Fetch call into s. Returns CTL_OK, or CTL_FAILED (said). */
@@ -755,6 +801,7 @@ fetch_call(struct ctl *ctl, const Axle__V1__FetchRequest *req, struct fetch_stat
 	while (!s->done)
 		if (event_base_loop(ctl->base, EVLOOP_ONCE) != 0)
 			break;
+	fetch_pending(s);
 	if (!s->done)
 		return ctl_fail(ctl, "UNAVAILABLE", "the call did not end");
 	if (s->status != 0)
@@ -792,6 +839,9 @@ fetch_state_free(struct fetch_state *s)
 	EVP_PKEY_free(s->seal_key);
 	X509_free(s->seal_cert);
 	ctl_verifier_free(&s->ver);
+	ctl_signers_free(s->reg);
+	for (size_t i = 0; i < s->npend; i++)
+		pb_free(&s->pend[i]->base);
 	json_decref(s->arr);
 	ctl_table_free(s->table);
 	free(s->ids);
@@ -820,7 +870,8 @@ static const char fetch_usage[] = "fetch [--max N] [--wait-ms W] [--visibility-m
     "[--seal-cert CERT.pem]] [--signer-cert CERTS.pem]\n"
     "  (--seal-key, or seal_key in the config, or AXLE_SEAL_KEY: the hub's\n"
     "  sealing key; sealed payloads are opened with it and saved opened;\n"
-    "  --signer-cert: senders' signing certificates to verify signatures with)";
+    "  signatures are verified with the signing certificates the register\n"
+    "  publishes for each sender, or with --signer-cert's certificates)";
 
 /* The hub's sealing key and certificate: flags, else the settings. */
 static int

@@ -3,11 +3,14 @@ envelopes") across three real nodes: hub -> uk.london -> uk -> uk.westyorks -> h
 
 - a hub written in Python (grpcio + Debian's python3-cryptography, envsig.py written from
   protocol.md) signs an envelope; it crosses two forwards, every node signs its hop and the
-  next verifies it, and `axlectl fetch --signer-cert` verifies the hub's signature;
+  next verifies it, and `axlectl fetch` verifies the hub's signature with the certificate
+  the register publishes for the sender (and with --signer-cert's, given);
 - a payload changed after signing is refused on Send (PERMISSION_DENIED, "trust:");
 - a header field changed after signing is refused on Send, the signer's certificate being
   published in the register (axlectl keys publish); signed with a key the register does not
-  hold, the node takes it unverified and `axlectl fetch` catches it (SIGNATURE FAILED, exit 1);
+  hold, the node takes it unverified and `axlectl fetch` catches it (SIGNATURE FAILED, exit 1),
+  with --signer-cert, or from the register once that key is published there; a key the
+  register does not publish, or a sender whose registrar publishes none, is "unverified";
 - `axlectl send` signs with --sign-key/--sign-cert, and says so when it has no key;
 - a hostile peer (uk.london's own node key, as if compromised) rewriting an earlier trace hop
   is refused by the next node, while the same envelope with its true trace is taken;
@@ -68,6 +71,9 @@ def env():
         wait_for(lambda: [k.fingerprint for k in f.registry(r, 'FindKeys', rp.FindKeysRequest(
             address=LON_HUB, use=rp.KEY_USE_SIGNING)).keys] == [fp], 30, interval=0.2,
             what='the signing certificate found at %s' % r)
+    _env['fp'] = fp.hex()
+    _env['lon_registrar'] = f.registry(WY, 'FindKeys', rp.FindKeysRequest(
+        address=LON_HUB, use=rp.KEY_USE_SIGNING)).registrar_id
     # A key the register does not hold (self-signed): nodes cannot check it.
     _env['rogue_key_path'], _env['rogue_cert_path'] = signing_key(f.ws, 'rogue')
     _env['key'] = serialization.load_pem_private_key(_read(key), None)
@@ -90,13 +96,14 @@ def wy_fetch(*extra, check_rc=True):
 
 
 def wait_delivery(ctx, signer_cert=None):
-    """Fetches at uk.westyorks (with the signer's certificate) until the message of
-    context ctx arrives; acknowledges it. Returns (completed process, delivery)."""
+    """Fetches at uk.westyorks (with --signer-cert signer_cert if given, else verifying
+    with the register's keys) until the message of context ctx arrives; acknowledges it.
+    Returns (completed process, delivery)."""
     f = _env['f']
+    extra = ('--signer-cert', signer_cert) if signer_cert else ()
 
     def got():
-        cp, ds = wy_fetch('--signer-cert', signer_cert or _env['cert_path'],
-                          '--visibility-ms', '60000', check_rc=False)
+        cp, ds = wy_fetch(*extra, '--visibility-ms', '60000', check_rc=False)
         for d in ds:
             f.axlectl(WY, 'ack', d['envelope']['message_id'], cred=f.fed.member(WY))
             if d['envelope'].get('context') == ctx:
@@ -143,13 +150,43 @@ def python_hub_signs_through_three_nodes():
     for r in (LON, UK, WY):
         check(metric(r, 'axle_trust_verified_total{what="envelope"}') >= envs[r] + 1,
               '%s did not verify the hub signature' % r)
-    # axlectl fetch verifies the hub's signature with its certificate.
+    # axlectl fetch verifies the hub's signature with the certificate the register
+    # publishes for the sender (no --signer-cert), and says whose key it is.
     e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='signed-1b', payload=b'referral 1b'))
     lon.send(e)
     cp, d = wait_delivery('signed-1b')
     check(d['signature'] == 'ok', 'axlectl fetch says %r, not ok' % d.get('signature'))
+    check(d.get('signed_by') == '%s of %s' % (_env['fp'], _env['lon_registrar']),
+          'signed_by %r' % d.get('signed_by'))
     check(d['envelope']['signature']['key_identity'] == envsig.cert_id(_env['cert']).hex(),
           'key_identity in --json: %r' % d['envelope']['signature'])
+    # With --signer-cert, with that file's certificates.
+    e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='signed-1c', payload=b'referral 1c'))
+    lon.send(e)
+    cp, d = wait_delivery('signed-1c', _env['cert_path'])
+    check(d['signature'] == 'ok' and 'signed_by' not in d, 'with --signer-cert: %r' % d)
+    # People read it under the message's row.
+    e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='signed-1d', payload=b'referral 1d'))
+    lon.send(e)
+    out = wait_text('signed-1d')
+    check('signature OK (key %s of %s)' % (_env['fp'], _env['lon_registrar']) in out,
+          'fetch printed %r' % out)
+
+
+def wait_text(ctx):
+    """axlectl fetch (a table) at uk.westyorks, one message a call, until the message of
+    context ctx comes; acknowledges what it fetched. Returns that call's stdout."""
+    f = _env['f']
+
+    def got():
+        cp = f.axlectl(WY, 'fetch', '--max', '1', '--wait-ms', '10000', '--visibility-ms',
+                       '60000', cred=f.fed.member(WY), check_rc=False)
+        lines = cp.stdout.splitlines()
+        if len(lines) < 2 or not lines[0].startswith('ID'):
+            return None
+        f.axlectl(WY, 'ack', lines[1].split()[0], cred=f.fed.member(WY))
+        return cp.stdout if ctx in lines[1].split() else None
+    return wait_for(got, 60, interval=0.2, what='message %s at %s' % (ctx, WY_HUB))
 
 
 @test(timeout=60)
@@ -219,6 +256,56 @@ def changed_header_caught_by_fetch():
     check('SIGNATURE FAILED' in cp.stderr and 'do not trust' in cp.stderr,
           'fetch did not say so: %r' % cp.stderr)
     check(d['signature'].startswith('failed: signature: does not verify'), d['signature'])
+
+
+@test(timeout=180)
+def fetch_checks_with_the_register():
+    env()
+    f, lon, wy = _env['f'], _env['lon'], _env['wy']
+    rogue_key = serialization.load_pem_private_key(_read(_env['rogue_key_path']), None)
+    rogue_cert = x509.load_pem_x509_certificate(_read(_env['rogue_cert_path']))
+    # A key the register does not publish for the sender: unverified, not failed.
+    e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='reg-1', payload=b'referral r1'),
+               rogue_key, rogue_cert)
+    lon.send(e)
+    cp, d = wait_delivery('reg-1')
+    check(cp.returncode == 0, 'fetch exit %d: %r' % (cp.returncode, cp.stderr))
+    check(d['signature'] == 'unverified: signature: key %s is not among the 1 signing key(s) '
+          'registrar %s publishes for the sender' % (envsig.cert_id(rogue_cert).hex(),
+                                                     _env['lon_registrar']), d['signature'])
+    # A sender whose registrar publishes no signing key: unverified, and why.
+    e = signed(wy.envelope(WY_HUB, to=WY_HUB, context='reg-2', payload=b'referral r2'),
+               rogue_key, rogue_cert)
+    wy.send(e)
+    cp, d = wait_delivery('reg-2')
+    check(cp.returncode == 0, 'fetch exit %d: %r' % (cp.returncode, cp.stderr))
+    check(d['signature'].startswith('unverified: signature: the sender\'s registrar ') and
+          'publishes no signing key' in d['signature'], d['signature'])
+    # A header changed after signing with a key the nodes do not know yet (so they take
+    # it unverified), published before the hub fetches: fetch catches it from the register.
+    sign2 = f.fed.issue('hub-sign', LON_HUB, name='lon-sign-2')
+    key2 = serialization.load_pem_private_key(_read(sign2.key), None)
+    cert2 = x509.load_pem_x509_certificate(_read(sign2.cert))
+    e = signed(lon.envelope(LON_HUB, to=WY_HUB, context='reg-3', payload=b'referral r3'),
+               key2, cert2)
+    e.message_type = 'note.v2'      # after signing
+    lon.send(e)
+    mid = e.message_id
+    lon.drain(lambda got: any(
+        lon.is_receipt(d) and lon.receipt_of(d).message_id == mid and
+        lon.receipt_of(d).kind == lon.pb.RECEIPT_KIND_DELIVERED for d in got),
+        timeout=60, what='the DELIVERED receipt of reg-3')    # in the mailbox, unverified
+    f.axlectl(LON, 'keys', 'publish', '--use', 'signing', sign2.cert, cred=f.fed.member(LON))
+    rp = f.stubs.registry_pb2
+    wait_for(lambda: envsig.cert_id(cert2) in [k.fingerprint for k in f.registry(
+        WY, 'FindKeys', rp.FindKeysRequest(address=LON_HUB, use=rp.KEY_USE_SIGNING)).keys],
+        30, interval=0.2, what='the second signing certificate found at %s' % WY)
+    cp, d = wait_delivery('reg-3')
+    check(cp.returncode == 1, 'fetch exit %d with a failed signature' % cp.returncode)
+    check('SIGNATURE FAILED: signature: does not verify' in cp.stderr and
+          'do not trust' in cp.stderr, 'fetch did not say so: %r' % cp.stderr)
+    check(d['signature'].startswith('failed: signature: does not verify'), d['signature'])
+    check('signed_by' not in d, 'signed_by with a failed signature: %r' % d)
 
 
 @test(timeout=120)
