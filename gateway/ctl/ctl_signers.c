@@ -17,7 +17,7 @@
 struct signer_entry {
 	char *sender;			/* as the envelope names it; NULL: free slot */
 	Axle__V1__FindKeysResponse *keys;	/* NULL: the lookup failed (why) */
-	char why[300];
+	char why[400];
 };
 
 struct ctl_signers {
