@@ -9,7 +9,7 @@ libjansson-dev libsystemd-dev python3 python3-grpcio python3-grpc-tools python3-
 nghttp2-proxy nghttp2-server nghttp2-client faketime procps psmisc fiu-utils libfiu0
 clang libclang-rt-dev shellcheck man-db groff-base valgrind systemd prometheus
 libnss3-tools redis-server redis-tools iproute2
-chromium nodejs lintian dpkg-dev"
+chromium nodejs lintian dpkg-dev python3-cryptography"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
