@@ -1078,6 +1078,14 @@ expand(struct sw_wctx *c, const Axle__V1__Envelope *env, bool existing,
 		v.env.original_id = env->message_id;
 		/* Its own id and recipient: the hub's signature covered the group's. */
 		v.env.signature = NULL;
+		/*
+		 * A new message, whose journey starts here: the group's trace
+		 * (kept with the group message, original_id) would name the
+		 * sender's region, and a copy for a service there would be
+		 * taken for a loop on its way back down.
+		 */
+		v.env.trace = NULL;
+		v.env.n_trace = 0;
 		rc = sw_place(c, &v.env, false, &sub);
 		sw_view_release(&v);
 	}

@@ -158,6 +158,40 @@ def index_fan_out_to_every_index_service():
     check(ids(e['wy'].fetch(wait_ms=200), e['wy']) == [], 'wy-hub got a copy')
 
 
+@test(timeout=180)
+def index_fan_out_across_the_tree_reaches_the_senders_region_too():
+    """A group under uk, sent at uk.london, is expanded at uk (the register that is
+    authoritative for uk); the copy for uk.london's own index service goes back down to
+    uk.london. Regression: that copy carried the group's trace, which names uk.london, and
+    opened a ROUTING_LOOP case there instead of being delivered."""
+    e = env()
+    lon, f = e['lon'], e['f']
+    kind = f.stubs.common_pb2.SERVICE_KIND_INDEX
+    prefix = 'uk.london.idx'
+    f.registrar('uk.london', 'lon-idx', prefix, 'axle://%s/member/%s' % (at_fed(), prefix),
+                services=[('lon-index', kind, prefix + '.index')])
+    f.wait_resolves('uk', prefix + '.index', 'lon-idx')		# uk expands from its mirror
+    lidx = f.hub('uk.london', f.fed.issue('member', prefix, name='member-lon-idx'))
+    group = lon.pb.ServiceGroup(kind=kind, prefix='uk', message_type='index.query')
+    r = lon.send(lon.envelope(LON_HUB, group=group, mtype='index.query', context='idx-tree',
+                              purpose=INDEX_PURPOSE))
+    check(r.kind == lon.pb.RECEIPT_KIND_ACCEPTED, 'receipt %r' % r)
+    got = lidx.drain(lambda g: len(ids(g, lidx)) >= 1, what='the copy at uk.london.idx')
+    mine = [d.envelope for d in got if not lidx.is_receipt(d)]
+    check(len(mine) == 1 and mine[0].to == prefix + '.index' and
+          mine[0].original_id == r.message_id, 'uk.london.idx got %r' % mine)
+    for n, hub in e['idx'].items():
+        theirs = [d.envelope for d in hub.drain(lambda g: len(ids(g, hub)) >= 1,
+                                                what='copy at %s' % n)
+                  if not hub.is_receipt(d) and d.envelope.context == 'idx-tree']
+        check(len(theirs) == 1, '%s got %d copies' % (n, len(theirs)))
+    for region in ('uk', 'uk.london'):
+        cp = f.axlectl(region, '--json', 'cases', 'list', '--all')
+        loops = [c['id'] for c in json.loads(cp.stdout).get('cases', [])
+                 if 'LOOP' in json.dumps(c).upper()]
+        check(not loops, 'routing-loop cases at %s: %s' % (region, loops))
+
+
 @test(timeout=120)
 def unknown_address_goes_to_recourse_or_back():
     e = env()
