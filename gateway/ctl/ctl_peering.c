@@ -183,7 +183,7 @@ show_origins(const ProtobufCMessage *m)
 	    "HEAD AGE", "STATE");
 	for (size_t i = 0; i < r->n_origins; i++) {
 		const Axle__V1__OriginHead *o = r->origins[i];
-		char seq[24], hops[12], a[16];
+		char seq[24], hops[12], a[24];
 
 		snprintf(seq, sizeof(seq), "%" PRIu64, o->seq);
 		snprintf(hops, sizeof(hops), "%u", o->hops);

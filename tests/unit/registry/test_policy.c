@@ -15,7 +15,7 @@ static void
 check_refuses_bad_types(void **state)
 {
 	Axle__V1__TrafficPolicy p = AXLE__V1__TRAFFIC_POLICY__INIT;
-	char *types[REGISTRY_POLICY_TYPES + 1], reason[200], many[REGISTRY_POLICY_TYPES + 1][8];
+	char *types[REGISTRY_POLICY_TYPES + 1], reason[200], many[REGISTRY_POLICY_TYPES + 1][16];
 
 	(void)state;
 	assert_int_equal(registry_policy_check(NULL, reason, sizeof(reason)), REGISTRY_OK);

@@ -50,7 +50,7 @@ test_list(void **state)
 {
 	char *two[] = { "a", "b" }, *dup[] = { "a", "b", "a" }, *bad[] = { "a", "B" };
 	char *many[REGISTRY_PURPOSES_MAX + 1];
-	char names[REGISTRY_PURPOSES_MAX + 1][8], why[REGISTRY_REASON_MAX];
+	char names[REGISTRY_PURPOSES_MAX + 1][16], why[REGISTRY_REASON_MAX];
 
 	(void)state;
 	assert_int_equal(registry_purposes_check(NULL, 0, why, sizeof(why)), REGISTRY_OK);
