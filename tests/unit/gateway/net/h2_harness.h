@@ -352,6 +352,28 @@ h2h_pump(struct h2h *h)
 	return round;
 }
 
+/* --- cmocka fixtures (the including test has included <cmocka.h>) ------------ */
+
+/* Connects the harness in *state as uri and lets the preface and SETTINGS cross. */
+static inline struct h2h *
+h2h_connected(void **state, const char *uri)
+{
+	struct h2h *h = *state;
+
+	assert_int_equal(h2h_connect(h, uri), 0);
+	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
+	assert_int_equal(h->server_rc, 0);
+	return h;
+}
+
+/* cmocka teardown: frees the harness in *state. */
+static inline int
+h2h_teardown(void **state)
+{
+	h2h_free(*state);
+	return 0;
+}
+
 /*
  * Queues a request. extra may add headers (NULL, 0 for none). The body (not
  * copied: keep it alive until pumped) is sent as DATA; eof ends the stream

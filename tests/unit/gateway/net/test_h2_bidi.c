@@ -31,22 +31,6 @@ setup(void **state)
 	return *state == NULL ? -1 : 0;
 }
 
-static int
-teardown(void **state)
-{
-	h2h_free(*state);
-	return 0;
-}
-
-static struct h2h *
-connected(void **state, const char *uri)
-{
-	struct h2h *h = *state;
-
-	assert_int_equal(h2h_connect(h, uri), 0);
-	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
-	return h;
-}
 
 static uint64_t
 reflect_count(int status)
@@ -74,7 +58,7 @@ messages(const struct h2h_stream *st)
 static void
 test_answered_before_the_request_ends(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	uint8_t body[16];
 	size_t len = h2h_grpc(body, list_services, sizeof(list_services));
 	int32_t id = h2h_request(h, "POST", REFLECT, GRPC_CT, NULL, 0, body, len, 0);
@@ -99,7 +83,7 @@ test_answered_before_the_request_ends(void **state)
 static void
 test_many_and_split(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	uint8_t body[64];
 	size_t len = 0;
 	struct h2h_stream *st;
@@ -124,7 +108,7 @@ test_many_and_split(void **state)
 static void
 test_reset_mid_call(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	uint8_t body[16];
 	size_t len = h2h_grpc(body, list_services, sizeof(list_services));
 	int32_t id = h2h_request(h, "POST", REFLECT, GRPC_CT, NULL, 0, body, len, 0);
@@ -142,7 +126,7 @@ test_reset_mid_call(void **state)
 static void
 test_bad_messages(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	static const uint8_t junk[] = { 0x3a, 0x7f };	/* length past the end */
 	uint8_t body[32];
 	size_t len = h2h_grpc(body, junk, sizeof(junk));
@@ -173,7 +157,7 @@ test_unsent_answers_bounded(void **state)
 	int32_t id;
 
 	h->node.cfg.limits.max_message_size = 1024;	/* a listing is ~300 bytes */
-	h = connected(state, MEMBER_URI);
+	h = h2h_connected(state, MEMBER_URI);
 	for (int i = 0; i < 40; i++)
 		len += h2h_grpc(body + len, list_services, sizeof(list_services));
 	id = h2h_request(h, "POST", REFLECT, GRPC_CT, NULL, 0, body, len, 1);
@@ -187,7 +171,7 @@ test_unsent_answers_bounded(void **state)
 static void
 test_refused_before_any_message(void **state)
 {
-	struct h2h *h = connected(state, NODE_URI);
+	struct h2h *h = h2h_connected(state, NODE_URI);
 	uint8_t body[16];
 	size_t len = h2h_grpc(body, list_services, sizeof(list_services));
 	int32_t id = h2h_request(h, "POST", REFLECT, GRPC_CT, NULL, 0, body, len, 0);
@@ -203,7 +187,7 @@ test_refused_before_any_message(void **state)
 static void
 test_connect_refused(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	static const nghttp2_nv v = { (uint8_t *)"connect-protocol-version",
 		(uint8_t *)"1", 24, 1, NGHTTP2_NV_FLAG_NONE };
 	int32_t id = h2h_request(h, "POST", REFLECT, "application/connect+json", &v,
@@ -217,13 +201,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_answered_before_the_request_ends, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_and_split, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_mid_call, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsent_answers_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_before_any_message, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answered_before_the_request_ends, setup, h2h_teardown),
+		cmocka_unit_test_setup_teardown(test_many_and_split, setup, h2h_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_mid_call, setup, h2h_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_messages, setup, h2h_teardown),
+		cmocka_unit_test_setup_teardown(test_unsent_answers_bounded, setup, h2h_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_before_any_message, setup, h2h_teardown),
+		cmocka_unit_test_setup_teardown(test_connect_refused, setup, h2h_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

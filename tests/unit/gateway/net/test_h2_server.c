@@ -32,24 +32,6 @@ setup(void **state)
 	return *state == NULL ? -1 : 0;
 }
 
-static int
-teardown(void **state)
-{
-	h2h_free(*state);
-	return 0;
-}
-
-/* Connects as uri and lets the preface and SETTINGS cross. */
-static struct h2h *
-connected(void **state, const char *uri)
-{
-	struct h2h *h = *state;
-
-	assert_int_equal(h2h_connect(h, uri), 0);
-	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
-	assert_int_equal(h->server_rc, 0);
-	return h;
-}
 
 /* A unary call with body as the whole request; returns the stream after pumping. */
 static struct h2h_stream *
@@ -105,7 +87,7 @@ static const uint8_t empty_info[GRPC_FRAME_HDR] = { 0, 0, 0, 0, 0 };
 static void
 test_info_member(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	struct h2h_stream *st = call(h, INFO, NULL, 0, empty_info, sizeof(empty_info));
 	const uint8_t *msg;
 	size_t msglen, framelen;
@@ -139,7 +121,7 @@ test_info_member(void **state)
 static void
 test_info_with_valid_timeout(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	nghttp2_nv to = { (uint8_t *)"grpc-timeout", (uint8_t *)"5S", 12, 2,
 		NGHTTP2_NV_FLAG_NONE };
 	struct h2h_stream *st = call(h, INFO, &to, 1, empty_info, sizeof(empty_info));
@@ -151,7 +133,7 @@ test_info_with_valid_timeout(void **state)
 static void
 test_many_calls_one_connection(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	int32_t ids[20];
 
 	for (int i = 0; i < 20; i++)
@@ -176,7 +158,7 @@ test_many_calls_one_connection(void **state)
 static void
 test_quiet_releases_frame_buffer(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 
 	for (int round = 0; round < 3; round++) {
 		struct h2h_stream *st = call(h, INFO, NULL, 0, empty_info,
@@ -209,7 +191,7 @@ test_quiet_keeps_pending_output(void **state)
 static void
 test_unknown_method(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	struct h2h_stream *st = call(h, "/axle.v1.Nope/Frob", NULL, 0, empty_info,
 	    sizeof(empty_info));
 
@@ -220,7 +202,7 @@ test_unknown_method(void **state)
 static void
 test_wrong_content_type(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	int32_t id = h2h_request(h, "POST", INFO, "text/plain", NULL, 0,
 	    empty_info, sizeof(empty_info), 1);
 	struct h2h_stream *st;
@@ -236,7 +218,7 @@ test_wrong_content_type(void **state)
 static void
 test_other_federation_denied(void **state)
 {
-	struct h2h *h = connected(state, "axle://other-fed/member/uk.x");
+	struct h2h *h = h2h_connected(state, "axle://other-fed/member/uk.x");
 	struct h2h_stream *st = call(h, INFO, NULL, 0, empty_info, sizeof(empty_info));
 
 	assert_grpc_error(st, GRPC_PERMISSION_DENIED, "other-fed");
@@ -246,7 +228,7 @@ test_other_federation_denied(void **state)
 static void
 test_empty_body(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	int32_t id = h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, NULL, 0, 1);
 
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
@@ -256,7 +238,7 @@ test_empty_body(void **state)
 static void
 test_truncated_frame(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	static const uint8_t b[] = { 0, 0, 0, 0, 10, 1, 2, 3 };
 
 	assert_grpc_error(call(h, INFO, NULL, 0, b, sizeof(b)),
@@ -266,7 +248,7 @@ test_truncated_frame(void **state)
 static void
 test_compressed(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	static const uint8_t b[] = { 1, 0, 0, 0, 0 };
 
 	assert_grpc_error(call(h, INFO, NULL, 0, b, sizeof(b)),
@@ -276,7 +258,7 @@ test_compressed(void **state)
 static void
 test_bad_flag(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	static const uint8_t b[] = { 2, 0, 0, 0, 0 };
 
 	assert_grpc_error(call(h, INFO, NULL, 0, b, sizeof(b)),
@@ -286,7 +268,7 @@ test_bad_flag(void **state)
 static void
 test_two_frames(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	static const uint8_t b[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 	assert_grpc_error(call(h, INFO, NULL, 0, b, sizeof(b)),
@@ -297,7 +279,7 @@ test_two_frames(void **state)
 static void
 test_bad_protobuf(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	static const uint8_t b[] = { 0, 0, 0, 0, 3, 0xff, 0xff, 0xff };
 	struct h2h_stream *st = call(h, INFO, NULL, 0, b, sizeof(b));
 
@@ -314,7 +296,7 @@ test_body_too_big(void **state)
 	struct h2h_stream *st;
 
 	h->node.cfg.limits.max_message_size = 1024;
-	connected(state, MEMBER_URI);
+	h2h_connected(state, MEMBER_URI);
 	net_grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
 	st = call(h, INFO, NULL, 0, b, sizeof(b));
 	assert_grpc_error(st, GRPC_RESOURCE_EXHAUSTED, "1024 bytes");
@@ -331,7 +313,7 @@ test_declared_too_big(void **state)
 	static const uint8_t b[] = { 0, 0, 0, 0x10, 0, 1, 2, 3 };
 
 	h->node.cfg.limits.max_message_size = 1024;
-	connected(state, MEMBER_URI);
+	h2h_connected(state, MEMBER_URI);
 	assert_grpc_error(call(h, INFO, NULL, 0, b, sizeof(b)),
 	    GRPC_RESOURCE_EXHAUSTED, "1024 bytes");
 }
@@ -339,7 +321,7 @@ test_declared_too_big(void **state)
 static void
 test_bad_timeout(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	nghttp2_nv to = { (uint8_t *)"grpc-timeout", (uint8_t *)"soon", 12, 4,
 		NGHTTP2_NV_FLAG_NONE };
 
@@ -352,7 +334,7 @@ test_bad_timeout(void **state)
 static void
 test_healthz(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	struct h2h_stream *st = get(h, "/healthz");
 
 	assert_int_equal(st->status, 200);
@@ -368,7 +350,7 @@ test_healthz(void **state)
 static void
 test_metrics_refused_to_members(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	struct h2h_stream *st = get(h, "/metrics");
 
 	assert_int_equal(st->status, 403);
@@ -380,7 +362,7 @@ test_metrics_refused_to_members(void **state)
 static void
 test_metrics(void **state)
 {
-	struct h2h *h = connected(state, ADMIN_URI);
+	struct h2h *h = h2h_connected(state, ADMIN_URI);
 	struct h2h_stream *st;
 
 	assert_int_equal(call(h, INFO, NULL, 0, empty_info,
@@ -397,7 +379,7 @@ test_metrics(void **state)
 static void
 test_head_has_no_body(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	int32_t id = h2h_request(h, "HEAD", "/healthz", NULL, NULL, 0, NULL, 0, 1);
 	struct h2h_stream *st;
 
@@ -412,7 +394,7 @@ test_head_has_no_body(void **state)
 static void
 test_not_found_and_bad_method(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	struct h2h_stream *st = get(h, "/nope");
 	int32_t id;
 
@@ -434,7 +416,7 @@ test_header_list_goaway(void **state)
 	int32_t id;
 
 	h->node.cfg.limits.max_header_list = 2048;
-	connected(state, MEMBER_URI);
+	h2h_connected(state, MEMBER_URI);
 	memset(pad, 'x', sizeof(pad));
 	for (int i = 0; i < 3; i++)
 		big[i] = (nghttp2_nv){ (uint8_t *)(i == 0 ? "x-pad-a" : i == 1 ?
@@ -459,7 +441,7 @@ test_empty_data_flood(void **state)
 	int32_t id;
 
 	h->node.cfg.limits.max_empty_data = 10;
-	connected(state, MEMBER_URI);
+	h2h_connected(state, MEMBER_URI);
 	/* An open stream: headers without END_STREAM, body deferred. */
 	id = h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, empty_info, 0, 0);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
@@ -486,7 +468,7 @@ test_rst_sent_guard(void **state)
 
 	h->node.cfg.limits.max_message_size = 1024;
 	h->node.cfg.limits.max_rst_sent = 5;
-	connected(state, MEMBER_URI);
+	h2h_connected(state, MEMBER_URI);
 	net_grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
 	/* Each request is answered early and reset while the client still sends. */
 	for (int i = 0; i < 5; i++) {
@@ -518,7 +500,7 @@ test_early_answer_then_reset(void **state)
 	int32_t id;
 
 	h->node.cfg.limits.max_message_size = 1024;
-	connected(state, MEMBER_URI);
+	h2h_connected(state, MEMBER_URI);
 	net_grpc_frame_header(b, sizeof(b) - GRPC_FRAME_HDR);
 	id = h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, b, sizeof(b), 0);
 	assert_true(h2h_pump(h) < H2H_MAX_ROUNDS);
@@ -536,7 +518,7 @@ test_outbound_queue(void **state)
 	struct h2h *h = *state;
 
 	h->node.cfg.limits.max_outbound_queue = 8;
-	connected(state, MEMBER_URI);
+	h2h_connected(state, MEMBER_URI);
 	for (int i = 0; i < 20; i++)
 		assert_true(h2h_request(h, "GET", "/healthz", NULL, NULL, 0, NULL,
 		    0, 1) > 0);
@@ -556,7 +538,7 @@ test_control_flood(void **state)
 	struct h2h *h = *state;
 
 	h->node.cfg.limits.max_control_frames = 10;
-	connected(state, MEMBER_URI);	/* its SETTINGS is one */
+	h2h_connected(state, MEMBER_URI);	/* its SETTINGS is one */
 	for (int i = 0; i < 9; i++) {
 		assert_int_equal(nghttp2_submit_ping(h->client, NGHTTP2_FLAG_NONE,
 		    NULL), 0);
@@ -574,7 +556,7 @@ test_control_flood(void **state)
 static void
 test_rapid_reset(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	int32_t ids[50];
 
 	for (int round = 0; round < 6 && h->goaways == 0; round++) {
@@ -602,7 +584,7 @@ test_rapid_reset(void **state)
 static void
 test_continuation_flood(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	uint8_t f[9];
 	int i, rc = 0;
 
@@ -643,7 +625,7 @@ test_garbage_preface(void **state)
 static void
 test_shutdown_lets_inflight_finish(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	int32_t id, late;
 	struct h2h_stream *st;
 
@@ -676,7 +658,7 @@ test_shutdown_lets_inflight_finish(void **state)
 static void
 test_idle(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 	int32_t id = h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, empty_info,
 	    sizeof(empty_info), 0);
 
@@ -695,7 +677,7 @@ test_idle(void **state)
 static void
 test_free_with_open_stream(void **state)
 {
-	struct h2h *h = connected(state, MEMBER_URI);
+	struct h2h *h = h2h_connected(state, MEMBER_URI);
 
 	/* Teardown frees the session with this stream still open: ASan checks. */
 	assert_true(h2h_request(h, "POST", INFO, GRPC_CT, NULL, 0, empty_info,
@@ -704,7 +686,7 @@ test_free_with_open_stream(void **state)
 	assert_int_equal(net_h2_streams(h->h2), 1);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, h2h_teardown)
 
 int
 main(void)
