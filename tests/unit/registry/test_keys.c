@@ -19,6 +19,7 @@
 #include "registry/prefix_index.h"
 #include "registry/registrar.h"
 #include "reg_harness.h"
+#include "tests/unit/cert_harness.h"
 
 #define U(x) AXLE__V1__KEY_USE__KEY_USE_##x
 #define S(x) AXLE__V1__REGISTRAR_STATUS__REGISTRAR_STATUS_##x
@@ -27,28 +28,6 @@
 #define HUB_URI "axle://fame-uk/member/uk.london.lewisham.hub"
 
 /* --- certificates made here --------------------------------------------------------- */
-
-static EVP_PKEY *
-ec_key(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	return k;
-}
-
-static void
-add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
-	assert_non_null(ext);
-	assert_int_equal(X509_add_ext(cert, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
 
 struct spec {
 	const char *ku;		/* keyUsage value, NULL: none */
@@ -63,7 +42,7 @@ struct spec {
 static size_t
 make_der(const struct spec *sp, uint8_t **der)
 {
-	EVP_PKEY *key = sp->key != NULL ? sp->key : ec_key(), *cakey = ec_key();
+	EVP_PKEY *key = sp->key != NULL ? sp->key : cert_ec_key(), *cakey = cert_ec_key();
 	X509 *c = X509_new();
 	X509_NAME *name = X509_NAME_new();
 	int n;
@@ -78,13 +57,13 @@ make_der(const struct spec *sp, uint8_t **der)
 	X509_set_issuer_name(c, name);
 	X509_NAME_free(name);
 	X509_set_pubkey(c, key);
-	add_ext(c, c, NID_basic_constraints, sp->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	cert_add_ext(c, c, NID_basic_constraints, sp->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
 	if (sp->ku != NULL)
-		add_ext(c, c, NID_key_usage, sp->ku);
+		cert_add_ext(c, c, NID_key_usage, sp->ku);
 	if (sp->eku != NULL)
-		add_ext(c, c, NID_ext_key_usage, sp->eku);
+		cert_add_ext(c, c, NID_ext_key_usage, sp->eku);
 	if (sp->san != NULL)
-		add_ext(c, c, NID_subject_alt_name, sp->san);
+		cert_add_ext(c, c, NID_subject_alt_name, sp->san);
 	assert_true(X509_sign(c, cakey, EVP_sha256()) > 0);
 	*der = NULL;
 	n = i2d_X509(c, der);

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "tests/unit/cert_harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,28 +22,6 @@
 #define DAY (24 * 3600L)
 
 /* ---- certificate factory --------------------------------------------- */
-
-static EVP_PKEY *
-gen_key(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	return k;
-}
-
-static void
-add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
-	assert_non_null(ext);
-	assert_int_equal(X509_add_ext(cert, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
 
 /*
  * A certificate for key, signed by issuer/ikey (self-signed when issuer is
@@ -70,16 +49,16 @@ make_cert(EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, const char *cn,
 		issuer = c;
 		ikey = key;
 	}
-	add_ext(c, issuer, NID_basic_constraints,
+	cert_add_ext(c, issuer, NID_basic_constraints,
 	    ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	add_ext(c, issuer, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" :
+	cert_add_ext(c, issuer, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" :
 	    "critical,digitalSignature");
-	add_ext(c, issuer, NID_subject_key_identifier, "hash");
-	add_ext(c, issuer, NID_authority_key_identifier, "keyid:always");
+	cert_add_ext(c, issuer, NID_subject_key_identifier, "hash");
+	cert_add_ext(c, issuer, NID_authority_key_identifier, "keyid:always");
 	if (!ca)
-		add_ext(c, issuer, NID_ext_key_usage, "serverAuth,clientAuth");
+		cert_add_ext(c, issuer, NID_ext_key_usage, "serverAuth,clientAuth");
 	if (san != NULL)
-		add_ext(c, issuer, NID_subject_alt_name, san);
+		cert_add_ext(c, issuer, NID_subject_alt_name, san);
 	assert_true(X509_sign(c, ikey, EVP_sha256()) > 0);
 	return c;
 }
@@ -215,7 +194,7 @@ setup(void **state)
 	net_log_set_level(NET_LOG_ERR);	/* refusals are expected below */
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/axle-test-tls-XXXXXX");
 	assert_non_null(mkdtemp(tmpdir));
-	ka = gen_key(), kb = gen_key(), ku = gen_key(), kleaf = gen_key();
+	ka = cert_ec_key(), kb = cert_ec_key(), ku = cert_ec_key(), kleaf = cert_ec_key();
 	ca_a = make_cert(ka, NULL, NULL, "fame-test CA", true, NULL, 1, -3600,
 	    365 * DAY);
 	ca_b = make_cert(kb, NULL, NULL, "other-fed CA", true, NULL, 1, -3600,
