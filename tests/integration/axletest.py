@@ -638,6 +638,17 @@ def refused(host, port, cert=None, key=None, ca=None, alpn=('h2',), timeout=10, 
 
 # --- HTTP/2 client ----------------------------------------------------------
 
+
+def mesh(ws, fed, regions, **node_kw):
+    """One started node per region on a free port, each peered with every other (a full
+    mesh); node_kw goes to every Node (extra=, log_level=...). Returns {region: Node}."""
+    ports = {r: free_port() for r in regions}
+    return {r: Node(ws, fed, r, port=ports[r],
+                    peers=[(p, '127.0.0.1:%d' % ports[p]) for p in regions if p != r],
+                    **node_kw)
+            for r in regions}
+
+
 class FakeNode:
     """A TLS h2 server holding a node's real certificate, played by the test: for
     each gRPC call, answer(path, request_bytes) returns (status, message bytes or

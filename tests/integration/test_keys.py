@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
-from axletest import (Node, Workspace, check, free_port, grpc_stubs, main,  # noqa: E402
+from axletest import (Workspace, check, grpc_stubs, main,  # noqa: E402
                       make_ca, make_federation, test, utc_stamp, wait_for)
 
 import grpc  # noqa: E402
@@ -34,12 +34,7 @@ def env():
     ws = Workspace()
     fed = make_federation(ws, FED, list(REGIONS))
     stubs = grpc_stubs(ws)
-    ports = {r: free_port() for r in REGIONS}
-    nodes = {}
-    for r in REGIONS:
-        peers = [(p, '127.0.0.1:%d' % ports[p]) for p in REGIONS if p != r]
-        nodes[r] = Node(ws, fed, r, port=ports[r], peers=peers,
-                        extra='\n[registry]\nmirror_interval_ms = 100\n')
+    nodes = at.mesh(ws, fed, REGIONS, extra='\n[registry]\nmirror_interval_ms = 100\n')
     hub = fed.issue('member', HUB, name='lewisham-hub')		# its TLS certificate
     camden_hub = fed.issue('member', 'uk.london.camden.hub', name='camden-hub')
     leeds_hub = fed.issue('member', 'uk.westyorks.leeds.hub', name='leeds-hub')

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import axletest as at  # noqa: E402
-from axletest import (Node, Workspace, check, free_port, grpc_stubs, main,  # noqa: E402
+from axletest import (Workspace, check, grpc_stubs, main,  # noqa: E402
                       make_federation, test, wait_for)
 
 import grpc  # noqa: E402
@@ -31,14 +31,9 @@ def env():
     ws = Workspace()
     fed = make_federation(ws, FED, list(REGIONS))
     stubs = grpc_stubs(ws)
-    ports = {r: free_port() for r in REGIONS}
-    nodes = {}
-    for r in REGIONS:
-        peers = [(p, '127.0.0.1:%d' % ports[p]) for p in REGIONS if p != r]
-        # REG_LOG=debug for post-mortems (with AXLE_KEEP=1).
-        nodes[r] = Node(ws, fed, r, port=ports[r], peers=peers,
-                        extra='\n[registry]\nmirror_interval_ms = 100\n',
-                        log_level=os.environ.get('REG_LOG'))
+    # REG_LOG=debug for post-mortems (with AXLE_KEEP=1).
+    nodes = at.mesh(ws, fed, REGIONS, extra='\n[registry]\nmirror_interval_ms = 100\n',
+                    log_level=os.environ.get('REG_LOG'))
     hub = fed.issue('member', 'uk.london.lewisham.hub', name='lewisham-hub')
     _env.update(ws=ws, fed=fed, stubs=stubs, nodes=nodes, hub=hub)
 
